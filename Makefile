@@ -1,0 +1,149 @@
+# Lakehouse build.
+#
+#   make            build bin/lakehouse and build/release/liblakehouse.a
+#   make run        bootstrap, build, serve on 127.0.0.1:3100 with ./data
+#   make test       bootstrap, build, every test suite (unit, e2e, unit under ASan+UBSan, fuzz smoke)
+#   make SAN=1      the same build with AddressSanitizer + UndefinedBehaviorSanitizer (build/san/)
+#   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make format     clang-format every C file in place
+#
+# One static library holds every module; the binary is src/cli/ over it.
+
+CC       ?= gcc
+SAN      ?= 0
+V        ?= 0
+FUZZ_SECONDS ?= 10
+
+ifeq ($(SAN),1)
+  OUT      := build/san
+  BINDIR   := build/san/bin
+  SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT      := -O1 -g
+else
+  OUT      := build/release
+  BINDIR   := bin
+  SANFLAGS :=
+  OPT      := -O2 -g
+endif
+
+DUCKDB_DIR := deps/duckdb
+PKGS       := libmicrohttpd jansson libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-missing-field-initializers -Wno-format-truncation
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -pthread -MMD -MP \
+            -Iinclude -I$(OUT)/gen -isystem $(DUCKDB_DIR)/include $(PKG_CFLAGS)
+RPATH    := -Wl,-rpath,'$$ORIGIN/../deps/duckdb/lib' -Wl,-rpath,$(abspath $(DUCKDB_DIR)/lib)
+LDLIBS   += -L$(DUCKDB_DIR)/lib -lduckdb $(PKG_LIBS) -lcrypto -lm -lpthread
+LDFLAGS  += $(SANFLAGS) -pthread $(RPATH)
+
+ifeq ($(V),0)
+  Q := @
+  say = @printf '  %-6s %s\n' $(1) $(2);
+else
+  Q :=
+  say =
+endif
+
+LIB_MODULES := base http query api
+LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(OUT)/obj/%.o)
+LIB      := $(OUT)/liblakehouse.a
+BIN      := $(BINDIR)/lakehouse
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+.PHONY: all run test test-unit test-e2e test-san test-fuzz fuzz bootstrap format clean FORCE
+.DEFAULT_GOAL := all
+
+all: $(BIN) $(LIB)
+
+bootstrap:
+	$(Q)scripts/bootstrap
+
+run: bootstrap
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)exec $(BIN) serve --data ./data
+
+# The whole suite, as CI runs it (.ci/run calls exactly this).
+test: bootstrap
+	$(Q)$(MAKE) --no-print-directory all unit-bins
+	$(Q)$(MAKE) --no-print-directory test-unit
+	$(Q)$(MAKE) --no-print-directory test-e2e
+	$(Q)$(MAKE) --no-print-directory SAN=1 test-unit
+	$(Q)$(MAKE) --no-print-directory test-fuzz
+
+unit-bins: $(UNIT_BIN)
+
+test-unit: $(UNIT_BIN)
+	$(Q)scripts/run-unit $(UNIT_BIN)
+
+test-e2e: $(BIN)
+	$(Q)LAKEHOUSE_BIN=$(abspath $(BIN)) node --test --test-concurrency=1 tests/e2e/
+
+test-fuzz: $(FUZZ_BIN)
+	$(Q)for f in $(FUZZ_BIN); do scripts/run-fuzz $$f 3 || exit 1; done
+
+fuzz: $(FUZZ_BIN)
+	$(Q)for f in $(FUZZ_BIN); do scripts/run-fuzz $$f $(FUZZ_SECONDS) || exit 1; done
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+# ar keys members by file name: two sources with one basename would clobber each other.
+$(LIB): $(LIB_OBJ)
+	@dups=$$(printf '%s\n' $(notdir $^) | sort | uniq -d); \
+	 [ -z "$$dups" ] || { echo "duplicate source basenames: $$dups" >&2; exit 1; }
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(OUT)/obj/src/base/version.o: $(OUT)/gen/lh_build_info.h
+
+$(OUT)/tests/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+# Fuzz targets: clang + libFuzzer + ASan/UBSan, compiled with the sources they fuzz.
+comma := ,
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+               -Iinclude -Ibuild/fuzz/gen -isystem $(DUCKDB_DIR)/include $(PKG_CFLAGS)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)clang $(subst fuzzer$(comma),fuzzer-no-link$(comma),$(FUZZ_CFLAGS)) -c -o $@ $<
+build/fuzz/obj/src/base/version.o: build/fuzz/gen/lh_build_info.h
+build/fuzz/liblakehouse.a: $(FUZZ_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblakehouse.a
+	@mkdir -p $(@D)
+	$(call say,FUZZ,$<)clang $(FUZZ_CFLAGS) -o $@ $< build/fuzz/liblakehouse.a $(RPATH) $(LDLIBS)
+
+# Build facts compiled into the binary; rewritten only when they change.
+%/gen/lh_build_info.h: FORCE
+	@mkdir -p $(@D)
+	@commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	 dirty=$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty); \
+	 printf '#define LH_GIT_COMMIT "%s%s"\n' "$$commit" "$$dirty" > $@.tmp; \
+	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+FORCE:
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,28 @@
+/*
+ * lh_api.h — the application: every module wired together behind HTTP routes.
+ *
+ * lh_app owns the long-lived state of a server process (configuration, SQL
+ * engine, and, as they arrive, storage, catalog, journal, indexes). The
+ * handlers under src/api/ are thin: parse the request, call the library,
+ * render the result. `lakehouse serve` is lh_app + lh_http_server.
+ */
+#ifndef LH_API_H
+#define LH_API_H
+
+#include "lakehouse/lh_config.h"
+#include "lakehouse/lh_err.h"
+#include "lakehouse/lh_http.h"
+#include "lakehouse/lh_query.h"
+
+typedef struct lh_app lh_app;
+
+/* Opens every module configured in cfg (which the app copies what it needs from). */
+lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err);
+void lh_app_close(lh_app *app);
+
+/* Registers every HTTP route of the application on r. */
+void lh_app_routes(lh_app *app, lh_router *r);
+
+lh_query_engine *lh_app_query_engine(lh_app *app);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * lh_config.h — settings from defaults, lakehouse.toml, LAKEHOUSE_* and flags.
+ *
+ * Precedence, lowest to highest: built-in defaults < config file <
+ * environment < command-line flags. Every key is "section.name"; its
+ * environment variable is LAKEHOUSE_<SECTION>_<NAME> in upper case
+ * (server.listen -> LAKEHOUSE_SERVER_LISTEN).
+ *
+ * The file is a documented flat subset of TOML:
+ *
+ *     # comment
+ *     [server]
+ *     listen = "127.0.0.1:3100"      # strings: "basic\n" or 'literal'
+ *     max_body_bytes = "16MiB"       # sizes: integer bytes or a string with a unit
+ *     idle_timeout_s = 30            # integers; floats; true / false
+ *
+ * Which file: --config FILE, else $LAKEHOUSE_CONFIG, else ./lakehouse.toml if
+ * it exists. An unknown section or key, a duplicate key, a value of the wrong
+ * type or out of range is an error naming the file, line and key — never a
+ * silent default. The same checks apply to environment variables and flags.
+ */
+#ifndef LH_CONFIG_H
+#define LH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lakehouse/lh_buf.h"
+#include "lakehouse/lh_err.h"
+
+typedef enum lh_config_source {
+    LH_CONFIG_DEFAULT,
+    LH_CONFIG_FILE,
+    LH_CONFIG_ENV,
+    LH_CONFIG_FLAG
+} lh_config_source;
+
+#define LH_CONFIG_MAX_KEYS 64
+
+typedef struct lh_config {
+    /* [server] */
+    char *server_listen;                /* "HOST:PORT" */
+    long long server_max_body_bytes;    /* request bodies above this get 413 */
+    long long server_idle_timeout_s;    /* close connections idle this long */
+    long long server_max_connections;   /* concurrent connections, all clients */
+    long long server_max_connections_per_ip;
+    long long server_shutdown_timeout_s; /* how long SIGTERM waits for in-flight requests */
+    /* [storage] */
+    char *storage_data_dir;             /* the local-folder object store */
+    /* [log] */
+    char *log_level;                    /* debug | info | warn | error */
+    char *log_format;                   /* text | json */
+    /* [query] */
+    long long query_threads;            /* DuckDB worker threads; 0 = one per core */
+    char *query_memory_limit;           /* DuckDB memory_limit ("" = DuckDB's default) */
+    long long query_connections;        /* pooled DuckDB connections (concurrent queries) */
+    long long query_timeout_ms;         /* default per-query deadline */
+    long long query_max_rows;           /* default cap on rows returned as JSON */
+
+    /* Where each value came from, indexed like lh_config_keys(). */
+    lh_config_source source[LH_CONFIG_MAX_KEYS];
+    char *file; /* the file that was read, or NULL */
+} lh_config;
+
+/* One flag-level override, e.g. {"server.listen", "0.0.0.0:8080", "--listen"}. */
+typedef struct lh_config_override {
+    const char *key;
+    const char *value;
+    const char *origin; /* how the user spelled it, for error messages */
+} lh_config_override;
+
+/* Describes a key: for --help, `lakehouse config`, and the README. */
+typedef struct lh_config_key_info {
+    const char *key;           /* "server.listen" */
+    const char *type;          /* "string" | "integer" | "size" | "enum" */
+    const char *default_value; /* as text */
+    const char *help;
+} lh_config_key_info;
+
+/* All keys in a fixed order; *count receives their number. */
+const lh_config_key_info *lh_config_keys(size_t *count);
+
+void lh_config_init_defaults(lh_config *c);
+void lh_config_free(lh_config *c);
+
+/* The full precedence chain. file may be NULL (then $LAKEHOUSE_CONFIG or
+ * ./lakehouse.toml if present); env is a NULL-terminated "NAME=value" array
+ * (normally environ); overrides are applied last. */
+lh_code lh_config_load(lh_config *c, const char *file, char *const *env,
+                       const lh_config_override *overrides, size_t n_overrides, lh_err *err);
+
+/* Single steps, exposed for tests and tools. */
+lh_code lh_config_load_file(lh_config *c, const char *path, lh_err *err);
+lh_code lh_config_parse_text(lh_config *c, const char *name, const char *text, size_t len,
+                             lh_err *err);
+lh_code lh_config_load_env(lh_config *c, char *const *env, lh_err *err);
+lh_code lh_config_set(lh_config *c, const char *key, const char *value, lh_config_source src,
+                      const char *origin, lh_err *err);
+
+/* The effective configuration: TOML (with the source of each value as a
+ * comment) or a JSON object {key: {value, source}}. */
+void lh_config_dump(const lh_config *c, bool json, lh_buf *out);
+
+/* "10MiB" -> 10485760; plain integers are bytes. False on junk or overflow. */
+bool lh_parse_size(const char *s, long long *out);
+
+/* Splits "HOST:PORT" ("[::1]:80" for IPv6); host is copied into host[hostlen]. */
+bool lh_parse_listen(const char *s, char *host, size_t hostlen, int *port);
+
+#endif

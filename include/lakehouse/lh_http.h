@@ -1,0 +1,129 @@
+/*
+ * lh_http.h — the HTTP server (libmicrohttpd), its router and JSON helpers.
+ *
+ * A handler receives a parsed request and fills a response; it never touches
+ * sockets. The server reads the whole body first (up to max_body_bytes, else
+ * 413), matches the route (404 / 405 with Allow), runs the handler on the
+ * connection's thread, writes an access-log line and a request id
+ * (X-Request-Id, echoed from the client when it is sane). Errors always use
+ * one body: {"error":{"code":"not_found","message":"…","request_id":"…"}}.
+ *
+ * Shutdown is graceful: lh_http_server_stop() stops accepting, lets in-flight
+ * requests finish (up to shutdown_timeout_s), then closes every connection.
+ */
+#ifndef LH_HTTP_H
+#define LH_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lakehouse/lh_err.h"
+#include "lakehouse/lh_mem.h"
+
+#define LH_HTTP_MAX_PARAMS 8
+
+typedef struct lh_http_req {
+    const char *method;
+    const char *path;       /* raw path as sent (percent-encoded) */
+    const char *request_id; /* ours or the client's X-Request-Id */
+    lh_arena *arena;        /* freed with the request */
+    const char *body;       /* NUL-terminated copy of the body, "" when none */
+    size_t body_len;
+    size_t n_params;
+    struct {
+        const char *name;
+        const char *value; /* percent-decoded */
+    } params[LH_HTTP_MAX_PARAMS];
+    void *connection; /* private: the MHD connection */
+} lh_http_req;
+
+typedef struct lh_http_res lh_http_res;
+
+typedef void (*lh_http_handler)(lh_http_req *req, lh_http_res *res, void *ctx);
+
+/* A streamed body: fill buf with up to max bytes and return how many;
+ * return 0 at the end, -1 to abort the response (the connection is closed). */
+typedef ssize_t (*lh_http_stream_fn)(void *ctx, char *buf, size_t max);
+
+/* ---- request accessors (all returned strings live in req->arena) ---- */
+
+const char *lh_http_param(const lh_http_req *req, const char *name);  /* path parameter */
+const char *lh_http_query(const lh_http_req *req, const char *name);  /* decoded, or NULL */
+const char *lh_http_header(const lh_http_req *req, const char *name); /* or NULL */
+
+/* Integer query argument in [min, max]; absent -> def. */
+lh_code lh_http_query_int(const lh_http_req *req, const char *name, long long def, long long min,
+                          long long max, long long *out, lh_err *err);
+
+/* Parses the body as a JSON object (new reference in *out). */
+lh_code lh_http_body_json(const lh_http_req *req, json_t **out, lh_err *err);
+
+/* ---- responses (the last call wins) ---- */
+
+void lh_http_res_json(lh_http_res *res, int status, json_t *body); /* steals body */
+void lh_http_res_error(lh_http_res *res, const lh_err *err);
+void lh_http_res_errorf(lh_http_res *res, lh_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Takes ownership of data (malloc'd). */
+void lh_http_res_bytes(lh_http_res *res, int status, const char *content_type, char *data,
+                       size_t len);
+void lh_http_res_stream(lh_http_res *res, int status, const char *content_type,
+                        lh_http_stream_fn fn, void *ctx, void (*free_ctx)(void *ctx));
+void lh_http_res_header(lh_http_res *res, const char *name, const char *value);
+
+/* ---- router (independent of the server, so it can be tested alone) ---- */
+
+typedef struct lh_router lh_router;
+
+lh_router *lh_router_new(void);
+void lh_router_free(lh_router *r);
+
+/* Pattern segments are literals or {name}; e.g. "/v1/catalog/datasets/{name}". */
+void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,
+                   void *ctx);
+
+typedef struct lh_route_match {
+    lh_http_handler fn;
+    void *ctx;
+    size_t n_params;
+    struct {
+        const char *name;
+        const char *value;
+    } params[LH_HTTP_MAX_PARAMS]; /* values allocated in the arena given to match */
+    char allow[128];              /* for 405: the methods that do exist, "GET, POST" */
+} lh_route_match;
+
+/* LH_OK, LH_ENOTFOUND (no pattern matches the path), LH_EMETHOD (the path
+ * matches but not with this method; m->allow lists the methods), or LH_EINVAL
+ * (undecodable path: bad percent-escape or a NUL byte). */
+lh_code lh_router_match(const lh_router *r, const char *method, const char *path, lh_arena *arena,
+                        lh_route_match *m);
+
+/* Percent-decodes s[0..n) into the arena; false on a bad escape or %00.
+ * plus_is_space decodes '+' as ' ' (query strings). */
+bool lh_url_decode(lh_arena *arena, const char *s, size_t n, bool plus_is_space, char **out);
+
+/* ---- server ---- */
+
+typedef struct lh_http_options {
+    const char *host; /* numeric IPv4/IPv6 address or "localhost" */
+    int port;         /* 0 picks a free port; see lh_http_server_port */
+    size_t max_body_bytes;
+    unsigned idle_timeout_s;
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    unsigned shutdown_timeout_s;
+} lh_http_options;
+
+typedef struct lh_http_server lh_http_server;
+
+lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router,
+                             lh_http_server **out, lh_err *err);
+int lh_http_server_port(const lh_http_server *s);
+bool lh_http_server_stopping(const lh_http_server *s);
+/* Graceful stop (see above), then frees the server. */
+void lh_http_server_stop(lh_http_server *s);
+
+#endif

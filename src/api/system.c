@@ -1,0 +1,61 @@
+/*
+ * system.c — GET /health (liveness and per-module readiness) and GET /v1/version.
+ */
+#include "internal.h"
+
+#include "lakehouse/lh_version.h"
+
+#include <unistd.h>
+
+/* Readiness of the SQL engine: a trivial query must run within a second.
+ * "busy" (every connection leased) is reported but still counts as ready. */
+static json_t *check_query(lh_app *app, bool *ok)
+{
+    lh_query_cursor *cur;
+    lh_err err;
+    lh_code rc = lh_query_open(app->query, "SELECT 1", 1000, &cur, &err);
+    if (rc == LH_OK) lh_query_close(cur);
+    *ok = rc == LH_OK || rc == LH_EUNAVAILABLE;
+    return json_pack("{s:s, s:s, s:s?}", "status", rc == LH_OK ? "ok" : *ok ? "busy" : "failing",
+                     "duckdb_version", lh_query_duckdb_version(), "error",
+                     rc == LH_OK ? NULL : err.message);
+}
+
+static json_t *check_storage(lh_app *app, bool *ok)
+{
+    *ok = access(app->data_dir, W_OK) == 0;
+    return json_pack("{s:s, s:s, s:s?}", "status", *ok ? "ok" : "failing", "data_dir",
+                     app->data_dir, "error", *ok ? NULL : "data folder is missing or not writable");
+}
+
+static void get_health(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    (void)req;
+    lh_app *app = ctx;
+    bool query_ok, storage_ok;
+    json_t *modules = json_object();
+    json_object_set_new(modules, "http", json_pack("{s:s}", "status", "ok"));
+    json_object_set_new(modules, "query", check_query(app, &query_ok));
+    json_object_set_new(modules, "storage", check_storage(app, &storage_ok));
+    bool ready = query_ok && storage_ok;
+    json_t *body = json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", ready ? "ok" : "degraded",
+                             "ready", ready, "version", lh_version(), "uptime_s",
+                             (json_int_t)(time(NULL) - app->started_at), "modules", modules);
+    lh_http_res_json(res, ready ? 200 : 503, body);
+}
+
+static void get_version(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    lh_http_res_json(res, 200,
+                     json_pack("{s:s, s:s, s:s, s:s}", "name", "lakehouse", "version", lh_version(),
+                               "git_commit", lh_git_commit(), "duckdb_version",
+                               lh_query_duckdb_version()));
+}
+
+void lh_api_system_routes(lh_app *app, lh_router *r)
+{
+    lh_router_add(r, "GET", "/health", get_health, app);
+    lh_router_add(r, "GET", "/v1/version", get_version, app);
+}

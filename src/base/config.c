@@ -1,0 +1,685 @@
+/*
+ * config.c — the key table, the TOML-subset parser, and the precedence chain.
+ *
+ * Every setting is one row in `keys` below: its name, type, where it lives in
+ * struct lh_config, its default and its limits. Adding a setting means adding a
+ * field and a row; parsing, environment names, validation and `config show`
+ * follow from the table.
+ */
+#include "lakehouse/lh_config.h"
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum { T_STR, T_INT, T_SIZE, T_ENUM } key_type;
+
+struct key {
+    lh_config_key_info info;
+    key_type type;
+    size_t offset;
+    long long min, max;             /* T_INT / T_SIZE */
+    const char *const *choices;     /* T_ENUM, NULL-terminated */
+    bool (*check)(const char *s);   /* T_STR extra validation */
+    const char *check_hint;
+};
+
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+
+static bool check_listen(const char *s)
+{
+    char host[256];
+    int port;
+    return lh_parse_listen(s, host, sizeof host, &port);
+}
+
+static bool check_nonempty(const char *s)
+{
+    return s[0] != '\0';
+}
+
+#define OFF(field) offsetof(lh_config, field)
+#define GIB (1024LL * 1024 * 1024)
+
+static const struct key keys[] = {
+    {{"server.listen", "string", "127.0.0.1:3100", "address to listen on, HOST:PORT"},
+     T_STR, OFF(server_listen), 0, 0, NULL, check_listen, "HOST:PORT with a port in 0..65535 (0 = any free port)"},
+    {{"server.max_body_bytes", "size", "16MiB", "largest accepted request body (413 above)"},
+     T_SIZE, OFF(server_max_body_bytes), 1024, 64 * GIB, NULL, NULL, NULL},
+    {{"server.idle_timeout_s", "integer", "30", "seconds before an idle connection is closed"},
+     T_INT, OFF(server_idle_timeout_s), 1, 3600, NULL, NULL, NULL},
+    {{"server.max_connections", "integer", "256", "concurrent connections, all clients"},
+     T_INT, OFF(server_max_connections), 1, 65535, NULL, NULL, NULL},
+    {{"server.max_connections_per_ip", "integer", "64", "concurrent connections from one address"},
+     T_INT, OFF(server_max_connections_per_ip), 1, 65535, NULL, NULL, NULL},
+    {{"server.shutdown_timeout_s", "integer", "30",
+      "on SIGINT/SIGTERM, seconds to let in-flight requests finish"},
+     T_INT, OFF(server_shutdown_timeout_s), 0, 3600, NULL, NULL, NULL},
+    {{"storage.data_dir", "string", "./data", "folder of the default local object store"},
+     T_STR, OFF(storage_data_dir), 0, 0, NULL, check_nonempty, "a non-empty path"},
+    {{"log.level", "enum", "info", "debug | info | warn | error"},
+     T_ENUM, OFF(log_level), 0, 0, log_levels, NULL, NULL},
+    {{"log.format", "enum", "text", "text (key=value) | json (one object per line)"},
+     T_ENUM, OFF(log_format), 0, 0, log_formats, NULL, NULL},
+    {{"query.threads", "integer", "0", "DuckDB worker threads (0 = one per core)"},
+     T_INT, OFF(query_threads), 0, 1024, NULL, NULL, NULL},
+    {{"query.memory_limit", "string", "", "DuckDB memory_limit, e.g. \"4GB\" (empty = DuckDB's)"},
+     T_STR, OFF(query_memory_limit), 0, 0, NULL, NULL, NULL},
+    {{"query.connections", "integer", "8", "pooled DuckDB connections (concurrent queries)"},
+     T_INT, OFF(query_connections), 1, 1024, NULL, NULL, NULL},
+    {{"query.timeout_ms", "integer", "30000", "default per-query deadline in milliseconds"},
+     T_INT, OFF(query_timeout_ms), 1, 24LL * 3600 * 1000, NULL, NULL, NULL},
+    {{"query.max_rows", "integer", "100000", "default cap on rows in a JSON result"},
+     T_INT, OFF(query_max_rows), 1, 1000000000, NULL, NULL, NULL},
+};
+
+#define N_KEYS (sizeof keys / sizeof keys[0])
+_Static_assert(N_KEYS <= LH_CONFIG_MAX_KEYS, "raise LH_CONFIG_MAX_KEYS");
+
+const lh_config_key_info *lh_config_keys(size_t *count)
+{
+    static lh_config_key_info infos[N_KEYS];
+    for (size_t i = 0; i < N_KEYS; i++) infos[i] = keys[i].info;
+    *count = N_KEYS;
+    return infos;
+}
+
+static char **str_field(lh_config *c, const struct key *k)
+{
+    return (char **)((char *)c + k->offset);
+}
+
+static long long *int_field(lh_config *c, const struct key *k)
+{
+    return (long long *)((char *)c + k->offset);
+}
+
+static const char *str_value(const lh_config *c, const struct key *k)
+{
+    return *(char *const *)((const char *)c + k->offset);
+}
+
+static long long int_value(const lh_config *c, const struct key *k)
+{
+    return *(const long long *)((const char *)c + k->offset);
+}
+
+static const struct key *find_key(const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].info.key, name) == 0) return &keys[i];
+    return NULL;
+}
+
+bool lh_parse_size(const char *s, long long *out)
+{
+    static const struct {
+        const char *suffix;
+        long long mult;
+    } units[] = {{"", 1},          {"B", 1},           {"KB", 1000},     {"MB", 1000000},
+                 {"GB", 1000000000LL}, {"TB", 1000000000000LL}, {"KIB", 1024}, {"MIB", 1 << 20},
+                 {"GIB", 1LL << 30}, {"TIB", 1LL << 40}, {"K", 1024}, {"M", 1 << 20},
+                 {"G", 1LL << 30}};
+    while (isspace((unsigned char)*s)) s++;
+    if (!isdigit((unsigned char)*s)) return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || v < 0) return false;
+    while (isspace((unsigned char)*end)) end++;
+    char unit[8];
+    size_t n = strlen(end);
+    if (n >= sizeof unit) return false;
+    for (size_t i = 0; i <= n; i++) unit[i] = (char)toupper((unsigned char)end[i]);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(unit, units[i].suffix) == 0) {
+            if (v > LLONG_MAX / units[i].mult) return false;
+            *out = v * units[i].mult;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool lh_parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    size_t hlen;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':') return false;
+        hlen = (size_t)(close - s - 1);
+        s++;
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) return false;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || hlen >= hostlen) return false;
+    const char *p = colon + 1;
+    if (!*p) return false;
+    long v = 0;
+    for (; *p; p++) {
+        if (!isdigit((unsigned char)*p)) return false;
+        v = v * 10 + (*p - '0');
+        if (v > 65535) return false;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    *port = (int)v;
+    return true;
+}
+
+static bool parse_int(const char *s, long long *out)
+{
+    if (!*s) return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) return false;
+    *out = v;
+    return true;
+}
+
+/* Applies a textual value to key k. `where` prefixes error messages. */
+static lh_code apply_text(lh_config *c, const struct key *k, const char *value, lh_config_source src,
+                          const char *where, lh_err *err)
+{
+    long long v;
+    switch (k->type) {
+    case T_STR:
+        if (k->check && !k->check(value))
+            return lh_err_set(err, LH_EINVAL, "%s%s: expected %s, got \"%s\"", where, k->info.key,
+                              k->check_hint, value);
+        break;
+    case T_ENUM: {
+        bool ok = false;
+        for (const char *const *ch = k->choices; *ch; ch++) ok |= strcmp(*ch, value) == 0;
+        if (!ok)
+            return lh_err_set(err, LH_EINVAL, "%s%s: expected one of %s, got \"%s\"", where,
+                              k->info.key, k->info.help, value);
+        break;
+    }
+    case T_INT:
+        if (!parse_int(value, &v))
+            return lh_err_set(err, LH_EINVAL, "%s%s: expected an integer, got \"%s\"", where,
+                              k->info.key, value);
+        goto range;
+    case T_SIZE:
+        if (!lh_parse_size(value, &v))
+            return lh_err_set(err, LH_EINVAL,
+                              "%s%s: expected a size (bytes, or a number with KB/MB/GB/KiB/MiB/GiB), "
+                              "got \"%s\"",
+                              where, k->info.key, value);
+    range:
+        if (v < k->min || v > k->max)
+            return lh_err_set(err, LH_EINVAL, "%s%s: %lld is out of range [%lld, %lld]", where,
+                              k->info.key, v, k->min, k->max);
+        *int_field(c, k) = v;
+        c->source[k - keys] = src;
+        return LH_OK;
+    }
+    char **f = str_field(c, k);
+    free(*f);
+    *f = lh_xstrdup(value);
+    c->source[k - keys] = src;
+    return LH_OK;
+}
+
+void lh_config_init_defaults(lh_config *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        lh_err err;
+        if (apply_text(c, &keys[i], keys[i].info.default_value, LH_CONFIG_DEFAULT, "default ",
+                       &err) != LH_OK) {
+            fprintf(stderr, "lakehouse: bad built-in default: %s\n", err.message);
+            abort();
+        }
+    }
+}
+
+void lh_config_free(lh_config *c)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (keys[i].type == T_STR || keys[i].type == T_ENUM) {
+            free(*str_field(c, &keys[i]));
+            *str_field(c, &keys[i]) = NULL;
+        }
+    }
+    free(c->file);
+    c->file = NULL;
+}
+
+lh_code lh_config_set(lh_config *c, const char *key, const char *value, lh_config_source src,
+                      const char *origin, lh_err *err)
+{
+    const struct key *k = find_key(key);
+    if (!k) return lh_err_set(err, LH_EINVAL, "%s: unknown setting \"%s\"", origin, key);
+    char where[128];
+    snprintf(where, sizeof where, "%s: ", origin);
+    return apply_text(c, k, value, src, where, err);
+}
+
+/* ---- the TOML subset ---------------------------------------------------- */
+
+typedef enum { V_STR, V_INT, V_FLOAT, V_BOOL } value_kind;
+
+struct parser {
+    const char *name; /* file name for messages */
+    const char *p, *end;
+    int line;
+    lh_err *err;
+};
+
+static lh_code perr(struct parser *ps, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static lh_code perr(struct parser *ps, const char *fmt, ...)
+{
+    char msg[LH_ERR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return lh_err_set(ps->err, LH_EINVAL, "%s:%d: %s", ps->name, ps->line, msg);
+}
+
+static void skip_blank(struct parser *ps)
+{
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t')) ps->p++;
+}
+
+/* After a value or header: only blanks and an optional comment may follow. */
+static lh_code expect_eol(struct parser *ps)
+{
+    skip_blank(ps);
+    if (ps->p < ps->end && *ps->p == '#')
+        while (ps->p < ps->end && *ps->p != '\n') ps->p++;
+    if (ps->p < ps->end && *ps->p == '\r') ps->p++;
+    if (ps->p < ps->end && *ps->p != '\n')
+        return perr(ps, "unexpected text \"%.20s\" after the value", ps->p);
+    return LH_OK;
+}
+
+static bool bare_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '_' || ch == '-';
+}
+
+static void put_utf8(lh_buf *b, unsigned long cp)
+{
+    char out[4];
+    if (cp < 0x80) {
+        lh_buf_putc(b, (char)cp);
+    } else if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        lh_buf_append(b, out, 2);
+    } else if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        lh_buf_append(b, out, 3);
+    } else {
+        out[0] = (char)(0xF0 | (cp >> 18));
+        out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (char)(0x80 | (cp & 0x3F));
+        lh_buf_append(b, out, 4);
+    }
+}
+
+static lh_code parse_string(struct parser *ps, lh_buf *out)
+{
+    char quote = *ps->p++;
+    for (;;) {
+        if (ps->p >= ps->end || *ps->p == '\n') return perr(ps, "unterminated string");
+        char ch = *ps->p++;
+        if (ch == quote) return LH_OK;
+        if ((unsigned char)ch < 0x20 && ch != '\t') return perr(ps, "control character in string");
+        if (ch != '\\' || quote == '\'') {
+            lh_buf_putc(out, ch);
+            continue;
+        }
+        if (ps->p >= ps->end) return perr(ps, "unterminated string");
+        char esc = *ps->p++;
+        switch (esc) {
+        case 'n': lh_buf_putc(out, '\n'); break;
+        case 't': lh_buf_putc(out, '\t'); break;
+        case 'r': lh_buf_putc(out, '\r'); break;
+        case '"': lh_buf_putc(out, '"'); break;
+        case '\\': lh_buf_putc(out, '\\'); break;
+        case 'u':
+        case 'U': {
+            int digits = esc == 'u' ? 4 : 8;
+            unsigned long cp = 0;
+            for (int i = 0; i < digits; i++) {
+                if (ps->p >= ps->end || !isxdigit((unsigned char)*ps->p))
+                    return perr(ps, "bad \\%c escape", esc);
+                char h = *ps->p++;
+                cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h) ? h - '0'
+                                                                         : (tolower(h) - 'a' + 10));
+            }
+            if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                return perr(ps, "escape \\%c names an invalid code point", esc);
+            put_utf8(out, cp);
+            break;
+        }
+        default: return perr(ps, "unknown escape \\%c in string", esc);
+        }
+    }
+}
+
+/* Parses a value into `text` and reports its kind. */
+static lh_code parse_value(struct parser *ps, lh_buf *text, value_kind *kind)
+{
+    if (ps->p >= ps->end || *ps->p == '\n' || *ps->p == '#') return perr(ps, "missing value");
+    if (*ps->p == '"' || *ps->p == '\'') {
+        *kind = V_STR;
+        return parse_string(ps, text);
+    }
+    const char *start = ps->p;
+    while (ps->p < ps->end && !isspace((unsigned char)*ps->p) && *ps->p != '#') ps->p++;
+    size_t n = (size_t)(ps->p - start);
+    lh_buf_append(text, start, n);
+    if (strcmp(text->data, "true") == 0 || strcmp(text->data, "false") == 0) {
+        *kind = V_BOOL;
+        return LH_OK;
+    }
+    /* integers (optionally with _ separators) and floats */
+    lh_buf digits = {0};
+    for (size_t i = 0; i < n; i++)
+        if (start[i] != '_') lh_buf_putc(&digits, start[i]);
+    long long iv;
+    char *end;
+    lh_code rc = LH_OK;
+    if (digits.len && parse_int(digits.data, &iv)) {
+        *kind = V_INT;
+        lh_buf_reset(text);
+        lh_buf_printf(text, "%lld", iv);
+    } else if (digits.len && (strtod(digits.data, &end), *end == '\0') &&
+               strspn(digits.data, "+-0123456789.eE") == digits.len) {
+        *kind = V_FLOAT;
+    } else {
+        rc = perr(ps, "cannot read value \"%.40s\" (strings need quotes)", text->data);
+    }
+    lh_buf_free(&digits);
+    return rc;
+}
+
+static const char *kind_name(value_kind k)
+{
+    switch (k) {
+    case V_STR: return "a string";
+    case V_INT: return "an integer";
+    case V_FLOAT: return "a float";
+    case V_BOOL: return "a boolean";
+    }
+    return "?";
+}
+
+static lh_code apply_file_value(lh_config *c, struct parser *ps, const char *section,
+                                const char *name, const char *value, value_kind kind,
+                                unsigned char *seen)
+{
+    char full[256];
+    snprintf(full, sizeof full, "%s.%s", section, name);
+    const struct key *k = find_key(full);
+    if (!k) {
+        bool section_known = false;
+        lh_buf known = {0};
+        size_t slen = strlen(section);
+        for (size_t i = 0; i < N_KEYS; i++) {
+            if (strncmp(keys[i].info.key, section, slen) == 0 && keys[i].info.key[slen] == '.') {
+                lh_buf_printf(&known, "%s%s", section_known ? ", " : "", keys[i].info.key + slen + 1);
+                section_known = true;
+            }
+        }
+        lh_code rc = section_known
+                         ? perr(ps, "unknown key \"%s\" in [%s] (known: %s)", name, section, known.data)
+                         : perr(ps, "unknown key \"%s\" (no such section [%s])", name, section);
+        lh_buf_free(&known);
+        return rc;
+    }
+    size_t idx = (size_t)(k - keys);
+    if (seen[idx]) return perr(ps, "duplicate key \"%s\"", full);
+    seen[idx] = 1;
+    bool type_ok = (k->type == T_INT && kind == V_INT) ||
+                   ((k->type == T_STR || k->type == T_ENUM) && kind == V_STR) ||
+                   (k->type == T_SIZE && (kind == V_INT || kind == V_STR));
+    if (!type_ok)
+        return perr(ps, "%s: expected %s, got %s", full,
+                    k->type == T_INT ? "an integer" : k->type == T_SIZE ? "a size" : "a string",
+                    kind_name(kind));
+    char where[300];
+    snprintf(where, sizeof where, "%s:%d: ", ps->name, ps->line);
+    return apply_text(c, k, value, LH_CONFIG_FILE, where, ps->err);
+}
+
+lh_code lh_config_parse_text(lh_config *c, const char *name, const char *text, size_t len,
+                             lh_err *err)
+{
+    struct parser ps = {.name = name, .p = text, .end = text + len, .line = 0, .err = err};
+    char section[128] = "";
+    unsigned char seen[N_KEYS] = {0};
+    lh_buf value = {0};
+    lh_code rc = LH_OK;
+
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        ps.line = 1;
+        for (const char *q = text; q < nul; q++) ps.line += *q == '\n';
+        return perr(&ps, "NUL byte in configuration file");
+    }
+    while (rc == LH_OK && ps.p < ps.end) {
+        ps.line++;
+        skip_blank(&ps);
+        if (ps.p >= ps.end) break;
+        char ch = *ps.p;
+        if (ch == '\n' || ch == '\r' || ch == '#') {
+            rc = expect_eol(&ps);
+        } else if (ch == '[') {
+            ps.p++;
+            skip_blank(&ps);
+            const char *start = ps.p;
+            while (ps.p < ps.end && (bare_char(*ps.p) || *ps.p == '.')) ps.p++;
+            size_t n = (size_t)(ps.p - start);
+            skip_blank(&ps);
+            if (n == 0 || ps.p >= ps.end || *ps.p != ']') {
+                rc = perr(&ps, "malformed section header (expected [name])");
+                break;
+            }
+            if (n >= sizeof section) {
+                rc = perr(&ps, "section name too long");
+                break;
+            }
+            ps.p++;
+            memcpy(section, start, n);
+            section[n] = '\0';
+            rc = expect_eol(&ps);
+        } else if (bare_char(ch)) {
+            const char *start = ps.p;
+            while (ps.p < ps.end && bare_char(*ps.p)) ps.p++;
+            char key[128];
+            size_t n = (size_t)(ps.p - start);
+            if (n >= sizeof key) {
+                rc = perr(&ps, "key too long");
+                break;
+            }
+            memcpy(key, start, n);
+            key[n] = '\0';
+            skip_blank(&ps);
+            if (ps.p >= ps.end || *ps.p != '=') {
+                rc = perr(&ps, "expected '=' after key \"%s\"", key);
+                break;
+            }
+            ps.p++;
+            skip_blank(&ps);
+            if (!section[0]) {
+                rc = perr(&ps, "key \"%s\" outside any [section]", key);
+                break;
+            }
+            value_kind kind;
+            lh_buf_reset(&value);
+            rc = parse_value(&ps, &value, &kind);
+            if (rc == LH_OK) rc = expect_eol(&ps);
+            if (rc == LH_OK)
+                rc = apply_file_value(c, &ps, section, key, value.data ? value.data : "", kind,
+                                      seen);
+        } else {
+            rc = perr(&ps, "expected a [section], key = value, or # comment");
+        }
+        if (ps.p < ps.end && *ps.p == '\n') ps.p++;
+    }
+    lh_buf_free(&value);
+    return rc;
+}
+
+lh_code lh_config_load_file(lh_config *c, const char *path, lh_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return lh_err_errno(err, LH_EINVAL, errno, "cannot read configuration file %s", path);
+    lh_buf text = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        lh_buf_append(&text, chunk, n);
+        if (text.len > (1 << 20)) {
+            fclose(f);
+            lh_buf_free(&text);
+            return lh_err_set(err, LH_EINVAL, "%s: configuration file larger than 1 MiB", path);
+        }
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        lh_buf_free(&text);
+        return lh_err_set(err, LH_EINVAL, "%s: read error", path);
+    }
+    lh_code rc = lh_config_parse_text(c, path, text.data ? text.data : "", text.len, err);
+    lh_buf_free(&text);
+    if (rc == LH_OK) {
+        free(c->file);
+        c->file = lh_xstrdup(path);
+    }
+    return rc;
+}
+
+/* LAKEHOUSE_SERVER_LISTEN -> server.listen */
+static const struct key *key_for_env(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const char *k = keys[i].info.key;
+        if (strlen(k) != len) continue;
+        bool match = true;
+        for (size_t j = 0; j < len && match; j++) {
+            char want = k[j] == '.' ? '_' : (char)toupper((unsigned char)k[j]);
+            match = name[j] == want;
+        }
+        if (match) return &keys[i];
+    }
+    return NULL;
+}
+
+lh_code lh_config_load_env(lh_config *c, char *const *env, lh_err *err)
+{
+    static const char prefix[] = "LAKEHOUSE_";
+    for (; env && *env; env++) {
+        const char *e = *env;
+        if (strncmp(e, prefix, sizeof prefix - 1) != 0) continue;
+        const char *name = e + sizeof prefix - 1;
+        const char *eq = strchr(name, '=');
+        if (!eq) continue;
+        size_t nlen = (size_t)(eq - name);
+        if (nlen == 6 && strncmp(name, "CONFIG", 6) == 0) continue;
+        const struct key *k = key_for_env(name, nlen);
+        if (!k) {
+            char var[128];
+            snprintf(var, sizeof var, "%s%.*s", prefix, (int)(nlen < 100 ? nlen : 100), name);
+            lh_log(LH_LOG_WARN, "config.unknown_env", LH_KV_STR("variable", var),
+                   LH_KV_STR("hint", "not a Lakehouse setting; ignored"));
+            continue;
+        }
+        char where[160];
+        snprintf(where, sizeof where, "environment %s%.*s: ", prefix, (int)nlen, name);
+        lh_code rc = apply_text(c, k, eq + 1, LH_CONFIG_ENV, where, err);
+        if (rc) return rc;
+    }
+    return LH_OK;
+}
+
+static const char *env_lookup(char *const *env, const char *name)
+{
+    size_t n = strlen(name);
+    for (; env && *env; env++)
+        if (strncmp(*env, name, n) == 0 && (*env)[n] == '=') return *env + n + 1;
+    return NULL;
+}
+
+lh_code lh_config_load(lh_config *c, const char *file, char *const *env,
+                       const lh_config_override *overrides, size_t n_overrides, lh_err *err)
+{
+    lh_config_init_defaults(c);
+    if (!file) {
+        const char *from_env = env_lookup(env, "LAKEHOUSE_CONFIG");
+        if (from_env && *from_env) file = from_env;
+        else if (access("lakehouse.toml", F_OK) == 0) file = "lakehouse.toml";
+    }
+    lh_code rc = LH_OK;
+    if (file) rc = lh_config_load_file(c, file, err);
+    if (rc == LH_OK) rc = lh_config_load_env(c, env, err);
+    for (size_t i = 0; rc == LH_OK && i < n_overrides; i++)
+        rc = lh_config_set(c, overrides[i].key, overrides[i].value, LH_CONFIG_FLAG,
+                           overrides[i].origin, err);
+    return rc;
+}
+
+static const char *source_name(lh_config_source s)
+{
+    switch (s) {
+    case LH_CONFIG_DEFAULT: return "default";
+    case LH_CONFIG_FILE: return "file";
+    case LH_CONFIG_ENV: return "env";
+    case LH_CONFIG_FLAG: return "flag";
+    }
+    return "?";
+}
+
+void lh_config_dump(const lh_config *c, bool json, lh_buf *out)
+{
+    const char *section = "";
+    size_t section_len = 0;
+    if (json) lh_buf_putc(out, '{');
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key *k = &keys[i];
+        const char *dot = strchr(k->info.key, '.');
+        bool is_str = k->type == T_STR || k->type == T_ENUM;
+        if (json) {
+            lh_buf_printf(out, "%s\"%s\":{\"value\":", i ? "," : "", k->info.key);
+            if (is_str) lh_buf_json_string(out, str_value(c, k), strlen(str_value(c, k)));
+            else lh_buf_printf(out, "%lld", int_value(c, k));
+            lh_buf_printf(out, ",\"source\":\"%s\"}", source_name(c->source[i]));
+            continue;
+        }
+        if ((size_t)(dot - k->info.key) != section_len ||
+            strncmp(section, k->info.key, section_len) != 0) {
+            section = k->info.key;
+            section_len = (size_t)(dot - k->info.key);
+            lh_buf_printf(out, "%s[%.*s]\n", i ? "\n" : "", (int)section_len, section);
+        }
+        lh_buf_printf(out, "%s = ", dot + 1);
+        if (is_str) lh_buf_json_string(out, str_value(c, k), strlen(str_value(c, k)));
+        else lh_buf_printf(out, "%lld", int_value(c, k));
+        lh_buf_printf(out, "  # %s\n", source_name(c->source[i]));
+    }
+    if (json) lh_buf_puts(out, "}\n");
+}

@@ -1,0 +1,66 @@
+/*
+ * cli.h — the subcommands of the `lakehouse` binary and what they share.
+ *
+ * One file per subcommand, each with a cmd_<name>(argc, argv) entry (argv[0]
+ * is the subcommand's name). Commands only parse arguments and print; the
+ * work is done by the library.
+ */
+#ifndef LH_CLI_H
+#define LH_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "lakehouse/lh_config.h"
+
+int cmd_serve(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Options shared by every command that reads configuration or data. */
+enum { OPT_CONFIG = 1000, OPT_DATA, OPT_SET, OPT_LOG_LEVEL, OPT_FIRST_PRIVATE = 1100 };
+
+#define LH_CLI_COMMON_OPTIONS                                                                      \
+    {"config", required_argument, NULL, OPT_CONFIG}, {"data", required_argument, NULL, OPT_DATA}, \
+        {"set", required_argument, NULL, OPT_SET},                                                 \
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL}, {"help", no_argument, NULL, 'h'}
+
+#define LH_CLI_COMMON_HELP                                                                         \
+    "  --config FILE        configuration file (default: $LAKEHOUSE_CONFIG or ./lakehouse.toml)\n" \
+    "  --data DIR           data folder (storage.data_dir)\n"                                      \
+    "  --set KEY=VALUE      override any setting, e.g. --set query.timeout_ms=5000\n"             \
+    "  --log-level LEVEL    debug | info | warn | error (log.level)\n"                             \
+    "  -h, --help           show this help\n"
+
+#define LH_CLI_MAX_OVERRIDES 32
+
+typedef struct lh_cli_common {
+    const char *cmd; /* for messages: "serve" */
+    const char *config_file;
+    lh_config_override overrides[LH_CLI_MAX_OVERRIDES];
+    size_t n_overrides;
+    char *owned[LH_CLI_MAX_OVERRIDES]; /* strings split out of --set */
+    size_t n_owned;
+} lh_cli_common;
+
+/* Records a flag that maps to a setting (e.g. --listen -> server.listen). */
+void lh_cli_override(lh_cli_common *c, const char *key, const char *value, const char *origin);
+
+/* Handles one of LH_CLI_COMMON_OPTIONS; false if opt is not one of them.
+ * Exits with status 2 on a malformed --set. */
+bool lh_cli_common_option(lh_cli_common *c, int opt, const char *arg);
+
+/* Loads configuration with the recorded flags on top and configures logging.
+ * Returns 0, or prints the error and returns the exit status to use. */
+int lh_cli_load_config(lh_cli_common *c, lh_config *cfg);
+
+void lh_cli_common_free(lh_cli_common *c);
+
+/* Prints "lakehouse <cmd>: <message>" and returns the exit status for err. */
+int lh_cli_fail(const char *cmd, const lh_err *err);
+
+/* Prints "lakehouse <cmd>: <message>" for a usage error and returns 2. */
+int lh_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

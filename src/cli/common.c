@@ -1,0 +1,86 @@
+/*
+ * common.c — option handling and configuration loading shared by subcommands.
+ */
+#include "cli.h"
+
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+void lh_cli_override(lh_cli_common *c, const char *key, const char *value, const char *origin)
+{
+    if (c->n_overrides == LH_CLI_MAX_OVERRIDES) {
+        fprintf(stderr, "lakehouse %s: too many setting flags\n", c->cmd);
+        exit(2);
+    }
+    c->overrides[c->n_overrides++] = (lh_config_override){key, value, origin};
+}
+
+bool lh_cli_common_option(lh_cli_common *c, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_CONFIG: c->config_file = arg; return true;
+    case OPT_DATA: lh_cli_override(c, "storage.data_dir", arg, "--data"); return true;
+    case OPT_LOG_LEVEL: lh_cli_override(c, "log.level", arg, "--log-level"); return true;
+    case OPT_SET: {
+        const char *eq = strchr(arg, '=');
+        if (!eq || eq == arg) {
+            fprintf(stderr, "lakehouse %s: --set expects KEY=VALUE, got \"%s\"\n", c->cmd, arg);
+            exit(2);
+        }
+        if (c->n_owned == LH_CLI_MAX_OVERRIDES) {
+            fprintf(stderr, "lakehouse %s: too many --set flags\n", c->cmd);
+            exit(2);
+        }
+        char *key = lh_xstrndup(arg, (size_t)(eq - arg));
+        c->owned[c->n_owned++] = key;
+        lh_cli_override(c, key, eq + 1, "--set");
+        return true;
+    }
+    default: return false;
+    }
+}
+
+int lh_cli_load_config(lh_cli_common *c, lh_config *cfg)
+{
+    lh_err err;
+    if (lh_config_load(cfg, c->config_file, environ, c->overrides, c->n_overrides, &err)) {
+        lh_config_free(cfg);
+        return lh_cli_fail(c->cmd, &err);
+    }
+    lh_log_level level;
+    lh_log_format format;
+    lh_log_level_parse(cfg->log_level, &level);
+    lh_log_format_parse(cfg->log_format, &format);
+    lh_log_configure(level, format, 2);
+    return 0;
+}
+
+void lh_cli_common_free(lh_cli_common *c)
+{
+    for (size_t i = 0; i < c->n_owned; i++) free(c->owned[i]);
+    c->n_owned = 0;
+}
+
+int lh_cli_fail(const char *cmd, const lh_err *err)
+{
+    fprintf(stderr, "lakehouse %s: %s\n", cmd, err->message);
+    return lh_code_exit_status(err->code);
+}
+
+int lh_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "lakehouse %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see lakehouse %s --help)\n", cmd);
+    va_end(ap);
+    return 2;
+}

@@ -1,0 +1,61 @@
+/*
+ * main.c — the multi-call entry point: `lakehouse <command> [options]`.
+ */
+#include "cli.h"
+
+#include "lakehouse/lh_version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"serve", cmd_serve, "run the HTTP server (all modules in one process)"},
+    {"sql", cmd_sql, "run a SQL statement and print the result"},
+    {"config", cmd_config, "show the effective configuration and where each value came from"},
+    {"version", cmd_version, "print version, commit and DuckDB version"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: lakehouse <command> [options]\n\n"
+            "Lakehouse %s: a versioned knowledge substrate (datasets, SQL, search).\n\n"
+            "commands:\n",
+            lh_version());
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'lakehouse <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < N_COMMANDS; i++) {
+                if (strcmp(commands[i].name, argv[2]) == 0) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return commands[i].fn(2, help_argv);
+                }
+            }
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) name = "version";
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "lakehouse: unknown command \"%s\"\n\n", name);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,556 @@
+/*
+ * server.c — libmicrohttpd glue: request lifecycle, limits, access log, shutdown.
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so a
+ * slow handler (a long SQL query) only ever blocks its own client. Handlers run
+ * on that thread with the request id set for logging.
+ *
+ * Lifecycle of one request (the MHD access handler is called repeatedly):
+ *   1st call   allocate `struct request`, check Content-Length (413 at once
+ *              if over the limit: the body is never read)
+ *   Nth call   append a piece of the body (413 as soon as it passes the limit)
+ *   last call  route, run the handler, queue its response (never on the first
+ *              call for a normal request: doing so breaks keep-alive)
+ *   completed  MHD_OPTION_NOTIFY_COMPLETED: access log, release.
+ * A request is reference counted: the MHD completion and a streamed response
+ * each hold a reference, because MHD frees a response after it reports the
+ * request completed.
+ */
+#include "lakehouse/lh_buf.h"
+#include "lakehouse/lh_http.h"
+#include "lakehouse/lh_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_RES_HEADERS 16
+
+struct lh_http_server {
+    struct MHD_Daemon *daemon;
+    const lh_router *router;
+    lh_http_options opt;
+    int port;
+    atomic_bool stopping;
+    atomic_uint_fast64_t next_id;
+    uint32_t id_salt;
+    pthread_mutex_t mu;
+    pthread_cond_t idle; /* signalled when in_flight drops to 0 */
+    long in_flight;
+};
+
+struct lh_http_res {
+    int status;
+    char *content_type;
+    char *data; /* owned */
+    size_t len;
+    lh_http_stream_fn stream;
+    void *stream_ctx;
+    void (*stream_free)(void *);
+    size_t n_headers;
+    struct {
+        char *name, *value;
+    } headers[MAX_RES_HEADERS];
+};
+
+struct request {
+    atomic_int refs;
+    lh_http_server *server;
+    lh_http_req req;
+    lh_http_res res;
+    lh_buf body;
+    bool too_big;
+    bool queued;
+    char id[72];
+    struct timespec start;
+    atomic_size_t bytes_out;
+};
+
+/* ---- request accessors ---------------------------------------------------- */
+
+const char *lh_http_param(const lh_http_req *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_params; i++)
+        if (strcmp(req->params[i].name, name) == 0) return req->params[i].value;
+    return NULL;
+}
+
+const char *lh_http_query(const lh_http_req *req, const char *name)
+{
+    const char *raw =
+        MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+    if (!raw) return NULL;
+    char *out;
+    if (!lh_url_decode(req->arena, raw, strlen(raw), true, &out)) return NULL;
+    return out;
+}
+
+const char *lh_http_header(const lh_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+lh_code lh_http_query_int(const lh_http_req *req, const char *name, long long def, long long min,
+                          long long max, long long *out, lh_err *err)
+{
+    const char *v = lh_http_query(req, name);
+    if (!v) {
+        *out = def;
+        return LH_OK;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno)
+        return lh_err_set(err, LH_EINVAL, "query parameter %s: expected an integer, got \"%.40s\"",
+                          name, v);
+    if (x < min || x > max)
+        return lh_err_set(err, LH_EINVAL, "query parameter %s: %lld is out of range [%lld, %lld]",
+                          name, x, min, max);
+    *out = x;
+    return LH_OK;
+}
+
+lh_code lh_http_body_json(const lh_http_req *req, json_t **out, lh_err *err)
+{
+    if (req->body_len == 0) return lh_err_set(err, LH_EINVAL, "request body must be a JSON object");
+    json_error_t jerr;
+    json_t *j = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        return lh_err_set(err, LH_EINVAL, "invalid JSON body at line %d, column %d: %s", jerr.line,
+                          jerr.column, jerr.text);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return lh_err_set(err, LH_EINVAL, "request body must be a JSON object");
+    }
+    *out = j;
+    return LH_OK;
+}
+
+/* ---- responses ------------------------------------------------------------- */
+
+static void res_clear_body(lh_http_res *res)
+{
+    free(res->data);
+    free(res->content_type);
+    if (res->stream_free && res->stream_ctx) res->stream_free(res->stream_ctx);
+    res->data = res->content_type = NULL;
+    res->len = 0;
+    res->stream = NULL;
+    res->stream_ctx = NULL;
+    res->stream_free = NULL;
+}
+
+void lh_http_res_bytes(lh_http_res *res, int status, const char *content_type, char *data,
+                       size_t len)
+{
+    res_clear_body(res);
+    res->status = status;
+    res->content_type = lh_xstrdup(content_type);
+    res->data = data;
+    res->len = len;
+}
+
+void lh_http_res_stream(lh_http_res *res, int status, const char *content_type,
+                        lh_http_stream_fn fn, void *ctx, void (*free_ctx)(void *ctx))
+{
+    res_clear_body(res);
+    res->status = status;
+    res->content_type = lh_xstrdup(content_type);
+    res->stream = fn;
+    res->stream_ctx = ctx;
+    res->stream_free = free_ctx;
+}
+
+void lh_http_res_json(lh_http_res *res, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(body);
+    if (!text) {
+        lh_http_res_bytes(res, 500, "application/json",
+                          lh_xstrdup("{\"error\":{\"code\":\"internal\",\"message\":\"JSON "
+                                     "encoding failed\"}}\n"),
+                          0);
+        res->len = strlen(res->data);
+        return;
+    }
+    size_t n = strlen(text);
+    char *withnl = lh_xrealloc(text, n + 2);
+    withnl[n] = '\n';
+    withnl[n + 1] = '\0';
+    lh_http_res_bytes(res, status, "application/json", withnl, n + 1);
+}
+
+/* The request owning `res` (res is embedded in struct request). */
+static struct request *request_of(lh_http_res *res)
+{
+    return (struct request *)((char *)res - offsetof(struct request, res));
+}
+
+void lh_http_res_error(lh_http_res *res, const lh_err *err)
+{
+    lh_code code = err->code == LH_OK ? LH_EINTERNAL : err->code;
+    json_t *body = json_pack("{s:{s:s, s:s, s:s}}", "error", "code", lh_code_name(code), "message",
+                             err->message, "request_id", request_of(res)->id);
+    lh_http_res_json(res, lh_code_http_status(code), body);
+}
+
+void lh_http_res_errorf(lh_http_res *res, lh_code code, const char *fmt, ...)
+{
+    lh_err err = {.code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    va_end(ap);
+    lh_http_res_error(res, &err);
+}
+
+void lh_http_res_header(lh_http_res *res, const char *name, const char *value)
+{
+    for (size_t i = 0; i < res->n_headers; i++) {
+        if (strcasecmp(res->headers[i].name, name) == 0) {
+            free(res->headers[i].value);
+            res->headers[i].value = lh_xstrdup(value);
+            return;
+        }
+    }
+    if (res->n_headers == MAX_RES_HEADERS) return;
+    res->headers[res->n_headers].name = lh_xstrdup(name);
+    res->headers[res->n_headers].value = lh_xstrdup(value);
+    res->n_headers++;
+}
+
+/* ---- request lifecycle ----------------------------------------------------- */
+
+static void request_unref(struct request *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+    res_clear_body(&r->res);
+    for (size_t i = 0; i < r->res.n_headers; i++) {
+        free(r->res.headers[i].name);
+        free(r->res.headers[i].value);
+    }
+    lh_buf_free(&r->body);
+    lh_arena_free(r->req.arena);
+    free(r);
+}
+
+static bool sane_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '_' || c == '.';
+        if (!ok || n >= 64) return false;
+    }
+    return n > 0;
+}
+
+static struct request *request_new(lh_http_server *s, struct MHD_Connection *c, const char *url,
+                                   const char *method)
+{
+    struct request *r = lh_xcalloc(1, sizeof *r);
+    atomic_init(&r->refs, 1);
+    r->server = s;
+    r->req.arena = lh_arena_new(0);
+    r->req.method = lh_arena_strdup(r->req.arena, method);
+    r->req.path = lh_arena_strdup(r->req.arena, url);
+    r->req.connection = c;
+    r->req.body = "";
+    const char *client_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    if (client_id && sane_request_id(client_id))
+        snprintf(r->id, sizeof r->id, "%s", client_id);
+    else
+        snprintf(r->id, sizeof r->id, "%08x%08llx", s->id_salt,
+                 (unsigned long long)atomic_fetch_add(&s->next_id, 1));
+    r->req.request_id = r->id;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    pthread_mutex_lock(&s->mu);
+    s->in_flight++;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct request *r = cls;
+    ssize_t n = r->res.stream(r->res.stream_ctx, buf, max);
+    if (n > 0) {
+        atomic_fetch_add(&r->bytes_out, (size_t)n);
+        return n;
+    }
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_done(void *cls)
+{
+    request_unref(cls);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct request *r)
+{
+    lh_http_res *res = &r->res;
+    struct MHD_Response *resp;
+    if (res->stream) {
+        atomic_fetch_add(&r->refs, 1);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, r,
+                                                 stream_done);
+        if (!resp) request_unref(r);
+    } else {
+        resp = MHD_create_response_from_buffer(res->len, res->data, MHD_RESPMEM_MUST_FREE);
+        if (resp) {
+            res->data = NULL; /* MHD owns it now */
+            atomic_store(&r->bytes_out, res->len);
+        }
+    }
+    if (!resp) return MHD_NO;
+    if (res->content_type) MHD_add_response_header(resp, "Content-Type", res->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", r->id);
+    for (size_t i = 0; i < res->n_headers; i++)
+        MHD_add_response_header(resp, res->headers[i].name, res->headers[i].value);
+    if (atomic_load(&r->server->stopping)) MHD_add_response_header(resp, "Connection", "close");
+    enum MHD_Result ret = MHD_queue_response(c, (unsigned)res->status, resp);
+    MHD_destroy_response(resp);
+    r->queued = ret == MHD_YES;
+    return ret;
+}
+
+static void run_handler(struct request *r)
+{
+    lh_http_server *s = r->server;
+    lh_http_req *req = &r->req;
+    lh_route_match m;
+    lh_code rc = lh_router_match(s->router, req->method, req->path, req->arena, &m);
+    if (rc == LH_ENOTFOUND) {
+        lh_http_res_errorf(&r->res, LH_ENOTFOUND, "no route for %s %s", req->method, req->path);
+        return;
+    }
+    if (rc == LH_EMETHOD) {
+        lh_http_res_errorf(&r->res, LH_EMETHOD, "%s is not allowed on %s (allowed: %s)",
+                           req->method, req->path, m.allow);
+        lh_http_res_header(&r->res, "Allow", m.allow);
+        return;
+    }
+    if (rc == LH_EINVAL) {
+        lh_http_res_errorf(&r->res, LH_EINVAL, "malformed percent-encoding in path");
+        return;
+    }
+    req->n_params = m.n_params;
+    for (size_t i = 0; i < m.n_params; i++) {
+        req->params[i].name = m.params[i].name;
+        req->params[i].value = m.params[i].value;
+    }
+    req->body = r->body.data ? r->body.data : "";
+    req->body_len = r->body.len;
+    r->res.status = 0;
+    lh_log_set_request_id(r->id);
+    m.fn(req, &r->res, m.ctx);
+    lh_log_set_request_id(NULL);
+    if (r->res.status == 0)
+        lh_http_res_errorf(&r->res, LH_EINTERNAL, "handler for %s %s produced no response",
+                           req->method, req->path);
+}
+
+static void respond_too_big(struct request *r)
+{
+    lh_http_res_errorf(&r->res, LH_ETOOBIG, "request body exceeds the limit of %zu bytes",
+                       r->server->opt.max_body_bytes);
+    r->too_big = true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    lh_http_server *s = cls;
+    struct request *r = *con_cls;
+    if (!r) {
+        r = request_new(s, c, url, method);
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno || *end || n > s->opt.max_body_bytes) {
+                respond_too_big(r); /* answered now; MHD closes without reading the body */
+                return queue(c, r);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_big) {
+            if (r->body.len + *upload_size > s->opt.max_body_bytes) {
+                lh_buf_free(&r->body);
+                respond_too_big(r);
+                *upload_size = 0;
+                return queue(c, r);
+            }
+            lh_buf_append(&r->body, upload, *upload_size);
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->queued) return MHD_YES;
+    if (!r->too_big) run_handler(r);
+    return queue(c, r);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    lh_http_server *s = cls;
+    struct request *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    char addr[INET6_ADDRSTRLEN] = "-";
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof addr);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
+    }
+    lh_log_set_request_id(r->id);
+    lh_log(LH_LOG_INFO, "http.access", LH_KV_STR("method", r->req.method),
+           LH_KV_STR("path", r->req.path), LH_KV_INT("status", r->res.status),
+           LH_KV_INT("bytes", (long long)atomic_load(&r->bytes_out)),
+           LH_KV_DBL("ms", ms_since(&r->start)), LH_KV_STR("client", addr),
+           LH_KV_BOOL("complete", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    lh_log_set_request_id(NULL);
+    request_unref(r);
+    pthread_mutex_lock(&s->mu);
+    if (--s->in_flight == 0) pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    return strlen(uri); /* the router decodes each path segment itself */
+}
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = '\0';
+    lh_log(LH_LOG_WARN, "http.mhd", LH_KV_STR("message", msg));
+}
+
+lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router,
+                             lh_http_server **out, lh_err *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof port, "%d", opt->port);
+    int gai = getaddrinfo(opt->host, port, &hints, &ai);
+    if (gai != 0)
+        return lh_err_set(err, LH_EINVAL, "cannot resolve listen address %s: %s", opt->host,
+                          gai_strerror(gai));
+    struct sockaddr_storage addr;
+    memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
+    bool ipv6 = ai->ai_family == AF_INET6;
+    freeaddrinfo(ai);
+
+    lh_http_server *s = lh_xcalloc(1, sizeof *s);
+    s->router = router;
+    s->opt = *opt;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    if (getrandom(&s->id_salt, sizeof s->id_salt, 0) != sizeof s->id_salt)
+        s->id_salt = (uint32_t)time(NULL) ^ (uint32_t)getpid();
+    atomic_init(&s->next_id, 1);
+
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->idle_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_END);
+    if (!s->daemon) {
+        int e = errno;
+        pthread_cond_destroy(&s->idle);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return lh_err_errno(err, LH_EIO, e, "cannot listen on %s:%d", opt->host, opt->port);
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    s->port = opt->port;
+    if (info && getsockname(info->listen_fd, (struct sockaddr *)&bound, &blen) == 0)
+        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+    *out = s;
+    return LH_OK;
+}
+
+int lh_http_server_port(const lh_http_server *s)
+{
+    return s->port;
+}
+
+bool lh_http_server_stopping(const lh_http_server *s)
+{
+    return atomic_load(&s->stopping);
+}
+
+void lh_http_server_stop(lh_http_server *s)
+{
+    if (!s) return;
+    atomic_store(&s->stopping, true);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += (time_t)s->opt.shutdown_timeout_s;
+    pthread_mutex_lock(&s->mu);
+    long waiting = s->in_flight;
+    if (waiting)
+        lh_log(LH_LOG_INFO, "server.draining", LH_KV_INT("in_flight", waiting),
+               LH_KV_INT("timeout_s", s->opt.shutdown_timeout_s));
+    int rc = 0;
+    while (s->in_flight > 0 && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->idle, &s->mu, &deadline);
+    long left = s->in_flight;
+    pthread_mutex_unlock(&s->mu);
+    if (left)
+        lh_log(LH_LOG_WARN, "server.drain_timeout", LH_KV_INT("abandoned", left));
+    MHD_stop_daemon(s->daemon);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

@@ -1,0 +1,238 @@
+/*
+ * test_base.c — errors, buffers, arenas, UTF-8, SHA-256 and log lines (src/base/).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lakehouse/lh_buf.h"
+#include "lakehouse/lh_err.h"
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_utf8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_err_mapping(void **state)
+{
+    (void)state;
+    assert_string_equal(lh_code_name(LH_ENOTFOUND), "not_found");
+    assert_int_equal(lh_code_http_status(LH_ENOTFOUND), 404);
+    assert_int_equal(lh_code_http_status(LH_EMETHOD), 405);
+    assert_int_equal(lh_code_http_status(LH_ETOOBIG), 413);
+    assert_int_equal(lh_code_http_status(LH_ETIMEOUT), 408);
+    assert_int_equal(lh_code_http_status(LH_EFORBIDDEN), 403);
+    assert_int_equal(lh_code_http_status((lh_code)999), 500);
+    assert_int_equal(lh_code_exit_status(LH_OK), 0);
+    assert_int_equal(lh_code_exit_status(LH_EINVAL), 2);
+    assert_int_equal(lh_code_exit_status(LH_ETIMEOUT), 5);
+    /* every code has a distinct name */
+    for (int a = 0; a < LH_CODE_COUNT; a++)
+        for (int b = a + 1; b < LH_CODE_COUNT; b++)
+            assert_string_not_equal(lh_code_name((lh_code)a), lh_code_name((lh_code)b));
+}
+
+static void test_err_set_wrap(void **state)
+{
+    (void)state;
+    lh_err err;
+    assert_int_equal(lh_err_set(&err, LH_EIO, "disk %d", 3), LH_EIO);
+    assert_string_equal(err.message, "disk 3");
+    assert_int_equal(lh_err_wrap(&err, "loading %s", "x"), LH_EIO);
+    assert_string_equal(err.message, "loading x: disk 3");
+    lh_err_errno(&err, LH_EIO, 2, "open");
+    assert_string_equal(err.message, "open: No such file or directory");
+    assert_int_equal(lh_err_set(NULL, LH_EINVAL, "ignored"), LH_EINVAL);
+    /* long messages are truncated, never overflow */
+    char big[2000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    lh_err_set(&err, LH_EINVAL, "%s", big);
+    assert_int_equal(strlen(err.message), LH_ERR_MESSAGE_MAX - 1);
+}
+
+static void test_buf(void **state)
+{
+    (void)state;
+    lh_buf b = {0};
+    lh_buf_puts(&b, "abc");
+    lh_buf_putc(&b, '-');
+    lh_buf_printf(&b, "%d", 42);
+    assert_string_equal(b.data, "abc-42");
+    for (int i = 0; i < 1000; i++) lh_buf_printf(&b, "%04d", i);
+    assert_int_equal(b.len, 6 + 4000);
+    assert_int_equal(b.data[b.len], '\0');
+    lh_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    char big[1000];
+    memset(big, 'x', sizeof big);
+    lh_buf_printf(&b, "%.*s", 999, big); /* longer than the small stack buffer */
+    assert_int_equal(b.len, 999);
+    char *owned = lh_buf_detach(&b);
+    assert_null(b.data);
+    free(owned);
+    owned = lh_buf_detach(&b); /* detach of an empty buffer gives "" */
+    assert_string_equal(owned, "");
+    free(owned);
+}
+
+static void test_json_string(void **state)
+{
+    (void)state;
+    lh_buf b = {0};
+    const char in[] = "a\"b\\c\n\t\x01\x7f" "\xC3\xA9" "\xFF" "z";
+    lh_buf_json_string(&b, in, sizeof in - 1);
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\xC3\xA9\xEF\xBF\xBDz\"");
+    lh_buf_free(&b);
+    lh_buf_json_string(&b, "nul\0inside", 10);
+    assert_string_equal(b.data, "\"nul\\u0000inside\"");
+    lh_buf_free(&b);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    assert_true(lh_utf8_valid("plain", 5));
+    assert_true(lh_utf8_valid("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80", 9));
+    assert_false(lh_utf8_valid("\xC0\xAF", 2));         /* overlong '/' */
+    assert_false(lh_utf8_valid("\xED\xA0\x80", 3));     /* surrogate */
+    assert_false(lh_utf8_valid("\xF4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(lh_utf8_valid("\xE2\x82", 2));         /* truncated */
+    assert_false(lh_utf8_valid("\x80", 1));             /* stray continuation */
+    assert_int_equal(lh_utf8_char_len("\xE2\x82\xAC", 3), 3);
+    assert_int_equal(lh_utf8_char_len("\xE2\x82\xAC", 2), 0);
+}
+
+static void test_arena(void **state)
+{
+    (void)state;
+    lh_arena *a = lh_arena_new(256);
+    char *s = lh_arena_strdup(a, "hello");
+    char *p = lh_arena_printf(a, "%s-%d", s, 7);
+    assert_string_equal(p, "hello-7");
+    for (int i = 0; i < 100; i++) {
+        unsigned char *q = lh_arena_alloc(a, 24);
+        assert_int_equal((uintptr_t)q % 16, 0);
+        for (int j = 0; j < 24; j++) assert_int_equal(q[j], 0);
+        memset(q, 0xAB, 24);
+    }
+    char *big = lh_arena_alloc(a, 10000); /* larger than a block */
+    memset(big, 1, 10000);
+    char *after = lh_arena_strdup(a, "still fine");
+    assert_string_equal(after, "still fine");
+    assert_string_equal(s, "hello");
+    lh_arena_free(a);
+}
+
+static void test_sha256(void **state)
+{
+    (void)state;
+    char hex[65];
+    lh_sha256_hex("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    lh_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* incremental == one-shot */
+    lh_sha256 h;
+    lh_sha256_init(&h);
+    lh_sha256_update(&h, "a", 1);
+    lh_sha256_update(&h, "bc", 2);
+    char hex2[65];
+    lh_sha256_final_hex(&h, hex2);
+    assert_string_equal(hex, hex2);
+
+    char path[] = "/tmp/lh-test-sha-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    close(fd);
+    lh_err err;
+    assert_int_equal(lh_sha256_file_hex(path, hex2, &err), LH_OK);
+    assert_string_equal(hex, hex2);
+    unlink(path);
+    assert_int_equal(lh_sha256_file_hex(path, hex2, &err), LH_ENOTFOUND);
+}
+
+static char *capture_log(lh_log_format format, void (*emit)(void))
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    lh_log_configure(LH_LOG_DEBUG, format, fds[1]);
+    emit();
+    close(fds[1]);
+    char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    lh_log_configure(LH_LOG_INFO, LH_LOG_TEXT, 2);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+static void emit_sample(void)
+{
+    lh_log_set_request_id("req-1");
+    lh_log(LH_LOG_WARN, "unit.test", LH_KV_STR("path", "/a b"), LH_KV_INT("status", 404),
+           LH_KV_BOOL("ok", false), LH_KV_STR("plain", "x"));
+    lh_log_set_request_id(NULL);
+    lh_log(LH_LOG_DEBUG, "unit.second", LH_KV_DBL("ms", 1.5));
+}
+
+static void test_log_lines(void **state)
+{
+    (void)state;
+    char *text = capture_log(LH_LOG_TEXT, emit_sample);
+    assert_non_null(strstr(text, "level=warn event=unit.test request_id=req-1 path=\"/a b\" "
+                                 "status=404 ok=false plain=x\n"));
+    assert_non_null(strstr(text, "level=debug event=unit.second ms=1.500\n"));
+    assert_null(strstr(strstr(text, "unit.second"), "request_id")); /* cleared */
+    free(text);
+    char *json = capture_log(LH_LOG_JSON, emit_sample);
+    assert_non_null(strstr(json, "\"level\":\"warn\",\"event\":\"unit.test\",\"request_id\":\"req-1\","
+                                 "\"path\":\"/a b\",\"status\":404,\"ok\":false"));
+    free(json);
+
+    lh_log_level lv;
+    assert_true(lh_log_level_parse("error", &lv));
+    assert_int_equal(lv, LH_LOG_ERROR);
+    assert_false(lh_log_level_parse("loud", &lv));
+}
+
+
+static void test_log_level_filter(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    lh_log_configure(LH_LOG_WARN, LH_LOG_TEXT, fds[1]);
+    assert_false(lh_log_enabled(LH_LOG_INFO));
+    lh_log(LH_LOG_INFO, "hidden", LH_KV_INT("n", 1));
+    lh_log(LH_LOG_ERROR, "shown", LH_KV_INT("n", 2));
+    close(fds[1]);
+    char buf[1024];
+    ssize_t n = read(fds[0], buf, sizeof buf - 1);
+    close(fds[0]);
+    lh_log_configure(LH_LOG_INFO, LH_LOG_TEXT, 2);
+    buf[n > 0 ? n : 0] = '\0';
+    assert_null(strstr(buf, "hidden"));
+    assert_non_null(strstr(buf, "event=shown"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_err_mapping), cmocka_unit_test(test_err_set_wrap),
+        cmocka_unit_test(test_buf),         cmocka_unit_test(test_json_string),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_sha256),      cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_log_level_filter),
+    };
+    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
