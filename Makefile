@@ -12,6 +12,7 @@
 CC       ?= gcc
 SAN      ?= 0
 V        ?= 0
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 10
 
 ifeq ($(SAN),1)
@@ -70,16 +71,17 @@ bootstrap:
 	$(Q)scripts/bootstrap
 
 run: bootstrap
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
 	$(Q)exec $(BIN) serve --data ./data
 
 # The whole suite, as CI runs it (.ci/run calls exactly this).
 test: bootstrap
-	$(Q)$(MAKE) --no-print-directory all unit-bins
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all unit-bins
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-e2e
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=1 unit-bins
 	$(Q)$(MAKE) --no-print-directory SAN=1 test-unit
-	$(Q)$(MAKE) --no-print-directory test-fuzz
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-fuzz
 
 unit-bins: $(UNIT_BIN)
 
@@ -87,7 +89,7 @@ test-unit: $(UNIT_BIN)
 	$(Q)scripts/run-unit $(UNIT_BIN)
 
 test-e2e: $(BIN)
-	$(Q)LAKEHOUSE_BIN=$(abspath $(BIN)) node --test --test-concurrency=1 tests/e2e/
+	$(Q)LH_BIN=$(abspath $(BIN)) node --test --test-concurrency=1 tests/e2e/
 
 test-fuzz: $(FUZZ_BIN)
 	$(Q)for f in $(FUZZ_BIN); do scripts/run-fuzz $$f 3 || exit 1; done

@@ -305,8 +305,13 @@ static lh_code expect_eol(struct parser *ps)
     if (ps->p < ps->end && *ps->p == '#')
         while (ps->p < ps->end && *ps->p != '\n') ps->p++;
     if (ps->p < ps->end && *ps->p == '\r') ps->p++;
-    if (ps->p < ps->end && *ps->p != '\n')
-        return perr(ps, "unexpected text \"%.20s\" after the value", ps->p);
+    if (ps->p < ps->end && *ps->p != '\n') {
+        /* the input is not NUL-terminated: bound the excerpt by what is left */
+        size_t left = (size_t)(ps->end - ps->p), n = left < 20 ? left : 20;
+        const char *nl = memchr(ps->p, '\n', n);
+        return perr(ps, "unexpected text \"%.*s\" after the value", (int)(nl ? nl - ps->p : (long)n),
+                    ps->p);
+    }
     return LH_OK;
 }
 

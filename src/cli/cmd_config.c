@@ -17,7 +17,8 @@ static void help(void)
            "      a bad file, variable or flag\n"
            "keys  list every setting with its type, default and meaning\n\n"
            "options:\n"
-           "  --json               print JSON instead of TOML\n" LH_CLI_COMMON_HELP
+           "  --json               print JSON instead of TOML\n"
+           "  --listen HOST:PORT   as for serve (server.listen)\n" LH_CLI_COMMON_HELP
            "\nsettings (environment variable: LAKEHOUSE_<SECTION>_<NAME>):\n");
     for (size_t i = 0; i < n; i++)
         printf("  %-30s %-8s default %-16s %s\n", keys[i].key, keys[i].type,
@@ -27,7 +28,10 @@ static void help(void)
 int cmd_config(int argc, char **argv)
 {
     static const struct option options[] = {
-        LH_CLI_COMMON_OPTIONS, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+        LH_CLI_COMMON_OPTIONS,
+        {"json", no_argument, NULL, 'j'},
+        {"listen", required_argument, NULL, 'l'},
+        {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "config"};
     bool json = false;
     int opt;
@@ -39,6 +43,10 @@ int cmd_config(int argc, char **argv)
         }
         if (opt == 'j') {
             json = true;
+            continue;
+        }
+        if (opt == 'l') { /* accepted so `config show` mirrors `serve` exactly */
+            lh_cli_override(&common, "server.listen", optarg, "--listen");
             continue;
         }
         return lh_cli_usage_error("config", "unknown option");

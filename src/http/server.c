@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #define MAX_RES_HEADERS 16
+#define DISCARD_LIMIT (4u << 20) /* bytes read past a 413 before the connection is cut */
 
 struct lh_http_server {
     struct MHD_Daemon *daemon;
@@ -71,6 +72,8 @@ struct request {
     lh_buf body;
     bool too_big;
     bool queued;
+    size_t discarded; /* body bytes thrown away after a 413 */
+    const char *log_path; /* the path, clipped for the access log */
     char id[72];
     struct timespec start;
     atomic_size_t bytes_out;
@@ -266,6 +269,7 @@ static struct request *request_new(lh_http_server *s, struct MHD_Connection *c, 
     r->req.arena = lh_arena_new(0);
     r->req.method = lh_arena_strdup(r->req.arena, method);
     r->req.path = lh_arena_strdup(r->req.arena, url);
+    r->log_path = strlen(url) > 256 ? lh_arena_printf(r->req.arena, "%.256s...", url) : r->req.path;
     r->req.connection = c;
     r->req.body = "";
     const char *client_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -393,15 +397,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->too_big) {
-            if (r->body.len + *upload_size > s->opt.max_body_bytes) {
-                lh_buf_free(&r->body);
-                respond_too_big(r);
-                *upload_size = 0;
-                return queue(c, r);
-            }
-            lh_buf_append(&r->body, upload, *upload_size);
+        if (!r->too_big && r->body.len + *upload_size > s->opt.max_body_bytes) {
+            /* MHD cannot answer mid-upload: drop the body, answer 413 at its end,
+             * and cut off a client that keeps sending far past the limit. */
+            lh_buf_free(&r->body);
+            respond_too_big(r);
         }
+        if (r->too_big) {
+            r->discarded += *upload_size;
+            *upload_size = 0;
+            return r->discarded > DISCARD_LIMIT ? MHD_NO : MHD_YES;
+        }
+        lh_buf_append(&r->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
@@ -435,7 +442,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     lh_log_set_request_id(r->id);
     lh_log(LH_LOG_INFO, "http.access", LH_KV_STR("method", r->req.method),
-           LH_KV_STR("path", r->req.path), LH_KV_INT("status", r->res.status),
+           LH_KV_STR("path", r->log_path), LH_KV_INT("status", r->res.status),
            LH_KV_INT("bytes", (long long)atomic_load(&r->bytes_out)),
            LH_KV_DBL("ms", ms_since(&r->start)), LH_KV_STR("client", addr),
            LH_KV_BOOL("complete", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
@@ -492,13 +499,13 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt->max_connections_per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-        NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_END);
+        NULL, MHD_OPTION_END);
     if (!s->daemon) {
         int e = errno;
         pthread_cond_destroy(&s->idle);

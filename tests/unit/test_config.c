@@ -114,6 +114,27 @@ static void test_file_errors(void **state)
     lh_config_free(&c);
 }
 
+/* Regression (found by fuzz_config): an error excerpt read past the end of an
+ * input that is not NUL-terminated. Exact-size heap copy so ASan sees overreads. */
+static void test_unterminated_input(void **state)
+{
+    (void)state;
+    const char *texts[] = {"[server]\nlisten = \"a:1\" junk", "[log]\nlevel = \"info\"x",
+                           "[server]\nidle_timeout_s = 1 2"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        size_t n = strlen(texts[i]);
+        char *exact = malloc(n);
+        memcpy(exact, texts[i], n);
+        lh_config c;
+        lh_err err;
+        lh_config_init_defaults(&c);
+        assert_int_equal(lh_config_parse_text(&c, "t", exact, n, &err), LH_EINVAL);
+        assert_non_null(strstr(err.message, "unexpected text"));
+        lh_config_free(&c);
+        free(exact);
+    }
+}
+
 static void test_sizes_and_listen(void **state)
 {
     (void)state;
@@ -233,7 +254,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_file_values),
-        cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_sizes_and_listen),
+        cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_unterminated_input),
+        cmocka_unit_test(test_sizes_and_listen),
         cmocka_unit_test(test_precedence),   cmocka_unit_test(test_env_and_flag_errors),
         cmocka_unit_test(test_key_table),
     };

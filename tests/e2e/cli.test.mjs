@@ -1,0 +1,102 @@
+// cli.test.mjs — the `lakehouse` command line: help everywhere, sql output formats, errors.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { run } from './harness.mjs';
+
+describe('lakehouse CLI', () => {
+  it('lists subcommands in --help, and every subcommand has --help', () => {
+    const top = run(['--help']);
+    assert.equal(top.status, 0);
+    const commands = [...top.stdout.matchAll(/^  (\w+)\s{2,}/gm)].map((m) => m[1]);
+    assert.deepEqual(commands.sort(), ['config', 'serve', 'sql', 'version']);
+    for (const c of commands) {
+      const r = run([c, '--help']);
+      assert.equal(r.status, 0, c);
+      assert.match(r.stdout, new RegExp(`^usage: lakehouse ${c}`), c);
+      const viaHelp = run(['help', c]);
+      assert.equal(viaHelp.stdout, r.stdout);
+    }
+  });
+
+  it('rejects unknown commands and options with exit 2', () => {
+    let r = run(['frobnicate']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command "frobnicate"/);
+    r = run(['sql', '--bogus', 'SELECT 1']);
+    assert.equal(r.status, 2);
+    r = run([]);
+    assert.equal(r.status, 2);
+  });
+
+  it('prints the version', () => {
+    const r = run(['version', '--json']);
+    assert.equal(r.status, 0);
+    const v = JSON.parse(r.stdout);
+    assert.equal(v.duckdb_version, 'v1.4.4');
+    assert.match(run(['--version']).stdout, /^lakehouse \d+\.\d+\.\d+ \(commit .+, DuckDB v1\.4\.4\)\n$/);
+  });
+
+  it('runs SQL and prints a table', () => {
+    const r = run(['sql', 'SELECT 42 AS answer']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /│ answer  │/);
+    assert.match(r.stdout, /│      42 │/);
+    assert.match(r.stdout, /1 row\n$/);
+  });
+
+  it('prints json, ndjson and csv', () => {
+    let r = run(['sql', '--format', 'json', 'SELECT 42 AS answer, \'a"b\' AS s']);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      columns: [
+        { name: 'answer', type: 'INTEGER' },
+        { name: 's', type: 'VARCHAR' },
+      ],
+      rows: [[42, 'a"b']],
+      row_count: 1,
+      truncated: false,
+    });
+    r = run(['sql', '-f', 'ndjson', 'SELECT i FROM range(3) t(i)']);
+    assert.deepEqual(r.stdout.trim().split('\n').map(JSON.parse), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+    r = run(['sql', '--format=csv', "SELECT 1 AS a, 'x,y' AS b"]);
+    assert.equal(r.stdout, 'a,b\r\n1,"x,y"\r\n');
+  });
+
+  it('reads SQL from stdin', () => {
+    const r = run(['sql', '--format', 'csv'], { input: 'SELECT 7 AS seven' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'seven\r\n7\r\n');
+  });
+
+  it('limits rows and reports truncation', () => {
+    const r = run(['sql', '--max-rows', '2', '--format', 'json', 'SELECT * FROM range(10)']);
+    const body = JSON.parse(r.stdout);
+    assert.equal(body.row_count, 2);
+    assert.equal(body.truncated, true);
+  });
+
+  it('reports bad SQL with DuckDB\'s message and exit 2', () => {
+    const r = run(['sql', 'SELEC 1']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^lakehouse sql: Parser Error: syntax error at or near "SELEC"/);
+    assert.match(r.stderr, /LINE 1: SELEC 1/);
+    assert.equal(r.stdout, '');
+  });
+
+  it('cancels a statement at its timeout with exit 5', () => {
+    const t0 = Date.now();
+    const r = run(['sql', '--timeout-ms', '300', 'SELECT count(*) FROM range(1000000000000)']);
+    assert.equal(r.status, 5);
+    assert.match(r.stderr, /exceeded its timeout of 300 ms/);
+    assert.ok(Date.now() - t0 < 10000);
+  });
+});
+
+describe('documentation', () => {
+  it('README documents every configuration key', async () => {
+    const fs = await import('node:fs');
+    const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const keys = Object.keys(JSON.parse(run(['config', 'show', '--json']).stdout));
+    assert.ok(keys.length > 10);
+    for (const k of keys) assert.ok(readme.includes(`| \`${k}\` |`), `README misses ${k}`);
+  });
+});

@@ -1,0 +1,114 @@
+// server.test.mjs — the HTTP surface of `lakehouse serve`: health, version,
+// error bodies for bad routes and methods, body limits, request ids, access log.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { json, rawRequest, startServer } from './harness.mjs';
+
+function assertErrorBody(body, code) {
+  assert.equal(typeof body.error, 'object', JSON.stringify(body));
+  assert.equal(body.error.code, code);
+  assert.ok(body.error.message.length > 0);
+  assert.match(body.error.request_id, /^[0-9a-f]{16}$|^[\w.-]+$/);
+}
+
+describe('lakehouse serve', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({
+      args: ['--set', 'server.max_body_bytes=2048', '--set', 'server.idle_timeout_s=2'],
+    });
+  });
+  after(async () => {
+    const { code } = await srv.stop();
+    assert.equal(code, 0);
+  });
+
+  it('reports health with per-module readiness', async () => {
+    const res = await fetch(`${srv.url}/health`);
+    assert.equal(res.status, 200);
+    const body = await json(res);
+    assert.equal(body.status, 'ok');
+    assert.equal(body.ready, true);
+    assert.equal(body.modules.http.status, 'ok');
+    assert.equal(body.modules.query.status, 'ok');
+    assert.equal(body.modules.query.duckdb_version, 'v1.4.4');
+    assert.equal(body.modules.storage.status, 'ok');
+    assert.equal(body.modules.storage.data_dir, srv.dir);
+  });
+
+  it('names DuckDB 1.4.4 in /v1/version', async () => {
+    const body = await json(await fetch(`${srv.url}/v1/version`));
+    assert.equal(body.name, 'lakehouse');
+    assert.match(body.version, /^\d+\.\d+\.\d+$/);
+    assert.equal(body.duckdb_version, 'v1.4.4');
+    assert.ok(body.git_commit.length > 0);
+  });
+
+  it('answers an unknown route with a 404 JSON error', async () => {
+    const res = await fetch(`${srv.url}/v1/no/such/thing`);
+    assert.equal(res.status, 404);
+    assert.match(res.headers.get('content-type'), /application\/json/);
+    const body = await json(res);
+    assertErrorBody(body, 'not_found');
+    assert.equal(body.error.request_id, res.headers.get('x-request-id'));
+  });
+
+  it('answers a wrong method with 405 and Allow', async () => {
+    const res = await fetch(`${srv.url}/health`, { method: 'POST', body: '{}' });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'GET');
+    assertErrorBody(await json(res), 'method_not_allowed');
+  });
+
+  it('rejects an oversized body with 413, declared or streamed', async () => {
+    const big = 'x'.repeat(10000);
+    const res = await fetch(`${srv.url}/health`, { method: 'POST', body: big });
+    assert.equal(res.status, 413);
+    assertErrorBody(await json(res), 'payload_too_large');
+    // chunked: no Content-Length, the limit is found while reading
+    const raw = await rawRequest(srv.port, [
+      'POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      `${(5000).toString(16)}\r\n${'y'.repeat(5000)}\r\n0\r\n\r\n`,
+    ]);
+    assert.match(raw, /^HTTP\/1\.1 413 /);
+    assert.match(raw, /"code":"payload_too_large"/);
+  });
+
+  it('echoes a sane client request id and replaces a hostile one', async () => {
+    let res = await fetch(`${srv.url}/v1/version`, { headers: { 'X-Request-Id': 'trace-42' } });
+    assert.equal(res.headers.get('x-request-id'), 'trace-42');
+    res = await fetch(`${srv.url}/v1/version`, { headers: { 'X-Request-Id': 'a'.repeat(200) } });
+    assert.match(res.headers.get('x-request-id'), /^[0-9a-f]{16}$/);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.match(srv.logs(), /event=http\.access request_id=trace-42 method=GET path=\/v1\/version status=200/);
+  });
+
+  it('survives malformed and hostile requests', async () => {
+    const garbage = await rawRequest(srv.port, ['\x00\x01\x02 not http at all\r\n\r\n']);
+    assert.match(garbage, /^HTTP\/1\.1 400 |^$/);
+    const unknownVerb = await rawRequest(srv.port, ['BREW /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    assert.match(unknownVerb, /^HTTP\/1\.1 405 /);
+    const badEscape = await fetch(`${srv.url}/v1/catalog/%zz`);
+    assert.ok([400, 404].includes(badEscape.status));
+    const longPath = await fetch(`${srv.url}/${'a/'.repeat(2000)}`);
+    assert.ok([404, 414, 431].includes(longPath.status), `status ${longPath.status}`);
+    const res = await fetch(`${srv.url}/health`);
+    assert.equal(res.status, 200);
+  });
+
+  it('closes idle and slow connections after server.idle_timeout_s', async () => {
+    const t0 = Date.now();
+    // a slowloris: half a request line, then silence
+    const reply = await rawRequest(srv.port, ['GET /hea']);
+    const elapsed = Date.now() - t0;
+    assert.equal(reply, '');
+    assert.ok(elapsed >= 1500 && elapsed < 6000, `closed after ${elapsed} ms`);
+  });
+
+  it('serves HEAD and concurrent requests', async () => {
+    const head = await fetch(`${srv.url}/health`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    const all = await Promise.all(Array.from({ length: 40 }, () => fetch(`${srv.url}/v1/version`)));
+    for (const r of all) assert.equal(r.status, 200);
+  });
+});

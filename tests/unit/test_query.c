@@ -1,0 +1,295 @@
+/*
+ * test_query.c — the DuckDB engine: cursors, rendering of every type family,
+ * formats, row limits, deadlines and pool exhaustion (src/query/).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lakehouse/lh_query.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static lh_query_engine *engine;
+
+static int setup(void **state)
+{
+    (void)state;
+    lh_query_options o = {.threads = 2, .connections = 2};
+    lh_err err;
+    return lh_query_engine_open(&o, &engine, &err) == LH_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lh_query_engine_close(engine);
+    return 0;
+}
+
+/* Runs sql to completion in the given format; returns the output (caller frees) or NULL. */
+static char *run(const char *sql, lh_result_format f, long long max_rows, long long timeout_ms,
+                 lh_err *err)
+{
+    lh_query_cursor *c;
+    if (lh_query_open(engine, sql, timeout_ms, &c, err)) return NULL;
+    lh_result_writer *w = lh_result_writer_new(c, f, max_rows);
+    lh_buf out = {0};
+    bool done = false;
+    lh_code rc = LH_OK;
+    while (!done && rc == LH_OK) rc = lh_result_writer_next(w, &out, &done, err);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+    if (rc) {
+        lh_buf_free(&out);
+        return NULL;
+    }
+    return lh_buf_detach(&out);
+}
+
+static void expect_json(const char *sql, const char *expected_rows)
+{
+    lh_err err;
+    char *out = run(sql, LH_FORMAT_JSON, 0, 10000, &err);
+    if (!out) fail_msg("%s: %s", sql, err.message);
+    const char *rows = strstr(out, "\"rows\":");
+    assert_non_null(rows);
+    if (strncmp(rows + 7, expected_rows, strlen(expected_rows)) != 0)
+        fail_msg("%s\n  expected rows %s\n  got %s", sql, expected_rows, rows + 7);
+    free(out);
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    assert_string_equal(lh_query_duckdb_version(), "v1.4.4");
+}
+
+static void test_select_42(void **state)
+{
+    (void)state;
+    lh_err err;
+    char *out = run("SELECT 42 AS answer", LH_FORMAT_JSON, 0, 0, &err);
+    assert_non_null(out);
+    assert_string_equal(out, "{\"columns\":[{\"name\":\"answer\",\"type\":\"INTEGER\"}],"
+                             "\"rows\":[[42]],\"row_count\":1,\"truncated\":false}\n");
+    free(out);
+}
+
+static void test_scalar_types(void **state)
+{
+    (void)state;
+    expect_json("SELECT true, -5::TINYINT, 300::SMALLINT, 255::UTINYINT, 18446744073709551615::UBIGINT",
+                "[[true,-5,300,255,18446744073709551615]]");
+    expect_json("SELECT (-170141183460469231731687303715884105727)::HUGEINT - 1, "
+                "340282366920938463463374607431768211455::UHUGEINT",
+                "[[-170141183460469231731687303715884105728,340282366920938463463374607431768211455]]");
+    expect_json("SELECT 0.1::DOUBLE, 1.5::FLOAT, 'inf'::DOUBLE, 'nan'::DOUBLE, 1e300::DOUBLE",
+                "[[0.1,1.5,null,null,1e+300]]");
+    expect_json("SELECT 1.05::DECIMAL(4,2), -0.001::DECIMAL(9,3), 12345678901234.5678::DECIMAL(18,4), "
+                "-1.5::DECIMAL(38,10), 7::DECIMAL(5,0)",
+                "[[1.05,-0.001,12345678901234.5678,-1.5000000000,7]]");
+    expect_json("SELECT 'é\"\\', NULL::VARCHAR, ''::VARCHAR, 'a longer string than twelve'",
+                "[[\"é\\\"\\\\\",null,\"\",\"a longer string than twelve\"]]");
+    expect_json("SELECT '\\x00\\xFFab'::BLOB", "[[\"\\\\x00\\\\xFFab\"]]");
+}
+
+static void test_temporal_types(void **state)
+{
+    (void)state;
+    expect_json("SELECT DATE '2024-02-29', DATE '1970-01-01', DATE '0001-01-01', 'infinity'::DATE",
+                "[[\"2024-02-29\",\"1970-01-01\",\"0001-01-01\",\"infinity\"]]");
+    expect_json("SELECT TIMESTAMP '1969-12-31 23:59:59.5', TIMESTAMP '2024-01-02 03:04:05', "
+                "'2024-01-02 03:04:05.123456789'::TIMESTAMP_NS, '2024-01-02 03:04:05'::TIMESTAMP_S, "
+                "'2024-01-02 03:04:05.120'::TIMESTAMP_MS",
+                "[[\"1969-12-31 23:59:59.5\",\"2024-01-02 03:04:05\",\"2024-01-02 03:04:05.123456789\","
+                "\"2024-01-02 03:04:05\",\"2024-01-02 03:04:05.12\"]]");
+    expect_json("SELECT TIME '23:59:59.000001', INTERVAL 0 SECOND, INTERVAL 25 MONTH, "
+                "INTERVAL '-1 day', INTERVAL 90 MINUTE",
+                "[[\"23:59:59.000001\",\"00:00:00\",\"2 years 1 month\",\"-1 day\",\"01:30:00\"]]");
+    expect_json("SELECT TIMESTAMPTZ '2024-06-01 12:00:00+00', TIMETZ '10:00:00+02:30'",
+                "[[\"2024-06-01 12:00:00+00\",\"10:00:00+02:30\"]]");
+    expect_json("SELECT '00000000-0000-0000-0000-000000000001'::UUID, "
+                "'ffffffff-ffff-ffff-ffff-ffffffffffff'::UUID",
+                "[[\"00000000-0000-0000-0000-000000000001\",\"ffffffff-ffff-ffff-ffff-ffffffffffff\"]]");
+}
+
+static void test_nested_types(void **state)
+{
+    (void)state;
+    expect_json("SELECT [1, NULL, 3], []::INT[], [[1],[2,3]], ['a','b']",
+                "[[[1,null,3],[],[[1],[2,3]],[\"a\",\"b\"]]]");
+    expect_json("SELECT {'a': 1, 'b': [true]}, MAP {'k': 1, 'l': 2}, MAP {1: 'x'}",
+                "[[{\"a\":1,\"b\":[true]},{\"k\":1,\"l\":2},{\"1\":\"x\"}]]");
+    expect_json("SELECT [1.5, 2]::FLOAT[2], union_value(s := 'x')::UNION(i INT, s VARCHAR), "
+                "'b'::ENUM('a', 'b')",
+                "[[[1.5,2],\"x\",\"b\"]]");
+    /* lists spanning several chunks read their children by offset */
+    expect_json("SELECT count(*) FROM (SELECT [i, i + 1] l FROM range(5000) t(i)) WHERE l[2] = l[1] + 1",
+                "[[5000]]");
+    lh_err err;
+    char *out = run("SELECT [1, 2] l, {'a': 'x'} s, MAP {'k': 'v'} m", LH_FORMAT_CSV, 0, 0, &err);
+    assert_non_null(out);
+    assert_string_equal(out, "l,s,m\r\n\"[1, 2]\",{'a': 'x'},{'k'='v'}\r\n");
+    free(out);
+}
+
+static void test_formats(void **state)
+{
+    (void)state;
+    lh_err err;
+    char *out = run("SELECT i, 'x,\"' || i AS s, NULL::INT n FROM range(2) t(i)", LH_FORMAT_CSV, 0, 0,
+                    &err);
+    assert_string_equal(out, "i,s,n\r\n0,\"x,\"\"0\",\r\n1,\"x,\"\"1\",\r\n");
+    free(out);
+    out = run("SELECT i, NULL::INT n FROM range(2) t(i)", LH_FORMAT_NDJSON, 0, 0, &err);
+    assert_string_equal(out, "{\"i\":0,\"n\":null}\n{\"i\":1,\"n\":null}\n");
+    free(out);
+    out = run("SELECT 42 AS answer, 'hi' AS s", LH_FORMAT_TABLE, 0, 0, &err);
+    assert_non_null(strstr(out, "│ answer  │ s       │"));
+    assert_non_null(strstr(out, "│ INTEGER │ VARCHAR │"));
+    assert_non_null(strstr(out, "│      42 │ hi      │"));
+    assert_non_null(strstr(out, "1 row\n"));
+    free(out);
+    /* long cells are clipped with an ellipsis */
+    out = run("SELECT repeat('x', 100) AS long", LH_FORMAT_TABLE, 0, 0, &err);
+    assert_non_null(strstr(out, "xxx…"));
+    assert_null(strstr(out, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));
+    free(out);
+
+    lh_result_format f;
+    assert_true(lh_result_format_parse("ndjson", &f) && f == LH_FORMAT_NDJSON);
+    assert_false(lh_result_format_parse("xml", &f));
+}
+
+static void test_max_rows(void **state)
+{
+    (void)state;
+    lh_err err;
+    char *out = run("SELECT * FROM range(10000)", LH_FORMAT_JSON, 3, 0, &err);
+    assert_non_null(strstr(out, "\"rows\":[[0],[1],[2]],\"row_count\":3,\"truncated\":true}"));
+    free(out);
+    out = run("SELECT * FROM range(3)", LH_FORMAT_JSON, 3, 0, &err);
+    assert_non_null(strstr(out, "\"row_count\":3,\"truncated\":false}"));
+    free(out);
+    /* a big result streams chunk by chunk: each piece is bounded */
+    lh_query_cursor *c;
+    assert_int_equal(lh_query_open(engine, "SELECT * FROM range(1000000)", 0, &c, &err), LH_OK);
+    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_NDJSON, 0);
+    lh_buf piece = {0};
+    bool done = false;
+    size_t biggest = 0, total = 0;
+    while (!done) {
+        assert_int_equal(lh_result_writer_next(w, &piece, &done, &err), LH_OK);
+        if (piece.len > biggest) biggest = piece.len;
+        total += piece.len;
+        lh_buf_reset(&piece);
+    }
+    assert_int_equal(lh_result_writer_rows(w), 1000000);
+    assert_true(biggest < 64 * 1024);
+    assert_true(total > 10 * 1000000);
+    lh_buf_free(&piece);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    lh_err err;
+    lh_query_cursor *c;
+    assert_int_equal(lh_query_open(engine, "SELEC 1", 0, &c, &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "syntax error at or near \"SELEC\""));
+    /* the LINE context appears once, not twice */
+    const char *first = strstr(err.message, "LINE 1");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "LINE 1"));
+    assert_int_equal(lh_query_open(engine, "SELECT * FROM no_such_table", 0, &c, &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "no_such_table"));
+    assert_int_equal(lh_query_open(engine, "SELECT 1/0::INT, error('boom')", 0, &c, &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "boom"));
+    assert_int_equal(lh_query_open(engine, "SELECT 1; SELECT 2", 0, &c, &err), LH_EINVAL);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void test_timeout(void **state)
+{
+    (void)state;
+    lh_err err;
+    double t0 = now_ms();
+    char *out = run("SELECT count(*) FROM range(1000000000000)", LH_FORMAT_JSON, 0, 200, &err);
+    double elapsed = now_ms() - t0;
+    assert_null(out);
+    assert_int_equal(err.code, LH_ETIMEOUT);
+    assert_non_null(strstr(err.message, "timeout of 200 ms"));
+    assert_true(elapsed < 5000);
+    /* the connection is healthy afterwards (the interrupt hit only that query) */
+    out = run("SELECT 1", LH_FORMAT_CSV, 0, 1000, &err);
+    assert_string_equal(out, "1\r\n1\r\n");
+    free(out);
+}
+
+static void test_pool_exhaustion(void **state)
+{
+    (void)state;
+    lh_err err;
+    lh_query_cursor *a, *b, *c;
+    assert_int_equal(lh_query_open(engine, "SELECT 1", 0, &a, &err), LH_OK);
+    assert_int_equal(lh_query_open(engine, "SELECT 2", 0, &b, &err), LH_OK);
+    assert_int_equal(lh_query_open(engine, "SELECT 3", 100, &c, &err), LH_EUNAVAILABLE);
+    assert_non_null(strstr(err.message, "busy"));
+    lh_query_close(a);
+    assert_int_equal(lh_query_open(engine, "SELECT 3", 100, &c, &err), LH_OK);
+    lh_query_close(b);
+    lh_query_close(c);
+}
+
+struct worker {
+    int ok;
+};
+
+static void *hammer(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 50; i++) {
+        lh_err err;
+        char *out = run("SELECT sum(i) FROM range(1000) t(i)", LH_FORMAT_CSV, 0, 5000, &err);
+        if (out && strcmp(out, "sum(i)\r\n499500\r\n") == 0) w->ok++;
+        free(out);
+    }
+    return NULL;
+}
+
+static void test_concurrent_queries(void **state)
+{
+    (void)state;
+    pthread_t t[4];
+    struct worker w[4] = {{0}};
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, hammer, &w[i]);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 4; i++) assert_int_equal(w[i].ok, 50);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),         cmocka_unit_test(test_select_42),
+        cmocka_unit_test(test_scalar_types),    cmocka_unit_test(test_temporal_types),
+        cmocka_unit_test(test_nested_types),    cmocka_unit_test(test_formats),
+        cmocka_unit_test(test_max_rows),        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
+        cmocka_unit_test(test_concurrent_queries),
+    };
+    return cmocka_run_group_tests_name("query", tests, setup, teardown);
+}
