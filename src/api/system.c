@@ -16,7 +16,7 @@ static json_t *check_query(lh_app *app, bool *ok)
     lh_code rc = lh_query_open(app->query, "SELECT 1", 1000, &cur, &err);
     if (rc == LH_OK) lh_query_close(cur);
     *ok = rc == LH_OK || rc == LH_EUNAVAILABLE;
-    return json_pack("{s:s, s:s, s:s?}", "status", rc == LH_OK ? "ok" : *ok ? "busy" : "failing",
+    return json_pack("{s:s, s:s, s:s*}", "status", rc == LH_OK ? "ok" : *ok ? "busy" : "failing",
                      "duckdb_version", lh_query_duckdb_version(), "error",
                      rc == LH_OK ? NULL : err.message);
 }
@@ -24,7 +24,7 @@ static json_t *check_query(lh_app *app, bool *ok)
 static json_t *check_storage(lh_app *app, bool *ok)
 {
     *ok = access(app->data_dir, W_OK) == 0;
-    return json_pack("{s:s, s:s, s:s?}", "status", *ok ? "ok" : "failing", "data_dir",
+    return json_pack("{s:s, s:s, s:s*}", "status", *ok ? "ok" : "failing", "data_dir",
                      app->data_dir, "error", *ok ? NULL : "data folder is missing or not writable");
 }
 
