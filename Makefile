@@ -48,7 +48,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query api
+LIB_MODULES := base http query store api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -86,7 +86,7 @@ test: bootstrap
 unit-bins: $(UNIT_BIN)
 
 test-unit: $(UNIT_BIN)
-	$(Q)scripts/run-unit $(UNIT_BIN)
+	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
 test-e2e: $(BIN)
 	$(Q)LH_BIN=$(abspath $(BIN)) node --test --test-concurrency=1 tests/e2e/
