@@ -48,7 +48,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store api
+LIB_MODULES := base http query store journal catalog api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -101,11 +101,9 @@ $(BIN): $(CLI_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-# ar keys members by file name: two sources with one basename would clobber each other.
+# P: members keep their full paths (src/api/catalog.o and src/catalog/catalog.o are two members).
 $(LIB): $(LIB_OBJ)
-	@dups=$$(printf '%s\n' $(notdir $^) | sort | uniq -d); \
-	 [ -z "$$dups" ] || { echo "duplicate source basenames: $$dups" >&2; exit 1; }
-	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcsP $@ $^
 
 $(OUT)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -127,7 +125,7 @@ build/fuzz/obj/%.o: %.c
 	$(call say,CC,$<)clang $(subst fuzzer$(comma),fuzzer-no-link$(comma),$(FUZZ_CFLAGS)) -c -o $@ $<
 build/fuzz/obj/src/base/version.o: build/fuzz/gen/lh_build_info.h
 build/fuzz/liblakehouse.a: $(FUZZ_OBJ)
-	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcsP $@ $^
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblakehouse.a
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$<)clang $(FUZZ_CFLAGS) -o $@ $< build/fuzz/liblakehouse.a $(RPATH) $(LDLIBS)

@@ -9,20 +9,29 @@
 #ifndef LH_API_H
 #define LH_API_H
 
+#include "lakehouse/lh_buckets.h"
+#include "lakehouse/lh_catalog.h"
 #include "lakehouse/lh_config.h"
 #include "lakehouse/lh_err.h"
 #include "lakehouse/lh_http.h"
+#include "lakehouse/lh_journal.h"
 #include "lakehouse/lh_query.h"
 
 typedef struct lh_app lh_app;
 
-/* Opens every module configured in cfg (which the app copies what it needs from). */
+/* Opens every module configured in cfg (the app copies what it needs). The
+ * CLI opens an app too, so a command and the server see the same system. */
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err);
 void lh_app_close(lh_app *app);
 
 /* Registers every HTTP route of the application on r. */
 void lh_app_routes(lh_app *app, lh_router *r);
 
+/* The modules, borrowed. */
 lh_query_engine *lh_app_query_engine(lh_app *app);
+lh_catalog *lh_app_catalog(lh_app *app);
+lh_buckets *lh_app_buckets(lh_app *app);
+lh_journal *lh_app_journal(lh_app *app);
+lh_errors *lh_app_errors(lh_app *app);
 
 #endif

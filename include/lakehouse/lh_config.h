@@ -37,6 +37,28 @@ typedef enum lh_config_source {
 
 #define LH_CONFIG_MAX_KEYS 64
 
+/* One [bucket.NAME] section: a named bucket and its backend. Buckets are set
+ * in the file or with --set bucket.NAME.KEY=VALUE (no environment variables;
+ * S3 credentials also come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). */
+typedef struct lh_bucket_config {
+    char *name;
+    char *backend;             /* fs | s3 */
+    char *path;                /* fs: the folder ("" = <storage.data_dir>/<name>) */
+    char *endpoint;            /* s3: "http://127.0.0.1:9000" */
+    char *region;              /* s3 */
+    char *bucket;              /* s3: the bucket on the server ("" = this bucket's name) */
+    char *prefix_in_bucket;    /* s3: key prefix inside it */
+    long long path_style;      /* s3: bool */
+    char *access_key_id;       /* s3 ("" = $AWS_ACCESS_KEY_ID) */
+    char *secret_access_key;   /* s3 ("" = $AWS_SECRET_ACCESS_KEY) */
+    long long multipart_threshold;
+    long long part_size;
+    long long timeout_ms;
+    long long retries;
+    lh_config_source source[16];
+    char prefix[48]; /* "bucket.NAME." for messages */
+} lh_bucket_config;
+
 typedef struct lh_config {
     /* [server] */
     char *server_listen;                /* "HOST:PORT" */
@@ -46,7 +68,13 @@ typedef struct lh_config {
     long long server_max_connections_per_ip;
     long long server_shutdown_timeout_s; /* how long SIGTERM waits for in-flight requests */
     /* [storage] */
-    char *storage_data_dir;             /* the local-folder object store */
+    char *storage_data_dir;             /* local state, and the implicit "local" bucket */
+    char *storage_default_bucket;       /* "" = the first [bucket.*], else "local" */
+    char *storage_rescue_bucket;        /* "" = none */
+    long long storage_rescue_mirror;    /* bool: also write objects to the rescue bucket */
+    /* [journal] */
+    long long journal_flush_ms;         /* flush buffered events at least this often */
+    long long journal_flush_events;     /* ... or when this many are buffered */
     /* [log] */
     char *log_level;                    /* debug | info | warn | error */
     char *log_format;                   /* text | json */
@@ -56,6 +84,10 @@ typedef struct lh_config {
     long long query_connections;        /* pooled DuckDB connections (concurrent queries) */
     long long query_timeout_ms;         /* default per-query deadline */
     long long query_max_rows;           /* default cap on rows returned as JSON */
+
+    /* [bucket.NAME] sections, in the order they were first mentioned */
+    lh_bucket_config *buckets;
+    size_t n_buckets;
 
     /* Where each value came from, indexed like lh_config_keys(). */
     lh_config_source source[LH_CONFIG_MAX_KEYS];
@@ -79,6 +111,8 @@ typedef struct lh_config_key_info {
 
 /* All keys in a fixed order; *count receives their number. */
 const lh_config_key_info *lh_config_keys(size_t *count);
+/* The keys of a [bucket.NAME] section ("backend", "endpoint", ...). */
+const lh_config_key_info *lh_config_bucket_keys(size_t *count);
 
 void lh_config_init_defaults(lh_config *c);
 void lh_config_free(lh_config *c);

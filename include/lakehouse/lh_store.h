@@ -108,6 +108,7 @@ typedef struct lh_s3_options {
     uint64_t part_size;            /* >= 5 MiB */
     long timeout_ms;               /* per request */
     int retries;                   /* extra attempts on 5xx, 429 and network errors */
+    bool lazy;                     /* skip the probes (the server is down right now) */
 } lh_s3_options;
 
 /* Opens and probes the bucket. The probe also learns whether the server

@@ -1,11 +1,33 @@
 /*
  * app.c — opening and closing the modules of a server process, and its route table.
+ *
+ * Order matters: buckets first, then the error journal (observing every
+ * bucket from then on), the mutation journal, the catalog (rebuilt from the
+ * store) and the SQL engine. Closing runs in reverse, so the journals flush
+ * last events before the buckets go away.
  */
 #include "internal.h"
 
+#include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+lh_who lh_api_who(const lh_http_req *req)
+{
+    const char *actor = lh_http_header(req, "X-Lakehouse-Actor");
+    return (lh_who){.actor = actor && *actor ? actor : "anonymous", .source = "http"};
+}
+
+bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
+{
+    if (rc == LH_OK) return false;
+    lh_http_res_error(res, err);
+    return true;
+}
 
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
@@ -14,10 +36,27 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->query_timeout_ms = cfg->query_timeout_ms;
     app->query_max_rows = cfg->query_max_rows;
     app->started_at = time(NULL);
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
+    snprintf(app->replica, sizeof app->replica, "%08x", r);
+
+    char *wal_dir = lh_xasprintf("%s/_wal", cfg->storage_data_dir);
+    lh_journal_options jo = {.wal_dir = wal_dir,
+                             .replica = app->replica,
+                             .flush_ms = (long)cfg->journal_flush_ms,
+                             .flush_events = (long)cfg->journal_flush_events};
     lh_query_options qo = {.threads = (int)cfg->query_threads,
                            .memory_limit = cfg->query_memory_limit,
                            .connections = (int)cfg->query_connections};
-    lh_code rc = lh_query_engine_open(&qo, &app->query, err);
+    lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
+    if (rc == LH_OK) rc = lh_errors_open(lh_buckets_default(app->buckets), &jo, &app->errors, err);
+    if (rc == LH_OK) {
+        lh_buckets_observe(app->buckets, lh_errors_store_observer, app->errors);
+        rc = lh_journal_open(lh_buckets_default(app->buckets), &jo, &app->journal, err);
+    }
+    if (rc == LH_OK) rc = lh_catalog_open(app->buckets, app->journal, &app->catalog, err);
+    if (rc == LH_OK) rc = lh_query_engine_open(&qo, &app->query, err);
+    free(wal_dir);
     if (rc) {
         lh_app_close(app);
         return rc;
@@ -30,6 +69,11 @@ void lh_app_close(lh_app *app)
 {
     if (!app) return;
     lh_query_engine_close(app->query);
+    lh_catalog_close(app->catalog);
+    lh_journal_close(app->journal);
+    if (app->buckets) lh_buckets_observe(app->buckets, NULL, NULL);
+    lh_errors_close(app->errors);
+    lh_buckets_close(app->buckets);
     free(app->data_dir);
     free(app);
 }
@@ -39,7 +83,30 @@ lh_query_engine *lh_app_query_engine(lh_app *app)
     return app->query;
 }
 
+lh_catalog *lh_app_catalog(lh_app *app)
+{
+    return app->catalog;
+}
+
+lh_buckets *lh_app_buckets(lh_app *app)
+{
+    return app->buckets;
+}
+
+lh_journal *lh_app_journal(lh_app *app)
+{
+    return app->journal;
+}
+
+lh_errors *lh_app_errors(lh_app *app)
+{
+    return app->errors;
+}
+
 void lh_app_routes(lh_app *app, lh_router *r)
 {
     lh_api_system_routes(app, r);
+    lh_api_storage_routes(app, r);
+    lh_api_catalog_routes(app, r);
+    lh_api_journal_routes(app, r);
 }

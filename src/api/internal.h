@@ -7,16 +7,33 @@
 #include <time.h>
 
 #include "lakehouse/lh_api.h"
+#include "lakehouse/lh_buckets.h"
+#include "lakehouse/lh_catalog.h"
+#include "lakehouse/lh_journal.h"
 
 struct lh_app {
     char *data_dir;
+    char replica[16];
     long long query_timeout_ms;
     long long query_max_rows;
+    lh_buckets *buckets;
+    lh_errors *errors;
+    lh_journal *journal;
+    lh_catalog *catalog;
     lh_query_engine *query;
     time_t started_at;
 };
 
+/* Who is calling: X-Lakehouse-Actor (until profiles and auth exist), source "http". */
+lh_who lh_api_who(const lh_http_req *req);
+
+/* Responds with err and returns true when rc is an error. */
+bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err);
+
 /* One registration function per resource family (one file each). */
-void lh_api_system_routes(lh_app *app, lh_router *r); /* /health, /v1/version */
+void lh_api_system_routes(lh_app *app, lh_router *r);  /* /health, /v1/version */
+void lh_api_storage_routes(lh_app *app, lh_router *r); /* /v1/storage/..., /v1/errors */
+void lh_api_catalog_routes(lh_app *app, lh_router *r); /* /v1/catalog/... */
+void lh_api_journal_routes(lh_app *app, lh_router *r); /* /v1/journal/... */
 
 #endif

@@ -5,7 +5,7 @@
 
 #include "lakehouse/lh_version.h"
 
-#include <unistd.h>
+#include <string.h>
 
 /* Readiness of the SQL engine: a trivial query must run within a second.
  * "busy" (every connection leased) is reported but still counts as ready. */
@@ -21,11 +21,22 @@ static json_t *check_query(lh_app *app, bool *ok)
                      rc == LH_OK ? NULL : err.message);
 }
 
+/* Ready when the default bucket answers; other buckets failing is reported, not fatal. */
 static json_t *check_storage(lh_app *app, bool *ok)
 {
-    *ok = access(app->data_dir, W_OK) == 0;
-    return json_pack("{s:s, s:s, s:s*}", "status", *ok ? "ok" : "failing", "data_dir",
-                     app->data_dir, "error", *ok ? NULL : "data folder is missing or not writable");
+    json_t *buckets = lh_buckets_health(app->buckets);
+    const char *def = lh_buckets_default(app->buckets)->name;
+    *ok = false;
+    bool all = true;
+    size_t i;
+    json_t *b;
+    json_array_foreach(buckets, i, b) {
+        bool up = strcmp(json_string_value(json_object_get(b, "status")), "ok") == 0;
+        all &= up;
+        if (strcmp(json_string_value(json_object_get(b, "name")), def) == 0) *ok = up;
+    }
+    return json_pack("{s:s, s:s, s:s, s:o}", "status", all ? "ok" : *ok ? "degraded" : "failing",
+                     "data_dir", app->data_dir, "default_bucket", def, "buckets", buckets);
 }
 
 static void get_health(lh_http_req *req, lh_http_res *res, void *ctx)

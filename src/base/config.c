@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { T_STR, T_INT, T_SIZE, T_ENUM } key_type;
+typedef enum { T_STR, T_INT, T_SIZE, T_ENUM, T_BOOL } key_type;
 
 struct key {
     lh_config_key_info info;
@@ -32,6 +32,7 @@ struct key {
     const char *check_hint;
 };
 
+static const char *const backends[] = {"fs", "s3", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
 
@@ -66,6 +67,17 @@ static const struct key keys[] = {
      T_INT, OFF(server_shutdown_timeout_s), 0, 3600, NULL, NULL, NULL},
     {{"storage.data_dir", "string", "./data", "folder of the default local object store"},
      T_STR, OFF(storage_data_dir), 0, 0, NULL, check_nonempty, "a non-empty path"},
+    {{"storage.default_bucket", "string", "",
+      "bucket for new datasets, journals and errors (\"\" = first [bucket.*], else \"local\")"},
+     T_STR, OFF(storage_default_bucket), 0, 0, NULL, NULL, NULL},
+    {{"storage.rescue_bucket", "string", "", "bucket that serves reads when the primary fails"},
+     T_STR, OFF(storage_rescue_bucket), 0, 0, NULL, NULL, NULL},
+    {{"storage.rescue_mirror", "bool", "false", "also write every object to the rescue bucket"},
+     T_BOOL, OFF(storage_rescue_mirror), 0, 1, NULL, NULL, NULL},
+    {{"journal.flush_ms", "integer", "1000", "flush buffered journal events at least this often"},
+     T_INT, OFF(journal_flush_ms), 10, 3600000, NULL, NULL, NULL},
+    {{"journal.flush_events", "integer", "256", "... or as soon as this many are buffered"},
+     T_INT, OFF(journal_flush_events), 1, 1000000, NULL, NULL, NULL},
     {{"log.level", "enum", "info", "debug | info | warn | error"},
      T_ENUM, OFF(log_level), 0, 0, log_levels, NULL, NULL},
     {{"log.format", "enum", "text", "text (key=value) | json (one object per line)"},
@@ -83,7 +95,46 @@ static const struct key keys[] = {
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
+
+#define BOFF(field) offsetof(lh_bucket_config, field)
+static const struct key bucket_keys[] = {
+    {{"backend", "enum", "fs", "fs | s3"}, T_ENUM, BOFF(backend), 0, 0, backends, NULL, NULL},
+    {{"path", "string", "", "fs: the folder (\"\" = <storage.data_dir>/<name>)"},
+     T_STR, BOFF(path), 0, 0, NULL, NULL, NULL},
+    {{"endpoint", "string", "", "s3: server URL, e.g. \"https://s3.eu-west-1.amazonaws.com\""},
+     T_STR, BOFF(endpoint), 0, 0, NULL, NULL, NULL},
+    {{"region", "string", "us-east-1", "s3: signing region"}, T_STR, BOFF(region), 0, 0, NULL,
+     check_nonempty, "a non-empty region"},
+    {{"bucket", "string", "", "s3: bucket on the server (\"\" = this bucket's name)"},
+     T_STR, BOFF(bucket), 0, 0, NULL, NULL, NULL},
+    {{"prefix", "string", "", "s3: key prefix inside the bucket, e.g. \"lakehouse/\""},
+     T_STR, BOFF(prefix_in_bucket), 0, 0, NULL, NULL, NULL},
+    {{"path_style", "bool", "false", "s3: http://host/bucket/key instead of http://bucket.host/key"},
+     T_BOOL, BOFF(path_style), 0, 1, NULL, NULL, NULL},
+    {{"access_key_id", "string", "", "s3: \"\" = $AWS_ACCESS_KEY_ID"},
+     T_STR, BOFF(access_key_id), 0, 0, NULL, NULL, NULL},
+    {{"secret_access_key", "string", "", "s3: \"\" = $AWS_SECRET_ACCESS_KEY"},
+     T_STR, BOFF(secret_access_key), 0, 0, NULL, NULL, NULL},
+    {{"multipart_threshold", "size", "64MiB", "s3: uploads above this go in parts"},
+     T_SIZE, BOFF(multipart_threshold), 5LL << 20, 5LL << 40, NULL, NULL, NULL},
+    {{"part_size", "size", "8MiB", "s3: size of each part"},
+     T_SIZE, BOFF(part_size), 5LL << 20, 5LL << 30, NULL, NULL, NULL},
+    {{"timeout_ms", "integer", "30000", "s3: per request (stalled transfers for big objects)"},
+     T_INT, BOFF(timeout_ms), 100, 3600000, NULL, NULL, NULL},
+    {{"retries", "integer", "3", "s3: extra attempts on 5xx, 429 and network errors"},
+     T_INT, BOFF(retries), 0, 20, NULL, NULL, NULL},
+};
+#define N_BUCKET_KEYS (sizeof bucket_keys / sizeof bucket_keys[0])
+_Static_assert(N_BUCKET_KEYS <= 16, "raise lh_bucket_config.source");
 _Static_assert(N_KEYS <= LH_CONFIG_MAX_KEYS, "raise LH_CONFIG_MAX_KEYS");
+
+const lh_config_key_info *lh_config_bucket_keys(size_t *count)
+{
+    static lh_config_key_info infos[N_BUCKET_KEYS];
+    for (size_t i = 0; i < N_BUCKET_KEYS; i++) infos[i] = bucket_keys[i].info;
+    *count = N_BUCKET_KEYS;
+    return infos;
+}
 
 const lh_config_key_info *lh_config_keys(size_t *count)
 {
@@ -93,24 +144,28 @@ const lh_config_key_info *lh_config_keys(size_t *count)
     return infos;
 }
 
-static char **str_field(lh_config *c, const struct key *k)
+/* Where the values of one key table live: a struct, its per-key sources, and
+ * the prefix that turns a table key into a full name ("bucket.shared."). */
+struct target {
+    void *base;
+    lh_config_source *source;
+    const struct key *table;
+    const char *prefix;
+};
+
+static char **str_field(const struct target *t, const struct key *k)
 {
-    return (char **)((char *)c + k->offset);
+    return (char **)((char *)t->base + k->offset);
 }
 
-static long long *int_field(lh_config *c, const struct key *k)
+static long long *int_field(const struct target *t, const struct key *k)
 {
-    return (long long *)((char *)c + k->offset);
+    return (long long *)((char *)t->base + k->offset);
 }
 
-static const char *str_value(const lh_config *c, const struct key *k)
+static bool is_string_key(const struct key *k)
 {
-    return *(char *const *)((const char *)c + k->offset);
-}
-
-static long long int_value(const lh_config *c, const struct key *k)
-{
-    return *(const long long *)((const char *)c + k->offset);
+    return k->type == T_STR || k->type == T_ENUM;
 }
 
 static const struct key *find_key(const char *name)
@@ -191,84 +246,186 @@ static bool parse_int(const char *s, long long *out)
     return true;
 }
 
-/* Applies a textual value to key k. `where` prefixes error messages. */
-static lh_code apply_text(lh_config *c, const struct key *k, const char *value, lh_config_source src,
-                          const char *where, lh_err *err)
+static bool parse_bool(const char *s, long long *out)
 {
+    if (!strcmp(s, "true") || !strcmp(s, "1")) *out = 1;
+    else if (!strcmp(s, "false") || !strcmp(s, "0")) *out = 0;
+    else return false;
+    return true;
+}
+
+/* Applies a textual value to key k of target t. `where` prefixes error messages. */
+static lh_code apply_text(const struct target *t, const struct key *k, const char *value,
+                          lh_config_source src, const char *where, lh_err *err)
+{
+    const char *pre = t->prefix;
     long long v;
     switch (k->type) {
     case T_STR:
         if (k->check && !k->check(value))
-            return lh_err_set(err, LH_EINVAL, "%s%s: expected %s, got \"%s\"", where, k->info.key,
-                              k->check_hint, value);
+            return lh_err_set(err, LH_EINVAL, "%s%s%s: expected %s, got \"%s\"", where, pre,
+                              k->info.key, k->check_hint, value);
         break;
     case T_ENUM: {
         bool ok = false;
         for (const char *const *ch = k->choices; *ch; ch++) ok |= strcmp(*ch, value) == 0;
         if (!ok)
-            return lh_err_set(err, LH_EINVAL, "%s%s: expected one of %s, got \"%s\"", where,
+            return lh_err_set(err, LH_EINVAL, "%s%s%s: expected one of %s, got \"%s\"", where, pre,
                               k->info.key, k->info.help, value);
         break;
     }
+    case T_BOOL:
+        if (!parse_bool(value, &v))
+            return lh_err_set(err, LH_EINVAL, "%s%s%s: expected true or false, got \"%s\"", where,
+                              pre, k->info.key, value);
+        goto store;
     case T_INT:
         if (!parse_int(value, &v))
-            return lh_err_set(err, LH_EINVAL, "%s%s: expected an integer, got \"%s\"", where,
+            return lh_err_set(err, LH_EINVAL, "%s%s%s: expected an integer, got \"%s\"", where, pre,
                               k->info.key, value);
         goto range;
     case T_SIZE:
         if (!lh_parse_size(value, &v))
             return lh_err_set(err, LH_EINVAL,
-                              "%s%s: expected a size (bytes, or a number with KB/MB/GB/KiB/MiB/GiB), "
+                              "%s%s%s: expected a size (bytes, or a number with KB/MB/GB/KiB/MiB/GiB), "
                               "got \"%s\"",
-                              where, k->info.key, value);
+                              where, pre, k->info.key, value);
     range:
         if (v < k->min || v > k->max)
-            return lh_err_set(err, LH_EINVAL, "%s%s: %lld is out of range [%lld, %lld]", where,
-                              k->info.key, v, k->min, k->max);
-        *int_field(c, k) = v;
-        c->source[k - keys] = src;
+            return lh_err_set(err, LH_EINVAL, "%s%s%s: %lld is out of range [%lld, %lld]", where,
+                              pre, k->info.key, v, k->min, k->max);
+    store:
+        *int_field(t, k) = v;
+        t->source[k - t->table] = src;
         return LH_OK;
     }
-    char **f = str_field(c, k);
+    char **f = str_field(t, k);
     free(*f);
     *f = lh_xstrdup(value);
-    c->source[k - keys] = src;
+    t->source[k - t->table] = src;
     return LH_OK;
 }
 
-void lh_config_init_defaults(lh_config *c)
+static struct target main_target(lh_config *c)
 {
-    memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < N_KEYS; i++) {
+    return (struct target){.base = c, .source = c->source, .table = keys, .prefix = ""};
+}
+
+static void apply_defaults(const struct target *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
         lh_err err;
-        if (apply_text(c, &keys[i], keys[i].info.default_value, LH_CONFIG_DEFAULT, "default ",
-                       &err) != LH_OK) {
+        if (apply_text(t, &t->table[i], t->table[i].info.default_value, LH_CONFIG_DEFAULT,
+                       "default ", &err) != LH_OK) {
             fprintf(stderr, "lakehouse: bad built-in default: %s\n", err.message);
             abort();
         }
     }
 }
 
-void lh_config_free(lh_config *c)
+static void free_strings(const struct target *t, size_t n)
 {
-    for (size_t i = 0; i < N_KEYS; i++) {
-        if (keys[i].type == T_STR || keys[i].type == T_ENUM) {
-            free(*str_field(c, &keys[i]));
-            *str_field(c, &keys[i]) = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (is_string_key(&t->table[i])) {
+            free(*str_field(t, &t->table[i]));
+            *str_field(t, &t->table[i]) = NULL;
         }
     }
+}
+
+void lh_config_init_defaults(lh_config *c)
+{
+    memset(c, 0, sizeof *c);
+    struct target t = main_target(c);
+    apply_defaults(&t, N_KEYS);
+}
+
+static struct target bucket_target(lh_bucket_config *b)
+{
+    return (struct target){.base = b, .source = b->source, .table = bucket_keys, .prefix = b->prefix};
+}
+
+void lh_config_free(lh_config *c)
+{
+    struct target t = main_target(c);
+    free_strings(&t, N_KEYS);
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        struct target bt = bucket_target(&c->buckets[i]);
+        free_strings(&bt, N_BUCKET_KEYS);
+        free(c->buckets[i].name);
+    }
+    free(c->buckets);
+    c->buckets = NULL;
+    c->n_buckets = 0;
     free(c->file);
     c->file = NULL;
+}
+
+static bool valid_bucket_name(const char *s, size_t n)
+{
+    if (n == 0 || n > 32 || !islower((unsigned char)s[0])) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
+/* The bucket called name[0..n), created with defaults on first mention. */
+static lh_bucket_config *bucket_named(lh_config *c, const char *name, size_t n)
+{
+    for (size_t i = 0; i < c->n_buckets; i++)
+        if (strlen(c->buckets[i].name) == n && memcmp(c->buckets[i].name, name, n) == 0)
+            return &c->buckets[i];
+    c->buckets = lh_xrealloc(c->buckets, (c->n_buckets + 1) * sizeof *c->buckets);
+    lh_bucket_config *b = &c->buckets[c->n_buckets++];
+    memset(b, 0, sizeof *b);
+    b->name = lh_xstrndup(name, n);
+    snprintf(b->prefix, sizeof b->prefix, "bucket.%s.", b->name);
+    struct target t = bucket_target(b);
+    apply_defaults(&t, N_BUCKET_KEYS);
+    return b;
+}
+
+static const struct key *find_in(const struct key *table, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].info.key, name) == 0) return &table[i];
+    return NULL;
+}
+
+/* Resolves a full key name ("server.listen", "bucket.shared.endpoint") to its
+ * target and table row; creates the bucket on first mention. */
+static lh_code resolve(lh_config *c, const char *full, struct target *t, const struct key **k,
+                       lh_err *err)
+{
+    if (strncmp(full, "bucket.", 7) == 0) {
+        const char *name = full + 7, *dot = strchr(name, '.');
+        if (!dot || !valid_bucket_name(name, (size_t)(dot - name)))
+            return lh_err_set(err, LH_EINVAL,
+                              "\"%s\": bucket settings are bucket.NAME.KEY with NAME in [a-z0-9_-], "
+                              "at most 32 characters",
+                              full);
+        const struct key *row = find_in(bucket_keys, N_BUCKET_KEYS, dot + 1);
+        if (!row) return lh_err_set(err, LH_EINVAL, "unknown setting \"%s\"", full);
+        *t = bucket_target(bucket_named(c, name, (size_t)(dot - name)));
+        *k = row;
+        return LH_OK;
+    }
+    *k = find_key(full);
+    if (!*k) return lh_err_set(err, LH_EINVAL, "unknown setting \"%s\"", full);
+    *t = main_target(c);
+    return LH_OK;
 }
 
 lh_code lh_config_set(lh_config *c, const char *key, const char *value, lh_config_source src,
                       const char *origin, lh_err *err)
 {
-    const struct key *k = find_key(key);
-    if (!k) return lh_err_set(err, LH_EINVAL, "%s: unknown setting \"%s\"", origin, key);
+    struct target t;
+    const struct key *k;
+    if (resolve(c, key, &t, &k, err)) return lh_err_wrap(err, "%s", origin);
     char where[128];
     snprintf(where, sizeof where, "%s: ", origin);
-    return apply_text(c, k, value, src, where, err);
+    return apply_text(&t, k, value, src, where, err);
 }
 
 /* ---- the TOML subset ---------------------------------------------------- */
@@ -438,8 +595,21 @@ static lh_code apply_file_value(lh_config *c, struct parser *ps, const char *sec
 {
     char full[256];
     snprintf(full, sizeof full, "%s.%s", section, name);
-    const struct key *k = find_key(full);
-    if (!k) {
+    struct target t;
+    const struct key *k;
+    lh_err resolve_err;
+    if (resolve(c, full, &t, &k, &resolve_err)) {
+        if (strncmp(section, "bucket.", 7) == 0 && strchr(section + 7, '.') == NULL &&
+            valid_bucket_name(section + 7, strlen(section + 7))) {
+            lh_buf known = {0};
+            for (size_t i = 0; i < N_BUCKET_KEYS; i++)
+                lh_buf_printf(&known, "%s%s", i ? ", " : "", bucket_keys[i].info.key);
+            lh_code rc = perr(ps, "unknown key \"%s\" in [%s] (known: %s)", name, section, known.data);
+            lh_buf_free(&known);
+            return rc;
+        }
+        if (strncmp(section, "bucket", 6) == 0 && (section[6] == '\0' || section[6] == '.'))
+            return perr(ps, "[%s]: %s", section, resolve_err.message);
         bool section_known = false;
         lh_buf known = {0};
         size_t slen = strlen(section);
@@ -455,19 +625,27 @@ static lh_code apply_file_value(lh_config *c, struct parser *ps, const char *sec
         lh_buf_free(&known);
         return rc;
     }
-    size_t idx = (size_t)(k - keys);
-    if (seen[idx]) return perr(ps, "duplicate key \"%s\"", full);
-    seen[idx] = 1;
-    bool type_ok = (k->type == T_INT && kind == V_INT) ||
-                   ((k->type == T_STR || k->type == T_ENUM) && kind == V_STR) ||
+    /* duplicates: one flag per main key, and per (bucket, key) via the bucket's own sources */
+    if (t.table == keys) {
+        size_t idx = (size_t)(k - keys);
+        if (seen[idx]) return perr(ps, "duplicate key \"%s\"", full);
+        seen[idx] = 1;
+    } else if (t.source[k - t.table] == LH_CONFIG_FILE) {
+        return perr(ps, "duplicate key \"%s\"", full);
+    }
+    bool type_ok = (k->type == T_INT && kind == V_INT) || (k->type == T_BOOL && kind == V_BOOL) ||
+                   (is_string_key(k) && kind == V_STR) ||
                    (k->type == T_SIZE && (kind == V_INT || kind == V_STR));
     if (!type_ok)
         return perr(ps, "%s: expected %s, got %s", full,
-                    k->type == T_INT ? "an integer" : k->type == T_SIZE ? "a size" : "a string",
+                    k->type == T_INT    ? "an integer"
+                    : k->type == T_SIZE ? "a size"
+                    : k->type == T_BOOL ? "true or false"
+                                        : "a string",
                     kind_name(kind));
     char where[300];
     snprintf(where, sizeof where, "%s:%d: ", ps->name, ps->line);
-    return apply_text(c, k, value, LH_CONFIG_FILE, where, ps->err);
+    return apply_text(&t, k, value, LH_CONFIG_FILE, where, ps->err);
 }
 
 lh_code lh_config_parse_text(lh_config *c, const char *name, const char *text, size_t len,
@@ -616,7 +794,8 @@ lh_code lh_config_load_env(lh_config *c, char *const *env, lh_err *err)
         }
         char where[160];
         snprintf(where, sizeof where, "environment %s%.*s: ", prefix, (int)nlen, name);
-        lh_code rc = apply_text(c, k, eq + 1, LH_CONFIG_ENV, where, err);
+        struct target t = main_target(c);
+        lh_code rc = apply_text(&t, k, eq + 1, LH_CONFIG_ENV, where, err);
         if (rc) return rc;
     }
     return LH_OK;
@@ -659,32 +838,70 @@ static const char *source_name(lh_config_source s)
     return "?";
 }
 
-void lh_config_dump(const lh_config *c, bool json, lh_buf *out)
+static void dump_value(const struct target *t, const struct key *k, lh_buf *out)
+{
+    if (is_string_key(k)) {
+        const char *v = *str_field(t, k);
+        lh_buf_json_string(out, v, strlen(v));
+    } else if (k->type == T_BOOL) {
+        lh_buf_puts(out, *int_field(t, k) ? "true" : "false");
+    } else {
+        lh_buf_printf(out, "%lld", *int_field(t, k));
+    }
+}
+
+/* Secrets are shown as "(set)" so `config show` output can be shared. */
+static bool secret(const struct key *k)
+{
+    return strstr(k->info.key, "secret") != NULL;
+}
+
+static void dump_table(const struct target *t, size_t n, bool json, bool *first, lh_buf *out)
 {
     const char *section = "";
     size_t section_len = 0;
-    if (json) lh_buf_putc(out, '{');
-    for (size_t i = 0; i < N_KEYS; i++) {
-        const struct key *k = &keys[i];
-        const char *dot = strchr(k->info.key, '.');
-        bool is_str = k->type == T_STR || k->type == T_ENUM;
+    for (size_t i = 0; i < n; i++) {
+        const struct key *k = &t->table[i];
+        bool hide = secret(k) && **str_field(t, k);
         if (json) {
-            lh_buf_printf(out, "%s\"%s\":{\"value\":", i ? "," : "", k->info.key);
-            if (is_str) lh_buf_json_string(out, str_value(c, k), strlen(str_value(c, k)));
-            else lh_buf_printf(out, "%lld", int_value(c, k));
-            lh_buf_printf(out, ",\"source\":\"%s\"}", source_name(c->source[i]));
+            lh_buf_printf(out, "%s\"%s%s\":{\"value\":", *first ? "" : ",", t->prefix, k->info.key);
+            if (hide) lh_buf_puts(out, "\"(set)\"");
+            else dump_value(t, k, out);
+            lh_buf_printf(out, ",\"source\":\"%s\"}", source_name(t->source[i]));
+            *first = false;
             continue;
         }
-        if ((size_t)(dot - k->info.key) != section_len ||
-            strncmp(section, k->info.key, section_len) != 0) {
-            section = k->info.key;
-            section_len = (size_t)(dot - k->info.key);
-            lh_buf_printf(out, "%s[%.*s]\n", i ? "\n" : "", (int)section_len, section);
+        const char *name = k->info.key;
+        if (!t->prefix[0]) {
+            const char *dot = strchr(k->info.key, '.');
+            if ((size_t)(dot - k->info.key) != section_len ||
+                strncmp(section, k->info.key, section_len) != 0) {
+                section = k->info.key;
+                section_len = (size_t)(dot - k->info.key);
+                lh_buf_printf(out, "%s[%.*s]\n", *first ? "" : "\n", (int)section_len, section);
+            }
+            name = dot + 1;
+        } else if (i == 0) {
+            lh_buf_printf(out, "\n[%.*s]\n", (int)strlen(t->prefix) - 1, t->prefix);
         }
-        lh_buf_printf(out, "%s = ", dot + 1);
-        if (is_str) lh_buf_json_string(out, str_value(c, k), strlen(str_value(c, k)));
-        else lh_buf_printf(out, "%lld", int_value(c, k));
-        lh_buf_printf(out, "  # %s\n", source_name(c->source[i]));
+        *first = false;
+        lh_buf_printf(out, "%s = ", name);
+        if (hide) lh_buf_puts(out, "\"(set)\"");
+        else dump_value(t, k, out);
+        lh_buf_printf(out, "  # %s\n", source_name(t->source[i]));
+    }
+}
+
+void lh_config_dump(const lh_config *c, bool json, lh_buf *out)
+{
+    bool first = true;
+    lh_config *mc = (lh_config *)c; /* targets are shared with the setters; nothing is written */
+    if (json) lh_buf_putc(out, '{');
+    struct target t = main_target(mc);
+    dump_table(&t, N_KEYS, json, &first, out);
+    for (size_t i = 0; i < c->n_buckets; i++) {
+        struct target bt = bucket_target(&mc->buckets[i]);
+        dump_table(&bt, N_BUCKET_KEYS, json, &first, out);
     }
     if (json) lh_buf_puts(out, "}\n");
 }

@@ -11,12 +11,16 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "lakehouse/lh_api.h"
 #include "lakehouse/lh_config.h"
 
 int cmd_serve(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_catalog(int argc, char **argv);
+int cmd_storage(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
 
 /* Options shared by every command that reads configuration or data. */
 enum { OPT_CONFIG = 1000, OPT_DATA, OPT_SET, OPT_LOG_LEVEL, OPT_FIRST_PRIVATE = 1100 };
@@ -56,6 +60,16 @@ bool lh_cli_common_option(lh_cli_common *c, int opt, const char *arg);
 int lh_cli_load_config(lh_cli_common *c, lh_config *cfg);
 
 void lh_cli_common_free(lh_cli_common *c);
+
+/* Loads configuration and opens every module as `serve` does. Returns 0, or
+ * prints the error and returns the exit status. */
+int lh_cli_open_app(lh_cli_common *common, lh_config *cfg, lh_app **app);
+void lh_cli_close_app(lh_config *cfg, lh_app *app);
+
+/* The caller for manifests and the journal: --actor, else $USER; source "cli". */
+lh_who lh_cli_who(const char *actor);
+
+void lh_cli_print_json(const json_t *j); /* indented, to stdout */
 
 /* Prints "lakehouse <cmd>: <message>" and returns the exit status for err. */
 int lh_cli_fail(const char *cmd, const lh_err *err);

@@ -15,6 +15,9 @@ static const struct command {
 } commands[] = {
     {"serve", cmd_serve, "run the HTTP server (all modules in one process)"},
     {"sql", cmd_sql, "run a SQL statement and print the result"},
+    {"catalog", cmd_catalog, "datasets and versions: list, show, create, rollback, tombstone, ..."},
+    {"storage", cmd_storage, "buckets and raw objects"},
+    {"journal", cmd_journal, "the mutation journal and the error journal"},
     {"config", cmd_config, "show the effective configuration and where each value came from"},
     {"version", cmd_version, "print version, commit and DuckDB version"},
 };

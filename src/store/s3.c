@@ -783,8 +783,8 @@ lh_code lh_store_s3_open(const char *name, const lh_s3_options *o, lh_store **ou
     curl_share_setopt(s->share, CURLSHOPT_USERDATA, s);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(s->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-    lh_code rc = s3_check(&s->base, err);
-    if (rc == LH_OK) rc = probe_conditional(s, err);
+    lh_code rc = o->lazy ? LH_OK : s3_check(&s->base, err);
+    if (rc == LH_OK && !o->lazy) rc = probe_conditional(s, err);
     if (rc) {
         s3_close(&s->base);
         return rc;
