@@ -59,6 +59,9 @@ BIN      := $(BINDIR)/lakehouse
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(OUT)/tests/%)
 
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tools/%)
+
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
@@ -76,7 +79,7 @@ run: bootstrap
 
 # The whole suite, as CI runs it (.ci/run calls exactly this).
 test: bootstrap
-	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all unit-bins
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all unit-bins $(TOOL_BIN)
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-e2e
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=1 unit-bins
@@ -88,8 +91,9 @@ unit-bins: $(UNIT_BIN)
 test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
-test-e2e: $(BIN)
-	$(Q)LH_BIN=$(abspath $(BIN)) node --test --test-concurrency=1 tests/e2e/
+test-e2e: $(BIN) $(TOOL_BIN)
+	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
+	    scripts/with-s3rver node --test --test-concurrency=1 tests/e2e/
 
 test-fuzz: $(FUZZ_BIN)
 	$(Q)for f in $(FUZZ_BIN); do scripts/run-fuzz $$f 3 || exit 1; done
@@ -110,6 +114,10 @@ $(OUT)/obj/%.o: %.c
 	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(OUT)/obj/src/base/version.o: $(OUT)/gen/lh_build_info.h
+
+$(OUT)/tools/%: tests/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)

@@ -112,7 +112,7 @@ static json_t *schema_of(json_t *fields)
 static lh_code read_json(lh_catalog *c, lh_store *s, const char *key, json_t **out, lh_err *err)
 {
     lh_code rc = LH_OK;
-    for (int attempt = 0; attempt < 6; attempt++) {
+    for (int attempt = 0; attempt < 5; attempt++) {
         lh_buf text = {0};
         bool rescued;
         rc = lh_buckets_get(c->buckets, s, key, &text, &rescued, err);
@@ -128,7 +128,7 @@ static lh_code read_json(lh_catalog *c, lh_store *s, const char *key, json_t **o
             return LH_OK;
         }
         rc = lh_err_set(err, LH_ECORRUPT, "%s: not valid JSON (%s at line %d)", key, jerr.text, jerr.line);
-        sleep_ms(20L << attempt); /* a write may still be landing */
+        sleep_ms(10L << attempt); /* a write may still be landing */
     }
     return rc;
 }

@@ -476,7 +476,9 @@ lh_code seglog_scan(seglog *log, bool (*fn)(void *ctx, json_t *record), void *ct
     }
     for (size_t i = 0; i < keys.n; i++) free(keys.keys[i]);
     free(keys.keys);
-    if (rc) return rc;
+    if (rc) /* the store is down: what this process holds is still worth answering with */
+        lh_log(LH_LOG_WARN, "seglog.scan_degraded", LH_KV_STR("log", log->name),
+               LH_KV_STR("error", err ? err->message : "list failed"));
 
     /* snapshot the references so fn runs without locks held */
     pthread_mutex_lock(&log->cache_mu);

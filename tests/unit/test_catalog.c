@@ -1,0 +1,370 @@
+/*
+ * test_catalog.c — the catalog in-process (src/catalog/): names, manifest
+ * validation, every operation's semantics, concurrent committers (threads, and
+ * two catalogs over one store as two processes would be), corrupt and torn
+ * version files, purge and rebuild.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lakehouse/lh_catalog.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_sha256.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+    char *dir;
+    lh_config cfg;
+    lh_buckets *buckets;
+    lh_catalog *cat;
+};
+
+static const lh_who alice = {"alice", "test"};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = lh_xcalloc(1, sizeof *f);
+    char tmpl[] = "/tmp/lh-catalog-XXXXXX";
+    f->dir = lh_xstrdup(mkdtemp(tmpl));
+    lh_config_override o[] = {{"storage.data_dir", f->dir, "test"}};
+    lh_err err;
+    if (lh_config_load(&f->cfg, NULL, NULL, o, 1, &err) || lh_buckets_open(&f->cfg, &f->buckets, &err) ||
+        lh_catalog_open(f->buckets, NULL, &f->cat, &err)) {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    lh_catalog_close(f->cat);
+    lh_buckets_close(f->buckets);
+    lh_config_free(&f->cfg);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static json_t *one_object(const char *key, int rows)
+{
+    char sha[65];
+    lh_sha256_hex(key, strlen(key), sha);
+    return json_pack("[{s:s, s:s, s:i, s:s, s:i}]", "bucket", "local", "key", key, "size", 10,
+                     "sha256", sha, "rows", rows);
+}
+
+static int64_t commit_one(lh_catalog *cat, const char *name, const char *key, int rows, lh_commit_mode mode)
+{
+    json_t *objects = one_object(key, rows);
+    json_t *schema = json_pack("[{s:s, s:s}]", "name", "id", "type", "BIGINT");
+    lh_commit c = {.mode = mode, .objects = objects, .schema = schema, .message = key};
+    json_t *m;
+    lh_err err;
+    lh_code rc = lh_catalog_commit(cat, name, &c, &alice, &m, &err);
+    json_decref(objects);
+    json_decref(schema);
+    if (rc) fail_msg("commit %s: %s", key, err.message);
+    int64_t v = json_integer_value(json_object_get(m, "version"));
+    json_decref(m);
+    return v;
+}
+
+static void t_names(void **state)
+{
+    (void)state;
+    lh_err err;
+    const char *good[] = {"a", "workers", "job_orders_2024", "x123"};
+    for (size_t i = 0; i < 4; i++) assert_int_equal(lh_catalog_name_check(good[i], &err), LH_OK);
+    char long_name[100];
+    memset(long_name, 'a', 99);
+    long_name[99] = '\0';
+    const char *bad[] = {"", "A", "9x", "_x", "a-b", "a.b", "a/b", "..", "caf\xC3\xA9", "a b", long_name, NULL};
+    for (size_t i = 0; i < 11; i++) {
+        if (lh_catalog_name_check(bad[i], &err) != LH_EINVAL) fail_msg("accepted \"%s\"", bad[i]);
+    }
+    assert_int_equal(lh_catalog_name_check(NULL, &err), LH_EINVAL);
+}
+
+static void t_manifest_validation(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "v", NULL, &alice, &m, &err), LH_OK);
+    assert_int_equal(lh_manifest_validate(m, &err), LH_OK);
+    struct {
+        const char *field;
+        json_t *value;
+        const char *message;
+    } breakages[] = {
+        {"format", json_integer(2), "format 2"},
+        {"dataset", json_string("../x"), "dataset name"},
+        {"version", json_integer(0), "version must be"},
+        {"parent", json_integer(5), "parent"},
+        {"author", json_integer(1), "\"author\" must be a string"},
+        {"objects", json_string("x"), "\"objects\" must be an array"},
+        {"objects", json_pack("[{s:s}]", "key", "k"), "needs bucket"},
+        {"objects", json_pack("[{s:s, s:s, s:i, s:s, s:i}]", "bucket", "b", "key", "../k", "size", 1, "sha256",
+                              "0000000000000000000000000000000000000000000000000000000000000000", "rows", 0),
+         "segment"},
+        {"row_count", json_integer(7), "row_count"},
+        {"tombstones", json_pack("[{s:s}]", "key_column", "id"), "tombstone"},
+        {"deleted", json_string("no"), "deleted"},
+        {"extra", json_array(), "extra"},
+        {"schema", json_pack("{s:[], s:s}", "fields", "fingerprint", "xyz"), "fingerprint"},
+    };
+    for (size_t i = 0; i < sizeof breakages / sizeof breakages[0]; i++) {
+        json_t *copy = json_deep_copy(m);
+        json_object_set_new(copy, breakages[i].field, breakages[i].value);
+        assert_int_equal(lh_manifest_validate(copy, &err), LH_ECORRUPT);
+        if (!strstr(err.message, breakages[i].message))
+            fail_msg("breaking %s: message \"%s\" lacks \"%s\"", breakages[i].field, err.message,
+                     breakages[i].message);
+        json_decref(copy);
+    }
+    assert_int_equal(lh_manifest_validate(json_array(), &err), LH_ECORRUPT);
+    json_decref(m);
+}
+
+static void t_lifecycle(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *m;
+    lh_create_options co = {.description = "people"};
+    assert_int_equal(lh_catalog_create(f->cat, "workers", &co, &alice, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 1);
+    json_decref(m);
+    assert_int_equal(lh_catalog_create(f->cat, "workers", NULL, &alice, &m, &err), LH_EEXIST);
+    lh_create_options nowhere = {.bucket = "nowhere"};
+    assert_int_equal(lh_catalog_create(f->cat, "elsewhere", &nowhere, &alice, &m, &err), LH_EINVAL);
+
+    assert_int_equal(commit_one(f->cat, "workers", "datasets/workers/data/a", 10, LH_COMMIT_APPEND), 2);
+    assert_int_equal(commit_one(f->cat, "workers", "datasets/workers/data/b", 5, LH_COMMIT_APPEND), 3);
+    assert_int_equal(lh_catalog_get(f->cat, "workers", 0, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "row_count")), 15);
+    assert_string_equal(json_string_value(json_object_get(m, "mode")), "append");
+    json_decref(m);
+    assert_int_equal(commit_one(f->cat, "workers", "datasets/workers/data/c", 1, LH_COMMIT_REPLACE), 4);
+    assert_int_equal(lh_catalog_get(f->cat, "workers", 0, &m, &err), LH_OK);
+    assert_int_equal(json_array_size(json_object_get(m, "objects")), 1);
+    json_decref(m);
+
+    assert_int_equal(lh_catalog_rollback(f->cat, "workers", 3, NULL, &alice, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 5);
+    assert_int_equal(json_integer_value(json_object_get(m, "row_count")), 15);
+    assert_string_equal(json_string_value(json_object_get(m, "message")), "rollback to version 3");
+    json_decref(m);
+    assert_int_equal(lh_catalog_rollback(f->cat, "workers", 9, NULL, &alice, &m, &err), LH_ENOTFOUND);
+
+    json_t *values = json_pack("[s, i]", "7", 8);
+    assert_int_equal(lh_catalog_tombstone(f->cat, "workers", "id", values, "gdpr", &alice, &m, &err), LH_OK);
+    assert_int_equal(json_array_size(json_object_get(m, "tombstones")), 2);
+    json_decref(m);
+    assert_int_equal(lh_catalog_tombstone(f->cat, "workers", "nope", values, NULL, &alice, &m, &err), LH_EINVAL);
+    json_decref(values);
+    json_t *empty = json_array();
+    assert_int_equal(lh_catalog_tombstone(f->cat, "workers", "id", empty, NULL, &alice, &m, &err), LH_EINVAL);
+    json_decref(empty);
+
+    assert_int_equal(lh_catalog_delete(f->cat, "workers", "retired", &alice, &m, &err), LH_OK);
+    json_decref(m);
+    json_t *list;
+    assert_int_equal(lh_catalog_list(f->cat, false, &list, &err), LH_OK);
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    assert_int_equal(lh_catalog_delete(f->cat, "workers", NULL, &alice, &m, &err), LH_ENOTFOUND);
+    assert_int_equal(lh_catalog_rollback(f->cat, "workers", 6, NULL, &alice, &m, &err), LH_OK);
+    assert_false(json_is_true(json_object_get(m, "deleted")));
+    json_decref(m);
+
+    json_t *versions;
+    assert_int_equal(lh_catalog_versions(f->cat, "workers", &versions, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 8);
+    const char *ops[] = {"create", "commit", "commit", "commit", "rollback", "tombstone", "delete", "rollback"};
+    for (size_t i = 0; i < 8; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(versions, i), "operation")), ops[i]);
+    json_decref(versions);
+    assert_int_equal(lh_catalog_get(f->cat, "nobody", 0, &m, &err), LH_ENOTFOUND);
+    assert_int_equal(lh_catalog_get(f->cat, "workers", 99, &m, &err), LH_ENOTFOUND);
+}
+
+struct worker {
+    lh_catalog *cat;
+    int id, n;
+};
+
+static void *committer(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "datasets/shared/data/w%d-%d", w->id, i);
+        commit_one(w->cat, "shared", key, 1, LH_COMMIT_APPEND);
+    }
+    return NULL;
+}
+
+static void t_concurrent_commits(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "shared", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    /* a second catalog over the same buckets: what another process would see */
+    lh_catalog *other;
+    assert_int_equal(lh_catalog_open(f->buckets, NULL, &other, &err), LH_OK);
+    pthread_t t[4];
+    struct worker w[4] = {{f->cat, 0, 40}, {f->cat, 1, 40}, {other, 2, 40}, {other, 3, 40}};
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, committer, &w[i]);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    json_t *versions;
+    assert_int_equal(lh_catalog_versions(f->cat, "shared", &versions, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 161);
+    for (size_t i = 0; i < 161; i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(versions, i), "version")), (json_int_t)i + 1);
+    json_decref(versions);
+    assert_int_equal(lh_catalog_get(other, "shared", 0, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "row_count")), 160);
+    json_decref(m);
+    lh_catalog_close(other);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+static void t_corrupt_versions(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "fragile", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    commit_one(f->cat, "fragile", "datasets/fragile/data/a", 1, LH_COMMIT_APPEND);
+    char path[512];
+    /* a torn version 3 (half a JSON object) written behind the catalog's back */
+    snprintf(path, sizeof path, "%s/local/_catalog/datasets/fragile/v00000003.json", f->dir);
+    write_file(path, "{\"format\":1,\"dataset\":\"fra");
+    assert_int_equal(lh_catalog_get(f->cat, "fragile", 0, &m, &err), LH_ECORRUPT);
+    assert_non_null(strstr(err.message, "v00000003.json"));
+    /* a well-formed JSON file that lies about what it is */
+    snprintf(path, sizeof path, "%s/local/_catalog/datasets/fragile/v00000003.json", f->dir);
+    write_file(path, "{\"format\":1,\"dataset\":\"other\",\"version\":3}");
+    json_t *report;
+    assert_int_equal(lh_catalog_rebuild(f->cat, &report, &err), LH_OK);
+    assert_int_equal(json_array_size(json_object_get(report, "skipped")), 1);
+    json_decref(report);
+    /* commits refuse to build on a head they cannot read */
+    json_t *objects = one_object("datasets/fragile/data/b", 1);
+    lh_commit c = {.objects = objects};
+    assert_int_equal(lh_catalog_commit(f->cat, "fragile", &c, &alice, &m, &err), LH_ECORRUPT);
+    json_decref(objects);
+}
+
+static void t_rebuild_from_store(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "alpha", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    commit_one(f->cat, "alpha", "datasets/alpha/data/a", 3, LH_COMMIT_APPEND);
+    assert_int_equal(lh_catalog_create(f->cat, "beta", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    /* a brand-new catalog knows everything from storage alone */
+    lh_catalog *fresh;
+    assert_int_equal(lh_catalog_open(f->buckets, NULL, &fresh, &err), LH_OK);
+    json_t *list;
+    assert_int_equal(lh_catalog_list(fresh, false, &list, &err), LH_OK);
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")), "alpha");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "row_count")), 3);
+    json_decref(list);
+    /* and sees later commits made by the first one */
+    commit_one(f->cat, "beta", "datasets/beta/data/x", 4, LH_COMMIT_APPEND);
+    assert_int_equal(lh_catalog_get(fresh, "beta", 0, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 2);
+    json_decref(m);
+    /* and datasets created after it opened */
+    assert_int_equal(lh_catalog_create(f->cat, "gamma", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    assert_int_equal(lh_catalog_list(fresh, false, &list, &err), LH_OK);
+    assert_int_equal(json_array_size(list), 3);
+    json_decref(list);
+    lh_catalog_close(fresh);
+}
+
+static void t_purge(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "p", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    commit_one(f->cat, "p", "datasets/p/data/kept", 1, LH_COMMIT_APPEND);
+    commit_one(f->cat, "p", "datasets/p/data/replaced", 1, LH_COMMIT_REPLACE);
+    lh_store *local = lh_buckets_default(f->buckets);
+    assert_int_equal(lh_store_put(local, "datasets/p/data/kept", "k", 1, 0, &err), LH_OK);
+    assert_int_equal(lh_store_put(local, "datasets/p/data/replaced", "r", 1, 0, &err), LH_OK);
+    assert_int_equal(lh_store_put(local, "datasets/p/data/orphan", "o", 1, 0, &err), LH_OK);
+    char path[512];
+    struct timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+    const char *names[] = {"kept", "replaced", "orphan"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/local/datasets/p/data/%s", f->dir, names[i]);
+        utimensat(AT_FDCWD, path, old, 0);
+    }
+    json_t *report;
+    assert_int_equal(lh_catalog_purge(f->cat, true, &alice, &report, &err), LH_OK);
+    assert_int_equal(json_array_size(json_object_get(report, "removed")), 1);
+    json_decref(report);
+    lh_buf b = {0};
+    assert_int_equal(lh_store_get(local, "datasets/p/data/orphan", &b, &err), LH_OK);
+    assert_int_equal(lh_catalog_purge(f->cat, false, &alice, &report, &err), LH_OK);
+    json_decref(report);
+    assert_int_equal(lh_store_get(local, "datasets/p/data/orphan", &b, &err), LH_ENOTFOUND);
+    /* version 2 still references "kept", even though the head replaced it */
+    assert_int_equal(lh_store_get(local, "datasets/p/data/kept", &b, &err), LH_OK);
+    lh_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_names),
+        cmocka_unit_test_setup_teardown(t_manifest_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_concurrent_commits, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_corrupt_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_rebuild_from_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_purge, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
+}
