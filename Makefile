@@ -4,6 +4,7 @@
 #   make run        bootstrap, build, serve on 127.0.0.1:3100 with ./data
 #   make test       bootstrap, build, every test suite (unit, e2e, unit under ASan+UBSan, fuzz smoke)
 #   make SAN=1      the same build with AddressSanitizer + UndefinedBehaviorSanitizer (build/san/)
+#   make SAN=thread ThreadSanitizer (build/tsan/), for the concurrent suites (make test-tsan)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
 #   make format     clang-format every C file in place
 #
@@ -19,6 +20,11 @@ ifeq ($(SAN),1)
   OUT      := build/san
   BINDIR   := build/san/bin
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  OPT      := -O1 -g
+else ifeq ($(SAN),thread)
+  OUT      := build/tsan
+  BINDIR   := build/tsan/bin
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
   OPT      := -O1 -g
 else
   OUT      := build/release
@@ -65,7 +71,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test test-unit test-e2e test-san test-fuzz fuzz bootstrap format clean FORCE
+.PHONY: all run test test-unit test-e2e test-tsan test-fuzz fuzz bootstrap format clean FORCE
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -84,12 +90,19 @@ test: bootstrap
 	$(Q)$(MAKE) --no-print-directory test-e2e
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=1 unit-bins
 	$(Q)$(MAKE) --no-print-directory SAN=1 test-unit
+	$(Q)$(MAKE) --no-print-directory test-tsan
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-fuzz
 
 unit-bins: $(UNIT_BIN)
 
 test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
+
+# The suites with threads, once more under ThreadSanitizer.
+TSAN_SUITES := test_catalog test_journal test_http test_query test_store
+test-tsan:
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=thread $(TSAN_SUITES:%=build/tsan/tests/%)
+	$(Q)scripts/with-s3rver scripts/run-unit $(TSAN_SUITES:%=build/tsan/tests/%)
 
 test-e2e: $(BIN) $(TOOL_BIN)
 	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \

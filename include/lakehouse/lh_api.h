@@ -24,6 +24,11 @@ typedef struct lh_app lh_app;
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err);
 void lh_app_close(lh_app *app);
 
+/* Journals the effective configuration when it differs from the last one
+ * journaled (entity "lakehouse.config"), and each bucket added, changed or
+ * removed since. `serve` calls it at start; secrets are masked. */
+void lh_app_record_config(lh_app *app, const lh_config *cfg, const lh_who *who);
+
 /* Registers every HTTP route of the application on r. */
 void lh_app_routes(lh_app *app, lh_router *r);
 

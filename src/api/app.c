@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -76,6 +77,76 @@ void lh_app_close(lh_app *app)
     lh_buckets_close(app->buckets);
     free(app->data_dir);
     free(app);
+}
+
+/* Settings as {key: value} (secrets masked), from the same dump as `config show`. */
+static json_t *config_snapshot(const lh_config *cfg)
+{
+    lh_buf text = {0};
+    lh_config_dump(cfg, true, &text);
+    json_t *full = json_loads(text.data, 0, NULL);
+    lh_buf_free(&text);
+    json_t *snap = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(full, key, v) {
+        if (strcmp(key, "log.level") != 0) json_object_set(snap, key, json_object_get(v, "value"));
+    }
+    json_decref(full);
+    return snap;
+}
+
+/* The bucket names mentioned by a snapshot ("bucket.NAME.backend" keys). */
+static json_t *bucket_names(json_t *snap)
+{
+    json_t *names = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(snap, key, v) {
+        size_t n = strlen(key);
+        if (strncmp(key, "bucket.", 7) == 0 && n > 15 && strcmp(key + n - 8, ".backend") == 0) {
+            char *name = lh_xstrndup(key + 7, n - 15);
+            json_object_set(names, name, v);
+            free(name);
+        }
+    }
+    return names;
+}
+
+void lh_app_record_config(lh_app *app, const lh_config *cfg, const lh_who *who)
+{
+    json_t *now = config_snapshot(cfg), *events = NULL, *before = NULL;
+    lh_err err;
+    if (lh_journal_recent(app->journal, "lakehouse.config", 1, &events, &err) == LH_OK &&
+        json_array_size(events))
+        before = json_object_get(json_array_get(events, 0), "new");
+    if (!before || !json_equal(before, now)) {
+        lh_journal_event ev = {.entity_type = "config", .entity_id = "lakehouse.config",
+                               .action = before ? "change" : "initial", .old_value = before,
+                               .new_value = now, .actor = who->actor, .source = who->source};
+        lh_journal_record(app->journal, &ev);
+        json_t *was = before ? bucket_names(before) : json_object(), *is = bucket_names(now);
+        const char *name;
+        json_t *backend;
+        json_object_foreach(is, name, backend) {
+            json_t *old_backend = json_object_get(was, name);
+            if (old_backend && json_equal(old_backend, backend)) continue;
+            lh_journal_event b = {.entity_type = "bucket", .entity_id = name,
+                                  .action = old_backend ? "change" : "add", .old_value = old_backend,
+                                  .new_value = backend, .actor = who->actor, .source = who->source};
+            lh_journal_record(app->journal, &b);
+        }
+        json_object_foreach(was, name, backend) {
+            if (json_object_get(is, name)) continue;
+            lh_journal_event b = {.entity_type = "bucket", .entity_id = name, .action = "remove",
+                                  .old_value = backend, .actor = who->actor, .source = who->source};
+            lh_journal_record(app->journal, &b);
+        }
+        json_decref(was);
+        json_decref(is);
+    }
+    json_decref(events);
+    json_decref(now);
 }
 
 lh_query_engine *lh_app_query_engine(lh_app *app)

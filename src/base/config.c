@@ -711,7 +711,7 @@ lh_code lh_config_parse_text(lh_config *c, const char *name, const char *text, s
                 rc = perr(&ps, "key \"%s\" outside any [section]", key);
                 break;
             }
-            value_kind kind;
+            value_kind kind = V_STR;
             lh_buf_reset(&value);
             rc = parse_value(&ps, &value, &kind);
             if (rc == LH_OK) rc = expect_eol(&ps);

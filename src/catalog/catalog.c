@@ -439,9 +439,11 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
 
     struct dataset *ds = dataset_new(name, bucket);
     /* version 1 starts from an empty state */
-    json_t *empty = json_pack("{s:o, s:o, s:i, s:o, s:o}", "schema", schema_of(json_array()), "objects",
+    json_t *no_fields = json_array();
+    json_t *empty = json_pack("{s:o, s:o, s:i, s:o, s:o}", "schema", schema_of(no_fields), "objects",
                               json_array(), "row_count", 0, "tombstones", json_array(), "extra",
                               json_object());
+    json_decref(no_fields);
     pthread_mutex_lock(&ds->mu);
     json_t *m = skeleton(ds, 1, "create", opt && opt->description ? opt->description : NULL, who);
     copy_state(m, empty);

@@ -110,6 +110,8 @@ int cmd_serve(int argc, char **argv)
     lh_code rc = make_dirs(cfg.storage_data_dir, &err);
     if (rc == LH_OK) rc = lh_app_open(&cfg, &app, &err);
     if (rc == LH_OK) {
+        lh_who who = {.actor = "system", .source = "serve"};
+        lh_app_record_config(app, &cfg, &who);
         router = lh_router_new();
         lh_app_routes(app, router);
         lh_http_options ho = {.host = host,

@@ -67,6 +67,23 @@ describe('buckets', () => {
     await srv.stop();
   });
 
+  it('journals configuration and bucket changes between starts', async () => {
+    const dir = tempDir();
+    let srv = await startServer({ dataDir: dir, args: ['--set', 'bucket.a.backend=fs'] });
+    await srv.stop();
+    srv = await startServer({ dataDir: dir, args: ['--set', 'bucket.a.backend=fs'] }); // unchanged: no event
+    await srv.stop();
+    srv = await startServer({ dataDir: dir, args: ['--set', 'bucket.a.backend=fs', '--set', 'bucket.b.backend=fs', '--set', 'query.max_rows=5'] });
+    const config = await json(await fetch(`${srv.url}/v1/journal/history/lakehouse.config`));
+    assert.deepEqual(config.events.map((e) => e.action), ['change', 'initial']);
+    assert.equal(config.events[0].old['query.max_rows'], 100000);
+    assert.equal(config.events[0].new['query.max_rows'], 5);
+    assert.equal(config.events[0].actor, 'system');
+    const b = await json(await fetch(`${srv.url}/v1/journal/history/b`));
+    assert.deepEqual(b.events.map((e) => [e.entity_type, e.action, e.new]), [['bucket', 'add', 'fs']]);
+    await srv.stop();
+  });
+
   it('refuses a configuration naming an unknown default or rescue bucket', () => {
     let r = run(['serve', '--data', tempDir(), '--set', 'storage.default_bucket=ghost']);
     assert.equal(r.status, 2);

@@ -143,7 +143,9 @@ static void t_manifest_validation(void **state)
                      breakages[i].message);
         json_decref(copy);
     }
-    assert_int_equal(lh_manifest_validate(json_array(), &err), LH_ECORRUPT);
+    json_t *not_object = json_array();
+    assert_int_equal(lh_manifest_validate(not_object, &err), LH_ECORRUPT);
+    json_decref(not_object);
     json_decref(m);
 }
 
