@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_time.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -153,15 +155,7 @@ static bool parse_since(const char *s, int64_t *out)
         *out = v;
         return true;
     }
-    struct tm tm = {0};
-    int ms = 0;
-    int n = sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                   &tm.tm_min, &tm.tm_sec, &ms);
-    if (n < 3) return false;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t)timegm(&tm) * 1000 + ms;
-    return true;
+    return lh_time_parse_iso8601(s, out);
 }
 
 static void list_errors(lh_http_req *req, lh_http_res *res, void *ctx)

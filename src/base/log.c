@@ -3,13 +3,12 @@
  */
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_buf.h"
+#include "lakehouse/lh_time.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 static lh_log_level min_level = LH_LOG_INFO;
@@ -112,14 +111,8 @@ void lh_log_emit(lh_log_level level, const char *event, const lh_kv *kvs, size_t
 {
     if (level < min_level) return;
     int saved_errno = errno;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char ts[40];
-    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (long)(tv.tv_usec / 1000));
+    char ts[LH_TIME_ISO_LEN];
+    lh_time_iso8601(lh_time_now_ms(), ts);
 
     lh_buf b = {0};
     const char *rid = lh_log_request_id();

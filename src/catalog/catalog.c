@@ -12,13 +12,13 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_time.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/time.h>
 #include <time.h>
 
 #define MAX_COMMIT_ATTEMPTS 1000
@@ -42,14 +42,9 @@ struct lh_catalog {
 
 /* ---- small helpers ---- */
 
-static void now_iso(char out[32])
+static void now_iso(char out[LH_TIME_ISO_LEN])
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+    lh_time_iso8601(lh_time_now_ms(), out);
 }
 
 static char *version_key(const char *name, int64_t v)
@@ -891,9 +886,7 @@ lh_code lh_catalog_purge(lh_catalog *c, bool dry_run, const lh_who *who, json_t 
     json_decref(all);
     json_t *removed = json_array();
     json_int_t bytes = 0;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    int64_t now = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    int64_t now = lh_time_now_ms();
     for (size_t b = 0; rc == LH_OK && b < lh_buckets_count(c->buckets); b++) {
         lh_store *bucket = lh_buckets_at(c->buckets, b);
         struct purge_scan p = {json_array()};

@@ -74,6 +74,9 @@ void lh_cli_print_json(const json_t *j); /* indented, to stdout */
 /* Prints "lakehouse <cmd>: <message>" and returns the exit status for err. */
 int lh_cli_fail(const char *cmd, const lh_err *err);
 
+/* A whole decimal number >= min; false on anything else. */
+bool lh_cli_parse_int(const char *s, long long min, long long *out);
+
 /* Prints "lakehouse <cmd>: <message>" for a usage error and returns 2. */
 int lh_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

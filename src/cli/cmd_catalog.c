@@ -5,7 +5,6 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +32,6 @@ static void help(void)
            "  rebuild                          re-read every bucket and report what was found\n\n"
            "options:\n"
            "  --actor NAME         who is making the change (default: $USER)\n" LH_CLI_COMMON_HELP);
-}
-
-static int parse_version(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno || v < 1) return -1;
-    *out = v;
-    return 0;
 }
 
 static json_t *read_body(const char *path, lh_err *err)
@@ -129,10 +118,10 @@ int cmd_catalog(int argc, char **argv)
     if (known < 0) return lh_cli_usage_error("catalog", "unknown action \"%s\"", action);
     if (nargs < actions[known].min_args || nargs > actions[known].max_args)
         return lh_cli_usage_error("catalog", "wrong number of arguments for %s", action);
-    int64_t version = 0;
-    if (version_arg && parse_version(version_arg, &version))
+    long long version = 0;
+    if (version_arg && !lh_cli_parse_int(version_arg, 1, &version))
         return lh_cli_usage_error("catalog", "--version expects a positive integer");
-    if (!strcmp(action, "rollback") && parse_version(args[1], &version))
+    if (!strcmp(action, "rollback") && !lh_cli_parse_int(args[1], 1, &version))
         return lh_cli_usage_error("catalog", "VERSION must be a positive integer, got \"%s\"", args[1]);
     if (!strcmp(action, "tombstone") && !column)
         return lh_cli_usage_error("catalog", "tombstone needs --column COL");

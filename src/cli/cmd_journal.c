@@ -3,7 +3,6 @@
  */
 #include "cli.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +22,6 @@ static void help(void)
            "  --since MS           errors at or after this time, in ms since the epoch\n" LH_CLI_COMMON_HELP);
 }
 
-static bool parse_count(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno || v < 0) return false;
-    *out = v;
-    return true;
-}
-
 int cmd_journal(int argc, char **argv)
 {
     static const struct option options[] = {LH_CLI_COMMON_OPTIONS,
@@ -47,11 +36,11 @@ int cmd_journal(int argc, char **argv)
         switch (opt) {
         case 'h': help(); return 0;
         case OPT_LIMIT:
-            if (!parse_count(optarg, &limit) || limit == 0)
+            if (!lh_cli_parse_int(optarg, 1, &limit))
                 return lh_cli_usage_error("journal", "--limit expects a positive count");
             break;
         case OPT_SINCE:
-            if (!parse_count(optarg, &since)) return lh_cli_usage_error("journal", "--since expects milliseconds");
+            if (!lh_cli_parse_int(optarg, 0, &since)) return lh_cli_usage_error("journal", "--since expects milliseconds");
             break;
         default: return lh_cli_usage_error("journal", "unknown option");
         }

@@ -29,16 +29,6 @@ static void help(void)
            "  echo \"SELECT * FROM range(5)\" | lakehouse sql --format csv\n");
 }
 
-static bool parse_count(const char *s, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!*s || *end || errno || v < 0) return false;
-    *out = v;
-    return true;
-}
-
 static char *read_stdin(void)
 {
     lh_buf b = {0};
@@ -77,11 +67,11 @@ int cmd_sql(int argc, char **argv)
                                           optarg);
             break;
         case OPT_MAX_ROWS:
-            if (!parse_count(optarg, &max_rows))
+            if (!lh_cli_parse_int(optarg, 0, &max_rows))
                 return lh_cli_usage_error("sql", "--max-rows expects a count, got \"%s\"", optarg);
             break;
         case OPT_TIMEOUT:
-            if (!parse_count(optarg, &timeout_ms) || timeout_ms == 0)
+            if (!lh_cli_parse_int(optarg, 1, &timeout_ms))
                 return lh_cli_usage_error("sql", "--timeout-ms expects a positive number, got \"%s\"",
                                           optarg);
             break;

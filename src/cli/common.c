@@ -6,6 +6,7 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,16 @@ void lh_cli_common_free(lh_cli_common *c)
 {
     for (size_t i = 0; i < c->n_owned; i++) free(c->owned[i]);
     c->n_owned = 0;
+}
+
+bool lh_cli_parse_int(const char *s, long long min, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < min) return false;
+    *out = v;
+    return true;
 }
 
 int lh_cli_fail(const char *cmd, const lh_err *err)

@@ -6,29 +6,12 @@
 #include "lakehouse/lh_journal.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_time.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
-
-static void iso_time(int64_t ms, char out[32])
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
-static int64_t wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Ids sort by time: <ms>-<replica>-<counter>. */
 static void make_id(const char *replica, atomic_uint_fast64_t *counter, int64_t ms, char out[64])
@@ -37,14 +20,32 @@ static void make_id(const char *replica, atomic_uint_fast64_t *counter, int64_t 
              (unsigned long long)atomic_fetch_add(counter, 1));
 }
 
-static seglog_options seg_options(const lh_journal_options *opt, const char *name, const char *prefix)
+/* What both journals are: a segment log and a source of record ids. */
+struct journal_log {
+    seglog *log;
+    char *replica;
+    atomic_uint_fast64_t counter;
+};
+
+static lh_code log_open(struct journal_log *l, lh_store *store, const lh_journal_options *opt,
+                        const char *name, const char *prefix, lh_err *err)
 {
-    return (seglog_options){.name = name,
-                            .prefix = prefix,
-                            .wal_dir = opt->wal_dir,
-                            .replica = opt->replica,
-                            .flush_ms = opt->flush_ms,
-                            .flush_events = opt->flush_events};
+    seglog_options so = {.name = name,
+                         .prefix = prefix,
+                         .wal_dir = opt->wal_dir,
+                         .replica = opt->replica,
+                         .flush_ms = opt->flush_ms,
+                         .flush_events = opt->flush_events};
+    l->replica = lh_xstrdup(opt->replica);
+    lh_code rc = seglog_open(store, &so, &l->log, err);
+    if (rc) free(l->replica);
+    return rc;
+}
+
+static void log_close(struct journal_log *l)
+{
+    seglog_close(l->log);
+    free(l->replica);
 }
 
 /* Collects the last `limit` records passing a filter; returns them newest first. */
@@ -84,19 +85,14 @@ static json_t *tail_newest_first(struct tail *t)
 /* ---- mutation journal ---- */
 
 struct lh_journal {
-    seglog *log;
-    char *replica;
-    atomic_uint_fast64_t counter;
+    struct journal_log l;
 };
 
 lh_code lh_journal_open(lh_store *store, const lh_journal_options *opt, lh_journal **out, lh_err *err)
 {
     lh_journal *j = lh_xcalloc(1, sizeof *j);
-    j->replica = lh_xstrdup(opt->replica);
-    seglog_options so = seg_options(opt, "journal", "_journal/");
-    lh_code rc = seglog_open(store, &so, &j->log, err);
+    lh_code rc = log_open(&j->l, store, opt, "journal", "_journal/", err);
     if (rc) {
-        free(j->replica);
         free(j);
         return rc;
     }
@@ -107,17 +103,16 @@ lh_code lh_journal_open(lh_store *store, const lh_journal_options *opt, lh_journ
 void lh_journal_close(lh_journal *j)
 {
     if (!j) return;
-    seglog_close(j->log);
-    free(j->replica);
+    log_close(&j->l);
     free(j);
 }
 
 void lh_journal_record(lh_journal *j, const lh_journal_event *ev)
 {
-    int64_t ms = wall_ms();
+    int64_t ms = lh_time_now_ms();
     char id[64], ts[32];
-    make_id(j->replica, &j->counter, ms, id);
-    iso_time(ms, ts);
+    make_id(j->l.replica, &j->l.counter, ms, id);
+    lh_time_iso8601(ms, ts);
     const char *rid = lh_log_request_id();
     json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O?, s:O?, s:s, s:s, s:s?}", "id", id, "ts",
                             ts, "entity_type", ev->entity_type, "entity_id", ev->entity_id,
@@ -129,13 +124,13 @@ void lh_journal_record(lh_journal *j, const lh_journal_event *ev)
                LH_KV_STR("action", ev->action));
         return;
     }
-    seglog_append(j->log, rec);
+    seglog_append(j->l.log, rec);
     json_decref(rec);
 }
 
 lh_code lh_journal_flush(lh_journal *j, lh_err *err)
 {
-    return seglog_flush(j->log, err);
+    return seglog_flush(j->l.log, err);
 }
 
 static bool same_entity(struct tail *t, json_t *rec)
@@ -149,7 +144,7 @@ lh_code lh_journal_recent(lh_journal *j, const char *entity_id, size_t limit, js
 {
     struct tail t = {.ring = json_array(), .limit = limit ? limit : 1,
                      .keep = entity_id ? same_entity : NULL, .entity_id = entity_id};
-    lh_code rc = seglog_scan(j->log, tail_add, &t, err);
+    lh_code rc = seglog_scan(j->l.log, tail_add, &t, err);
     if (rc == LH_OK) *out = tail_newest_first(&t);
     json_decref(t.ring);
     return rc;
@@ -184,10 +179,10 @@ static bool count_event(void *ctx, json_t *rec)
 lh_code lh_journal_stats(lh_journal *j, json_t **out, lh_err *err)
 {
     struct counts c = {.by_action = json_object(), .by_type = json_object()};
-    lh_code rc = seglog_scan(j->log, count_event, &c, err);
+    lh_code rc = seglog_scan(j->l.log, count_event, &c, err);
     if (rc == LH_OK) {
         seglog_stats st;
-        seglog_get_stats(j->log, &st);
+        seglog_get_stats(j->l.log, &st);
         *out = json_pack("{s:I, s:O, s:O, s:O?, s:O?, s:I, s:I, s:I, s:I}", "events", c.total,
                          "by_action", c.by_action, "by_entity_type", c.by_type, "first_ts",
                          c.first ? json_object_get(c.first, "ts") : NULL, "last_ts",
@@ -207,19 +202,14 @@ lh_code lh_journal_stats(lh_journal *j, json_t **out, lh_err *err)
 /* ---- error journal ---- */
 
 struct lh_errors {
-    seglog *log;
-    char *replica;
-    atomic_uint_fast64_t counter;
+    struct journal_log l;
 };
 
 lh_code lh_errors_open(lh_store *store, const lh_journal_options *opt, lh_errors **out, lh_err *err)
 {
     lh_errors *e = lh_xcalloc(1, sizeof *e);
-    e->replica = lh_xstrdup(opt->replica);
-    seglog_options so = seg_options(opt, "errors", "_errors/");
-    lh_code rc = seglog_open(store, &so, &e->log, err);
+    lh_code rc = log_open(&e->l, store, opt, "errors", "_errors/", err);
     if (rc) {
-        free(e->replica);
         free(e);
         return rc;
     }
@@ -230,18 +220,17 @@ lh_code lh_errors_open(lh_store *store, const lh_journal_options *opt, lh_errors
 void lh_errors_close(lh_errors *e)
 {
     if (!e) return;
-    seglog_close(e->log);
-    free(e->replica);
+    log_close(&e->l);
     free(e);
 }
 
 void lh_errors_record(lh_errors *e, const char *operation, const char *bucket, const char *key,
                       const lh_err *err)
 {
-    int64_t ms = wall_ms();
+    int64_t ms = lh_time_now_ms();
     char id[64], ts[32];
-    make_id(e->replica, &e->counter, ms, id);
-    iso_time(ms, ts);
+    make_id(e->l.replica, &e->l.counter, ms, id);
+    lh_time_iso8601(ms, ts);
     json_t *rec = json_pack("{s:s, s:s, s:I, s:s, s:s?, s:s?, s:s, s:s, s:s?}", "id", id, "ts", ts,
                             "ts_ms", (json_int_t)ms, "operation", operation, "bucket", bucket,
                             "key", key && *key ? key : NULL, "code", lh_code_name(err->code),
@@ -249,13 +238,13 @@ void lh_errors_record(lh_errors *e, const char *operation, const char *bucket, c
     if (!rec) return;
     lh_log(LH_LOG_WARN, "error.recorded", LH_KV_STR("operation", operation),
            LH_KV_STR("bucket", bucket ? bucket : "-"), LH_KV_STR("error", err->message));
-    seglog_append(e->log, rec);
+    seglog_append(e->l.log, rec);
     json_decref(rec);
 }
 
 lh_code lh_errors_flush(lh_errors *e, lh_err *err)
 {
-    return seglog_flush(e->log, err);
+    return seglog_flush(e->l.log, err);
 }
 
 static bool since(struct tail *t, json_t *rec)
@@ -267,7 +256,7 @@ lh_code lh_errors_query(lh_errors *e, int64_t since_ms, size_t limit, json_t **o
 {
     struct tail t = {.ring = json_array(), .limit = limit ? limit : 1, .keep = since,
                      .since_ms = since_ms};
-    lh_code rc = seglog_scan(e->log, tail_add, &t, err);
+    lh_code rc = seglog_scan(e->l.log, tail_add, &t, err);
     if (rc == LH_OK) *out = tail_newest_first(&t);
     json_decref(t.ring);
     return rc;

@@ -14,6 +14,7 @@
 #include "lakehouse/lh_buf.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,13 +57,6 @@ struct seglog {
     struct segment *segments; /* sorted by key */
     size_t n_segments, cap_segments;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
 
 static char *wal_path(const seglog *log, int pid, unsigned gen)
 {
@@ -146,7 +140,7 @@ static json_t *parse_lines(const char *text, size_t len)
 
 static char *segment_key(seglog *log)
 {
-    return lh_xasprintf("%s%013lld-%s-%06llu.ndjson", log->prefix, (long long)now_ms(), log->replica,
+    return lh_xasprintf("%s%013lld-%s-%06llu.ndjson", log->prefix, (long long)lh_time_now_ms(), log->replica,
                         (unsigned long long)++log->seq);
 }
 
@@ -191,7 +185,7 @@ lh_code seglog_flush(seglog *log, lh_err *err)
         remove_wals(log, (int)getpid(), log->oldest_gen, covered);
         log->oldest_gen = log->gen;
         log->stats.flushed_segments++;
-        log->stats.last_flush_ms = now_ms();
+        log->stats.last_flush_ms = lh_time_now_ms();
         cache_add(log, key, json_incref(batch));
     } else {
         /* keep the records, ahead of anything appended meanwhile */
@@ -207,25 +201,12 @@ lh_code seglog_flush(seglog *log, lh_err *err)
     return rc;
 }
 
-static struct timespec abs_after_ms(long ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
 static void *flusher_main(void *arg)
 {
     seglog *log = arg;
     pthread_mutex_lock(&log->mu);
     while (!log->stop) {
-        struct timespec until = abs_after_ms(log->flush_ms);
+        struct timespec until = lh_time_after_ms(CLOCK_MONOTONIC, log->flush_ms);
         while (!log->stop && (long)json_array_size(log->buffer) < log->flush_events) {
             if (pthread_cond_timedwait(&log->wake, &log->mu, &until) == ETIMEDOUT) break;
         }

@@ -9,6 +9,7 @@
 
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_time.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -51,19 +52,6 @@ struct lh_query_cursor {
 const char *lh_query_duckdb_version(void)
 {
     return duckdb_library_version();
-}
-
-static struct timespec deadline_after(long long ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += (time_t)(ms / 1000);
-    t.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
 }
 
 static bool before(const struct timespec *a, const struct timespec *b)
@@ -166,14 +154,7 @@ void lh_query_engine_close(lh_query_engine *e)
 /* Leases a free connection, waiting up to timeout_ms (<= 0: forever). */
 static lh_code acquire(lh_query_engine *e, long long timeout_ms, struct slot **out, lh_err *err)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += (time_t)(timeout_ms / 1000);
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = lh_time_after_ms(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&e->mu);
     for (;;) {
         for (int i = 0; i < e->n_slots; i++) {
@@ -183,7 +164,7 @@ static lh_code acquire(lh_query_engine *e, long long timeout_ms, struct slot **o
             s->interrupted = false;
             s->has_deadline = timeout_ms > 0;
             if (s->has_deadline) {
-                s->deadline = deadline_after(timeout_ms);
+                s->deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
                 pthread_cond_signal(&e->watchdog_wake);
             }
             pthread_mutex_unlock(&e->mu);

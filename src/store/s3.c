@@ -16,6 +16,7 @@
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_store.h"
+#include "lakehouse/lh_time.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -136,18 +137,6 @@ static bool xml_text(const char *p, const char *end, const char *tag, lh_buf *ou
     if (!out->data) lh_buf_puts(out, "");
     if (after) *after = b + strlen(close);
     return true;
-}
-
-static int64_t parse_iso8601_ms(const char *s)
-{
-    struct tm tm = {0};
-    int ms = 0;
-    if (sscanf(s, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-               &tm.tm_min, &tm.tm_sec, &ms) < 6)
-        return 0;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
 }
 
 /* ---- one request ---- */
@@ -651,7 +640,7 @@ static lh_code s3_list(lh_store *st, const char *prefix, lh_store_list_fn fn, vo
                     if (xml_text(open_tag, close_tag, "Size", &field, NULL))
                         info.size = strtoull(field.data, NULL, 10);
                     if (xml_text(open_tag, close_tag, "LastModified", &field, NULL))
-                        info.mtime_ms = parse_iso8601_ms(field.data);
+                        lh_time_parse_iso8601(field.data, &info.mtime_ms);
                     if (!fn(ctx, &info)) stop = true;
                 }
                 p = close_tag + 11;

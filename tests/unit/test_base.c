@@ -12,6 +12,7 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_time.h"
 #include "lakehouse/lh_utf8.h"
 
 #include <stdio.h>
@@ -225,6 +226,27 @@ static void test_log_level_filter(void **state)
     assert_non_null(strstr(buf, "event=shown"));
 }
 
+static void test_time(void **state)
+{
+    (void)state;
+    char iso[LH_TIME_ISO_LEN];
+    lh_time_iso8601(1795500079635LL, iso);
+    assert_string_equal(iso, "2026-11-24T06:01:19.635Z");
+    int64_t ms;
+    assert_true(lh_time_parse_iso8601(iso, &ms));
+    assert_int_equal(ms, 1795500079635LL);
+    assert_true(lh_time_parse_iso8601("1970-01-01Z", &ms) && ms == 0);
+    assert_true(lh_time_parse_iso8601("2024-02-29T00:00:01.5Z", &ms) && ms == 1709164801500LL);
+    const char *bad[] = {"", "yesterday", "2024-13-01Z", "2024-01-01", "2024-01-01T25:00:00Z",
+                         "2024-01-01T00:00:00Zjunk", "2024-01-01T00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (lh_time_parse_iso8601(bad[i], &ms)) fail_msg("accepted \"%s\"", bad[i]);
+    int64_t now = lh_time_now_ms();
+    assert_true(now > 1700000000000LL);
+    struct timespec later = lh_time_after_ms(CLOCK_REALTIME, 1500);
+    assert_true((int64_t)later.tv_sec * 1000 + later.tv_nsec / 1000000 - now >= 1490);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,7 +254,7 @@ int main(void)
         cmocka_unit_test(test_buf),         cmocka_unit_test(test_json_string),
         cmocka_unit_test(test_utf8),        cmocka_unit_test(test_arena),
         cmocka_unit_test(test_sha256),      cmocka_unit_test(test_log_lines),
-        cmocka_unit_test(test_log_level_filter),
+        cmocka_unit_test(test_log_level_filter), cmocka_unit_test(test_time),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
