@@ -34,7 +34,7 @@ else
 endif
 
 DUCKDB_DIR := deps/duckdb
-PKGS       := libmicrohttpd jansson libcurl
+PKGS       := libmicrohttpd jansson libcurl poppler-glib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -54,7 +54,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog api
+LIB_MODULES := base http query store journal catalog ingest api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)

@@ -14,6 +14,7 @@
 #include "lakehouse/lh_config.h"
 #include "lakehouse/lh_err.h"
 #include "lakehouse/lh_http.h"
+#include "lakehouse/lh_ingest.h"
 #include "lakehouse/lh_journal.h"
 #include "lakehouse/lh_query.h"
 
@@ -35,6 +36,7 @@ void lh_app_routes(lh_app *app, lh_router *r);
 /* The modules, borrowed. */
 lh_query_engine *lh_app_query_engine(lh_app *app);
 lh_catalog *lh_app_catalog(lh_app *app);
+lh_ingester *lh_app_ingester(lh_app *app);
 lh_buckets *lh_app_buckets(lh_app *app);
 lh_journal *lh_app_journal(lh_app *app);
 lh_errors *lh_app_errors(lh_app *app);

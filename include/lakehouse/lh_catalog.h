@@ -44,6 +44,10 @@ typedef struct lh_who {
     const char *source; /* "http", "cli", "mcp", "system" */
 } lh_who;
 
+/* The version whose commit ingested the input with this sha256, if the
+ * manifest's state still holds it (0 if not). */
+int64_t lh_manifest_content_version(const json_t *manifest, const char *sha256);
+
 /* Dataset names are SQL-friendly identifiers: [a-z][a-z0-9_]{0,62}. */
 lh_code lh_catalog_name_check(const char *name, lh_err *err);
 
@@ -77,6 +81,8 @@ typedef struct lh_commit {
     json_t *schema;   /* borrowed array of {name, type}: the schema after it (NULL: unchanged) */
     json_t *lineage;  /* borrowed, any JSON (NULL: none) */
     json_t *extra;    /* borrowed object merged into the manifest's extra (NULL: none) */
+    json_t *content_hashes; /* borrowed array of sha256 (hex) of the inputs this commit holds:
+                             * recorded as extra.content_hashes{sha: version} (idempotent ingest) */
     const char *message;
     int64_t expected_parent; /* 0: commit on whatever is the head; else LH_ECONFLICT if not */
 } lh_commit;

@@ -72,6 +72,11 @@ typedef struct lh_config {
     char *storage_default_bucket;       /* "" = the first [bucket.*], else "local" */
     char *storage_rescue_bucket;        /* "" = none */
     long long storage_rescue_mirror;    /* bool: also write objects to the rescue bucket */
+    /* [ingest] */
+    long long ingest_max_upload_bytes;  /* POST /v1/ingest body limit */
+    long long ingest_concurrency;       /* conversions running at once */
+    long long ingest_chunk_chars;       /* documents: chunk size in characters */
+    long long ingest_chunk_overlap;     /* documents: characters repeated between chunks */
     /* [journal] */
     long long journal_flush_ms;         /* flush buffered events at least this often */
     long long journal_flush_events;     /* ... or when this many are buffered */

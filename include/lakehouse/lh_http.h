@@ -23,6 +23,15 @@
 #include "lakehouse/lh_mem.h"
 
 #define LH_HTTP_MAX_PARAMS 8
+#define LH_HTTP_MAX_UPLOADS 16
+
+/* A file received by an upload route, kept in a temp file until the request ends. */
+typedef struct lh_http_upload {
+    const char *field;    /* the multipart field name ("file" for a raw body) */
+    const char *filename; /* as the client named it */
+    const char *path;     /* the temp file */
+    size_t size;
+} lh_http_upload;
 
 typedef struct lh_http_req {
     const char *method;
@@ -36,7 +45,10 @@ typedef struct lh_http_req {
         const char *name;
         const char *value; /* percent-decoded */
     } params[LH_HTTP_MAX_PARAMS];
+    size_t n_uploads; /* upload routes only */
+    lh_http_upload uploads[LH_HTTP_MAX_UPLOADS];
     void *connection; /* private: the MHD connection */
+    void *form;       /* private: multipart text fields */
 } lh_http_req;
 
 typedef struct lh_http_res lh_http_res;
@@ -56,6 +68,9 @@ const char *lh_http_header(const lh_http_req *req, const char *name); /* or NULL
 /* Integer query argument in [min, max]; absent -> def. */
 lh_code lh_http_query_int(const lh_http_req *req, const char *name, long long def, long long min,
                           long long max, long long *out, lh_err *err);
+
+/* A text field of a multipart/form-data upload, or NULL. */
+const char *lh_http_form(const lh_http_req *req, const char *name);
 
 /* Parses the body as a JSON object (new reference in *out). */
 lh_code lh_http_body_json(const lh_http_req *req, json_t **out, lh_err *err);
@@ -84,6 +99,18 @@ void lh_router_free(lh_router *r);
 void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,
                    void *ctx);
 
+/* An upload route: the body streams to temp files in tmp_dir, never to memory,
+ * up to max_bytes (413 above). A multipart/form-data body gives one upload per
+ * file part (text parts become lh_http_form fields); any other body is one
+ * upload named by the ?filename= query parameter. */
+typedef struct lh_upload_options {
+    const char *tmp_dir;
+    size_t max_bytes;
+} lh_upload_options;
+
+void lh_router_add_upload(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,
+                          void *ctx, const lh_upload_options *opt);
+
 typedef struct lh_route_match {
     lh_http_handler fn;
     void *ctx;
@@ -93,6 +120,7 @@ typedef struct lh_route_match {
         const char *value;
     } params[LH_HTTP_MAX_PARAMS]; /* values allocated in the arena given to match */
     char allow[128];              /* for 405: the methods that do exist, "GET, POST" */
+    const lh_upload_options *upload; /* non-NULL for upload routes */
 } lh_route_match;
 
 /* LH_OK, LH_ENOTFOUND (no pattern matches the path), LH_EMETHOD (the path

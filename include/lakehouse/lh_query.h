@@ -9,23 +9,43 @@
  * large result never sits in memory. A watchdog thread interrupts any query
  * that outlives its deadline (duckdb_interrupt); the cursor then fails with
  * LH_ETIMEOUT.
+ *
+ * A sandboxed engine (allowed_dirs set) can read only files under those
+ * folders, cannot ATTACH, INSTALL or LOAD, and its configuration is locked
+ * (SET of any setting fails). Read-only cursors additionally refuse every
+ * statement but SELECT and EXPLAIN before it runs. Table names DuckDB does not
+ * know are offered to a resolver, which may answer with SQL to run in their
+ * place (how datasets become tables; see lh_dataset_resolver).
  */
 #ifndef LH_QUERY_H
 #define LH_QUERY_H
 
+#include <duckdb.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lakehouse/lh_buckets.h"
 #include "lakehouse/lh_buf.h"
+#include "lakehouse/lh_catalog.h"
 #include "lakehouse/lh_err.h"
 
 typedef struct lh_query_engine lh_query_engine;
 typedef struct lh_query_cursor lh_query_cursor;
 
+/* Answers "what is table `name`?" with a SELECT in sql; LH_ENOTFOUND when the
+ * name is not the resolver's, any other error to fail the query with it. */
+typedef lh_code (*lh_query_resolver)(void *ctx, const char *name, lh_buf *sql, lh_err *err);
+
 typedef struct lh_query_options {
     int threads;              /* 0: DuckDB's default (one per core) */
     const char *memory_limit; /* NULL or "": DuckDB's default */
     int connections;          /* pool size, >= 1 */
+    const char *const *allowed_dirs; /* non-NULL: sandboxed, files readable only under these */
+    size_t n_allowed_dirs;
+    lh_query_resolver resolver; /* may be NULL */
+    void *resolver_ctx;
+    const char *init_sql; /* run once after open, before the sandbox locks (macros) */
 } lh_query_options;
 
 /* "v1.4.4": the DuckDB library actually loaded. */
@@ -34,16 +54,79 @@ const char *lh_query_duckdb_version(void);
 lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out, lh_err *err);
 void lh_query_engine_close(lh_query_engine *e);
 
-/* Runs one SQL statement. timeout_ms <= 0 means no deadline. The cursor
- * holds a pooled connection until lh_query_close; when every connection is
- * busy, waits up to the timeout, then fails with LH_EUNAVAILABLE. */
-lh_code lh_query_open(lh_query_engine *e, const char *sql, long long timeout_ms,
-                      lh_query_cursor **out, lh_err *err);
+typedef struct lh_query_args {
+    const char *sql;      /* exactly one statement */
+    json_t *params;       /* NULL, or an array bound to $1, $2, ... (null, bool, number, string) */
+    long long timeout_ms; /* <= 0: no deadline */
+    bool read_only;       /* refuse all but SELECT / EXPLAIN with LH_EFORBIDDEN */
+} lh_query_args;
+
+/* Runs one SQL statement. The cursor holds a pooled connection until
+ * lh_query_close; when every connection is busy, waits up to the timeout,
+ * then fails with LH_EUNAVAILABLE. Bad SQL is LH_EINVAL with DuckDB's message
+ * (which carries the LINE and a caret at the position). */
+lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cursor **out,
+                      lh_err *err);
 void lh_query_close(lh_query_cursor *c);
 
 size_t lh_query_column_count(const lh_query_cursor *c);
 const char *lh_query_column_name(const lh_query_cursor *c, size_t i);
 const char *lh_query_column_type(const lh_query_cursor *c, size_t i); /* "INTEGER", "VARCHAR[]" */
+
+/* Prepares sql without running it: LH_OK if it is one read-only statement
+ * (SELECT / EXPLAIN), else the error lh_query_open would give. */
+lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err);
+
+/* Milliseconds since the cursor's statement started. */
+double lh_query_elapsed_ms(const lh_query_cursor *c);
+
+/* For modules that drive DuckDB directly (ingest): a pooled connection, with
+ * the same deadline watchdog. lh_query_progress reads its progress (0..100,
+ * -1 unknown) from any thread. */
+typedef struct lh_query_lease lh_query_lease;
+lh_code lh_query_lease_acquire(lh_query_engine *e, long long timeout_ms, lh_query_lease **out,
+                               lh_err *err);
+duckdb_connection lh_query_lease_connection(lh_query_lease *l);
+double lh_query_progress(lh_query_lease *l);
+bool lh_query_lease_timed_out(lh_query_lease *l);
+void lh_query_lease_release(lh_query_lease *l);
+
+/* Appends s as a quoted SQL identifier ("a""b") or string literal ('it''s'). */
+void lh_sql_quote_ident(lh_buf *b, const char *s);
+void lh_sql_quote_literal(lh_buf *b, const char *s);
+
+/* ---- datasets as tables ---------------------------------------------------
+ *
+ * Every dataset is a table by its name at its current version:
+ *     SELECT city, count(*) FROM workers GROUP BY 1
+ * and every version is reachable with the table macro lh_version:
+ *     SELECT * FROM lh_version('workers', 3)
+ * (the same as the quoted table name "workers@3"). Each resolves to
+ * read_parquet over that version's data objects (union_by_name, so files
+ * written before a schema change line up by column name), cast to the
+ * version's schema, with its tombstoned keys filtered out. Objects in
+ * local-folder buckets are read in place; objects in S3 buckets through a
+ * local cache (<data_dir>/_cache/<bucket>/<key>, downloaded on first use;
+ * deleting it loses nothing).
+ */
+typedef struct lh_dataset_tables lh_dataset_tables;
+
+lh_code lh_dataset_tables_new(lh_catalog *catalog, lh_buckets *buckets, const char *cache_dir,
+                              lh_dataset_tables **out, lh_err *err);
+void lh_dataset_tables_free(lh_dataset_tables *t);
+
+/* An lh_query_resolver (ctx: the lh_dataset_tables). */
+lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_err *err);
+
+/* The folders a sandboxed engine must allow: fs bucket roots and the cache. */
+size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **dirs);
+
+/* init_sql for the engine: defines the lh_version table macro. */
+extern const char LH_DATASET_TABLES_INIT_SQL[];
+
+/* The SELECT that reads one manifest's data (exposed for tests and tools). */
+lh_code lh_dataset_tables_sql(lh_dataset_tables *t, const json_t *manifest, lh_buf *sql,
+                              lh_err *err);
 
 /* ---- rendering --------------------------------------------------------- */
 

@@ -46,9 +46,9 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                              .replica = app->replica,
                              .flush_ms = (long)cfg->journal_flush_ms,
                              .flush_events = (long)cfg->journal_flush_events};
-    lh_query_options qo = {.threads = (int)cfg->query_threads,
-                           .memory_limit = cfg->query_memory_limit,
-                           .connections = (int)cfg->query_connections};
+    char *cache_dir = lh_xasprintf("%s/_cache", cfg->storage_data_dir);
+    app->tmp_dir = lh_xasprintf("%s/_tmp", cfg->storage_data_dir);
+    app->max_upload_bytes = cfg->ingest_max_upload_bytes;
     lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
     if (rc == LH_OK) rc = lh_errors_open(lh_buckets_default(app->buckets), &jo, &app->errors, err);
     if (rc == LH_OK) {
@@ -56,8 +56,38 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
         rc = lh_journal_open(lh_buckets_default(app->buckets), &jo, &app->journal, err);
     }
     if (rc == LH_OK) rc = lh_catalog_open(app->buckets, app->journal, &app->catalog, err);
-    if (rc == LH_OK) rc = lh_query_engine_open(&qo, &app->query, err);
+    if (rc == LH_OK) rc = lh_dataset_tables_new(app->catalog, app->buckets, cache_dir, &app->tables, err);
+    if (rc == LH_OK) {
+        const char *const *dirs;
+        size_t n_dirs = lh_dataset_tables_dirs(app->tables, &dirs);
+        lh_query_options qo = {.threads = (int)cfg->query_threads,
+                               .memory_limit = cfg->query_memory_limit,
+                               .connections = (int)cfg->query_connections,
+                               .allowed_dirs = dirs,
+                               .n_allowed_dirs = n_dirs,
+                               .resolver = lh_dataset_tables_resolve,
+                               .resolver_ctx = app->tables,
+                               .init_sql = LH_DATASET_TABLES_INIT_SQL};
+        rc = lh_query_engine_open(&qo, &app->query, err);
+    }
+    if (rc == LH_OK) {
+        lh_query_options io = {.threads = (int)cfg->query_threads,
+                               .memory_limit = cfg->query_memory_limit,
+                               .connections = (int)cfg->ingest_concurrency};
+        rc = lh_query_engine_open(&io, &app->ingest_engine, err);
+    }
+    if (rc == LH_OK) {
+        lh_ingester_config ic = {.engine = app->ingest_engine,
+                                 .catalog = app->catalog,
+                                 .buckets = app->buckets,
+                                 .errors = app->errors,
+                                 .tmp_dir = app->tmp_dir,
+                                 .chunk_chars = (size_t)cfg->ingest_chunk_chars,
+                                 .chunk_overlap = (size_t)cfg->ingest_chunk_overlap};
+        rc = lh_ingester_new(&ic, &app->ingester, err);
+    }
     free(wal_dir);
+    free(cache_dir);
     if (rc) {
         lh_app_close(app);
         return rc;
@@ -69,13 +99,17 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 void lh_app_close(lh_app *app)
 {
     if (!app) return;
+    lh_ingester_free(app->ingester);
+    lh_query_engine_close(app->ingest_engine);
     lh_query_engine_close(app->query);
+    lh_dataset_tables_free(app->tables);
     lh_catalog_close(app->catalog);
     lh_journal_close(app->journal);
     if (app->buckets) lh_buckets_observe(app->buckets, NULL, NULL);
     lh_errors_close(app->errors);
     lh_buckets_close(app->buckets);
     free(app->data_dir);
+    free(app->tmp_dir);
     free(app);
 }
 
@@ -154,6 +188,11 @@ lh_query_engine *lh_app_query_engine(lh_app *app)
     return app->query;
 }
 
+lh_ingester *lh_app_ingester(lh_app *app)
+{
+    return app->ingester;
+}
+
 lh_catalog *lh_app_catalog(lh_app *app)
 {
     return app->catalog;
@@ -180,4 +219,6 @@ void lh_app_routes(lh_app *app, lh_router *r)
     lh_api_storage_routes(app, r);
     lh_api_catalog_routes(app, r);
     lh_api_journal_routes(app, r);
+    lh_api_sql_routes(app, r);
+    lh_api_ingest_routes(app, r);
 }

@@ -9,6 +9,7 @@
 #include "lakehouse/lh_api.h"
 #include "lakehouse/lh_buckets.h"
 #include "lakehouse/lh_catalog.h"
+#include "lakehouse/lh_ingest.h"
 #include "lakehouse/lh_journal.h"
 
 struct lh_app {
@@ -20,7 +21,12 @@ struct lh_app {
     lh_errors *errors;
     lh_journal *journal;
     lh_catalog *catalog;
-    lh_query_engine *query;
+    lh_dataset_tables *tables;
+    lh_query_engine *query;       /* sandboxed, read-only SQL over datasets */
+    lh_query_engine *ingest_engine; /* unsandboxed: reads input files */
+    lh_ingester *ingester;
+    char *tmp_dir;
+    long long max_upload_bytes;
     time_t started_at;
 };
 
@@ -35,5 +41,7 @@ void lh_api_system_routes(lh_app *app, lh_router *r);  /* /health, /v1/version *
 void lh_api_storage_routes(lh_app *app, lh_router *r); /* /v1/storage/..., /v1/errors */
 void lh_api_catalog_routes(lh_app *app, lh_router *r); /* /v1/catalog/... */
 void lh_api_journal_routes(lh_app *app, lh_router *r); /* /v1/journal/... */
+void lh_api_sql_routes(lh_app *app, lh_router *r);     /* /v1/sql */
+void lh_api_ingest_routes(lh_app *app, lh_router *r);  /* /v1/ingest */
 
 #endif

@@ -13,7 +13,8 @@ static json_t *check_query(lh_app *app, bool *ok)
 {
     lh_query_cursor *cur;
     lh_err err;
-    lh_code rc = lh_query_open(app->query, "SELECT 1", 1000, &cur, &err);
+    lh_query_args args = {.sql = "SELECT 1", .timeout_ms = 1000, .read_only = true};
+    lh_code rc = lh_query_open(app->query, &args, &cur, &err);
     if (rc == LH_OK) lh_query_close(cur);
     *ok = rc == LH_OK || rc == LH_EUNAVAILABLE;
     return json_pack("{s:s, s:s, s:s*}", "status", rc == LH_OK ? "ok" : *ok ? "busy" : "failing",

@@ -497,6 +497,18 @@ static lh_code build_commit(lh_catalog *c, struct dataset *ds, void *ctx, const 
         if (!json_is_object(req->extra)) return lh_err_set(err, LH_EINVAL, "commit extra must be an object");
         json_object_update(json_object_get(m, "extra"), req->extra);
     }
+    if (req->content_hashes) {
+        json_t *extra = json_object_get(m, "extra");
+        json_t *known = json_object_get(extra, "content_hashes");
+        if (!json_is_object(known)) {
+            known = json_object();
+            json_object_set_new(extra, "content_hashes", known);
+        }
+        json_t *h;
+        json_array_foreach(req->content_hashes, i, h) {
+            if (json_is_string(h)) json_object_set(known, json_string_value(h), json_object_get(m, "version"));
+        }
+    }
     return LH_OK;
 }
 

@@ -7,6 +7,12 @@
 #include <ctype.h>
 #include <string.h>
 
+int64_t lh_manifest_content_version(const json_t *manifest, const char *sha256)
+{
+    json_t *known = json_object_get(json_object_get(manifest, "extra"), "content_hashes");
+    return json_integer_value(json_object_get(known, sha256));
+}
+
 lh_code lh_catalog_name_check(const char *name, lh_err *err)
 {
     if (!name || !*name) return lh_err_set(err, LH_EINVAL, "dataset name is empty");

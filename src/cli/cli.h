@@ -13,12 +13,14 @@
 
 #include "lakehouse/lh_api.h"
 #include "lakehouse/lh_config.h"
+#include "lakehouse/lh_mem.h"
 
 int cmd_serve(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 

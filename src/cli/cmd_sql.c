@@ -16,7 +16,9 @@ enum { OPT_FORMAT = OPT_FIRST_PRIVATE, OPT_MAX_ROWS, OPT_TIMEOUT };
 static void help(void)
 {
     printf("usage: lakehouse sql [options] [SQL]\n\n"
-           "Runs one SQL statement with the embedded DuckDB engine and prints the result.\n"
+           "Runs one read-only SQL statement (SELECT, EXPLAIN) over the datasets and prints\n"
+           "the result. Every dataset is a table by its name at its current version; any\n"
+           "version is lh_version('name', N). Files outside the data folder are not readable.\n"
            "The statement comes from the argument, or from standard input when the\n"
            "argument is absent or \"-\".\n\n"
            "options:\n"
@@ -81,32 +83,31 @@ int cmd_sql(int argc, char **argv)
     if (optind + 1 < argc)
         return lh_cli_usage_error("sql", "expected one SQL statement (quote it), got %d arguments",
                                   argc - optind);
-    lh_config cfg;
-    int status = lh_cli_load_config(&common, &cfg);
-    lh_cli_common_free(&common);
-    if (status) return status;
-    if (timeout_ms < 0) timeout_ms = cfg.query_timeout_ms;
-    if (max_rows < 0)
-        max_rows = format == LH_FORMAT_TABLE || format == LH_FORMAT_JSON ? cfg.query_max_rows : 0;
-
     char *sql = NULL;
     if (optind < argc && strcmp(argv[optind], "-") != 0) {
-        sql = strdup(argv[optind]);
+        sql = lh_xstrdup(argv[optind]);
     } else if (isatty(0)) {
-        lh_config_free(&cfg);
+        lh_cli_common_free(&common);
         return lh_cli_usage_error("sql", "no SQL given (pass it as an argument or on stdin)");
     } else {
         sql = read_stdin();
     }
 
+    lh_config cfg;
+    lh_app *app;
+    int status = lh_cli_open_app(&common, &cfg, &app);
+    lh_cli_common_free(&common);
+    if (status) {
+        free(sql);
+        return status;
+    }
+    if (timeout_ms < 0) timeout_ms = cfg.query_timeout_ms;
+    if (max_rows < 0)
+        max_rows = format == LH_FORMAT_TABLE || format == LH_FORMAT_JSON ? cfg.query_max_rows : 0;
     lh_err err;
-    lh_query_engine *engine = NULL;
     lh_query_cursor *cursor = NULL;
-    lh_query_options qo = {.threads = (int)cfg.query_threads,
-                           .memory_limit = cfg.query_memory_limit,
-                           .connections = 1};
-    lh_code rc = lh_query_engine_open(&qo, &engine, &err);
-    if (rc == LH_OK) rc = lh_query_open(engine, sql, timeout_ms, &cursor, &err);
+    lh_query_args args = {.sql = sql, .timeout_ms = timeout_ms, .read_only = true};
+    lh_code rc = lh_query_open(lh_app_query_engine(app), &args, &cursor, &err);
     if (rc == LH_OK) {
         lh_result_writer *w = lh_result_writer_new(cursor, format, max_rows);
         lh_buf out = {0};
@@ -123,8 +124,7 @@ int cmd_sql(int argc, char **argv)
     fflush(stdout);
     status = rc ? lh_cli_fail("sql", &err) : 0;
     lh_query_close(cursor);
-    lh_query_engine_close(engine);
+    lh_cli_close_app(&cfg, app);
     free(sql);
-    lh_config_free(&cfg);
     return status;
 }

@@ -14,7 +14,8 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"serve", cmd_serve, "run the HTTP server (all modules in one process)"},
-    {"sql", cmd_sql, "run a SQL statement and print the result"},
+    {"ingest", cmd_ingest, "turn CSV, JSON, Parquet, text or PDF files into a dataset version"},
+    {"sql", cmd_sql, "run a read-only SQL statement over the datasets and print the result"},
     {"catalog", cmd_catalog, "datasets and versions: list, show, create, rollback, tombstone, ..."},
     {"storage", cmd_storage, "buckets and raw objects"},
     {"journal", cmd_journal, "the mutation journal and the error journal"},

@@ -20,6 +20,8 @@ struct route {
     char *segments[MAX_SEGMENTS]; /* "{name}" for parameters */
     lh_http_handler fn;
     void *ctx;
+    bool is_upload;
+    lh_upload_options upload; /* tmp_dir owned */
 };
 
 struct lh_router {
@@ -37,6 +39,7 @@ void lh_router_free(lh_router *r)
     if (!r) return;
     for (size_t i = 0; i < r->n; i++) {
         free(r->routes[i].method);
+        free((char *)r->routes[i].upload.tmp_dir);
         free(r->routes[i].pattern);
         for (size_t j = 0; j < r->routes[i].n_segments; j++) free(r->routes[i].segments[j]);
     }
@@ -85,6 +88,16 @@ void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_htt
         p += len;
         if (*p == '/') p++;
     }
+}
+
+void lh_router_add_upload(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,
+                          void *ctx, const lh_upload_options *opt)
+{
+    lh_router_add(r, method, pattern, fn, ctx);
+    struct route *rt = &r->routes[r->n - 1];
+    rt->is_upload = true;
+    rt->upload.tmp_dir = lh_xstrdup(opt->tmp_dir);
+    rt->upload.max_bytes = opt->max_bytes;
 }
 
 static int hexval(char c)
@@ -199,6 +212,7 @@ lh_code lh_router_match(const lh_router *r, const char *method, const char *path
 
     m->fn = best->fn;
     m->ctx = best->ctx;
+    m->upload = best->is_upload ? &best->upload : NULL;
     for (size_t i = 0; i < n; i++) {
         if (!is_param(best->segments[i])) continue;
         char *value;

@@ -30,7 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <fcntl.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +67,14 @@ struct lh_http_res {
     } headers[MAX_RES_HEADERS];
 };
 
+/* An upload being received: the current file part. */
+struct upload_state {
+    struct MHD_PostProcessor *pp; /* multipart bodies */
+    int fd;                       /* the open temp file, -1 between parts */
+    size_t total;                 /* bytes received across parts */
+    const char *cur_field, *cur_filename;
+};
+
 struct request {
     atomic_int refs;
     lh_http_server *server;
@@ -74,6 +85,10 @@ struct request {
     bool queued;
     size_t discarded; /* body bytes thrown away after a 413 */
     const char *log_path; /* the path, clipped for the access log */
+    lh_route_match match;
+    lh_code match_rc;
+    struct upload_state up;
+    bool upload_failed; /* a temp file could not be written */
     char id[72];
     struct timespec start;
     atomic_size_t bytes_out;
@@ -101,6 +116,11 @@ const char *lh_http_query(const lh_http_req *req, const char *name)
 const char *lh_http_header(const lh_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+const char *lh_http_form(const lh_http_req *req, const char *name)
+{
+    return json_string_value(json_object_get(req->form, name));
 }
 
 lh_code lh_http_query_int(const lh_http_req *req, const char *name, long long def, long long min,
@@ -244,6 +264,10 @@ static void request_unref(struct request *r)
         free(r->res.headers[i].value);
     }
     lh_buf_free(&r->body);
+    if (r->up.pp) MHD_destroy_post_processor(r->up.pp);
+    if (r->up.fd >= 0) close(r->up.fd);
+    for (size_t i = 0; i < r->req.n_uploads; i++) unlink(r->req.uploads[i].path);
+    json_decref(r->req.form);
     lh_arena_free(r->req.arena);
     free(r);
 }
@@ -272,6 +296,8 @@ static struct request *request_new(lh_http_server *s, struct MHD_Connection *c, 
     r->log_path = strlen(url) > 256 ? lh_arena_printf(r->req.arena, "%.256s...", url) : r->req.path;
     r->req.connection = c;
     r->req.body = "";
+    r->up.fd = -1;
+    r->match_rc = lh_router_match(s->router, method, url, r->req.arena, &r->match);
     const char *client_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
     if (client_id && sane_request_id(client_id))
         snprintf(r->id, sizeof r->id, "%s", client_id);
@@ -333,10 +359,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r)
 
 static void run_handler(struct request *r)
 {
-    lh_http_server *s = r->server;
     lh_http_req *req = &r->req;
-    lh_route_match m;
-    lh_code rc = lh_router_match(s->router, req->method, req->path, req->arena, &m);
+    lh_route_match m = r->match;
+    lh_code rc = r->match_rc;
     if (rc == LH_ENOTFOUND) {
         lh_http_res_errorf(&r->res, LH_ENOTFOUND, "no route for %s %s", req->method, req->path);
         return;
@@ -356,6 +381,10 @@ static void run_handler(struct request *r)
         req->params[i].name = m.params[i].name;
         req->params[i].value = m.params[i].value;
     }
+    if (r->upload_failed) {
+        lh_http_res_errorf(&r->res, LH_EIO, "the upload could not be stored on the server");
+        return;
+    }
     req->body = r->body.data ? r->body.data : "";
     req->body_len = r->body.len;
     r->res.status = 0;
@@ -367,11 +396,114 @@ static void run_handler(struct request *r)
                            req->method, req->path);
 }
 
+static size_t body_limit(const struct request *r)
+{
+    return r->match.upload ? r->match.upload->max_bytes : r->server->opt.max_body_bytes;
+}
+
 static void respond_too_big(struct request *r)
 {
-    lh_http_res_errorf(&r->res, LH_ETOOBIG, "request body exceeds the limit of %zu bytes",
-                       r->server->opt.max_body_bytes);
+    lh_http_res_errorf(&r->res, LH_ETOOBIG, "request body exceeds the limit of %zu bytes", body_limit(r));
     r->too_big = true;
+}
+
+/* ---- uploads: bodies of upload routes go to temp files ---- */
+
+static bool upload_open(struct request *r, const char *field, const char *filename)
+{
+    if (r->req.n_uploads == LH_HTTP_MAX_UPLOADS) return false;
+    char *path = lh_arena_printf(r->req.arena, "%s/upload-%s-%zu", r->match.upload->tmp_dir, r->id,
+                                 r->req.n_uploads);
+    mkdir(r->match.upload->tmp_dir, 0755);
+    r->up.fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (r->up.fd < 0) return false;
+    lh_http_upload *u = &r->req.uploads[r->req.n_uploads++];
+    u->field = lh_arena_strdup(r->req.arena, field ? field : "file");
+    u->filename = lh_arena_strdup(r->req.arena, filename && *filename ? filename : "upload");
+    u->path = path;
+    u->size = 0;
+    r->up.cur_field = u->field;
+    r->up.cur_filename = filename ? u->filename : NULL;
+    return true;
+}
+
+static bool upload_write(struct request *r, const char *data, size_t n)
+{
+    lh_http_upload *u = &r->req.uploads[r->req.n_uploads - 1];
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(r->up.fd, data + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        off += (size_t)w;
+    }
+    u->size += n;
+    return true;
+}
+
+static enum MHD_Result on_form_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *filename, const char *content_type,
+                                    const char *transfer_encoding, const char *data, uint64_t off,
+                                    size_t size)
+{
+    (void)kind, (void)content_type, (void)transfer_encoding;
+    struct request *r = cls;
+    if (!filename) { /* a text field: kept in memory, small */
+        if (!r->req.form) r->req.form = json_object();
+        const char *old = json_string_value(json_object_get(r->req.form, key));
+        size_t old_len = old ? strlen(old) : 0;
+        if (old_len + size > 65536) return MHD_NO;
+        char *joined = lh_xmalloc(old_len + size + 1);
+        memcpy(joined, old ? old : "", old_len);
+        memcpy(joined + old_len, data, size);
+        joined[old_len + size] = '\0';
+        json_object_set_new(r->req.form, key, json_string(joined));
+        free(joined);
+        return MHD_YES;
+    }
+    bool new_part = off == 0 || r->up.fd < 0 || !r->up.cur_filename || strcmp(r->up.cur_filename, filename) != 0 ||
+                    strcmp(r->up.cur_field, key) != 0;
+    if (new_part) {
+        if (r->up.fd >= 0) close(r->up.fd);
+        r->up.fd = -1;
+        if (!upload_open(r, key, filename)) {
+            r->upload_failed = true;
+            return MHD_NO;
+        }
+    }
+    if (size && !upload_write(r, data, size)) {
+        r->upload_failed = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* Feeds one piece of an upload route's body. */
+static void upload_piece(struct request *r, struct MHD_Connection *c, const char *data, size_t n)
+{
+    if (r->upload_failed) return;
+    if (r->req.n_uploads == 0 && !r->up.pp && r->up.fd < 0) {
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+        if (ct && strncasecmp(ct, "multipart/form-data", 19) == 0) {
+            r->up.pp = MHD_create_post_processor(c, 65536, on_form_part, r);
+            if (!r->up.pp) r->upload_failed = true;
+        } else {
+            const char *name = lh_http_query(&r->req, "filename");
+            if (!upload_open(r, "file", name)) r->upload_failed = true;
+        }
+    }
+    if (r->upload_failed) return;
+    if (r->up.pp) {
+        if (MHD_post_process(r->up.pp, data, n) != MHD_YES) r->upload_failed = true;
+    } else if (!upload_write(r, data, n)) {
+        r->upload_failed = true;
+    }
+}
+
+static void upload_finish(struct request *r)
+{
+    if (r->up.fd >= 0) close(r->up.fd);
+    r->up.fd = -1;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -389,7 +521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || *end || n > s->opt.max_body_bytes) {
+            if (errno || *end || n > body_limit(r)) {
                 respond_too_big(r); /* answered now; MHD closes without reading the body */
                 return queue(c, r);
             }
@@ -397,7 +529,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->too_big && r->body.len + *upload_size > s->opt.max_body_bytes) {
+        size_t received = r->match.upload ? r->up.total : r->body.len;
+        if (!r->too_big && received + *upload_size > body_limit(r)) {
             /* MHD cannot answer mid-upload: drop the body, answer 413 at its end,
              * and cut off a client that keeps sending far past the limit. */
             lh_buf_free(&r->body);
@@ -408,11 +541,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             *upload_size = 0;
             return r->discarded > DISCARD_LIMIT ? MHD_NO : MHD_YES;
         }
-        lh_buf_append(&r->body, upload, *upload_size);
+        if (r->match.upload) {
+            r->up.total += *upload_size;
+            upload_piece(r, c, upload, *upload_size);
+        } else {
+            lh_buf_append(&r->body, upload, *upload_size);
+        }
         *upload_size = 0;
         return MHD_YES;
     }
     if (r->queued) return MHD_YES;
+    if (r->match.upload) upload_finish(r);
     if (!r->too_big) run_handler(r);
     return queue(c, r);
 }

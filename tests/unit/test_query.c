@@ -37,7 +37,8 @@ static char *run(const char *sql, lh_result_format f, long long max_rows, long l
                  lh_err *err)
 {
     lh_query_cursor *c;
-    if (lh_query_open(engine, sql, timeout_ms, &c, err)) return NULL;
+    lh_query_args args = {.sql = sql, .timeout_ms = timeout_ms};
+    if (lh_query_open(engine, &args, &c, err)) return NULL;
     lh_result_writer *w = lh_result_writer_new(c, f, max_rows);
     lh_buf out = {0};
     bool done = false;
@@ -179,7 +180,7 @@ static void test_max_rows(void **state)
     free(out);
     /* a big result streams chunk by chunk: each piece is bounded */
     lh_query_cursor *c;
-    assert_int_equal(lh_query_open(engine, "SELECT * FROM range(1000000)", 0, &c, &err), LH_OK);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT * FROM range(1000000)", .timeout_ms = 0}, &c, &err), LH_OK);
     lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_NDJSON, 0);
     lh_buf piece = {0};
     bool done = false;
@@ -203,17 +204,17 @@ static void test_errors(void **state)
     (void)state;
     lh_err err;
     lh_query_cursor *c;
-    assert_int_equal(lh_query_open(engine, "SELEC 1", 0, &c, &err), LH_EINVAL);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELEC 1", .timeout_ms = 0}, &c, &err), LH_EINVAL);
     assert_non_null(strstr(err.message, "syntax error at or near \"SELEC\""));
     /* the LINE context appears once, not twice */
     const char *first = strstr(err.message, "LINE 1");
     assert_non_null(first);
     assert_null(strstr(first + 1, "LINE 1"));
-    assert_int_equal(lh_query_open(engine, "SELECT * FROM no_such_table", 0, &c, &err), LH_EINVAL);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT * FROM no_such_table", .timeout_ms = 0}, &c, &err), LH_EINVAL);
     assert_non_null(strstr(err.message, "no_such_table"));
-    assert_int_equal(lh_query_open(engine, "SELECT 1/0::INT, error('boom')", 0, &c, &err), LH_EINVAL);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 1/0::INT, error('boom')", .timeout_ms = 0}, &c, &err), LH_EINVAL);
     assert_non_null(strstr(err.message, "boom"));
-    assert_int_equal(lh_query_open(engine, "SELECT 1; SELECT 2", 0, &c, &err), LH_EINVAL);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 1; SELECT 2", .timeout_ms = 0}, &c, &err), LH_EINVAL);
 }
 
 static double now_ms(void)
@@ -245,12 +246,12 @@ static void test_pool_exhaustion(void **state)
     (void)state;
     lh_err err;
     lh_query_cursor *a, *b, *c;
-    assert_int_equal(lh_query_open(engine, "SELECT 1", 0, &a, &err), LH_OK);
-    assert_int_equal(lh_query_open(engine, "SELECT 2", 0, &b, &err), LH_OK);
-    assert_int_equal(lh_query_open(engine, "SELECT 3", 100, &c, &err), LH_EUNAVAILABLE);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 1", .timeout_ms = 0}, &a, &err), LH_OK);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 2", .timeout_ms = 0}, &b, &err), LH_OK);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 3", .timeout_ms = 100}, &c, &err), LH_EUNAVAILABLE);
     assert_non_null(strstr(err.message, "busy"));
     lh_query_close(a);
-    assert_int_equal(lh_query_open(engine, "SELECT 3", 100, &c, &err), LH_OK);
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 3", .timeout_ms = 100}, &c, &err), LH_OK);
     lh_query_close(b);
     lh_query_close(c);
 }

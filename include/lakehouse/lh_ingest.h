@@ -1,0 +1,91 @@
+/*
+ * lh_ingest.h — files in, versioned Parquet datasets out, without a schema.
+ *
+ * Formats: CSV / TSV (delimiter, quoting, header, types and encoding sniffed),
+ * JSON arrays, NDJSON, Parquet, plain text / Markdown and PDF (text per page,
+ * via poppler). Tabular inputs keep their columns; documents become rows of
+ * (doc_id, page, chunk_no, text, source), chunked on paragraph, line or word
+ * boundaries.
+ *
+ * One ingest call is one new version of one dataset (created if needed):
+ *   1. each input is hashed (SHA-256); bytes the dataset already holds are
+ *      skipped, and if nothing is new no version is made (the report names
+ *      the version that holds them)
+ *   2. each input is converted to zstd Parquet by DuckDB, streaming (memory
+ *      stays bounded whatever the input size)
+ *   3. columns that look like emails, phone numbers, national ids or person
+ *      names are tagged (schema field "pii")
+ *   4. the Parquet files are stored as datasets/<name>/data/<sha256>.parquet
+ *      and committed with the evolved schema (new columns added, missing ones
+ *      NULL, conflicting types widened: integers to BIGINT, numbers to DOUBLE,
+ *      anything else to VARCHAR) and lineage (source, hash, time, actor).
+ * A bad input fails the whole call with a clear error: it is recorded in the
+ * error journal, makes no version and leaves no object behind.
+ */
+#ifndef LH_INGEST_H
+#define LH_INGEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lakehouse/lh_buckets.h"
+#include "lakehouse/lh_catalog.h"
+#include "lakehouse/lh_journal.h"
+#include "lakehouse/lh_query.h"
+
+typedef struct lh_ingester lh_ingester;
+
+typedef struct lh_ingester_config {
+    lh_query_engine *engine; /* unsandboxed: it reads the input files */
+    lh_catalog *catalog;
+    lh_buckets *buckets;
+    lh_errors *errors;       /* failed ingests are recorded here (may be NULL) */
+    const char *tmp_dir;     /* conversions write here before upload */
+    size_t chunk_chars;      /* document chunking defaults */
+    size_t chunk_overlap;
+} lh_ingester_config;
+
+lh_code lh_ingester_new(const lh_ingester_config *cfg, lh_ingester **out, lh_err *err);
+void lh_ingester_free(lh_ingester *ing);
+
+typedef struct lh_ingest_source {
+    const char *path; /* the file to read */
+    const char *name; /* its original name (lineage, format by extension); NULL: path */
+} lh_ingest_source;
+
+/* Progress of a long ingest: fraction done in [0, 1] of the current input. */
+typedef void (*lh_ingest_progress_fn)(void *ctx, const char *source, double done);
+
+typedef struct lh_ingest_options {
+    const char *dataset;
+    lh_commit_mode mode;     /* APPEND (default) or REPLACE */
+    const char *format;      /* NULL: sniffed; else csv tsv json ndjson parquet text markdown pdf */
+    bool skip_bad_rows;      /* CSV: keep good rows and report bad ones (default: refuse the file) */
+    const char *bucket;      /* where a new dataset lives (NULL: the default bucket) */
+    const char *message;
+    size_t chunk_chars;      /* documents: target chunk size (0: the ingester's default) */
+    size_t chunk_overlap;    /* documents: characters repeated (used when chunk_chars is set) */
+    long long timeout_ms;    /* per input conversion (0: none) */
+    lh_ingest_progress_fn progress;
+    void *progress_ctx;
+} lh_ingest_options;
+
+/* Ingests the sources as one version. *report (a new reference):
+ *   {dataset, version, new_version, sources:[{name, format, content_hash, bytes, rows,
+ *    rejected_rows, status: "ingested"|"already_ingested", version?}], schema:[...],
+ *    rejects:[{source, line, error}] } */
+lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
+                  const lh_ingest_options *opt, const lh_who *who, json_t **report, lh_err *err);
+
+/* Splits UTF-8 text into chunks of about max_chars characters, preferring
+ * paragraph, then line, then word boundaries; overlap characters are repeated
+ * at the start of the next chunk. Calls fn(offset, length) per chunk. */
+void lh_ingest_chunk_text(const char *text, size_t len, size_t max_chars, size_t overlap,
+                          void (*fn)(void *ctx, size_t off, size_t len), void *ctx);
+
+/* The PII kind of a column from its name and sample values: "email", "phone",
+ * "national_id", "person_name", or NULL. */
+const char *lh_ingest_pii_kind(const char *column, const char *const *values, size_t n);
+
+#endif

@@ -1,0 +1,581 @@
+/*
+ * ingest.c — one ingest call: hash, skip what is known, convert to Parquet
+ * with DuckDB, tag PII, store, commit. See lh_ingest.h for the contract.
+ */
+#include "internal.h"
+
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_time.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_REJECT_SAMPLES 10
+#define PII_SAMPLE 200
+
+struct lh_ingester {
+    lh_query_engine *engine;
+    lh_catalog *catalog;
+    lh_buckets *buckets;
+    lh_errors *errors;
+    char *tmp_dir;
+    size_t chunk_chars, chunk_overlap;
+    atomic_uint counter;
+};
+
+/* What became of one input. */
+struct input {
+    const char *name;
+    const char *path;
+    ingest_format format;
+    const char *encoding;
+    char sha[LH_SHA256_HEX_LEN + 1];
+    uint64_t bytes;
+    int64_t duplicate_of; /* version already holding these bytes, 0 if new */
+    bool repeated;        /* the same bytes appear earlier in this call */
+    char *parquet;        /* temp file */
+    int64_t rows, rejected;
+    json_t *fields; /* [{name, type, pii?}] */
+    json_t *rejects;
+    char parquet_sha[LH_SHA256_HEX_LEN + 1];
+    uint64_t parquet_size;
+    char *key;     /* where it was stored */
+    bool uploaded; /* we created the object (to remove it if the call fails) */
+};
+
+lh_code lh_ingester_new(const lh_ingester_config *cfg, lh_ingester **out, lh_err *err)
+{
+    if (mkdir(cfg->tmp_dir, 0755) != 0 && errno != EEXIST)
+        return lh_err_errno(err, LH_EIO, errno, "cannot create %s", cfg->tmp_dir);
+    lh_ingester *ing = lh_xcalloc(1, sizeof *ing);
+    ing->engine = cfg->engine;
+    ing->catalog = cfg->catalog;
+    ing->buckets = cfg->buckets;
+    ing->errors = cfg->errors;
+    ing->tmp_dir = lh_xstrdup(cfg->tmp_dir);
+    ing->chunk_chars = cfg->chunk_chars ? cfg->chunk_chars : 1000;
+    ing->chunk_overlap = cfg->chunk_overlap;
+    *out = ing;
+    return LH_OK;
+}
+
+void lh_ingester_free(lh_ingester *ing)
+{
+    if (!ing) return;
+    free(ing->tmp_dir);
+    free(ing);
+}
+
+/* ---- DuckDB helpers ---- */
+
+static lh_code exec(duckdb_connection conn, const char *sql, lh_query_lease *lease, lh_err *err)
+{
+    duckdb_result r;
+    lh_code rc = LH_OK;
+    if (duckdb_query(conn, sql, &r) == DuckDBError) {
+        const char *msg = duckdb_result_error(&r);
+        if (lease && lh_query_lease_timed_out(lease))
+            rc = lh_err_set(err, LH_ETIMEOUT, "the conversion exceeded its deadline and was cancelled");
+        else
+            rc = lh_err_set(err, duckdb_result_error_type(&r) == DUCKDB_ERROR_IO ? LH_EIO : LH_EINVAL, "%s",
+                            msg ? msg : "query failed");
+    }
+    duckdb_destroy_result(&r);
+    return rc;
+}
+
+/* Runs a query whose columns are all VARCHAR; *rows is [[s|null, ...], ...]. */
+static lh_code query_strings(duckdb_connection conn, const char *sql, json_t **rows, lh_err *err)
+{
+    duckdb_result r;
+    if (duckdb_query(conn, sql, &r) == DuckDBError) {
+        lh_code rc = lh_err_set(err, LH_EINVAL, "%s", duckdb_result_error(&r));
+        duckdb_destroy_result(&r);
+        return rc;
+    }
+    json_t *out = json_array();
+    idx_t cols = duckdb_column_count(&r);
+    duckdb_data_chunk chunk;
+    while ((chunk = duckdb_fetch_chunk(r))) {
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        for (idx_t row = 0; row < n; row++) {
+            json_t *line = json_array();
+            for (idx_t c = 0; c < cols; c++) {
+                duckdb_vector v = duckdb_data_chunk_get_vector(chunk, c);
+                uint64_t *valid = duckdb_vector_get_validity(v);
+                if (valid && !duckdb_validity_row_is_valid(valid, row)) {
+                    json_array_append_new(line, json_null());
+                    continue;
+                }
+                duckdb_string_t *s = &((duckdb_string_t *)duckdb_vector_get_data(v))[row];
+                json_array_append_new(line, json_stringn(duckdb_string_t_data(s), duckdb_string_t_length(*s)));
+            }
+            json_array_append_new(out, line);
+        }
+        duckdb_destroy_data_chunk(&chunk);
+    }
+    duckdb_destroy_result(&r);
+    *rows = out;
+    return LH_OK;
+}
+
+/* ---- progress ---- */
+
+struct poller {
+    lh_query_lease *lease;
+    const lh_ingest_options *opt;
+    const char *source;
+    atomic_bool stop;
+};
+
+static void *poll_progress(void *arg)
+{
+    struct poller *p = arg;
+    while (!atomic_load(&p->stop)) {
+        double pct = lh_query_progress(p->lease);
+        if (pct >= 0) p->opt->progress(p->opt->progress_ctx, p->source, pct / 100.0);
+        usleep(150 * 1000);
+    }
+    return NULL;
+}
+
+/* ---- conversion ---- */
+
+static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, struct input *in,
+                             const lh_ingest_options *opt, lh_err *err)
+{
+    lh_buf src = {0}, sql = {0};
+    switch (in->format) {
+    case FMT_CSV:
+    case FMT_TSV:
+        lh_buf_puts(&src, "read_csv(");
+        lh_sql_quote_literal(&src, in->path);
+        lh_buf_printf(&src, ", auto_detect = true, sample_size = 20480, encoding = '%s', "
+                            "store_rejects = true, rejects_table = 'lh_rejects', rejects_scan = 'lh_reject_scans'",
+                      in->encoding);
+        if (in->format == FMT_TSV) lh_buf_puts(&src, ", delim = '\\t'");
+        lh_buf_putc(&src, ')');
+        break;
+    case FMT_JSON:
+        lh_buf_puts(&src, "read_json(");
+        lh_sql_quote_literal(&src, in->path);
+        lh_buf_puts(&src, ", format = 'auto', records = 'auto', maximum_object_size = 67108864)");
+        break;
+    default:
+        lh_buf_puts(&src, "read_parquet(");
+        lh_sql_quote_literal(&src, in->path);
+        lh_buf_putc(&src, ')');
+    }
+    lh_buf_printf(&sql, "COPY (SELECT * FROM %s) TO ", src.data);
+    lh_sql_quote_literal(&sql, in->parquet);
+    lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+    lh_code rc = exec(conn, sql.data, lease, err);
+    if (rc == LH_OK && (in->format == FMT_CSV || in->format == FMT_TSV)) {
+        json_t *count, *samples;
+        rc = query_strings(conn, "SELECT CAST(count(*) AS VARCHAR) FROM lh_rejects", &count, err);
+        if (rc == LH_OK) {
+            in->rejected = atoll(json_string_value(json_array_get(json_array_get(count, 0), 0)));
+            json_decref(count);
+        }
+        if (rc == LH_OK && in->rejected) {
+            char q[256];
+            snprintf(q, sizeof q,
+                     "SELECT CAST(line AS VARCHAR), CAST(error_type AS VARCHAR), error_message FROM lh_rejects "
+                     "ORDER BY line LIMIT %d",
+                     MAX_REJECT_SAMPLES);
+            rc = query_strings(conn, q, &samples, err);
+            if (rc == LH_OK) {
+                size_t i;
+                json_t *s;
+                json_array_foreach(samples, i, s) {
+                    json_array_append_new(in->rejects,
+                                          json_pack("{s:s, s:I, s:O, s:O}", "source", in->name, "line",
+                                                    (json_int_t)atoll(json_string_value(json_array_get(s, 0))),
+                                                    "kind", json_array_get(s, 1), "error", json_array_get(s, 2)));
+                }
+                json_decref(samples);
+            }
+        }
+        lh_err ignored;
+        exec(conn, "DROP TABLE IF EXISTS lh_rejects; DROP TABLE IF EXISTS lh_reject_scans", NULL, &ignored);
+        if (rc == LH_OK && in->rejected && !opt->skip_bad_rows) {
+            json_t *first = json_array_get(in->rejects, 0);
+            rc = lh_err_set(err, LH_EINVAL,
+                            "%s: %lld row(s) could not be read; the first, at line %lld: %s "
+                            "(nothing was ingested; skip_bad_rows keeps the good rows)",
+                            in->name, (long long)in->rejected,
+                            (long long)json_integer_value(json_object_get(first, "line")),
+                            json_string_value(json_object_get(first, "error")));
+        }
+    }
+    lh_buf_free(&src);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct input *in,
+                                const lh_ingest_options *opt, lh_err *err)
+{
+    doc_rows rows = {0};
+    size_t chars = opt->chunk_chars ? opt->chunk_chars : ing->chunk_chars;
+    size_t overlap = opt->chunk_chars ? opt->chunk_overlap : ing->chunk_overlap;
+    lh_code rc = ingest_document(in->path, in->format, in->encoding, chars, overlap, &rows, err);
+    if (rc) {
+        doc_rows_free(&rows);
+        return lh_err_wrap(err, "%s", in->name);
+    }
+    rc = exec(conn,
+              "CREATE OR REPLACE TEMP TABLE lh_docs (doc_id VARCHAR, page INTEGER, chunk_no INTEGER, "
+              "text VARCHAR, source VARCHAR)",
+              NULL, err);
+    duckdb_appender app = NULL;
+    if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_docs", &app) == DuckDBError)
+        rc = lh_err_set(err, LH_EINTERNAL, "cannot append document rows");
+    char doc_id[17];
+    memcpy(doc_id, in->sha, 16);
+    doc_id[16] = '\0';
+    for (size_t i = 0; rc == LH_OK && i < rows.n; i++) {
+        duckdb_append_varchar(app, doc_id);
+        duckdb_append_int32(app, rows.rows[i].page);
+        duckdb_append_int32(app, rows.rows[i].chunk_no);
+        duckdb_append_varchar(app, rows.rows[i].text);
+        duckdb_append_varchar(app, in->name);
+        if (duckdb_appender_end_row(app) == DuckDBError)
+            rc = lh_err_set(err, LH_EINTERNAL, "appending document rows: %s", duckdb_appender_error(app));
+    }
+    if (app && duckdb_appender_destroy(&app) == DuckDBError && rc == LH_OK)
+        rc = lh_err_set(err, LH_EINTERNAL, "flushing document rows");
+    doc_rows_free(&rows);
+    if (rc == LH_OK) {
+        lh_buf sql = {0};
+        lh_buf_puts(&sql, "COPY lh_docs TO ");
+        lh_sql_quote_literal(&sql, in->parquet);
+        lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+        rc = exec(conn, sql.data, NULL, err);
+        lh_buf_free(&sql);
+    }
+    lh_err ignored;
+    exec(conn, "DROP TABLE IF EXISTS lh_docs", NULL, &ignored);
+    return rc;
+}
+
+/* Reads the produced file's schema and row count, and tags PII columns. */
+static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
+{
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(");
+    lh_sql_quote_literal(&sql, in->parquet);
+    lh_buf_puts(&sql, "))");
+    json_t *cols;
+    lh_code rc = query_strings(conn, sql.data, &cols, err);
+    lh_buf_reset(&sql);
+    if (rc) {
+        lh_buf_free(&sql);
+        return rc;
+    }
+    lh_buf_puts(&sql, "SELECT CAST(count(*) AS VARCHAR) FROM read_parquet(");
+    lh_sql_quote_literal(&sql, in->parquet);
+    lh_buf_putc(&sql, ')');
+    json_t *count;
+    rc = query_strings(conn, sql.data, &count, err);
+    if (rc == LH_OK) {
+        in->rows = atoll(json_string_value(json_array_get(json_array_get(count, 0), 0)));
+        json_decref(count);
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c) {
+        const char *name = json_string_value(json_array_get(c, 0));
+        const char *type = json_string_value(json_array_get(c, 1));
+        json_t *field = json_pack("{s:s, s:s}", "name", name, "type", type);
+        if (rc == LH_OK && !strcmp(type, "VARCHAR")) {
+            lh_buf_reset(&sql);
+            lh_buf_puts(&sql, "SELECT ");
+            lh_sql_quote_ident(&sql, name);
+            lh_buf_puts(&sql, " FROM read_parquet(");
+            lh_sql_quote_literal(&sql, in->parquet);
+            lh_buf_puts(&sql, ") WHERE ");
+            lh_sql_quote_ident(&sql, name);
+            lh_buf_printf(&sql, " IS NOT NULL LIMIT %d", PII_SAMPLE);
+            json_t *sample;
+            if (query_strings(conn, sql.data, &sample, err) == LH_OK) {
+                const char *values[PII_SAMPLE];
+                size_t n = 0;
+                json_t *s;
+                size_t k;
+                json_array_foreach(sample, k, s) values[n++] = json_string_value(json_array_get(s, 0));
+                const char *kind = lh_ingest_pii_kind(name, values, n);
+                if (kind) json_object_set_new(field, "pii", json_string(kind));
+                json_decref(sample);
+            }
+        }
+        json_array_append_new(in->fields, field);
+    }
+    json_decref(cols);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_options *opt, lh_err *err)
+{
+    lh_query_lease *lease;
+    lh_code rc = lh_query_lease_acquire(ing->engine, opt->timeout_ms, &lease, err);
+    if (rc) return rc;
+    duckdb_connection conn = lh_query_lease_connection(lease);
+    pthread_t poller_thread;
+    struct poller p = {lease, opt, in->name, false};
+    bool polling = opt->progress && in->format != FMT_TEXT && in->format != FMT_PDF &&
+                   pthread_create(&poller_thread, NULL, poll_progress, &p) == 0;
+    if (in->format == FMT_TEXT || in->format == FMT_PDF) rc = convert_document(ing, conn, in, opt, err);
+    else rc = convert_table(conn, lease, in, opt, err);
+    if (polling) {
+        atomic_store(&p.stop, true);
+        pthread_join(poller_thread, NULL);
+    }
+    if (rc == LH_OK) rc = describe(conn, in, err);
+    if (rc == LH_OK && opt->progress) opt->progress(opt->progress_ctx, in->name, 1.0);
+    lh_query_lease_release(lease);
+    if (rc == LH_OK && in->rows == 0)
+        rc = lh_err_set(err, LH_EINVAL, "%s holds no rows", in->name);
+    return rc;
+}
+
+/* ---- schema evolution ---- */
+
+static int int_rank(const char *t)
+{
+    static const char *const ints[] = {"TINYINT", "UTINYINT", "SMALLINT", "USMALLINT", "INTEGER", "UINTEGER", "BIGINT"};
+    for (int i = 0; i < 7; i++)
+        if (!strcmp(t, ints[i])) return i + 1;
+    return 0;
+}
+
+static bool is_float(const char *t)
+{
+    return !strcmp(t, "FLOAT") || !strcmp(t, "DOUBLE") || !strncmp(t, "DECIMAL", 7);
+}
+
+/* The type both a and b fit in: integers widen to BIGINT, numbers to DOUBLE, the rest to VARCHAR. */
+static const char *widen(const char *a, const char *b)
+{
+    if (!strcmp(a, b)) return a;
+    if (int_rank(a) && int_rank(b)) return "BIGINT";
+    if ((int_rank(a) || is_float(a)) && (int_rank(b) || is_float(b))) return "DOUBLE";
+    return "VARCHAR";
+}
+
+/* Merges new fields into the dataset's schema; records what changed. */
+static json_t *merge_schema(json_t *old_fields, json_t *new_fields, json_t *changes)
+{
+    json_t *merged = json_deep_copy(old_fields ? old_fields : json_array());
+    size_t i, k;
+    json_t *nf, *of;
+    json_array_foreach(new_fields, i, nf) {
+        const char *name = json_string_value(json_object_get(nf, "name"));
+        const char *type = json_string_value(json_object_get(nf, "type"));
+        bool found = false;
+        json_array_foreach(merged, k, of) {
+            if (strcmp(json_string_value(json_object_get(of, "name")), name) != 0) continue;
+            found = true;
+            const char *was = json_string_value(json_object_get(of, "type"));
+            const char *now = widen(was, type);
+            if (strcmp(was, now) != 0) {
+                json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:s}", "column", name, "change",
+                                                         "widened", "from", was, "to", now));
+                json_object_set_new(of, "type", json_string(now));
+            }
+            if (!json_object_get(of, "pii") && json_object_get(nf, "pii"))
+                json_object_set(of, "pii", json_object_get(nf, "pii"));
+            break;
+        }
+        if (!found) {
+            if (json_array_size(old_fields))
+                json_array_append_new(changes, json_pack("{s:s, s:s, s:s}", "column", name, "change", "added",
+                                                         "type", type));
+            json_array_append(merged, nf);
+        }
+    }
+    return merged;
+}
+
+/* ---- the call ---- */
+
+static lh_code hash_input(struct input *in, lh_err *err)
+{
+    struct stat st;
+    if (stat(in->path, &st) != 0)
+        return lh_err_errno(err, errno == ENOENT ? LH_ENOTFOUND : LH_EIO, errno, "cannot read %s", in->name);
+    if (!S_ISREG(st.st_mode)) return lh_err_set(err, LH_EINVAL, "%s is not a regular file", in->name);
+    in->bytes = (uint64_t)st.st_size;
+    if (in->bytes == 0) return lh_err_set(err, LH_EINVAL, "%s is empty (0 bytes)", in->name);
+    return lh_sha256_file_hex(in->path, in->sha, err);
+}
+
+static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *bucket, bool failed)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ins[i].parquet) unlink(ins[i].parquet);
+        if (failed && ins[i].uploaded) {
+            lh_err ignored;
+            lh_store_delete(bucket, ins[i].key, &ignored);
+        }
+        free(ins[i].parquet);
+        free(ins[i].key);
+        json_decref(ins[i].fields);
+        json_decref(ins[i].rejects);
+    }
+    (void)ing;
+}
+
+lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
+                  const lh_ingest_options *opt, const lh_who *who, json_t **report, lh_err *err)
+{
+    lh_err local;
+    if (!err) err = &local;
+    lh_code rc = lh_catalog_name_check(opt->dataset, err);
+    if (rc) return rc;
+    if (n == 0) return lh_err_set(err, LH_EINVAL, "nothing to ingest");
+    ingest_format forced = FMT_UNKNOWN;
+    if (opt->format && !ingest_format_parse(opt->format, &forced))
+        return lh_err_set(err, LH_EINVAL, "unknown format \"%s\" (csv, tsv, json, ndjson, parquet, text, markdown, pdf)",
+                          opt->format);
+
+    json_t *head = NULL;
+    lh_err head_err;
+    lh_code hrc = lh_catalog_get(ing->catalog, opt->dataset, 0, &head, &head_err);
+    if (hrc && hrc != LH_ENOTFOUND) {
+        *err = head_err;
+        return hrc;
+    }
+    if (head && json_is_true(json_object_get(head, "deleted"))) {
+        json_decref(head);
+        return lh_err_set(err, LH_ENOTFOUND, "dataset %s is deleted (roll it back to restore it)", opt->dataset);
+    }
+    lh_store *bucket = NULL;
+    const char *bucket_name = head ? json_string_value(json_object_get(head, "bucket")) : opt->bucket;
+    bucket = bucket_name && *bucket_name ? lh_buckets_find(ing->buckets, bucket_name) : lh_buckets_default(ing->buckets);
+    if (!bucket) {
+        json_decref(head);
+        return lh_err_set(err, LH_EINVAL, "no bucket named \"%s\"", bucket_name);
+    }
+
+    struct input *ins = lh_xcalloc(n, sizeof *ins);
+    unsigned call = atomic_fetch_add(&ing->counter, 1);
+    size_t fresh = 0;
+    for (size_t i = 0; i < n && rc == LH_OK; i++) {
+        struct input *in = &ins[i];
+        in->path = sources[i].path;
+        in->name = sources[i].name ? sources[i].name : sources[i].path;
+        in->fields = json_array();
+        in->rejects = json_array();
+        rc = hash_input(in, err);
+        if (rc) break;
+        in->duplicate_of = head ? lh_manifest_content_version(head, in->sha) : 0;
+        for (size_t k = 0; k < i && !in->duplicate_of; k++) in->repeated |= !strcmp(ins[k].sha, in->sha);
+        if (in->duplicate_of || in->repeated) continue;
+        fresh++;
+        rc = ingest_sniff(in->path, in->name, &in->format, &in->encoding, err);
+        if (rc) break;
+        if (forced != FMT_UNKNOWN) in->format = forced;
+        in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
+        rc = convert(ing, in, opt, err);
+        if (rc) break;
+        rc = lh_sha256_file_hex(in->parquet, in->parquet_sha, err);
+        struct stat st;
+        if (rc == LH_OK && stat(in->parquet, &st) == 0) in->parquet_size = (uint64_t)st.st_size;
+        in->key = lh_xasprintf("datasets/%s/data/%s.parquet", opt->dataset, in->parquet_sha);
+        if (rc == LH_OK) {
+            rc = lh_store_put_file(bucket, in->key, in->parquet, LH_PUT_IF_ABSENT, err);
+            in->uploaded = rc == LH_OK;
+            if (rc == LH_EEXIST) rc = LH_OK; /* identical Parquet already stored */
+        }
+    }
+
+    json_t *manifest = NULL, *changes = json_array();
+    if (rc == LH_OK && fresh > 0) {
+        if (!head) {
+            lh_create_options co = {.bucket = bucket->name};
+            json_t *created;
+            lh_code crc = lh_catalog_create(ing->catalog, opt->dataset, &co, who, &created, err);
+            if (crc == LH_OK) json_decref(created);
+            else if (crc != LH_EEXIST) rc = crc;
+            if (rc == LH_OK) rc = lh_catalog_get(ing->catalog, opt->dataset, 0, &head, err);
+        }
+        json_t *objects = json_array(), *hashes = json_array(), *lineage_sources = json_array();
+        json_t *schema = opt->mode == LH_COMMIT_REPLACE
+                             ? json_array()
+                             : json_deep_copy(json_object_get(json_object_get(head, "schema"), "fields"));
+        for (size_t i = 0; rc == LH_OK && i < n; i++) {
+            struct input *in = &ins[i];
+            if (in->duplicate_of || in->repeated) continue;
+            json_array_append_new(objects, json_pack("{s:s, s:s, s:I, s:s, s:I}", "bucket", bucket->name, "key", in->key,
+                                                     "size", (json_int_t)in->parquet_size, "sha256", in->parquet_sha,
+                                                     "rows", (json_int_t)in->rows));
+            json_array_append_new(hashes, json_string(in->sha));
+            json_t *merged = merge_schema(schema, in->fields, changes);
+            json_decref(schema);
+            schema = merged;
+            json_array_append_new(lineage_sources,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "source", in->name, "content_hash",
+                                            in->sha, "format", ingest_format_name(in->format), "encoding",
+                                            in->encoding, "bytes", (json_int_t)in->bytes, "rows",
+                                            (json_int_t)in->rows, "rejected_rows", (json_int_t)in->rejected));
+        }
+        char ts[LH_TIME_ISO_LEN];
+        lh_time_iso8601(lh_time_now_ms(), ts);
+        json_t *lineage = json_pack("{s:o, s:s, s:s, s:s, s:O}", "sources", lineage_sources, "ingested_at", ts,
+                                    "actor", who && who->actor ? who->actor : "anonymous", "via",
+                                    who && who->source ? who->source : "system", "schema_changes", changes);
+        char message[256];
+        if (!opt->message)
+            snprintf(message, sizeof message, "ingest %zu file%s (%s)", fresh, fresh == 1 ? "" : "s",
+                     opt->mode == LH_COMMIT_REPLACE ? "replace" : "append");
+        lh_commit c = {.mode = opt->mode, .objects = objects, .schema = schema, .lineage = lineage,
+                       .content_hashes = hashes, .message = opt->message ? opt->message : message};
+        if (rc == LH_OK) rc = lh_catalog_commit(ing->catalog, opt->dataset, &c, who, &manifest, err);
+        json_decref(objects);
+        json_decref(hashes);
+        json_decref(schema);
+        json_decref(lineage);
+    }
+
+    if (rc == LH_OK) {
+        json_t *list = json_array(), *rejects = json_array();
+        int64_t version = manifest ? json_integer_value(json_object_get(manifest, "version"))
+                                   : json_integer_value(json_object_get(head, "version"));
+        for (size_t i = 0; i < n; i++) {
+            struct input *in = &ins[i];
+            bool dup = in->duplicate_of || in->repeated;
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "name", in->name,
+                                                  "format", dup ? "-" : ingest_format_name(in->format),
+                                                  "content_hash", in->sha, "bytes", (json_int_t)in->bytes, "rows",
+                                                  (json_int_t)in->rows, "rejected_rows", (json_int_t)in->rejected,
+                                                  "status", dup ? "already_ingested" : "ingested", "version",
+                                                  (json_int_t)(in->duplicate_of ? in->duplicate_of : version)));
+            json_array_extend(rejects, in->rejects);
+        }
+        json_t *shown = manifest ? manifest : head;
+        *report = json_pack("{s:s, s:I, s:b, s:o, s:O, s:O, s:o, s:I}", "dataset", opt->dataset, "version",
+                            (json_int_t)version, "new_version", manifest != NULL, "sources", list, "schema",
+                            json_object_get(json_object_get(shown, "schema"), "fields"), "schema_changes", changes,
+                            "rejects", rejects, "row_count",
+                            json_integer_value(json_object_get(shown, "row_count")));
+    } else if (ing->errors) {
+        lh_errors_record(ing->errors, "ingest", bucket->name, opt->dataset, err);
+    }
+    cleanup(ing, ins, n, bucket, rc != LH_OK);
+    free(ins);
+    json_decref(changes);
+    json_decref(manifest);
+    json_decref(head);
+    return rc;
+}

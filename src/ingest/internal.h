@@ -1,0 +1,45 @@
+/*
+ * internal.h — what the ingest files share.
+ */
+#ifndef LH_INGEST_INTERNAL_H
+#define LH_INGEST_INTERNAL_H
+
+#include "lakehouse/lh_ingest.h"
+
+typedef enum {
+    FMT_UNKNOWN,
+    FMT_CSV,
+    FMT_TSV,
+    FMT_JSON, /* an array of objects, or NDJSON: DuckDB tells them apart */
+    FMT_PARQUET,
+    FMT_TEXT,
+    FMT_PDF
+} ingest_format;
+
+const char *ingest_format_name(ingest_format f);
+bool ingest_format_parse(const char *s, ingest_format *out);
+
+/* Decides the format from the first bytes and the name; text encodings are
+ * "utf-8", "utf-16" or "latin-1". LH_EINVAL for binary data that is none of
+ * the binary formats, with a message saying what it looks like. */
+lh_code ingest_sniff(const char *path, const char *name, ingest_format *format,
+                     const char **encoding, lh_err *err);
+
+/* One document chunk row. */
+typedef struct doc_row {
+    int page;
+    int chunk_no;
+    char *text; /* owned */
+} doc_row;
+
+typedef struct doc_rows {
+    doc_row *rows;
+    size_t n, cap;
+} doc_rows;
+
+/* Reads a text / Markdown (UTF-8 or Latin-1) or PDF file into chunk rows. */
+lh_code ingest_document(const char *path, ingest_format format, const char *encoding,
+                        size_t chunk_chars, size_t overlap, doc_rows *out, lh_err *err);
+void doc_rows_free(doc_rows *r);
+
+#endif

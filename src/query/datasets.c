@@ -1,0 +1,207 @@
+/*
+ * datasets.c — datasets as SQL tables: manifests turned into SELECTs over
+ * their Parquet objects, resolved by name when a query mentions them.
+ */
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_query.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char LH_DATASET_TABLES_INIT_SQL[] =
+    "CREATE MACRO lh_version(dataset, version) AS TABLE "
+    "SELECT * FROM query_table(dataset || '@' || CAST(version AS VARCHAR))";
+
+struct lh_dataset_tables {
+    lh_catalog *catalog;
+    lh_buckets *buckets;
+    char *cache_dir;
+    char **dirs;
+    size_t n_dirs;
+};
+
+lh_code lh_dataset_tables_new(lh_catalog *catalog, lh_buckets *buckets, const char *cache_dir,
+                              lh_dataset_tables **out, lh_err *err)
+{
+    lh_dataset_tables *t = lh_xcalloc(1, sizeof *t);
+    t->catalog = catalog;
+    t->buckets = buckets;
+    if (mkdir(cache_dir, 0755) != 0 && errno != EEXIST) {
+        lh_err_errno(err, LH_EIO, errno, "cannot create the cache folder %s", cache_dir);
+        free(t);
+        return LH_EIO;
+    }
+    char *real = realpath(cache_dir, NULL);
+    t->cache_dir = real ? real : lh_xstrdup(cache_dir);
+    t->dirs = lh_xcalloc(lh_buckets_count(buckets) + 1, sizeof *t->dirs);
+    t->dirs[t->n_dirs++] = lh_xstrdup(t->cache_dir);
+    for (size_t i = 0; i < lh_buckets_count(buckets); i++) {
+        char root[PATH_MAX];
+        /* the folder of an fs bucket: the local path of a key, minus the key */
+        if (lh_store_local_path(lh_buckets_at(buckets, i), "x", root, sizeof root)) {
+            root[strlen(root) - 2] = '\0';
+            t->dirs[t->n_dirs++] = lh_xstrdup(root);
+        }
+    }
+    *out = t;
+    return LH_OK;
+}
+
+void lh_dataset_tables_free(lh_dataset_tables *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n_dirs; i++) free(t->dirs[i]);
+    free(t->dirs);
+    free(t->cache_dir);
+    free(t);
+}
+
+size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **dirs)
+{
+    *dirs = (const char *const *)t->dirs;
+    return t->n_dirs;
+}
+
+/* The local file holding an object: in place for fs buckets, else the cache
+ * (downloaded when missing or of the wrong size). */
+static lh_code local_file(lh_dataset_tables *t, const json_t *object, char *out, size_t n, lh_err *err)
+{
+    const char *bucket = json_string_value(json_object_get(object, "bucket"));
+    const char *key = json_string_value(json_object_get(object, "key"));
+    lh_store *s = lh_buckets_find(t->buckets, bucket);
+    if (!s) return lh_err_set(err, LH_ENOTFOUND, "data object %s is in bucket \"%s\", which is not configured", key, bucket);
+    if (lh_store_local_path(s, key, out, n)) return LH_OK;
+    snprintf(out, n, "%s/%s/%s", t->cache_dir, bucket, key);
+    struct stat st;
+    json_int_t size = json_integer_value(json_object_get(object, "size"));
+    if (stat(out, &st) == 0 && st.st_size == size) return LH_OK;
+    /* make the parent folders, then fetch (lh_store_get_file writes via a temp file) */
+    for (char *p = out + strlen(t->cache_dir) + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(out, 0755);
+        *p = '/';
+    }
+    lh_code rc = lh_store_get_file(s, key, out, err);
+    if (rc == LH_OK)
+        lh_log(LH_LOG_DEBUG, "query.cache_fill", LH_KV_STR("bucket", bucket), LH_KV_STR("key", key));
+    return rc;
+}
+
+/* Casts that schema evolution can require (widened columns); other types are read as stored. */
+static bool castable(const char *type)
+{
+    return !strcmp(type, "VARCHAR") || !strcmp(type, "BIGINT") || !strcmp(type, "DOUBLE");
+}
+
+lh_code lh_dataset_tables_sql(lh_dataset_tables *t, const json_t *m, lh_buf *sql, lh_err *err)
+{
+    json_t *fields = json_object_get(json_object_get(m, "schema"), "fields");
+    json_t *objects = json_object_get(m, "objects");
+    lh_buf_puts(sql, "SELECT ");
+    size_t i;
+    json_t *f;
+    if (json_array_size(fields) == 0) lh_buf_puts(sql, "NULL AS \"_empty\"");
+    json_array_foreach(fields, i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const char *type = json_string_value(json_object_get(f, "type"));
+        if (i) lh_buf_puts(sql, ", ");
+        if (json_array_size(objects) == 0 || castable(type)) {
+            lh_buf_puts(sql, "CAST(");
+            if (json_array_size(objects) == 0) lh_buf_puts(sql, "NULL");
+            else lh_sql_quote_ident(sql, name);
+            lh_buf_printf(sql, " AS %s) AS ", castable(type) ? type : "VARCHAR");
+            lh_sql_quote_ident(sql, name);
+        } else {
+            lh_sql_quote_ident(sql, name);
+        }
+    }
+    if (json_array_size(objects) == 0) {
+        lh_buf_puts(sql, " WHERE false");
+        return LH_OK;
+    }
+    lh_buf_puts(sql, " FROM read_parquet([");
+    json_t *o;
+    json_array_foreach(objects, i, o) {
+        char path[PATH_MAX];
+        lh_code rc = local_file(t, o, path, sizeof path, err);
+        if (rc) return rc;
+        if (i) lh_buf_puts(sql, ", ");
+        lh_sql_quote_literal(sql, path);
+    }
+    lh_buf_puts(sql, "], union_by_name = true)");
+    /* tombstones: WHERE key IS NULL OR CAST(key AS VARCHAR) NOT IN (...), per key column */
+    json_t *tombstones = json_object_get(m, "tombstones");
+    json_t *columns = json_object();
+    json_array_foreach(tombstones, i, o) {
+        const char *col = json_string_value(json_object_get(o, "key_column"));
+        json_t *list = json_object_get(columns, col);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(columns, col, list);
+        }
+        json_array_append(list, json_object_get(o, "key_value"));
+    }
+    const char *col;
+    json_t *values;
+    bool first = true;
+    json_object_foreach(columns, col, values) {
+        lh_buf_puts(sql, first ? " WHERE (" : " AND (");
+        first = false;
+        lh_sql_quote_ident(sql, col);
+        lh_buf_puts(sql, " IS NULL OR CAST(");
+        lh_sql_quote_ident(sql, col);
+        lh_buf_puts(sql, " AS VARCHAR) NOT IN (");
+        json_t *v;
+        json_array_foreach(values, i, v) {
+            if (i) lh_buf_puts(sql, ", ");
+            lh_sql_quote_literal(sql, json_string_value(v));
+        }
+        lh_buf_puts(sql, "))");
+    }
+    json_decref(columns);
+    return LH_OK;
+}
+
+lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_err *err)
+{
+    lh_dataset_tables *t = ctx;
+    char dataset[80];
+    int64_t version = 0;
+    const char *at = strchr(name, '@');
+    size_t n = at ? (size_t)(at - name) : strlen(name);
+    if (n >= sizeof dataset) return LH_ENOTFOUND;
+    memcpy(dataset, name, n);
+    dataset[n] = '\0';
+    if (lh_catalog_name_check(dataset, NULL) != LH_OK) return LH_ENOTFOUND;
+    if (at) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(at + 1, &end, 10);
+        if (!at[1] || *end || errno || v < 1)
+            return lh_err_set(err, LH_EINVAL, "\"%s\": a version is a positive number (dataset@N)", name);
+        version = v;
+    }
+    json_t *m;
+    lh_code rc = lh_catalog_get(t->catalog, dataset, version, &m, err);
+    if (rc == LH_ENOTFOUND && !at) {
+        /* not a dataset: let DuckDB say the table does not exist */
+        lh_err probe;
+        if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_ENOTFOUND;
+        json_decref(m);
+    }
+    if (rc) return rc;
+    if (json_is_true(json_object_get(m, "deleted")) && !at) {
+        json_decref(m);
+        return lh_err_set(err, LH_ENOTFOUND,
+                          "dataset %s is deleted (its versions stay readable with lh_version)", dataset);
+    }
+    rc = lh_dataset_tables_sql(t, m, sql, err);
+    json_decref(m);
+    return rc;
+}
