@@ -54,7 +54,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog ingest api
+LIB_MODULES := base http query store journal catalog ingest sample api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -81,6 +81,9 @@ bootstrap:
 
 run: bootstrap
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all
+	$(Q)if ! $(BIN) catalog list --json --data ./data --log-level error | grep -q '"name"'; then \
+	    echo "first start: loading the staffing sample data (lakehouse sample --rows 2000 --ingest)"; \
+	    $(BIN) sample --rows 2000 --ingest --data ./data --log-level warn; fi
 	$(Q)exec $(BIN) serve --data ./data
 
 # The whole suite, as CI runs it (.ci/run calls exactly this).

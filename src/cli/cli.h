@@ -21,6 +21,7 @@ int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_catalog(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 

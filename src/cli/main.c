@@ -19,6 +19,7 @@ static const struct command {
     {"catalog", cmd_catalog, "datasets and versions: list, show, create, rollback, tombstone, ..."},
     {"storage", cmd_storage, "buckets and raw objects"},
     {"journal", cmd_journal, "the mutation journal and the error journal"},
+    {"sample", cmd_sample, "generate (and ingest) the staffing reference data"},
     {"config", cmd_config, "show the effective configuration and where each value came from"},
     {"version", cmd_version, "print version, commit and DuckDB version"},
 };
