@@ -24,14 +24,16 @@ static size_t advance_chars(const char *s, size_t len, size_t start, size_t max_
     return i;
 }
 
-/* The best cut in (lo, hi]: after a blank line, else a newline, else a space. */
-static size_t best_cut(const char *s, size_t lo, size_t hi)
+/* The best cut in [start, hi]: after a blank line in the last two thirds of
+ * the window, else a newline in its last half, else a space in its last third. */
+static size_t best_cut(const char *s, size_t start, size_t hi)
 {
-    for (size_t i = hi; i > lo + 1; i--)
+    size_t w = hi - start;
+    for (size_t i = hi; i > start + w / 3 && i >= 2; i--)
         if (s[i - 1] == '\n' && s[i - 2] == '\n') return i;
-    for (size_t i = hi; i > lo; i--)
+    for (size_t i = hi; i > start + w / 2; i--)
         if (s[i - 1] == '\n') return i;
-    for (size_t i = hi; i > lo; i--)
+    for (size_t i = hi; i > start + w * 2 / 3; i--)
         if (s[i - 1] == ' ' || s[i - 1] == '\t') return i;
     return hi;
 }
@@ -48,11 +50,7 @@ void lh_ingest_chunk_text(const char *text, size_t len, size_t max_chars, size_t
             start++;
         if (start >= len) break;
         size_t end = advance_chars(text, len, start, max_chars);
-        if (end < len) {
-            /* look for a boundary in the last third of the window */
-            size_t lo = start + (end - start) * 2 / 3;
-            end = best_cut(text, lo, end);
-        }
+        if (end < len) end = best_cut(text, start, end);
         size_t trimmed = end;
         while (trimmed > start && (text[trimmed - 1] == ' ' || text[trimmed - 1] == '\n' || text[trimmed - 1] == '\r' || text[trimmed - 1] == '\t'))
             trimmed--;

@@ -10,6 +10,7 @@
 #include "lakehouse/lh_time.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,6 +45,7 @@ struct input {
     bool repeated;        /* the same bytes appear earlier in this call */
     char *parquet;        /* temp file */
     int64_t rows, rejected;
+    uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
     json_t *fields; /* [{name, type, pii?}] */
     json_t *rejects;
     char parquet_sha[LH_SHA256_HEX_LEN + 1];
@@ -179,9 +181,33 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
     lh_sql_quote_literal(&sql, in->parquet);
     lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
     lh_code rc = exec(conn, sql.data, lease, err);
-    if (rc == LH_OK && (in->format == FMT_CSV || in->format == FMT_TSV)) {
+    if (rc && rc != LH_ETIMEOUT) {
+        /* DuckDB's context points into our COPY statement: keep only its first line */
+        char *nl = strchr(err->message, '\n');
+        if (nl) *nl = '\0';
+        if (strstr(err->message, "is not latin-1 encoded") || strstr(err->message, "Invalid unicode"))
+            lh_err_set(err, LH_EINVAL, "%s is not valid UTF-8 (nor Latin-1) text: %s", in->name, err->message);
+        else
+            lh_err_wrap(err, "%s", in->name);
+    }
+    bool csv = in->format == FMT_CSV || in->format == FMT_TSV;
+    if (rc == LH_OK && csv && in->quotes % 2) {
+        /* quotes pair up in any well-formed CSV: an odd count means the file
+         * ends inside a quoted field, which the dialect sniffer may have
+         * papered over by reading quotes as plain characters */
+        in->rejected++;
+        json_array_append_new(in->rejects, json_pack("{s:s, s:n, s:s, s:s}", "source", in->name, "line", "kind",
+                                                     "UNBALANCED QUOTES", "error",
+                                                     "unbalanced quotes: the file ends inside a quoted field "
+                                                     "(truncated?)"));
+        if (!opt->skip_bad_rows)
+            rc = lh_err_set(err, LH_EINVAL,
+                            "%s: unbalanced quotes: the file ends inside a quoted field (truncated?); "
+                            "nothing was ingested", in->name);
+    }
+    if (rc == LH_OK && csv) {
         json_t *count, *samples;
-        rc = query_strings(conn, "SELECT CAST(count(*) AS VARCHAR) FROM lh_rejects", &count, err);
+        rc = query_strings(conn, "SELECT CAST(count(DISTINCT line) AS VARCHAR) FROM lh_rejects", &count, err);
         if (rc == LH_OK) {
             in->rejected = atoll(json_string_value(json_array_get(json_array_get(count, 0), 0)));
             json_decref(count);
@@ -189,8 +215,8 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
         if (rc == LH_OK && in->rejected) {
             char q[256];
             snprintf(q, sizeof q,
-                     "SELECT CAST(line AS VARCHAR), CAST(error_type AS VARCHAR), error_message FROM lh_rejects "
-                     "ORDER BY line LIMIT %d",
+                     "SELECT CAST(line AS VARCHAR), CAST(min(error_type) AS VARCHAR), min(error_message) "
+                     "FROM lh_rejects GROUP BY line ORDER BY line LIMIT %d",
                      MAX_REJECT_SAMPLES);
             rc = query_strings(conn, q, &samples, err);
             if (rc == LH_OK) {
@@ -417,7 +443,29 @@ static lh_code hash_input(struct input *in, lh_err *err)
     if (!S_ISREG(st.st_mode)) return lh_err_set(err, LH_EINVAL, "%s is not a regular file", in->name);
     in->bytes = (uint64_t)st.st_size;
     if (in->bytes == 0) return lh_err_set(err, LH_EINVAL, "%s is empty (0 bytes)", in->name);
-    return lh_sha256_file_hex(in->path, in->sha, err);
+    /* one pass: the content hash, and the quote count the truncation check needs */
+    int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
+    enum { CHUNK = 1 << 20 };
+    char *buf = lh_xmalloc(CHUNK);
+    lh_sha256 h;
+    lh_sha256_init(&h);
+    lh_code rc = LH_OK;
+    for (;;) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = lh_err_errno(err, LH_EIO, errno, "reading %s", in->name);
+            break;
+        }
+        if (n == 0) break;
+        lh_sha256_update(&h, buf, (size_t)n);
+        for (const char *p = buf, *end = buf + n; (p = memchr(p, '"', (size_t)(end - p))); p++) in->quotes++;
+    }
+    close(fd);
+    free(buf);
+    lh_sha256_final_hex(&h, in->sha);
+    return rc;
 }
 
 static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *bucket, bool failed)

@@ -1,0 +1,528 @@
+/*
+ * test_ingest.c — ingest in-process (src/ingest/): sniffing, chunking, PII
+ * tags, every format good and bad, idempotency, schema evolution, and that a
+ * failed ingest leaves no version, no object and one error-journal entry.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../src/ingest/internal.h"
+#include "lakehouse/lh_api.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_sample.h"
+#include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_utf8.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LIT(s) s, sizeof(s) - 1 /* a literal and its length, NULs included */
+
+struct fixture {
+    char *dir;
+    lh_config cfg;
+    lh_app *app;
+};
+
+static const lh_who tester = {"tester", "test"};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = lh_xcalloc(1, sizeof *f);
+    char tmpl[] = "/tmp/lh-ingest-XXXXXX";
+    f->dir = lh_xstrdup(mkdtemp(tmpl));
+    char *data = lh_xasprintf("%s/data", f->dir);
+    lh_config_override o[] = {{"storage.data_dir", data, "test"}, {"journal.flush_ms", "20", "test"}};
+    lh_err err;
+    lh_code rc = lh_config_load(&f->cfg, NULL, NULL, o, 2, &err);
+    if (rc == LH_OK) rc = lh_app_open(&f->cfg, &f->app, &err);
+    free(data);
+    if (rc) {
+        fprintf(stderr, "setup: %s\n", err.message);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    lh_app_close(f->app);
+    lh_config_free(&f->cfg);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *write_file(struct fixture *f, const char *name, const void *data, size_t n)
+{
+    char *path = lh_xasprintf("%s/%s", f->dir, name);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, n, fp), n);
+    fclose(fp);
+    return path;
+}
+
+static char *write_text(struct fixture *f, const char *name, const char *text)
+{
+    return write_file(f, name, text, strlen(text));
+}
+
+/* A minimal PDF with one page per text (Helvetica), or with a standard
+ * security handler whose password nobody knows. */
+static char *write_pdf(struct fixture *f, const char *name, const char *const *pages, int n, bool encrypted)
+{
+    lh_buf b = {0};
+    long offsets[64];
+    int obj = 0;
+    lh_buf_puts(&b, "%PDF-1.4\n");
+    offsets[++obj] = (long)b.len;
+    lh_buf_puts(&b, "1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n");
+    offsets[++obj] = (long)b.len;
+    lh_buf_printf(&b, "2 0 obj << /Type /Pages /Count %d /Kids [", n);
+    for (int i = 0; i < n; i++) lh_buf_printf(&b, " %d 0 R", 4 + 2 * i);
+    lh_buf_puts(&b, " ] >> endobj\n");
+    offsets[++obj] = (long)b.len;
+    lh_buf_puts(&b, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj\n");
+    for (int i = 0; i < n; i++) {
+        char stream[512];
+        int len = snprintf(stream, sizeof stream, "BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
+        offsets[++obj] = (long)b.len;
+        lh_buf_printf(&b,
+                      "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R "
+                      ">> >> /Contents %d 0 R >> endobj\n",
+                      obj, obj + 1);
+        offsets[++obj] = (long)b.len;
+        lh_buf_printf(&b, "%d 0 obj << /Length %d >> stream\n%s\nendstream endobj\n", obj, len, stream);
+    }
+    int enc = 0;
+    if (encrypted) {
+        offsets[++obj] = (long)b.len;
+        enc = obj;
+        lh_buf_printf(&b, "%d 0 obj << /Filter /Standard /V 1 /R 2 /O <", obj);
+        for (int i = 0; i < 32; i++) lh_buf_printf(&b, "%02x", (i * 37 + 11) & 0xff);
+        lh_buf_puts(&b, "> /U <");
+        for (int i = 0; i < 32; i++) lh_buf_printf(&b, "%02x", (i * 53 + 7) & 0xff);
+        lh_buf_puts(&b, "> /P -4 >> endobj\n");
+    }
+    long xref = (long)b.len;
+    lh_buf_printf(&b, "xref\n0 %d\n0000000000 65535 f \n", obj + 1);
+    for (int i = 1; i <= obj; i++) lh_buf_printf(&b, "%010ld 00000 n \n", offsets[i]);
+    lh_buf_printf(&b, "trailer << /Size %d /Root 1 0 R", obj + 1);
+    if (encrypted)
+        lh_buf_printf(&b, " /Encrypt %d 0 R /ID [<0123456789abcdef0123456789abcdef> <0123456789abcdef0123456789abcdef>]", enc);
+    lh_buf_printf(&b, " >>\nstartxref\n%ld\n%%%%EOF\n", xref);
+    char *path = write_file(f, name, b.data, b.len);
+    lh_buf_free(&b);
+    return path;
+}
+
+static lh_code ingest(struct fixture *f, const char *dataset, const char *path, const lh_ingest_options *extra,
+                      json_t **report, lh_err *err)
+{
+    lh_ingest_options o = extra ? *extra : (lh_ingest_options){0};
+    o.dataset = dataset;
+    const char *slash = strrchr(path, '/');
+    lh_ingest_source src = {.path = path, .name = slash ? slash + 1 : path};
+    return lh_ingest(lh_app_ingester(f->app), &src, 1, &o, &tester, report, err);
+}
+
+/* The result of a query as CSV text (caller frees). */
+static char *sql_csv(struct fixture *f, const char *sql)
+{
+    lh_query_cursor *c;
+    lh_err err;
+    lh_query_args args = {.sql = sql, .timeout_ms = 10000, .read_only = true};
+    if (lh_query_open(lh_app_query_engine(f->app), &args, &c, &err)) fail_msg("%s: %s", sql, err.message);
+    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_CSV, 0);
+    lh_buf out = {0};
+    bool done = false;
+    while (!done) assert_int_equal(lh_result_writer_next(w, &out, &done, &err), LH_OK);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+    return lh_buf_detach(&out);
+}
+
+static int count_objects(struct fixture *f, const char *prefix)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/local/%s", f->dir, prefix);
+    int n = 0;
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* ---- pure functions ---- */
+
+static void t_sniff(void **state)
+{
+    struct fixture *f = *state;
+    struct {
+        const char *name, *content;
+        size_t len;
+        ingest_format want;
+        const char *encoding;
+    } cases[] = {
+        {"a.csv", LIT("x,y\n1,2\n"), FMT_CSV, "utf-8"},
+        {"noext", LIT("x;y\n1;2\n"), FMT_CSV, "utf-8"},
+        {"noext2", LIT("x\ty\n1\t2\n"), FMT_TSV, "utf-8"},
+        {"payload", LIT("  [{\"a\":1}]"), FMT_JSON, "utf-8"},
+        {"d.ndjson", LIT("{\"a\":1}\n{\"a\":2}\n"), FMT_JSON, "utf-8"},
+        {"notes.md", LIT("# Title\n\nSome text.\n"), FMT_TEXT, "utf-8"},
+        {"latin.csv", LIT("nom,ville\nJos\xe9,Montr\xe9" "al\n"), FMT_CSV, "latin-1"},
+        {"bom.csv", LIT("\xEF\xBB\xBFx,y\n1,2\n"), FMT_CSV, "utf-8"},
+        {"u16.csv", LIT("\xFF\xFEx\0,\0y\0\n\0"), FMT_CSV, "utf-16"},
+        {"p", LIT("PAR1\x00\x00rest"), FMT_PARQUET, "utf-8"},
+        {"doc.bin", LIT("%PDF-1.4\n..."), FMT_PDF, "utf-8"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = write_file(f, cases[i].name, cases[i].content, cases[i].len);
+        ingest_format got;
+        const char *enc;
+        lh_err err;
+        if (ingest_sniff(path, cases[i].name, &got, &enc, &err) != LH_OK) fail_msg("%s: %s", cases[i].name, err.message);
+        if (got != cases[i].want) fail_msg("%s: format %s", cases[i].name, ingest_format_name(got));
+        assert_string_equal(enc, cases[i].encoding);
+        free(path);
+    }
+    struct {
+        const char *name, *content;
+        size_t len, fragment_len;
+        const char *fragment;
+    } bad[] = {
+        {"empty.csv", LIT(""), 0, "empty"},
+        {"garbage.csv", LIT("\x00\x01\x02\x03\xff\xfe\x00junk"), 0, "binary"},
+        {"fake.pdf", LIT("not a pdf at all"), 0, "not a PDF"},
+        {"fake.parquet", LIT("a,b\n1,2\n"), 0, "not Parquet"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = write_file(f, bad[i].name, bad[i].content, bad[i].len);
+        ingest_format got;
+        const char *enc;
+        lh_err err;
+        assert_int_equal(ingest_sniff(path, bad[i].name, &got, &enc, &err), LH_EINVAL);
+        if (!strstr(err.message, bad[i].fragment)) fail_msg("%s: \"%s\"", bad[i].name, err.message);
+        free(path);
+    }
+}
+
+struct chunks {
+    const char *text;
+    char out[16][256];
+    int n;
+};
+
+static void collect_chunk(void *ctx, size_t off, size_t len)
+{
+    struct chunks *c = ctx;
+    if (c->n < 16) snprintf(c->out[c->n], sizeof c->out[0], "%.*s", (int)len, c->text + off);
+    c->n++;
+}
+
+static void t_chunking(void **state)
+{
+    (void)state;
+    const char *text = "First paragraph here.\n\nSecond paragraph is a little longer than the first.\n\n"
+                       "Third one.";
+    struct chunks c = {.text = text};
+    lh_ingest_chunk_text(text, strlen(text), 60, 0, collect_chunk, &c);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.out[0], "First paragraph here.");
+    assert_string_equal(c.out[1], "Second paragraph is a little longer than the first.");
+    assert_string_equal(c.out[2], "Third one.");
+    /* words are never cut; overlap repeats the tail */
+    const char *words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu";
+    memset(&c, 0, sizeof c);
+    c.text = words;
+    lh_ingest_chunk_text(words, strlen(words), 20, 6, collect_chunk, &c);
+    assert_true(c.n >= 4);
+    for (int i = 0; i < c.n && i < 16; i++) {
+        assert_true(strlen(c.out[i]) <= 20);
+        assert_true(c.out[i][0] != ' ');
+    }
+    assert_non_null(strstr(c.out[c.n - 1], "mu"));
+    /* multi-byte characters are never split */
+    const char *accents = "éééééééééé ééééééééé éééé";
+    memset(&c, 0, sizeof c);
+    c.text = accents;
+    lh_ingest_chunk_text(accents, strlen(accents), 7, 0, collect_chunk, &c);
+    for (int i = 0; i < c.n; i++) assert_true(lh_utf8_valid(c.out[i], strlen(c.out[i])));
+    /* whitespace only: no chunk */
+    memset(&c, 0, sizeof c);
+    lh_ingest_chunk_text("   \n\n  ", 7, 10, 0, collect_chunk, &c);
+    assert_int_equal(c.n, 0);
+}
+
+static void t_pii(void **state)
+{
+    (void)state;
+    const char *emails[] = {"a@b.com", "x.y@corp.example.org", "z@w.io"};
+    assert_string_equal(lh_ingest_pii_kind("contact", emails, 3), "email");
+    const char *phones[] = {"(312) 555-0100", "+1 415 555 0199", "312-555-0123"};
+    assert_string_equal(lh_ingest_pii_kind("tel", phones, 3), "phone");
+    const char *ssn[] = {"123-45-6789", "987-65-4321"};
+    assert_string_equal(lh_ingest_pii_kind("x", ssn, 2), "national_id");
+    const char *names[] = {"Ann Lee", "Bob Stone", "María José"};
+    assert_string_equal(lh_ingest_pii_kind("full_name", names, 3), "person_name");
+    assert_null(lh_ingest_pii_kind("city", names, 3)); /* the column name matters for names */
+    const char *cities[] = {"Chicago", "Denver"};
+    assert_null(lh_ingest_pii_kind("city", cities, 2));
+    const char *mixed[] = {"a@b.com", "hello", "world", "x"};
+    assert_null(lh_ingest_pii_kind("notes", mixed, 4));
+    assert_null(lh_ingest_pii_kind("empty", NULL, 0));
+}
+
+/* ---- ingest ---- */
+
+static void t_formats(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    struct {
+        const char *dataset, *name, *content;
+        const char *check_sql, *expect;
+    } good[] = {
+        {"csv_ds", "people.csv", "id,name,email\n1,Ann Lee,ann@x.com\n2,Bo Li,bo@y.org\n",
+         "SELECT count(*) AS n, max(name) AS m FROM csv_ds", "n,m\r\n2,Bo Li\r\n"},
+        {"tsv_ds", "t.tsv", "a\tb\n1\tx y\n2\tz\n", "SELECT sum(a) AS s FROM tsv_ds", "s\r\n3\r\n"},
+        {"json_ds", "arr.json", "[{\"k\":1,\"tags\":[\"a\",\"b\"]},{\"k\":2,\"tags\":[]}]",
+         "SELECT k, len(tags) AS n FROM json_ds ORDER BY k", "k,n\r\n1,2\r\n2,0\r\n"},
+        {"ndjson_ds", "lines.ndjson", "{\"k\":1,\"v\":\"x\"}\n{\"k\":2,\"v\":\"y\"}\n",
+         "SELECT string_agg(v, '') AS s FROM (SELECT v FROM ndjson_ds ORDER BY k)", "s\r\nxy\r\n"},
+        {"latin_ds", "latin.csv", "nom,ville\nJos\xe9,Montr\xe9" "al\n", "SELECT nom FROM latin_ds",
+         "nom\r\nJosé\r\n"},
+        {"md_ds", "notes.md", "# Title\n\nFirst paragraph.\n\nSecond paragraph.\n",
+         "SELECT page, chunk_no, source FROM md_ds ORDER BY chunk_no", "page,chunk_no,source\r\n1,0,notes.md\r\n"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char *path = write_text(f, good[i].name, good[i].content);
+        if (ingest(f, good[i].dataset, path, NULL, &r, &err)) fail_msg("%s: %s", good[i].name, err.message);
+        assert_true(json_is_true(json_object_get(r, "new_version")));
+        json_decref(r);
+        char *got = sql_csv(f, good[i].check_sql);
+        if (strcmp(got, good[i].expect) != 0) fail_msg("%s: got %s", good[i].name, got);
+        free(got);
+        free(path);
+    }
+    /* PII tagging is recorded in the manifest's schema */
+    json_t *m;
+    assert_int_equal(lh_catalog_get(lh_app_catalog(f->app), "csv_ds", 0, &m, &err), LH_OK);
+    json_t *fields = json_object_get(json_object_get(m, "schema"), "fields");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fields, 2), "pii")), "email");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "lineage"), "actor")), "tester");
+    json_decref(m);
+    /* Parquet in: the Parquet a dataset wrote can be ingested elsewhere */
+    char src[1024];
+    snprintf(src, sizeof src, "%s/data/local/datasets/csv_ds/data", f->dir);
+    DIR *d = opendir(src);
+    struct dirent *e;
+    while ((e = readdir(d)) && e->d_name[0] == '.') {}
+    char *pq = lh_xasprintf("%s/%s", src, e->d_name);
+    closedir(d);
+    assert_int_equal(ingest(f, "from_parquet", pq, NULL, &r, &err), LH_OK);
+    json_decref(r);
+    char *got = sql_csv(f, "SELECT count(*) AS n FROM from_parquet");
+    assert_string_equal(got, "n\r\n2\r\n");
+    free(got);
+    free(pq);
+}
+
+static void t_pdf(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    const char *pages[] = {"Forklift safety manual page one", "Night shift procedures page two"};
+    char *pdf = write_pdf(f, "manual.pdf", pages, 2, false);
+    if (ingest(f, "docs", pdf, NULL, &r, &err)) fail_msg("pdf: %s", err.message);
+    json_decref(r);
+    char *got = sql_csv(f, "SELECT page, text FROM docs ORDER BY page");
+    assert_string_equal(got, "page,text\r\n1,Forklift safety manual page one\r\n2,Night shift procedures page two\r\n");
+    free(got);
+    free(pdf);
+    char *enc = write_pdf(f, "secret.pdf", pages, 1, true);
+    assert_int_equal(ingest(f, "docs", enc, NULL, &r, &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "encrypted"));
+    free(enc);
+}
+
+static void t_bad_inputs_leave_nothing(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    char *good = write_text(f, "ok.csv", "a,b\n1,2\n");
+    assert_int_equal(ingest(f, "victim", good, NULL, &r, &err), LH_OK);
+    json_decref(r);
+    int objects_before = count_objects(f, "datasets/victim/data");
+    char pdf_head[] = "%PDF-1.4\n1 0 obj << /Type /Catalog";
+    struct {
+        const char *name;
+        const char *content;
+        size_t len;
+        const char *fragment;
+    } bad[] = {
+        {"truncated.csv", LIT("a,b\n1,2\n3,\"unterminated"), "unbalanced quotes"},
+        {"ragged.csv", LIT("a,b\n1,2\n3,4,5,6\n7,8\n"), "could not be read"},
+        {"badutf8.csv", LIT("a,b\n1,ok\n2,\xff\xfe\xfd\x80\x80\n"), "not valid UTF-8"},
+        {"invalid.json", LIT("[{\"a\":1},{\"a\":"), "JSON"},
+        {"garbage.bin", LIT("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00"), "binary"},
+        {"empty.csv", LIT(""), "empty"},
+        {"corrupt.pdf", pdf_head, sizeof pdf_head - 1, "PDF"},
+        {"corrupt.parquet", LIT("PAR1garbagegarbagePAR1"), ""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *path = write_file(f, bad[i].name, bad[i].content, bad[i].len);
+        lh_code rc = ingest(f, "victim", path, NULL, &r, &err);
+        if (rc == LH_OK) fail_msg("%s was ingested", bad[i].name);
+        if (!strstr(err.message, bad[i].fragment)) fail_msg("%s: message \"%s\"", bad[i].name, err.message);
+        free(path);
+    }
+    json_t *m;
+    assert_int_equal(lh_catalog_get(lh_app_catalog(f->app), "victim", 0, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 2); /* no new version */
+    json_decref(m);
+    assert_int_equal(count_objects(f, "datasets/victim/data"), objects_before); /* no orphan */
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s/data/_tmp", f->dir);
+    DIR *d = opendir(tmp);
+    int left = 0;
+    for (struct dirent *e; d && (e = readdir(d));) left += e->d_name[0] != '.';
+    if (d) closedir(d);
+    assert_int_equal(left, 0); /* no temp file */
+    /* and every failure is in the error journal */
+    json_t *errors;
+    assert_int_equal(lh_errors_query(lh_app_errors(f->app), 0, 100, &errors, &err), LH_OK);
+    int ingest_errors = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) ingest_errors += !strcmp(json_string_value(json_object_get(e, "operation")), "ingest");
+    assert_int_equal(ingest_errors, (int)(sizeof bad / sizeof bad[0]));
+    json_decref(errors);
+    /* skip_bad_rows keeps the good rows and reports the bad ones */
+    char *ragged = write_text(f, "ragged2.csv", "a,b\n5,6\n3,4,5,6\n7,8\n");
+    lh_ingest_options keep = {.skip_bad_rows = true};
+    assert_int_equal(ingest(f, "victim", ragged, &keep, &r, &err), LH_OK);
+    assert_int_equal(json_array_size(json_object_get(r, "rejects")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(r, "rejects"), 0), "line")), 3);
+    json_decref(r);
+    free(ragged);
+    free(good);
+}
+
+static void t_idempotent_and_evolving(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    char *v1 = write_text(f, "w1.csv", "id,city\n1,Chicago\n2,Denver\n");
+    assert_int_equal(ingest(f, "workers", v1, NULL, &r, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(r, "version")), 2);
+    json_decref(r);
+    /* the same bytes again (even under another name): no new version, and the report says where they are */
+    char *again = write_text(f, "copy.csv", "id,city\n1,Chicago\n2,Denver\n");
+    assert_int_equal(ingest(f, "workers", again, NULL, &r, &err), LH_OK);
+    assert_false(json_is_true(json_object_get(r, "new_version")));
+    json_t *s0 = json_array_get(json_object_get(r, "sources"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "status")), "already_ingested");
+    assert_int_equal(json_integer_value(json_object_get(s0, "version")), 2);
+    json_decref(r);
+    /* append with a new column and a conflicting type: the schema evolves */
+    char *v2 = write_text(f, "w2.csv", "id,city,shift\nA7,Austin,night\n");
+    assert_int_equal(ingest(f, "workers", v2, NULL, &r, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(r, "version")), 3);
+    json_t *changes = json_object_get(r, "schema_changes");
+    assert_int_equal(json_array_size(changes), 2);
+    json_decref(r);
+    char *got = sql_csv(f, "SELECT id, city, shift FROM workers ORDER BY city");
+    assert_string_equal(got, "id,city,shift\r\nA7,Austin,night\r\n1,Chicago,\r\n2,Denver,\r\n");
+    free(got);
+    /* the old version still reads with its old schema */
+    got = sql_csv(f, "SELECT typeof(id) AS t, count(*) AS n FROM lh_version('workers', 2) GROUP BY 1");
+    assert_string_equal(got, "t,n\r\nBIGINT,2\r\n");
+    free(got);
+    /* replace: only the new file, and the same bytes as before count as new content */
+    assert_int_equal(ingest(f, "workers", v1, &(lh_ingest_options){.mode = LH_COMMIT_REPLACE}, &r, &err), LH_OK);
+    assert_false(json_is_true(json_object_get(r, "new_version"))); /* still held by the head */
+    json_decref(r);
+    char *v3 = write_text(f, "w3.csv", "id,city\n9,Reno\n");
+    assert_int_equal(ingest(f, "workers", v3, &(lh_ingest_options){.mode = LH_COMMIT_REPLACE}, &r, &err), LH_OK);
+    json_decref(r);
+    got = sql_csv(f, "SELECT count(*) AS n FROM workers");
+    assert_string_equal(got, "n\r\n1\r\n");
+    free(got);
+    /* tombstoned rows disappear from SQL, and come back in older versions */
+    json_t *values = json_pack("[s]", "9");
+    json_t *m;
+    assert_int_equal(lh_catalog_tombstone(lh_app_catalog(f->app), "workers", "id", values, "test", &tester, &m, &err),
+                     LH_OK);
+    json_decref(values);
+    json_decref(m);
+    got = sql_csv(f, "SELECT count(*) AS n FROM workers");
+    assert_string_equal(got, "n\r\n0\r\n");
+    free(got);
+    got = sql_csv(f, "SELECT count(*) AS n FROM \"workers@4\"");
+    assert_string_equal(got, "n\r\n1\r\n");
+    free(got);
+    free(v1);
+    free(v2);
+    free(v3);
+    free(again);
+}
+
+static void t_sample_is_deterministic(void **state)
+{
+    struct fixture *f = *state;
+    char *a = lh_xasprintf("%s/sa", f->dir), *b = lh_xasprintf("%s/sb", f->dir);
+    lh_err err;
+    assert_int_equal(lh_sample_generate(a, 100, 7, &err), LH_OK);
+    assert_int_equal(lh_sample_generate(b, 100, 7, &err), LH_OK);
+    for (int i = 0; i < LH_SAMPLE_FILES; i++) {
+        char *pa = lh_xasprintf("%s/%s", a, lh_sample_files[i]), *pb = lh_xasprintf("%s/%s", b, lh_sample_files[i]);
+        char ha[65], hb[65];
+        assert_int_equal(lh_sha256_file_hex(pa, ha, &err), LH_OK);
+        assert_int_equal(lh_sha256_file_hex(pb, hb, &err), LH_OK);
+        assert_string_equal(ha, hb);
+        free(pa);
+        free(pb);
+    }
+    free(a);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(t_sniff, setup, teardown),
+        cmocka_unit_test(t_chunking),
+        cmocka_unit_test(t_pii),
+        cmocka_unit_test_setup_teardown(t_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_pdf, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_sample_is_deterministic, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
+}
