@@ -185,6 +185,14 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
         /* DuckDB's context points into our COPY statement: keep only its first line */
         char *nl = strchr(err->message, '\n');
         if (nl) *nl = '\0';
+        /* name the input as the user knows it, not by its temp path */
+        char *at;
+        while ((at = strstr(err->message, in->path))) {
+            size_t plen = strlen(in->path), nlen = strlen(in->name);
+            if (nlen > plen) break;
+            memcpy(at, in->name, nlen);
+            memmove(at + nlen, at + plen, strlen(at + plen) + 1);
+        }
         if (strstr(err->message, "is not latin-1 encoded") || strstr(err->message, "Invalid unicode"))
             lh_err_set(err, LH_EINVAL, "%s is not valid UTF-8 (nor Latin-1) text: %s", in->name, err->message);
         else

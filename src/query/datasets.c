@@ -195,6 +195,7 @@ lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_e
         if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_ENOTFOUND;
         json_decref(m);
     }
+    if (rc == LH_ENOTFOUND && at) return LH_EINVAL; /* the dataset exists; the version does not: say so */
     if (rc) return rc;
     if (json_is_true(json_object_get(m, "deleted")) && !at) {
         json_decref(m);
