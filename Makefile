@@ -71,7 +71,8 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test test-unit test-e2e test-tsan test-fuzz fuzz bootstrap format clean FORCE
+.PHONY: all run test test-unit test-e2e test-tsan test-fuzz fuzz bootstrap format clean FORCE \
+        bench-ingest bench-sql
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -161,6 +162,18 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblakehouse.a
 	 dirty=$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty); \
 	 printf '#define LH_GIT_COMMIT "%s%s"\n' "$$commit" "$$dirty" > $@.tmp; \
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+# Benchmarks: this engine and its anchor side by side in one run (not tests).
+BENCH_MB ?= 1024
+build/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CFLAGS) -O2 $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench-ingest: bootstrap all build/bench/bench_ingest
+	$(Q)build/bench/bench_ingest --lakehouse $(BIN) --mb $(BENCH_MB) --runs 3 --dir build/bench
+
+bench-sql: bootstrap all build/bench/bench_sql
+	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

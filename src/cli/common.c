@@ -59,6 +59,12 @@ int lh_cli_load_config(lh_cli_common *c, lh_config *cfg)
     lh_log_format format;
     lh_log_level_parse(cfg->log_level, &level);
     lh_log_format_parse(cfg->log_format, &format);
+    /* one-shot commands print results, not progress: only warnings unless asked */
+    size_t n;
+    const lh_config_key_info *keys = lh_config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(keys[i].key, "log.level") && cfg->source[i] == LH_CONFIG_DEFAULT && strcmp(c->cmd, "serve") != 0)
+            level = LH_LOG_WARN;
     lh_log_configure(level, format, 2);
     return 0;
 }

@@ -230,3 +230,32 @@ describe('the staffing sample', () => {
     assert.equal(r.status, 3);
   });
 });
+
+describe('datasets in an S3 bucket', () => {
+  it('are queried through a local cache that can be deleted', async () => {
+    const endpoint = process.env.LH_TEST_S3_ENDPOINT;
+    assert.ok(endpoint, 'run under scripts/with-s3rver');
+    const dir = tempDir();
+    const s3 = [
+      '--set', 'bucket.remote.backend=s3',
+      '--set', `bucket.remote.endpoint=${endpoint}`,
+      '--set', 'bucket.remote.path_style=true',
+      '--set', `bucket.remote.bucket=${process.env.LH_TEST_S3_BUCKET}`,
+      '--set', `bucket.remote.prefix=sql-${process.pid}-${Date.now()}/`,
+      '--data', dir, '--log-level', 'warn',
+    ];
+    const csv = path.join(dir, 'people.csv');
+    fs.writeFileSync(csv, 'id,city\n1,Chicago\n2,Denver\n3,Chicago\n');
+    let r = run(['ingest', csv, '--dataset', 'people', ...s3]);
+    assert.equal(r.status, 0, r.stderr);
+    const q = ['sql', '--format', 'csv', ...s3, "SELECT count(*) AS n FROM people WHERE city = 'Chicago'"];
+    r = run(q);
+    assert.equal(r.stdout, 'n\r\n2\r\n', r.stderr);
+    const cache = path.join(dir, '_cache', 'remote');
+    assert.ok(fs.existsSync(cache), 'the object was cached');
+    assert.ok(!fs.existsSync(path.join(dir, 'remote')), 'nothing of the dataset lives in a local bucket');
+    fs.rmSync(path.join(dir, '_cache'), { recursive: true });
+    r = run(q);
+    assert.equal(r.stdout, 'n\r\n2\r\n', r.stderr); // refilled from the bucket
+  });
+});
