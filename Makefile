@@ -72,7 +72,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql
+        bench-ingest bench-sql bench-ann
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -171,6 +171,21 @@ build/bench/%: bench/%.c $(LIB)
 
 bench-ingest: bootstrap all build/bench/bench_ingest
 	$(Q)build/bench/bench_ingest --lakehouse $(BIN) --mb $(BENCH_MB) --runs 3 --dir build/bench
+
+build/bench/bench_ann: bench/bench_ann.cpp $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CXX,$<)g++ -std=c++17 -O3 -march=native -Iinclude $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+bench-ann: bootstrap all build/bench/bench_ann build/bench/bench_ann_avx2
+	$(Q)build/bench/bench_ann --dir build/bench
+	$(Q)echo "instructions per query, AVX2 builds under callgrind (a fixed batch of 200 queries):"
+	$(Q)for e in ours hnswlib; do \
+	    valgrind --tool=callgrind --callgrind-out-file=build/bench/cg.$$e build/bench/bench_ann_avx2 --callgrind $$e >/dev/null 2>&1; \
+	    echo "$$e $$(callgrind_annotate build/bench/cg.$$e 2>/dev/null | grep -m1 'PROGRAM TOTALS' | tr -d ',' | awk '{print $$1}')"; done
+
+build/bench/bench_ann_avx2: bench/bench_ann.cpp $(LIB)
+	@mkdir -p $(@D)
+	$(call say,CXX,$<)g++ -std=c++17 -O3 -mavx2 -mfma -Iinclude $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 bench-sql: bootstrap all build/bench/bench_sql
 	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench
