@@ -17,6 +17,7 @@
 #include "lakehouse/lh_ingest.h"
 #include "lakehouse/lh_journal.h"
 #include "lakehouse/lh_query.h"
+#include "lakehouse/lh_vectors.h"
 
 typedef struct lh_app lh_app;
 
@@ -40,5 +41,6 @@ lh_ingester *lh_app_ingester(lh_app *app);
 lh_buckets *lh_app_buckets(lh_app *app);
 lh_journal *lh_app_journal(lh_app *app);
 lh_errors *lh_app_errors(lh_app *app);
+lh_vectors *lh_app_vectors(lh_app *app);
 
 #endif

@@ -44,6 +44,16 @@ lh_code lh_buckets_get(lh_buckets *b, lh_store *s, const char *key, lh_buf *out,
 lh_code lh_buckets_put(lh_buckets *b, lh_store *s, const char *key, const void *data, size_t len,
                        unsigned flags, lh_err *err);
 
+/* Reads a JSON object, retrying a few times when it does not parse (a
+ * write may still be landing); LH_ECORRUPT if it never does. */
+lh_code lh_buckets_get_json(lh_buckets *b, lh_store *s, const char *key, json_t **out, lh_err *err);
+
+/* The local file holding an object of `size` bytes: in place for fs
+ * buckets, else <cache_dir>/<bucket>/<key>, downloaded when missing or of
+ * another size. out receives the path. */
+lh_code lh_buckets_local_file(lh_buckets *b, const char *cache_dir, const char *bucket, const char *key,
+                              uint64_t size, char *out, size_t n, lh_err *err);
+
 /* [{name, backend, default, rescue, status: ok|failing, latency_ms, error?, conditional_writes}] */
 json_t *lh_buckets_health(lh_buckets *b);
 

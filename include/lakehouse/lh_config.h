@@ -77,6 +77,8 @@ typedef struct lh_config {
     long long ingest_concurrency;       /* conversions running at once */
     long long ingest_chunk_chars;       /* documents: chunk size in characters */
     long long ingest_chunk_overlap;     /* documents: characters repeated between chunks */
+    /* [vectors] */
+    long long vectors_build_threads;    /* 0 = one per core */
     /* [journal] */
     long long journal_flush_ms;         /* flush buffered events at least this often */
     long long journal_flush_events;     /* ... or when this many are buffered */

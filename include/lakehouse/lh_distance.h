@@ -14,6 +14,10 @@
 
 typedef enum lh_metric { LH_METRIC_L2 = 0, LH_METRIC_COSINE = 1, LH_METRIC_IP = 2 } lh_metric;
 
+/* "l2", "cosine", "ip" and back; parse is false for anything else. */
+const char *lh_metric_name(lh_metric m);
+int lh_metric_parse(const char *s, lh_metric *out);
+
 typedef float (*lh_dist_fn)(const float *a, const float *b, size_t dim);
 
 /* "scalar", "avx2", "avx512": the kernels in use. */

@@ -83,6 +83,10 @@ size_t lh_hnsw_search(const lh_hnsw *h, const float *query, size_t k, size_t ef,
 size_t lh_hnsw_exact(const lh_hnsw *h, const float *query, size_t k, const lh_bitmap *allow,
                      lh_hnsw_hit *out);
 
+/* A writable in-memory copy (the same graph, tombstones included): how a
+ * loaded index grows into its next version without a rebuild. */
+lh_code lh_hnsw_clone(const lh_hnsw *h, lh_hnsw **out, lh_err *err);
+
 /* A new index holding the live vectors only. */
 lh_code lh_hnsw_compact(const lh_hnsw *h, unsigned threads, lh_hnsw **out, lh_err *err);
 

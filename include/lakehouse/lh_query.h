@@ -90,6 +90,10 @@ duckdb_connection lh_query_lease_connection(lh_query_lease *l);
 double lh_query_progress(lh_query_lease *l);
 bool lh_query_lease_timed_out(lh_query_lease *l);
 void lh_query_lease_release(lh_query_lease *l);
+/* Runs sql (any number of statements) on a leased connection, discarding
+ * results: LH_ETIMEOUT when the lease's deadline cancelled it, LH_EIO for
+ * DuckDB I/O errors, LH_EINVAL otherwise. lease may be NULL. */
+lh_code lh_query_exec(duckdb_connection conn, lh_query_lease *lease, const char *sql, lh_err *err);
 
 /* Appends s as a quoted SQL identifier ("a""b") or string literal ('it''s'). */
 void lh_sql_quote_ident(lh_buf *b, const char *s);

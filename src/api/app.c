@@ -30,6 +30,43 @@ bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
     return true;
 }
 
+const char *lh_api_opt_string(json_t *body, const char *field, lh_http_res *res, bool *bad)
+{
+    json_t *v = json_object_get(body, field);
+    if (!v || json_is_null(v) || *bad) return NULL;
+    if (!json_is_string(v)) {
+        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be a string", field);
+        *bad = true;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+long long lh_api_opt_int(json_t *body, const char *field, long long def, long long min, long long max,
+                         lh_http_res *res, bool *bad)
+{
+    json_t *v = json_object_get(body, field);
+    if (!v || json_is_null(v) || *bad) return def;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be an integer in %lld..%lld", field, min, max);
+        *bad = true;
+        return def;
+    }
+    return json_integer_value(v);
+}
+
+bool lh_api_opt_bool(json_t *body, const char *field, bool def, lh_http_res *res, bool *bad)
+{
+    json_t *v = json_object_get(body, field);
+    if (!v || json_is_null(v) || *bad) return def;
+    if (!json_is_boolean(v)) {
+        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be true or false", field);
+        *bad = true;
+        return def;
+    }
+    return json_is_true(v);
+}
+
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
     lh_app *app = lh_xcalloc(1, sizeof *app);
@@ -86,6 +123,17 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                  .chunk_overlap = (size_t)cfg->ingest_chunk_overlap};
         rc = lh_ingester_new(&ic, &app->ingester, err);
     }
+    if (rc == LH_OK) {
+        lh_vectors_config vc = {.buckets = app->buckets,
+                                .catalog = app->catalog,
+                                .tables = app->tables,
+                                .engine = app->ingest_engine,
+                                .journal = app->journal,
+                                .tmp_dir = app->tmp_dir,
+                                .cache_dir = cache_dir,
+                                .build_threads = (unsigned)cfg->vectors_build_threads};
+        rc = lh_vectors_open(&vc, &app->vectors, err);
+    }
     free(wal_dir);
     free(cache_dir);
     if (rc) {
@@ -99,6 +147,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 void lh_app_close(lh_app *app)
 {
     if (!app) return;
+    lh_vectors_close(app->vectors);
     lh_ingester_free(app->ingester);
     lh_query_engine_close(app->ingest_engine);
     lh_query_engine_close(app->query);
@@ -193,6 +242,11 @@ lh_ingester *lh_app_ingester(lh_app *app)
     return app->ingester;
 }
 
+lh_vectors *lh_app_vectors(lh_app *app)
+{
+    return app->vectors;
+}
+
 lh_catalog *lh_app_catalog(lh_app *app)
 {
     return app->catalog;
@@ -221,4 +275,5 @@ void lh_app_routes(lh_app *app, lh_router *r)
     lh_api_journal_routes(app, r);
     lh_api_sql_routes(app, r);
     lh_api_ingest_routes(app, r);
+    lh_api_vectors_routes(app, r);
 }

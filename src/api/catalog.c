@@ -19,18 +19,6 @@ static void list(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_http_res_json(res, 200, json_pack("{s:o}", "datasets", datasets));
 }
 
-static const char *opt_string(json_t *body, const char *field, lh_http_res *res, bool *bad)
-{
-    json_t *v = json_object_get(body, field);
-    if (!v || json_is_null(v)) return NULL;
-    if (!json_is_string(v)) {
-        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be a string", field);
-        *bad = true;
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
 static void create(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_app *app = ctx;
@@ -38,9 +26,9 @@ static void create(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_err err;
     if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return;
     bool bad = false;
-    const char *name = opt_string(body, "name", res, &bad);
-    lh_create_options o = {.bucket = opt_string(body, "bucket", res, &bad),
-                           .description = opt_string(body, "description", res, &bad)};
+    const char *name = lh_api_opt_string(body, "name", res, &bad);
+    lh_create_options o = {.bucket = lh_api_opt_string(body, "bucket", res, &bad),
+                           .description = lh_api_opt_string(body, "description", res, &bad)};
     if (!bad && !name) {
         lh_http_res_errorf(res, LH_EINVAL, "\"name\" is required");
         bad = true;
@@ -95,7 +83,7 @@ static void rollback(lh_http_req *req, lh_http_res *res, void *ctx)
     if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return;
     json_t *v = json_object_get(body, "version");
     bool bad = false;
-    const char *message = opt_string(body, "message", res, &bad);
+    const char *message = lh_api_opt_string(body, "message", res, &bad);
     if (!bad && (!json_is_integer(v) || json_integer_value(v) < 1)) {
         lh_http_res_errorf(res, LH_EINVAL, "\"version\" (a positive integer) is required");
         bad = true;
@@ -115,8 +103,8 @@ static void tombstone(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_err err;
     if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return;
     bool bad = false;
-    const char *column = opt_string(body, "key_column", res, &bad);
-    const char *reason = opt_string(body, "reason", res, &bad);
+    const char *column = lh_api_opt_string(body, "key_column", res, &bad);
+    const char *reason = lh_api_opt_string(body, "reason", res, &bad);
     lh_who who = lh_api_who(req);
     if (!bad && !lh_api_failed(res, lh_catalog_tombstone(app->catalog, lh_http_param(req, "name"), column,
                                                           json_object_get(body, "values"), reason, &who,
@@ -146,12 +134,12 @@ static void commit(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_err err;
     if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return;
     bool bad = false;
-    const char *mode = opt_string(body, "mode", res, &bad);
+    const char *mode = lh_api_opt_string(body, "mode", res, &bad);
     lh_commit c = {.mode = mode && strcmp(mode, "replace") == 0 ? LH_COMMIT_REPLACE : LH_COMMIT_APPEND,
                    .objects = json_object_get(body, "objects"),
                    .schema = json_object_get(body, "schema"),
                    .lineage = json_object_get(body, "lineage"),
-                   .message = opt_string(body, "message", res, &bad),
+                   .message = lh_api_opt_string(body, "message", res, &bad),
                    .expected_parent = json_integer_value(json_object_get(body, "expected_parent"))};
     if (!bad && mode && strcmp(mode, "append") != 0 && strcmp(mode, "replace") != 0) {
         lh_http_res_errorf(res, LH_EINVAL, "\"mode\" must be append or replace");

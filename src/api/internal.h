@@ -11,6 +11,7 @@
 #include "lakehouse/lh_catalog.h"
 #include "lakehouse/lh_ingest.h"
 #include "lakehouse/lh_journal.h"
+#include "lakehouse/lh_vectors.h"
 
 struct lh_app {
     char *data_dir;
@@ -25,6 +26,7 @@ struct lh_app {
     lh_query_engine *query;       /* sandboxed, read-only SQL over datasets */
     lh_query_engine *ingest_engine; /* unsandboxed: reads input files */
     lh_ingester *ingester;
+    lh_vectors *vectors;
     char *tmp_dir;
     long long max_upload_bytes;
     time_t started_at;
@@ -36,6 +38,13 @@ lh_who lh_api_who(const lh_http_req *req);
 /* Responds with err and returns true when rc is an error. */
 bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err);
 
+/* Optional body fields: NULL / def when absent or null; a field of the
+ * wrong type (or out of [min, max]) answers 400 and sets *bad. */
+const char *lh_api_opt_string(json_t *body, const char *field, lh_http_res *res, bool *bad);
+long long lh_api_opt_int(json_t *body, const char *field, long long def, long long min, long long max,
+                         lh_http_res *res, bool *bad);
+bool lh_api_opt_bool(json_t *body, const char *field, bool def, lh_http_res *res, bool *bad);
+
 /* One registration function per resource family (one file each). */
 void lh_api_system_routes(lh_app *app, lh_router *r);  /* /health, /v1/version */
 void lh_api_storage_routes(lh_app *app, lh_router *r); /* /v1/storage/..., /v1/errors */
@@ -43,5 +52,6 @@ void lh_api_catalog_routes(lh_app *app, lh_router *r); /* /v1/catalog/... */
 void lh_api_journal_routes(lh_app *app, lh_router *r); /* /v1/journal/... */
 void lh_api_sql_routes(lh_app *app, lh_router *r);     /* /v1/sql */
 void lh_api_ingest_routes(lh_app *app, lh_router *r);  /* /v1/ingest */
+void lh_api_vectors_routes(lh_app *app, lh_router *r); /* /v1/vectors/... */
 
 #endif

@@ -104,35 +104,11 @@ static json_t *schema_of(json_t *fields)
 
 /* ---- reading manifests ---- */
 
-static lh_code read_json(lh_catalog *c, lh_store *s, const char *key, json_t **out, lh_err *err)
-{
-    lh_code rc = LH_OK;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        lh_buf text = {0};
-        bool rescued;
-        rc = lh_buckets_get(c->buckets, s, key, &text, &rescued, err);
-        if (rc) {
-            lh_buf_free(&text);
-            return rc;
-        }
-        json_error_t jerr;
-        json_t *j = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &jerr);
-        lh_buf_free(&text);
-        if (j) {
-            *out = j;
-            return LH_OK;
-        }
-        rc = lh_err_set(err, LH_ECORRUPT, "%s: not valid JSON (%s at line %d)", key, jerr.text, jerr.line);
-        sleep_ms(10L << attempt); /* a write may still be landing */
-    }
-    return rc;
-}
-
 static lh_code read_manifest(lh_catalog *c, struct dataset *ds, int64_t v, json_t **out, lh_err *err)
 {
     char *key = version_key(ds->name, v);
     json_t *m = NULL;
-    lh_code rc = read_json(c, ds->bucket, key, &m, err);
+    lh_code rc = lh_buckets_get_json(c->buckets, ds->bucket, key, &m, err);
     if (rc == LH_OK) rc = lh_manifest_validate(m, err);
     if (rc == LH_OK && (strcmp(json_string_value(json_object_get(m, "dataset")), ds->name) != 0 ||
                         json_integer_value(json_object_get(m, "version")) != v))
@@ -225,7 +201,7 @@ static lh_code lookup(lh_catalog *c, const char *name, struct dataset **out, lh_
     }
     char *claim_key = lh_xasprintf("_catalog/names/%s", name);
     json_t *claim = NULL;
-    rc = read_json(c, lh_buckets_default(c->buckets), claim_key, &claim, err);
+    rc = lh_buckets_get_json(c->buckets, lh_buckets_default(c->buckets), claim_key, &claim, err);
     free(claim_key);
     if (rc == LH_ENOTFOUND) return lh_err_set(err, LH_ENOTFOUND, "no dataset named \"%s\"", name);
     if (rc) return rc;
@@ -409,7 +385,7 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
         }
         char *ck = lh_xasprintf("_catalog/names/%s", name);
         json_t *old_claim;
-        rc = read_json(c, lh_buckets_default(c->buckets), ck, &old_claim, err);
+        rc = lh_buckets_get_json(c->buckets, lh_buckets_default(c->buckets), ck, &old_claim, err);
         free(ck);
         if (rc) return rc;
         const char *claimed = json_string_value(json_object_get(old_claim, "bucket"));

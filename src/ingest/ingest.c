@@ -79,22 +79,6 @@ void lh_ingester_free(lh_ingester *ing)
 
 /* ---- DuckDB helpers ---- */
 
-static lh_code exec(duckdb_connection conn, const char *sql, lh_query_lease *lease, lh_err *err)
-{
-    duckdb_result r;
-    lh_code rc = LH_OK;
-    if (duckdb_query(conn, sql, &r) == DuckDBError) {
-        const char *msg = duckdb_result_error(&r);
-        if (lease && lh_query_lease_timed_out(lease))
-            rc = lh_err_set(err, LH_ETIMEOUT, "the conversion exceeded its deadline and was cancelled");
-        else
-            rc = lh_err_set(err, duckdb_result_error_type(&r) == DUCKDB_ERROR_IO ? LH_EIO : LH_EINVAL, "%s",
-                            msg ? msg : "query failed");
-    }
-    duckdb_destroy_result(&r);
-    return rc;
-}
-
 /* Runs a query whose columns are all VARCHAR; *rows is [[s|null, ...], ...]. */
 static lh_code query_strings(duckdb_connection conn, const char *sql, json_t **rows, lh_err *err)
 {
@@ -180,7 +164,7 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
     lh_buf_printf(&sql, "COPY (SELECT * FROM %s) TO ", src.data);
     lh_sql_quote_literal(&sql, in->parquet);
     lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
-    lh_code rc = exec(conn, sql.data, lease, err);
+    lh_code rc = lh_query_exec(conn, lease, sql.data, err);
     if (rc && rc != LH_ETIMEOUT) {
         /* DuckDB's context points into our COPY statement: keep only its first line */
         char *nl = strchr(err->message, '\n');
@@ -240,7 +224,7 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
             }
         }
         lh_err ignored;
-        exec(conn, "DROP TABLE IF EXISTS lh_rejects; DROP TABLE IF EXISTS lh_reject_scans", NULL, &ignored);
+        lh_query_exec(conn, NULL, "DROP TABLE IF EXISTS lh_rejects; DROP TABLE IF EXISTS lh_reject_scans", &ignored);
         if (rc == LH_OK && in->rejected && !opt->skip_bad_rows) {
             json_t *first = json_array_get(in->rejects, 0);
             rc = lh_err_set(err, LH_EINVAL,
@@ -267,10 +251,10 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
         doc_rows_free(&rows);
         return lh_err_wrap(err, "%s", in->name);
     }
-    rc = exec(conn,
-              "CREATE OR REPLACE TEMP TABLE lh_docs (doc_id VARCHAR, page INTEGER, chunk_no INTEGER, "
-              "text VARCHAR, source VARCHAR)",
-              NULL, err);
+    rc = lh_query_exec(conn, NULL,
+                       "CREATE OR REPLACE TEMP TABLE lh_docs (doc_id VARCHAR, page INTEGER, chunk_no INTEGER, "
+                       "text VARCHAR, source VARCHAR)",
+                       err);
     duckdb_appender app = NULL;
     if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_docs", &app) == DuckDBError)
         rc = lh_err_set(err, LH_EINTERNAL, "cannot append document rows");
@@ -294,11 +278,11 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
         lh_buf_puts(&sql, "COPY lh_docs TO ");
         lh_sql_quote_literal(&sql, in->parquet);
         lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
-        rc = exec(conn, sql.data, NULL, err);
+        rc = lh_query_exec(conn, NULL, sql.data, err);
         lh_buf_free(&sql);
     }
     lh_err ignored;
-    exec(conn, "DROP TABLE IF EXISTS lh_docs", NULL, &ignored);
+    lh_query_exec(conn, NULL, "DROP TABLE IF EXISTS lh_docs", &ignored);
     return rc;
 }
 

@@ -67,32 +67,6 @@ size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **di
     return t->n_dirs;
 }
 
-/* The local file holding an object: in place for fs buckets, else the cache
- * (downloaded when missing or of the wrong size). */
-static lh_code local_file(lh_dataset_tables *t, const json_t *object, char *out, size_t n, lh_err *err)
-{
-    const char *bucket = json_string_value(json_object_get(object, "bucket"));
-    const char *key = json_string_value(json_object_get(object, "key"));
-    lh_store *s = lh_buckets_find(t->buckets, bucket);
-    if (!s) return lh_err_set(err, LH_ENOTFOUND, "data object %s is in bucket \"%s\", which is not configured", key, bucket);
-    if (lh_store_local_path(s, key, out, n)) return LH_OK;
-    snprintf(out, n, "%s/%s/%s", t->cache_dir, bucket, key);
-    struct stat st;
-    json_int_t size = json_integer_value(json_object_get(object, "size"));
-    if (stat(out, &st) == 0 && st.st_size == size) return LH_OK;
-    /* make the parent folders, then fetch (lh_store_get_file writes via a temp file) */
-    for (char *p = out + strlen(t->cache_dir) + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        mkdir(out, 0755);
-        *p = '/';
-    }
-    lh_code rc = lh_store_get_file(s, key, out, err);
-    if (rc == LH_OK)
-        lh_log(LH_LOG_DEBUG, "query.cache_fill", LH_KV_STR("bucket", bucket), LH_KV_STR("key", key));
-    return rc;
-}
-
 /* Casts that schema evolution can require (widened columns); other types are read as stored. */
 static bool castable(const char *type)
 {
@@ -129,7 +103,10 @@ lh_code lh_dataset_tables_sql(lh_dataset_tables *t, const json_t *m, lh_buf *sql
     json_t *o;
     json_array_foreach(objects, i, o) {
         char path[PATH_MAX];
-        lh_code rc = local_file(t, o, path, sizeof path, err);
+        lh_code rc = lh_buckets_local_file(t->buckets, t->cache_dir, json_string_value(json_object_get(o, "bucket")),
+                                           json_string_value(json_object_get(o, "key")),
+                                           (uint64_t)json_integer_value(json_object_get(o, "size")), path,
+                                           sizeof path, err);
         if (rc) return rc;
         if (i) lh_buf_puts(sql, ", ");
         lh_sql_quote_literal(sql, path);

@@ -499,6 +499,22 @@ bool lh_query_lease_timed_out(lh_query_lease *l)
     return r;
 }
 
+lh_code lh_query_exec(duckdb_connection conn, lh_query_lease *lease, const char *sql, lh_err *err)
+{
+    duckdb_result r;
+    lh_code rc = LH_OK;
+    if (duckdb_query(conn, sql, &r) == DuckDBError) {
+        const char *msg = duckdb_result_error(&r);
+        if (lease && lh_query_lease_timed_out(lease))
+            rc = lh_err_set(err, LH_ETIMEOUT, "the statement exceeded its deadline and was cancelled");
+        else
+            rc = lh_err_set(err, duckdb_result_error_type(&r) == DUCKDB_ERROR_IO ? LH_EIO : LH_EINVAL, "%s",
+                            msg ? msg : "query failed");
+    }
+    duckdb_destroy_result(&r);
+    return rc;
+}
+
 void lh_query_lease_release(lh_query_lease *l)
 {
     if (l) release(l->engine, l);

@@ -6,9 +6,11 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 struct lh_buckets {
@@ -181,4 +183,55 @@ json_t *lh_buckets_health(lh_buckets *b)
                            s->conditional_writes));
     }
     return arr;
+}
+
+lh_code lh_buckets_get_json(lh_buckets *b, lh_store *s, const char *key, json_t **out, lh_err *err)
+{
+    lh_code rc = LH_OK;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        lh_buf text = {0};
+        bool rescued;
+        rc = lh_buckets_get(b, s, key, &text, &rescued, err);
+        if (rc) {
+            lh_buf_free(&text);
+            return rc;
+        }
+        json_error_t jerr;
+        json_t *j = json_loadb(text.data ? text.data : "", text.len, JSON_REJECT_DUPLICATES, &jerr);
+        lh_buf_free(&text);
+        if (j) {
+            *out = j;
+            return LH_OK;
+        }
+        rc = lh_err_set(err, LH_ECORRUPT, "%s: not valid JSON (%s at line %d)", key, jerr.text, jerr.line);
+        long ms = 10L << attempt;
+        nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+    }
+    return rc;
+}
+
+lh_code lh_buckets_local_file(lh_buckets *b, const char *cache_dir, const char *bucket, const char *key,
+                              uint64_t size, char *out, size_t n, lh_err *err)
+{
+    lh_store *s = lh_buckets_find(b, bucket);
+    if (!s) return lh_err_set(err, LH_ENOTFOUND, "object %s is in bucket \"%s\", which is not configured", key, bucket);
+    if (lh_store_local_path(s, key, out, n)) return LH_OK;
+    if ((size_t)snprintf(out, n, "%s/%s/%s", cache_dir, bucket, key) >= n)
+        return lh_err_set(err, LH_EINVAL, "cache path for %s is too long", key);
+    struct stat st;
+    if (stat(out, &st) == 0 && (uint64_t)st.st_size == size) return LH_OK;
+    /* make the parent folders, then fetch (lh_store_get_file writes via a temp file) */
+    for (char *p = out + strlen(cache_dir) + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+            lh_code rc = lh_err_errno(err, LH_EIO, errno, "cannot create the cache folder %s", out);
+            *p = '/';
+            return rc;
+        }
+        *p = '/';
+    }
+    lh_code rc = lh_store_get_file(s, key, out, err);
+    if (rc == LH_OK) lh_log(LH_LOG_DEBUG, "bucket.cache_fill", LH_KV_STR("bucket", bucket), LH_KV_STR("key", key));
+    return rc;
 }

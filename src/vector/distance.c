@@ -317,3 +317,19 @@ void lh_normalize(float *v, size_t dim)
         for (size_t i = 0; i < dim; i++) v[i] *= inv;
     }
 }
+
+const char *lh_metric_name(lh_metric m)
+{
+    return m == LH_METRIC_COSINE ? "cosine" : m == LH_METRIC_IP ? "ip" : "l2";
+}
+
+int lh_metric_parse(const char *s, lh_metric *out)
+{
+    static const lh_metric all[] = {LH_METRIC_L2, LH_METRIC_COSINE, LH_METRIC_IP};
+    for (size_t i = 0; s && i < sizeof all / sizeof *all; i++)
+        if (strcmp(s, lh_metric_name(all[i])) == 0) {
+            *out = all[i];
+            return 1;
+        }
+    return 0;
+}

@@ -944,6 +944,45 @@ lh_code lh_hnsw_compact(const lh_hnsw *h, unsigned threads, lh_hnsw **out, lh_er
     return rc;
 }
 
+lh_code lh_hnsw_clone(const lh_hnsw *h, lh_hnsw **out, lh_err *err)
+{
+    uint32_t n = atomic_load(&h->count);
+    struct lh_hnsw *c;
+    lh_code rc = lh_hnsw_new(&h->p, (size_t)n + 1, &c, err);
+    if (rc) return rc;
+    for (uint32_t first = 0; first < n; first += NODES_PER_CHUNK) {
+        size_t nodes = n - first < NODES_PER_CHUNK ? n - first : NODES_PER_CHUNK;
+        size_t k = first >> CHUNK_SHIFT;
+        memcpy(c->chunks[k], h->chunks[k], nodes * h->stride);
+        if (h->fchunks) memcpy(c->fchunks[k], h->fchunks[k], nodes * h->dim * sizeof(float));
+    }
+    for (uint32_t id = 0; id < n; id++) atomic_fetch_and(meta_of(c, id), ~META_LOCK);
+    for (size_t k = 0; k < h->upper_chunks; k++) {
+        size_t used = h->upper_used - (k << UPPER_SHIFT);
+        c->upper[k] = chunk_alloc(UPPER_CHUNK * sizeof(uint32_t));
+        memcpy(c->upper[k], h->upper[k], (used < UPPER_CHUNK ? used : UPPER_CHUNK) * sizeof(uint32_t));
+    }
+    c->upper_chunks = h->upper_chunks;
+    c->upper_used = h->upper_used;
+    c->map_slots = h->map_slots;
+    c->map_used = h->map_used;
+    c->map_keys = lh_xmalloc((h->map_slots ? h->map_slots : 1) * sizeof *c->map_keys);
+    c->map_vals = lh_xmalloc((h->map_slots ? h->map_slots : 1) * sizeof *c->map_vals);
+    memcpy(c->map_keys, h->map_keys, h->map_slots * sizeof *c->map_keys);
+    memcpy(c->map_vals, h->map_vals, h->map_slots * sizeof *c->map_vals);
+    if (h->fchunks) {
+        memcpy(c->sq_lo, h->sq_lo, h->dim * sizeof(float));
+        memcpy(c->sq_step, h->sq_step, h->dim * sizeof(float));
+        c->sq_ready = h->sq_ready;
+    }
+    c->rng = h->rng;
+    atomic_store(&c->count, n);
+    atomic_store(&c->deleted, atomic_load(&h->deleted));
+    atomic_store(ep_word(c), atomic_load(ep_word((struct lh_hnsw *)h)));
+    *out = c;
+    return LH_OK;
+}
+
 void lh_hnsw_get_info(const lh_hnsw *h, lh_hnsw_info *out)
 {
     memset(out, 0, sizeof *out);

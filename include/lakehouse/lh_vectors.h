@@ -1,0 +1,111 @@
+/*
+ * lh_vectors.h — named, versioned vector indexes over the object store (vectord).
+ *
+ * An index version is built from embeddings (an id and a float vector per
+ * row) and stored next to them, in the default bucket:
+ *
+ *   _vectors/<index>/v<N>/embeddings-<sha>.parquet    (id, vector FLOAT[]) rows, label order
+ *   _vectors/<index>/v<N>/index-<sha>.hnsw            the graph (lh_hnsw file)
+ *   _catalog/indexes/<index>/v<N>.json                the version manifest (write-once)
+ *   _catalog/indexes/<index>/live/p<S>.json           promotion S: which version is live
+ *
+ * A version's embeddings are the Parquet objects its manifest lists (an add
+ * lists its parent's objects plus one new file), minus the ids it lists as
+ * deleted; `rebuild` builds a fresh graph from exactly those, so an index can
+ * always be rebuilt from Parquet. Manifests and promotions are written with
+ * put-if-absent (data files first, content-named), so concurrent writers and
+ * replicas never overwrite each other: the loser re-reads and retries.
+ *
+ * The live version is what searches see. Promote and rollback append a
+ * promotion record (journaled) and swap the live pointer (lh_vindex.h); the
+ * history of promotions is kept forever. Other replicas notice a promotion
+ * the next time they look (at most LH_VECTORS_REFRESH_MS after it).
+ *
+ * Version manifest (format 1): {format, index, version, parent, operation
+ * (create|add|delete|rebuild), created_at, author, source, message, dim,
+ * metric (l2|cosine|ip), params:{M, ef_construction, ef_search, quantization
+ * (none|sq8), seed}, id_type (integer|string), origin:{dataset, version,
+ * id_column, vector_column}|null, objects:[{bucket, key, size, sha256, rows}],
+ * deleted:[ids], count, labels, file:{bucket, key, size, sha256}}
+ * Promotion record: {format, index, seq, version, previous, action
+ * (promote|rollback), at, actor, source, message}
+ */
+#ifndef LH_VECTORS_H
+#define LH_VECTORS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "lakehouse/lh_buckets.h"
+#include "lakehouse/lh_catalog.h"
+#include "lakehouse/lh_hnsw.h"
+#include "lakehouse/lh_journal.h"
+#include "lakehouse/lh_query.h"
+#include "lakehouse/lh_vindex.h"
+
+#define LH_VECTORS_REFRESH_MS 1000
+
+typedef struct lh_vectors lh_vectors;
+
+typedef struct lh_vectors_config {
+    lh_buckets *buckets;
+    lh_catalog *catalog;
+    lh_dataset_tables *tables;
+    lh_query_engine *engine; /* unsandboxed: reads and writes embeddings Parquet */
+    lh_journal *journal;     /* may be NULL */
+    const char *tmp_dir;     /* builds write here before upload */
+    const char *cache_dir;   /* index files of S3 buckets are mapped from here */
+    unsigned build_threads;  /* 0: one per core */
+} lh_vectors_config;
+
+lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *err);
+void lh_vectors_close(lh_vectors *v);
+
+/* How to build: from a dataset (create), or parameters to change (rebuild). */
+typedef struct lh_vectors_spec {
+    const char *dataset;       /* create: the dataset holding the embeddings */
+    int64_t dataset_version;   /* 0: its current version */
+    const char *id_column;     /* create: unique, non-null ids (integers or strings) */
+    const char *vector_column; /* create: a list of numbers, the same length on every row */
+    lh_hnsw_params params;     /* dim is learned; zeros take defaults (create) or the source's (rebuild) */
+    bool params_set_metric, params_set_quantization; /* rebuild: whether metric / quantization change */
+    int64_t version;           /* rebuild: which version (0: the live one) */
+    bool no_promote;           /* leave the live version as it is */
+    const char *message;
+} lh_vectors_spec;
+
+/* Each returns the new version's manifest (a new reference). */
+lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
+                          json_t **out, lh_err *err);
+lh_code lh_vectors_rebuild(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
+                           json_t **out, lh_err *err);
+/* Adds rows [{id, vector}] on top of the live version. */
+lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows, const lh_vectors_spec *spec,
+                       const lh_who *who, json_t **out, lh_err *err);
+/* Tombstones ids (a JSON array) on top of the live version. */
+lh_code lh_vectors_delete(lh_vectors *v, const char *name, const json_t *ids, const lh_vectors_spec *spec,
+                          const lh_who *who, json_t **out, lh_err *err);
+
+/* Makes version live (promote), or goes back: to version `to`, or with 0 to
+ * the version live before the current one (rollback). *out: the record. */
+lh_code lh_vectors_promote(lh_vectors *v, const char *name, int64_t version, const char *message,
+                           const lh_who *who, json_t **out, lh_err *err);
+lh_code lh_vectors_rollback(lh_vectors *v, const char *name, int64_t to, const char *message,
+                            const lh_who *who, json_t **out, lh_err *err);
+
+/* {index, live, promotions:[records, oldest first], versions:[{version, parent,
+ * operation, created_at, author, message, count}]} */
+lh_code lh_vectors_history(lh_vectors *v, const char *name, json_t **out, lh_err *err);
+/* [{name, live, versions, dim, metric, count}] */
+lh_code lh_vectors_list(lh_vectors *v, json_t **out, lh_err *err);
+/* {index, live, manifest (of the live version), memory:{graph_bytes, ...}} */
+lh_code lh_vectors_get(lh_vectors *v, const char *name, json_t **out, lh_err *err);
+
+/* A reference to the live version (release with lh_vindex_unref). */
+lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_err *err);
+
+/* Searches the live version: {index, version, hits:[{id, distance}]}. */
+lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, size_t dim, size_t k, size_t ef,
+                          const json_t *filter_ids, json_t **out, lh_err *err);
+
+#endif

@@ -1,0 +1,1278 @@
+/*
+ * vectors.c — named, versioned indexes over the object store (see lh_vectors.h).
+ *
+ * Per index, an entry caches what storage says (versions, promotions) and
+ * serialises this process's writers (e->mu). Writers build a version in
+ * memory, save it to tmp, upload its files, then claim v<N> with
+ * put-if-absent; a lost race re-reads the head and claims N + 1. Searches
+ * never take e->mu: they read the live slot, and refresh it from storage
+ * (try-lock, at most every LH_VECTORS_REFRESH_MS) so that promotions made by
+ * other replicas arrive.
+ */
+#include "lakehouse/lh_vectors.h"
+
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_time.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_ATTEMPTS 50
+#define MAX_ADD_ROWS 100000
+
+struct entry {
+    char *name;
+    pthread_mutex_t mu;   /* writers and refreshes of this index */
+    int64_t head;         /* newest version known */
+    json_t *manifests;    /* version summaries, oldest first */
+    json_t *promotions;   /* promotion records, oldest first */
+    _Atomic int64_t checked_ms;
+};
+
+struct lh_vectors {
+    lh_vectors_config cfg;
+    char *tmp_dir, *cache_dir;
+    lh_vslots *slots;
+    pthread_mutex_t mu; /* the entry table */
+    struct entry **e;
+    size_t n, cap;
+};
+
+/* ---- keys, small helpers ---- */
+
+static char *version_key(const char *name, int64_t v)
+{
+    return lh_xasprintf("_catalog/indexes/%s/v%08" PRId64 ".json", name, v);
+}
+
+static char *promotion_key(const char *name, int64_t seq)
+{
+    return lh_xasprintf("_catalog/indexes/%s/live/p%08" PRId64 ".json", name, seq);
+}
+
+static lh_store *home(lh_vectors *v)
+{
+    return lh_buckets_default(v->cfg.buckets);
+}
+
+static char *tmp_path(lh_vectors *v, const char *ext)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint64_t)lh_time_now_ms() ^ (uint64_t)getpid();
+    return lh_xasprintf("%s/vec-%016" PRIx64 "%s", v->tmp_dir, r, ext);
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int64_t num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static void journal(lh_vectors *v, const char *name, const char *action, json_t *old, json_t *new,
+                    const lh_who *who)
+{
+    if (!v->cfg.journal) return;
+    lh_journal_event ev = {.entity_type = "vector_index", .entity_id = name, .action = action, .old_value = old,
+                           .new_value = new, .actor = who ? who->actor : NULL, .source = who ? who->source : NULL};
+    lh_journal_record(v->cfg.journal, &ev);
+}
+
+static lh_code promote_locked(lh_vectors *v, struct entry *e, int64_t version, const char *action,
+                              const char *message, lh_vindex *ready, const lh_who *who, json_t **out, lh_err *err);
+
+/* ---- manifests from storage are untrusted ---- */
+
+static bool is_count(const json_t *o, const char *k)
+{
+    json_t *x = json_object_get(o, k);
+    return json_is_integer(x) && json_integer_value(x) >= 0;
+}
+
+static bool object_ref_ok(const json_t *o)
+{
+    return json_is_object(o) && str(o, "bucket") && str(o, "key") && is_count(o, "size") && str(o, "sha256");
+}
+
+static lh_code manifest_check(const json_t *m, const char *name, int64_t version, lh_err *err)
+{
+    const char *why = NULL;
+    json_t *params = json_object_get(m, "params"), *objects = json_object_get(m, "objects");
+    lh_metric metric;
+    if (!json_is_object(m)) why = "not an object";
+    else if (num(m, "format") != 1) why = "unknown format";
+    else if (!str(m, "index") || strcmp(str(m, "index"), name) != 0) why = "names another index";
+    else if (num(m, "version") != version) why = "describes another version";
+    else if (!is_count(m, "parent") || num(m, "parent") >= version) why = "bad parent";
+    else if (!str(m, "operation")) why = "no operation";
+    else if (num(m, "dim") < 1 || num(m, "dim") > LH_HNSW_MAX_DIM) why = "bad dimension";
+    else if (!lh_metric_parse(str(m, "metric"), &metric)) why = "unknown metric";
+    else if (!json_is_object(params) || !is_count(params, "M") || !is_count(params, "ef_construction") ||
+             !is_count(params, "ef_search") || !str(params, "quantization"))
+        why = "bad params";
+    else if (!str(m, "id_type") || (strcmp(str(m, "id_type"), "integer") && strcmp(str(m, "id_type"), "string")))
+        why = "bad id_type";
+    else if (!json_is_array(objects)) why = "no objects";
+    else if (!json_is_array(json_object_get(m, "deleted"))) why = "no deleted list";
+    else if (!is_count(m, "count") || !is_count(m, "labels") || num(m, "count") > num(m, "labels"))
+        why = "bad counts";
+    else if (!object_ref_ok(json_object_get(m, "file"))) why = "bad file";
+    if (!why) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(objects, i, o) if (!object_ref_ok(o) || !is_count(o, "rows")) why = "bad object";
+    }
+    if (why) return lh_err_set(err, LH_ECORRUPT, "manifest of index %s version %" PRId64 ": %s", name, version, why);
+    return LH_OK;
+}
+
+static lh_code promotion_check(const json_t *r, const char *name, int64_t seq, lh_err *err)
+{
+    if (!json_is_object(r) || num(r, "format") != 1 || !str(r, "index") || strcmp(str(r, "index"), name) != 0 ||
+        num(r, "seq") != seq || num(r, "version") < 1 || !is_count(r, "previous") || !str(r, "action"))
+        return lh_err_set(err, LH_ECORRUPT, "promotion %" PRId64 " of index %s is malformed", seq, name);
+    return LH_OK;
+}
+
+static json_t *summary_of(const json_t *m)
+{
+    return json_pack("{s:I, s:I, s:s, s:O, s:O, s:O, s:I}", "version", (json_int_t)num(m, "version"), "parent",
+                     (json_int_t)num(m, "parent"), "operation", str(m, "operation"), "created_at",
+                     json_object_get(m, "created_at"), "author", json_object_get(m, "author"), "message",
+                     json_object_get(m, "message"), "count", (json_int_t)num(m, "count"));
+}
+
+/* ---- the entry table ---- */
+
+static void entry_free(struct entry *e)
+{
+    if (!e) return;
+    json_decref(e->manifests);
+    json_decref(e->promotions);
+    pthread_mutex_destroy(&e->mu);
+    free(e->name);
+    free(e);
+}
+
+static int64_t live_of(const struct entry *e)
+{
+    size_t n = json_array_size(e->promotions);
+    return n ? num(json_array_get(e->promotions, n - 1), "version") : 0;
+}
+
+static lh_code read_manifest(lh_vectors *v, const char *name, int64_t version, json_t **out, lh_err *err)
+{
+    char *key = version_key(name, version);
+    lh_code rc = lh_buckets_get_json(v->cfg.buckets, home(v), key, out, err);
+    free(key);
+    if (rc == LH_OK && (rc = manifest_check(*out, name, version, err)) != LH_OK) json_decref(*out);
+    return rc;
+}
+
+/* Reads versions and promotions past the known ones. Caller holds e->mu. */
+static lh_code refresh(lh_vectors *v, struct entry *e, lh_err *err)
+{
+    lh_code rc;
+    for (;;) {
+        json_t *m;
+        rc = read_manifest(v, e->name, e->head + 1, &m, err);
+        if (rc == LH_ENOTFOUND) break;
+        if (rc) return rc;
+        json_array_append_new(e->manifests, summary_of(m));
+        json_decref(m);
+        e->head++;
+    }
+    for (;;) {
+        int64_t seq = (int64_t)json_array_size(e->promotions) + 1;
+        char *key = promotion_key(e->name, seq);
+        json_t *r;
+        rc = lh_buckets_get_json(v->cfg.buckets, home(v), key, &r, err);
+        free(key);
+        if (rc == LH_ENOTFOUND) break;
+        if (rc) return rc;
+        if ((rc = promotion_check(r, e->name, seq, err)) != LH_OK) {
+            json_decref(r);
+            return rc;
+        }
+        json_array_append_new(e->promotions, r);
+    }
+    atomic_store(&e->checked_ms, lh_time_now_ms());
+    return LH_OK;
+}
+
+static struct entry *find_entry(lh_vectors *v, const char *name)
+{
+    pthread_mutex_lock(&v->mu);
+    struct entry *e = NULL;
+    for (size_t i = 0; i < v->n && !e; i++)
+        if (strcmp(v->e[i]->name, name) == 0) e = v->e[i];
+    pthread_mutex_unlock(&v->mu);
+    return e;
+}
+
+/* The entry of name, read from storage the first time. Unless `creating`, an
+ * index that storage does not know is LH_ENOTFOUND (and leaves no entry). */
+static lh_code entry_get(lh_vectors *v, const char *name, bool creating, struct entry **out, lh_err *err)
+{
+    lh_code rc = lh_catalog_name_check(name, err);
+    if (rc) return lh_err_wrap(err, "index name");
+    struct entry *e = find_entry(v, name);
+    if (e) {
+        *out = e;
+        return LH_OK;
+    }
+    e = lh_xcalloc(1, sizeof *e);
+    e->name = lh_xstrdup(name);
+    e->manifests = json_array();
+    e->promotions = json_array();
+    pthread_mutex_init(&e->mu, NULL);
+    rc = refresh(v, e, err);
+    if (rc == LH_OK && !creating && e->head == 0) rc = lh_err_set(err, LH_ENOTFOUND, "no index named %s", name);
+    if (rc) {
+        entry_free(e);
+        return rc;
+    }
+    pthread_mutex_lock(&v->mu);
+    struct entry *have = NULL;
+    for (size_t i = 0; i < v->n && !have; i++)
+        if (strcmp(v->e[i]->name, name) == 0) have = v->e[i]; /* another thread got there first */
+    if (have) {
+        entry_free(e);
+        e = have;
+    } else {
+        if (v->n == v->cap) {
+            v->cap = v->cap ? v->cap * 2 : 16;
+            v->e = lh_xrealloc(v->e, v->cap * sizeof *v->e);
+        }
+        v->e[v->n++] = e;
+    }
+    pthread_mutex_unlock(&v->mu);
+    *out = e;
+    return LH_OK;
+}
+
+/* ---- Parquet in and out (DuckDB) ---- */
+
+typedef struct rows {
+    lh_idtab *ids;
+    float *vecs;
+    size_t n, cap; /* vectors */
+    uint32_t dim;  /* 0 until the first vector */
+    size_t skipped; /* rows without a vector */
+} rows;
+
+static void rows_free(rows *r)
+{
+    lh_idtab_free(r->ids);
+    free(r->vecs);
+}
+
+static lh_code push_vector(rows *r, const float *x, size_t len, lh_err *err)
+{
+    if (r->dim == 0) {
+        if (len == 0 || len > LH_HNSW_MAX_DIM)
+            return lh_err_set(err, LH_EINVAL, "vectors must have 1..%d values, not %zu", LH_HNSW_MAX_DIM, len);
+        r->dim = (uint32_t)len;
+    }
+    if (len != r->dim)
+        return lh_err_set(err, LH_EINVAL, "a vector has %zu values where the others have %u", len, r->dim);
+    for (size_t j = 0; j < len; j++)
+        if (!isfinite(x[j])) return lh_err_set(err, LH_EINVAL, "a vector holds a non-finite value (NaN or infinity)");
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 4096;
+        r->vecs = lh_xrealloc(r->vecs, r->cap * r->dim * sizeof(float));
+    }
+    memcpy(r->vecs + r->n * r->dim, x, len * sizeof(float));
+    r->n++;
+    return LH_OK;
+}
+
+static void describe_id(lh_buf *b, duckdb_vector idv, bool strings, idx_t row)
+{
+    if (strings) {
+        duckdb_string_t *s = &((duckdb_string_t *)duckdb_vector_get_data(idv))[row];
+        lh_buf_printf(b, "\"%.*s\"", (int)(duckdb_string_t_length(*s) > 100 ? 100 : duckdb_string_t_length(*s)),
+                      duckdb_string_t_data(s));
+    } else {
+        lh_buf_printf(b, "%" PRId64, ((int64_t *)duckdb_vector_get_data(idv))[row]);
+    }
+}
+
+/* Runs sql (columns: id BIGINT|VARCHAR [, vector FLOAT[]]) and appends its
+ * rows: every id to r->ids, and with vectors, rows whose vector is NULL are
+ * skipped (counted). Ids must be unique and non-null. */
+static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const char *sql, bool with_vectors, rows *r,
+                         lh_err *err)
+{
+    duckdb_result res;
+    if (duckdb_query(conn, sql, &res) == DuckDBError) {
+        lh_code rc = lh_query_lease_timed_out(lease) ? lh_err_set(err, LH_ETIMEOUT, "reading embeddings timed out")
+                                                     : lh_err_set(err, LH_EINVAL, "%s", duckdb_result_error(&res));
+        duckdb_destroy_result(&res);
+        return rc;
+    }
+    bool strings = lh_idtab_strings(r->ids);
+    lh_code rc = LH_OK;
+    size_t row_no = 0;
+    duckdb_data_chunk chunk;
+    while (rc == LH_OK && (chunk = duckdb_fetch_chunk(res))) {
+        idx_t n = duckdb_data_chunk_get_size(chunk);
+        duckdb_vector idv = duckdb_data_chunk_get_vector(chunk, 0);
+        uint64_t *idvalid = duckdb_vector_get_validity(idv);
+        duckdb_vector lv = with_vectors ? duckdb_data_chunk_get_vector(chunk, 1) : NULL;
+        uint64_t *lvalid = lv ? duckdb_vector_get_validity(lv) : NULL;
+        duckdb_list_entry *le = lv ? duckdb_vector_get_data(lv) : NULL;
+        duckdb_vector child = lv ? duckdb_list_vector_get_child(lv) : NULL;
+        float *cf = child ? duckdb_vector_get_data(child) : NULL;
+        uint64_t *cvalid = child ? duckdb_vector_get_validity(child) : NULL;
+        for (idx_t i = 0; rc == LH_OK && i < n; i++, row_no++) {
+            if (idvalid && !duckdb_validity_row_is_valid(idvalid, i)) {
+                rc = lh_err_set(err, LH_EINVAL, "row %zu has no id (ids must be non-null)", row_no + 1);
+                break;
+            }
+            if (lv && lvalid && !duckdb_validity_row_is_valid(lvalid, i)) {
+                r->skipped++;
+                continue;
+            }
+            lh_id id = {0};
+            if (strings) {
+                duckdb_string_t *s = &((duckdb_string_t *)duckdb_vector_get_data(idv))[i];
+                id = (lh_id){.s = duckdb_string_t_data(s), .len = duckdb_string_t_length(*s)};
+            } else {
+                id.i = ((int64_t *)duckdb_vector_get_data(idv))[i];
+            }
+            if (lv) {
+                for (idx_t j = 0; cvalid && j < le[i].length; j++)
+                    if (!duckdb_validity_row_is_valid(cvalid, le[i].offset + j)) {
+                        rc = lh_err_set(err, LH_EINVAL, "a vector holds a NULL value");
+                        break;
+                    }
+                if (rc == LH_OK) rc = push_vector(r, cf + le[i].offset, le[i].length, err);
+            }
+            uint64_t label;
+            if (rc == LH_OK) rc = lh_idtab_add(r->ids, id, &label, err);
+            if (rc) {
+                lh_buf where = {0};
+                describe_id(&where, idv, strings, i);
+                lh_err_wrap(err, "row %zu (id %s)", row_no + 1, where.data);
+                lh_buf_free(&where);
+            }
+        }
+        duckdb_destroy_data_chunk(&chunk);
+    }
+    duckdb_destroy_result(&res);
+    return rc;
+}
+
+/* Writes ids [first, first + n) of ids with their vectors as zstd Parquet (id, vector FLOAT[]). */
+static lh_code write_embeddings(lh_vectors *v, const char *path, const lh_idtab *ids, size_t first, const float *vecs,
+                                size_t n, uint32_t dim, lh_err *err)
+{
+    lh_query_lease *lease;
+    lh_code rc = lh_query_lease_acquire(v->cfg.engine, 0, &lease, err);
+    if (rc) return rc;
+    duckdb_connection conn = lh_query_lease_connection(lease);
+    bool strings = lh_idtab_strings(ids);
+    rc = lh_query_exec(conn, lease,
+                       strings ? "CREATE OR REPLACE TEMP TABLE lh_emb (id VARCHAR, vector FLOAT[])"
+                               : "CREATE OR REPLACE TEMP TABLE lh_emb (id BIGINT, vector FLOAT[])",
+                       err);
+    duckdb_appender app = NULL;
+    if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_emb", &app) == DuckDBError)
+        rc = lh_err_set(err, LH_EINTERNAL, "cannot append embeddings");
+    duckdb_logical_type ft = duckdb_create_logical_type(DUCKDB_TYPE_FLOAT);
+    duckdb_logical_type types[2] = {duckdb_create_logical_type(strings ? DUCKDB_TYPE_VARCHAR : DUCKDB_TYPE_BIGINT),
+                                    duckdb_create_list_type(ft)};
+    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, 2);
+    size_t cap = (size_t)duckdb_vector_size();
+    for (size_t done = 0; rc == LH_OK && done < n;) {
+        size_t m = n - done < cap ? n - done : cap;
+        duckdb_data_chunk_reset(chunk);
+        duckdb_vector idv = duckdb_data_chunk_get_vector(chunk, 0), lv = duckdb_data_chunk_get_vector(chunk, 1);
+        duckdb_list_vector_reserve(lv, m * dim);
+        duckdb_list_vector_set_size(lv, m * dim);
+        float *cf = duckdb_vector_get_data(duckdb_list_vector_get_child(lv));
+        duckdb_list_entry *le = duckdb_vector_get_data(lv);
+        for (size_t i = 0; i < m; i++) {
+            lh_id id = lh_idtab_get(ids, first + done + i);
+            if (strings) duckdb_vector_assign_string_element_len(idv, i, id.s, id.len);
+            else ((int64_t *)duckdb_vector_get_data(idv))[i] = id.i;
+            le[i] = (duckdb_list_entry){.offset = i * dim, .length = dim};
+            memcpy(cf + i * dim, vecs + (done + i) * dim, dim * sizeof(float));
+        }
+        duckdb_data_chunk_set_size(chunk, m);
+        if (duckdb_append_data_chunk(app, chunk) == DuckDBError)
+            rc = lh_err_set(err, LH_EINTERNAL, "appending embeddings: %s", duckdb_appender_error(app));
+        done += m;
+    }
+    duckdb_destroy_data_chunk(&chunk);
+    duckdb_destroy_logical_type(&types[0]);
+    duckdb_destroy_logical_type(&types[1]);
+    duckdb_destroy_logical_type(&ft);
+    if (app && duckdb_appender_destroy(&app) == DuckDBError && rc == LH_OK)
+        rc = lh_err_set(err, LH_EINTERNAL, "cannot append embeddings");
+    if (rc == LH_OK) {
+        lh_buf sql = {0};
+        lh_buf_puts(&sql, "COPY lh_emb TO ");
+        lh_sql_quote_literal(&sql, path);
+        lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
+        rc = lh_query_exec(conn, lease, sql.data, err);
+        lh_buf_free(&sql);
+    }
+    lh_err ignored;
+    lh_query_exec(conn, NULL, "DROP TABLE IF EXISTS lh_emb", &ignored);
+    lh_query_lease_release(lease);
+    return rc;
+}
+
+/* read_parquet([...]) over a manifest's embeddings objects, in order. */
+static lh_code objects_sql(lh_vectors *v, const json_t *objects, lh_buf *sql, lh_err *err)
+{
+    lh_buf_puts(sql, "read_parquet([");
+    size_t i;
+    json_t *o;
+    json_array_foreach(objects, i, o) {
+        char path[4096];
+        lh_code rc = lh_buckets_local_file(v->cfg.buckets, v->cache_dir, str(o, "bucket"), str(o, "key"),
+                                           (uint64_t)num(o, "size"), path, sizeof path, err);
+        if (rc) return lh_err_wrap(err, "embeddings of the index");
+        if (i) lh_buf_puts(sql, ", ");
+        lh_sql_quote_literal(sql, path);
+    }
+    lh_buf_puts(sql, "])");
+    return LH_OK;
+}
+
+/* Every row of a manifest's embeddings (vectors too when with_vectors). */
+static lh_code read_embeddings(lh_vectors *v, const json_t *m, bool with_vectors, rows *r, lh_err *err)
+{
+    r->ids = lh_idtab_new(strcmp(str(m, "id_type"), "string") == 0);
+    if (json_array_size(json_object_get(m, "objects")) == 0) return LH_OK;
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, with_vectors ? "SELECT id, vector FROM " : "SELECT id FROM ");
+    lh_code rc = objects_sql(v, json_object_get(m, "objects"), &sql, err);
+    lh_query_lease *lease = NULL;
+    if (rc == LH_OK) rc = lh_query_lease_acquire(v->cfg.engine, 0, &lease, err);
+    if (rc == LH_OK) rc = read_rows(lh_query_lease_connection(lease), lease, sql.data, with_vectors, r, err);
+    lh_query_lease_release(lease);
+    lh_buf_free(&sql);
+    if (rc == LH_OK && lh_idtab_count(r->ids) != (size_t)num(m, "labels"))
+        rc = lh_err_set(err, LH_ECORRUPT, "the embeddings hold %zu rows; the manifest says %" PRId64,
+                        lh_idtab_count(r->ids), num(m, "labels"));
+    if (rc == LH_OK && with_vectors && (r->skipped || (r->n && r->dim != (uint32_t)num(m, "dim"))))
+        rc = lh_err_set(err, LH_ECORRUPT, "the embeddings do not match the manifest (dimension or missing vectors)");
+    return rc;
+}
+
+/* ---- building, saving, loading ---- */
+
+static lh_code build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels, const float *vecs, size_t n,
+                     lh_hnsw **out, lh_err *err)
+{
+    lh_code rc = lh_hnsw_new(p, n ? n : 1, out, err);
+    if (rc == LH_OK && n) {
+        int64_t t0 = lh_time_now_ms();
+        rc = lh_hnsw_add_batch(*out, labels, vecs, n, v->cfg.build_threads, err);
+        lh_log(LH_LOG_INFO, "vectors.build", LH_KV_INT("vectors", (long long)n), LH_KV_INT("dim", p->dim),
+               LH_KV_INT("ms", lh_time_now_ms() - t0));
+    }
+    if (rc) {
+        lh_hnsw_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err)
+{
+    json_t *m;
+    lh_code rc = read_manifest(v, name, version, &m, err);
+    if (rc) return rc;
+    json_t *file = json_object_get(m, "file");
+    char path[4096];
+    lh_hnsw *h = NULL;
+    rc = lh_buckets_local_file(v->cfg.buckets, v->cache_dir, str(file, "bucket"), str(file, "key"),
+                               (uint64_t)num(file, "size"), path, sizeof path, err);
+    if (rc == LH_OK) rc = lh_hnsw_load(path, &h, err);
+    if (rc == LH_OK) {
+        lh_hnsw_info info;
+        lh_hnsw_get_info(h, &info);
+        lh_metric metric;
+        lh_metric_parse(str(m, "metric"), &metric);
+        if (info.params.dim != (uint32_t)num(m, "dim") || info.params.metric != metric ||
+            info.count - info.deleted != (size_t)num(m, "count"))
+            rc = lh_err_set(err, LH_ECORRUPT, "the index file does not match its manifest");
+    }
+    rows r = {0};
+    if (rc == LH_OK) rc = read_embeddings(v, m, false, &r, err);
+    if (rc) {
+        lh_hnsw_free(h);
+        rows_free(&r);
+        json_decref(m);
+        return lh_err_wrap(err, "loading index %s version %" PRId64 " (lakehouse index rebuild %s --version %" PRId64
+                                " builds it again from its embeddings)",
+                           name, version, name, version);
+    }
+    *out = lh_vindex_new(name, version, h, r.ids, m);
+    lh_log(LH_LOG_INFO, "vectors.load", LH_KV_STR("index", name), LH_KV_INT("version", version));
+    return LH_OK;
+}
+
+/* Makes the live slot match the newest promotion. Caller holds e->mu. */
+static lh_code sync_live(lh_vectors *v, struct entry *e, lh_err *err)
+{
+    int64_t want = live_of(e);
+    lh_vindex *cur = lh_vslots_acquire(v->slots, e->name);
+    int64_t have = cur ? cur->version : 0;
+    lh_vindex_unref(cur);
+    if (want == have) return LH_OK;
+    lh_vindex *next = NULL;
+    if (want) {
+        lh_code rc = load_version(v, e->name, want, &next, err);
+        if (rc) return rc;
+    }
+    lh_vslots_publish(v->slots, e->name, next);
+    return LH_OK;
+}
+
+/* ---- writing versions ---- */
+
+static lh_code upload(lh_vectors *v, const char *local, const char *key, json_t **ref, lh_err *err)
+{
+    char sha[LH_SHA256_HEX_LEN + 1];
+    lh_code rc = lh_sha256_file_hex(local, sha, err);
+    if (rc) return rc;
+    lh_object_info info;
+    /* content-named: an existing object of this name holds these bytes */
+    rc = lh_store_put_file(home(v), key, local, LH_PUT_IF_ABSENT, err);
+    if (rc == LH_EEXIST) rc = LH_OK;
+    if (rc == LH_OK) rc = lh_store_head(home(v), key, &info, err);
+    if (rc) return rc;
+    *ref = json_pack("{s:s, s:s, s:I, s:s}", "bucket", home(v)->name, "key", key, "size", (json_int_t)info.size,
+                     "sha256", sha);
+    return LH_OK;
+}
+
+/* What a writer has prepared: the graph and ids of the new version, the
+ * manifest fields that do not depend on its number, and a new embeddings
+ * file (or none). */
+typedef struct draft {
+    json_t *m;        /* stolen by commit */
+    lh_hnsw *hnsw;    /* stolen by commit */
+    lh_idtab *ids;    /* stolen by commit */
+    const char *emb;  /* local Parquet to add to the objects, or NULL */
+    size_t emb_rows;
+} draft;
+
+static char *sha_name(const char *local, const char *prefix, const char *ext, lh_err *err)
+{
+    char sha[LH_SHA256_HEX_LEN + 1];
+    if (lh_sha256_file_hex(local, sha, err) != LH_OK) return NULL;
+    return lh_xasprintf("%s-%.16s%s", prefix, sha, ext);
+}
+
+/* Claims the next version for a draft and, unless told not to, makes it
+ * live. Caller holds e->mu. *out: the manifest. */
+static lh_code commit(lh_vectors *v, struct entry *e, draft *d, bool promote, const lh_who *who, json_t **out,
+                      lh_err *err)
+{
+    char *index_tmp = tmp_path(v, ".hnsw");
+    lh_code rc = lh_hnsw_save(d->hnsw, index_tmp, err);
+    char *index_name = rc == LH_OK ? sha_name(index_tmp, "index", ".hnsw", err) : NULL;
+    char *emb_name = rc == LH_OK && index_name && d->emb ? sha_name(d->emb, "embeddings", ".parquet", err) : NULL;
+    if (rc == LH_OK && (!index_name || (d->emb && !emb_name))) rc = err->code;
+    for (int attempt = 0; rc == LH_OK; attempt++) {
+        if (attempt >= MAX_ATTEMPTS) {
+            rc = lh_err_set(err, LH_ECONFLICT, "index %s: gave up after %d conflicting attempts", e->name, attempt);
+            break;
+        }
+        int64_t version = e->head + 1;
+        json_t *file = NULL, *emb = NULL;
+        char *key = lh_xasprintf("_vectors/%s/v%08" PRId64 "/%s", e->name, version, index_name);
+        rc = upload(v, index_tmp, key, &file, err);
+        free(key);
+        if (rc == LH_OK && d->emb) {
+            key = lh_xasprintf("_vectors/%s/v%08" PRId64 "/%s", e->name, version, emb_name);
+            rc = upload(v, d->emb, key, &emb, err);
+            free(key);
+            if (rc == LH_OK) json_object_set_new(emb, "rows", json_integer((json_int_t)d->emb_rows));
+        }
+        if (rc) {
+            json_decref(file);
+            json_decref(emb);
+            break;
+        }
+        char stamp[LH_TIME_ISO_LEN];
+        lh_time_iso8601(lh_time_now_ms(), stamp);
+        json_t *m = json_deep_copy(d->m);
+        json_object_set_new(m, "version", json_integer(version));
+        json_object_set_new(m, "created_at", json_string(stamp));
+        json_object_set_new(m, "file", file);
+        if (emb) json_array_append_new(json_object_get(m, "objects"), emb);
+        rc = manifest_check(m, e->name, version, err);
+        if (rc) {
+            json_decref(m);
+            rc = lh_err_set(err, LH_EINTERNAL, "refusing to write an invalid manifest: %s", err->message);
+            break;
+        }
+        char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+        key = version_key(e->name, version);
+        rc = lh_buckets_put(v->cfg.buckets, home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
+        free(key);
+        free(text);
+        if (rc == LH_EEXIST) { /* another writer took this number: read what it wrote, go on after it */
+            json_decref(m);
+            rc = refresh(v, e, err);
+            continue;
+        }
+        if (rc) {
+            json_decref(m);
+            break;
+        }
+        json_array_append_new(e->manifests, summary_of(m));
+        e->head = version;
+        json_t *old = json_pack("{s:I}", "version", (json_int_t)num(m, "parent"));
+        json_t *new = summary_of(m);
+        journal(v, e->name, str(m, "operation"), old, new, who);
+        json_decref(old);
+        json_decref(new);
+        *out = m;
+        break;
+    }
+    unlink(index_tmp);
+    free(index_tmp);
+    free(index_name);
+    free(emb_name);
+    json_decref(d->m);
+    d->m = NULL;
+    if (rc) {
+        lh_hnsw_free(d->hnsw);
+        lh_idtab_free(d->ids);
+        return rc;
+    }
+    lh_vindex *built = lh_vindex_new(e->name, e->head, d->hnsw, d->ids, json_incref(*out));
+    if (promote) {
+        json_t *record = NULL;
+        rc = promote_locked(v, e, e->head, "promote", "made live when built", built, who, &record, err);
+        json_decref(record);
+        if (rc) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    } else {
+        lh_vindex_unref(built);
+    }
+    return rc;
+}
+
+/* ---- promotions ---- */
+
+/* Writes promotion record N + 1 making `version` live, then swaps it in.
+ * ready: the version already in memory (taken over), or NULL to load it. */
+static lh_code promote_locked(lh_vectors *v, struct entry *e, int64_t version, const char *action,
+                              const char *message, lh_vindex *ready, const lh_who *who, json_t **out, lh_err *err)
+{
+    lh_vindex *next = ready;
+    lh_code rc = LH_OK;
+    if (!next) rc = load_version(v, e->name, version, &next, err);
+    for (int attempt = 0; rc == LH_OK; attempt++) {
+        if (attempt >= MAX_ATTEMPTS) {
+            rc = lh_err_set(err, LH_ECONFLICT, "index %s: gave up after %d conflicting attempts", e->name, attempt);
+            break;
+        }
+        int64_t seq = (int64_t)json_array_size(e->promotions) + 1;
+        char stamp[LH_TIME_ISO_LEN];
+        lh_time_iso8601(lh_time_now_ms(), stamp);
+        json_t *r = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?}", "format", 1, "index", e->name,
+                              "seq", (json_int_t)seq, "version", (json_int_t)version, "previous",
+                              (json_int_t)live_of(e), "action", action, "at", stamp, "actor",
+                              who ? who->actor : NULL, "source", who ? who->source : NULL, "message", message);
+        char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
+        char *key = promotion_key(e->name, seq);
+        rc = lh_buckets_put(v->cfg.buckets, home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
+        free(key);
+        free(text);
+        if (rc == LH_EEXIST) {
+            json_decref(r);
+            rc = refresh(v, e, err);
+            continue;
+        }
+        if (rc) {
+            json_decref(r);
+            break;
+        }
+        json_array_append(e->promotions, r);
+        json_t *old = json_pack("{s:I}", "version", (json_int_t)num(r, "previous"));
+        json_t *new = json_pack("{s:I, s:I}", "version", (json_int_t)version, "seq", (json_int_t)seq);
+        journal(v, e->name, action, old, new, who);
+        json_decref(old);
+        json_decref(new);
+        lh_vslots_publish(v->slots, e->name, next);
+        next = NULL;
+        *out = r;
+        break;
+    }
+    lh_vindex_unref(next);
+    return rc;
+}
+
+lh_code lh_vectors_promote(lh_vectors *v, const char *name, int64_t version, const char *message,
+                           const lh_who *who, json_t **out, lh_err *err)
+{
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = refresh(v, e, err);
+    if (rc == LH_OK && (version < 1 || version > e->head))
+        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name,
+                        version, e->head);
+    if (rc == LH_OK && version == live_of(e)) {
+        *out = json_incref(json_array_get(e->promotions, json_array_size(e->promotions) - 1));
+        rc = sync_live(v, e, err);
+    } else if (rc == LH_OK) {
+        rc = promote_locked(v, e, version, "promote", message, NULL, who, out, err);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+lh_code lh_vectors_rollback(lh_vectors *v, const char *name, int64_t to, const char *message, const lh_who *who,
+                            json_t **out, lh_err *err)
+{
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = refresh(v, e, err);
+    size_t n = json_array_size(e->promotions);
+    if (rc == LH_OK && to == 0) {
+        to = n ? num(json_array_get(e->promotions, n - 1), "previous") : 0;
+        if (!to) rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no earlier live version to roll back to", name);
+    }
+    if (rc == LH_OK && (to < 1 || to > e->head))
+        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name, to,
+                        e->head);
+    if (rc == LH_OK && to == live_of(e))
+        rc = lh_err_set(err, LH_ECONFLICT, "version %" PRId64 " of index %s is already live", to, name);
+    if (rc == LH_OK) rc = promote_locked(v, e, to, "rollback", message, NULL, who, out, err);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+/* ---- open, close ---- */
+
+lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *err)
+{
+    for (const char *d = cfg->tmp_dir;; d = cfg->cache_dir) {
+        if (mkdir(d, 0755) != 0 && errno != EEXIST)
+            return lh_err_errno(err, LH_EIO, errno, "cannot create the folder %s", d);
+        if (d == cfg->cache_dir) break;
+    }
+    lh_vectors *v = lh_xcalloc(1, sizeof *v);
+    v->cfg = *cfg;
+    v->tmp_dir = lh_xstrdup(cfg->tmp_dir);
+    v->cache_dir = lh_xstrdup(cfg->cache_dir);
+    v->slots = lh_vslots_new();
+    pthread_mutex_init(&v->mu, NULL);
+    *out = v;
+    return LH_OK;
+}
+
+void lh_vectors_close(lh_vectors *v)
+{
+    if (!v) return;
+    for (size_t i = 0; i < v->n; i++) entry_free(v->e[i]);
+    free(v->e);
+    lh_vslots_free(v->slots);
+    pthread_mutex_destroy(&v->mu);
+    free(v->tmp_dir);
+    free(v->cache_dir);
+    free(v);
+}
+
+/* ---- building versions ---- */
+
+static bool integer_type(const char *t)
+{
+    static const char *const ints[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                                       "UINTEGER"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (!strcmp(t, ints[i])) return true;
+    return false;
+}
+
+static const char *quant_name(lh_quant q)
+{
+    return q == LH_QUANT_SQ8 ? "sq8" : "none";
+}
+
+/* The manifest fields every version of a graph shares. */
+static json_t *draft_manifest(const char *name, const char *operation, int64_t parent, const lh_hnsw *h,
+                              bool strings, json_t *origin, json_t *objects, json_t *deleted, size_t labels,
+                              const char *message, const lh_who *who)
+{
+    lh_hnsw_info info;
+    lh_hnsw_get_info(h, &info);
+    return json_pack("{s:i, s:s, s:I, s:s, s:s?, s:s?, s:s?, s:I, s:s, s:{s:I, s:I, s:I, s:s, s:I}, s:s, s:o, s:o, "
+                     "s:o, s:I, s:I}",
+                     "format", 1, "index", name, "parent", (json_int_t)parent, "operation", operation, "author",
+                     who ? who->actor : NULL, "source", who ? who->source : NULL, "message", message, "dim",
+                     (json_int_t)info.params.dim, "metric", lh_metric_name(info.params.metric), "params", "M",
+                     (json_int_t)info.params.M, "ef_construction", (json_int_t)info.params.ef_construction,
+                     "ef_search", (json_int_t)info.params.ef_search, "quantization",
+                     quant_name(info.params.quantization), "seed", (json_int_t)info.params.seed, "id_type",
+                     strings ? "string" : "integer", "origin", origin ? origin : json_null(), "objects", objects,
+                     "deleted", deleted, "count", (json_int_t)(info.count - info.deleted), "labels",
+                     (json_int_t)labels);
+}
+
+static uint64_t *sequence(size_t n)
+{
+    uint64_t *labels = lh_xmalloc((n ? n : 1) * sizeof *labels);
+    for (size_t i = 0; i < n; i++) labels[i] = i;
+    return labels;
+}
+
+lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
+                          json_t **out, lh_err *err)
+{
+    if (!spec->dataset || !spec->id_column || !spec->vector_column)
+        return lh_err_set(err, LH_EINVAL, "creating an index needs a dataset, an id column and a vector column");
+    struct entry *e;
+    lh_code rc = entry_get(v, name, true, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = refresh(v, e, err);
+    if (rc == LH_OK && e->head > 0) rc = lh_err_set(err, LH_EEXIST, "index %s exists (version %" PRId64 ")", name, e->head);
+    json_t *dm = NULL;
+    if (rc == LH_OK) rc = lh_catalog_get(v->cfg.catalog, spec->dataset, spec->dataset_version, &dm, err);
+    const char *id_type = NULL, *vec_type = NULL;
+    if (rc == LH_OK) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(json_object_get(dm, "schema"), "fields"), i, f) {
+            if (!strcmp(str(f, "name"), spec->id_column)) id_type = str(f, "type");
+            if (!strcmp(str(f, "name"), spec->vector_column)) vec_type = str(f, "type");
+        }
+        if (!id_type || !vec_type)
+            rc = lh_err_set(err, LH_EINVAL, "dataset %s has no column \"%s\"", spec->dataset,
+                            !id_type ? spec->id_column : spec->vector_column);
+        else if (!strchr(vec_type, '['))
+            rc = lh_err_set(err, LH_EINVAL, "column \"%s\" of dataset %s is %s, not a list of numbers",
+                            spec->vector_column, spec->dataset, vec_type);
+    }
+    rows r = {0};
+    lh_buf sql = {0};
+    if (rc == LH_OK) {
+        bool strings = !integer_type(id_type);
+        r.ids = lh_idtab_new(strings);
+        lh_buf_puts(&sql, "SELECT CAST(");
+        lh_sql_quote_ident(&sql, spec->id_column);
+        lh_buf_puts(&sql, strings ? " AS VARCHAR), CAST(" : " AS BIGINT), CAST(");
+        lh_sql_quote_ident(&sql, spec->vector_column);
+        lh_buf_puts(&sql, " AS FLOAT[]) FROM (");
+        rc = lh_dataset_tables_sql(v->cfg.tables, dm, &sql, err);
+        lh_buf_puts(&sql, ")");
+    }
+    lh_query_lease *lease = NULL;
+    if (rc == LH_OK) rc = lh_query_lease_acquire(v->cfg.engine, 0, &lease, err);
+    if (rc == LH_OK) rc = read_rows(lh_query_lease_connection(lease), lease, sql.data, true, &r, err);
+    lh_query_lease_release(lease);
+    lh_buf_free(&sql);
+    if (rc == LH_OK && r.n == 0)
+        rc = lh_err_set(err, LH_EINVAL, "dataset %s has no row with a vector in \"%s\"", spec->dataset,
+                        spec->vector_column);
+    if (rc) {
+        if (dm) lh_err_wrap(err, "index %s from dataset %s", name, spec->dataset);
+        json_decref(dm);
+        rows_free(&r);
+        pthread_mutex_unlock(&e->mu);
+        return rc;
+    }
+    lh_hnsw_params p = spec->params;
+    p.dim = r.dim;
+    uint64_t *labels = sequence(r.n);
+    draft d = {0};
+    rc = build(v, &p, labels, r.vecs, r.n, &d.hnsw, err);
+    free(labels);
+    char *emb = tmp_path(v, ".parquet");
+    if (rc == LH_OK) rc = write_embeddings(v, emb, r.ids, 0, r.vecs, r.n, r.dim, err);
+    if (rc == LH_OK) {
+        json_t *origin = json_pack("{s:s, s:O, s:s, s:s, s:I}", "dataset", spec->dataset, "version",
+                                   json_object_get(dm, "version"), "id_column", spec->id_column, "vector_column",
+                                   spec->vector_column, "skipped_rows", (json_int_t)r.skipped);
+        d.m = draft_manifest(name, "create", 0, d.hnsw, lh_idtab_strings(r.ids), origin, json_array(), json_array(),
+                             r.n, spec->message, who);
+        d.ids = r.ids;
+        r.ids = NULL;
+        d.emb = emb;
+        d.emb_rows = r.n;
+        rc = commit(v, e, &d, !spec->no_promote, who, out, err);
+    } else {
+        lh_hnsw_free(d.hnsw);
+    }
+    unlink(emb);
+    free(emb);
+    rows_free(&r);
+    json_decref(dm);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+/* The live version of an index, for writers building on top of it. Caller holds e->mu. */
+static lh_code live_locked(lh_vectors *v, struct entry *e, lh_vindex **out, lh_err *err)
+{
+    lh_code rc = refresh(v, e, err);
+    if (rc == LH_OK) rc = sync_live(v, e, err);
+    if (rc) return rc;
+    *out = lh_vslots_acquire(v->slots, e->name);
+    if (!*out) return lh_err_set(err, LH_ENOTFOUND, "index %s has no live version (promote one first)", e->name);
+    return LH_OK;
+}
+
+lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, const lh_vectors_spec *spec,
+                       const lh_who *who, json_t **out, lh_err *err)
+{
+    if (!json_is_array(rows_in) || json_array_size(rows_in) == 0 || json_array_size(rows_in) > MAX_ADD_ROWS)
+        return lh_err_set(err, LH_EINVAL, "vectors must be an array of 1..%d {id, vector} objects", MAX_ADD_ROWS);
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    lh_vindex *live = NULL;
+    rc = live_locked(v, e, &live, err);
+    lh_hnsw_info info = {0};
+    if (rc == LH_OK) lh_hnsw_get_info(live->hnsw, &info);
+    size_t n = json_array_size(rows_in), base = rc == LH_OK ? lh_idtab_count(live->ids) : 0;
+    float *vecs = lh_xmalloc(n * (info.params.dim ? info.params.dim : 1) * sizeof(float));
+    lh_idtab *ids = rc == LH_OK ? lh_idtab_clone(live->ids) : NULL;
+    for (size_t i = 0; rc == LH_OK && i < n; i++) {
+        json_t *row = json_array_get(rows_in, i), *vec = json_object_get(row, "vector");
+        lh_id id;
+        uint64_t label;
+        if (!json_is_object(row)) rc = lh_err_set(err, LH_EINVAL, "not an {id, vector} object");
+        if (rc == LH_OK) rc = lh_idtab_parse(ids, json_object_get(row, "id"), &id, err);
+        if (rc == LH_OK && json_array_size(vec) != info.params.dim)
+            rc = lh_err_set(err, LH_EINVAL, "\"vector\" must be an array of %u numbers", info.params.dim);
+        for (size_t j = 0; rc == LH_OK && j < info.params.dim; j++) {
+            json_t *x = json_array_get(vec, j);
+            double d = json_number_value(x);
+            if (!json_is_number(x) || !isfinite(d) || fabs(d) > 3.0e38)
+                rc = lh_err_set(err, LH_EINVAL, "\"vector\"[%zu] is not a finite float", j);
+            vecs[i * info.params.dim + j] = (float)d;
+        }
+        if (rc == LH_OK) rc = lh_idtab_add(ids, id, &label, err);
+        if (rc) lh_err_wrap(err, "vectors[%zu]", i);
+    }
+    draft d = {0};
+    if (rc == LH_OK) rc = lh_hnsw_clone(live->hnsw, &d.hnsw, err);
+    if (rc == LH_OK) {
+        uint64_t *labels = sequence(base + n);
+        rc = lh_hnsw_add_batch(d.hnsw, labels + base, vecs, n, v->cfg.build_threads, err);
+        free(labels);
+    }
+    char *emb = tmp_path(v, ".parquet");
+    if (rc == LH_OK) rc = write_embeddings(v, emb, ids, base, vecs, n, info.params.dim, err);
+    if (rc == LH_OK) {
+        const json_t *lm = live->manifest;
+        d.m = draft_manifest(name, "add", live->version, d.hnsw, lh_idtab_strings(ids),
+                             json_incref(json_object_get(lm, "origin")),
+                             json_deep_copy(json_object_get(lm, "objects")),
+                             json_deep_copy(json_object_get(lm, "deleted")), base + n, spec ? spec->message : NULL,
+                             who);
+        d.ids = ids;
+        ids = NULL;
+        d.emb = emb;
+        d.emb_rows = n;
+        rc = commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+    } else {
+        lh_hnsw_free(d.hnsw);
+    }
+    unlink(emb);
+    free(emb);
+    free(vecs);
+    lh_idtab_free(ids);
+    lh_vindex_unref(live);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+lh_code lh_vectors_delete(lh_vectors *v, const char *name, const json_t *ids_in, const lh_vectors_spec *spec,
+                          const lh_who *who, json_t **out, lh_err *err)
+{
+    if (!json_is_array(ids_in) || json_array_size(ids_in) == 0 || json_array_size(ids_in) > MAX_ADD_ROWS)
+        return lh_err_set(err, LH_EINVAL, "ids must be an array of 1..%d ids", MAX_ADD_ROWS);
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    lh_vindex *live = NULL;
+    rc = live_locked(v, e, &live, err);
+    draft d = {0};
+    if (rc == LH_OK) rc = lh_hnsw_clone(live->hnsw, &d.hnsw, err);
+    json_t *deleted = rc == LH_OK ? json_deep_copy(json_object_get(live->manifest, "deleted")) : NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(ids_in, i, x) {
+        if (rc) break;
+        lh_id id;
+        uint64_t label;
+        rc = lh_idtab_parse(live->ids, x, &id, err);
+        if (rc == LH_OK && !lh_idtab_find(live->ids, id, &label))
+            rc = lh_err_set(err, LH_ENOTFOUND, "no such id in index %s", name);
+        const float *vec = rc == LH_OK ? lh_hnsw_vector(d.hnsw, label) : NULL;
+        if (rc == LH_OK && !vec) rc = lh_err_set(err, LH_ENOTFOUND, "no such id in index %s", name);
+        if (rc == LH_OK) {
+            lh_hnsw_info before, after;
+            lh_hnsw_get_info(d.hnsw, &before);
+            rc = lh_hnsw_delete(d.hnsw, label, err);
+            lh_hnsw_get_info(d.hnsw, &after);
+            if (rc == LH_OK && after.deleted > before.deleted) json_array_append(deleted, x);
+        }
+        if (rc) lh_err_wrap(err, "ids[%zu]", i);
+    }
+    if (rc == LH_OK) {
+        d.m = draft_manifest(name, "delete", live->version, d.hnsw, lh_idtab_strings(live->ids),
+                             json_incref(json_object_get(live->manifest, "origin")),
+                             json_deep_copy(json_object_get(live->manifest, "objects")), deleted,
+                             lh_idtab_count(live->ids), spec ? spec->message : NULL, who);
+        deleted = NULL;
+        d.ids = lh_idtab_clone(live->ids);
+        rc = commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+    } else {
+        lh_hnsw_free(d.hnsw);
+    }
+    json_decref(deleted);
+    lh_vindex_unref(live);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+lh_code lh_vectors_rebuild(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
+                           json_t **out, lh_err *err)
+{
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = refresh(v, e, err);
+    int64_t from = spec && spec->version ? spec->version : live_of(e);
+    if (rc == LH_OK && !from) from = e->head;
+    if (rc == LH_OK && (from < 1 || from > e->head))
+        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64, name, from);
+    json_t *m = NULL;
+    rows r = {0};
+    if (rc == LH_OK) rc = read_manifest(v, name, from, &m, err);
+    if (rc == LH_OK) rc = read_embeddings(v, m, true, &r, err);
+    /* every label but the deleted ones, in embedding order */
+    uint64_t *labels = NULL;
+    float *vecs = NULL;
+    size_t keep = 0;
+    if (rc == LH_OK) {
+        bool *gone = lh_xcalloc(r.n + 1, sizeof *gone);
+        size_t i;
+        json_t *x;
+        json_array_foreach(json_object_get(m, "deleted"), i, x) {
+            lh_id id;
+            uint64_t label;
+            if (lh_idtab_parse(r.ids, x, &id, err) == LH_OK && lh_idtab_find(r.ids, id, &label)) gone[label] = true;
+        }
+        labels = lh_xmalloc((r.n + 1) * sizeof *labels);
+        vecs = lh_xmalloc((r.n + 1) * r.dim * sizeof(float));
+        for (size_t l = 0; l < r.n; l++) {
+            if (gone[l]) continue;
+            labels[keep] = l;
+            memcpy(vecs + keep * r.dim, r.vecs + l * r.dim, r.dim * sizeof(float));
+            keep++;
+        }
+        free(gone);
+    }
+    draft d = {0};
+    if (rc == LH_OK) {
+        const json_t *mp = json_object_get(m, "params");
+        lh_hnsw_params p = {.dim = r.dim, .M = (uint32_t)num(mp, "M"),
+                            .ef_construction = (uint32_t)num(mp, "ef_construction"),
+                            .ef_search = (uint32_t)num(mp, "ef_search"), .seed = (uint64_t)num(mp, "seed"),
+                            .quantization = strcmp(str(mp, "quantization"), "sq8") == 0 ? LH_QUANT_SQ8 : LH_QUANT_NONE};
+        lh_metric_parse(str(m, "metric"), &p.metric);
+        if (spec) {
+            if (spec->params.M) p.M = spec->params.M;
+            if (spec->params.ef_construction) p.ef_construction = spec->params.ef_construction;
+            if (spec->params.ef_search) p.ef_search = spec->params.ef_search;
+            if (spec->params_set_quantization) p.quantization = spec->params.quantization;
+        }
+        rc = build(v, &p, labels, vecs, keep, &d.hnsw, err);
+    }
+    if (rc == LH_OK) {
+        d.m = draft_manifest(name, "rebuild", from, d.hnsw, lh_idtab_strings(r.ids),
+                             json_incref(json_object_get(m, "origin")), json_deep_copy(json_object_get(m, "objects")),
+                             json_deep_copy(json_object_get(m, "deleted")), r.n, spec ? spec->message : NULL, who);
+        json_object_set_new(d.m, "rebuilt_from", json_integer(from));
+        d.ids = r.ids;
+        r.ids = NULL;
+        rc = commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+    }
+    free(labels);
+    free(vecs);
+    rows_free(&r);
+    json_decref(m);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_err *err)
+{
+    lh_vindex *x = lh_vslots_acquire(v->slots, name);
+    struct entry *e = x ? find_entry(v, name) : NULL;
+    bool stale = !e || lh_time_now_ms() - atomic_load(&e->checked_ms) > LH_VECTORS_REFRESH_MS;
+    if (x && !stale) {
+        *out = x;
+        return LH_OK;
+    }
+    lh_code rc = LH_OK;
+    if (!x) { /* first use: wait for the load */
+        rc = entry_get(v, name, false, &e, err);
+        if (rc) return rc;
+        pthread_mutex_lock(&e->mu);
+        rc = refresh(v, e, err);
+        if (rc == LH_OK) rc = sync_live(v, e, err);
+        pthread_mutex_unlock(&e->mu);
+    } else if (pthread_mutex_trylock(&e->mu) == 0) { /* a check is due; one searcher makes it, the others go on */
+        lh_err ignored;
+        if (refresh(v, e, &ignored) == LH_OK && sync_live(v, e, &ignored) == LH_OK) {
+            lh_vindex_unref(x);
+            x = NULL;
+        } else {
+            lh_log(LH_LOG_WARN, "vectors.refresh_failed", LH_KV_STR("index", name), LH_KV_STR("error", ignored.message));
+            atomic_store(&e->checked_ms, lh_time_now_ms()); /* keep serving; try again later */
+        }
+        pthread_mutex_unlock(&e->mu);
+    }
+    if (rc) return rc;
+    if (!x) x = lh_vslots_acquire(v->slots, name);
+    if (!x) return lh_err_set(err, LH_ENOTFOUND, "index %s has no live version (promote one first)", name);
+    *out = x;
+    return LH_OK;
+}
+
+lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, size_t dim, size_t k, size_t ef,
+                          const json_t *filter_ids, json_t **out, lh_err *err)
+{
+    lh_vindex *x;
+    lh_code rc = lh_vectors_acquire(v, name, &x, err);
+    if (rc) return rc;
+    json_t *hits;
+    rc = lh_vindex_search(x, query, dim, k, ef, filter_ids, &hits, err);
+    if (rc == LH_OK)
+        *out = json_pack("{s:s, s:I, s:o}", "index", name, "version", (json_int_t)x->version, "hits", hits);
+    lh_vindex_unref(x);
+    return rc;
+}
+
+lh_code lh_vectors_history(lh_vectors *v, const char *name, json_t **out, lh_err *err)
+{
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = refresh(v, e, err);
+    if (rc == LH_OK)
+        *out = json_pack("{s:s, s:I, s:O, s:O}", "index", name, "live", (json_int_t)live_of(e), "promotions",
+                         e->promotions, "versions", e->manifests);
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+lh_code lh_vectors_get(lh_vectors *v, const char *name, json_t **out, lh_err *err)
+{
+    struct entry *e;
+    lh_code rc = entry_get(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = refresh(v, e, err);
+    if (rc == LH_OK) rc = sync_live(v, e, err);
+    int64_t live = live_of(e), head = e->head;
+    pthread_mutex_unlock(&e->mu);
+    if (rc) return rc;
+    json_t *m = NULL, *memory = json_null();
+    lh_vindex *x = live ? lh_vslots_acquire(v->slots, name) : NULL;
+    if (x) {
+        lh_hnsw_info info;
+        lh_hnsw_get_info(x->hnsw, &info);
+        m = json_incref(x->manifest);
+        memory = json_pack("{s:I, s:I, s:I, s:b}", "graph_bytes", (json_int_t)info.graph_bytes, "vector_bytes",
+                           (json_int_t)info.vector_bytes, "total_bytes", (json_int_t)info.total_bytes, "mapped",
+                           info.mapped);
+        lh_vindex_unref(x);
+    } else {
+        rc = read_manifest(v, name, head, &m, err);
+        if (rc) {
+            json_decref(memory);
+            return rc;
+        }
+    }
+    *out = json_pack("{s:s, s:I, s:I, s:o, s:o}", "index", name, "live", (json_int_t)live, "versions",
+                     (json_int_t)head, "manifest", m, "memory", memory);
+    return LH_OK;
+}
+
+static bool collect_index_names(void *ctx, const lh_object_info *info)
+{
+    /* _catalog/indexes/<name>/v00000001.json marks an index */
+    const char *rest = info->key + strlen("_catalog/indexes/");
+    const char *slash = strchr(rest, '/');
+    if (slash && strcmp(slash, "/v00000001.json") == 0) {
+        char *name = lh_xstrndup(rest, (size_t)(slash - rest));
+        json_array_append_new(ctx, json_string(name));
+        free(name);
+    }
+    return true;
+}
+
+lh_code lh_vectors_list(lh_vectors *v, json_t **out, lh_err *err)
+{
+    json_t *names = json_array();
+    lh_code rc = lh_store_list(home(v), "_catalog/indexes/", collect_index_names, names, err);
+    json_t *list = json_array();
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n) {
+        if (rc) break;
+        struct entry *e;
+        lh_err one;
+        if (entry_get(v, json_string_value(n), false, &e, &one) != LH_OK) continue;
+        pthread_mutex_lock(&e->mu);
+        if (refresh(v, e, &one) == LH_OK && e->head > 0) {
+            int64_t live = live_of(e);
+            json_t *shown = json_array_get(e->manifests, (size_t)(live ? live : e->head) - 1);
+            json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:O}", "name", e->name, "live", (json_int_t)live,
+                                                  "versions", (json_int_t)e->head, "count",
+                                                  json_object_get(shown, "count")));
+        }
+        pthread_mutex_unlock(&e->mu);
+    }
+    json_decref(names);
+    if (rc) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    return LH_OK;
+}
