@@ -17,6 +17,7 @@ static const struct command {
     {"ingest", cmd_ingest, "turn CSV, JSON, Parquet, text or PDF files into a dataset version"},
     {"sql", cmd_sql, "run a read-only SQL statement over the datasets and print the result"},
     {"catalog", cmd_catalog, "datasets and versions: list, show, create, rollback, tombstone, ..."},
+    {"index", cmd_index, "vector indexes: create, search, promote, rollback, rebuild, history"},
     {"storage", cmd_storage, "buckets and raw objects"},
     {"journal", cmd_journal, "the mutation journal and the error journal"},
     {"sample", cmd_sample, "generate (and ingest) the staffing reference data"},

@@ -515,7 +515,9 @@ static void link_back(struct lh_hnsw *h, uint32_t e, uint32_t id, int level, scr
                 heap *tmp = &s->res; /* free between a search and the next */
                 tmp->n = 0;
                 heap_reserve(tmp, cnt + 1);
-                for (uint32_t i = 1; i <= cnt; i++) tmp->a[tmp->n++] = (pair){h->dist(ev, fvec(h, l[i]), h->dim), l[i]};
+                uint32_t n = atomic_load_explicit(&h->count, memory_order_acquire);
+                for (uint32_t i = 1; i <= cnt; i++) /* ids out of range come only from a damaged file */
+                    if (l[i] < n) tmp->a[tmp->n++] = (pair){h->dist(ev, fvec(h, l[i]), h->dim), l[i]};
                 tmp->a[tmp->n++] = (pair){h->dist(ev, fvec(h, id), h->dim), id};
                 qsort(tmp->a, tmp->n, sizeof(pair), by_distance);
                 size_t kept = select_neighbors(h, tmp->a, tmp->n, maxc);

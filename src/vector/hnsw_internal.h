@@ -113,6 +113,9 @@ void hnsw_layout(struct lh_hnsw *h);
 lh_code hnsw_init(struct lh_hnsw *h, const lh_hnsw_params *p, lh_err *err);
 /* Adds label -> id to the label map. Caller holds the map write lock. */
 void hnsw_map_put(struct lh_hnsw *h, uint64_t label, uint32_t id);
+/* Recomputes the checksums of an index file image in place (for the fuzzer:
+ * damage that passes the checksums reaches the structural checks). */
+void hnsw_file_reseal(unsigned char *data, size_t len);
 /* Releases the file mapping of a loaded index. */
 void hnsw_unmap(struct lh_hnsw *h);
 

@@ -339,6 +339,16 @@ lh_code lh_hnsw_load(const char *path, lh_hnsw **out, lh_err *err)
     return LH_OK;
 }
 
+void hnsw_file_reseal(unsigned char *data, size_t len)
+{
+    if (len < HEADER_SIZE) return;
+    file_header fh;
+    memcpy(&fh, data, sizeof fh);
+    if (fh.nodes_off < len) fh.data_crc = crc32c(0, data + fh.nodes_off, len - fh.nodes_off);
+    fh.header_crc = crc32c(0, &fh, offsetof(file_header, header_crc));
+    memcpy(data, &fh, sizeof fh);
+}
+
 void hnsw_unmap(struct lh_hnsw *h)
 {
     if (h->mapping) munmap(h->mapping, h->mapping_len);
