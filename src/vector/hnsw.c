@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define MAX_LEVEL 30
 #define FLAG_READY (1u << 9)
@@ -74,15 +75,23 @@ lh_code hnsw_init(struct lh_hnsw *h, const lh_hnsw_params *p, lh_err *err)
 
 /* ---- memory ---- */
 
+/* Chunks are anonymous mappings: zero pages cost nothing until touched, so a
+ * chunk's unused tail never counts against memory; huge pages where the
+ * kernel allows them (a graph walk is a random walk over the chunks). */
 static void *chunk_alloc(size_t bytes)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) {
-        fprintf(stderr, "lakehouse: out of memory allocating %zu bytes\n", bytes);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        fprintf(stderr, "lakehouse: out of memory mapping %zu bytes\n", bytes);
         abort();
     }
-    memset(p, 0, bytes);
+    if (bytes >= (2u << 20)) madvise(p, bytes, MADV_HUGEPAGE);
     return p;
+}
+
+static void chunk_free(void *p, size_t bytes)
+{
+    if (p) munmap(p, bytes);
 }
 
 /* Makes room for n nodes. Caller holds h->grow. */
@@ -188,7 +197,7 @@ typedef struct {
     size_t n, cap;
 } heap;
 
-static void heap_reserve(heap *h, size_t n)
+static inline void heap_reserve(heap *h, size_t n)
 {
     if (n <= h->cap) return;
     h->cap = n < 64 ? 64 : n * 2;
@@ -196,7 +205,7 @@ static void heap_reserve(heap *h, size_t n)
 }
 
 /* min-heap (candidates) */
-static void minh_push(heap *h, float d, uint32_t id)
+static inline void minh_push(heap *h, float d, uint32_t id)
 {
     heap_reserve(h, h->n + 1);
     size_t i = h->n++;
@@ -207,7 +216,7 @@ static void minh_push(heap *h, float d, uint32_t id)
     h->a[i] = (pair){d, id};
 }
 
-static pair minh_pop(heap *h)
+static inline pair minh_pop(heap *h)
 {
     pair top = h->a[0], last = h->a[--h->n];
     size_t i = 0;
@@ -224,7 +233,7 @@ static pair minh_pop(heap *h)
 }
 
 /* max-heap (results) */
-static void maxh_push(heap *h, float d, uint32_t id)
+static inline void maxh_push(heap *h, float d, uint32_t id)
 {
     heap_reserve(h, h->n + 1);
     size_t i = h->n++;
@@ -235,19 +244,32 @@ static void maxh_push(heap *h, float d, uint32_t id)
     h->a[i] = (pair){d, id};
 }
 
-static void maxh_pop(heap *h)
+/* Puts x where the top was and sifts it down. */
+static inline void maxh_sift(heap *h, pair x)
 {
-    pair last = h->a[--h->n];
     size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= h->n) break;
         if (c + 1 < h->n && h->a[c + 1].d > h->a[c].d) c++;
-        if (h->a[c].d <= last.d) break;
+        if (h->a[c].d <= x.d) break;
         h->a[i] = h->a[c];
         i = c;
     }
-    if (h->n) h->a[i] = last;
+    h->a[i] = x;
+}
+
+static inline void maxh_pop(heap *h)
+{
+    pair last = h->a[--h->n];
+    if (h->n) maxh_sift(h, last);
+}
+
+/* Keeps the `cap` smallest: pushes, or replaces the largest when full. */
+static inline void maxh_offer(heap *h, size_t cap, float d, uint32_t id)
+{
+    if (h->n < cap) maxh_push(h, d, id);
+    else if (d < h->a[0].d) maxh_sift(h, (pair){d, id});
 }
 
 static int by_distance(const void *a, const void *b)
@@ -422,11 +444,17 @@ static void search_layer(const struct lh_hnsw *h, scratch *s, const float *q, ui
                          int level, bool exact, const filter *f, uint32_t n)
 {
     heap *cand = &s->cand, *res = &s->res;
-    uint16_t epoch = s->epoch;
-    s->tags[ep] = epoch;
+    uint16_t *tags = s->tags;
+    const uint16_t epoch = s->epoch;
+    const uint32_t maxc = level == 0 ? h->M0 : h->M;
+    /* what the loop reads, in locals: the compiler cannot keep fields of *h
+     * in registers across the distance calls */
+    char *const *chunks = h->chunks;
+    const size_t stride = h->stride;
+    uint32_t fresh[2 * 128]; /* M0 <= 256 */
+    tags[ep] = epoch;
     minh_push(cand, ep_d, ep);
     if (acceptable(h, f, ep)) maxh_push(res, ep_d, ep);
-    uint32_t maxc = level == 0 ? h->M0 : h->M;
     while (cand->n) {
         pair c = minh_pop(cand);
         if (res->n >= ef && c.d > res->a[0].d) break;
@@ -434,26 +462,27 @@ static void search_layer(const struct lh_hnsw *h, scratch *s, const float *q, ui
         if (!l) continue;
         uint32_t cnt = atomic_load_explicit((_Atomic uint32_t *)l, memory_order_acquire);
         if (cnt > maxc) cnt = maxc;
-        if (cnt) __builtin_prefetch(s->tags + link_get(l, 1));
+        /* first the neighbours not seen yet, each one's data requested from
+         * memory at once; then their distances, while the data arrives */
+        size_t m = 0;
         for (uint32_t i = 1; i <= cnt; i++) {
             uint32_t id = link_get(l, i);
-            if (i + 1 <= cnt) {
-                uint32_t next = link_get(l, i + 1);
-                if (next < n) {
-                    __builtin_prefetch(s->tags + next);
-                    __builtin_prefetch(node_at(h, next));
-                    __builtin_prefetch(node_at(h, next) + 64);
-                }
+            if (id >= n || tags[id] == epoch) continue;
+            tags[id] = epoch;
+            fresh[m++] = id;
+            __builtin_prefetch(chunks[id >> CHUNK_SHIFT] + (size_t)(id & (NODES_PER_CHUNK - 1)) * stride);
+        }
+        for (size_t j = 0; j < m; j++) {
+            uint32_t id = fresh[j];
+            if (j + 1 < m) {
+                const char *next = chunks[fresh[j + 1] >> CHUNK_SHIFT] + (size_t)(fresh[j + 1] & (NODES_PER_CHUNK - 1)) * stride;
+                __builtin_prefetch(next + 64);
+                __builtin_prefetch(next + 128);
             }
-            if (id >= n || s->tags[id] == epoch) continue;
-            s->tags[id] = epoch;
             float d = exact ? exact_dist(h, q, id) : walk_dist(h, q, id);
             if (res->n < ef || d < res->a[0].d) {
                 minh_push(cand, d, id);
-                if (acceptable(h, f, id)) {
-                    maxh_push(res, d, id);
-                    if (res->n > ef) maxh_pop(res);
-                }
+                if (acceptable(h, f, id)) maxh_offer(res, ef, d, id);
             }
         }
     }
@@ -634,10 +663,10 @@ void lh_hnsw_free(lh_hnsw *h)
     if (!h) return;
     if (!h->mapping) {
         for (size_t c = 0; c < MAX_CHUNKS && h->chunks && h->chunks[c]; c++) {
-            free(h->chunks[c]);
-            if (h->fchunks) free(h->fchunks[c]);
+            chunk_free(h->chunks[c], NODES_PER_CHUNK * h->stride);
+            if (h->fchunks) chunk_free(h->fchunks[c], (size_t)NODES_PER_CHUNK * h->dim * sizeof(float));
         }
-        for (size_t c = 0; c < h->upper_chunks; c++) free(h->upper[c]);
+        for (size_t c = 0; c < h->upper_chunks; c++) chunk_free(h->upper[c], UPPER_CHUNK * sizeof(uint32_t));
     } else {
         hnsw_unmap(h);
     }
@@ -828,11 +857,21 @@ static size_t popcount_allowed(const lh_bitmap *allow)
     return c;
 }
 
+/* The k nearest of the results, nearest first (ties: lower node first). */
 static size_t finish(const struct lh_hnsw *h, heap *res, size_t k, lh_hnsw_hit *out)
 {
-    qsort(res->a, res->n, sizeof(pair), by_distance);
-    size_t n = res->n < k ? res->n : k;
-    for (size_t i = 0; i < n; i++) out[i] = (lh_hnsw_hit){*label_of(h, res->a[i].id), res->a[i].d};
+    heap_reserve(res, res->n + k);
+    pair *best = res->a + res->n; /* the k best so far, sorted, in the room after the results */
+    size_t n = 0;
+    for (size_t i = 0; i < res->n; i++) {
+        pair x = res->a[i];
+        if (n == k && by_distance(&x, &best[n - 1]) >= 0) continue;
+        size_t j = n < k ? n++ : n - 1;
+        for (; j > 0 && by_distance(&x, &best[j - 1]) < 0; j--) best[j] = best[j - 1];
+        best[j] = x;
+    }
+    for (size_t i = 0; i < n; i++) out[i] = (lh_hnsw_hit){*label_of(h, best[i].id), best[i].d};
+    res->n = 0;
     return n;
 }
 
@@ -859,10 +898,7 @@ size_t lh_hnsw_exact(const lh_hnsw *h, const float *query, size_t k, const lh_bi
                     !(atomic_load(meta_of(h, id)) & FLAG_READY))
                     continue;
                 float d = exact_dist(h, q, id);
-                if (res->n < k || d < res->a[0].d) {
-                    maxh_push(res, d, id);
-                    if (res->n > k) maxh_pop(res);
-                }
+                maxh_offer(res, k, d, id);
             }
         }
         pthread_rwlock_unlock((pthread_rwlock_t *)&h->map_lock);
@@ -871,10 +907,7 @@ size_t lh_hnsw_exact(const lh_hnsw *h, const float *query, size_t k, const lh_bi
             uint32_t meta = atomic_load_explicit(meta_of(h, id), memory_order_acquire);
             if ((meta & META_DELETED) || !(meta & FLAG_READY)) continue;
             float d = exact_dist(h, q, id);
-            if (res->n < k || d < res->a[0].d) {
-                maxh_push(res, d, id);
-                if (res->n > k) maxh_pop(res);
-            }
+            maxh_offer(res, k, d, id);
         }
     }
     return finish(h, res, k, out);
@@ -911,8 +944,16 @@ size_t lh_hnsw_search(const lh_hnsw *h, const float *query, size_t k, size_t ef,
     for (int lc = top; lc > 0; lc--) ep = greedy(h, q, ep, &ep_d, lc, false, n);
     filter f = {.allow = allow, .skip_deleted = deleted > 0};
     search_layer(h, s, q, ep, ep_d, want, 0, false, (allow || deleted) ? &f : NULL, n);
-    if (sq8) { /* re-score the candidates with the float vectors */
-        for (size_t i = 0; i < s->res.n; i++) s->res.a[i].d = exact_dist(h, q, s->res.a[i].id);
+    if (sq8) { /* re-score the candidates with the float vectors, into a fresh heap */
+        size_t m = s->res.n;
+        s->res.n = s->cand.n = 0;
+        for (size_t i = 0; i < m; i++) {
+            pair c = s->res.a[i];
+            c.d = exact_dist(h, q, c.id);
+            heap_reserve(&s->cand, s->cand.n + 1);
+            s->cand.a[s->cand.n++] = c;
+        }
+        for (size_t i = 0; i < s->cand.n; i++) maxh_offer(&s->res, k, s->cand.a[i].d, s->cand.a[i].id);
     }
     size_t got = finish(h, &s->res, k, out);
     if (got < k && allowed >= k) return lh_hnsw_exact(h, query, k, allow, out); /* never fewer than k */
