@@ -925,11 +925,16 @@ size_t lh_hnsw_search(const lh_hnsw *h, const float *query, size_t k, size_t ef,
     size_t allowed = n - deleted;
     if (allow) {
         allowed = popcount_allowed(allow);
-        /* few matches: scanning them beats walking a graph that rarely meets them */
-        if (allowed <= k || allowed * 50 < (size_t)n || allowed < 256) return lh_hnsw_exact(h, query, k, allow, out);
-        /* widen the beam in proportion to how much the filter removes */
-        size_t widened = (size_t)((double)ef * (double)n / (double)allowed);
-        ef = widened > (size_t)n ? (size_t)n : widened;
+        /* The graph walk goes on until ef allowed nodes are in hand, so it
+         * widens by itself as the filter gets stricter (about ef * n / allowed
+         * nodes expanded, each ~16 distances); the beam is doubled at most on
+         * top, for the recall lost near the query to filtered-out nodes.
+         * Scanning the matches costs `allowed` distances: cheaper when
+         * allowed^2 < 16 ef n. */
+        double ratio = (double)n / (double)allowed;
+        ef = (size_t)((double)ef * (ratio < 2.0 ? ratio : 2.0));
+        if (allowed <= k || allowed < 256 || (double)allowed * (double)allowed < 16.0 * (double)ef * (double)n)
+            return lh_hnsw_exact(h, query, k, allow, out);
     } else if (deleted && deleted * 2 > n) {
         return lh_hnsw_exact(h, query, k, NULL, out);
     }
