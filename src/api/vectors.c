@@ -140,9 +140,9 @@ static void search(lh_http_req *req, lh_http_res *res, void *ctx)
     json_decref(body);
 }
 
-static void add(lh_http_req *req, lh_http_res *res, void *ctx)
+/* Adds ({vectors}) or deletes ({ids}): a new version on top of the live one. */
+static void change(lh_http_req *req, lh_http_res *res, lh_app *app, bool adding)
 {
-    lh_app *app = ctx;
     json_t *body = body_of(req, res), *out;
     if (!body) return;
     bool bad = false;
@@ -150,30 +150,22 @@ static void add(lh_http_req *req, lh_http_res *res, void *ctx)
                          .message = lh_api_opt_string(body, "message", res, &bad)};
     lh_who who = lh_api_who(req);
     lh_err err;
-    if (!bad && !lh_api_failed(res,
-                               lh_vectors_add(app->vectors, lh_http_param(req, "name"),
-                                              json_object_get(body, "vectors"), &s, &who, &out, &err),
-                               &err))
-        lh_http_res_json(res, 201, out);
+    const char *name = lh_http_param(req, "name");
+    lh_code rc = bad      ? LH_EINVAL
+                 : adding ? lh_vectors_add(app->vectors, name, json_object_get(body, "vectors"), &s, &who, &out, &err)
+                          : lh_vectors_delete(app->vectors, name, json_object_get(body, "ids"), &s, &who, &out, &err);
+    if (!bad && !lh_api_failed(res, rc, &err)) lh_http_res_json(res, 201, out);
     json_decref(body);
+}
+
+static void add(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    change(req, res, ctx, true);
 }
 
 static void delete_vectors(lh_http_req *req, lh_http_res *res, void *ctx)
 {
-    lh_app *app = ctx;
-    json_t *body = body_of(req, res), *out;
-    if (!body) return;
-    bool bad = false;
-    lh_vectors_spec s = {.no_promote = !lh_api_opt_bool(body, "promote", true, res, &bad),
-                         .message = lh_api_opt_string(body, "message", res, &bad)};
-    lh_who who = lh_api_who(req);
-    lh_err err;
-    if (!bad && !lh_api_failed(res,
-                               lh_vectors_delete(app->vectors, lh_http_param(req, "name"),
-                                                 json_object_get(body, "ids"), &s, &who, &out, &err),
-                               &err))
-        lh_http_res_json(res, 201, out);
-    json_decref(body);
+    change(req, res, ctx, false);
 }
 
 static void rebuild(lh_http_req *req, lh_http_res *res, void *ctx)

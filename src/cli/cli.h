@@ -81,6 +81,18 @@ int lh_cli_fail(const char *cmd, const lh_err *err);
 /* A whole decimal number >= min; false on anything else. */
 bool lh_cli_parse_int(const char *s, long long min, long long *out);
 
+/* Subcommands with actions: `lakehouse catalog show NAME`. */
+typedef struct lh_cli_action {
+    const char *name;
+    int min_args, max_args;
+} lh_cli_action;
+
+/* Finds the action at argv[optind] and checks its number of arguments
+ * (*args, *nargs receive them). Returns its name, or NULL after printing a
+ * usage error (the caller exits with 2). */
+const char *lh_cli_action_pick(const char *cmd, const lh_cli_action *actions, size_t n, int argc, char **argv,
+                               char ***args, int *nargs);
+
 /* Prints "lakehouse <cmd>: <message>" for a usage error and returns 2. */
 int lh_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -102,22 +102,13 @@ int cmd_catalog(int argc, char **argv)
         default: return lh_cli_usage_error("catalog", "unknown option");
         }
     }
-    if (optind >= argc) return lh_cli_usage_error("catalog", "missing action (list, show, versions, ...)");
-    const char *action = argv[optind];
-    char **args = argv + optind + 1;
-    int nargs = argc - optind - 1;
-    static const struct {
-        const char *name;
-        int min_args, max_args;
-    } actions[] = {{"list", 0, 0},     {"show", 1, 1},     {"versions", 1, 1}, {"create", 1, 1},
-                   {"commit", 1, 1},   {"rollback", 2, 2}, {"tombstone", 2, 1000},
-                   {"delete", 1, 1},   {"purge", 0, 0},    {"rebuild", 0, 0}};
-    int known = -1;
-    for (int i = 0; i < (int)(sizeof actions / sizeof actions[0]); i++)
-        if (strcmp(actions[i].name, action) == 0) known = i;
-    if (known < 0) return lh_cli_usage_error("catalog", "unknown action \"%s\"", action);
-    if (nargs < actions[known].min_args || nargs > actions[known].max_args)
-        return lh_cli_usage_error("catalog", "wrong number of arguments for %s", action);
+    static const lh_cli_action actions[] = {
+        {"list", 0, 0},   {"show", 1, 1},     {"versions", 1, 1},     {"create", 1, 1}, {"commit", 1, 1},
+        {"rollback", 2, 2}, {"tombstone", 2, 1000}, {"delete", 1, 1}, {"purge", 0, 0},  {"rebuild", 0, 0}};
+    char **args;
+    int nargs;
+    const char *action = lh_cli_action_pick("catalog", actions, sizeof actions / sizeof *actions, argc, argv, &args, &nargs);
+    if (!action) return 2;
     long long version = 0;
     if (version_arg && !lh_cli_parse_int(version_arg, 1, &version))
         return lh_cli_usage_error("catalog", "--version expects a positive integer");

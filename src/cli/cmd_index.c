@@ -141,21 +141,13 @@ int cmd_index(int argc, char **argv)
         default: return lh_cli_usage_error("index", "unknown option");
         }
     }
-    if (optind >= argc) return lh_cli_usage_error("index", "missing action (list, show, create, search, ...)");
-    const char *action = argv[optind];
-    char **args = argv + optind + 1;
-    int nargs = argc - optind - 1;
-    static const struct {
-        const char *name;
-        int min_args, max_args;
-    } actions[] = {{"list", 0, 0},    {"show", 1, 1},     {"create", 1, 1},   {"rebuild", 1, 1},
-                   {"search", 2, LH_HNSW_MAX_DIM + 1}, {"promote", 2, 2}, {"rollback", 1, 2}, {"history", 1, 1}};
-    int known = -1;
-    for (int i = 0; i < (int)(sizeof actions / sizeof actions[0]); i++)
-        if (strcmp(actions[i].name, action) == 0) known = i;
-    if (known < 0) return lh_cli_usage_error("index", "unknown action \"%s\"", action);
-    if (nargs < actions[known].min_args || nargs > actions[known].max_args)
-        return lh_cli_usage_error("index", "wrong number of arguments for %s", action);
+    static const lh_cli_action actions[] = {
+        {"list", 0, 0},    {"show", 1, 1},                        {"create", 1, 1},  {"rebuild", 1, 1},
+        {"search", 2, LH_HNSW_MAX_DIM + 1}, {"promote", 2, 2}, {"rollback", 1, 2}, {"history", 1, 1}};
+    char **args;
+    int nargs;
+    const char *action = lh_cli_action_pick("index", actions, sizeof actions / sizeof *actions, argc, argv, &args, &nargs);
+    if (!action) return 2;
     long long version = 0;
     if ((!strcmp(action, "promote") || (!strcmp(action, "rollback") && nargs == 2)) &&
         !lh_cli_parse_int(args[1], 1, &version))

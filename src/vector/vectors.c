@@ -934,33 +934,43 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
     return rc;
 }
 
-/* The live version of an index, for writers building on top of it. Caller holds e->mu. */
-static lh_code live_locked(lh_vectors *v, struct entry *e, lh_vindex **out, lh_err *err)
+/* Starts a change on top of the live version: the entry locked, the live
+ * version referenced. On error nothing is held. */
+static lh_code begin_on_live(lh_vectors *v, const char *name, const json_t *batch, const char *what,
+                             struct entry **e, lh_vindex **live, lh_err *err)
 {
-    lh_code rc = refresh(v, e, err);
-    if (rc == LH_OK) rc = sync_live(v, e, err);
+    if (!json_is_array(batch) || json_array_size(batch) == 0 || json_array_size(batch) > MAX_ADD_ROWS)
+        return lh_err_set(err, LH_EINVAL, "%s must be an array of 1..%d %s", what, MAX_ADD_ROWS,
+                          strcmp(what, "ids") ? "{id, vector} objects" : "ids");
+    lh_code rc = entry_get(v, name, false, e, err);
     if (rc) return rc;
-    *out = lh_vslots_acquire(v->slots, e->name);
-    if (!*out) return lh_err_set(err, LH_ENOTFOUND, "index %s has no live version (promote one first)", e->name);
-    return LH_OK;
+    pthread_mutex_lock(&(*e)->mu);
+    rc = refresh(v, *e, err);
+    if (rc == LH_OK) rc = sync_live(v, *e, err);
+    if (rc == LH_OK && !(*live = lh_vslots_acquire(v->slots, name)))
+        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no live version (promote one first)", name);
+    if (rc) pthread_mutex_unlock(&(*e)->mu);
+    return rc;
+}
+
+static void end_on_live(struct entry *e, lh_vindex *live)
+{
+    lh_vindex_unref(live);
+    pthread_mutex_unlock(&e->mu);
 }
 
 lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, const lh_vectors_spec *spec,
                        const lh_who *who, json_t **out, lh_err *err)
 {
-    if (!json_is_array(rows_in) || json_array_size(rows_in) == 0 || json_array_size(rows_in) > MAX_ADD_ROWS)
-        return lh_err_set(err, LH_EINVAL, "vectors must be an array of 1..%d {id, vector} objects", MAX_ADD_ROWS);
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
-    if (rc) return rc;
-    pthread_mutex_lock(&e->mu);
     lh_vindex *live = NULL;
-    rc = live_locked(v, e, &live, err);
-    lh_hnsw_info info = {0};
-    if (rc == LH_OK) lh_hnsw_get_info(live->hnsw, &info);
-    size_t n = json_array_size(rows_in), base = rc == LH_OK ? lh_idtab_count(live->ids) : 0;
-    float *vecs = lh_xmalloc(n * (info.params.dim ? info.params.dim : 1) * sizeof(float));
-    lh_idtab *ids = rc == LH_OK ? lh_idtab_clone(live->ids) : NULL;
+    lh_code rc = begin_on_live(v, name, rows_in, "vectors", &e, &live, err);
+    if (rc) return rc;
+    lh_hnsw_info info;
+    lh_hnsw_get_info(live->hnsw, &info);
+    size_t n = json_array_size(rows_in), base = lh_idtab_count(live->ids);
+    float *vecs = lh_xmalloc(n * info.params.dim * sizeof(float));
+    lh_idtab *ids = lh_idtab_clone(live->ids);
     for (size_t i = 0; rc == LH_OK && i < n; i++) {
         json_t *row = json_array_get(rows_in, i), *vec = json_object_get(row, "vector");
         lh_id id;
@@ -1007,25 +1017,20 @@ lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, c
     free(emb);
     free(vecs);
     lh_idtab_free(ids);
-    lh_vindex_unref(live);
-    pthread_mutex_unlock(&e->mu);
+    end_on_live(e, live);
     return rc;
 }
 
 lh_code lh_vectors_delete(lh_vectors *v, const char *name, const json_t *ids_in, const lh_vectors_spec *spec,
                           const lh_who *who, json_t **out, lh_err *err)
 {
-    if (!json_is_array(ids_in) || json_array_size(ids_in) == 0 || json_array_size(ids_in) > MAX_ADD_ROWS)
-        return lh_err_set(err, LH_EINVAL, "ids must be an array of 1..%d ids", MAX_ADD_ROWS);
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
-    if (rc) return rc;
-    pthread_mutex_lock(&e->mu);
     lh_vindex *live = NULL;
-    rc = live_locked(v, e, &live, err);
+    lh_code rc = begin_on_live(v, name, ids_in, "ids", &e, &live, err);
+    if (rc) return rc;
     draft d = {0};
-    if (rc == LH_OK) rc = lh_hnsw_clone(live->hnsw, &d.hnsw, err);
-    json_t *deleted = rc == LH_OK ? json_deep_copy(json_object_get(live->manifest, "deleted")) : NULL;
+    rc = lh_hnsw_clone(live->hnsw, &d.hnsw, err);
+    json_t *deleted = json_deep_copy(json_object_get(live->manifest, "deleted"));
     size_t i;
     json_t *x;
     json_array_foreach(ids_in, i, x) {
@@ -1058,8 +1063,7 @@ lh_code lh_vectors_delete(lh_vectors *v, const char *name, const json_t *ids_in,
         lh_hnsw_free(d.hnsw);
     }
     json_decref(deleted);
-    lh_vindex_unref(live);
-    pthread_mutex_unlock(&e->mu);
+    end_on_live(e, live);
     return rc;
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { cleanEnv, run, tempDir } from './harness.mjs';
+import { cleanEnv, run, s3Args, tempDir } from './harness.mjs';
 
 const TOOL = path.join(process.env.LH_TOOLS || 'build/release/tools', 'commit_loop');
 
@@ -71,11 +71,7 @@ describe('concurrent committers', () => {
     assert.ok(endpoint, 'run under scripts/with-s3rver');
     const s3 = [
       '--data', tempDir(),
-      '--set', 'bucket.s3.backend=s3',
-      '--set', `bucket.s3.endpoint=${endpoint}`,
-      '--set', 'bucket.s3.path_style=true',
-      '--set', `bucket.s3.bucket=${process.env.LH_TEST_S3_BUCKET}`,
-      '--set', `bucket.s3.prefix=race-${process.pid}-${Date.now()}/`,
+      ...s3Args('s3', endpoint, `race-${process.pid}-${Date.now()}/`),
     ];
     await race(s3, 'race');
   });

@@ -18,6 +18,18 @@ export function cleanEnv(extra = {}) {
   return { ...env, ...extra };
 }
 
+// --set flags declaring bucket `name` on the S3 test server (scripts/with-s3rver)
+// under a key prefix of its own.
+export function s3Args(name, endpoint, prefix) {
+  return [
+    '--set', `bucket.${name}.backend=s3`,
+    '--set', `bucket.${name}.endpoint=${endpoint}`,
+    '--set', `bucket.${name}.path_style=true`,
+    '--set', `bucket.${name}.bucket=${process.env.LH_TEST_S3_BUCKET}`,
+    '--set', `bucket.${name}.prefix=${prefix}`,
+  ];
+}
+
 export function tempDir(prefix = 'lh-e2e-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

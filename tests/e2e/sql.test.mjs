@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { json, run, startServer, tempDir } from './harness.mjs';
+import { json, run, s3Args, startServer, tempDir } from './harness.mjs';
 
 async function sql(srv, body) {
   const res = await fetch(`${srv.url}/v1/sql`, { method: 'POST', body: JSON.stringify(body) });
@@ -237,11 +237,7 @@ describe('datasets in an S3 bucket', () => {
     assert.ok(endpoint, 'run under scripts/with-s3rver');
     const dir = tempDir();
     const s3 = [
-      '--set', 'bucket.remote.backend=s3',
-      '--set', `bucket.remote.endpoint=${endpoint}`,
-      '--set', 'bucket.remote.path_style=true',
-      '--set', `bucket.remote.bucket=${process.env.LH_TEST_S3_BUCKET}`,
-      '--set', `bucket.remote.prefix=sql-${process.pid}-${Date.now()}/`,
+      ...s3Args('remote', endpoint, `sql-${process.pid}-${Date.now()}/`),
       '--data', dir, '--log-level', 'warn',
     ];
     const csv = path.join(dir, 'people.csv');

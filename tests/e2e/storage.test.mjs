@@ -7,19 +7,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { json, run, startServer, tempDir } from './harness.mjs';
+import { json, run, s3Args, startServer, tempDir } from './harness.mjs';
 
 const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
-
-function s3Args(bucketName, endpoint, prefix) {
-  return [
-    '--set', `bucket.${bucketName}.backend=s3`,
-    '--set', `bucket.${bucketName}.endpoint=${endpoint}`,
-    '--set', `bucket.${bucketName}.path_style=true`,
-    '--set', `bucket.${bucketName}.bucket=${process.env.LH_TEST_S3_BUCKET}`,
-    '--set', `bucket.${bucketName}.prefix=${prefix}`,
-  ];
-}
 
 // A private s3rver the test can kill (the shared ones must stay up).
 async function ownS3rver() {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { run, startServer, tempDir, json } from './harness.mjs';
+import { json, run, s3Args, startServer, tempDir } from './harness.mjs';
 
 const DIM = 8;
 
@@ -250,11 +250,7 @@ describe('vector indexes in an S3 bucket', () => {
     assert.ok(endpoint, 'run under scripts/with-s3rver');
     const dir = tempDir();
     const s3 = [
-      '--set', 'bucket.remote.backend=s3',
-      '--set', `bucket.remote.endpoint=${endpoint}`,
-      '--set', 'bucket.remote.path_style=true',
-      '--set', `bucket.remote.bucket=${process.env.LH_TEST_S3_BUCKET}`,
-      '--set', `bucket.remote.prefix=vec-${process.pid}-${Date.now()}/`,
+      ...s3Args('remote', endpoint, `vec-${process.pid}-${Date.now()}/`),
       '--data', dir, '--log-level', 'warn',
     ];
     let r = run(['ingest', writeDocs(dir, 300), '--dataset', 'docs', ...s3]);
