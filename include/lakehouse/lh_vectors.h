@@ -108,4 +108,9 @@ lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_
 lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, size_t dim, size_t k, size_t ef,
                           const json_t *filter_ids, json_t **out, lh_err *err);
 
+/* Checks a version manifest / promotion record read from storage (untrusted):
+ * LH_ECORRUPT with the reason when it is not one of `name` at version / seq. */
+lh_code lh_vectors_manifest_check(const json_t *m, const char *name, int64_t version, lh_err *err);
+lh_code lh_vectors_promotion_check(const json_t *r, const char *name, int64_t seq, lh_err *err);
+
 #endif

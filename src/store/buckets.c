@@ -215,6 +215,8 @@ lh_code lh_buckets_local_file(lh_buckets *b, const char *cache_dir, const char *
 {
     lh_store *s = lh_buckets_find(b, bucket);
     if (!s) return lh_err_set(err, LH_ENOTFOUND, "object %s is in bucket \"%s\", which is not configured", key, bucket);
+    lh_code rc = lh_store_key_check(key, err); /* keys come from manifests: never a path out of the cache */
+    if (rc) return rc;
     if (lh_store_local_path(s, key, out, n)) return LH_OK;
     if ((size_t)snprintf(out, n, "%s/%s/%s", cache_dir, bucket, key) >= n)
         return lh_err_set(err, LH_EINVAL, "cache path for %s is too long", key);
@@ -225,13 +227,13 @@ lh_code lh_buckets_local_file(lh_buckets *b, const char *cache_dir, const char *
         if (*p != '/') continue;
         *p = '\0';
         if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-            lh_code rc = lh_err_errno(err, LH_EIO, errno, "cannot create the cache folder %s", out);
+            rc = lh_err_errno(err, LH_EIO, errno, "cannot create the cache folder %s", out);
             *p = '/';
             return rc;
         }
         *p = '/';
     }
-    lh_code rc = lh_store_get_file(s, key, out, err);
+    rc = lh_store_get_file(s, key, out, err);
     if (rc == LH_OK) lh_log(LH_LOG_DEBUG, "bucket.cache_fill", LH_KV_STR("bucket", bucket), LH_KV_STR("key", key));
     return rc;
 }

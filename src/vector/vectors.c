@@ -9,6 +9,8 @@
  * (try-lock, at most every LH_VECTORS_REFRESH_MS) so that promotions made by
  * other replicas arrive.
  */
+#include "embeddings.h"
+
 #include "lakehouse/lh_vectors.h"
 
 #include "lakehouse/lh_log.h"
@@ -108,7 +110,7 @@ static bool object_ref_ok(const json_t *o)
     return json_is_object(o) && str(o, "bucket") && str(o, "key") && is_count(o, "size") && str(o, "sha256");
 }
 
-static lh_code manifest_check(const json_t *m, const char *name, int64_t version, lh_err *err)
+lh_code lh_vectors_manifest_check(const json_t *m, const char *name, int64_t version, lh_err *err)
 {
     const char *why = NULL;
     json_t *params = json_object_get(m, "params"), *objects = json_object_get(m, "objects");
@@ -140,7 +142,7 @@ static lh_code manifest_check(const json_t *m, const char *name, int64_t version
     return LH_OK;
 }
 
-static lh_code promotion_check(const json_t *r, const char *name, int64_t seq, lh_err *err)
+lh_code lh_vectors_promotion_check(const json_t *r, const char *name, int64_t seq, lh_err *err)
 {
     if (!json_is_object(r) || num(r, "format") != 1 || !str(r, "index") || strcmp(str(r, "index"), name) != 0 ||
         num(r, "seq") != seq || num(r, "version") < 1 || !is_count(r, "previous") || !str(r, "action"))
@@ -179,7 +181,7 @@ static lh_code read_manifest(lh_vectors *v, const char *name, int64_t version, j
     char *key = version_key(name, version);
     lh_code rc = lh_buckets_get_json(v->cfg.buckets, home(v), key, out, err);
     free(key);
-    if (rc == LH_OK && (rc = manifest_check(*out, name, version, err)) != LH_OK) json_decref(*out);
+    if (rc == LH_OK && (rc = lh_vectors_manifest_check(*out, name, version, err)) != LH_OK) json_decref(*out);
     return rc;
 }
 
@@ -204,7 +206,7 @@ static lh_code refresh(lh_vectors *v, struct entry *e, lh_err *err)
         free(key);
         if (rc == LH_ENOTFOUND) break;
         if (rc) return rc;
-        if ((rc = promotion_check(r, e->name, seq, err)) != LH_OK) {
+        if ((rc = lh_vectors_promotion_check(r, e->name, seq, err)) != LH_OK) {
             json_decref(r);
             return rc;
         }
@@ -265,210 +267,30 @@ static lh_code entry_get(lh_vectors *v, const char *name, bool creating, struct 
     return LH_OK;
 }
 
-/* ---- Parquet in and out (DuckDB) ---- */
-
-typedef struct rows {
-    lh_idtab *ids;
-    float *vecs;
-    size_t n, cap; /* vectors */
-    uint32_t dim;  /* 0 until the first vector */
-    size_t skipped; /* rows without a vector */
-} rows;
-
-static void rows_free(rows *r)
+/* Every row of a manifest's embeddings objects, in order (vectors too when with_vectors). */
+static lh_code read_embeddings(lh_vectors *v, const json_t *m, bool with_vectors, emb_rows *r, lh_err *err)
 {
-    lh_idtab_free(r->ids);
-    free(r->vecs);
-}
-
-static lh_code push_vector(rows *r, const float *x, size_t len, lh_err *err)
-{
-    if (r->dim == 0) {
-        if (len == 0 || len > LH_HNSW_MAX_DIM)
-            return lh_err_set(err, LH_EINVAL, "vectors must have 1..%d values, not %zu", LH_HNSW_MAX_DIM, len);
-        r->dim = (uint32_t)len;
-    }
-    if (len != r->dim)
-        return lh_err_set(err, LH_EINVAL, "a vector has %zu values where the others have %u", len, r->dim);
-    for (size_t j = 0; j < len; j++)
-        if (!isfinite(x[j])) return lh_err_set(err, LH_EINVAL, "a vector holds a non-finite value (NaN or infinity)");
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 4096;
-        r->vecs = lh_xrealloc(r->vecs, r->cap * r->dim * sizeof(float));
-    }
-    memcpy(r->vecs + r->n * r->dim, x, len * sizeof(float));
-    r->n++;
-    return LH_OK;
-}
-
-static void describe_id(lh_buf *b, duckdb_vector idv, bool strings, idx_t row)
-{
-    if (strings) {
-        duckdb_string_t *s = &((duckdb_string_t *)duckdb_vector_get_data(idv))[row];
-        lh_buf_printf(b, "\"%.*s\"", (int)(duckdb_string_t_length(*s) > 100 ? 100 : duckdb_string_t_length(*s)),
-                      duckdb_string_t_data(s));
-    } else {
-        lh_buf_printf(b, "%" PRId64, ((int64_t *)duckdb_vector_get_data(idv))[row]);
-    }
-}
-
-/* Runs sql (columns: id BIGINT|VARCHAR [, vector FLOAT[]]) and appends its
- * rows: every id to r->ids, and with vectors, rows whose vector is NULL are
- * skipped (counted). Ids must be unique and non-null. */
-static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const char *sql, bool with_vectors, rows *r,
-                         lh_err *err)
-{
-    duckdb_result res;
-    if (duckdb_query(conn, sql, &res) == DuckDBError) {
-        lh_code rc = lh_query_lease_timed_out(lease) ? lh_err_set(err, LH_ETIMEOUT, "reading embeddings timed out")
-                                                     : lh_err_set(err, LH_EINVAL, "%s", duckdb_result_error(&res));
-        duckdb_destroy_result(&res);
-        return rc;
-    }
-    bool strings = lh_idtab_strings(r->ids);
+    r->ids = lh_idtab_new(strcmp(str(m, "id_type"), "string") == 0);
+    json_t *objects = json_object_get(m, "objects");
+    if (json_array_size(objects) == 0) return LH_OK;
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, with_vectors ? "SELECT id, vector FROM read_parquet([" : "SELECT id FROM read_parquet([");
     lh_code rc = LH_OK;
-    size_t row_no = 0;
-    duckdb_data_chunk chunk;
-    while (rc == LH_OK && (chunk = duckdb_fetch_chunk(res))) {
-        idx_t n = duckdb_data_chunk_get_size(chunk);
-        duckdb_vector idv = duckdb_data_chunk_get_vector(chunk, 0);
-        uint64_t *idvalid = duckdb_vector_get_validity(idv);
-        duckdb_vector lv = with_vectors ? duckdb_data_chunk_get_vector(chunk, 1) : NULL;
-        uint64_t *lvalid = lv ? duckdb_vector_get_validity(lv) : NULL;
-        duckdb_list_entry *le = lv ? duckdb_vector_get_data(lv) : NULL;
-        duckdb_vector child = lv ? duckdb_list_vector_get_child(lv) : NULL;
-        float *cf = child ? duckdb_vector_get_data(child) : NULL;
-        uint64_t *cvalid = child ? duckdb_vector_get_validity(child) : NULL;
-        for (idx_t i = 0; rc == LH_OK && i < n; i++, row_no++) {
-            if (idvalid && !duckdb_validity_row_is_valid(idvalid, i)) {
-                rc = lh_err_set(err, LH_EINVAL, "row %zu has no id (ids must be non-null)", row_no + 1);
-                break;
-            }
-            if (lv && lvalid && !duckdb_validity_row_is_valid(lvalid, i)) {
-                r->skipped++;
-                continue;
-            }
-            lh_id id = {0};
-            if (strings) {
-                duckdb_string_t *s = &((duckdb_string_t *)duckdb_vector_get_data(idv))[i];
-                id = (lh_id){.s = duckdb_string_t_data(s), .len = duckdb_string_t_length(*s)};
-            } else {
-                id.i = ((int64_t *)duckdb_vector_get_data(idv))[i];
-            }
-            if (lv) {
-                for (idx_t j = 0; cvalid && j < le[i].length; j++)
-                    if (!duckdb_validity_row_is_valid(cvalid, le[i].offset + j)) {
-                        rc = lh_err_set(err, LH_EINVAL, "a vector holds a NULL value");
-                        break;
-                    }
-                if (rc == LH_OK) rc = push_vector(r, cf + le[i].offset, le[i].length, err);
-            }
-            uint64_t label;
-            if (rc == LH_OK) rc = lh_idtab_add(r->ids, id, &label, err);
-            if (rc) {
-                lh_buf where = {0};
-                describe_id(&where, idv, strings, i);
-                lh_err_wrap(err, "row %zu (id %s)", row_no + 1, where.data);
-                lh_buf_free(&where);
-            }
-        }
-        duckdb_destroy_data_chunk(&chunk);
-    }
-    duckdb_destroy_result(&res);
-    return rc;
-}
-
-/* Writes ids [first, first + n) of ids with their vectors as zstd Parquet (id, vector FLOAT[]). */
-static lh_code write_embeddings(lh_vectors *v, const char *path, const lh_idtab *ids, size_t first, const float *vecs,
-                                size_t n, uint32_t dim, lh_err *err)
-{
-    lh_query_lease *lease;
-    lh_code rc = lh_query_lease_acquire(v->cfg.engine, 0, &lease, err);
-    if (rc) return rc;
-    duckdb_connection conn = lh_query_lease_connection(lease);
-    bool strings = lh_idtab_strings(ids);
-    rc = lh_query_exec(conn, lease,
-                       strings ? "CREATE OR REPLACE TEMP TABLE lh_emb (id VARCHAR, vector FLOAT[])"
-                               : "CREATE OR REPLACE TEMP TABLE lh_emb (id BIGINT, vector FLOAT[])",
-                       err);
-    duckdb_appender app = NULL;
-    if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_emb", &app) == DuckDBError)
-        rc = lh_err_set(err, LH_EINTERNAL, "cannot append embeddings");
-    duckdb_logical_type ft = duckdb_create_logical_type(DUCKDB_TYPE_FLOAT);
-    duckdb_logical_type types[2] = {duckdb_create_logical_type(strings ? DUCKDB_TYPE_VARCHAR : DUCKDB_TYPE_BIGINT),
-                                    duckdb_create_list_type(ft)};
-    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, 2);
-    size_t cap = (size_t)duckdb_vector_size();
-    for (size_t done = 0; rc == LH_OK && done < n;) {
-        size_t m = n - done < cap ? n - done : cap;
-        duckdb_data_chunk_reset(chunk);
-        duckdb_vector idv = duckdb_data_chunk_get_vector(chunk, 0), lv = duckdb_data_chunk_get_vector(chunk, 1);
-        duckdb_list_vector_reserve(lv, m * dim);
-        duckdb_list_vector_set_size(lv, m * dim);
-        float *cf = duckdb_vector_get_data(duckdb_list_vector_get_child(lv));
-        duckdb_list_entry *le = duckdb_vector_get_data(lv);
-        for (size_t i = 0; i < m; i++) {
-            lh_id id = lh_idtab_get(ids, first + done + i);
-            if (strings) duckdb_vector_assign_string_element_len(idv, i, id.s, id.len);
-            else ((int64_t *)duckdb_vector_get_data(idv))[i] = id.i;
-            le[i] = (duckdb_list_entry){.offset = i * dim, .length = dim};
-            memcpy(cf + i * dim, vecs + (done + i) * dim, dim * sizeof(float));
-        }
-        duckdb_data_chunk_set_size(chunk, m);
-        if (duckdb_append_data_chunk(app, chunk) == DuckDBError)
-            rc = lh_err_set(err, LH_EINTERNAL, "appending embeddings: %s", duckdb_appender_error(app));
-        done += m;
-    }
-    duckdb_destroy_data_chunk(&chunk);
-    duckdb_destroy_logical_type(&types[0]);
-    duckdb_destroy_logical_type(&types[1]);
-    duckdb_destroy_logical_type(&ft);
-    if (app && duckdb_appender_destroy(&app) == DuckDBError && rc == LH_OK)
-        rc = lh_err_set(err, LH_EINTERNAL, "cannot append embeddings");
-    if (rc == LH_OK) {
-        lh_buf sql = {0};
-        lh_buf_puts(&sql, "COPY lh_emb TO ");
-        lh_sql_quote_literal(&sql, path);
-        lh_buf_puts(&sql, " (FORMAT parquet, COMPRESSION zstd)");
-        rc = lh_query_exec(conn, lease, sql.data, err);
-        lh_buf_free(&sql);
-    }
-    lh_err ignored;
-    lh_query_exec(conn, NULL, "DROP TABLE IF EXISTS lh_emb", &ignored);
-    lh_query_lease_release(lease);
-    return rc;
-}
-
-/* read_parquet([...]) over a manifest's embeddings objects, in order. */
-static lh_code objects_sql(lh_vectors *v, const json_t *objects, lh_buf *sql, lh_err *err)
-{
-    lh_buf_puts(sql, "read_parquet([");
     size_t i;
     json_t *o;
     json_array_foreach(objects, i, o) {
         char path[4096];
-        lh_code rc = lh_buckets_local_file(v->cfg.buckets, v->cache_dir, str(o, "bucket"), str(o, "key"),
-                                           (uint64_t)num(o, "size"), path, sizeof path, err);
-        if (rc) return lh_err_wrap(err, "embeddings of the index");
-        if (i) lh_buf_puts(sql, ", ");
-        lh_sql_quote_literal(sql, path);
+        rc = lh_buckets_local_file(v->cfg.buckets, v->cache_dir, str(o, "bucket"), str(o, "key"),
+                                   (uint64_t)num(o, "size"), path, sizeof path, err);
+        if (rc) {
+            lh_err_wrap(err, "embeddings of the index");
+            break;
+        }
+        if (i) lh_buf_puts(&sql, ", ");
+        lh_sql_quote_literal(&sql, path);
     }
-    lh_buf_puts(sql, "])");
-    return LH_OK;
-}
-
-/* Every row of a manifest's embeddings (vectors too when with_vectors). */
-static lh_code read_embeddings(lh_vectors *v, const json_t *m, bool with_vectors, rows *r, lh_err *err)
-{
-    r->ids = lh_idtab_new(strcmp(str(m, "id_type"), "string") == 0);
-    if (json_array_size(json_object_get(m, "objects")) == 0) return LH_OK;
-    lh_buf sql = {0};
-    lh_buf_puts(&sql, with_vectors ? "SELECT id, vector FROM " : "SELECT id FROM ");
-    lh_code rc = objects_sql(v, json_object_get(m, "objects"), &sql, err);
-    lh_query_lease *lease = NULL;
-    if (rc == LH_OK) rc = lh_query_lease_acquire(v->cfg.engine, 0, &lease, err);
-    if (rc == LH_OK) rc = read_rows(lh_query_lease_connection(lease), lease, sql.data, with_vectors, r, err);
-    lh_query_lease_release(lease);
+    lh_buf_puts(&sql, "])");
+    if (rc == LH_OK) rc = emb_read(v->cfg.engine, sql.data, with_vectors, r, err);
     lh_buf_free(&sql);
     if (rc == LH_OK && lh_idtab_count(r->ids) != (size_t)num(m, "labels"))
         rc = lh_err_set(err, LH_ECORRUPT, "the embeddings hold %zu rows; the manifest says %" PRId64,
@@ -517,11 +339,11 @@ static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh
             info.count - info.deleted != (size_t)num(m, "count"))
             rc = lh_err_set(err, LH_ECORRUPT, "the index file does not match its manifest");
     }
-    rows r = {0};
+    emb_rows r = {0};
     if (rc == LH_OK) rc = read_embeddings(v, m, false, &r, err);
     if (rc) {
         lh_hnsw_free(h);
-        rows_free(&r);
+        emb_rows_free(&r);
         json_decref(m);
         return lh_err_wrap(err, "loading index %s version %" PRId64 " (lakehouse index rebuild %s --version %" PRId64
                                 " builds it again from its embeddings)",
@@ -623,7 +445,7 @@ static lh_code commit(lh_vectors *v, struct entry *e, draft *d, bool promote, co
         json_object_set_new(m, "created_at", json_string(stamp));
         json_object_set_new(m, "file", file);
         if (emb) json_array_append_new(json_object_get(m, "objects"), emb);
-        rc = manifest_check(m, e->name, version, err);
+        rc = lh_vectors_manifest_check(m, e->name, version, err);
         if (rc) {
             json_decref(m);
             rc = lh_err_set(err, LH_EINTERNAL, "refusing to write an invalid manifest: %s", err->message);
@@ -876,7 +698,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
             rc = lh_err_set(err, LH_EINVAL, "column \"%s\" of dataset %s is %s, not a list of numbers",
                             spec->vector_column, spec->dataset, vec_type);
     }
-    rows r = {0};
+    emb_rows r = {0};
     lh_buf sql = {0};
     if (rc == LH_OK) {
         bool strings = !integer_type(id_type);
@@ -889,10 +711,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
         rc = lh_dataset_tables_sql(v->cfg.tables, dm, &sql, err);
         lh_buf_puts(&sql, ")");
     }
-    lh_query_lease *lease = NULL;
-    if (rc == LH_OK) rc = lh_query_lease_acquire(v->cfg.engine, 0, &lease, err);
-    if (rc == LH_OK) rc = read_rows(lh_query_lease_connection(lease), lease, sql.data, true, &r, err);
-    lh_query_lease_release(lease);
+    if (rc == LH_OK) rc = emb_read(v->cfg.engine, sql.data, true, &r, err);
     lh_buf_free(&sql);
     if (rc == LH_OK && r.n == 0)
         rc = lh_err_set(err, LH_EINVAL, "dataset %s has no row with a vector in \"%s\"", spec->dataset,
@@ -900,7 +719,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
     if (rc) {
         if (dm) lh_err_wrap(err, "index %s from dataset %s", name, spec->dataset);
         json_decref(dm);
-        rows_free(&r);
+        emb_rows_free(&r);
         pthread_mutex_unlock(&e->mu);
         return rc;
     }
@@ -911,7 +730,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
     rc = build(v, &p, labels, r.vecs, r.n, &d.hnsw, err);
     free(labels);
     char *emb = tmp_path(v, ".parquet");
-    if (rc == LH_OK) rc = write_embeddings(v, emb, r.ids, 0, r.vecs, r.n, r.dim, err);
+    if (rc == LH_OK) rc = emb_write(v->cfg.engine, emb, r.ids, 0, r.vecs, r.n, r.dim, err);
     if (rc == LH_OK) {
         json_t *origin = json_pack("{s:s, s:O, s:s, s:s, s:I}", "dataset", spec->dataset, "version",
                                    json_object_get(dm, "version"), "id_column", spec->id_column, "vector_column",
@@ -928,7 +747,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
     }
     unlink(emb);
     free(emb);
-    rows_free(&r);
+    emb_rows_free(&r);
     json_decref(dm);
     pthread_mutex_unlock(&e->mu);
     return rc;
@@ -997,7 +816,7 @@ lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, c
         free(labels);
     }
     char *emb = tmp_path(v, ".parquet");
-    if (rc == LH_OK) rc = write_embeddings(v, emb, ids, base, vecs, n, info.params.dim, err);
+    if (rc == LH_OK) rc = emb_write(v->cfg.engine, emb, ids, base, vecs, n, info.params.dim, err);
     if (rc == LH_OK) {
         const json_t *lm = live->manifest;
         d.m = draft_manifest(name, "add", live->version, d.hnsw, lh_idtab_strings(ids),
@@ -1080,7 +899,7 @@ lh_code lh_vectors_rebuild(lh_vectors *v, const char *name, const lh_vectors_spe
     if (rc == LH_OK && (from < 1 || from > e->head))
         rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64, name, from);
     json_t *m = NULL;
-    rows r = {0};
+    emb_rows r = {0};
     if (rc == LH_OK) rc = read_manifest(v, name, from, &m, err);
     if (rc == LH_OK) rc = read_embeddings(v, m, true, &r, err);
     /* every label but the deleted ones, in embedding order */
@@ -1133,7 +952,7 @@ lh_code lh_vectors_rebuild(lh_vectors *v, const char *name, const lh_vectors_spe
     }
     free(labels);
     free(vecs);
-    rows_free(&r);
+    emb_rows_free(&r);
     json_decref(m);
     pthread_mutex_unlock(&e->mu);
     return rc;
@@ -1151,7 +970,9 @@ lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_
         return LH_OK;
     }
     lh_code rc = LH_OK;
-    if (!x) { /* first use: wait for the load */
+    if (!x || !e) { /* first use: wait for the load */
+        lh_vindex_unref(x);
+        x = NULL;
         rc = entry_get(v, name, false, &e, err);
         if (rc) return rc;
         pthread_mutex_lock(&e->mu);

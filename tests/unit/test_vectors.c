@@ -1,0 +1,123 @@
+/*
+ * test_vectors.c — what src/vector/vectors.c reads from storage: version
+ * manifests and promotion records are untrusted, so every field is checked
+ * before use (the whole service runs end to end in tests/e2e/vectors.test.mjs).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lakehouse/lh_vectors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char MANIFEST[] =
+    "{\"format\":1,\"index\":\"docs\",\"version\":2,\"parent\":1,\"operation\":\"add\",\"dim\":8,\"metric\":\"l2\","
+    "\"params\":{\"M\":16,\"ef_construction\":200,\"ef_search\":64,\"quantization\":\"none\",\"seed\":0},"
+    "\"id_type\":\"integer\",\"origin\":null,\"objects\":[{\"bucket\":\"local\",\"key\":\"_vectors/docs/v00000001/e.parquet\","
+    "\"size\":10,\"sha256\":\"ab\",\"rows\":5}],\"deleted\":[],\"count\":5,\"labels\":5,"
+    "\"file\":{\"bucket\":\"local\",\"key\":\"_vectors/docs/v00000002/i.hnsw\",\"size\":4096,\"sha256\":\"cd\"}}";
+
+static void t_manifest(void **state)
+{
+    (void)state;
+    lh_err err;
+    json_t *m = json_loads(MANIFEST, 0, NULL);
+    assert_non_null(m);
+    assert_int_equal(lh_vectors_manifest_check(m, "docs", 2, &err), LH_OK);
+    assert_int_equal(lh_vectors_manifest_check(m, "other", 2, &err), LH_ECORRUPT);
+    assert_int_equal(lh_vectors_manifest_check(m, "docs", 3, &err), LH_ECORRUPT);
+    assert_non_null(strstr(err.message, "another version"));
+    /* each damage is refused with a reason */
+    static const struct {
+        const char *path, *json;
+    } bad[] = {
+        {"format", "2"},           {"parent", "2"},          {"parent", "-1"},         {"operation", "7"},
+        {"dim", "0"},              {"dim", "20000"},         {"metric", "\"cos\""},    {"params", "[]"},
+        {"id_type", "\"float\""},  {"objects", "{}"},        {"deleted", "null"},      {"count", "6"},
+        {"labels", "\"5\""},       {"file", "{\"bucket\":\"local\"}"},
+        {"objects", "[{\"bucket\":\"local\",\"key\":\"k\",\"size\":-1,\"sha256\":\"x\",\"rows\":1}]"},
+        {"objects", "[{\"bucket\":\"local\",\"key\":\"k\",\"size\":1,\"sha256\":\"x\"}]"},
+        {"objects", "[7]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *copy = json_deep_copy(m);
+        json_object_set_new(copy, bad[i].path, json_loads(bad[i].json, JSON_DECODE_ANY, NULL));
+        if (lh_vectors_manifest_check(copy, "docs", 2, &err) != LH_ECORRUPT)
+            fail_msg("%s = %s was accepted", bad[i].path, bad[i].json);
+        json_decref(copy);
+    }
+    json_t *copy = json_deep_copy(m);
+    json_object_del(json_object_get(copy, "params"), "M");
+    assert_int_equal(lh_vectors_manifest_check(copy, "docs", 2, &err), LH_ECORRUPT);
+    json_decref(copy);
+    json_t *arr = json_array();
+    assert_int_equal(lh_vectors_manifest_check(arr, "docs", 2, &err), LH_ECORRUPT);
+    json_decref(arr);
+    json_decref(m);
+}
+
+static void t_promotion(void **state)
+{
+    (void)state;
+    lh_err err;
+    json_t *r = json_loads("{\"format\":1,\"index\":\"docs\",\"seq\":3,\"version\":2,\"previous\":1,\"action\":\"rollback\"}",
+                           0, NULL);
+    assert_int_equal(lh_vectors_promotion_check(r, "docs", 3, &err), LH_OK);
+    assert_int_equal(lh_vectors_promotion_check(r, "docs", 4, &err), LH_ECORRUPT);
+    json_object_set_new(r, "version", json_integer(0));
+    assert_int_equal(lh_vectors_promotion_check(r, "docs", 3, &err), LH_ECORRUPT);
+    json_object_set_new(r, "version", json_integer(2));
+    json_object_set_new(r, "previous", json_string("1"));
+    assert_int_equal(lh_vectors_promotion_check(r, "docs", 3, &err), LH_ECORRUPT);
+    json_decref(r);
+}
+
+/* Object keys in manifests never reach outside a bucket or the cache. */
+static void t_hostile_object_keys(void **state)
+{
+    (void)state;
+    char tmpl[] = "/tmp/lh-vectors-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    lh_config cfg;
+    lh_config_override o[] = {{"storage.data_dir", dir, "test"}};
+    lh_buckets *b;
+    lh_err err;
+    assert_int_equal(lh_config_load(&cfg, NULL, NULL, o, 1, &err), LH_OK);
+    assert_int_equal(lh_buckets_open(&cfg, &b, &err), LH_OK);
+    char path[4096], cache[4200];
+    snprintf(cache, sizeof cache, "%s/_cache", dir);
+    /* a file outside the cache, of the size a hostile manifest would claim */
+    char secret[4200];
+    snprintf(secret, sizeof secret, "%s/secret", dir);
+    FILE *f = fopen(secret, "w");
+    fputs("secret", f);
+    fclose(f);
+    static const char *const keys[] = {"../../secret", "/etc/passwd", "a/../../../secret", "", "a//b"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (lh_buckets_local_file(b, cache, "local", keys[i], 6, path, sizeof path, &err) != LH_EINVAL)
+            fail_msg("key \"%s\" was accepted (%s)", keys[i], path);
+    assert_int_equal(lh_buckets_local_file(b, cache, "nope", "a", 0, path, sizeof path, &err), LH_ENOTFOUND);
+    assert_int_equal(lh_buckets_local_file(b, cache, "local", "_vectors/x/i.hnsw", 0, path, sizeof path, &err), LH_OK);
+    assert_non_null(strstr(path, "/local/_vectors/x/i.hnsw")); /* a folder bucket: in place */
+    lh_buckets_close(b);
+    lh_config_free(&cfg);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_manifest),
+        cmocka_unit_test(t_promotion),
+        cmocka_unit_test(t_hostile_object_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
