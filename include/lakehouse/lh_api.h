@@ -31,6 +31,10 @@ void lh_app_close(lh_app *app);
  * removed since. `serve` calls it at start; secrets are masked. */
 void lh_app_record_config(lh_app *app, const lh_config *cfg, const lh_who *who);
 
+/* Starts the local embedding sidecar now when it is the configured provider
+ * (`serve` does; other commands start it when they first embed). */
+lh_code lh_app_start_sidecar(lh_app *app, lh_err *err);
+
 /* Registers every HTTP route of the application on r. */
 void lh_app_routes(lh_app *app, lh_router *r);
 

@@ -58,6 +58,11 @@ lh_code lh_manifest_validate(const json_t *m, lh_err *err);
 lh_code lh_catalog_open(lh_buckets *buckets, lh_journal *journal, lh_catalog **out, lh_err *err);
 void lh_catalog_close(lh_catalog *c);
 
+/* Called after each version this process commits (any operation), outside
+ * the catalog's locks; at most one observer, set before concurrent use. */
+typedef void (*lh_catalog_observer)(void *ctx, const char *dataset, int64_t version);
+void lh_catalog_observe(lh_catalog *c, lh_catalog_observer fn, void *ctx);
+
 /* Forgets the cache and re-reads every bucket. *report (may be NULL):
  * {datasets, versions, skipped:[{key, error}]} */
 lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err);

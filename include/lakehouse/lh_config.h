@@ -91,6 +91,20 @@ typedef struct lh_config {
     long long query_connections;        /* pooled DuckDB connections (concurrent queries) */
     long long query_timeout_ms;         /* default per-query deadline */
     long long query_max_rows;           /* default cap on rows returned as JSON */
+    /* [ai] */
+    char *ai_provider;                  /* local | hash | ollama | openai */
+    char *ai_url;                       /* "" = the provider's default */
+    char *ai_model;                     /* "" = the provider's default */
+    char *ai_api_key;                   /* openai: Bearer token (a secret) */
+    char *ai_chat_provider;             /* none | ollama | openai */
+    char *ai_chat_url;                  /* "" = the chat provider's default */
+    char *ai_chat_model;
+    long long ai_timeout_ms;            /* per request to a provider */
+    long long ai_retries;               /* further attempts after a transient failure */
+    long long ai_batch_size;            /* texts per embedding request */
+    char *ai_sidecar_node;              /* the node executable for the local sidecar */
+    char *ai_sidecar_script;            /* "" = found next to the binary */
+    long long ai_sidecar_port;          /* 0 = any free loopback port */
 
     /* [bucket.NAME] sections, in the order they were first mentioned */
     lh_bucket_config *buckets;

@@ -36,6 +36,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "lakehouse/lh_ai.h"
 #include "lakehouse/lh_buckets.h"
 #include "lakehouse/lh_catalog.h"
 #include "lakehouse/lh_hnsw.h"
@@ -47,6 +48,10 @@
 
 typedef struct lh_vectors lh_vectors;
 
+/* The embedding provider for (provider, model) — model NULL: its default —
+ * borrowed, alive as long as the lh_vectors. */
+typedef lh_ai *(*lh_vectors_ai_fn)(void *ctx, const char *provider, const char *model, lh_err *err);
+
 typedef struct lh_vectors_config {
     lh_buckets *buckets;
     lh_catalog *catalog;
@@ -56,6 +61,13 @@ typedef struct lh_vectors_config {
     const char *tmp_dir;     /* builds write here before upload */
     const char *cache_dir;   /* index files of S3 buckets are mapped from here */
     unsigned build_threads;  /* 0: one per core */
+    /* text indexes */
+    lh_vectors_ai_fn ai;     /* NULL: no text indexes */
+    void *ai_ctx;
+    const char *default_provider; /* for text indexes that name none */
+    lh_ai *chat;             /* answers for lh_vectors_ask (NULL: extractive answers) */
+    lh_query_engine *sandbox; /* runs search filters (user SQL): sandboxed, read-only */
+    lh_errors *errors;       /* failed background refreshes (may be NULL) */
 } lh_vectors_config;
 
 lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *err);
@@ -72,6 +84,10 @@ typedef struct lh_vectors_spec {
     int64_t version;           /* rebuild: which version (0: the live one) */
     bool no_promote;           /* leave the live version as it is */
     const char *message;
+    /* create a text index instead (no vector_column): {columns:[names] |
+     * template:"{col} ...", provider, model, refresh: manual|on_append,
+     * fusion: rrf|weighted, weight (of the vector list, 0..1), rrf_k} */
+    const json_t *text;
 } lh_vectors_spec;
 
 /* Each returns the new version's manifest (a new reference). */
@@ -107,6 +123,77 @@ lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_
 /* Searches the live version: {index, version, hits:[{id, distance}]}. */
 lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, size_t dim, size_t k, size_t ef,
                           const json_t *filter_ids, json_t **out, lh_err *err);
+
+/* ---- text indexes ------------------------------------------------------
+ *
+ * A text index embeds one text per row of its dataset (the named columns
+ * joined by newlines, or a template "{title}: {body}") with an embedding
+ * provider, and keeps, per version, the embeddings Parquet (id, vector,
+ * chunk_text, source "dataset@version"), the HNSW graph and, in memory, a
+ * BM25 index over the same chunks. The version manifest carries the settings
+ * ("text") and the dataset version embedded (origin.version).
+ *
+ * Refresh embeds only what is new: texts already embedded (same SHA-256) are
+ * reused, never sent to the provider again. Rows only appended: the new
+ * version is the old graph plus the new rows; rows changed or removed: a
+ * fresh graph over every row (vectors still reused). Nothing is visible
+ * until the new version commits, so a failed refresh leaves the index as it
+ * was and a retry completes it.
+ */
+
+/* Refreshes every text index over dataset (all indexes when NULL):
+ * {dataset, indexes:[{index, from_version, version, dataset_version,
+ *  embedded, reused, removed, status: refreshed|up_to_date}]} */
+lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who, json_t **out, lh_err *err);
+
+/* Indexes whose dataset has versions they have not embedded:
+ * [{index, dataset, embedded_version, dataset_version, stale_since, refresh}] */
+lh_code lh_vectors_stale(lh_vectors *v, json_t **out, lh_err *err);
+
+/* A catalog observer (ctx: the lh_vectors): queues the dataset's on_append
+ * indexes for a background refresh. */
+void lh_vectors_dataset_changed(void *ctx, const char *dataset, int64_t version);
+/* True while background refreshes are queued or running. */
+bool lh_vectors_refreshing(lh_vectors *v);
+
+/* ---- search and ask ------------------------------------------------------ */
+
+typedef enum lh_search_mode { LH_SEARCH_HYBRID, LH_SEARCH_VECTOR, LH_SEARCH_TEXT } lh_search_mode;
+
+typedef struct lh_search_request {
+    const char *index;
+    const char *query;
+    size_t k;             /* 1..LH_VINDEX_MAX_K */
+    lh_search_mode mode;
+    const char *filter;   /* NULL, or an SQL predicate over the index's dataset */
+    const char *fusion;   /* NULL: the index's */
+    double weight;        /* < 0: the index's */
+    double rrf_k;         /* < 0: the index's */
+    size_t ef;            /* 0: the index's */
+    bool with_rows;       /* attach each hit's source row */
+} lh_search_request;
+
+/* {index, version, dataset, dataset_version, mode, fusion, hits:[{id, score,
+ *  rank, vector_rank, text_rank, distance, bm25, chunk_text, row}]} */
+lh_code lh_vectors_query(lh_vectors *v, const lh_search_request *q, json_t **out, lh_err *err);
+
+typedef struct lh_ask_request {
+    const char *question;
+    const char *const *indexes;
+    size_t n_indexes;
+    size_t k; /* passages retrieved per index (0: 5) */
+} lh_ask_request;
+
+/* Retrieves (hybrid) and answers: generated with citations [id] when a chat
+ * provider is configured, else extractive (the best passages). Journaled
+ * (entity "ask") with the versions and ids used. {answer, mode:
+ * generated|extractive, citations:[{index, id, chunk_text, score}],
+ * provenance:{indexes:[{index, version, dataset, dataset_version}]}} */
+lh_code lh_vectors_ask(lh_vectors *v, const lh_ask_request *q, const lh_who *who, json_t **out, lh_err *err);
+
+/* Registers the SQL table function vector_search(index, query, k) ->
+ * (id, score, rank, chunk_text) on an engine (hybrid search, no filter). */
+lh_code lh_vectors_register_sql(lh_vectors *v, lh_query_engine *e, lh_err *err);
 
 /* Checks a version manifest / promotion record read from storage (untrusted):
  * LH_ECORRUPT with the reason when it is not one of `name` at version / seq. */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lakehouse/lh_bm25.h"
 #include "lakehouse/lh_err.h"
 #include "lakehouse/lh_hnsw.h"
 
@@ -54,12 +55,23 @@ json_t *lh_idtab_json(const lh_idtab *t, uint64_t label);
 
 /* ---- a loaded version ---- */
 
+/* The text side of a text index version: each label's chunk text, and the
+ * BM25 index over them. */
+typedef struct lh_vtext {
+    char **chunks; /* n, by label ("" where a label has none) */
+    size_t n;
+    lh_bm25 *bm25;
+} lh_vtext;
+
+void lh_vtext_free(lh_vtext *t); /* NULL is fine */
+
 typedef struct lh_vindex {
     char *name;
     int64_t version;
     lh_hnsw *hnsw;
     lh_idtab *ids;
     json_t *manifest; /* its version manifest (lh_vectors.h) */
+    lh_vtext *text;   /* text indexes only (set before publishing; owned) */
     _Atomic long refs;
 } lh_vindex;
 

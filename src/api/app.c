@@ -124,6 +124,8 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
         rc = lh_ingester_new(&ic, &app->ingester, err);
     }
     if (rc == LH_OK) {
+        lh_app_ai_init(app, cfg);
+        app->ai_ready = true;
         lh_vectors_config vc = {.buckets = app->buckets,
                                 .catalog = app->catalog,
                                 .tables = app->tables,
@@ -131,9 +133,17 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                 .journal = app->journal,
                                 .tmp_dir = app->tmp_dir,
                                 .cache_dir = cache_dir,
-                                .build_threads = (unsigned)cfg->vectors_build_threads};
+                                .build_threads = (unsigned)cfg->vectors_build_threads,
+                                .ai = lh_app_ai,
+                                .ai_ctx = app,
+                                .default_provider = app->ai_provider,
+                                .chat = app->chat,
+                                .sandbox = app->query,
+                                .errors = app->errors};
         rc = lh_vectors_open(&vc, &app->vectors, err);
     }
+    if (rc == LH_OK) rc = lh_vectors_register_sql(app->vectors, app->query, err);
+    if (rc == LH_OK) lh_catalog_observe(app->catalog, lh_vectors_dataset_changed, app->vectors);
     free(wal_dir);
     free(cache_dir);
     if (rc) {
@@ -147,7 +157,9 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 void lh_app_close(lh_app *app)
 {
     if (!app) return;
+    if (app->catalog) lh_catalog_observe(app->catalog, NULL, NULL);
     lh_vectors_close(app->vectors);
+    if (app->ai_ready) lh_app_ai_close(app);
     lh_ingester_free(app->ingester);
     lh_query_engine_close(app->ingest_engine);
     lh_query_engine_close(app->query);
@@ -276,4 +288,5 @@ void lh_app_routes(lh_app *app, lh_router *r)
     lh_api_sql_routes(app, r);
     lh_api_ingest_routes(app, r);
     lh_api_vectors_routes(app, r);
+    lh_api_search_routes(app, r);
 }

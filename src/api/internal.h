@@ -4,6 +4,7 @@
 #ifndef LH_API_INTERNAL_H
 #define LH_API_INTERNAL_H
 
+#include <pthread.h>
 #include <time.h>
 
 #include "lakehouse/lh_api.h"
@@ -30,7 +31,27 @@ struct lh_app {
     char *tmp_dir;
     long long max_upload_bytes;
     time_t started_at;
+    /* embedding and chat providers (ai.c) */
+    pthread_mutex_t ai_mu;
+    char *ai_provider, *ai_url, *ai_model, *ai_api_key, *sidecar_node, *sidecar_script;
+    long long ai_timeout_ms;
+    int ai_retries, sidecar_port;
+    size_t ai_batch_size;
+    struct lh_app_ai {
+        char *key; /* provider "\n" model */
+        lh_ai *ai;
+    } *ais;
+    size_t n_ais;
+    lh_ai *chat;
+    lh_sidecar *sidecar;
+    bool ai_ready;
 };
+
+/* ai.c: providers by name (an lh_vectors_ai_fn; ctx: the app). */
+void lh_app_ai_init(lh_app *app, const lh_config *cfg);
+void lh_app_ai_close(lh_app *app);
+lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err);
+json_t *lh_app_sidecar_status(lh_app *app); /* NULL when not started */
 
 /* Who is calling: X-Lakehouse-Actor (until profiles and auth exist), source "http". */
 lh_who lh_api_who(const lh_http_req *req);
@@ -53,5 +74,6 @@ void lh_api_journal_routes(lh_app *app, lh_router *r); /* /v1/journal/... */
 void lh_api_sql_routes(lh_app *app, lh_router *r);     /* /v1/sql */
 void lh_api_ingest_routes(lh_app *app, lh_router *r);  /* /v1/ingest */
 void lh_api_vectors_routes(lh_app *app, lh_router *r); /* /v1/vectors/... */
+void lh_api_search_routes(lh_app *app, lh_router *r);  /* /v1/search, /v1/ask */
 
 #endif

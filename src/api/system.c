@@ -49,6 +49,12 @@ static void get_health(lh_http_req *req, lh_http_res *res, void *ctx)
     json_object_set_new(modules, "http", json_pack("{s:s}", "status", "ok"));
     json_object_set_new(modules, "query", check_query(app, &query_ok));
     json_object_set_new(modules, "storage", check_storage(app, &storage_ok));
+    json_t *sidecar = lh_app_sidecar_status(app);
+    const char *state = sidecar ? json_string_value(json_object_get(sidecar, "state")) : NULL;
+    json_object_set_new(modules, "ai",
+                        json_pack("{s:s, s:s, s:b, s:o?}", "status",
+                                  !sidecar ? "ok" : state && !strcmp(state, "running") ? "ok" : "degraded", "provider",
+                                  app->ai_provider, "chat", app->chat != NULL, "sidecar", sidecar));
     bool ready = query_ok && storage_ok;
     json_t *body = json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", ready ? "ok" : "degraded",
                              "ready", ready, "version", lh_version(), "uptime_s",

@@ -1,6 +1,7 @@
 /*
  * vectors.c — /v1/vectors/indexes[/{name}[/search|vectors|vectors/delete|
- * promote|rollback|rebuild|history]].
+ * promote|rollback|rebuild|history]], /v1/vectors/refresh/{dataset},
+ * /v1/vectors/stale.
  */
 #include "internal.h"
 
@@ -34,6 +35,7 @@ static void read_params(json_t *body, lh_vectors_spec *s, lh_http_res *res, bool
     const char *quant = lh_api_opt_string(body, "quantization", res, bad);
     if (*bad) return;
     s->params.metric = LH_METRIC_COSINE;
+    s->params_set_metric = metric != NULL;
     if (metric && !lh_metric_parse(metric, &s->params.metric)) {
         lh_http_res_errorf(res, LH_EINVAL, "\"metric\" must be l2, cosine or ip");
         *bad = true;
@@ -71,14 +73,31 @@ static void create(lh_http_req *req, lh_http_res *res, void *ctx)
     s.id_column = lh_api_opt_string(body, "id_column", res, &bad);
     s.vector_column = lh_api_opt_string(body, "vector_column", res, &bad);
     read_params(body, &s, res, &bad);
-    if (!bad && (!name || !s.dataset || !s.id_column || !s.vector_column)) {
-        lh_http_res_errorf(res, LH_EINVAL, "\"name\", \"dataset\", \"id_column\" and \"vector_column\" are required");
+    /* without a vector column: a text index, embedded here */
+    json_t *text = NULL;
+    if (!bad && !s.vector_column) {
+        static const char *const fields[][2] = {{"text_columns", "columns"}, {"template", "template"},
+                                                {"provider", "provider"},    {"model", "model"},
+                                                {"refresh", "refresh"},      {"fusion", "fusion"},
+                                                {"weight", "weight"},        {"rrf_k", "rrf_k"}};
+        text = json_object();
+        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
+            json_t *x = json_object_get(body, fields[i][0]);
+            if (x && !json_is_null(x)) json_object_set(text, fields[i][1], x);
+        }
+        s.text = text;
+    }
+    if (!bad && (!name || !s.dataset || !s.id_column)) {
+        lh_http_res_errorf(res, LH_EINVAL,
+                           "\"name\", \"dataset\", \"id_column\" and either \"vector_column\" or \"text_columns\" "
+                           "/ \"template\" are required");
         bad = true;
     }
     lh_who who = lh_api_who(req);
     lh_err err;
     if (!bad && !lh_api_failed(res, lh_vectors_create(app->vectors, name, &s, &who, &out, &err), &err))
         lh_http_res_json(res, 201, out);
+    json_decref(text);
     json_decref(body);
 }
 
@@ -219,8 +238,31 @@ static void rollback(lh_http_req *req, lh_http_res *res, void *ctx)
     promote_or_rollback(req, res, ctx, false);
 }
 
+static void refresh(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    lh_app *app = ctx;
+    json_t *out;
+    lh_who who = lh_api_who(req);
+    lh_err err;
+    if (!lh_api_failed(res, lh_vectors_refresh(app->vectors, lh_http_param(req, "dataset"), &who, &out, &err), &err))
+        lh_http_res_json(res, 200, out);
+}
+
+static void stale(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    (void)req;
+    lh_app *app = ctx;
+    json_t *out;
+    lh_err err;
+    if (!lh_api_failed(res, lh_vectors_stale(app->vectors, &out, &err), &err))
+        lh_http_res_json(res, 200, json_pack("{s:o, s:b}", "stale", out, "refreshing",
+                                             lh_vectors_refreshing(app->vectors)));
+}
+
 void lh_api_vectors_routes(lh_app *app, lh_router *r)
 {
+    lh_router_add(r, "POST", "/v1/vectors/refresh/{dataset}", refresh, app);
+    lh_router_add(r, "GET", "/v1/vectors/stale", stale, app);
     lh_router_add(r, "GET", "/v1/vectors/indexes", list, app);
     lh_router_add(r, "POST", "/v1/vectors/indexes", create, app);
     lh_router_add(r, "GET", "/v1/vectors/indexes/{name}", get, app);

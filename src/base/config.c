@@ -35,6 +35,8 @@ struct key {
 static const char *const backends[] = {"fs", "s3", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const ai_providers[] = {"local", "hash", "ollama", "openai", NULL};
+static const char *const ai_chat_providers[] = {"none", "ollama", "openai", NULL};
 
 static bool check_listen(const char *s)
 {
@@ -102,6 +104,35 @@ static const struct key keys[] = {
      T_INT, OFF(query_timeout_ms), 1, 24LL * 3600 * 1000, NULL, NULL, NULL},
     {{"query.max_rows", "integer", "100000", "default cap on rows in a JSON result"},
      T_INT, OFF(query_max_rows), 1, 1000000000, NULL, NULL, NULL},
+    {{"ai.provider", "enum", "local", "local | hash | ollama | openai"},
+     T_ENUM, OFF(ai_provider), 0, 0, ai_providers, NULL, NULL},
+    {{"ai.url", "string", "",
+      "embedding server URL (\"\" = ollama http://127.0.0.1:11434, openai https://api.openai.com, "
+      "local the sidecar)"},
+     T_STR, OFF(ai_url), 0, 0, NULL, NULL, NULL},
+    {{"ai.model", "string", "", "embedding model (\"\" = the provider's: local use-lite, hash hash-256)"},
+     T_STR, OFF(ai_model), 0, 0, NULL, NULL, NULL},
+    {{"ai.api_key", "string", "", "openai: sent as a Bearer token"},
+     T_STR, OFF(ai_api_key), 0, 0, NULL, NULL, NULL},
+    {{"ai.chat_provider", "enum", "none", "none | ollama | openai"},
+     T_ENUM, OFF(ai_chat_provider), 0, 0, ai_chat_providers, NULL, NULL},
+    {{"ai.chat_url", "string", "", "chat server URL (\"\" = the chat provider's default)"},
+     T_STR, OFF(ai_chat_url), 0, 0, NULL, NULL, NULL},
+    {{"ai.chat_model", "string", "", "chat model"},
+     T_STR, OFF(ai_chat_model), 0, 0, NULL, NULL, NULL},
+    {{"ai.timeout_ms", "integer", "30000", "per request to an embedding or chat server"},
+     T_INT, OFF(ai_timeout_ms), 100, 3600000, NULL, NULL, NULL},
+    {{"ai.retries", "integer", "3", "extra attempts on connection errors, timeouts, 429 and 5xx"},
+     T_INT, OFF(ai_retries), 0, 20, NULL, NULL, NULL},
+    {{"ai.batch_size", "integer", "32", "texts per embedding request"},
+     T_INT, OFF(ai_batch_size), 1, 4096, NULL, NULL, NULL},
+    {{"ai.sidecar_node", "string", "node", "node executable that runs the local sidecar"},
+     T_STR, OFF(ai_sidecar_node), 0, 0, NULL, check_nonempty, "a non-empty command or path"},
+    {{"ai.sidecar_script", "string", "",
+      "the sidecar's server.mjs (\"\" = $LAKEHOUSE_SIDECAR, else found next to the binary)"},
+     T_STR, OFF(ai_sidecar_script), 0, 0, NULL, NULL, NULL},
+    {{"ai.sidecar_port", "integer", "0", "loopback port of the local sidecar (0 = any free port)"},
+     T_INT, OFF(ai_sidecar_port), 0, 65535, NULL, NULL, NULL},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -783,6 +814,15 @@ static const struct key *key_for_env(const char *name, size_t len)
     return NULL;
 }
 
+/* LAKEHOUSE_* variables that are read elsewhere, not settings. */
+static bool not_a_setting(const char *name, size_t n)
+{
+    static const char *const others[] = {"CONFIG", "SIDECAR", "SIDECAR_DEBUG"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        if (strlen(others[i]) == n && strncmp(name, others[i], n) == 0) return true;
+    return false;
+}
+
 lh_code lh_config_load_env(lh_config *c, char *const *env, lh_err *err)
 {
     static const char prefix[] = "LAKEHOUSE_";
@@ -793,7 +833,7 @@ lh_code lh_config_load_env(lh_config *c, char *const *env, lh_err *err)
         const char *eq = strchr(name, '=');
         if (!eq) continue;
         size_t nlen = (size_t)(eq - name);
-        if (nlen == 6 && strncmp(name, "CONFIG", 6) == 0) continue;
+        if (not_a_setting(name, nlen)) continue;
         const struct key *k = key_for_env(name, nlen);
         if (!k) {
             char var[128];
@@ -863,7 +903,7 @@ static void dump_value(const struct target *t, const struct key *k, lh_buf *out)
 /* Secrets are shown as "(set)" so `config show` output can be shared. */
 static bool secret(const struct key *k)
 {
-    return strstr(k->info.key, "secret") != NULL;
+    return strstr(k->info.key, "secret") != NULL || strstr(k->info.key, "api_key") != NULL;
 }
 
 static void dump_table(const struct target *t, size_t n, bool json, bool *first, lh_buf *out)

@@ -38,6 +38,8 @@ struct lh_catalog {
     pthread_rwlock_t lock; /* the dataset table */
     struct dataset **ds;
     size_t n, cap;
+    lh_catalog_observer observer;
+    void *observer_ctx;
 };
 
 /* ---- small helpers ---- */
@@ -273,6 +275,11 @@ static void journal(lh_catalog *c, const char *action, const char *name, json_t 
 }
 
 /* Writes the next version built by fn, retrying on top of any concurrent winner. */
+static int64_t num_version(const json_t *m)
+{
+    return json_integer_value(json_object_get(m, "version"));
+}
+
 static lh_code advance(lh_catalog *c, struct dataset *ds, const char *operation, const char *message,
                        int64_t expected_parent, bool allow_deleted, build_fn fn, void *ctx,
                        const lh_who *who, json_t **out, lh_err *err)
@@ -338,7 +345,14 @@ static lh_code advance(lh_catalog *c, struct dataset *ds, const char *operation,
         break;
     }
     pthread_mutex_unlock(&ds->mu);
+    if (rc == LH_OK && c->observer) c->observer(c->observer_ctx, ds->name, num_version(*out));
     return rc;
+}
+
+void lh_catalog_observe(lh_catalog *c, lh_catalog_observer fn, void *ctx)
+{
+    c->observer = fn;
+    c->observer_ctx = ctx;
 }
 
 /* ---- create ---- */

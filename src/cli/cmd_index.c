@@ -9,19 +9,29 @@
 #include <string.h>
 
 enum { OPT_DATASET = OPT_FIRST_PRIVATE, OPT_DATASET_VERSION, OPT_ID, OPT_VECTOR, OPT_METRIC, OPT_M, OPT_EFC,
-       OPT_EFS, OPT_QUANT, OPT_SEED, OPT_NO_PROMOTE, OPT_VERSION, OPT_MESSAGE, OPT_ACTOR, OPT_K, OPT_EF, OPT_JSON };
+       OPT_EFS, OPT_QUANT, OPT_SEED, OPT_NO_PROMOTE, OPT_VERSION, OPT_MESSAGE, OPT_ACTOR, OPT_K, OPT_EF, OPT_JSON,
+       OPT_TEXT, OPT_TEMPLATE, OPT_PROVIDER, OPT_MODEL, OPT_REFRESH, OPT_FUSION, OPT_WEIGHT };
 
 static void help(void)
 {
     printf("usage: lakehouse index <action> [arguments] [options]\n\n"
-           "Vector indexes: HNSW graphs built from a dataset's embeddings, stored next to\n"
-           "them as versions; one version is live (what searches see).\n\n"
+           "Vector indexes: HNSW graphs built from a dataset's vectors, or from its text\n"
+           "embedded by a provider (text indexes, searched with `lakehouse search`), stored\n"
+           "as versions next to their embeddings; one version is live (what searches see).\n\n"
            "actions:\n"
            "  list [--json]                     indexes, their live version and size\n"
            "  show NAME                         the live version's manifest and memory\n"
            "  create NAME --dataset D --id COL --vector COL [build options]\n"
            "                                    a new index from a dataset (id: unique integers or\n"
            "                                    strings; vector: a list of numbers per row)\n"
+           "  create NAME --dataset D --id COL (--text COL[,COL...] | --template T)\n"
+           "         [--provider P] [--model M] [--refresh manual|on_append]\n"
+           "                                    a text index: each row's text embedded by provider P\n"
+           "                                    (local, hash, ollama, openai; default: ai.provider),\n"
+           "                                    with a BM25 index over the same text\n"
+           "  refresh [DATASET]                 embed the rows the text indexes over DATASET (or all)\n"
+           "                                    have not seen; only new texts are embedded\n"
+           "  stale                             indexes behind their dataset's current version\n"
            "  rebuild NAME [--version N] [build options]\n"
            "                                    a new version built again from the embeddings Parquet\n"
            "                                    of version N (default: the live one)\n"
@@ -37,6 +47,7 @@ static void help(void)
            "  --quantization none|sq8           one byte per dimension in the graph walk\n"
            "  --dataset-version N               (create; default: the current version)\n"
            "  --no-promote                      build without making the new version live\n"
+           "  --fusion rrf|weighted  --weight W (text: how hybrid search fuses, W = vector weight)\n"
            "  --message TEXT  --actor NAME\n\n"
            "options:\n" LH_CLI_COMMON_HELP);
 }
@@ -83,12 +94,20 @@ int cmd_index(int argc, char **argv)
         {"k", required_argument, NULL, OPT_K},
         {"ef", required_argument, NULL, OPT_EF},
         {"json", no_argument, NULL, OPT_JSON},
+        {"text", required_argument, NULL, OPT_TEXT},
+        {"template", required_argument, NULL, OPT_TEMPLATE},
+        {"provider", required_argument, NULL, OPT_PROVIDER},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"refresh", required_argument, NULL, OPT_REFRESH},
+        {"fusion", required_argument, NULL, OPT_FUSION},
+        {"weight", required_argument, NULL, OPT_WEIGHT},
         {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "index"};
     lh_vectors_spec spec = {.params.metric = LH_METRIC_COSINE};
     const char *actor = NULL;
     long long k = 10, ef = 0, n;
     bool json = false;
+    json_t *text = json_object();
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (lh_cli_common_option(&common, opt, optarg)) continue;
@@ -138,22 +157,42 @@ int cmd_index(int argc, char **argv)
             if (!lh_cli_parse_int(optarg, 0, &ef) || ef > 10000) return lh_cli_usage_error("index", "--ef expects 0..10000");
             break;
         case OPT_JSON: json = true; break;
-        default: return lh_cli_usage_error("index", "unknown option");
+        case OPT_TEXT: {
+            json_t *cols = json_array();
+            for (char *save = NULL, *c = strtok_r(optarg, ",", &save); c; c = strtok_r(NULL, ",", &save))
+                json_array_append_new(cols, json_string(c));
+            json_object_set_new(text, "columns", cols);
+            break;
+        }
+        case OPT_TEMPLATE: json_object_set_new(text, "template", json_string(optarg)); break;
+        case OPT_PROVIDER: json_object_set_new(text, "provider", json_string(optarg)); break;
+        case OPT_MODEL: json_object_set_new(text, "model", json_string(optarg)); break;
+        case OPT_REFRESH: json_object_set_new(text, "refresh", json_string(optarg)); break;
+        case OPT_FUSION: json_object_set_new(text, "fusion", json_string(optarg)); break;
+        case OPT_WEIGHT: json_object_set_new(text, "weight", json_real(strtod(optarg, NULL))); break;
+        default: json_decref(text); return lh_cli_usage_error("index", "unknown option");
         }
     }
     static const lh_cli_action actions[] = {
         {"list", 0, 0},    {"show", 1, 1},                        {"create", 1, 1},  {"rebuild", 1, 1},
-        {"search", 2, LH_HNSW_MAX_DIM + 1}, {"promote", 2, 2}, {"rollback", 1, 2}, {"history", 1, 1}};
+        {"search", 2, LH_HNSW_MAX_DIM + 1}, {"promote", 2, 2}, {"rollback", 1, 2}, {"history", 1, 1},
+        {"refresh", 0, 1}, {"stale", 0, 0}};
     char **args;
     int nargs;
     const char *action = lh_cli_action_pick("index", actions, sizeof actions / sizeof *actions, argc, argv, &args, &nargs);
-    if (!action) return 2;
+    if (!action) {
+        json_decref(text);
+        return 2;
+    }
+    if (json_object_size(text) && !spec.vector_column) spec.text = text;
     long long version = 0;
     if ((!strcmp(action, "promote") || (!strcmp(action, "rollback") && nargs == 2)) &&
         !lh_cli_parse_int(args[1], 1, &version))
         return lh_cli_usage_error("index", "VERSION must be a positive integer, got \"%s\"", args[1]);
-    if (!strcmp(action, "create") && (!spec.dataset || !spec.id_column || !spec.vector_column))
-        return lh_cli_usage_error("index", "create needs --dataset, --id and --vector");
+    if (!strcmp(action, "create") && (!spec.dataset || !spec.id_column || (!spec.vector_column && !spec.text))) {
+        json_decref(text);
+        return lh_cli_usage_error("index", "create needs --dataset, --id and --vector (or --text / --template)");
+    }
     float *query = NULL;
     if (!strcmp(action, "search")) {
         query = lh_xmalloc((size_t)(nargs - 1) * sizeof *query);
@@ -173,6 +212,7 @@ int cmd_index(int argc, char **argv)
     lh_cli_common_free(&common);
     if (status) {
         free(query);
+        json_decref(text);
         return status;
     }
     lh_vectors *v = lh_app_vectors(app);
@@ -195,6 +235,10 @@ int cmd_index(int argc, char **argv)
         rc = lh_vectors_rebuild(v, args[0], &spec, &who, &out, &err);
     } else if (!strcmp(action, "search")) {
         rc = lh_vectors_search(v, args[0], query, (size_t)(nargs - 1), (size_t)k, (size_t)ef, NULL, &out, &err);
+    } else if (!strcmp(action, "refresh")) {
+        rc = lh_vectors_refresh(v, nargs ? args[0] : NULL, &who, &out, &err);
+    } else if (!strcmp(action, "stale")) {
+        rc = lh_vectors_stale(v, &out, &err);
     } else if (!strcmp(action, "promote")) {
         rc = lh_vectors_promote(v, args[0], version, spec.message, &who, &out, &err);
     } else if (!strcmp(action, "rollback")) {
@@ -207,6 +251,7 @@ int cmd_index(int argc, char **argv)
         json_decref(out);
     }
     free(query);
+    json_decref(text);
     status = rc ? lh_cli_fail("index", &err) : 0;
     lh_cli_close_app(&cfg, app);
     return status;

@@ -133,6 +133,11 @@ int cmd_serve(int argc, char **argv)
     lh_log(LH_LOG_INFO, "server.listening", LH_KV_STR("host", host),
            LH_KV_INT("port", lh_http_server_port(server)), LH_KV_STR("data", cfg.storage_data_dir),
            LH_KV_STR("version", lh_version()), LH_KV_INT("pid", getpid()));
+    /* the embedding sidecar loads its model while requests are already served */
+    if (lh_app_start_sidecar(app, &err) != LH_OK) {
+        lh_log(LH_LOG_WARN, "ai.sidecar_failed", LH_KV_STR("error", err.message));
+        lh_errors_record(lh_app_errors(app), "ai.sidecar", NULL, NULL, &err);
+    }
 
     int sig = 0;
     sigwait(&stop_signals, &sig);

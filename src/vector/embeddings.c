@@ -16,6 +16,17 @@ void emb_rows_free(emb_rows *r)
 {
     lh_idtab_free(r->ids);
     free(r->vecs);
+    for (size_t i = 0; i < r->ntexts; i++) free(r->texts[i]);
+    free(r->texts);
+}
+
+static void push_text(emb_rows *r, const char *s, size_t len)
+{
+    if (r->ntexts == r->tcap) {
+        r->tcap = r->tcap ? r->tcap * 2 : 4096;
+        r->texts = lh_xrealloc(r->texts, r->tcap * sizeof *r->texts);
+    }
+    r->texts[r->ntexts++] = lh_xstrndup(s, len);
 }
 
 static lh_code push_vector(emb_rows *r, const float *x, size_t len, lh_err *err)
@@ -49,8 +60,8 @@ static void describe_id(lh_buf *b, duckdb_vector idv, bool strings, idx_t row)
     }
 }
 
-static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const char *sql, bool with_vectors,
-                         emb_rows *r, lh_err *err)
+static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const char *sql, int what, emb_rows *r,
+                         lh_err *err)
 {
     duckdb_result res;
     if (duckdb_query(conn, sql, &res) == DuckDBError) {
@@ -67,7 +78,10 @@ static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const ch
         idx_t n = duckdb_data_chunk_get_size(chunk);
         duckdb_vector idv = duckdb_data_chunk_get_vector(chunk, 0);
         uint64_t *idvalid = duckdb_vector_get_validity(idv);
-        duckdb_vector lv = with_vectors ? duckdb_data_chunk_get_vector(chunk, 1) : NULL;
+        duckdb_vector lv = what & EMB_VECTORS ? duckdb_data_chunk_get_vector(chunk, 1) : NULL;
+        duckdb_vector tv = what & EMB_TEXT ? duckdb_data_chunk_get_vector(chunk, lv ? 2 : 1) : NULL;
+        uint64_t *tvalid = tv ? duckdb_vector_get_validity(tv) : NULL;
+        duckdb_string_t *ts = tv ? duckdb_vector_get_data(tv) : NULL;
         uint64_t *lvalid = lv ? duckdb_vector_get_validity(lv) : NULL;
         duckdb_list_entry *le = lv ? duckdb_vector_get_data(lv) : NULL;
         duckdb_vector child = lv ? duckdb_list_vector_get_child(lv) : NULL;
@@ -78,7 +92,9 @@ static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const ch
                 rc = lh_err_set(err, LH_EINVAL, "row %zu has no id (ids must be non-null)", row_no + 1);
                 break;
             }
-            if (lv && lvalid && !duckdb_validity_row_is_valid(lvalid, i)) {
+            bool no_text = tv && ((tvalid && !duckdb_validity_row_is_valid(tvalid, i)) ||
+                                  duckdb_string_t_length(ts[i]) == 0);
+            if (lv ? lvalid && !duckdb_validity_row_is_valid(lvalid, i) : no_text) {
                 r->skipped++;
                 continue;
             }
@@ -99,6 +115,8 @@ static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const ch
             }
             uint64_t label;
             if (rc == LH_OK) rc = lh_idtab_add(r->ids, id, &label, err);
+            if (rc == LH_OK && tv)
+                no_text ? push_text(r, "", 0) : push_text(r, duckdb_string_t_data(&ts[i]), duckdb_string_t_length(ts[i]));
             if (rc) {
                 lh_buf where = {0};
                 describe_id(&where, idv, strings, i);
@@ -112,35 +130,37 @@ static lh_code read_rows(duckdb_connection conn, lh_query_lease *lease, const ch
     return rc;
 }
 
-lh_code emb_read(lh_query_engine *engine, const char *sql, bool with_vectors, emb_rows *r, lh_err *err)
+lh_code emb_read(lh_query_engine *engine, const char *sql, int what, emb_rows *r, lh_err *err)
 {
     lh_query_lease *lease;
     lh_code rc = lh_query_lease_acquire(engine, 0, &lease, err);
     if (rc) return rc;
-    rc = read_rows(lh_query_lease_connection(lease), lease, sql, with_vectors, r, err);
+    rc = read_rows(lh_query_lease_connection(lease), lease, sql, what, r, err);
     lh_query_lease_release(lease);
     return rc;
 }
 
 lh_code emb_write(lh_query_engine *engine, const char *path, const lh_idtab *ids, size_t first, const float *vecs,
-                  size_t n, uint32_t dim, lh_err *err)
+                  size_t n, uint32_t dim, char *const *texts, const char *source, lh_err *err)
 {
     lh_query_lease *lease;
     lh_code rc = lh_query_lease_acquire(engine, 0, &lease, err);
     if (rc) return rc;
     duckdb_connection conn = lh_query_lease_connection(lease);
     bool strings = lh_idtab_strings(ids);
-    rc = lh_query_exec(conn, lease,
-                       strings ? "CREATE OR REPLACE TEMP TABLE lh_emb (id VARCHAR, vector FLOAT[])"
-                               : "CREATE OR REPLACE TEMP TABLE lh_emb (id BIGINT, vector FLOAT[])",
-                       err);
+    char *ddl = lh_xasprintf("CREATE OR REPLACE TEMP TABLE lh_emb (id %s, vector FLOAT[]%s)",
+                             strings ? "VARCHAR" : "BIGINT", texts ? ", chunk_text VARCHAR, source VARCHAR" : "");
+    rc = lh_query_exec(conn, lease, ddl, err);
+    free(ddl);
+    size_t ncols = texts ? 4 : 2;
     duckdb_appender app = NULL;
     if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_emb", &app) == DuckDBError)
         rc = lh_err_set(err, LH_EINTERNAL, "cannot append embeddings");
     duckdb_logical_type ft = duckdb_create_logical_type(DUCKDB_TYPE_FLOAT);
-    duckdb_logical_type types[2] = {duckdb_create_logical_type(strings ? DUCKDB_TYPE_VARCHAR : DUCKDB_TYPE_BIGINT),
-                                    duckdb_create_list_type(ft)};
-    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, 2);
+    duckdb_logical_type types[4] = {duckdb_create_logical_type(strings ? DUCKDB_TYPE_VARCHAR : DUCKDB_TYPE_BIGINT),
+                                    duckdb_create_list_type(ft), duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR),
+                                    duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR)};
+    duckdb_data_chunk chunk = duckdb_create_data_chunk(types, ncols);
     size_t cap = (size_t)duckdb_vector_size();
     for (size_t done = 0; rc == LH_OK && done < n;) {
         size_t m = n - done < cap ? n - done : cap;
@@ -156,6 +176,10 @@ lh_code emb_write(lh_query_engine *engine, const char *path, const lh_idtab *ids
             else ((int64_t *)duckdb_vector_get_data(idv))[i] = id.i;
             le[i] = (duckdb_list_entry){.offset = i * dim, .length = dim};
             memcpy(cf + i * dim, vecs + (done + i) * dim, dim * sizeof(float));
+            if (texts) {
+                duckdb_vector_assign_string_element(duckdb_data_chunk_get_vector(chunk, 2), i, texts[done + i]);
+                duckdb_vector_assign_string_element(duckdb_data_chunk_get_vector(chunk, 3), i, source ? source : "");
+            }
         }
         duckdb_data_chunk_set_size(chunk, m);
         if (duckdb_append_data_chunk(app, chunk) == DuckDBError)
@@ -163,8 +187,7 @@ lh_code emb_write(lh_query_engine *engine, const char *path, const lh_idtab *ids
         done += m;
     }
     duckdb_destroy_data_chunk(&chunk);
-    duckdb_destroy_logical_type(&types[0]);
-    duckdb_destroy_logical_type(&types[1]);
+    for (size_t i = 0; i < 4; i++) duckdb_destroy_logical_type(&types[i]);
     duckdb_destroy_logical_type(&ft);
     if (app && duckdb_appender_destroy(&app) == DuckDBError && rc == LH_OK)
         rc = lh_err_set(err, LH_EINTERNAL, "cannot append embeddings");

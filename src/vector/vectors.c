@@ -9,9 +9,7 @@
  * (try-lock, at most every LH_VECTORS_REFRESH_MS) so that promotions made by
  * other replicas arrive.
  */
-#include "embeddings.h"
-
-#include "lakehouse/lh_vectors.h"
+#include "internal.h"
 
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
@@ -30,27 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_ATTEMPTS 50
-#define MAX_ADD_ROWS 100000
-
-struct entry {
-    char *name;
-    pthread_mutex_t mu;   /* writers and refreshes of this index */
-    int64_t head;         /* newest version known */
-    json_t *manifests;    /* version summaries, oldest first */
-    json_t *promotions;   /* promotion records, oldest first */
-    _Atomic int64_t checked_ms;
-};
-
-struct lh_vectors {
-    lh_vectors_config cfg;
-    char *tmp_dir, *cache_dir;
-    lh_vslots *slots;
-    pthread_mutex_t mu; /* the entry table */
-    struct entry **e;
-    size_t n, cap;
-};
-
 /* ---- keys, small helpers ---- */
 
 static char *version_key(const char *name, int64_t v)
@@ -63,26 +40,16 @@ static char *promotion_key(const char *name, int64_t seq)
     return lh_xasprintf("_catalog/indexes/%s/live/p%08" PRId64 ".json", name, seq);
 }
 
-static lh_store *home(lh_vectors *v)
+lh_store *vec_home(lh_vectors *v)
 {
     return lh_buckets_default(v->cfg.buckets);
 }
 
-static char *tmp_path(lh_vectors *v, const char *ext)
+char *vec_tmp_path(lh_vectors *v, const char *ext)
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint64_t)lh_time_now_ms() ^ (uint64_t)getpid();
     return lh_xasprintf("%s/vec-%016" PRIx64 "%s", v->tmp_dir, r, ext);
-}
-
-static const char *str(const json_t *o, const char *k)
-{
-    return json_string_value(json_object_get(o, k));
-}
-
-static int64_t num(const json_t *o, const char *k)
-{
-    return json_integer_value(json_object_get(o, k));
 }
 
 static void journal(lh_vectors *v, const char *name, const char *action, json_t *old, json_t *new,
@@ -133,6 +100,8 @@ lh_code lh_vectors_manifest_check(const json_t *m, const char *name, int64_t ver
     else if (!is_count(m, "count") || !is_count(m, "labels") || num(m, "count") > num(m, "labels"))
         why = "bad counts";
     else if (!object_ref_ok(json_object_get(m, "file"))) why = "bad file";
+    else if (json_object_get(m, "text") && vec_text_check(json_object_get(m, "text"), NULL) != LH_OK)
+        why = "bad text settings";
     if (!why) {
         size_t i;
         json_t *o;
@@ -170,28 +139,28 @@ static void entry_free(struct entry *e)
     free(e);
 }
 
-static int64_t live_of(const struct entry *e)
+int64_t vec_live_of(const struct entry *e)
 {
     size_t n = json_array_size(e->promotions);
     return n ? num(json_array_get(e->promotions, n - 1), "version") : 0;
 }
 
-static lh_code read_manifest(lh_vectors *v, const char *name, int64_t version, json_t **out, lh_err *err)
+lh_code vec_read_manifest(lh_vectors *v, const char *name, int64_t version, json_t **out, lh_err *err)
 {
     char *key = version_key(name, version);
-    lh_code rc = lh_buckets_get_json(v->cfg.buckets, home(v), key, out, err);
+    lh_code rc = lh_buckets_get_json(v->cfg.buckets, vec_home(v), key, out, err);
     free(key);
     if (rc == LH_OK && (rc = lh_vectors_manifest_check(*out, name, version, err)) != LH_OK) json_decref(*out);
     return rc;
 }
 
 /* Reads versions and promotions past the known ones. Caller holds e->mu. */
-static lh_code refresh(lh_vectors *v, struct entry *e, lh_err *err)
+lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err)
 {
     lh_code rc;
     for (;;) {
         json_t *m;
-        rc = read_manifest(v, e->name, e->head + 1, &m, err);
+        rc = vec_read_manifest(v, e->name, e->head + 1, &m, err);
         if (rc == LH_ENOTFOUND) break;
         if (rc) return rc;
         json_array_append_new(e->manifests, summary_of(m));
@@ -202,7 +171,7 @@ static lh_code refresh(lh_vectors *v, struct entry *e, lh_err *err)
         int64_t seq = (int64_t)json_array_size(e->promotions) + 1;
         char *key = promotion_key(e->name, seq);
         json_t *r;
-        rc = lh_buckets_get_json(v->cfg.buckets, home(v), key, &r, err);
+        rc = lh_buckets_get_json(v->cfg.buckets, vec_home(v), key, &r, err);
         free(key);
         if (rc == LH_ENOTFOUND) break;
         if (rc) return rc;
@@ -228,7 +197,7 @@ static struct entry *find_entry(lh_vectors *v, const char *name)
 
 /* The entry of name, read from storage the first time. Unless `creating`, an
  * index that storage does not know is LH_ENOTFOUND (and leaves no entry). */
-static lh_code entry_get(lh_vectors *v, const char *name, bool creating, struct entry **out, lh_err *err)
+lh_code vec_entry(lh_vectors *v, const char *name, bool creating, struct entry **out, lh_err *err)
 {
     lh_code rc = lh_catalog_name_check(name, err);
     if (rc) return lh_err_wrap(err, "index name");
@@ -242,7 +211,7 @@ static lh_code entry_get(lh_vectors *v, const char *name, bool creating, struct 
     e->manifests = json_array();
     e->promotions = json_array();
     pthread_mutex_init(&e->mu, NULL);
-    rc = refresh(v, e, err);
+    rc = vec_refresh(v, e, err);
     if (rc == LH_OK && !creating && e->head == 0) rc = lh_err_set(err, LH_ENOTFOUND, "no index named %s", name);
     if (rc) {
         entry_free(e);
@@ -268,13 +237,14 @@ static lh_code entry_get(lh_vectors *v, const char *name, bool creating, struct 
 }
 
 /* Every row of a manifest's embeddings objects, in order (vectors too when with_vectors). */
-static lh_code read_embeddings(lh_vectors *v, const json_t *m, bool with_vectors, emb_rows *r, lh_err *err)
+lh_code vec_read_embeddings(lh_vectors *v, const json_t *m, int what, emb_rows *r, lh_err *err)
 {
     r->ids = lh_idtab_new(strcmp(str(m, "id_type"), "string") == 0);
     json_t *objects = json_object_get(m, "objects");
     if (json_array_size(objects) == 0) return LH_OK;
     lh_buf sql = {0};
-    lh_buf_puts(&sql, with_vectors ? "SELECT id, vector FROM read_parquet([" : "SELECT id FROM read_parquet([");
+    lh_buf_printf(&sql, "SELECT id%s%s FROM read_parquet([", what & EMB_VECTORS ? ", vector" : "",
+                  what & EMB_TEXT ? ", chunk_text" : "");
     lh_code rc = LH_OK;
     size_t i;
     json_t *o;
@@ -290,19 +260,19 @@ static lh_code read_embeddings(lh_vectors *v, const json_t *m, bool with_vectors
         lh_sql_quote_literal(&sql, path);
     }
     lh_buf_puts(&sql, "])");
-    if (rc == LH_OK) rc = emb_read(v->cfg.engine, sql.data, with_vectors, r, err);
+    if (rc == LH_OK) rc = emb_read(v->cfg.engine, sql.data, what, r, err);
     lh_buf_free(&sql);
     if (rc == LH_OK && lh_idtab_count(r->ids) != (size_t)num(m, "labels"))
         rc = lh_err_set(err, LH_ECORRUPT, "the embeddings hold %zu rows; the manifest says %" PRId64,
                         lh_idtab_count(r->ids), num(m, "labels"));
-    if (rc == LH_OK && with_vectors && (r->skipped || (r->n && r->dim != (uint32_t)num(m, "dim"))))
+    if (rc == LH_OK && (what & EMB_VECTORS) && (r->skipped || (r->n && r->dim != (uint32_t)num(m, "dim"))))
         rc = lh_err_set(err, LH_ECORRUPT, "the embeddings do not match the manifest (dimension or missing vectors)");
     return rc;
 }
 
 /* ---- building, saving, loading ---- */
 
-static lh_code build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels, const float *vecs, size_t n,
+lh_code vec_build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels, const float *vecs, size_t n,
                      lh_hnsw **out, lh_err *err)
 {
     lh_code rc = lh_hnsw_new(p, n ? n : 1, out, err);
@@ -322,7 +292,7 @@ static lh_code build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *lab
 static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err)
 {
     json_t *m;
-    lh_code rc = read_manifest(v, name, version, &m, err);
+    lh_code rc = vec_read_manifest(v, name, version, &m, err);
     if (rc) return rc;
     json_t *file = json_object_get(m, "file");
     char path[4096];
@@ -340,7 +310,14 @@ static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh
             rc = lh_err_set(err, LH_ECORRUPT, "the index file does not match its manifest");
     }
     emb_rows r = {0};
-    if (rc == LH_OK) rc = read_embeddings(v, m, false, &r, err);
+    json_t *text = json_object_get(m, "text");
+    if (rc == LH_OK) rc = vec_read_embeddings(v, m, text ? EMB_TEXT : 0, &r, err);
+    lh_vtext *vt = NULL;
+    if (rc == LH_OK && text) {
+        rc = vec_text_new(r.texts, r.ntexts, r.ids, json_object_get(m, "deleted"), &vt, err);
+        r.texts = NULL;
+        r.ntexts = 0;
+    }
     if (rc) {
         lh_hnsw_free(h);
         emb_rows_free(&r);
@@ -350,14 +327,15 @@ static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh
                            name, version, name, version);
     }
     *out = lh_vindex_new(name, version, h, r.ids, m);
+    (*out)->text = vt;
     lh_log(LH_LOG_INFO, "vectors.load", LH_KV_STR("index", name), LH_KV_INT("version", version));
     return LH_OK;
 }
 
 /* Makes the live slot match the newest promotion. Caller holds e->mu. */
-static lh_code sync_live(lh_vectors *v, struct entry *e, lh_err *err)
+lh_code vec_sync_live(lh_vectors *v, struct entry *e, lh_err *err)
 {
-    int64_t want = live_of(e);
+    int64_t want = vec_live_of(e);
     lh_vindex *cur = lh_vslots_acquire(v->slots, e->name);
     int64_t have = cur ? cur->version : 0;
     lh_vindex_unref(cur);
@@ -380,25 +358,15 @@ static lh_code upload(lh_vectors *v, const char *local, const char *key, json_t 
     if (rc) return rc;
     lh_object_info info;
     /* content-named: an existing object of this name holds these bytes */
-    rc = lh_store_put_file(home(v), key, local, LH_PUT_IF_ABSENT, err);
+    rc = lh_store_put_file(vec_home(v), key, local, LH_PUT_IF_ABSENT, err);
     if (rc == LH_EEXIST) rc = LH_OK;
-    if (rc == LH_OK) rc = lh_store_head(home(v), key, &info, err);
+    if (rc == LH_OK) rc = lh_store_head(vec_home(v), key, &info, err);
     if (rc) return rc;
-    *ref = json_pack("{s:s, s:s, s:I, s:s}", "bucket", home(v)->name, "key", key, "size", (json_int_t)info.size,
+    *ref = json_pack("{s:s, s:s, s:I, s:s}", "bucket", vec_home(v)->name, "key", key, "size", (json_int_t)info.size,
                      "sha256", sha);
     return LH_OK;
 }
 
-/* What a writer has prepared: the graph and ids of the new version, the
- * manifest fields that do not depend on its number, and a new embeddings
- * file (or none). */
-typedef struct draft {
-    json_t *m;        /* stolen by commit */
-    lh_hnsw *hnsw;    /* stolen by commit */
-    lh_idtab *ids;    /* stolen by commit */
-    const char *emb;  /* local Parquet to add to the objects, or NULL */
-    size_t emb_rows;
-} draft;
 
 static char *sha_name(const char *local, const char *prefix, const char *ext, lh_err *err)
 {
@@ -409,10 +377,10 @@ static char *sha_name(const char *local, const char *prefix, const char *ext, lh
 
 /* Claims the next version for a draft and, unless told not to, makes it
  * live. Caller holds e->mu. *out: the manifest. */
-static lh_code commit(lh_vectors *v, struct entry *e, draft *d, bool promote, const lh_who *who, json_t **out,
+lh_code vec_commit(lh_vectors *v, struct entry *e, draft *d, bool promote, const lh_who *who, json_t **out,
                       lh_err *err)
 {
-    char *index_tmp = tmp_path(v, ".hnsw");
+    char *index_tmp = vec_tmp_path(v, ".hnsw");
     lh_code rc = lh_hnsw_save(d->hnsw, index_tmp, err);
     char *index_name = rc == LH_OK ? sha_name(index_tmp, "index", ".hnsw", err) : NULL;
     char *emb_name = rc == LH_OK && index_name && d->emb ? sha_name(d->emb, "embeddings", ".parquet", err) : NULL;
@@ -453,12 +421,12 @@ static lh_code commit(lh_vectors *v, struct entry *e, draft *d, bool promote, co
         }
         char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
         key = version_key(e->name, version);
-        rc = lh_buckets_put(v->cfg.buckets, home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
+        rc = lh_buckets_put(v->cfg.buckets, vec_home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
         free(key);
         free(text);
         if (rc == LH_EEXIST) { /* another writer took this number: read what it wrote, go on after it */
             json_decref(m);
-            rc = refresh(v, e, err);
+            rc = vec_refresh(v, e, err);
             continue;
         }
         if (rc) {
@@ -484,9 +452,11 @@ static lh_code commit(lh_vectors *v, struct entry *e, draft *d, bool promote, co
     if (rc) {
         lh_hnsw_free(d->hnsw);
         lh_idtab_free(d->ids);
+        lh_vtext_free(d->text);
         return rc;
     }
     lh_vindex *built = lh_vindex_new(e->name, e->head, d->hnsw, d->ids, json_incref(*out));
+    built->text = d->text;
     if (promote) {
         json_t *record = NULL;
         rc = promote_locked(v, e, e->head, "promote", "made live when built", built, who, &record, err);
@@ -521,16 +491,16 @@ static lh_code promote_locked(lh_vectors *v, struct entry *e, int64_t version, c
         lh_time_iso8601(lh_time_now_ms(), stamp);
         json_t *r = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?}", "format", 1, "index", e->name,
                               "seq", (json_int_t)seq, "version", (json_int_t)version, "previous",
-                              (json_int_t)live_of(e), "action", action, "at", stamp, "actor",
+                              (json_int_t)vec_live_of(e), "action", action, "at", stamp, "actor",
                               who ? who->actor : NULL, "source", who ? who->source : NULL, "message", message);
         char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
         char *key = promotion_key(e->name, seq);
-        rc = lh_buckets_put(v->cfg.buckets, home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
+        rc = lh_buckets_put(v->cfg.buckets, vec_home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
         free(key);
         free(text);
         if (rc == LH_EEXIST) {
             json_decref(r);
-            rc = refresh(v, e, err);
+            rc = vec_refresh(v, e, err);
             continue;
         }
         if (rc) {
@@ -556,16 +526,16 @@ lh_code lh_vectors_promote(lh_vectors *v, const char *name, int64_t version, con
                            const lh_who *who, json_t **out, lh_err *err)
 {
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
+    lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = refresh(v, e, err);
+    rc = vec_refresh(v, e, err);
     if (rc == LH_OK && (version < 1 || version > e->head))
         rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name,
                         version, e->head);
-    if (rc == LH_OK && version == live_of(e)) {
+    if (rc == LH_OK && version == vec_live_of(e)) {
         *out = json_incref(json_array_get(e->promotions, json_array_size(e->promotions) - 1));
-        rc = sync_live(v, e, err);
+        rc = vec_sync_live(v, e, err);
     } else if (rc == LH_OK) {
         rc = promote_locked(v, e, version, "promote", message, NULL, who, out, err);
     }
@@ -577,10 +547,10 @@ lh_code lh_vectors_rollback(lh_vectors *v, const char *name, int64_t to, const c
                             json_t **out, lh_err *err)
 {
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
+    lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = refresh(v, e, err);
+    rc = vec_refresh(v, e, err);
     size_t n = json_array_size(e->promotions);
     if (rc == LH_OK && to == 0) {
         to = n ? num(json_array_get(e->promotions, n - 1), "previous") : 0;
@@ -589,7 +559,7 @@ lh_code lh_vectors_rollback(lh_vectors *v, const char *name, int64_t to, const c
     if (rc == LH_OK && (to < 1 || to > e->head))
         rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name, to,
                         e->head);
-    if (rc == LH_OK && to == live_of(e))
+    if (rc == LH_OK && to == vec_live_of(e))
         rc = lh_err_set(err, LH_ECONFLICT, "version %" PRId64 " of index %s is already live", to, name);
     if (rc == LH_OK) rc = promote_locked(v, e, to, "rollback", message, NULL, who, out, err);
     pthread_mutex_unlock(&e->mu);
@@ -611,6 +581,9 @@ lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *
     v->cache_dir = lh_xstrdup(cfg->cache_dir);
     v->slots = lh_vslots_new();
     pthread_mutex_init(&v->mu, NULL);
+    pthread_mutex_init(&v->qmu, NULL);
+    pthread_cond_init(&v->qcv, NULL);
+    v->queue = json_array();
     *out = v;
     return LH_OK;
 }
@@ -618,6 +591,10 @@ lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *
 void lh_vectors_close(lh_vectors *v)
 {
     if (!v) return;
+    vec_worker_stop(v);
+    pthread_mutex_destroy(&v->qmu);
+    pthread_cond_destroy(&v->qcv);
+    json_decref(v->queue);
     for (size_t i = 0; i < v->n; i++) entry_free(v->e[i]);
     free(v->e);
     lh_vslots_free(v->slots);
@@ -629,7 +606,7 @@ void lh_vectors_close(lh_vectors *v)
 
 /* ---- building versions ---- */
 
-static bool integer_type(const char *t)
+bool vec_integer_type(const char *t)
 {
     static const char *const ints[] = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
                                        "UINTEGER"};
@@ -644,7 +621,7 @@ static const char *quant_name(lh_quant q)
 }
 
 /* The manifest fields every version of a graph shares. */
-static json_t *draft_manifest(const char *name, const char *operation, int64_t parent, const lh_hnsw *h,
+json_t *vec_draft_manifest(const char *name, const char *operation, int64_t parent, const lh_hnsw *h,
                               bool strings, json_t *origin, json_t *objects, json_t *deleted, size_t labels,
                               const char *message, const lh_who *who)
 {
@@ -663,7 +640,7 @@ static json_t *draft_manifest(const char *name, const char *operation, int64_t p
                      (json_int_t)labels);
 }
 
-static uint64_t *sequence(size_t n)
+uint64_t *vec_sequence(size_t n)
 {
     uint64_t *labels = lh_xmalloc((n ? n : 1) * sizeof *labels);
     for (size_t i = 0; i < n; i++) labels[i] = i;
@@ -673,13 +650,15 @@ static uint64_t *sequence(size_t n)
 lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
                           json_t **out, lh_err *err)
 {
+    if (spec->text) return vec_text_create(v, name, spec, who, out, err);
     if (!spec->dataset || !spec->id_column || !spec->vector_column)
-        return lh_err_set(err, LH_EINVAL, "creating an index needs a dataset, an id column and a vector column");
+        return lh_err_set(err, LH_EINVAL,
+                          "creating an index needs a dataset, an id column and a vector column (or text settings)");
     struct entry *e;
-    lh_code rc = entry_get(v, name, true, &e, err);
+    lh_code rc = vec_entry(v, name, true, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = refresh(v, e, err);
+    rc = vec_refresh(v, e, err);
     if (rc == LH_OK && e->head > 0) rc = lh_err_set(err, LH_EEXIST, "index %s exists (version %" PRId64 ")", name, e->head);
     json_t *dm = NULL;
     if (rc == LH_OK) rc = lh_catalog_get(v->cfg.catalog, spec->dataset, spec->dataset_version, &dm, err);
@@ -701,7 +680,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
     emb_rows r = {0};
     lh_buf sql = {0};
     if (rc == LH_OK) {
-        bool strings = !integer_type(id_type);
+        bool strings = !vec_integer_type(id_type);
         r.ids = lh_idtab_new(strings);
         lh_buf_puts(&sql, "SELECT CAST(");
         lh_sql_quote_ident(&sql, spec->id_column);
@@ -711,7 +690,7 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
         rc = lh_dataset_tables_sql(v->cfg.tables, dm, &sql, err);
         lh_buf_puts(&sql, ")");
     }
-    if (rc == LH_OK) rc = emb_read(v->cfg.engine, sql.data, true, &r, err);
+    if (rc == LH_OK) rc = emb_read(v->cfg.engine, sql.data, EMB_VECTORS, &r, err);
     lh_buf_free(&sql);
     if (rc == LH_OK && r.n == 0)
         rc = lh_err_set(err, LH_EINVAL, "dataset %s has no row with a vector in \"%s\"", spec->dataset,
@@ -725,23 +704,23 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
     }
     lh_hnsw_params p = spec->params;
     p.dim = r.dim;
-    uint64_t *labels = sequence(r.n);
+    uint64_t *labels = vec_sequence(r.n);
     draft d = {0};
-    rc = build(v, &p, labels, r.vecs, r.n, &d.hnsw, err);
+    rc = vec_build(v, &p, labels, r.vecs, r.n, &d.hnsw, err);
     free(labels);
-    char *emb = tmp_path(v, ".parquet");
-    if (rc == LH_OK) rc = emb_write(v->cfg.engine, emb, r.ids, 0, r.vecs, r.n, r.dim, err);
+    char *emb = vec_tmp_path(v, ".parquet");
+    if (rc == LH_OK) rc = emb_write(v->cfg.engine, emb, r.ids, 0, r.vecs, r.n, r.dim, NULL, NULL, err);
     if (rc == LH_OK) {
         json_t *origin = json_pack("{s:s, s:O, s:s, s:s, s:I}", "dataset", spec->dataset, "version",
                                    json_object_get(dm, "version"), "id_column", spec->id_column, "vector_column",
                                    spec->vector_column, "skipped_rows", (json_int_t)r.skipped);
-        d.m = draft_manifest(name, "create", 0, d.hnsw, lh_idtab_strings(r.ids), origin, json_array(), json_array(),
+        d.m = vec_draft_manifest(name, "create", 0, d.hnsw, lh_idtab_strings(r.ids), origin, json_array(), json_array(),
                              r.n, spec->message, who);
         d.ids = r.ids;
         r.ids = NULL;
         d.emb = emb;
         d.emb_rows = r.n;
-        rc = commit(v, e, &d, !spec->no_promote, who, out, err);
+        rc = vec_commit(v, e, &d, !spec->no_promote, who, out, err);
     } else {
         lh_hnsw_free(d.hnsw);
     }
@@ -761,11 +740,11 @@ static lh_code begin_on_live(lh_vectors *v, const char *name, const json_t *batc
     if (!json_is_array(batch) || json_array_size(batch) == 0 || json_array_size(batch) > MAX_ADD_ROWS)
         return lh_err_set(err, LH_EINVAL, "%s must be an array of 1..%d %s", what, MAX_ADD_ROWS,
                           strcmp(what, "ids") ? "{id, vector} objects" : "ids");
-    lh_code rc = entry_get(v, name, false, e, err);
+    lh_code rc = vec_entry(v, name, false, e, err);
     if (rc) return rc;
     pthread_mutex_lock(&(*e)->mu);
-    rc = refresh(v, *e, err);
-    if (rc == LH_OK) rc = sync_live(v, *e, err);
+    rc = vec_refresh(v, *e, err);
+    if (rc == LH_OK) rc = vec_sync_live(v, *e, err);
     if (rc == LH_OK && !(*live = lh_vslots_acquire(v->slots, name)))
         rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no live version (promote one first)", name);
     if (rc) pthread_mutex_unlock(&(*e)->mu);
@@ -785,6 +764,14 @@ lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, c
     lh_vindex *live = NULL;
     lh_code rc = begin_on_live(v, name, rows_in, "vectors", &e, &live, err);
     if (rc) return rc;
+    if (live->text) {
+        end_on_live(e, live);
+        return lh_err_set(err, LH_ECONFLICT,
+                          "index %s embeds the text of dataset %s: add rows there and refresh it (POST "
+                          "/v1/vectors/refresh/%s)",
+                          name, str(json_object_get(live->manifest, "origin"), "dataset"),
+                          str(json_object_get(live->manifest, "origin"), "dataset"));
+    }
     lh_hnsw_info info;
     lh_hnsw_get_info(live->hnsw, &info);
     size_t n = json_array_size(rows_in), base = lh_idtab_count(live->ids);
@@ -811,15 +798,15 @@ lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, c
     draft d = {0};
     if (rc == LH_OK) rc = lh_hnsw_clone(live->hnsw, &d.hnsw, err);
     if (rc == LH_OK) {
-        uint64_t *labels = sequence(base + n);
+        uint64_t *labels = vec_sequence(base + n);
         rc = lh_hnsw_add_batch(d.hnsw, labels + base, vecs, n, v->cfg.build_threads, err);
         free(labels);
     }
-    char *emb = tmp_path(v, ".parquet");
-    if (rc == LH_OK) rc = emb_write(v->cfg.engine, emb, ids, base, vecs, n, info.params.dim, err);
+    char *emb = vec_tmp_path(v, ".parquet");
+    if (rc == LH_OK) rc = emb_write(v->cfg.engine, emb, ids, base, vecs, n, info.params.dim, NULL, NULL, err);
     if (rc == LH_OK) {
         const json_t *lm = live->manifest;
-        d.m = draft_manifest(name, "add", live->version, d.hnsw, lh_idtab_strings(ids),
+        d.m = vec_draft_manifest(name, "add", live->version, d.hnsw, lh_idtab_strings(ids),
                              json_incref(json_object_get(lm, "origin")),
                              json_deep_copy(json_object_get(lm, "objects")),
                              json_deep_copy(json_object_get(lm, "deleted")), base + n, spec ? spec->message : NULL,
@@ -828,7 +815,7 @@ lh_code lh_vectors_add(lh_vectors *v, const char *name, const json_t *rows_in, c
         ids = NULL;
         d.emb = emb;
         d.emb_rows = n;
-        rc = commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+        rc = vec_commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
     } else {
         lh_hnsw_free(d.hnsw);
     }
@@ -871,15 +858,25 @@ lh_code lh_vectors_delete(lh_vectors *v, const char *name, const json_t *ids_in,
         if (rc) lh_err_wrap(err, "ids[%zu]", i);
     }
     if (rc == LH_OK) {
-        d.m = draft_manifest(name, "delete", live->version, d.hnsw, lh_idtab_strings(live->ids),
+        d.m = vec_draft_manifest(name, "delete", live->version, d.hnsw, lh_idtab_strings(live->ids),
                              json_incref(json_object_get(live->manifest, "origin")),
                              json_deep_copy(json_object_get(live->manifest, "objects")), deleted,
                              lh_idtab_count(live->ids), spec ? spec->message : NULL, who);
         deleted = NULL;
         d.ids = lh_idtab_clone(live->ids);
-        rc = commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+        if (live->text) {
+            json_object_set(d.m, "text", json_object_get(live->manifest, "text"));
+            char **chunks = lh_xmalloc((live->text->n + 1) * sizeof *chunks);
+            for (size_t l = 0; l < live->text->n; l++) chunks[l] = lh_xstrdup(live->text->chunks[l]);
+            rc = vec_text_new(chunks, live->text->n, d.ids, json_object_get(d.m, "deleted"), &d.text, err);
+        }
+    }
+    if (rc == LH_OK) {
+        rc = vec_commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
     } else {
         lh_hnsw_free(d.hnsw);
+        json_decref(d.m);
+        lh_idtab_free(d.ids);
     }
     json_decref(deleted);
     end_on_live(e, live);
@@ -890,18 +887,18 @@ lh_code lh_vectors_rebuild(lh_vectors *v, const char *name, const lh_vectors_spe
                            json_t **out, lh_err *err)
 {
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
+    lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = refresh(v, e, err);
-    int64_t from = spec && spec->version ? spec->version : live_of(e);
+    rc = vec_refresh(v, e, err);
+    int64_t from = spec && spec->version ? spec->version : vec_live_of(e);
     if (rc == LH_OK && !from) from = e->head;
     if (rc == LH_OK && (from < 1 || from > e->head))
         rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64, name, from);
     json_t *m = NULL;
     emb_rows r = {0};
-    if (rc == LH_OK) rc = read_manifest(v, name, from, &m, err);
-    if (rc == LH_OK) rc = read_embeddings(v, m, true, &r, err);
+    if (rc == LH_OK) rc = vec_read_manifest(v, name, from, &m, err);
+    if (rc == LH_OK) rc = vec_read_embeddings(v, m, EMB_VECTORS | (json_object_get(m, "text") ? EMB_TEXT : 0), &r, err);
     /* every label but the deleted ones, in embedding order */
     uint64_t *labels = NULL;
     float *vecs = NULL;
@@ -939,16 +936,27 @@ lh_code lh_vectors_rebuild(lh_vectors *v, const char *name, const lh_vectors_spe
             if (spec->params.ef_search) p.ef_search = spec->params.ef_search;
             if (spec->params_set_quantization) p.quantization = spec->params.quantization;
         }
-        rc = build(v, &p, labels, vecs, keep, &d.hnsw, err);
+        rc = vec_build(v, &p, labels, vecs, keep, &d.hnsw, err);
     }
     if (rc == LH_OK) {
-        d.m = draft_manifest(name, "rebuild", from, d.hnsw, lh_idtab_strings(r.ids),
+        d.m = vec_draft_manifest(name, "rebuild", from, d.hnsw, lh_idtab_strings(r.ids),
                              json_incref(json_object_get(m, "origin")), json_deep_copy(json_object_get(m, "objects")),
                              json_deep_copy(json_object_get(m, "deleted")), r.n, spec ? spec->message : NULL, who);
         json_object_set_new(d.m, "rebuilt_from", json_integer(from));
+        if (json_object_get(m, "text")) {
+            json_object_set(d.m, "text", json_object_get(m, "text"));
+            rc = vec_text_new(r.texts, r.ntexts, r.ids, json_object_get(m, "deleted"), &d.text, err);
+            r.texts = NULL;
+            r.ntexts = 0;
+        }
+    }
+    if (rc == LH_OK) {
         d.ids = r.ids;
         r.ids = NULL;
-        rc = commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+        rc = vec_commit(v, e, &d, !(spec && spec->no_promote), who, out, err);
+    } else {
+        lh_hnsw_free(d.hnsw);
+        json_decref(d.m);
     }
     free(labels);
     free(vecs);
@@ -973,15 +981,15 @@ lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_
     if (!x || !e) { /* first use: wait for the load */
         lh_vindex_unref(x);
         x = NULL;
-        rc = entry_get(v, name, false, &e, err);
+        rc = vec_entry(v, name, false, &e, err);
         if (rc) return rc;
         pthread_mutex_lock(&e->mu);
-        rc = refresh(v, e, err);
-        if (rc == LH_OK) rc = sync_live(v, e, err);
+        rc = vec_refresh(v, e, err);
+        if (rc == LH_OK) rc = vec_sync_live(v, e, err);
         pthread_mutex_unlock(&e->mu);
     } else if (pthread_mutex_trylock(&e->mu) == 0) { /* a check is due; one searcher makes it, the others go on */
         lh_err ignored;
-        if (refresh(v, e, &ignored) == LH_OK && sync_live(v, e, &ignored) == LH_OK) {
+        if (vec_refresh(v, e, &ignored) == LH_OK && vec_sync_live(v, e, &ignored) == LH_OK) {
             lh_vindex_unref(x);
             x = NULL;
         } else {
@@ -1014,12 +1022,12 @@ lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, s
 lh_code lh_vectors_history(lh_vectors *v, const char *name, json_t **out, lh_err *err)
 {
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
+    lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = refresh(v, e, err);
+    rc = vec_refresh(v, e, err);
     if (rc == LH_OK)
-        *out = json_pack("{s:s, s:I, s:O, s:O}", "index", name, "live", (json_int_t)live_of(e), "promotions",
+        *out = json_pack("{s:s, s:I, s:O, s:O}", "index", name, "live", (json_int_t)vec_live_of(e), "promotions",
                          e->promotions, "versions", e->manifests);
     pthread_mutex_unlock(&e->mu);
     return rc;
@@ -1028,12 +1036,12 @@ lh_code lh_vectors_history(lh_vectors *v, const char *name, json_t **out, lh_err
 lh_code lh_vectors_get(lh_vectors *v, const char *name, json_t **out, lh_err *err)
 {
     struct entry *e;
-    lh_code rc = entry_get(v, name, false, &e, err);
+    lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = refresh(v, e, err);
-    if (rc == LH_OK) rc = sync_live(v, e, err);
-    int64_t live = live_of(e), head = e->head;
+    rc = vec_refresh(v, e, err);
+    if (rc == LH_OK) rc = vec_sync_live(v, e, err);
+    int64_t live = vec_live_of(e), head = e->head;
     pthread_mutex_unlock(&e->mu);
     if (rc) return rc;
     json_t *m = NULL, *memory = json_null();
@@ -1047,7 +1055,7 @@ lh_code lh_vectors_get(lh_vectors *v, const char *name, json_t **out, lh_err *er
                            info.mapped);
         lh_vindex_unref(x);
     } else {
-        rc = read_manifest(v, name, head, &m, err);
+        rc = vec_read_manifest(v, name, head, &m, err);
         if (rc) {
             json_decref(memory);
             return rc;
@@ -1074,7 +1082,7 @@ static bool collect_index_names(void *ctx, const lh_object_info *info)
 lh_code lh_vectors_list(lh_vectors *v, json_t **out, lh_err *err)
 {
     json_t *names = json_array();
-    lh_code rc = lh_store_list(home(v), "_catalog/indexes/", collect_index_names, names, err);
+    lh_code rc = lh_store_list(vec_home(v), "_catalog/indexes/", collect_index_names, names, err);
     json_t *list = json_array();
     size_t i;
     json_t *n;
@@ -1082,10 +1090,10 @@ lh_code lh_vectors_list(lh_vectors *v, json_t **out, lh_err *err)
         if (rc) break;
         struct entry *e;
         lh_err one;
-        if (entry_get(v, json_string_value(n), false, &e, &one) != LH_OK) continue;
+        if (vec_entry(v, json_string_value(n), false, &e, &one) != LH_OK) continue;
         pthread_mutex_lock(&e->mu);
-        if (refresh(v, e, &one) == LH_OK && e->head > 0) {
-            int64_t live = live_of(e);
+        if (vec_refresh(v, e, &one) == LH_OK && e->head > 0) {
+            int64_t live = vec_live_of(e);
             json_t *shown = json_array_get(e->manifests, (size_t)(live ? live : e->head) - 1);
             json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:O}", "name", e->name, "live", (json_int_t)live,
                                                   "versions", (json_int_t)e->head, "count",

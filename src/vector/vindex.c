@@ -198,11 +198,21 @@ lh_vindex *lh_vindex_ref(lh_vindex *v)
     return v;
 }
 
+void lh_vtext_free(lh_vtext *t)
+{
+    if (!t) return;
+    for (size_t i = 0; i < t->n; i++) free(t->chunks[i]);
+    free(t->chunks);
+    lh_bm25_free(t->bm25);
+    free(t);
+}
+
 void lh_vindex_unref(lh_vindex *v)
 {
     if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1) return;
     lh_hnsw_free(v->hnsw);
     lh_idtab_free(v->ids);
+    lh_vtext_free(v->text);
     json_decref(v->manifest);
     free(v->name);
     free(v);

@@ -12,10 +12,12 @@ import path from 'node:path';
 export const BIN = process.env.LH_BIN || path.resolve('bin/lakehouse');
 
 // The environment of the test runner minus any LAKEHOUSE_* settings, plus extra.
+// Embeddings default to the dependency-free hash provider, so that only the
+// tests about the local sidecar start one (each loads a model).
 export function cleanEnv(extra = {}) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('LAKEHOUSE_')) env[k] = v;
-  return { ...env, ...extra };
+  return { ...env, LAKEHOUSE_AI_PROVIDER: 'hash', ...extra };
 }
 
 // --set flags declaring bucket `name` on the S3 test server (scripts/with-s3rver)

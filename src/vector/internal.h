@@ -1,0 +1,97 @@
+/*
+ * internal.h — what the files of the vectors service share (src/vector/):
+ * vectors.c (versions, promotions, raw vectors), text.c (text indexes:
+ * embedding, refresh, staleness), search.c (hybrid search, filters, the SQL
+ * table function) and ask.c (retrieval-augmented answers).
+ */
+#ifndef LH_VECTOR_INTERNAL_H
+#define LH_VECTOR_INTERNAL_H
+
+#include "embeddings.h"
+
+#include "lakehouse/lh_vectors.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define MAX_ATTEMPTS 50
+#define MAX_ADD_ROWS 100000
+
+struct entry {
+    char *name;
+    pthread_mutex_t mu;   /* writers and refreshes of this index */
+    int64_t head;         /* newest version known */
+    json_t *manifests;    /* version summaries, oldest first */
+    json_t *promotions;   /* promotion records, oldest first */
+    _Atomic int64_t checked_ms;
+};
+
+struct lh_vectors {
+    lh_vectors_config cfg;
+    char *tmp_dir, *cache_dir;
+    lh_vslots *slots;
+    pthread_mutex_t mu; /* the entry table */
+    struct entry **e;
+    size_t n, cap;
+    /* on_append refreshes: datasets waiting, one worker thread */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    json_t *queue; /* dataset names */
+    bool stopping, worker_started, busy;
+    pthread_t worker;
+};
+
+/* What a writer has prepared: the graph and ids of the new version, the
+ * manifest fields that do not depend on its number, and a new embeddings
+ * file (or none). */
+typedef struct draft {
+    json_t *m;        /* stolen by commit */
+    lh_hnsw *hnsw;    /* stolen by commit */
+    lh_idtab *ids;    /* stolen by commit */
+    lh_vtext *text;   /* stolen by commit (text indexes) */
+    const char *emb;  /* local Parquet to add to the objects, or NULL */
+    size_t emb_rows;
+} draft;
+
+static inline const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static inline int64_t num(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+lh_store *vec_home(lh_vectors *v);
+char *vec_tmp_path(lh_vectors *v, const char *ext);
+bool vec_integer_type(const char *t);
+
+/* The entry of name (LH_ENOTFOUND unless creating, for an index storage does not know). */
+lh_code vec_entry(lh_vectors *v, const char *name, bool creating, struct entry **out, lh_err *err);
+/* Caller holds e->mu for these. */
+lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err);
+lh_code vec_sync_live(lh_vectors *v, struct entry *e, lh_err *err);
+int64_t vec_live_of(const struct entry *e);
+lh_code vec_commit(lh_vectors *v, struct entry *e, draft *d, bool promote, const lh_who *who, json_t **out,
+                   lh_err *err);
+
+lh_code vec_read_manifest(lh_vectors *v, const char *name, int64_t version, json_t **out, lh_err *err);
+lh_code vec_read_embeddings(lh_vectors *v, const json_t *m, int what, emb_rows *r, lh_err *err);
+lh_code vec_build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels, const float *vecs, size_t n,
+                  lh_hnsw **out, lh_err *err);
+json_t *vec_draft_manifest(const char *name, const char *operation, int64_t parent, const lh_hnsw *h, bool strings,
+                           json_t *origin, json_t *objects, json_t *deleted, size_t labels, const char *message,
+                           const lh_who *who);
+uint64_t *vec_sequence(size_t n);
+
+/* text.c */
+/* The text side of a version from its chunk texts (taken over; n of them). */
+lh_code vec_text_new(char **chunks, size_t n, const lh_idtab *ids, const json_t *deleted, lh_vtext **out,
+                     lh_err *err);
+lh_code vec_text_check(const json_t *text, lh_err *err); /* the "text" object of a manifest */
+lh_code vec_text_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
+                        json_t **out, lh_err *err);
+void vec_worker_stop(lh_vectors *v);
+
+#endif
