@@ -72,7 +72,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann
+        bench-ingest bench-sql bench-ann bench-retrieval
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -191,6 +191,11 @@ build/bench/bench_ann_avx2: bench/bench_ann.cpp $(LIB)
 
 bench-sql: bootstrap all build/bench/bench_sql
 	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench
+
+# Retrieval quality (recall@10, MRR) of hash, USE-Lite, BM25 and hybrid on the
+# staffing sample, sidecar throughput, /v1/search latency under load.
+bench-retrieval: bootstrap all
+	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_retrieval.mjs
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -5,6 +5,7 @@
  *   hash    a deterministic lexical embedder in C: feature hashing of words
  *           and character trigrams into `dim` signed buckets, L2-normalised.
  *           No model, no network; similar wording scores high, synonyms don't.
+ *           Its model is "hash-<dim>" (naming the model also sets dim).
  *   ollama  an Ollama server: POST {url}/api/embed {model, input:[...]} ->
  *           {embeddings:[[...]]}; POST {url}/api/chat {model, messages,
  *           stream:false} -> {message:{content}}.
@@ -13,7 +14,11 @@
  *           {url}/v1/chat/completions -> {choices:[{message:{content}}]}.
  *   local   the bundled sidecar (scripts/sidecar/, Universal Sentence Encoder
  *           Lite, 512 dimensions, works offline) speaking the Ollama embed
- *           protocol on loopback; lh_sidecar starts and supervises it.
+ *           protocol on loopback; lh_sidecar starts and supervises it. It
+ *           cannot chat.
+ * Default models: local "use-lite", ollama "nomic-embed-text", openai
+ * "text-embedding-3-small"; default URLs: ollama http://127.0.0.1:11434,
+ * openai https://api.openai.com (a URL ending in /v1 is accepted too).
  *
  * HTTP providers send at most batch_size texts per request, give each request
  * timeout_ms, retry transient failures (connection refused or reset, timeout,
@@ -21,7 +26,13 @@
  * doubling, capped at 5 s), and record every failed attempt in the error
  * journal (operation "ai.embed" / "ai.chat", key = provider:model). Answers
  * they cannot use (malformed JSON, wrong count, ragged or non-finite vectors)
- * are LH_EUPSTREAM and are not retried. All calls are thread-safe.
+ * are LH_EUPSTREAM and are not retried, as are other 4xx answers. After the
+ * last attempt a timeout is LH_ETIMEOUT, a refused connection
+ * LH_EUNAVAILABLE, anything else LH_EUPSTREAM; the message names the
+ * provider, model, URL, HTTP status or network error, the number of
+ * attempts and the start of the answer's body. Answers over 256 MiB are
+ * refused. Texts that are not valid UTF-8 are sent with U+FFFD in place of
+ * the bad bytes. All calls are thread-safe.
  */
 #ifndef LH_AI_H
 #define LH_AI_H
@@ -86,24 +97,27 @@ void lh_ai_hash_embed(const char *text, size_t len, uint32_t dim, float *out);
 lh_code lh_ai_parse_embed(const char *protocol, const char *body, size_t len, size_t n, float **out,
                           uint32_t *dim, lh_err *err);
 /* Parses a chat response body: *reply malloc'd. */
-lh_code lh_ai_parse_chat(const char *protocol, const char *body, size_t len, char **reply, lh_err *err);
+lh_code lh_ai_parse_chat(const char *protocol, const char *body, size_t len, char **reply,
+                         lh_err *err);
 
 /* ---- the local sidecar ----
  *
  * `node <script> --host 127.0.0.1 --port <port>` serving the Ollama embed
  * protocol (POST /api/embed, GET /api/tags, GET /health). Started by
  * lh_sidecar_start, which returns once it answers /health (or fails with the
- * sidecar's stderr tail). A supervisor thread restarts it when it exits
- * (backoff 0.5 s doubling to 30 s, reset after a minute of uptime), and
- * records each exit in the error journal ("ai.sidecar").
+ * sidecar's stderr tail, LH_EUNAVAILABLE). A supervisor thread restarts it
+ * when it exits (backoff 0.5 s doubling to 30 s, reset after a minute of
+ * uptime), and records each exit in the error journal ("ai.sidecar"). The
+ * child gets SIGKILL if this process dies.
  */
 typedef struct lh_sidecar lh_sidecar;
 
 typedef struct lh_sidecar_config {
     const char *node;   /* the node executable (NULL: "node" on PATH) */
-    const char *script; /* NULL: scripts/sidecar/server.mjs next to the binary's source tree
-                           ($LAKEHOUSE_SIDECAR, then <exe>/../../scripts/sidecar/server.mjs,
-                           then <exe>/../share/lakehouse/sidecar/server.mjs) */
+    const char *script; /* NULL: $LAKEHOUSE_SIDECAR, else found from the executable's folder
+                           <bin>: <bin>/../scripts/sidecar/server.mjs (bin/lakehouse in the
+                           source tree), <bin>/../../../scripts/sidecar/server.mjs
+                           (build/san/bin), <bin>/../share/lakehouse/sidecar/server.mjs */
     int port;           /* 0: a free loopback port */
     long long start_timeout_ms; /* 0: 60000 (the model loads in a few seconds) */
     lh_errors *errors;  /* may be NULL */

@@ -11,12 +11,13 @@
  * UTF-8 sequence counts as a letter; a byte of invalid UTF-8 separates),
  * ASCII lower-cased, cut to their first 64 bytes (at a character boundary),
  * with a small English stop-word list removed (a an and are as at be by for
- * from in is it of on or that the this to was were with) and a light plural
- * stem on words longer than 3 bytes ending in "s": "-ies" -> "-y" (not on
- * 4-byte words: "ties" -> "tie"), "-es" dropped after "x", "ss", "ch", "sh"
- * ("boxes", "classes"), "-ss" and "-us" kept ("class", "status"), else the
- * "s" dropped ("workers", "databases"). Query and documents are tokenized
- * alike; each distinct query token counts once, however often it repeats.
+ * from in is it of on or that the this to was were with; also when the stem
+ * makes one) and a light plural stem on words longer than 3 bytes ending in
+ * "s": "-ies" -> "-y" (not on 4-byte words: "ties" -> "tie"), "-es" dropped
+ * after "x", "ss", "ch", "sh" ("boxes", "classes"), "-ss" and "-us" kept
+ * ("class", "status"), else the "s" dropped ("workers", "databases"). Query
+ * and documents are tokenized alike; each distinct query token counts once,
+ * however often it repeats.
  *
  * Scores: sum over the distinct query terms in a document of
  *   idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)),

@@ -81,7 +81,8 @@ static lh_code open_hash(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
                               "hash provider: model \"%s\" is not hash-<dimensions> (1..%u)",
                               cfg->model, AI_MAX_DIM);
         if (dim && dim != named)
-            return lh_err_set(err, LH_EINVAL, "hash provider: model %s but dim %u", cfg->model, dim);
+            return lh_err_set(err, LH_EINVAL, "hash provider: model %s but dim %u", cfg->model,
+                              dim);
         dim = named;
     }
     if (dim == 0) dim = HASH_DEFAULT_DIM;
@@ -95,7 +96,8 @@ static lh_code open_hash(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
 /* base URL + path; a base already ending in /v1 is not given a second one. */
 static char *join_url(const char *base, size_t base_len, const char *path)
 {
-    if (strncmp(path, "/v1/", 4) == 0 && base_len >= 3 && strncmp(base + base_len - 3, "/v1", 3) == 0)
+    if (strncmp(path, "/v1/", 4) == 0 && base_len >= 3 &&
+        strncmp(base + base_len - 3, "/v1", 3) == 0)
         path += 3;
     return lh_xasprintf("%.*s%s", (int)base_len, base, path);
 }
@@ -105,11 +107,11 @@ static lh_code open_http(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
     const char *name = providers[ai->provider].name;
     const char *url = empty(cfg->url) ? providers[ai->provider].default_url : cfg->url;
     if (!url)
-        return lh_err_set(err, LH_EINVAL, "provider %s needs a url (the sidecar's, from lh_sidecar_url)",
-                          name);
+        return lh_err_set(err, LH_EINVAL,
+                          "provider %s needs a url (the sidecar's, from lh_sidecar_url)", name);
     if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-        return lh_err_set(err, LH_EINVAL, "provider %s: url \"%s\" is not http:// or https://", name,
-                          url);
+        return lh_err_set(err, LH_EINVAL, "provider %s: url \"%s\" is not http:// or https://",
+                          name, url);
     size_t len = strlen(url);
     while (len && url[len - 1] == '/') len--;
     bool openai = ai->provider == PROVIDER_OPENAI;
@@ -131,17 +133,19 @@ static lh_code open_http(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
 lh_code lh_ai_open(const lh_ai_config *cfg, lh_ai **out, lh_err *err)
 {
     *out = NULL;
-    if (!cfg || empty(cfg->provider)) return lh_err_set(err, LH_EINVAL, "no embedding provider given");
+    if (!cfg || empty(cfg->provider))
+        return lh_err_set(err, LH_EINVAL, "no embedding provider given");
     size_t p = 0;
-    while (p < sizeof providers / sizeof providers[0] && strcmp(providers[p].name, cfg->provider) != 0)
+    while (p < sizeof providers / sizeof providers[0] &&
+           strcmp(providers[p].name, cfg->provider) != 0)
         p++;
     if (p == sizeof providers / sizeof providers[0])
         return lh_err_set(err, LH_EINVAL, "unknown provider \"%s\" (local, hash, ollama or openai)",
                           cfg->provider);
     if (cfg->timeout_ms < 0) return lh_err_set(err, LH_EINVAL, "timeout_ms is negative");
     if (!empty(cfg->chat_model) && (p == PROVIDER_HASH || p == PROVIDER_LOCAL))
-        return lh_err_set(err, LH_EINVAL, "provider %s cannot chat (chat_model \"%s\")", cfg->provider,
-                          cfg->chat_model);
+        return lh_err_set(err, LH_EINVAL, "provider %s cannot chat (chat_model \"%s\")",
+                          cfg->provider, cfg->chat_model);
     lh_ai *ai = lh_xcalloc(1, sizeof *ai);
     ai->provider = (enum provider)p;
     ai->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 30000;
@@ -220,7 +224,8 @@ static lh_code embed_hash(lh_ai *ai, const char *const *texts, size_t n, lh_ai_p
     if (n > SIZE_MAX / sizeof(float) / d)
         return lh_err_set(err, LH_ENOMEM, "%zu texts of %u dimensions", n, d);
     float *v = malloc(n * d * sizeof(float));
-    if (!v) return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %u dimensions", n, d);
+    if (!v)
+        return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %u dimensions", n, d);
     for (size_t i = 0; i < n; i++) {
         lh_ai_hash_embed(texts[i], strlen(texts[i]), d, v + i * d);
         if (progress && ((i + 1) % ai->batch_size == 0 || i + 1 == n))
@@ -248,9 +253,9 @@ static lh_code embed_batch(lh_ai *ai, const char *const *texts, size_t m, float 
     lh_code rc = ai_http_post(ai->pool, &call, &answer, err);
     if (rc == LH_OK) {
         *d = atomic_load(&ai->dim);
-        rc = lh_ai_parse_embed(providers[ai->provider].protocol, answer.data, answer.len, m, vecs, d,
-                               err);
-        if (rc == LH_OK && m) {
+        rc = lh_ai_parse_embed(providers[ai->provider].protocol, answer.data, answer.len, m, vecs,
+                               d, err);
+        if (rc == LH_OK) {
             uint32_t known = 0;
             /* the first answer fixes the dimension; a racing thread's must agree */
             if (!atomic_compare_exchange_strong(&ai->dim, &known, *d) && known != *d) {
@@ -332,7 +337,8 @@ lh_code lh_ai_chat(lh_ai *ai, const lh_ai_message *msgs, size_t n, char **reply,
     ai_http_call call = http_call(ai, true, &body);
     lh_code rc = ai_http_post(ai->pool, &call, &answer, err);
     if (rc == LH_OK) {
-        rc = lh_ai_parse_chat(providers[ai->provider].protocol, answer.data, answer.len, reply, err);
+        rc =
+            lh_ai_parse_chat(providers[ai->provider].protocol, answer.data, answer.len, reply, err);
         if (rc) rc = unusable(&call, err);
     }
     lh_buf_free(&body);

@@ -23,7 +23,7 @@
 #include <math.h>
 #include <string.h>
 
-#define WORD_WEIGHT 1.0f
+#define WORD_WEIGHT    1.0f
 #define TRIGRAM_WEIGHT 0.5f
 
 static uint64_t fmix64(uint64_t h)

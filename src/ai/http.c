@@ -46,6 +46,7 @@ void ai_curl_init(void)
 void ai_excerpt(lh_buf *out, const char *s, size_t n, size_t max)
 {
     size_t used = 0;
+    lh_buf_append(out, "", 0); /* NUL-terminated even when nothing follows */
     lh_buf_reserve(out, max < n ? max : n);
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i];
@@ -73,7 +74,8 @@ void ai_err_fix_utf8(lh_err *err)
         unsigned char c = (unsigned char)err->message[n - back];
         if (c < 0x80) return;
         if (c >= 0xC0) { /* a lead byte: keep it only if its sequence is whole */
-            if (lh_utf8_char_len(err->message + n - back, back) != back) err->message[n - back] = '\0';
+            if (lh_utf8_char_len(err->message + n - back, back) != back)
+                err->message[n - back] = '\0';
             return;
         }
     }
@@ -101,8 +103,10 @@ static CURL *pool_take(ai_http_pool *p)
     pthread_mutex_lock(&p->mu);
     if (p->n_idle) h = p->idle[--p->n_idle];
     pthread_mutex_unlock(&p->mu);
-    if (h) curl_easy_reset(h); /* keeps the connection cache */
-    else h = curl_easy_init();
+    if (h)
+        curl_easy_reset(h); /* keeps the connection cache */
+    else
+        h = curl_easy_init();
     return h;
 }
 
@@ -146,8 +150,10 @@ static bool transient_curl(CURLcode cc)
     case CURLE_PARTIAL_FILE:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR: return true;
-    default: return false;
+    case CURLE_SSL_CONNECT_ERROR:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -167,7 +173,8 @@ static void backoff(int attempt)
 
 void ai_record(const ai_http_call *call, const lh_err *err)
 {
-    if (call->errors) lh_errors_record(call->errors, call->operation, NULL, call->key, err);
+    if (call->errors)
+        lh_errors_record(call->errors, call->operation, NULL, call->key, err);
     else
         lh_log(LH_LOG_DEBUG, "ai.failure", LH_KV_STR("operation", call->operation),
                LH_KV_STR("error", err->message));
@@ -191,8 +198,8 @@ lh_code ai_http_post(ai_http_pool *pool, const ai_http_call *call, lh_buf *respo
     char *auth = call->api_key && call->api_key[0]
                      ? lh_xasprintf("Authorization: Bearer %s", call->api_key)
                      : NULL;
-    const char *lines[] = {"Content-Type: application/json", "Accept: application/json", "Expect:",
-                           "User-Agent: lakehouse/" LH_VERSION, auth};
+    const char *lines[] = {"Content-Type: application/json", "Accept: application/json",
+                           "Expect:", "User-Agent: lakehouse/" LH_VERSION, auth};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         if (!lines[i]) continue;
         struct curl_slist *more = curl_slist_append(headers, lines[i]);
@@ -234,7 +241,8 @@ lh_code ai_http_post(ai_http_pool *pool, const ai_http_call *call, lh_buf *respo
         pool_give(pool, h);
         if (cc == CURLE_OK && status >= 200 && status <= 299) break;
 
-        bool again = !sink.too_big && (cc != CURLE_OK ? transient_curl(cc) : transient_status(status));
+        bool again =
+            !sink.too_big && (cc != CURLE_OK ? transient_curl(cc) : transient_status(status));
         lh_buf_reset(&problem);
         lh_buf_reset(&excerpt);
         describe(&problem, cc, curl_error, status, sink.too_big);

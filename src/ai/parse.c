@@ -18,8 +18,10 @@ enum protocol { P_OLLAMA, P_OPENAI };
 
 static lh_code protocol_of(const char *name, enum protocol *p, lh_err *err)
 {
-    if (name && strcmp(name, "ollama") == 0) *p = P_OLLAMA;
-    else if (name && strcmp(name, "openai") == 0) *p = P_OPENAI;
+    if (name && strcmp(name, "ollama") == 0)
+        *p = P_OLLAMA;
+    else if (name && strcmp(name, "openai") == 0)
+        *p = P_OPENAI;
     else
         return lh_err_set(err, LH_EINVAL, "unknown protocol \"%s\" (ollama or openai)",
                           name ? name : "(null)");
@@ -29,14 +31,20 @@ static lh_code protocol_of(const char *name, enum protocol *p, lh_err *err)
 static const char *type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "?";
 }
@@ -49,7 +57,7 @@ static bool error_object(const json_t *root, lh_err *err)
     json_t *m = json_is_object(e) ? json_object_get(e, "message") : e;
     lh_buf text = {0};
     if (json_is_string(m)) ai_excerpt(&text, json_string_value(m), json_string_length(m), 300);
-    else lh_buf_puts(&text, "(no message)");
+    if (!text.len) lh_buf_puts(&text, "(no message)");
     lh_err_set(err, LH_EUPSTREAM, "the answer is an error: %s", text.data);
     lh_buf_free(&text);
     ai_err_fix_utf8(err);
@@ -64,8 +72,8 @@ static lh_code load(const char *body, size_t len, json_t **root, lh_err *err)
         return lh_err_set(err, LH_EUPSTREAM, "the answer is not JSON (%s at byte %d)", jerr.text,
                           jerr.position);
     if (!json_is_object(*root)) {
-        lh_code rc = lh_err_set(err, LH_EUPSTREAM, "the answer is %s, not a JSON object",
-                                type_name(*root));
+        lh_code rc =
+            lh_err_set(err, LH_EUPSTREAM, "the answer is %s, not a JSON object", type_name(*root));
         json_decref(*root);
         return rc;
     }
@@ -102,8 +110,8 @@ static lh_code take_vector(const json_t *v, const char *name, size_t i, struct r
             return lh_err_set(err, LH_ENOMEM, "%zu vectors of %zu dimensions", n, d);
         r->out = malloc(n * d * sizeof(float));
         if (!r->out)
-            return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %zu dimensions",
-                              n, d);
+            return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %zu dimensions", n,
+                              d);
     }
     r->dim = (uint32_t)d;
     float *row = r->out + i * d;
@@ -156,7 +164,8 @@ static lh_code parse_openai_embed(json_t *root, struct rows *r, lh_err *err)
         json_t *item = json_array_get(data, k);
         json_t *index = json_object_get(item, "index");
         if (!json_is_object(item)) {
-            rc = lh_err_set(err, LH_EUPSTREAM, "data[%zu] is %s, not an object", k, type_name(item));
+            rc =
+                lh_err_set(err, LH_EUPSTREAM, "data[%zu] is %s, not an object", k, type_name(item));
         } else if (!json_is_integer(index)) {
             rc = lh_err_set(err, LH_EUPSTREAM, "data[%zu] has no integer \"index\"", k);
         } else if (json_integer_value(index) < 0 || (uint64_t)json_integer_value(index) >= n) {
@@ -192,9 +201,12 @@ lh_code lh_ai_parse_embed(const char *protocol, const char *body, size_t len, si
     json_t *root;
     if ((rc = load(body, len, &root, err))) return rc;
     struct rows r = {.n = n, .expected = *dim};
-    if (error_object(root, err)) rc = LH_EUPSTREAM;
-    else if (p == P_OLLAMA) rc = parse_ollama_embed(root, &r, err);
-    else rc = parse_openai_embed(root, &r, err);
+    if (error_object(root, err))
+        rc = LH_EUPSTREAM;
+    else if (p == P_OLLAMA)
+        rc = parse_ollama_embed(root, &r, err);
+    else
+        rc = parse_openai_embed(root, &r, err);
     json_decref(root);
     if (rc) {
         free(r.out);
@@ -205,7 +217,8 @@ lh_code lh_ai_parse_embed(const char *protocol, const char *body, size_t len, si
     return LH_OK;
 }
 
-lh_code lh_ai_parse_chat(const char *protocol, const char *body, size_t len, char **reply, lh_err *err)
+lh_code lh_ai_parse_chat(const char *protocol, const char *body, size_t len, char **reply,
+                         lh_err *err)
 {
     enum protocol p;
     *reply = NULL;

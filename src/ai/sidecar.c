@@ -32,11 +32,11 @@
 
 extern char **environ;
 
-#define TAIL_MAX 4096
+#define TAIL_MAX         4096
 #define BACKOFF_FIRST_MS 500
-#define BACKOFF_MAX_MS 30000
+#define BACKOFF_MAX_MS   30000
 #define STABLE_UPTIME_MS 60000 /* a child that ran this long resets the backoff */
-#define STOP_GRACE_MS 2000
+#define STOP_GRACE_MS    2000
 
 enum state { ST_STARTING, ST_RUNNING, ST_RESTARTING, ST_FAILED, ST_STOPPED };
 static const char *const state_names[] = {"starting", "running", "restarting", "failed", "stopped"};
@@ -106,8 +106,8 @@ static lh_code find_script(const char *given, char **out, lh_err *err)
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0'; /* the executable's folder */
     static const char *const rel[] = {
-        "../scripts/sidecar/server.mjs",       /* bin/lakehouse in the source tree */
-        "../../../scripts/sidecar/server.mjs", /* build/san/bin, build/release/tests */
+        "../scripts/sidecar/server.mjs",         /* bin/lakehouse in the source tree */
+        "../../../scripts/sidecar/server.mjs",   /* build/san/bin, build/release/tests */
         "../share/lakehouse/sidecar/server.mjs", /* installed */
     };
     for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
@@ -219,8 +219,10 @@ static void tail_excerpt(const lh_sidecar *s, lh_buf *out, size_t max)
     while (len && (s->tail[len - 1] == '\n' || s->tail[len - 1] == ' ')) len--;
     size_t start = len > max ? len - max : 0;
     while (start < len && ((unsigned char)s->tail[start] & 0xC0) == 0x80) start++;
-    if (start == len) lh_buf_puts(out, "(no output)");
-    else ai_excerpt(out, s->tail + start, len - start, max);
+    if (start == len)
+        lh_buf_puts(out, "(no output)");
+    else
+        ai_excerpt(out, s->tail + start, len - start, max);
 }
 
 /* Reaps the child if it exited; s->mu held. */
@@ -296,8 +298,9 @@ static void describe_exit(int status, int64_t uptime_ms, char *out, size_t n)
     if (status == -1)
         snprintf(out, n, "exited (status unknown) after %.1f s", uptime_ms / 1000.0);
     else if (WIFSIGNALED(status))
-        snprintf(out, n, "killed by signal %d (%s) after %.1f s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), uptime_ms / 1000.0);
+        snprintf(out, n, "killed by signal %d (SIG%s) after %.1f s", WTERMSIG(status),
+                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?",
+                 uptime_ms / 1000.0);
     else
         snprintf(out, n, "exited with status %d after %.1f s", WEXITSTATUS(status),
                  uptime_ms / 1000.0);
@@ -512,10 +515,11 @@ json_t *lh_sidecar_status(lh_sidecar *s)
     pthread_mutex_lock(&s->mu);
     char started[LH_TIME_ISO_LEN] = "";
     if (s->started_at_ms) lh_time_iso8601(s->started_at_ms, started);
-    json_t *j = json_pack("{s:s, s:o, s:s, s:i, s:o, s:o}", "state", state_names[s->state], "pid",
-                          s->pid > 0 ? json_integer(s->pid) : json_null(), "url", s->url, "restarts",
-                          s->restarts, "started_at", started[0] ? json_string(started) : json_null(),
-                          "last_exit", s->last_exit[0] ? json_string(s->last_exit) : json_null());
+    json_t *j =
+        json_pack("{s:s, s:o, s:s, s:i, s:o, s:o}", "state", state_names[s->state], "pid",
+                  s->pid > 0 ? json_integer(s->pid) : json_null(), "url", s->url, "restarts",
+                  s->restarts, "started_at", started[0] ? json_string(started) : json_null(),
+                  "last_exit", s->last_exit[0] ? json_string(s->last_exit) : json_null());
     pthread_mutex_unlock(&s->mu);
     return j;
 }

@@ -112,8 +112,10 @@ void lh_text_tokens(const char *text, size_t len, void (*fn)(void *ctx, const ch
             }
             i += cl;
         } while (i < len && (cl = word_char_len(s + i, len - i)) != 0);
-        if (is_stop_word(buf, n)) continue;
-        fn(ctx, buf, stem(buf, n));
+        if (is_stop_word(buf, n)) continue; /* before the stem: "this" */
+        size_t m = stem(buf, n);
+        if (m != n && is_stop_word(buf, m)) continue; /* and after: "thes" */
+        fn(ctx, buf, m);
     }
 }
 

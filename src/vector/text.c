@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #define DEFAULT_RRF_K 60.0
-#define DEFAULT_WEIGHT 0.5
+#define DEFAULT_WEIGHT 0.1
 
 /* ---- settings ---- */
 
@@ -53,7 +53,7 @@ static lh_code settings_of(lh_vectors *v, const json_t *req, json_t **out, lh_ai
     json_t *t = json_deep_copy(req);
     if (!str(t, "provider")) json_object_set_new(t, "provider", json_string(v->cfg.default_provider));
     if (!json_object_get(t, "refresh")) json_object_set_new(t, "refresh", json_string("manual"));
-    if (!json_object_get(t, "fusion")) json_object_set_new(t, "fusion", json_string("rrf"));
+    if (!json_object_get(t, "fusion")) json_object_set_new(t, "fusion", json_string("weighted"));
     if (!json_object_get(t, "weight")) json_object_set_new(t, "weight", json_real(DEFAULT_WEIGHT));
     if (!json_object_get(t, "rrf_k")) json_object_set_new(t, "rrf_k", json_real(DEFAULT_RRF_K));
     lh_code rc = LH_OK;

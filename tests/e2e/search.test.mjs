@@ -318,12 +318,35 @@ describe('text indexes with remote providers', () => {
       const c = await call(`${srv.url}/v1/vectors/indexes`, 'POST', { name: 'items_idx', dataset: 'items', id_column: 'id', text_columns: ['body'] });
       assert.equal(c.status, 201, JSON.stringify(c.body));
       assert.equal(c.body.text.model, 'hash-256');
+      // bad settings are refused with the reason, and build nothing
+      for (const [body, re] of [
+        [{ template: '{body' }, /unclosed/],
+        [{ template: 'x {nope} y' }, /no column "nope"/],
+        [{ text_columns: [] }, /columns/],
+        [{ text_columns: ['body'], refresh: 'sometimes' }, /refresh/],
+        [{ text_columns: ['body'], provider: 'magic' }, /provider/],
+        [{ text_columns: ['body'], fusion: 'average' }, /fusion/],
+      ]) {
+        const r = await call(`${srv.url}/v1/vectors/indexes`, 'POST', { name: 'bad_idx', dataset: 'items', id_column: 'id', ...body });
+        assert.equal(r.status, 400, JSON.stringify(r.body));
+        assert.match(r.body.error.message, re);
+      }
+      assert.equal((await call(`${srv.url}/v1/vectors/indexes/bad_idx`, 'GET')).status, 404);
       for (const mode of ['vector', 'text', 'hybrid']) {
         const s = await call(`${srv.url}/v1/search`, 'POST', { index: 'items_idx', query: 'colour red size 3', k: 10, mode, filter: 'grp = 7' });
         assert.equal(s.status, 200, JSON.stringify(s.body));
         assert.equal(s.body.hits.length, 10, mode);
         assert.ok(s.body.hits.every((h) => h.row.grp === 7), mode);
       }
+      // the same from the command line, in another process over the same data
+      const cli = run(['search', 'items_idx', 'colour', 'red', '--k', '3', '--filter', 'grp = 7', '--data', dir, '--log-level', 'warn']);
+      assert.equal(cli.status, 0, cli.stderr);
+      assert.equal(cli.stdout.trim().split('\n').length, 3);
+      for (const line of cli.stdout.trim().split('\n')) assert.equal(Number(line.trim().split(/\s+/)[1]) % 1000, 7, line);
+      const ask = run(['ask', 'which item is red?', '--index', 'items_idx', '--json', '--data', dir, '--log-level', 'warn']);
+      assert.equal(ask.status, 0, ask.stderr);
+      assert.equal(JSON.parse(ask.stdout).mode, 'extractive');
+      assert.equal(run(['search', 'nope', 'x', '--data', dir, '--log-level', 'warn']).status, 3);
     } finally {
       await srv.stop();
     }

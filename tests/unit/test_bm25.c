@@ -72,10 +72,10 @@ static void t_tokens_utf8(void **state)
     assert_int_equal(t.count, 1);
     /* invalid bytes separate: a lone continuation, 0xff, an overlong '/',
      * a surrogate, a truncated sequence at the end */
-    assert_string_equal(TOKS("ab\x80" "cd"), "ab|cd");
-    assert_string_equal(TOKS("ab\xff" "cd"), "ab|cd");
-    assert_string_equal(TOKS("ab\xc0\xaf" "cd"), "ab|cd");
-    assert_string_equal(TOKS("ab\xed\xa0\x80" "cd"), "ab|cd");
+    assert_string_equal(TOKS("ab\200cd"), "ab|cd");
+    assert_string_equal(TOKS("ab\377cd"), "ab|cd");
+    assert_string_equal(TOKS("ab\300\257cd"), "ab|cd");
+    assert_string_equal(TOKS("ab\355\240\200cd"), "ab|cd");
     assert_string_equal(toks("abc\xc3", 4, &t), "abc");
     assert_string_equal(toks("abc\xe2\x82", 5, &t), "abc");
     assert_string_equal(toks("\xc3", 1, &t), "");
@@ -89,6 +89,7 @@ static void t_tokens_stop_and_stem(void **state)
     assert_string_equal(TOKS("is are was were be by at as it this that from with and or of to in on for an a the"),
                         "");
     assert_string_equal(TOKS("THE Is"), ""); /* stop words after lower-casing */
+    assert_string_equal(TOKS("thes froms withs"), ""); /* and after the stem */
     assert_string_equal(TOKS("boxes classes matches wishes addresses"), "box|class|match|wish|address");
     assert_string_equal(TOKS("databases horses cases ties"), "database|horse|case|tie");
     assert_string_equal(TOKS("status class glass"), "status|class|glass");

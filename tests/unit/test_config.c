@@ -250,6 +250,47 @@ static void test_key_table(void **state)
     }
 }
 
+static void test_ai_section(void **state)
+{
+    (void)state;
+    lh_config c;
+    lh_err err;
+    lh_config_init_defaults(&c);
+    assert_string_equal(c.ai_provider, "local");
+    assert_string_equal(c.ai_chat_provider, "none");
+    assert_string_equal(c.ai_sidecar_node, "node");
+    assert_int_equal(c.ai_timeout_ms, 30000);
+    assert_int_equal(c.ai_retries, 3);
+    assert_int_equal(c.ai_batch_size, 32);
+    assert_int_equal(c.ai_sidecar_port, 0);
+    lh_config_free(&c);
+
+    /* environment names follow the table; the sidecar's own variables are not settings */
+    char *env[] = {"LAKEHOUSE_AI_PROVIDER=openai", "LAKEHOUSE_AI_API_KEY=sk-secret-123",
+                   "LAKEHOUSE_SIDECAR=/x/server.mjs", "LAKEHOUSE_SIDECAR_DEBUG=1", NULL};
+    assert_int_equal(lh_config_load(&c, NULL, env, NULL, 0, &err), LH_OK);
+    assert_string_equal(c.ai_provider, "openai");
+    assert_string_equal(c.ai_api_key, "sk-secret-123");
+    lh_buf dump = {0};
+    lh_config_dump(&c, true, &dump);
+    assert_null(strstr(dump.data, "sk-secret-123")); /* the key is masked */
+    assert_non_null(strstr(dump.data, "\"ai.api_key\":{\"value\":\"(set)\",\"source\":\"env\"}"));
+    lh_buf_reset(&dump);
+    lh_config_dump(&c, false, &dump);
+    assert_null(strstr(dump.data, "sk-secret-123"));
+    assert_non_null(strstr(dump.data, "[ai]\nprovider = \"openai\"  # env\n"));
+    lh_buf_free(&dump);
+    lh_config_free(&c);
+
+    expect_error("[ai]\nprovider = \"bert\"\n", "ai.provider: expected one of local | hash | ollama | openai",
+                 "\"bert\"");
+    expect_error("[ai]\nchat_provider = \"local\"\n", "ai.chat_provider", "none | ollama | openai");
+    expect_error("[ai]\nbatch_size = 0\n", "ai.batch_size", "out of range");
+    expect_error("[ai]\nsidecar_port = 70000\n", "ai.sidecar_port", "out of range");
+    expect_error("[ai]\nsidecar_node = \"\"\n", "ai.sidecar_node", "non-empty");
+    expect_error("[ai]\nmodle = \"x\"\n", "unknown key \"modle\" in [ai]", "chat_model");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,7 +298,7 @@ int main(void)
         cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_unterminated_input),
         cmocka_unit_test(test_sizes_and_listen),
         cmocka_unit_test(test_precedence),   cmocka_unit_test(test_env_and_flag_errors),
-        cmocka_unit_test(test_key_table),
+        cmocka_unit_test(test_key_table),    cmocka_unit_test(test_ai_section),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
