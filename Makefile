@@ -71,7 +71,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test test-unit test-e2e test-tsan test-fuzz fuzz bootstrap format clean FORCE \
+.PHONY: all run test test-unit test-e2e test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
         bench-ingest bench-sql bench-ann bench-retrieval
 .DEFAULT_GOAL := all
 
@@ -94,6 +94,7 @@ test: bootstrap
 	$(Q)$(MAKE) --no-print-directory test-e2e
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=1 unit-bins
 	$(Q)$(MAKE) --no-print-directory SAN=1 test-unit
+	$(Q)$(MAKE) --no-print-directory SAN=1 test-e2e-san
 	$(Q)$(MAKE) --no-print-directory test-tsan
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) test-fuzz
 
@@ -111,6 +112,13 @@ test-tsan:
 test-e2e: $(BIN) $(TOOL_BIN)
 	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
 	    scripts/with-s3rver node --test --test-concurrency=1 tests/e2e/
+
+# The suites that drive the CLI and the search path, once more with the
+# ASan+UBSan binary: a leak or undefined behaviour fails the command it is in.
+E2E_SAN_SUITES := tests/e2e/cli.test.mjs tests/e2e/search.test.mjs
+test-e2e-san: $(BIN) $(TOOL_BIN)
+	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
+	    scripts/with-s3rver node --test --test-concurrency=1 $(E2E_SAN_SUITES)
 
 test-fuzz: $(FUZZ_BIN)
 	$(Q)for f in $(FUZZ_BIN); do scripts/run-fuzz $$f 3 || exit 1; done

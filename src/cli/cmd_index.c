@@ -107,7 +107,7 @@ int cmd_index(int argc, char **argv)
     const char *actor = NULL;
     long long k = 10, ef = 0, n;
     bool json = false;
-    json_t *text = json_object();
+    const char *text_opt[7] = {0}; /* --text --template --provider --model --refresh --fusion --weight */
     int opt;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         if (lh_cli_common_option(&common, opt, optarg)) continue;
@@ -157,20 +157,9 @@ int cmd_index(int argc, char **argv)
             if (!lh_cli_parse_int(optarg, 0, &ef) || ef > 10000) return lh_cli_usage_error("index", "--ef expects 0..10000");
             break;
         case OPT_JSON: json = true; break;
-        case OPT_TEXT: {
-            json_t *cols = json_array();
-            for (char *save = NULL, *c = strtok_r(optarg, ",", &save); c; c = strtok_r(NULL, ",", &save))
-                json_array_append_new(cols, json_string(c));
-            json_object_set_new(text, "columns", cols);
-            break;
-        }
-        case OPT_TEMPLATE: json_object_set_new(text, "template", json_string(optarg)); break;
-        case OPT_PROVIDER: json_object_set_new(text, "provider", json_string(optarg)); break;
-        case OPT_MODEL: json_object_set_new(text, "model", json_string(optarg)); break;
-        case OPT_REFRESH: json_object_set_new(text, "refresh", json_string(optarg)); break;
-        case OPT_FUSION: json_object_set_new(text, "fusion", json_string(optarg)); break;
-        case OPT_WEIGHT: json_object_set_new(text, "weight", json_real(strtod(optarg, NULL))); break;
-        default: json_decref(text); return lh_cli_usage_error("index", "unknown option");
+        case OPT_TEXT: case OPT_TEMPLATE: case OPT_PROVIDER: case OPT_MODEL: case OPT_REFRESH: case OPT_FUSION:
+        case OPT_WEIGHT: text_opt[opt - OPT_TEXT] = optarg; break;
+        default: return lh_cli_usage_error("index", "unknown option");
         }
     }
     static const lh_cli_action actions[] = {
@@ -180,11 +169,32 @@ int cmd_index(int argc, char **argv)
     char **args;
     int nargs;
     const char *action = lh_cli_action_pick("index", actions, sizeof actions / sizeof *actions, argc, argv, &args, &nargs);
-    if (!action) {
-        json_decref(text);
-        return 2;
+    if (!action) return 2;
+    json_t *text = NULL; /* the text index settings, as the HTTP API takes them */
+    if (!spec.vector_column) {
+        static const char *const keys[7] = {"columns", "template", "provider", "model", "refresh", "fusion", "weight"};
+        for (int i = 0; i < 7; i++) {
+            if (!text_opt[i]) continue;
+            char *end = NULL;
+            json_t *x = i == 6 ? json_real(strtod(text_opt[i], &end)) : json_string(text_opt[i]);
+            if (i == 0) { /* a,b,c */
+                json_decref(x);
+                x = json_array();
+                char *cols = lh_xstrdup(text_opt[0]);
+                for (char *save = NULL, *c = strtok_r(cols, ",", &save); c; c = strtok_r(NULL, ",", &save))
+                    json_array_append_new(x, json_string(c));
+                free(cols);
+            }
+            if (i == 6 && *end) {
+                json_decref(x);
+                json_decref(text);
+                return lh_cli_usage_error("index", "--weight expects a number in 0..1");
+            }
+            if (!text) text = json_object();
+            json_object_set_new(text, keys[i], x);
+        }
+        spec.text = text;
     }
-    if (json_object_size(text) && !spec.vector_column) spec.text = text;
     long long version = 0;
     if ((!strcmp(action, "promote") || (!strcmp(action, "rollback") && nargs == 2)) &&
         !lh_cli_parse_int(args[1], 1, &version))

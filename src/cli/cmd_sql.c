@@ -42,7 +42,7 @@ static char *read_stdin(void)
 
 static bool write_out(lh_buf *b)
 {
-    bool ok = fwrite(b->data, 1, b->len, stdout) == b->len;
+    bool ok = b->len == 0 || fwrite(b->data, 1, b->len, stdout) == b->len; /* an empty piece has no data */
     lh_buf_reset(b);
     return ok;
 }
