@@ -30,6 +30,19 @@ bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
     return true;
 }
 
+json_t *lh_api_body_object(lh_http_req *req, lh_http_res *res)
+{
+    json_t *body;
+    lh_err err;
+    if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return NULL;
+    if (!json_is_object(body)) {
+        lh_http_res_errorf(res, LH_EINVAL, "the body must be a JSON object");
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
 const char *lh_api_opt_string(json_t *body, const char *field, lh_http_res *res, bool *bad)
 {
     json_t *v = json_object_get(body, field);

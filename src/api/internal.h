@@ -59,6 +59,9 @@ lh_who lh_api_who(const lh_http_req *req);
 /* Responds with err and returns true when rc is an error. */
 bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err);
 
+/* The request body as a JSON object (a new reference), or NULL after answering 400. */
+json_t *lh_api_body_object(lh_http_req *req, lh_http_res *res);
+
 /* Optional body fields: NULL / def when absent or null; a field of the
  * wrong type (or out of [min, max]) answers 400 and sets *bad. */
 const char *lh_api_opt_string(json_t *body, const char *field, lh_http_res *res, bool *bad);

@@ -7,19 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *object_body(lh_http_req *req, lh_http_res *res)
-{
-    json_t *body;
-    lh_err err;
-    if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return NULL;
-    if (!json_is_object(body)) {
-        lh_http_res_errorf(res, LH_EINVAL, "the body must be a JSON object");
-        json_decref(body);
-        return NULL;
-    }
-    return body;
-}
-
 static double opt_number(json_t *body, const char *field, double min, double max, lh_http_res *res, bool *bad)
 {
     json_t *v = json_object_get(body, field);
@@ -35,7 +22,7 @@ static double opt_number(json_t *body, const char *field, double min, double max
 static void search(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_app *app = ctx;
-    json_t *body = object_body(req, res), *out;
+    json_t *body = lh_api_body_object(req, res), *out;
     if (!body) return;
     bool bad = false;
     lh_search_request q = {.index = lh_api_opt_string(body, "index", res, &bad),
@@ -65,7 +52,7 @@ static void search(lh_http_req *req, lh_http_res *res, void *ctx)
 static void ask(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_app *app = ctx;
-    json_t *body = object_body(req, res), *out;
+    json_t *body = lh_api_body_object(req, res), *out;
     if (!body) return;
     bool bad = false;
     const char *question = lh_api_opt_string(body, "question", res, &bad);

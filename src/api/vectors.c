@@ -11,19 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *body_of(lh_http_req *req, lh_http_res *res)
-{
-    json_t *body;
-    lh_err err;
-    if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return NULL;
-    if (!json_is_object(body)) {
-        lh_http_res_errorf(res, LH_EINVAL, "the body must be a JSON object");
-        json_decref(body);
-        return NULL;
-    }
-    return body;
-}
-
 /* Build parameters shared by create and rebuild. */
 static void read_params(json_t *body, lh_vectors_spec *s, lh_http_res *res, bool *bad)
 {
@@ -63,7 +50,7 @@ static void list(lh_http_req *req, lh_http_res *res, void *ctx)
 static void create(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_app *app = ctx;
-    json_t *body = body_of(req, res), *out;
+    json_t *body = lh_api_body_object(req, res), *out;
     if (!body) return;
     bool bad = false;
     lh_vectors_spec s = {0};
@@ -122,7 +109,7 @@ static void history(lh_http_req *req, lh_http_res *res, void *ctx)
 static void search(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_app *app = ctx;
-    json_t *body = body_of(req, res);
+    json_t *body = lh_api_body_object(req, res);
     if (!body) return;
     bool bad = false;
     long long k = lh_api_opt_int(body, "k", 10, 1, LH_VINDEX_MAX_K, res, &bad);
@@ -162,7 +149,7 @@ static void search(lh_http_req *req, lh_http_res *res, void *ctx)
 /* Adds ({vectors}) or deletes ({ids}): a new version on top of the live one. */
 static void change(lh_http_req *req, lh_http_res *res, lh_app *app, bool adding)
 {
-    json_t *body = body_of(req, res), *out;
+    json_t *body = lh_api_body_object(req, res), *out;
     if (!body) return;
     bool bad = false;
     lh_vectors_spec s = {.no_promote = !lh_api_opt_bool(body, "promote", true, res, &bad),
@@ -190,7 +177,7 @@ static void delete_vectors(lh_http_req *req, lh_http_res *res, void *ctx)
 static void rebuild(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_app *app = ctx;
-    json_t *body = req->body_len ? body_of(req, res) : json_object(), *out;
+    json_t *body = req->body_len ? lh_api_body_object(req, res) : json_object(), *out;
     if (!body) return;
     bool bad = false;
     lh_vectors_spec s = {.version = lh_api_opt_int(body, "version", 0, 1, INT64_MAX, res, &bad)};
@@ -209,7 +196,7 @@ static void rebuild(lh_http_req *req, lh_http_res *res, void *ctx)
 
 static void promote_or_rollback(lh_http_req *req, lh_http_res *res, lh_app *app, bool promote)
 {
-    json_t *body = req->body_len ? body_of(req, res) : json_object(), *out;
+    json_t *body = req->body_len ? lh_api_body_object(req, res) : json_object(), *out;
     if (!body) return;
     bool bad = false;
     long long version = lh_api_opt_int(body, "version", 0, 1, INT64_MAX, res, &bad);
