@@ -11,20 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *default_url(const char *provider)
-{
-    if (!strcmp(provider, "ollama")) return "http://127.0.0.1:11434";
-    if (!strcmp(provider, "openai")) return "https://api.openai.com";
-    return NULL;
-}
-
-static const char *default_model(const char *provider)
-{
-    if (!strcmp(provider, "local")) return "use-lite";
-    if (!strcmp(provider, "hash")) return "hash-256";
-    return NULL;
-}
-
 static char *or_null(const char *s)
 {
     return s && *s ? lh_xstrdup(s) : NULL;
@@ -45,7 +31,7 @@ void lh_app_ai_init(lh_app *app, const lh_config *cfg)
     app->sidecar_port = (int)cfg->ai_sidecar_port;
     if (strcmp(cfg->ai_chat_provider, "none") != 0) {
         lh_ai_config c = {.provider = cfg->ai_chat_provider,
-                          .url = *cfg->ai_chat_url ? cfg->ai_chat_url : default_url(cfg->ai_chat_provider),
+                          .url = *cfg->ai_chat_url ? cfg->ai_chat_url : NULL,
                           .model = "unused",
                           .chat_model = cfg->ai_chat_model,
                           .api_key = app->ai_api_key,
@@ -110,21 +96,8 @@ lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err
     lh_app *app = ctx;
     if (!provider) provider = app->ai_provider;
     bool configured = !strcmp(provider, app->ai_provider);
-    if (!model || !*model) model = configured && app->ai_model ? app->ai_model : default_model(provider);
-    if (!strcmp(provider, "hash") || !strcmp(provider, "local")) {
-        if (model && !strcmp(provider, "local") && strcmp(model, "use-lite")) {
-            lh_err_set(err, LH_EINVAL, "the local provider has one model, use-lite (not %s)", model);
-            return NULL;
-        }
-    } else if (strcmp(provider, "ollama") && strcmp(provider, "openai")) {
-        lh_err_set(err, LH_EINVAL, "unknown embedding provider \"%s\" (local, hash, ollama or openai)", provider);
-        return NULL;
-    }
-    if (!model) {
-        lh_err_set(err, LH_EINVAL, "provider %s needs a model name", provider);
-        return NULL;
-    }
-    char *key = lh_xasprintf("%s\n%s", provider, model);
+    if ((!model || !*model) && configured) model = app->ai_model; /* NULL: the provider's default */
+    char *key = lh_xasprintf("%s\n%s", provider, model ? model : "");
     lh_ai *ai = NULL;
     pthread_mutex_lock(&app->ai_mu);
     for (size_t i = 0; i < app->n_ais && !ai; i++)
@@ -132,18 +105,11 @@ lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err
     lh_code rc = LH_OK;
     if (!ai) {
         lh_ai_config c = {.provider = provider, .model = model, .api_key = app->ai_api_key,
-                          .timeout_ms = app->ai_timeout_ms, .retries = app->ai_retries,
-                          .batch_size = app->ai_batch_size, .errors = app->errors};
-        if (!strcmp(provider, "hash")) {
-            long dim = strncmp(model, "hash-", 5) == 0 ? strtol(model + 5, NULL, 10) : 0;
-            if (dim < 1 || dim > 4096)
-                rc = lh_err_set(err, LH_EINVAL, "hash models are named hash-<dimensions>, 1..4096 (not %s)", model);
-            c.dim = (uint32_t)dim;
-        } else if (!strcmp(provider, "local")) {
+                          .url = configured ? app->ai_url : NULL, .timeout_ms = app->ai_timeout_ms,
+                          .retries = app->ai_retries, .batch_size = app->ai_batch_size, .errors = app->errors};
+        if (!strcmp(provider, "local")) {
             rc = sidecar_locked(app, err);
             if (rc == LH_OK) c.url = lh_sidecar_url(app->sidecar);
-        } else {
-            c.url = configured && app->ai_url ? app->ai_url : default_url(provider);
         }
         if (rc == LH_OK) rc = lh_ai_open(&c, &ai, err);
         if (rc == LH_OK) {

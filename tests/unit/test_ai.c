@@ -366,12 +366,14 @@ struct fixture {
     pthread_mutex_t mu;
     const char *script[8];
     size_t n_script, next;
-    int requests;
-    size_t max_batch;
-    long sleep_ms;
-    char auth[128];
-    char path[64];
-    bool stream_false; /* the last chat request said "stream": false */
+    long sleep_ms; /* how long the "sleep" action sleeps */
+    struct seen {
+        int requests;
+        size_t max_batch;  /* the most texts in one embedding request */
+        char auth[128];    /* the last request's Authorization header */
+        char path[64];     /* the last request's path */
+        bool stream_false; /* the last chat request said "stream": false */
+    } seen;
     /* the error journal every lh_ai in these tests records into */
     char *dir;
     lh_store *store;
@@ -433,10 +435,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     pthread_mutex_lock(&f->mu);
     const char *action = f->next < f->n_script ? f->script[f->next++] : "ok";
-    f->requests++;
+    f->seen.requests++;
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    snprintf(f->auth, sizeof f->auth, "%s", auth ? auth : "");
-    snprintf(f->path, sizeof f->path, "%s", url);
+    snprintf(f->seen.auth, sizeof f->seen.auth, "%s", auth ? auth : "");
+    snprintf(f->seen.path, sizeof f->seen.path, "%s", url);
     long sleep_for = f->sleep_ms;
     pthread_mutex_unlock(&f->mu);
 
@@ -454,7 +456,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/api/embed") == 0 || strcmp(url, "/v1/embeddings") == 0) {
         json_t *input = json_object_get(req, "input");
         pthread_mutex_lock(&f->mu);
-        if (json_array_size(input) > f->max_batch) f->max_batch = json_array_size(input);
+        if (json_array_size(input) > f->seen.max_batch) f->seen.max_batch = json_array_size(input);
         pthread_mutex_unlock(&f->mu);
         answer = embed_answer(url, input, action);
     } else if (strcmp(url, "/api/chat") == 0 || strcmp(url, "/v1/chat/completions") == 0) {
@@ -464,7 +466,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         json_t *message =
             json_pack("{s:s, s:s+}", "role", "assistant", "content", "echo: ", last ? last : "");
         pthread_mutex_lock(&f->mu);
-        f->stream_false = json_is_false(json_object_get(req, "stream"));
+        f->seen.stream_false = json_is_false(json_object_get(req, "stream"));
         pthread_mutex_unlock(&f->mu);
         json_t *root =
             strcmp(url, "/api/chat") == 0
@@ -545,8 +547,24 @@ static void script(struct fixture *f, const char *a, const char *b, const char *
     f->n_script = 0;
     for (size_t i = 0; i < 4 && all[i]; i++) f->script[f->n_script++] = all[i];
     f->next = 0;
-    f->requests = 0;
-    f->max_batch = 0;
+    f->seen.requests = 0;
+    f->seen.max_batch = 0;
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* What the server saw, read under its lock. */
+static struct seen observed(struct fixture *f)
+{
+    pthread_mutex_lock(&f->mu);
+    struct seen copy = f->seen;
+    pthread_mutex_unlock(&f->mu);
+    return copy;
+}
+
+static void set_sleep(struct fixture *f, long ms)
+{
+    pthread_mutex_lock(&f->mu);
+    f->sleep_ms = ms;
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -607,12 +625,12 @@ static void t_http_batching(void **state)
     size_t calls[2] = {0};
     assert_int_equal(lh_ai_embed(ai, TEXTS, 10, progress_count, calls, &out, &dim, &err), LH_OK);
     assert_int_equal(dim, 4);
-    assert_int_equal(f->requests, 4); /* 3 + 3 + 3 + 1 */
-    assert_int_equal(f->max_batch, 3);
+    assert_int_equal(observed(f).requests, 4); /* 3 + 3 + 3 + 1 */
+    assert_int_equal(observed(f).max_batch, 3);
     assert_int_equal(calls[0], 4);
     assert_int_equal(calls[1], 10);
-    assert_string_equal(f->path, "/api/embed");
-    assert_string_equal(f->auth, "");
+    assert_string_equal(observed(f).path, "/api/embed");
+    assert_string_equal(observed(f).auth, "");
     for (int i = 0; i < 10; i++) {
         assert_true(out[i * 4] == (float)strlen(TEXTS[i]));
         assert_true(out[i * 4 + 1] == (float)TEXTS[i][0]);
@@ -639,7 +657,7 @@ static void t_http_retries_transient(void **state)
 
     script(f, "500", "500", "ok", NULL);
     assert_int_equal(lh_ai_embed(ai, TEXTS, 2, NULL, NULL, &out, &dim, &err), LH_OK);
-    assert_int_equal(f->requests, 3);
+    assert_int_equal(observed(f).requests, 3);
     free(out);
     assert_int_equal(journal_count(f, since, "HTTP 500: {\"error\":\"the GPU caught fire\"}"), 2);
     assert_int_equal(journal_count(f, since, "/api/embed: attempt 1 of 4: HTTP 500"), 1);
@@ -647,7 +665,7 @@ static void t_http_retries_transient(void **state)
 
     script(f, "429", "503", "ok", NULL);
     assert_int_equal(lh_ai_embed(ai, TEXTS, 2, NULL, NULL, &out, &dim, &err), LH_OK);
-    assert_int_equal(f->requests, 3);
+    assert_int_equal(observed(f).requests, 3);
     free(out);
     /* the journal kept the record though the body was not UTF-8 */
     assert_int_equal(journal_count(f, since, "HTTP 503: overloaded ??"), 1);
@@ -656,7 +674,7 @@ static void t_http_retries_transient(void **state)
     script(f, "500", "500", "500", "500");
     assert_int_equal(lh_ai_embed(ai, TEXTS, 2, NULL, NULL, &out, &dim, &err), LH_EUPSTREAM);
     assert_null(out);
-    assert_int_equal(f->requests, 4);
+    assert_int_equal(observed(f).requests, 4);
     char want[256];
     snprintf(want, sizeof want,
              "embedding provider ollama (model m) at %s/api/embed: HTTP 500 after 4 attempts: "
@@ -686,20 +704,20 @@ static void t_http_not_retried(void **state)
 
     script(f, "400", NULL, NULL, NULL);
     assert_int_equal(lh_ai_embed(ai, TEXTS, 3, NULL, NULL, &out, &dim, &err), LH_EUPSTREAM);
-    assert_int_equal(f->requests, 1);
+    assert_int_equal(observed(f).requests, 1);
     assert_contains(err.message, "/api/embed: HTTP 400: {\"error\":\"input too long\"}");
     assert_int_equal(journal_count(f, since, "attempt 1 of 1: HTTP 400"), 1);
 
     script(f, "malformed", NULL, NULL, NULL);
     assert_int_equal(lh_ai_embed(ai, TEXTS, 3, NULL, NULL, &out, &dim, &err), LH_EUPSTREAM);
-    assert_int_equal(f->requests, 1);
+    assert_int_equal(observed(f).requests, 1);
     assert_contains(err.message, "embedding provider ollama (model m) at ");
     assert_contains(err.message, "/api/embed: unusable answer: the answer is not JSON");
     assert_int_equal(journal_count(f, since, "unusable answer"), 1);
 
     script(f, "wrongcount", NULL, NULL, NULL);
     assert_int_equal(lh_ai_embed(ai, TEXTS, 3, NULL, NULL, &out, &dim, &err), LH_EUPSTREAM);
-    assert_int_equal(f->requests, 1);
+    assert_int_equal(observed(f).requests, 1);
     assert_contains(err.message, "unusable answer: 2 embeddings for 3 texts");
 
     /* a failure in the second batch fails the call and leaks nothing */
@@ -708,7 +726,7 @@ static void t_http_not_retried(void **state)
     script(f, "ok", "400", NULL, NULL);
     assert_int_equal(lh_ai_embed(ai, TEXTS, 4, NULL, NULL, &out, &dim, &err), LH_EUPSTREAM);
     assert_null(out);
-    assert_int_equal(f->requests, 2);
+    assert_int_equal(observed(f).requests, 2);
     lh_ai_close(ai);
 }
 
@@ -716,7 +734,7 @@ static void t_http_timeout(void **state)
 {
     struct fixture *f = *state;
     int64_t since = now_ms();
-    f->sleep_ms = 1500;
+    set_sleep(f, 1500);
     lh_ai *ai = open_fixture(f, "ollama", 1, 200, 32);
     float *out;
     uint32_t dim;
@@ -726,14 +744,14 @@ static void t_http_timeout(void **state)
     lh_code rc = lh_ai_embed(ai, TEXTS, 1, NULL, NULL, &out, &dim, &err);
     int64_t took = now_ms() - t0;
     assert_int_equal(rc, LH_ETIMEOUT);
-    assert_int_equal(f->requests, 2);
+    assert_int_equal(observed(f).requests, 2);
     assert_true(took >= 400 && took < 1400); /* two 200 ms attempts and a 100 ms pause */
     assert_contains(err.message, "/api/embed: ");
     assert_contains(err.message, "after 2 attempts");
     assert_contains(err.message, "imed out");
     assert_int_equal(journal_count(f, since, "attempt 2 of 2"), 1);
     lh_ai_close(ai);
-    f->sleep_ms = 0;
+    set_sleep(f, 0);
 }
 
 static void t_http_refused(void **state)
@@ -780,8 +798,8 @@ static void t_openai_and_chat(void **state)
     uint32_t dim;
     lh_err err;
     assert_int_equal(lh_ai_embed(ai, TEXTS, 6, NULL, NULL, &out, &dim, &err), LH_OK);
-    assert_string_equal(f->path, "/v1/embeddings");
-    assert_string_equal(f->auth, "Bearer sk-test");
+    assert_string_equal(observed(f).path, "/v1/embeddings");
+    assert_string_equal(observed(f).auth, "Bearer sk-test");
     for (int i = 0; i < 6; i++) assert_true(out[i * 4] == (float)strlen(TEXTS[i]));
     free(out);
 
@@ -789,7 +807,7 @@ static void t_openai_and_chat(void **state)
     lh_ai_message msgs[] = {{"system", "be brief"}, {"user", "h\xc3\xa9llo \"you\""}};
     char *reply;
     assert_int_equal(lh_ai_chat(ai, msgs, 2, &reply, &err), LH_OK);
-    assert_string_equal(f->path, "/v1/chat/completions");
+    assert_string_equal(observed(f).path, "/v1/chat/completions");
     assert_string_equal(reply, "echo: h\xc3\xa9llo \"you\"");
     free(reply);
     assert_int_equal(lh_ai_chat(ai, msgs, 0, &reply, &err), LH_EINVAL);
@@ -802,14 +820,14 @@ static void t_openai_and_chat(void **state)
         lh_ai_open(&(lh_ai_config){.provider = "openai", .url = v1, .chat_model = "c"}, &ai, &err),
         LH_OK);
     assert_int_equal(lh_ai_chat(ai, msgs, 2, &reply, &err), LH_OK);
-    assert_string_equal(f->path, "/v1/chat/completions");
+    assert_string_equal(observed(f).path, "/v1/chat/completions");
     free(reply);
     lh_ai_close(ai);
 
     ai = open_fixture(f, "ollama", 0, 5000, 4);
     assert_int_equal(lh_ai_chat(ai, msgs, 2, &reply, &err), LH_OK);
-    assert_string_equal(f->path, "/api/chat");
-    assert_true(f->stream_false);
+    assert_string_equal(observed(f).path, "/api/chat");
+    assert_true(observed(f).stream_false);
     assert_string_equal(reply, "echo: h\xc3\xa9llo \"you\"");
     free(reply);
     script(f, "500", NULL, NULL, NULL);
@@ -862,7 +880,7 @@ static void t_http_concurrent(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(w[i].rc, LH_OK);
     }
-    assert_int_equal(f->requests, 4 * 5 * 4);
+    assert_int_equal(observed(f).requests, 4 * 5 * 4);
     lh_ai_close(ai);
 }
 
