@@ -15,11 +15,22 @@
  *     seen in one document owns no buffer at all.
  *   - lengths: one uint32 per label up to the largest, NO_DOC where none.
  *
- * Search is term-at-a-time into a score accumulator: a dense float array
- * (plus the list of labels touched) when the query's postings are a fair
- * share of the label space, a small hash table of candidate labels
- * otherwise; then a bounded heap, built in the caller's out array. Search
- * writes to nothing shared, so any number may run at once.
+ *   - skips: every SKIP encoded postings of a term, the last label and the
+ *     byte offset after them, so a cursor can jump over whole blocks.
+ *
+ * Search, when every query term's labels arrived in ascending order (the
+ * usual case: an index version adds its chunks in label order) and the query
+ * has at most 32 distinct terms, is document-at-a-time with MaxScore
+ * (Turtle & Flood): terms sorted by their score upper bound; once the k-th
+ * best score exceeds what the weakest terms together could give, documents
+ * found only in those are never visited, and those terms' cursors are only
+ * advanced (by skips) to documents the others found. Otherwise it is
+ * term-at-a-time into an accumulator: a dense float array (plus the labels
+ * touched) when the postings are a fair share of the label space, a small
+ * hash table of candidates when not. Both sum a document's term scores in
+ * the same order (by term number), so both give the same floats. Top k: a
+ * bounded heap, built in the caller's out array. Search writes to nothing
+ * shared, so any number may run at once.
  */
 #include "lakehouse/lh_bm25.h"
 
@@ -31,7 +42,9 @@
 #include <string.h>
 
 #define TOKEN_MAX 64
-#define NO_DOC UINT32_MAX
+#define NO_DOC    UINT32_MAX
+#define SKIP      64 /* postings a skip entry covers */
+#define MAX_DAAT  32 /* distinct query terms, at most, for MaxScore */
 
 /* With labels below 2^28 one posting is at most 10 bytes (5 + 5), so no
  * term's postings reach 4 GiB and uint32 sizes suffice. */
@@ -121,6 +134,12 @@ void lh_text_tokens(const char *text, size_t len, void (*fn)(void *ctx, const ch
 
 /* ---- the index ---- */
 
+typedef struct skip {
+    uint32_t last; /* label of the block's last posting */
+    uint32_t end;  /* byte offset after the block */
+} skip;
+
+/* A term; its postings are buf (df - 1 encoded) then the pending one. */
 typedef struct term {
     uint32_t off;      /* token bytes in the arena */
     uint32_t df;       /* documents holding the term */
@@ -129,7 +148,10 @@ typedef struct term {
     uint32_t last_tf;  /* ...and its term frequency */
     uint32_t len, cap; /* encoded postings */
     uint8_t tlen;      /* token bytes */
+    bool unsorted;     /* some label came after a larger one */
+    uint16_t max_tf;   /* largest tf (saturated) */
     uint8_t *buf;
+    skip *skips; /* (df - 1) / SKIP of them */
 } term;
 
 struct lh_bm25 {
@@ -147,6 +169,7 @@ struct lh_bm25 {
     size_t doclen_cap;
     size_t ndocs;
     uint64_t total_len; /* tokens in all documents */
+    uint32_t min_len;   /* of the documents with a token */
     /* lh_bm25_add's scratch: the term of each token of the document */
     uint32_t *scratch;
     size_t scratch_len, scratch_cap;
@@ -273,6 +296,15 @@ static void posting_flush(lh_bm25 *b, term *tm)
     memcpy(tm->buf + tm->len, tmp, n);
     tm->len += (uint32_t)n;
     tm->prev = tm->last;
+    uint32_t encoded = tm->df; /* this one included; df counts the next pending one later */
+    if (encoded % SKIP == 0) {
+        uint32_t ns = encoded / SKIP; /* the new count */
+        if ((ns & (ns - 1)) == 0) {   /* a power of two: full */
+            tm->skips = lh_xrealloc(tm->skips, (size_t)ns * 2 * sizeof *tm->skips);
+            b->postings_bytes += (size_t)(ns * 2 - (ns > 1 ? ns : 0)) * sizeof *tm->skips;
+        }
+        tm->skips[ns - 1] = (skip){tm->last, tm->len};
+    }
 }
 
 lh_code lh_bm25_new(const lh_bm25_params *p, lh_bm25 **out, lh_err *err)
@@ -293,7 +325,10 @@ lh_code lh_bm25_new(const lh_bm25_params *p, lh_bm25 **out, lh_err *err)
 void lh_bm25_free(lh_bm25 *b)
 {
     if (!b) return;
-    for (uint32_t t = 0; t < b->nterms; t++) free(b->terms[t].buf);
+    for (uint32_t t = 0; t < b->nterms; t++) {
+        free(b->terms[t].buf);
+        free(b->terms[t].skips);
+    }
     free(b->terms);
     free(b->slots);
     free(b->arena);
@@ -347,14 +382,20 @@ lh_code lh_bm25_add(lh_bm25 *b, uint32_t label, const char *text, size_t len, lh
         term *tm = &b->terms[b->scratch[i]];
         if (tm->df && tm->last == label) {
             if (tm->last_tf < UINT32_MAX) tm->last_tf++;
+            if (tm->last_tf > tm->max_tf) tm->max_tf = tm->last_tf > UINT16_MAX ? UINT16_MAX : (uint16_t)tm->last_tf;
             continue;
         }
-        if (tm->df) posting_flush(b, tm);
+        if (tm->df) {
+            posting_flush(b, tm);
+            if (label < tm->last) tm->unsorted = true;
+        }
         tm->last = label;
         tm->last_tf = 1;
+        if (!tm->max_tf) tm->max_tf = 1;
         tm->df++;
     }
     b->doclen[label] = (uint32_t)b->scratch_len;
+    if (b->scratch_len && (!b->min_len || b->scratch_len < b->min_len)) b->min_len = (uint32_t)b->scratch_len;
     b->ndocs++;
     b->total_len += b->scratch_len;
     /* a huge document should not pin its scratch for the index's life */
@@ -414,6 +455,21 @@ static int cmp_u32(const void *x, const void *y)
 static inline bool allowed(const lh_bitmap *allow, uint32_t label)
 {
     return !allow || (label < allow->nbits && ((allow->words[label >> 6] >> (label & 63)) & 1));
+}
+
+/* The first allowed label >= from, or NO_DOC. */
+static uint32_t next_allowed(const lh_bitmap *allow, uint32_t from)
+{
+    uint64_t nbits = allow->nbits < (uint64_t)LH_BM25_MAX_LABEL + 1 ? allow->nbits : (uint64_t)LH_BM25_MAX_LABEL + 1;
+    if (from >= nbits) return NO_DOC;
+    size_t wi = from >> 6, nw = (size_t)((nbits + 63) >> 6);
+    uint64_t w = allow->words[wi] & (~0ULL << (from & 63));
+    while (!w) {
+        if (++wi >= nw) return NO_DOC;
+        w = allow->words[wi];
+    }
+    uint64_t l = ((uint64_t)wi << 6) + (uint64_t)__builtin_ctzll(w);
+    return l < nbits ? (uint32_t)l : NO_DOC;
 }
 
 /* The accumulator: dense (acc by label, touched lists the labels) or a
@@ -492,6 +548,204 @@ static inline void heap_offer(lh_bm25_hit *h, size_t *n, size_t k, uint32_t labe
     }
 }
 
+/* What a search shares between its terms. */
+struct scorer {
+    const lh_bm25 *b;
+    const lh_bitmap *allow;
+    float c1, c2; /* the length norm is c1 + c2 * dl */
+};
+
+static inline float term_weight(const lh_bm25 *b, const term *tm)
+{
+    double n = (double)b->ndocs, df = tm->df;
+    return (float)(log(1 + (n - df + 0.5) / (df + 0.5)) * ((double)b->k1 + 1));
+}
+
+static inline float contribution(const struct scorer *sc, float w, uint32_t tf, uint32_t label)
+{
+    float ftf = (float)tf;
+    return w * ftf / (ftf + sc->c1 + sc->c2 * (float)sc->b->doclen[label]);
+}
+
+/* Term-at-a-time: every posting of every term into the accumulator, terms
+ * by ascending number. */
+static size_t search_taat(const struct scorer *sc, const uint32_t *terms, size_t nq, uint64_t sum_df, size_t k,
+                          lh_bm25_hit *out)
+{
+    const lh_bm25 *b = sc->b;
+    struct acc a = {0};
+    size_t nlabels = b->doclen_cap;
+    if (sum_df * 32 >= nlabels) {
+        a.acc = lh_xcalloc(nlabels, sizeof *a.acc);
+        a.touched = lh_xmalloc((sum_df < nlabels ? sum_df : nlabels) * sizeof *a.touched);
+    } else {
+        size_t cap = 16;
+        a.shift = 60;
+        while (cap < sum_df * 2) cap *= 2, a.shift--;
+        a.mask = cap - 1;
+        a.keys = lh_xmalloc(cap * sizeof *a.keys);
+        memset(a.keys, 0xff, cap * sizeof *a.keys);
+        a.acc = lh_xmalloc(cap * sizeof *a.acc);
+    }
+    for (size_t i = 0; i < nq; i++) {
+        const term *tm = &b->terms[terms[i]];
+        float w = term_weight(b, tm);
+        const uint8_t *p = tm->buf, *end = tm->buf + tm->len;
+        uint32_t label = 0;
+        for (uint32_t j = 0; j < tm->df; j++) {
+            uint32_t tf;
+            if (p < end) {
+                uint64_t v = varint_get(&p);
+                uint64_t zz = v >> 1;
+                label += (uint32_t)((zz >> 1) ^ (0 - (zz & 1)));
+                tf = (v & 1) ? (uint32_t)varint_get(&p) + 2 : 1;
+            } else {
+                label = tm->last;
+                tf = tm->last_tf;
+            }
+            if (!allowed(sc->allow, label)) continue;
+            acc_add(&a, label, contribution(sc, w, tf, label));
+        }
+    }
+    size_t m = 0;
+    if (!a.keys) {
+        for (size_t i = 0; i < a.ntouched; i++) heap_offer(out, &m, k, a.touched[i], a.acc[a.touched[i]]);
+    } else if (a.ntouched) {
+        for (size_t i = 0; i <= a.mask; i++)
+            if (a.keys[i] != NO_DOC) heap_offer(out, &m, k, a.keys[i], a.acc[i]);
+    }
+    free(a.acc);
+    free(a.keys);
+    free(a.touched);
+    return m;
+}
+
+/* A cursor over one term's postings, in ascending label order. */
+typedef struct cursor {
+    const term *tm;
+    const uint8_t *p;
+    uint32_t label, tf; /* the current posting; label NO_DOC past the end */
+    uint32_t pos;       /* postings read */
+    uint32_t slot;      /* the term's place in the query (by term number) */
+    float w;
+    double ub; /* no document gets more from this term */
+} cursor;
+
+static inline void cursor_next(cursor *c)
+{
+    const term *tm = c->tm;
+    if (c->pos + 1 < tm->df) {
+        uint64_t v = varint_get(&c->p);
+        uint64_t zz = v >> 1;
+        c->label += (uint32_t)((zz >> 1) ^ (0 - (zz & 1)));
+        c->tf = (v & 1) ? (uint32_t)varint_get(&c->p) + 2 : 1;
+    } else if (c->pos + 1 == tm->df) {
+        c->label = tm->last;
+        c->tf = tm->last_tf;
+    } else {
+        c->label = NO_DOC;
+        return;
+    }
+    c->pos++;
+}
+
+/* Moves to the first posting with a label >= target. */
+static inline void cursor_seek(cursor *c, uint32_t target)
+{
+    if (c->label >= target) return;
+    const term *tm = c->tm;
+    uint32_t nskips = (tm->df - 1) / SKIP, blk = c->pos / SKIP; /* the block of the next posting */
+    if (blk < nskips && tm->skips[blk].last < target) {
+        do blk++;
+        while (blk < nskips && tm->skips[blk].last < target);
+        c->p = tm->buf + tm->skips[blk - 1].end;
+        c->label = tm->skips[blk - 1].last;
+        c->pos = blk * SKIP;
+    }
+    while (c->label < target) cursor_next(c);
+}
+
+static int cmp_cursor_ub(const void *x, const void *y)
+{
+    const cursor *a = x, *b = y;
+    if (a->ub != b->ub) return a->ub < b->ub ? -1 : 1;
+    return (a->slot > b->slot) - (a->slot < b->slot);
+}
+
+/* Document-at-a-time with MaxScore over sorted postings (nq <= MAX_DAAT). */
+static size_t search_daat(const struct scorer *sc, const uint32_t *terms, size_t nq, size_t k, lh_bm25_hit *out)
+{
+    const lh_bm25 *b = sc->b;
+    cursor c[MAX_DAAT];
+    double bound[MAX_DAAT]; /* bound[i]: the most cursors 0..i give together */
+    float part[MAX_DAAT];   /* the current document's term scores, by slot */
+    float min_norm = sc->c1 + sc->c2 * (float)b->min_len;
+    for (size_t i = 0; i < nq; i++) {
+        const term *tm = &b->terms[terms[i]];
+        c[i] = (cursor){.tm = tm, .p = tm->buf, .slot = (uint32_t)i, .w = term_weight(b, tm)};
+        /* tf / (tf + norm) grows with tf, shrinks with norm, stays below 1;
+         * a little slack for float sums taken in another order */
+        double mtf = tm->max_tf;
+        c[i].ub = tm->max_tf == UINT16_MAX ? c[i].w : c[i].w * mtf / (mtf + min_norm);
+        c[i].ub = c[i].ub * (1 + 1e-4) + 1e-30;
+        cursor_next(&c[i]);
+    }
+    qsort(c, nq, sizeof *c, cmp_cursor_ub);
+    double acc = 0;
+    for (size_t i = 0; i < nq; i++) bound[i] = acc += c[i].ub;
+
+    size_t m = 0, first = 0; /* cursors below first are non-essential */
+    for (;;) {
+        uint32_t d = NO_DOC;
+        for (size_t i = first; i < nq; i++)
+            if (c[i].label < d) d = c[i].label;
+        if (d == NO_DOC) break;
+        if (!allowed(sc->allow, d)) {
+            /* the filter is a cursor too: on to the next allowed label */
+            d = next_allowed(sc->allow, d);
+            if (d == NO_DOC) break;
+            for (size_t i = first; i < nq; i++) cursor_seek(&c[i], d);
+            continue;
+        }
+        uint32_t mask = 0;
+        double s = 0;
+        for (size_t i = first; i < nq; i++) {
+            if (c[i].label != d) continue;
+            float v = contribution(sc, c[i].w, c[i].tf, d);
+            part[c[i].slot] = v;
+            mask |= 1u << c[i].slot;
+            s += v;
+            cursor_next(&c[i]);
+        }
+        bool full = m == k;
+        double theta = full ? out[0].score : 0;
+        bool out_of_reach = false;
+        for (size_t i = first; i-- > 0;) {
+            if (full && (s + bound[i]) * (1 + 1e-5) <= theta) { /* 1e-5: float rounding */
+                out_of_reach = true;
+                break;
+            }
+            cursor_seek(&c[i], d);
+            if (c[i].label == d) {
+                float v = contribution(sc, c[i].w, c[i].tf, d);
+                part[c[i].slot] = v;
+                mask |= 1u << c[i].slot;
+                s += v;
+            }
+        }
+        if (out_of_reach) continue;
+        float score = 0;
+        for (uint32_t bits = mask; bits; bits &= bits - 1) score += part[__builtin_ctz(bits)];
+        heap_offer(out, &m, k, d, score);
+        if (m == k) {
+            /* a later document needs more than the k-th best (ties go to lower labels) */
+            theta = out[0].score;
+            while (first < nq && bound[first] <= theta) first++;
+        }
+    }
+    return m;
+}
+
 size_t lh_bm25_search(const lh_bm25 *b, const char *query, size_t len, size_t k, const lh_bitmap *allow,
                       lh_bm25_hit *out)
 {
@@ -508,56 +762,14 @@ size_t lh_bm25_search(const lh_bm25 *b, const char *query, size_t len, size_t k,
     for (size_t i = 1; i < q.n; i++)
         if (q.terms[i] != q.terms[nq - 1]) q.terms[nq++] = q.terms[i];
     uint64_t sum_df = 0;
-    for (size_t i = 0; i < nq; i++) sum_df += b->terms[q.terms[i]].df;
-
-    struct acc a = {0};
-    size_t nlabels = b->doclen_cap;
-    if (sum_df * 32 >= nlabels) {
-        a.acc = lh_xcalloc(nlabels, sizeof *a.acc);
-        a.touched = lh_xmalloc((sum_df < nlabels ? sum_df : nlabels) * sizeof *a.touched);
-    } else {
-        size_t cap = 16;
-        a.shift = 60;
-        while (cap < sum_df * 2) cap *= 2, a.shift--;
-        a.mask = cap - 1;
-        a.keys = lh_xmalloc(cap * sizeof *a.keys);
-        memset(a.keys, 0xff, cap * sizeof *a.keys);
-        a.acc = lh_xmalloc(cap * sizeof *a.acc);
-    }
-
-    double n = (double)b->ndocs, k1 = b->k1, bb = b->b;
-    double avgdl = (double)b->total_len / n;
-    float c1 = (float)(k1 * (1 - bb)), c2 = (float)(k1 * bb / avgdl);
+    bool sorted = nq <= MAX_DAAT;
     for (size_t i = 0; i < nq; i++) {
-        const term *tm = &b->terms[q.terms[i]];
-        double df = tm->df;
-        float w = (float)(log(1 + (n - df + 0.5) / (df + 0.5)) * (k1 + 1));
-        const uint8_t *p = tm->buf, *end = tm->buf + tm->len;
-        uint32_t label = 0;
-        for (uint32_t j = 0; j < tm->df; j++) {
-            uint32_t tf;
-            if (p < end) {
-                uint64_t v = varint_get(&p);
-                uint64_t zz = v >> 1;
-                label += (uint32_t)((zz >> 1) ^ (0 - (zz & 1)));
-                tf = (v & 1) ? (uint32_t)varint_get(&p) + 2 : 1;
-            } else {
-                label = tm->last;
-                tf = tm->last_tf;
-            }
-            if (!allowed(allow, label)) continue;
-            float ftf = (float)tf;
-            acc_add(&a, label, w * ftf / (ftf + c1 + c2 * (float)b->doclen[label]));
-        }
+        sum_df += b->terms[q.terms[i]].df;
+        sorted &= !b->terms[q.terms[i]].unsorted;
     }
-
-    size_t m = 0;
-    if (!a.keys) {
-        for (size_t i = 0; i < a.ntouched; i++) heap_offer(out, &m, k, a.touched[i], a.acc[a.touched[i]]);
-    } else if (a.ntouched) {
-        for (size_t i = 0; i <= a.mask; i++)
-            if (a.keys[i] != NO_DOC) heap_offer(out, &m, k, a.keys[i], a.acc[i]);
-    }
+    double k1 = b->k1, bb = b->b, avgdl = (double)b->total_len / (double)b->ndocs;
+    struct scorer sc = {b, allow, (float)(k1 * (1 - bb)), (float)(k1 * bb / avgdl)};
+    size_t m = sorted ? search_daat(&sc, q.terms, nq, k, out) : search_taat(&sc, q.terms, nq, sum_df, k, out);
     /* heap sort: the worst goes last */
     for (size_t i = m; i > 1; i--) {
         lh_bm25_hit t = out[0];
@@ -565,9 +777,6 @@ size_t lh_bm25_search(const lh_bm25 *b, const char *query, size_t len, size_t k,
         out[i - 1] = t;
         sift_down(out, i - 1, 0);
     }
-    free(a.acc);
-    free(a.keys);
-    free(a.touched);
     free(q.terms);
     return m;
 }
