@@ -142,8 +142,9 @@ lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, s
  */
 
 /* Refreshes every text index over dataset (all indexes when NULL):
- * {dataset, indexes:[{index, from_version, version, dataset_version,
- *  embedded, reused, removed, status: refreshed|up_to_date}]} */
+ * {dataset, indexes:[{index, from_version, version, dataset_version, added,
+ *  changed, removed (rows), embedded, reused (texts), status:
+ *  refreshed|up_to_date}]} */
 lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who, json_t **out, lh_err *err);
 
 /* Indexes whose dataset has versions they have not embedded:

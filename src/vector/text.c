@@ -464,10 +464,10 @@ static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, cons
     text_build b = {.v = v, .name = e->name, .t = json_incref(json_object_get(lm, "text"))};
     lh_code rc = lh_catalog_get(v->cfg.catalog, str(origin, "dataset"), 0, &b.dm, err);
     if (rc == LH_OK && num(b.dm, "version") == num(origin, "version")) {
-        *report = json_pack("{s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:s}", "index", e->name, "from_version",
+        *report = json_pack("{s:s, s:I, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:s}", "index", e->name, "from_version",
                             (json_int_t)live->version, "version", (json_int_t)live->version, "dataset_version",
-                            (json_int_t)num(b.dm, "version"), "embedded", 0, "reused", 0, "removed", 0, "status",
-                            "up_to_date");
+                            (json_int_t)num(b.dm, "version"), "added", 0, "changed", 0, "removed", 0, "embedded", 0,
+                            "reused", 0, "status", "up_to_date");
         text_build_free(&b);
         return LH_OK;
     }
@@ -476,7 +476,7 @@ static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, cons
     lh_hnsw_info info;
     lh_hnsw_get_info(live->hnsw, &info);
     /* what changed: rows kept as they were, new ids, and the rest */
-    size_t base = lh_idtab_count(live->ids), kept = 0, fresh = 0, alive = info.count - info.deleted;
+    size_t base = lh_idtab_count(live->ids), kept = 0, fresh = 0, changed = 0, alive = info.count - info.deleted;
     bool appended = true;
     for (size_t i = 0; rc == LH_OK && i < b.r.ntexts; i++) {
         uint64_t label;
@@ -486,6 +486,7 @@ static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, cons
             kept++;
         } else {
             appended = false; /* changed text, or a deleted id back */
+            changed += lh_hnsw_vector(live->hnsw, label) != NULL;
         }
     }
     if (kept != alive) appended = false; /* rows removed */
@@ -570,11 +571,12 @@ static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, cons
         json_t *m = NULL;
         rc = vec_commit(v, e, &d, true, who, &m, err);
         if (rc == LH_OK) {
-            *report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "index", e->name, "from_version",
-                                (json_int_t)live->version, "version", (json_int_t)num(m, "version"),
-                                "dataset_version", (json_int_t)num(b.dm, "version"), "embedded",
-                                (json_int_t)src->embedded, "reused", (json_int_t)src->reused, "removed",
-                                (json_int_t)(alive - kept), "status", "refreshed");
+            *report = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "index", e->name,
+                                "from_version", (json_int_t)live->version, "version", (json_int_t)num(m, "version"),
+                                "dataset_version", (json_int_t)num(b.dm, "version"), "added", (json_int_t)fresh,
+                                "changed", (json_int_t)changed, "removed", (json_int_t)(alive - kept - changed),
+                                "embedded", (json_int_t)src->embedded, "reused", (json_int_t)src->reused, "status",
+                                "refreshed");
             json_decref(m);
         }
     } else {
