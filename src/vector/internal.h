@@ -90,6 +90,9 @@ uint64_t *vec_sequence(size_t n);
 lh_code vec_text_new(char **chunks, size_t n, const lh_idtab *ids, const json_t *deleted, lh_vtext **out,
                      lh_err *err);
 lh_code vec_text_check(const json_t *text, lh_err *err); /* the "text" object of a manifest */
+/* Appends the SQL expression of a row's text (settings t: columns or template)
+ * over the columns of dataset version dm; unknown columns are LH_EINVAL. */
+lh_code vec_text_expr(const json_t *dm, const json_t *t, lh_buf *sql, lh_err *err);
 lh_code vec_text_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
                         json_t **out, lh_err *err);
 void vec_worker_stop(lh_vectors *v);

@@ -102,13 +102,8 @@ static lh_code text_column(lh_buf *sql, const json_t *dm, const char *name, size
     return rc;
 }
 
-/* SELECT id, text FROM the dataset version dm, one row per dataset row. */
-static lh_code rows_sql(lh_vectors *v, const json_t *dm, const json_t *origin, const json_t *t, bool strings,
-                        lh_buf *sql, lh_err *err)
+lh_code vec_text_expr(const json_t *dm, const json_t *t, lh_buf *sql, lh_err *err)
 {
-    lh_buf_puts(sql, "SELECT CAST(");
-    lh_sql_quote_ident(sql, str(origin, "id_column"));
-    lh_buf_puts(sql, strings ? " AS VARCHAR), " : " AS BIGINT), ");
     lh_code rc = LH_OK;
     json_t *cols = json_object_get(t, "columns");
     if (cols) {
@@ -116,41 +111,54 @@ static lh_code rows_sql(lh_vectors *v, const json_t *dm, const json_t *origin, c
         for (size_t i = 0; rc == LH_OK && i < json_array_size(cols); i++) {
             const char *c = json_string_value(json_array_get(cols, i));
             lh_buf_puts(sql, ", NULLIF(");
-            rc = text_column(sql, dm, c, strlen(c), err);
+            rc = c ? text_column(sql, dm, c, strlen(c), err) : lh_err_set(err, LH_EINVAL, "text index: bad column");
             lh_buf_puts(sql, ", '')");
         }
         lh_buf_puts(sql, ")");
-    } else { /* "{a}: {b}" -> concat('', a, ': ', b); {{ and }} are literal braces */
-        const char *p = str(t, "template");
-        lh_buf lit = {0};
-        lh_buf_puts(sql, "concat(''");
-        while (rc == LH_OK && *p) {
-            if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
-                lh_buf_putc(&lit, *p);
-                p += 2;
-            } else if (*p == '{') {
-                const char *end = strchr(p, '}');
-                if (!end || end == p + 1) {
-                    rc = lh_err_set(err, LH_EINVAL, "text index: the template has an unclosed or empty {}");
-                    break;
-                }
-                lh_buf_puts(sql, ", ");
-                lh_sql_quote_literal(sql, lit.len ? lit.data : "");
-                lh_buf_reset(&lit);
-                lh_buf_puts(sql, ", ");
-                rc = text_column(sql, dm, p + 1, (size_t)(end - p - 1), err);
-                p = end + 1;
-            } else {
-                lh_buf_putc(&lit, *p++);
-            }
-        }
-        if (lit.len) {
-            lh_buf_puts(sql, ", ");
-            lh_sql_quote_literal(sql, lit.data);
-        }
-        lh_buf_free(&lit);
-        lh_buf_puts(sql, ")");
+        return rc;
     }
+    /* "{a}: {b}" -> concat('', a, ': ', b); {{ and }} are literal braces */
+    const char *p = str(t, "template");
+    if (!p) return lh_err_set(err, LH_EINVAL, "text index: give either columns or a template");
+    lh_buf lit = {0};
+    lh_buf_puts(sql, "concat(''");
+    while (rc == LH_OK && *p) {
+        if ((p[0] == '{' && p[1] == '{') || (p[0] == '}' && p[1] == '}')) {
+            lh_buf_putc(&lit, *p);
+            p += 2;
+        } else if (*p == '{') {
+            const char *end = strchr(p, '}');
+            if (!end || end == p + 1) {
+                rc = lh_err_set(err, LH_EINVAL, "text index: the template has an unclosed or empty {}");
+                break;
+            }
+            lh_buf_puts(sql, ", ");
+            lh_sql_quote_literal(sql, lit.len ? lit.data : "");
+            lh_buf_reset(&lit);
+            lh_buf_puts(sql, ", ");
+            rc = text_column(sql, dm, p + 1, (size_t)(end - p - 1), err);
+            p = end + 1;
+        } else {
+            lh_buf_putc(&lit, *p++);
+        }
+    }
+    if (lit.len) {
+        lh_buf_puts(sql, ", ");
+        lh_sql_quote_literal(sql, lit.data);
+    }
+    lh_buf_free(&lit);
+    lh_buf_puts(sql, ")");
+    return rc;
+}
+
+/* SELECT id, text FROM the dataset version dm, one row per dataset row. */
+static lh_code rows_sql(lh_vectors *v, const json_t *dm, const json_t *origin, const json_t *t, bool strings,
+                        lh_buf *sql, lh_err *err)
+{
+    lh_buf_puts(sql, "SELECT CAST(");
+    lh_sql_quote_ident(sql, str(origin, "id_column"));
+    lh_buf_puts(sql, strings ? " AS VARCHAR), " : " AS BIGINT), ");
+    lh_code rc = vec_text_expr(dm, t, sql, err);
     lh_buf_puts(sql, " FROM (");
     if (rc == LH_OK) rc = lh_dataset_tables_sql(v->cfg.tables, dm, sql, err);
     lh_buf_puts(sql, ")");
