@@ -5,6 +5,7 @@
  *
  *   build/bench/bench_bm25 [--docs 100000] [--vocab 50000] [--queries 20000] [--words 3]
  *                          [--qmax 20000]   (query words: uniform over the qmax most frequent)
+ *                          [--shuffle 1]    (add in random label order: term-at-a-time search)
  *
  * Prints build time, the index's bytes (lh_bm25_memory) and the growth of
  * the process's resident set, then queries per second for k = 10 unfiltered
@@ -65,13 +66,14 @@ static void make_word(char *out, size_t rank)
 
 int main(int argc, char **argv)
 {
-    size_t docs = 100000, vocab = 50000, queries = 20000, words = 3, qmax = 20000;
+    size_t docs = 100000, vocab = 50000, queries = 20000, words = 3, qmax = 20000, shuffle = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--docs")) docs = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--vocab")) vocab = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--queries")) queries = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--words")) words = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--qmax")) qmax = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--shuffle")) shuffle = strtoul(argv[i + 1], NULL, 10);
     }
     /* the vocabulary and its Zipf cumulative distribution */
     char (*vw)[32] = lh_xmalloc(vocab * sizeof *vw);
@@ -108,16 +110,27 @@ int main(int argc, char **argv)
         total += len[d];
     }
 
+    uint32_t *order = lh_xmalloc(docs * sizeof *order);
+    for (size_t d = 0; d < docs; d++) order[d] = (uint32_t)d;
+    for (size_t d = docs; shuffle && d > 1; d--) {
+        size_t j = next() % d;
+        uint32_t t = order[d - 1];
+        order[d - 1] = order[j];
+        order[j] = t;
+    }
     long rss0 = rss_kb();
     double t0 = now_s();
     lh_bm25 *x;
     lh_err err;
     if (lh_bm25_new(NULL, &x, &err) != LH_OK) return 1;
-    for (size_t d = 0; d < docs; d++)
-        if (lh_bm25_add(x, (uint32_t)d, text[d], len[d], &err) != LH_OK) {
+    for (size_t i = 0; i < docs; i++) {
+        uint32_t d = order[i];
+        if (lh_bm25_add(x, d, text[d], len[d], &err) != LH_OK) {
             fprintf(stderr, "add: %s\n", err.message);
             return 1;
         }
+    }
+    free(order);
     double build = now_s() - t0;
     long rss1 = rss_kb();
     double index_mb = (double)lh_bm25_memory(x) / 1048576;
