@@ -72,7 +72,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-retrieval
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB)
@@ -104,7 +104,7 @@ test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
 # The suites with threads, once more under ThreadSanitizer.
-TSAN_SUITES := test_catalog test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_search
+TSAN_SUITES := test_catalog test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_search test_bm25
 test-tsan:
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=thread $(TSAN_SUITES:%=build/tsan/tests/%)
 	$(Q)scripts/with-s3rver scripts/run-unit $(TSAN_SUITES:%=build/tsan/tests/%)
@@ -199,6 +199,11 @@ build/bench/bench_ann_avx2: bench/bench_ann.cpp $(LIB)
 
 bench-sql: bootstrap all build/bench/bench_sql
 	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench
+
+# BM25 build and query speed on a generated Zipf corpus (no anchor: no other
+# full-text engine runs here offline; DuckDB's fts extension must be downloaded).
+bench-bm25: all build/bench/bench_bm25
+	$(Q)build/bench/bench_bm25 --docs 100000
 
 # Retrieval quality (recall@10, MRR) of hash, USE-Lite, BM25 and hybrid on the
 # staffing sample, sidecar throughput, /v1/search latency under load.

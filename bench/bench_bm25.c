@@ -68,15 +68,21 @@ int main(int argc, char **argv)
 {
     size_t docs = 100000, vocab = 50000, queries = 20000, words = 3, qmax = 20000, shuffle = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--docs")) docs = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--vocab")) vocab = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--queries")) queries = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--words")) words = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--qmax")) qmax = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--shuffle")) shuffle = strtoul(argv[i + 1], NULL, 10);
+        if (!strcmp(argv[i], "--docs"))
+            docs = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--vocab"))
+            vocab = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--queries"))
+            queries = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--words"))
+            words = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--qmax"))
+            qmax = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--shuffle"))
+            shuffle = strtoul(argv[i + 1], NULL, 10);
     }
     /* the vocabulary and its Zipf cumulative distribution */
-    char (*vw)[32] = lh_xmalloc(vocab * sizeof *vw);
+    char(*vw)[32] = lh_xmalloc(vocab * sizeof *vw);
     double *cdf = lh_xmalloc(vocab * sizeof *cdf), sum = 0;
     for (size_t i = 0; i < vocab; i++) {
         make_word(vw[i], i);
@@ -97,8 +103,10 @@ int main(int argc, char **argv)
             size_t lo = 0, hi = vocab - 1;
             while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                if (cdf[mid] < u) lo = mid + 1;
-                else hi = mid;
+                if (cdf[mid] < u)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
             size_t l = strlen(vw[lo]);
             memcpy(p, vw[lo], l);
@@ -135,14 +143,15 @@ int main(int argc, char **argv)
     long rss1 = rss_kb();
     double index_mb = (double)lh_bm25_memory(x) / 1048576;
     printf("build: %zu docs, %.1f MB of text, %zu terms in %.3f s (%.0f docs/s, %.1f MB/s)\n", docs,
-           (double)total / 1048576, lh_bm25_terms(x), build, (double)docs / build, (double)total / 1048576 / build);
-    printf("memory: lh_bm25_memory %.1f MB (%.2f bytes per text byte), resident growth %.1f MB\n", index_mb,
-           (double)lh_bm25_memory(x) / (double)total, (double)(rss1 - rss0) / 1024);
+           (double)total / 1048576, lh_bm25_terms(x), build, (double)docs / build,
+           (double)total / 1048576 / build);
+    printf("memory: lh_bm25_memory %.1f MB (%.2f bytes per text byte), resident growth %.1f MB\n",
+           index_mb, (double)lh_bm25_memory(x) / (double)total, (double)(rss1 - rss0) / 1024);
 
     /* queries: words drawn uniformly from the qmax most frequent ranks, so
      * by default each mixes common and mid-frequency terms */
     if (qmax > vocab || !qmax) qmax = vocab;
-    char (*qs)[256] = lh_xmalloc(queries * sizeof *qs);
+    char(*qs)[256] = lh_xmalloc(queries * sizeof *qs);
     for (size_t q = 0; q < queries; q++) {
         qs[q][0] = '\0';
         for (size_t w = 0; w < words && strlen(qs[q]) + 40 < sizeof qs[q]; w++) {
@@ -164,13 +173,15 @@ int main(int argc, char **argv)
     size_t found = 0;
     for (int f = 0; f < 3; f++) {
         double q0 = now_s();
-        for (size_t q = 0; q < queries; q++) found += lh_bm25_search(x, qs[q], strlen(qs[q]), 10, filters[f], hits);
+        for (size_t q = 0; q < queries; q++)
+            found += lh_bm25_search(x, qs[q], strlen(qs[q]), 10, filters[f], hits);
         qps[f] = (double)queries / (now_s() - q0);
     }
-    printf("queries (%zu words, k 10): %.0f/s unfiltered, %.0f/s at 10%%, %.0f/s at 1%% (%zu hits)\n", words, qps[0],
-           qps[1], qps[2], found);
-    printf("bm25 docs=%zu build_s=%.3f index_mb=%.1f qps=%.0f qps_f10=%.0f qps_f1=%.0f\n", docs, build, index_mb,
-           qps[0], qps[1], qps[2]);
+    printf(
+        "queries (%zu words, k 10): %.0f/s unfiltered, %.0f/s at 10%%, %.0f/s at 1%% (%zu hits)\n",
+        words, qps[0], qps[1], qps[2], found);
+    printf("bm25 docs=%zu build_s=%.3f index_mb=%.1f qps=%.0f qps_f10=%.0f qps_f1=%.0f\n", docs,
+           build, index_mb, qps[0], qps[1], qps[2]);
 
     lh_bm25_free(x);
     for (size_t d = 0; d < docs; d++) free(text[d]);

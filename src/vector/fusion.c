@@ -84,8 +84,8 @@ static int rank_of(size_t pos)
     return pos >= (size_t)INT32_MAX ? INT32_MAX : (int)pos + 1;
 }
 
-size_t lh_fuse(lh_fusion f, double w, double rrf_k, const lh_ranked *a, size_t na, const lh_ranked *b, size_t nb,
-               size_t k, lh_fused *out)
+size_t lh_fuse(lh_fusion f, double w, double rrf_k, const lh_ranked *a, size_t na,
+               const lh_ranked *b, size_t nb, size_t k, lh_fused *out)
 {
     if (!k || !out) return 0;
     if (!a) na = 0;

@@ -7,7 +7,9 @@
  * Tokens must be 1..64 bytes of valid UTF-8 with no ASCII capital or
  * separator, and never a stop word; hits must be added, allowed, distinct,
  * best first with ties by lower label, with positive finite scores, and a
- * smaller k must give a prefix of a larger one.
+ * smaller k must give a prefix of a larger one. The same documents added in
+ * label order (the MaxScore path, where input order may have taken the
+ * term-at-a-time one) must rank alike.
  */
 #include "lakehouse/lh_bm25.h"
 #include "lakehouse/lh_utf8.h"
@@ -35,16 +37,18 @@ static void on_token(void *ctx, const char *tok, size_t n)
     if (++c->count > c->limit) abort(); /* at most one token per two bytes, plus one */
 }
 
-#define MAX_DOCS 64
+#define MAX_DOCS 256
 
-static void check_hits(const lh_bm25_hit *h, size_t n, size_t k, const uint64_t *bits, const bool *added)
+static void check_hits(const lh_bm25_hit *h, size_t n, size_t k, const uint64_t *bits,
+                       const bool *added)
 {
     if (n > k) abort();
     for (size_t i = 0; i < n; i++) {
         if (h[i].label >= 256 || !added[h[i].label]) abort();
         if (bits && !((bits[h[i].label >> 6] >> (h[i].label & 63)) & 1)) abort();
         if (!(h[i].score > 0) || !isfinite(h[i].score)) abort();
-        if (i && (h[i].score > h[i - 1].score || (h[i].score == h[i - 1].score && h[i].label <= h[i - 1].label)))
+        if (i && (h[i].score > h[i - 1].score ||
+                  (h[i].score == h[i - 1].score && h[i].label <= h[i - 1].label)))
             abort();
     }
 }
@@ -67,6 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lh_err err;
     if (lh_bm25_new(&p, &x, &err) != LH_OK) abort();
     bool added[256] = {false};
+    const char *doc_text[256];
+    size_t doc_len[256];
     const char *q = text + 4, *end = text + size;
     size_t qlen = 0, docs = 0;
     for (const char *s = text + 4; s < end;) {
@@ -80,6 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (rc == LH_OK) {
                 if (added[label]) abort();
                 added[label] = true;
+                doc_text[label] = s + 1;
+                doc_len[label] = (size_t)(e - s - 1);
                 docs++;
             } else if (rc != LH_EEXIST || !added[label]) {
                 abort();
@@ -98,6 +106,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_hits(small, ns, k, a ? bits : NULL, added);
     if (ns != (nb < k ? nb : k) || memcmp(small, big, ns * sizeof *small)) abort();
 
+    lh_bm25 *y;
+    if (lh_bm25_new(&p, &y, &err) != LH_OK) abort();
+    for (uint32_t l = 0; l < 256; l++)
+        if (added[l] && lh_bm25_add(y, l, doc_text[l], doc_len[l], &err) != LH_OK) abort();
+    lh_bm25_hit other[MAX_DOCS];
+    size_t no = lh_bm25_search(y, q, qlen, MAX_DOCS, a, other);
+    if (no != nb) abort();
+    for (size_t i = 0; i < nb; i++) {
+        float tol = 1e-4f * big[i].score;
+        if (fabsf(big[i].score - other[i].score) > tol) abort();
+        bool near = (i > 0 && big[i - 1].score - big[i].score <= tol) ||
+                    (i + 1 < nb && big[i].score - big[i + 1].score <= tol);
+        if (!near && big[i].label != other[i].label) abort();
+    }
+    lh_bm25_free(y);
+
     /* fuse the hits with themselves reversed */
     lh_ranked ra[MAX_DOCS], rb[MAX_DOCS];
     for (size_t i = 0; i < nb; i++) {
@@ -107,10 +131,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lh_fused out[MAX_DOCS];
     double w = (double)(data[2] % 11) / 10;
     for (int f = 0; f < 2; f++) {
-        size_t n = lh_fuse(f ? LH_FUSION_WEIGHTED : LH_FUSION_RRF, w, data[3], ra, nb, rb, nb, k, out);
+        size_t n =
+            lh_fuse(f ? LH_FUSION_WEIGHTED : LH_FUSION_RRF, w, data[3], ra, nb, rb, nb, k, out);
         if (n != (nb < k ? nb : k)) abort();
         for (size_t i = 0; i < n; i++) {
-            if (!out[i].rank_a || !out[i].rank_b || !isfinite(out[i].score) || out[i].score < 0) abort();
+            if (!out[i].rank_a || !out[i].rank_b || !isfinite(out[i].score) || out[i].score < 0)
+                abort();
             if (i && out[i].score > out[i - 1].score) abort();
         }
     }

@@ -86,11 +86,13 @@ static void t_tokens_stop_and_stem(void **state)
     (void)state;
     struct toks t;
     assert_string_equal(TOKS("The workers of the companies is a class"), "worker|company|class");
-    assert_string_equal(TOKS("is are was were be by at as it this that from with and or of to in on for an a the"),
-                        "");
-    assert_string_equal(TOKS("THE Is"), ""); /* stop words after lower-casing */
+    assert_string_equal(
+        TOKS("is are was were be by at as it this that from with and or of to in on for an a the"),
+        "");
+    assert_string_equal(TOKS("THE Is"), "");           /* stop words after lower-casing */
     assert_string_equal(TOKS("thes froms withs"), ""); /* and after the stem */
-    assert_string_equal(TOKS("boxes classes matches wishes addresses"), "box|class|match|wish|address");
+    assert_string_equal(TOKS("boxes classes matches wishes addresses"),
+                        "box|class|match|wish|address");
     assert_string_equal(TOKS("databases horses cases ties"), "database|horse|case|tie");
     assert_string_equal(TOKS("status class glass"), "status|class|glass");
     assert_string_equal(TOKS("bus its gas yes"), "bus|its|gas|yes"); /* 3 bytes: unchanged */
@@ -140,7 +142,8 @@ static double idf(double n, double df)
     return log(1 + (n - df + 0.5) / (df + 0.5));
 }
 
-static double term_score(double tf, double dl, double df, double n, double avgdl, double k1, double b)
+static double term_score(double tf, double dl, double df, double n, double avgdl, double k1,
+                         double b)
 {
     return idf(n, df) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl));
 }
@@ -156,7 +159,8 @@ static lh_bm25 *index_of(const char *const *docs, size_t n, float k1, float b)
     return x;
 }
 
-static size_t search(const lh_bm25 *x, const char *q, size_t k, const lh_bitmap *allow, lh_bm25_hit *out)
+static size_t search(const lh_bm25 *x, const char *q, size_t k, const lh_bitmap *allow,
+                     lh_bm25_hit *out)
 {
     return lh_bm25_search(x, q, strlen(q), k, allow, out);
 }
@@ -223,7 +227,7 @@ static void t_rare_and_length(void **state)
     (void)state;
     static const char *const docs[] = {
         "common words here",  "common words there", "common zebra", "common things",
-        "common stuff again", "common alpha",        "beta common",
+        "common stuff again", "common alpha",       "beta common",
     };
     lh_bm25 *x = index_of(docs, 7, 0, 0);
     lh_bm25_hit hits[8];
@@ -269,7 +273,8 @@ static void t_ties_by_label(void **state)
     /* out of order labels */
     uint32_t order[] = {3, 0, 4, 2, 1};
     for (int i = 0; i < 5; i++)
-        assert_int_equal(lh_bm25_add(x, order[i], docs[order[i]], strlen(docs[order[i]]), &err), LH_OK);
+        assert_int_equal(lh_bm25_add(x, order[i], docs[order[i]], strlen(docs[order[i]]), &err),
+                         LH_OK);
     lh_bm25_hit hits[4];
     assert_int_equal(search(x, "text", 4, NULL, hits), 3);
     assert_int_equal(hits[0].label, 0);
@@ -320,6 +325,17 @@ static void t_edges_and_errors(void **state)
     lh_bitmap low = {w, 64};
     assert_int_equal(search(x, "hello", 4, &low, hits), 1);
     assert_int_equal(hits[0].label, 5);
+    /* a tf past 65535 (the bound MaxScore keeps per term saturates there) */
+    size_t big = 70000 * 3;
+    char *many = lh_xmalloc(big);
+    for (size_t i = 0; i < big; i += 3) memcpy(many + i, "zz ", 3);
+    assert_int_equal(lh_bm25_add(x, 9, many, big, &err), LH_OK);
+    free(many);
+    assert_int_equal(lh_bm25_add(x, 10, "zz hello", 8, &err), LH_OK);
+    assert_int_equal(lh_bm25_add(x, 11, "zz zz", 5, &err), LH_OK);
+    assert_int_equal(search(x, "zz", 1, NULL, hits), 1);
+    assert_int_equal(hits[0].label, 9);
+    assert_int_equal(search(x, "zz hello", 4, NULL, hits), 4);
     size_t mem = lh_bm25_memory(x);
     assert_true(mem >= 1000001 * sizeof(uint32_t)); /* the lengths reach the largest label */
     lh_bm25_free(x);
@@ -447,6 +463,7 @@ static size_t brute(const struct corpus *c, const uint16_t *q, size_t nq, const 
     for (uint32_t d = 0; d < NDOCS; d++) total += c->dl[d];
     double avgdl = total / NDOCS;
     uint32_t df[8] = {0};
+    assert_true(nq <= 8);
     for (size_t j = 0; j < nq; j++)
         for (uint32_t d = 0; d < NDOCS; d++)
             if (bsearch(&q[j], c->words[d], c->nwords[d], sizeof(uint16_t), cmp_u16)) df[j]++;
@@ -456,7 +473,8 @@ static size_t brute(const struct corpus *c, const uint16_t *q, size_t nq, const 
         double s = 0;
         bool hit = false;
         for (size_t j = 0; j < nq; j++) {
-            const uint16_t *w = bsearch(&q[j], c->words[d], c->nwords[d], sizeof(uint16_t), cmp_u16);
+            const uint16_t *w =
+                bsearch(&q[j], c->words[d], c->nwords[d], sizeof(uint16_t), cmp_u16);
             if (!w) continue;
             hit = true;
             s += term_score(c->tfs[d][w - c->words[d]], c->dl[d], df[j], NDOCS, avgdl, 1.2, 0.75);
@@ -480,7 +498,8 @@ static void query_text(char *out, const uint16_t *q, size_t nq)
 
 /* got must be exact's top k: the same scores in order, labels equal where
  * scores are clearly apart (float sums may differ in the last bits). */
-static void same_ranking(const lh_bm25_hit *got, size_t ngot, const lh_bm25_hit *exact, size_t nexact, size_t k)
+static void same_ranking(const lh_bm25_hit *got, size_t ngot, const lh_bm25_hit *exact,
+                         size_t nexact, size_t k)
 {
     assert_int_equal(ngot, nexact < k ? nexact : k);
     for (size_t i = 0; i < ngot; i++) {
@@ -500,7 +519,8 @@ static void t_brute_force(void **state)
     lh_bm25_hit *exact = lh_xmalloc(NDOCS * sizeof *exact), *got = lh_xmalloc(NDOCS * sizeof *got);
     /* common words (dense accumulator), rare words (hash accumulator), mixed, repeated */
     static const uint16_t queries[][4] = {
-        {0, 1, 2, 0}, {2999, 2998, 0, 0}, {2500, 0, 0, 0}, {5, 1700, 2400, 0}, {3, 3, 3, 0}, {0, 0, 0, 0},
+        {0, 1, 2, 0},       {2999, 2998, 0, 0}, {2500, 0, 0, 0},
+        {5, 1700, 2400, 0}, {3, 3, 3, 0},       {0, 0, 0, 0},
     };
     static const size_t lens[] = {3, 2, 1, 3, 3, 1};
     for (size_t qi = 0; qi < 6; qi++) {
@@ -535,14 +555,16 @@ static void t_filtered(void **state)
     lh_bitmap allow = {bits, NDOCS};
     lh_bm25_hit *exact = lh_xmalloc(NDOCS * sizeof *exact), *got = lh_xmalloc(NDOCS * sizeof *got);
     static const double sel[] = {0.5, 0.01, 0.001};
-    static const uint16_t queries[][3] = {{0, 7, 40}, {1, 0, 0}, {2990, 1500, 12}};
-    static const size_t lens[] = {3, 1, 3};
+    /* the last query's postings are long enough for cursors under a filter */
+    static const uint16_t queries[][8] = {
+        {0, 7, 40}, {1}, {2990, 1500, 12}, {0, 1, 2, 3, 4, 5, 6, 7}};
+    static const size_t lens[] = {3, 1, 3, 8};
     for (size_t si = 0; si < 3; si++) {
         memset(bits, 0, words * sizeof *bits);
         rng_state = 777 + si;
         for (uint32_t d = 0; d < NDOCS; d++)
             if (rnd(100000) < (uint32_t)(sel[si] * 100000)) bits[d >> 6] |= 1ULL << (d & 63);
-        for (size_t qi = 0; qi < 3; qi++) {
+        for (size_t qi = 0; qi < 4; qi++) {
             char text[128];
             query_text(text, queries[qi], lens[qi]);
             size_t ne = brute(c, queries[qi], lens[qi], &allow, exact);
@@ -570,6 +592,90 @@ static void t_filtered(void **state)
     free(bits);
     free(exact);
     free(got);
+    corpus_free(c);
+}
+
+/* Labels added out of order take the term-at-a-time path; in order, the
+ * MaxScore one: both must rank alike, filtered or not. So must a query of
+ * more than 32 distinct terms (term-at-a-time on ordered labels). */
+static void t_search_paths_agree(void **state)
+{
+    (void)state;
+    struct corpus *c = corpus_new();
+    lh_bm25 *shuffled;
+    lh_err err;
+    assert_int_equal(lh_bm25_new(NULL, &shuffled, &err), LH_OK);
+    uint32_t *order = lh_xmalloc(NDOCS * sizeof *order);
+    for (uint32_t d = 0; d < NDOCS; d++) order[d] = d;
+    rng_state = 99;
+    for (uint32_t d = NDOCS; d > 1; d--) {
+        uint32_t j = rnd(d), t = order[d - 1];
+        order[d - 1] = order[j];
+        order[j] = t;
+    }
+    for (uint32_t i = 0; i < NDOCS; i++)
+        assert_int_equal(
+            lh_bm25_add(shuffled, order[i], c->docs[order[i]], strlen(c->docs[order[i]]), &err),
+            LH_OK);
+    free(order);
+
+    size_t words = (NDOCS + 63) / 64;
+    uint64_t *bits = lh_xcalloc(words, sizeof *bits);
+    for (uint32_t d = 0; d < NDOCS; d++)
+        if (rnd(10) < 3) bits[d >> 6] |= 1ULL << (d & 63);
+    lh_bitmap allow = {bits, NDOCS};
+    lh_bm25_hit *a = lh_xmalloc(NDOCS * sizeof *a), *b = lh_xmalloc(NDOCS * sizeof *b);
+    for (int qi = 0; qi < 60; qi++) {
+        uint16_t q[4];
+        size_t nq = 1 + (size_t)rnd(4);
+        for (size_t j = 0; j < nq; j++) q[j] = (uint16_t)(qi % 3 == 0 ? rnd(30) : rnd(VOCAB));
+        char text[128];
+        query_text(text, q, nq);
+        size_t k = (size_t[]){1, 10, 100, NDOCS}[qi % 4];
+        const lh_bitmap *f = qi % 2 ? &allow : NULL;
+        size_t na = search(c->x, text, k, f, a), nb = search(shuffled, text, k, f, b);
+        same_ranking(a, na, b, nb, k);
+    }
+
+    /* 40 distinct terms: term-at-a-time, checked against brute force */
+    char text[40 * 8];
+    uint16_t q[40];
+    for (size_t j = 0; j < 40; j++) q[j] = (uint16_t)(j * 7);
+    query_text(text, q, 40);
+    lh_bm25_hit *exact = lh_xmalloc(NDOCS * sizeof *exact);
+    size_t ne = 0;
+    {
+        /* brute() takes at most 8 terms; score the 40 here */
+        double total = 0;
+        for (uint32_t d = 0; d < NDOCS; d++) total += c->dl[d];
+        double avgdl = total / NDOCS;
+        uint32_t df[40] = {0};
+        for (size_t j = 0; j < 40; j++)
+            for (uint32_t d = 0; d < NDOCS; d++)
+                if (bsearch(&q[j], c->words[d], c->nwords[d], sizeof(uint16_t), cmp_u16)) df[j]++;
+        for (uint32_t d = 0; d < NDOCS; d++) {
+            double sc = 0;
+            bool hit = false;
+            for (size_t j = 0; j < 40; j++) {
+                const uint16_t *w =
+                    bsearch(&q[j], c->words[d], c->nwords[d], sizeof(uint16_t), cmp_u16);
+                if (!w) continue;
+                hit = true;
+                sc += term_score(c->tfs[d][w - c->words[d]], c->dl[d], df[j], NDOCS, avgdl, 1.2,
+                                 0.75);
+            }
+            if (hit) exact[ne++] = (lh_bm25_hit){d, (float)sc};
+        }
+        qsort(exact, ne, sizeof *exact, cmp_hit);
+    }
+    size_t ng = search(c->x, text, 50, NULL, a);
+    same_ranking(a, ng, exact, ne, 50);
+
+    free(exact);
+    free(a);
+    free(b);
+    free(bits);
+    lh_bm25_free(shuffled);
     corpus_free(c);
 }
 
@@ -778,6 +884,7 @@ int main(void)
         cmocka_unit_test(t_edges_and_errors),
         cmocka_unit_test(t_brute_force),
         cmocka_unit_test(t_filtered),
+        cmocka_unit_test(t_search_paths_agree),
         cmocka_unit_test(t_concurrent_search),
         cmocka_unit_test(t_memory),
         cmocka_unit_test(t_rrf),
