@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "../../src/ingest/internal.h"
+#define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"} /* no embedding here */
+#include "app_fixture.h"
 #include "lakehouse/lh_api.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sample.h"
@@ -26,50 +28,6 @@
 #include <unistd.h>
 
 #define LIT(s) s, sizeof(s) - 1 /* a literal and its length, NULs included */
-
-struct fixture {
-    char *dir;
-    lh_config cfg;
-    lh_app *app;
-};
-
-static const lh_who tester = {"tester", "test"};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = lh_xcalloc(1, sizeof *f);
-    char tmpl[] = "/tmp/lh-ingest-XXXXXX";
-    f->dir = lh_xstrdup(mkdtemp(tmpl));
-    char *data = lh_xasprintf("%s/data", f->dir);
-    lh_config_override o[] = {{"storage.data_dir", data, "test"}, {"journal.flush_ms", "20", "test"}};
-    lh_err err;
-    lh_code rc = lh_config_load(&f->cfg, NULL, NULL, o, 2, &err);
-    if (rc == LH_OK) rc = lh_app_open(&f->cfg, &f->app, &err);
-    free(data);
-    if (rc) {
-        fprintf(stderr, "setup: %s\n", err.message);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    lh_app_close(f->app);
-    lh_config_free(&f->cfg);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f->dir);
-    free(f);
-    return 0;
-}
 
 static char *write_file(struct fixture *f, const char *name, const void *data, size_t n)
 {
@@ -515,14 +473,14 @@ static void t_sample_is_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(t_sniff, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_sniff, app_setup, app_teardown),
         cmocka_unit_test(t_chunking),
         cmocka_unit_test(t_pii),
-        cmocka_unit_test_setup_teardown(t_formats, setup, teardown),
-        cmocka_unit_test_setup_teardown(t_pdf, setup, teardown),
-        cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, setup, teardown),
-        cmocka_unit_test_setup_teardown(t_sample_is_deterministic, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_formats, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_pdf, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_sample_is_deterministic, app_setup, app_teardown),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
 }

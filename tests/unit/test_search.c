@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"}
+#include "app_fixture.h"
 #include "lakehouse/lh_api.h"
 #include "lakehouse/lh_mem.h"
 
@@ -21,51 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct fixture {
-    char *dir;
-    lh_config cfg;
-    lh_app *app;
-};
-
-static const lh_who tester = {"tester", "test"};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = lh_xcalloc(1, sizeof *f);
-    char tmpl[] = "/tmp/lh-search-XXXXXX";
-    f->dir = lh_xstrdup(mkdtemp(tmpl));
-    char *data = lh_xasprintf("%s/data", f->dir);
-    lh_config_override o[] = {{"storage.data_dir", data, "test"}, {"ai.provider", "hash", "test"},
-                              {"journal.flush_ms", "20", "test"}};
-    lh_err err;
-    lh_code rc = lh_config_load(&f->cfg, NULL, NULL, o, 3, &err);
-    if (rc == LH_OK) rc = lh_app_open(&f->cfg, &f->app, &err);
-    free(data);
-    if (rc) {
-        fprintf(stderr, "setup: %s\n", err.message);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    lh_app_close(f->app);
-    lh_config_free(&f->cfg);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f->dir);
-    free(f);
-    return 0;
-}
 
 static const char *const WORDS[] = {"forklift", "nurse", "welder", "driver", "chef", "clerk", "painter", "cook"};
 
@@ -258,9 +215,9 @@ static void t_on_append_under_searches(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(t_refresh_embeds_only_new_texts, setup, teardown),
-        cmocka_unit_test_setup_teardown(t_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(t_on_append_under_searches, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_refresh_embeds_only_new_texts, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_filters, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_on_append_under_searches, app_setup, app_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
