@@ -88,6 +88,8 @@ typedef struct lh_vectors_spec {
      * template:"{col} ...", provider, model, refresh: manual|on_append,
      * fusion: rrf|weighted, weight (of the vector list, 0..1), rrf_k} */
     const json_t *text;
+    lh_ai_progress_fn progress; /* text indexes: texts embedded so far (may be NULL) */
+    void *progress_ctx;
 } lh_vectors_spec;
 
 /* Each returns the new version's manifest (a new reference). */

@@ -96,6 +96,9 @@ const char *lh_cli_action_pick(const char *cmd, const lh_cli_action *actions, si
                                char ***args, int *nargs);
 
 /* Prints "lakehouse <cmd>: <message>" for a usage error and returns 2. */
+/* Draws a progress bar on stderr ("\r" redraws; a newline when done >= 1). */
+void lh_cli_progress_bar(const char *label, double done);
+
 int lh_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

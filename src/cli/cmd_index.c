@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { OPT_DATASET = OPT_FIRST_PRIVATE, OPT_DATASET_VERSION, OPT_ID, OPT_VECTOR, OPT_METRIC, OPT_M, OPT_EFC,
        OPT_EFS, OPT_QUANT, OPT_SEED, OPT_NO_PROMOTE, OPT_VERSION, OPT_MESSAGE, OPT_ACTOR, OPT_K, OPT_EF, OPT_JSON,
@@ -63,6 +64,12 @@ static void print_list(json_t *list)
                (long long)json_integer_value(json_object_get(x, "versions")),
                (long long)json_integer_value(json_object_get(x, "count")));
     }
+}
+
+static void embed_progress(void *ctx, size_t done, size_t total)
+{
+    (void)ctx;
+    lh_cli_progress_bar("embedding", total ? (double)done / (double)total : 1.0);
 }
 
 static bool parse_u32(const char *s, long long min, long long max, uint32_t *out)
@@ -194,6 +201,7 @@ int cmd_index(int argc, char **argv)
             json_object_set_new(text, keys[i], x);
         }
         spec.text = text;
+        if (text && isatty(2)) spec.progress = embed_progress;
     }
     long long version = 0;
     if ((!strcmp(action, "promote") || (!strcmp(action, "rollback") && nargs == 2)) &&

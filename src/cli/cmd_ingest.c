@@ -30,17 +30,10 @@ static void help(void)
            "  --json               print the full report as JSON\n" LH_CLI_COMMON_HELP);
 }
 
-/* A progress bar on a terminal, nothing otherwise. */
 static void progress(void *ctx, const char *source, double done)
 {
     (void)ctx;
-    int width = 30, filled = (int)(done * width + 0.5);
-    if (filled > width) filled = width;
-    fprintf(stderr, "\r%-32.32s [", source);
-    for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
-    fprintf(stderr, "] %3.0f%%", done * 100);
-    if (done >= 1.0) fputc('\n', stderr);
-    fflush(stderr);
+    lh_cli_progress_bar(source, done);
 }
 
 static void summary(json_t *report)

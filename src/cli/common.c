@@ -126,3 +126,14 @@ const char *lh_cli_action_pick(const char *cmd, const lh_cli_action *actions, si
     lh_cli_usage_error(cmd, "unknown action \"%s\"", action);
     return NULL;
 }
+
+void lh_cli_progress_bar(const char *label, double done)
+{
+    int width = 30, filled = (int)(done * width + 0.5);
+    if (filled > width) filled = width;
+    fprintf(stderr, "\r%-32.32s [", label);
+    for (int i = 0; i < width; i++) fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %3.0f%%", done * 100);
+    if (done >= 1.0) fputc('\n', stderr);
+    fflush(stderr);
+}

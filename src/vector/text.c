@@ -218,11 +218,14 @@ static void cache_free(vec_cache *c)
 typedef struct embed_job {
     const char *index;
     int64_t last_log_ms;
+    lh_ai_progress_fn progress; /* the caller's, may be NULL */
+    void *progress_ctx;
 } embed_job;
 
 static void embed_progress(void *ctx, size_t done, size_t total)
 {
     embed_job *j = ctx;
+    if (j->progress) j->progress(j->progress_ctx, done, total);
     int64_t now = lh_time_now_ms();
     if (done < total && now - j->last_log_ms < 2000) return;
     j->last_log_ms = now;
@@ -239,7 +242,7 @@ static int by_length(const void *a, const void *b, void *texts)
 /* Vectors for texts[n] (n x *dim into *out): from `known` (old vectors by
  * text) where possible, each distinct new text embedded once, shortest
  * first (batches of similar length run fastest). */
-static lh_code embed_texts(lh_ai *ai, const char *index, char *const *texts, size_t n, vec_cache *known,
+static lh_code embed_texts(lh_ai *ai, embed_job *job, char *const *texts, size_t n, vec_cache *known,
                            uint32_t want_dim, float **out, uint32_t *dim, size_t *embedded, size_t *reused,
                            lh_err *err)
 {
@@ -270,8 +273,8 @@ static lh_code embed_texts(lh_ai *ai, const char *index, char *const *texts, siz
     for (size_t j = 0; j < m; j++) *cache_slot(&fresh, &keys[todo[j]]) = (const float *)(uintptr_t)(j + 1);
     float *got = NULL;
     uint32_t d = 0;
-    embed_job job = {.index = index, .last_log_ms = lh_time_now_ms()};
-    lh_code rc = m ? lh_ai_embed(ai, batch, m, embed_progress, &job, &got, &d, err) : LH_OK;
+    job->last_log_ms = lh_time_now_ms();
+    lh_code rc = m ? lh_ai_embed(ai, batch, m, embed_progress, job, &got, &d, err) : LH_OK;
     if (rc == LH_OK && !m) d = want_dim;
     if (rc == LH_OK && want_dim && d != want_dim)
         rc = lh_err_set(err, LH_EUPSTREAM, "the embedding model answered %u dimensions; the index has %u", d,
@@ -289,7 +292,7 @@ static lh_code embed_texts(lh_ai *ai, const char *index, char *const *texts, siz
         *dim = d;
         *embedded = m;
     } else {
-        lh_err_wrap(err, "embedding %zu texts for index %s", m, index);
+        lh_err_wrap(err, "embedding %zu texts for index %s", m, job->index);
     }
     free(got);
     free(batch);
@@ -427,8 +430,9 @@ lh_code vec_text_create(lh_vectors *v, const char *name, const lh_vectors_spec *
     if (rc == LH_OK) rc = read_rows(&b, origin, -1, err);
     if (rc == LH_OK && b.r.ntexts == 0)
         rc = lh_err_set(err, LH_EINVAL, "dataset %s has no row with text to embed", spec->dataset);
+    embed_job job = {.index = name, .progress = spec->progress, .progress_ctx = spec->progress_ctx};
     if (rc == LH_OK)
-        rc = embed_texts(b.ai, name, b.r.texts, b.r.ntexts, NULL, 0, &b.vecs, &b.dim, &b.embedded, &b.reused, err);
+        rc = embed_texts(b.ai, &job, b.r.texts, b.r.ntexts, NULL, 0, &b.vecs, &b.dim, &b.embedded, &b.reused, err);
     draft d = {0};
     if (rc == LH_OK) {
         lh_hnsw_params p = spec->params;
@@ -526,9 +530,10 @@ static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, cons
         nb = (text_build){.v = v, .name = e->name, .t = json_incref(b.t), .dm = json_incref(b.dm), .ai = b.ai, .r = add};
         src = &nb;
     }
+    embed_job job = {.index = e->name};
     if (rc == LH_OK)
-        rc = embed_texts(src->ai, e->name, src->r.texts, src->r.ntexts, &known, info.params.dim, &src->vecs,
-                         &src->dim, &src->embedded, &src->reused, err);
+        rc = embed_texts(src->ai, &job, src->r.texts, src->r.ntexts, &known, info.params.dim, &src->vecs, &src->dim,
+                         &src->embedded, &src->reused, err);
     cache_free(&known);
     draft d = {0};
     char *emb = vec_tmp_path(v, ".parquet");
