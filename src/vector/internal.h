@@ -16,6 +16,7 @@
 
 #define MAX_ATTEMPTS 50
 #define MAX_ADD_ROWS 100000
+#define QCACHE_SLOTS 512
 
 struct entry {
     char *name;
@@ -39,6 +40,13 @@ struct lh_vectors {
     json_t *queue; /* dataset names */
     bool stopping, worker_started, busy;
     pthread_t worker;
+    /* recent query embeddings, by provider, model and text (search.c) */
+    pthread_mutex_t qcache_mu;
+    struct qcache_entry {
+        char *key;
+        float *vec;
+        uint32_t dim;
+    } qcache[QCACHE_SLOTS];
 };
 
 /* What a writer has prepared: the graph and ids of the new version, the
@@ -96,5 +104,8 @@ lh_code vec_text_expr(const json_t *dm, const json_t *t, lh_buf *sql, lh_err *er
 lh_code vec_text_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
                         json_t **out, lh_err *err);
 void vec_worker_stop(lh_vectors *v);
+
+/* search.c */
+void vec_qcache_free(lh_vectors *v);
 
 #endif

@@ -37,6 +37,56 @@ static const char *mode_name(lh_search_mode m)
     return m == LH_SEARCH_VECTOR ? "vector" : m == LH_SEARCH_TEXT ? "text" : "hybrid";
 }
 
+/* ---- query embeddings: a direct-mapped cache, so a repeated query (paging,
+ * another filter, another mode) does not wait for the provider again ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+    return h;
+}
+
+static lh_code embed_query(lh_vectors *v, lh_ai *ai, const char *query, float **out, uint32_t *dim, lh_err *err)
+{
+    char *key = lh_xasprintf("%s\n%s\n%s", lh_ai_provider(ai), lh_ai_model(ai), query);
+    struct qcache_entry *slot = &v->qcache[fnv1a(key) % QCACHE_SLOTS];
+    pthread_mutex_lock(&v->qcache_mu);
+    bool hit = slot->key && !strcmp(slot->key, key);
+    if (hit) {
+        *dim = slot->dim;
+        *out = lh_xmalloc(slot->dim * sizeof(float));
+        memcpy(*out, slot->vec, slot->dim * sizeof(float));
+    }
+    pthread_mutex_unlock(&v->qcache_mu);
+    if (hit) {
+        free(key);
+        return LH_OK;
+    }
+    const char *texts[1] = {query};
+    lh_code rc = lh_ai_embed(ai, texts, 1, NULL, NULL, out, dim, err);
+    if (rc == LH_OK) {
+        float *copy = lh_xmalloc(*dim * sizeof(float));
+        memcpy(copy, *out, *dim * sizeof(float));
+        pthread_mutex_lock(&v->qcache_mu);
+        free(slot->key);
+        free(slot->vec);
+        *slot = (struct qcache_entry){.key = key, .vec = copy, .dim = *dim};
+        key = NULL;
+        pthread_mutex_unlock(&v->qcache_mu);
+    }
+    free(key);
+    return rc;
+}
+
+void vec_qcache_free(lh_vectors *v)
+{
+    for (size_t i = 0; i < QCACHE_SLOTS; i++) {
+        free(v->qcache[i].key);
+        free(v->qcache[i].vec);
+    }
+}
+
 /* How deep each list goes before fusion: fusion needs more than k. */
 static size_t depth_for(size_t k, lh_search_mode mode)
 {
@@ -61,9 +111,8 @@ static lh_code run(lh_vectors *v, const lh_vindex *x, const lh_search_request *q
         lh_ai *ai = v->cfg.ai ? v->cfg.ai(v->cfg.ai_ctx, str(t, "provider"), str(t, "model"), err) : NULL;
         float *qv = NULL;
         uint32_t dim = 0;
-        const char *texts[1] = {q->query};
         if (!ai) rc = v->cfg.ai ? err->code : lh_err_set(err, LH_EUNSUPPORTED, "no embedding provider is configured");
-        if (rc == LH_OK) rc = lh_ai_embed(ai, texts, 1, NULL, NULL, &qv, &dim, err);
+        if (rc == LH_OK) rc = embed_query(v, ai, q->query, &qv, &dim, err);
         lh_hnsw_info info;
         lh_hnsw_get_info(x->hnsw, &info);
         if (rc == LH_OK && dim != info.params.dim)

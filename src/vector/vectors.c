@@ -582,6 +582,7 @@ lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *
     v->slots = lh_vslots_new();
     pthread_mutex_init(&v->mu, NULL);
     pthread_mutex_init(&v->qmu, NULL);
+    pthread_mutex_init(&v->qcache_mu, NULL);
     pthread_cond_init(&v->qcv, NULL);
     v->queue = json_array();
     *out = v;
@@ -595,6 +596,8 @@ void lh_vectors_close(lh_vectors *v)
     pthread_mutex_destroy(&v->qmu);
     pthread_cond_destroy(&v->qcv);
     json_decref(v->queue);
+    vec_qcache_free(v);
+    pthread_mutex_destroy(&v->qcache_mu);
     for (size_t i = 0; i < v->n; i++) entry_free(v->e[i]);
     free(v->e);
     lh_vslots_free(v->slots);

@@ -278,6 +278,13 @@ describe('text indexes with remote providers', () => {
       assert.equal(r.status, 201, JSON.stringify(r.body));
       assert.equal(r.body.text.provider, 'ollama');
       assert.equal(r.body.dim, 4);
+      // a repeated query is embedded once
+      const calls = fx.state.embedCalls;
+      for (const mode of ['vector', 'hybrid', 'vector']) {
+        const q = await call(`${srv.url}/v1/search`, 'POST', { index: 'w', query: 'who does payroll', mode, k: 2 });
+        assert.equal(q.status, 200, JSON.stringify(q.body));
+      }
+      assert.equal(fx.state.embedCalls, calls + 1);
     } finally {
       await srv.stop();
     }
