@@ -44,6 +44,7 @@ struct seglog {
     pthread_t flusher;
     bool stop;
     json_t *buffer;  /* records not yet in a segment */
+    json_t *inflight; /* records a flush is writing (NULL when none): still visible to scans */
     int wal_fd;      /* current generation */
     unsigned gen;    /* current generation number */
     unsigned oldest_gen; /* oldest generation with records not yet in a segment */
@@ -167,6 +168,7 @@ lh_code seglog_flush(seglog *log, lh_err *err)
     }
     json_t *batch = log->buffer;
     log->buffer = json_array();
+    log->inflight = json_incref(batch);
     unsigned covered = log->gen;
     /* later appends go to a new generation, which this flush does not cover */
     if (log->wal_fd >= 0) close(log->wal_fd);
@@ -194,6 +196,8 @@ lh_code seglog_flush(seglog *log, lh_err *err)
         log->buffer = json_incref(batch);
         log->stats.failed_flushes++;
     }
+    json_decref(log->inflight);
+    log->inflight = NULL;
     pthread_mutex_unlock(&log->mu);
     json_decref(batch);
     free(key);
@@ -461,15 +465,20 @@ lh_code seglog_scan(seglog *log, bool (*fn)(void *ctx, json_t *record), void *ct
         lh_log(LH_LOG_WARN, "seglog.scan_degraded", LH_KV_STR("log", log->name),
                LH_KV_STR("error", err ? err->message : "list failed"));
 
-    /* snapshot the references so fn runs without locks held */
-    pthread_mutex_lock(&log->cache_mu);
-    size_t n = log->n_segments;
-    json_t **arrays = lh_xmalloc((n + 1) * sizeof *arrays);
-    for (size_t i = 0; i < n; i++) arrays[i] = json_incref(log->segments[i].records);
-    pthread_mutex_unlock(&log->cache_mu);
+    /* snapshot the references so fn runs without locks held: first what is
+     * being flushed (written, but not yet listed or cached) and what is
+     * buffered, then the cached segments; a flush ending in between puts its
+     * records in both, and the second copy is dropped by id below */
     pthread_mutex_lock(&log->mu);
-    arrays[n] = json_copy(log->buffer);
+    json_t *inflight = log->inflight ? json_copy(log->inflight) : json_array(), *buffered = json_copy(log->buffer);
     pthread_mutex_unlock(&log->mu);
+    pthread_mutex_lock(&log->cache_mu);
+    size_t n = log->n_segments + 1; /* arrays[0..n]: segments, in flight, buffered */
+    json_t **arrays = lh_xmalloc((n + 1) * sizeof *arrays);
+    for (size_t i = 0; i + 1 < n; i++) arrays[i] = json_incref(log->segments[i].records);
+    pthread_mutex_unlock(&log->cache_mu);
+    arrays[n - 1] = inflight;
+    arrays[n] = buffered;
 
     json_t *seen = json_object(); /* record ids, to drop a generation replayed twice */
     bool go = true;

@@ -27,12 +27,14 @@ struct flaky {
     lh_store base;
     lh_store *inner;
     bool down;
+    int put_delay_ms; /* a slow store: every put waits this long first */
 };
 
 static lh_code flaky_put(lh_store *s, const char *key, const lh_store_src *src, unsigned flags, lh_err *err)
 {
     struct flaky *f = (struct flaky *)s;
     if (f->down) return lh_err_set(err, LH_EUNAVAILABLE, "flaky store is down");
+    if (f->put_delay_ms) usleep((useconds_t)f->put_delay_ms * 1000);
     return f->inner->ops->put(f->inner, key, src, flags, err);
 }
 static lh_code flaky_get(lh_store *s, const char *key, uint64_t o, uint64_t l, const lh_store_dst *d, lh_err *err)
@@ -170,6 +172,38 @@ static void t_append_flush_scan(void **state)
     assert_int_equal(seglog_open(&f->store->base, &o, &log, &err), LH_OK);
     all = scan_all(log);
     assert_int_equal(json_array_size(all), 5);
+    json_decref(all);
+    seglog_close(log);
+}
+
+static void *flush_main(void *log)
+{
+    lh_err err;
+    assert_int_equal(seglog_flush(log, &err), LH_OK);
+    return NULL;
+}
+
+/* A scan while a flush is writing its segment still sees the records being
+ * written (they are neither buffered nor listed then), and sees them once. */
+static void t_scan_during_flush(void **state)
+{
+    struct fixture *f = *state;
+    seglog_options o = opts(f, 3600000, 1000000);
+    seglog *log;
+    lh_err err;
+    assert_int_equal(seglog_open(&f->store->base, &o, &log, &err), LH_OK);
+    append_n(log, "a", 10);
+    f->store->put_delay_ms = 300;
+    pthread_t t;
+    pthread_create(&t, NULL, flush_main, log);
+    usleep(100 * 1000); /* the flush is inside its put now */
+    json_t *all = scan_all(log);
+    assert_int_equal(json_array_size(all), 10);
+    json_decref(all);
+    pthread_join(t, NULL);
+    f->store->put_delay_ms = 0;
+    all = scan_all(log);
+    assert_int_equal(json_array_size(all), 10);
     json_decref(all);
     seglog_close(log);
 }
@@ -366,6 +400,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(t_append_flush_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_scan_during_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(t_background_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(t_recovers_dead_process, setup, teardown),
         cmocka_unit_test_setup_teardown(t_store_outage, setup, teardown),
