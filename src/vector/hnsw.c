@@ -913,8 +913,8 @@ size_t lh_hnsw_exact(const lh_hnsw *h, const float *query, size_t k, const lh_bi
     return finish(h, res, k, out);
 }
 
-size_t lh_hnsw_search(const lh_hnsw *h, const float *query, size_t k, size_t ef, const lh_bitmap *allow,
-                      lh_hnsw_hit *out)
+static size_t search(const lh_hnsw *h, const float *query, size_t k, size_t ef, const lh_bitmap *allow,
+                     lh_hnsw_hit *out)
 {
     uint32_t n = atomic_load_explicit(&h->count, memory_order_acquire);
     uint64_t epw = atomic_load(ep_word((struct lh_hnsw *)h));
@@ -962,6 +962,15 @@ size_t lh_hnsw_search(const lh_hnsw *h, const float *query, size_t k, size_t ef,
     }
     size_t got = finish(h, &s->res, k, out);
     if (got < k && allowed >= k) return lh_hnsw_exact(h, query, k, allow, out); /* never fewer than k */
+    return got;
+}
+
+size_t lh_hnsw_search(const lh_hnsw *h, const float *query, size_t k, size_t ef, const lh_bitmap *allow,
+                      lh_hnsw_hit *out)
+{
+    size_t got = search(h, query, k, ef, allow, out);
+    if (h->warming && !atomic_load_explicit(&h->searched, memory_order_relaxed))
+        atomic_store(&((lh_hnsw *)h)->searched, true); /* a loaded file may be paged in now (hnsw_io.c) */
     return got;
 }
 

@@ -61,6 +61,9 @@ struct lh_hnsw {
     /* a loaded index */
     void *mapping;
     size_t mapping_len;
+    pthread_t warmer; /* pages the file in after the first search (hnsw_io.c) */
+    bool warming;
+    _Atomic bool searched, stop_warming;
 };
 
 static inline char *node_at(const struct lh_hnsw *h, uint32_t id)
@@ -116,6 +119,9 @@ void hnsw_map_put(struct lh_hnsw *h, uint64_t label, uint32_t id);
 /* Recomputes the checksums of an index file image in place (for the fuzzer:
  * damage that passes the checksums reaches the structural checks). */
 void hnsw_file_reseal(unsigned char *data, size_t len);
+/* Index files from this size on are mapped random-access and read in by a
+ * background thread after their first search (hnsw_io.c). */
+#define HNSW_WARM_MIN_BYTES ((size_t)16 << 20)
 /* Releases the file mapping of a loaded index. */
 void hnsw_unmap(struct lh_hnsw *h);
 

@@ -246,6 +246,37 @@ static bool region_ok(const file_header *fh, uint64_t off, uint64_t len)
     return off % ALIGN == 0 && off >= HEADER_SIZE && off <= fh->file_len && len <= fh->file_len - off;
 }
 
+/* A cold start: the first search touches a few thousand scattered pages,
+ * and with the kernel's read-around (128 KiB per fault) it would read some
+ * 30 times more than it needs. So a mapping starts random-access; once the
+ * first search is done (or after a second), a thread reads the whole file in
+ * order, when it fits easily in free memory, so that the searches after it
+ * find their pages in memory. */
+static void *warm_main(void *arg)
+{
+    struct lh_hnsw *h = arg;
+    for (int i = 0; i < 200 && !atomic_load(&h->searched) && !atomic_load(&h->stop_warming); i++) usleep(5000);
+    if (atomic_load(&h->stop_warming)) return NULL;
+    /* read it in order (the kernel reads ahead of a sequential walk), a byte per page */
+    madvise(h->mapping, h->mapping_len, MADV_SEQUENTIAL);
+    const volatile char *p = h->mapping;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t off = 0; off < h->mapping_len && !atomic_load_explicit(&h->stop_warming, memory_order_relaxed);
+         off += page)
+        (void)p[off];
+    madvise(h->mapping, h->mapping_len, MADV_NORMAL);
+    return NULL;
+}
+
+static void start_warming(struct lh_hnsw *h)
+{
+    if (h->mapping_len < HNSW_WARM_MIN_BYTES) return; /* small files: read-around is no waste */
+    madvise(h->mapping, h->mapping_len, MADV_RANDOM);
+    long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && h->mapping_len < (size_t)pages * (size_t)page / 2)
+        h->warming = pthread_create(&h->warmer, NULL, warm_main, h) == 0;
+}
+
 lh_code lh_hnsw_load(const char *path, lh_hnsw **out, lh_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -313,6 +344,7 @@ lh_code lh_hnsw_load(const char *path, lh_hnsw **out, lh_err *err)
     }
     h->mapping = map;
     h->mapping_len = (size_t)fh.file_len;
+    start_warming(h);
     char *base = map;
     for (uint64_t c = 0; c * NODES_PER_CHUNK < fh.count; c++) {
         h->chunks[c] = base + fh.nodes_off + c * NODES_PER_CHUNK * fh.stride;
@@ -351,6 +383,11 @@ void hnsw_file_reseal(unsigned char *data, size_t len)
 
 void hnsw_unmap(struct lh_hnsw *h)
 {
+    if (h->warming) {
+        atomic_store(&h->stop_warming, true);
+        pthread_join(h->warmer, NULL);
+        h->warming = false;
+    }
     if (h->mapping) munmap(h->mapping, h->mapping_len);
     h->mapping = NULL;
 }

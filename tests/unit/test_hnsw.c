@@ -334,6 +334,45 @@ static void t_deterministic_and_persistent(void **state)
     free(v);
 }
 
+/* A file past 16 MiB is mapped random-access and read in by a thread after
+ * its first search: answers are the same at every stage, and freeing the
+ * index mid-way (or before any search) stops the thread cleanly. */
+static void t_large_file_warms(void **state)
+{
+    (void)state;
+    size_t n = 26000, dim = 160;
+    float *v = mixture(n, dim, 32, 91);
+    lh_hnsw *a = build(v, n, dim, LH_METRIC_L2, LH_QUANT_NONE, 2, 5);
+    char *path = temp_path("large");
+    lh_err err;
+    assert_int_equal(lh_hnsw_save(a, path, &err), LH_OK);
+    for (int round = 0; round < 3; round++) {
+        lh_hnsw *loaded;
+        assert_int_equal(lh_hnsw_load(path, &loaded, &err), LH_OK);
+        lh_hnsw_info info;
+        lh_hnsw_get_info(loaded, &info);
+        assert_true(info.total_bytes > ((size_t)16 << 20));
+        if (round == 0) { /* freed before any search */
+            lh_hnsw_free(loaded);
+            continue;
+        }
+        for (size_t i = 0; i < 40; i++) {
+            if (round == 2 && i == 20) usleep(300 * 1000); /* the reader is under way or done */
+            lh_hnsw_hit x[10], y[10];
+            size_t nx = lh_hnsw_search(a, v + i * 97 * dim, 10, 40, NULL, x);
+            size_t ny = lh_hnsw_search(loaded, v + i * 97 * dim, 10, 40, NULL, y);
+            assert_int_equal(nx, ny);
+            for (size_t j = 0; j < nx; j++) assert_int_equal(x[j].label, y[j].label);
+            if (round == 1 && i == 0) break; /* freed right after the first search */
+        }
+        lh_hnsw_free(loaded);
+    }
+    unlink(path);
+    free(path);
+    lh_hnsw_free(a);
+    free(v);
+}
+
 static void t_damaged_files(void **state)
 {
     (void)state;
@@ -496,6 +535,7 @@ int main(void)
         cmocka_unit_test(t_delete_and_compact),
         cmocka_unit_test(t_sq8),
         cmocka_unit_test(t_deterministic_and_persistent),
+        cmocka_unit_test(t_large_file_warms),
         cmocka_unit_test(t_damaged_files),
         cmocka_unit_test(t_params),
         cmocka_unit_test(t_concurrent_add_and_search),
