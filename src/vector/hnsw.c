@@ -452,6 +452,10 @@ static void search_layer(const struct lh_hnsw *h, scratch *s, const float *q, ui
     char *const *chunks = h->chunks;
     const size_t stride = h->stride;
     uint32_t fresh[2 * 128]; /* M0 <= 256 */
+    /* searches of a freshly mapped file, until it is read in: ask for all the
+     * neighbours' pages at once, so the disk reads them in parallel, not one
+     * per fault */
+    const bool cold = h->warming && !atomic_load_explicit(&h->paged_in, memory_order_relaxed);
     tags[ep] = epoch;
     minh_push(cand, ep_d, ep);
     if (acceptable(h, f, ep)) maxh_push(res, ep_d, ep);
@@ -471,6 +475,11 @@ static void search_layer(const struct lh_hnsw *h, scratch *s, const float *q, ui
             tags[id] = epoch;
             fresh[m++] = id;
             __builtin_prefetch(chunks[id >> CHUNK_SHIFT] + (size_t)(id & (NODES_PER_CHUNK - 1)) * stride);
+            if (cold) {
+                uintptr_t at = (uintptr_t)(chunks[id >> CHUNK_SHIFT] + (size_t)(id & (NODES_PER_CHUNK - 1)) * stride);
+                uintptr_t first = at & ~(uintptr_t)4095, end = (at + stride + 4095) & ~(uintptr_t)4095;
+                madvise((void *)first, end - first, MADV_WILLNEED);
+            }
         }
         for (size_t j = 0; j < m; j++) {
             uint32_t id = fresh[j];

@@ -63,7 +63,7 @@ struct lh_hnsw {
     size_t mapping_len;
     pthread_t warmer; /* pages the file in after the first search (hnsw_io.c) */
     bool warming;
-    _Atomic bool searched, stop_warming;
+    _Atomic bool searched, stop_warming, paged_in;
 };
 
 static inline char *node_at(const struct lh_hnsw *h, uint32_t id)

@@ -265,6 +265,7 @@ static void *warm_main(void *arg)
          off += page)
         (void)p[off];
     madvise(h->mapping, h->mapping_len, MADV_NORMAL);
+    atomic_store(&h->paged_in, true);
     return NULL;
 }
 
