@@ -19,6 +19,7 @@
  * hash embedding.
  */
 #include "lakehouse/lh_ai.h"
+#include "lakehouse/lh_hash.h"
 
 #include <math.h>
 #include <string.h>
@@ -26,29 +27,19 @@
 #define WORD_WEIGHT    1.0f
 #define TRIGRAM_WEIGHT 0.5f
 
-static uint64_t fmix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
 /* Adds a feature hashed from kind and n bytes (ASCII letters folded). */
 static void add_feature(char kind, const unsigned char *p, size_t n, float weight, uint32_t dim,
                         float *out)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a offset basis */
+    uint64_t h = LH_FNV1A_BASIS; /* FNV-1a, ASCII letters folded */
     unsigned char k = (unsigned char)kind;
     for (size_t i = 0; i <= n; i++) {
         unsigned char c = i == 0 ? k : p[i - 1];
         if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + ('a' - 'A'));
         h ^= c;
-        h *= 0x100000001b3ULL; /* FNV-1a 64 prime */
+        h *= LH_FNV1A_PRIME;
     }
-    h = fmix64(h);
+    h = lh_hash_mix64(h);
     out[(h >> 1) % dim] += (h & 1) ? -weight : weight;
 }
 

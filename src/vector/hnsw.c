@@ -9,6 +9,8 @@
  */
 #include "hnsw_internal.h"
 
+#include "lakehouse/lh_hash.h"
+
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
@@ -128,15 +130,6 @@ static uint64_t upper_alloc(struct lh_hnsw *h, int level)
 
 /* ---- the label map (open addressing) ---- */
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    return x ^ (x >> 33);
-}
-
 static void map_grow(struct lh_hnsw *h)
 {
     size_t slots = h->map_slots ? h->map_slots * 2 : 1024;
@@ -144,7 +137,7 @@ static void map_grow(struct lh_hnsw *h)
     uint32_t *vals = lh_xcalloc(slots, sizeof *vals);
     for (size_t i = 0; i < h->map_slots; i++) {
         if (!h->map_vals[i]) continue;
-        size_t j = mix(h->map_keys[i]) & (slots - 1);
+        size_t j = lh_hash_mix64(h->map_keys[i]) & (slots - 1);
         while (vals[j]) j = (j + 1) & (slots - 1);
         keys[j] = h->map_keys[i];
         vals[j] = h->map_vals[i];
@@ -163,7 +156,7 @@ static void map_grow(struct lh_hnsw *h)
 void hnsw_map_put(struct lh_hnsw *h, uint64_t label, uint32_t id)
 {
     if ((h->map_used + 1) * 2 > h->map_slots) map_grow(h);
-    size_t j = mix(label) & (h->map_slots - 1);
+    size_t j = lh_hash_mix64(label) & (h->map_slots - 1);
     while (h->map_vals[j]) j = (j + 1) & (h->map_slots - 1);
     h->map_keys[j] = label;
     h->map_vals[j] = id + 1;
@@ -174,7 +167,7 @@ void hnsw_map_put(struct lh_hnsw *h, uint64_t label, uint32_t id)
 static uint32_t map_get(const struct lh_hnsw *h, uint64_t label)
 {
     if (!h->map_slots) return UINT32_MAX;
-    size_t j = mix(label) & (h->map_slots - 1);
+    size_t j = lh_hash_mix64(label) & (h->map_slots - 1);
     for (size_t probes = 0; probes < h->map_slots && h->map_vals[j]; probes++) {
         if (h->map_keys[j] == label) {
             uint32_t id = h->map_vals[j] - 1;
@@ -801,7 +794,7 @@ lh_code lh_hnsw_add_batch(lh_hnsw *h, const uint64_t *labels, const float *vecs,
     if (rc) { /* take back the labels of this batch */
         pthread_rwlock_wrlock(&h->map_lock);
         for (size_t i = 0; i < filled; i++) {
-            size_t j = mix(labels[i]) & (h->map_slots - 1);
+            size_t j = lh_hash_mix64(labels[i]) & (h->map_slots - 1);
             while (h->map_vals[j] && h->map_keys[j] != labels[i]) j = (j + 1) & (h->map_slots - 1);
             /* mark the slot dead with an out-of-range node so probing continues */
             if (h->map_vals[j]) h->map_vals[j] = UINT32_MAX;

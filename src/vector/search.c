@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_hash.h"
 #include "lakehouse/lh_mem.h"
 
 #include <inttypes.h>
@@ -40,17 +41,10 @@ static const char *mode_name(lh_search_mode m)
 /* ---- query embeddings: a direct-mapped cache, so a repeated query (paging,
  * another filter, another mode) does not wait for the provider again ---- */
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ULL;
-    return h;
-}
-
 static lh_code embed_query(lh_vectors *v, lh_ai *ai, const char *query, float **out, uint32_t *dim, lh_err *err)
 {
     char *key = lh_xasprintf("%s\n%s\n%s", lh_ai_provider(ai), lh_ai_model(ai), query);
-    struct qcache_entry *slot = &v->qcache[fnv1a(key) % QCACHE_SLOTS];
+    struct qcache_entry *slot = &v->qcache[lh_hash_mix64(lh_hash_fnv1a(LH_FNV1A_BASIS, key, strlen(key))) % QCACHE_SLOTS];
     pthread_mutex_lock(&v->qcache_mu);
     bool hit = slot->key && !strcmp(slot->key, key);
     if (hit) {

@@ -3,6 +3,7 @@
  */
 #include "lakehouse/lh_vindex.h"
 
+#include "lakehouse/lh_hash.h"
 #include "lakehouse/lh_mem.h"
 
 #include <math.h>
@@ -24,21 +25,10 @@ struct lh_idtab {
     size_t nslots;
 };
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    return x ^ (x >> 33);
-}
-
 static uint64_t hash_id(const lh_idtab *t, lh_id id)
 {
-    if (!t->strings) return mix64((uint64_t)id.i);
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < id.len; i++) h = (h ^ (unsigned char)id.s[i]) * 0x100000001b3ULL;
-    return mix64(h);
+    if (!t->strings) return lh_hash_mix64((uint64_t)id.i);
+    return lh_hash_mix64(lh_hash_fnv1a(LH_FNV1A_BASIS, id.s, id.len));
 }
 
 lh_id lh_idtab_get(const lh_idtab *t, uint64_t label)
