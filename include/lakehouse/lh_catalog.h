@@ -80,6 +80,9 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
 
 typedef enum lh_commit_mode { LH_COMMIT_APPEND, LH_COMMIT_REPLACE } lh_commit_mode;
 
+/* "append" | "replace" -> *out; false on anything else. */
+bool lh_commit_mode_parse(const char *s, lh_commit_mode *out);
+
 typedef struct lh_commit {
     lh_commit_mode mode;
     json_t *objects;  /* borrowed array of {bucket, key, size, sha256, rows} added by this commit */

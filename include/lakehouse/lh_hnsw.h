@@ -30,9 +30,17 @@
 #include "lakehouse/lh_distance.h"
 #include "lakehouse/lh_err.h"
 
-#define LH_HNSW_MAX_DIM 16384
-
 typedef enum lh_quant { LH_QUANT_NONE = 0, LH_QUANT_SQ8 = 1 } lh_quant;
+
+#define LH_HNSW_MAX_DIM 16384
+#define LH_HNSW_MIN_M 2
+#define LH_HNSW_MAX_M 128
+#define LH_HNSW_MAX_EF_CONSTRUCTION 10000
+#define LH_HNSW_MAX_EF 10000 /* ef_search and a query's ef */
+
+/* "none" | "sq8" -> *out; false on anything else. */
+bool lh_quant_parse(const char *s, lh_quant *out);
+
 
 typedef struct lh_hnsw_params {
     uint32_t dim;

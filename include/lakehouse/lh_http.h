@@ -69,6 +69,15 @@ const char *lh_http_header(const lh_http_req *req, const char *name); /* or NULL
 lh_code lh_http_query_int(const lh_http_req *req, const char *name, long long def, long long min,
                           long long max, long long *out, lh_err *err);
 
+/* Calls fn(ctx, name, value) for each query argument in order (value decoded,
+ * "" for a bare ?flag); stops when fn returns false. LH_EINVAL naming the
+ * argument when a value does not decode (bad escape, %00). */
+lh_code lh_http_query_each(const lh_http_req *req, bool (*fn)(void *ctx, const char *name, const char *value),
+                           void *ctx, lh_err *err);
+
+/* The text fields of a multipart/form-data upload as a JSON object (borrowed), or NULL. */
+const json_t *lh_http_form_fields(const lh_http_req *req);
+
 /* A text field of a multipart/form-data upload, or NULL. */
 const char *lh_http_form(const lh_http_req *req, const char *name);
 
@@ -94,6 +103,11 @@ typedef struct lh_router lh_router;
 
 lh_router *lh_router_new(void);
 void lh_router_free(lh_router *r);
+/* Frees p (malloc'd, e.g. handler contexts) with the router. */
+void lh_router_keep(lh_router *r, void *p);
+
+/* Calls fn for each route in the order added. */
+void lh_router_each(const lh_router *r, void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx);
 
 /* Pattern segments are literals or {name}; e.g. "/v1/catalog/datasets/{name}". */
 void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,

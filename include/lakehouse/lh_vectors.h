@@ -45,6 +45,13 @@
 #include "lakehouse/lh_vindex.h"
 
 #define LH_VECTORS_REFRESH_MS 1000
+#define LH_VECTORS_MAX_CHANGE 100000 /* vectors added or ids removed in one call */
+#define LH_ASK_MAX_INDEXES 16
+#define LH_ASK_MAX_K 50
+
+/* "hybrid" | "vector" | "text" -> *out; false on anything else. */
+typedef enum lh_search_mode { LH_SEARCH_HYBRID, LH_SEARCH_VECTOR, LH_SEARCH_TEXT } lh_search_mode;
+bool lh_search_mode_parse(const char *s, lh_search_mode *out);
 
 typedef struct lh_vectors lh_vectors;
 
@@ -160,8 +167,6 @@ void lh_vectors_dataset_changed(void *ctx, const char *dataset, int64_t version)
 bool lh_vectors_refreshing(lh_vectors *v);
 
 /* ---- search and ask ------------------------------------------------------ */
-
-typedef enum lh_search_mode { LH_SEARCH_HYBRID, LH_SEARCH_VECTOR, LH_SEARCH_TEXT } lh_search_mode;
 
 typedef struct lh_search_request {
     const char *index;

@@ -950,3 +950,11 @@ void lh_catalog_close(lh_catalog *c)
     pthread_rwlock_destroy(&c->lock);
     free(c);
 }
+
+bool lh_commit_mode_parse(const char *s, lh_commit_mode *out)
+{
+    if (!strcmp(s, "append")) *out = LH_COMMIT_APPEND;
+    else if (!strcmp(s, "replace")) *out = LH_COMMIT_REPLACE;
+    else return false;
+    return true;
+}

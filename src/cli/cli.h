@@ -11,7 +11,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
-#include "lakehouse/lh_api.h"
+#include "lakehouse/lh_app.h"
 #include "lakehouse/lh_config.h"
 #include "lakehouse/lh_mem.h"
 
@@ -82,6 +82,20 @@ int lh_cli_fail(const char *cmd, const lh_err *err);
 
 /* A whole decimal number >= min; false on anything else. */
 bool lh_cli_parse_int(const char *s, long long min, long long *out);
+
+/* The OPT_* of a common flag's name ("data" -> OPT_DATA), or 0. */
+int lh_cli_common_flag(const char *name);
+
+/* How answers print: a table (the default), JSON, or a list as NDJSON / CSV. */
+typedef enum lh_cli_output { LH_CLI_TABLE, LH_CLI_JSON, LH_CLI_NDJSON, LH_CLI_CSV } lh_cli_output;
+bool lh_cli_output_parse(const char *s, lh_cli_output *out);
+/* Prints op's answer (a list op: its items) in the format; a note on stderr when there is a next page. */
+lh_code lh_cli_render(const lh_op *op, json_t *out, lh_cli_output format, lh_err *err);
+
+/* The name in names nearest to word (a typo's suggestion), or NULL when none is close. */
+const char *lh_cli_nearest(const char *word, const char *const *names, size_t n);
+/* The flag of an action nearest to an unknown one, or NULL (ops.c; a static buffer). */
+const char *lh_cli_suggest_flag(const void *action, const lh_op *op, const char *flag);
 
 /* Subcommands with actions: `lakehouse catalog show NAME`. */
 typedef struct lh_cli_action {

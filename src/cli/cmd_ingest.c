@@ -95,47 +95,46 @@ int cmd_ingest(int argc, char **argv)
         {"chunk-overlap", required_argument, NULL, OPT_OVERLAP},
         {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "ingest"};
-    lh_ingest_options o = {.mode = LH_COMMIT_APPEND};
+    const lh_op *op = lh_op_find("ingest");
+    json_t *args = json_object();
     const char *actor = NULL;
     bool json = false;
-    long long chunk = 0, overlap = 0;
+    lh_err err;
+    lh_code rc = LH_OK;
     int opt;
-    while ((opt = getopt_long(argc, argv, "hd:", options, NULL)) != -1) {
+    while (rc == LH_OK && (opt = getopt_long(argc, argv, "hd:", options, NULL)) != -1) {
         if (lh_cli_common_option(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': help(); return 0;
-        case 'd': o.dataset = optarg; break;
-        case OPT_MODE:
-            if (!strcmp(optarg, "append")) o.mode = LH_COMMIT_APPEND;
-            else if (!strcmp(optarg, "replace")) o.mode = LH_COMMIT_REPLACE;
-            else return lh_cli_usage_error("ingest", "--mode is append or replace, not \"%s\"", optarg);
-            break;
-        case OPT_FORMAT: o.format = optarg; break;
-        case OPT_SKIP_BAD: o.skip_bad_rows = true; break;
-        case OPT_BUCKET: o.bucket = optarg; break;
-        case OPT_MESSAGE: o.message = optarg; break;
+        case 'h': help(); json_decref(args); return 0;
+        case 'd': rc = lh_args_set_text(op, args, "dataset", optarg, &err); break;
+        case OPT_MODE: rc = lh_args_set_text(op, args, "mode", optarg, &err); break;
+        case OPT_FORMAT: rc = lh_args_set_text(op, args, "format", optarg, &err); break;
+        case OPT_SKIP_BAD: rc = lh_args_set_text(op, args, "skip_bad_rows", "true", &err); break;
+        case OPT_BUCKET: rc = lh_args_set_text(op, args, "bucket", optarg, &err); break;
+        case OPT_MESSAGE: rc = lh_args_set_text(op, args, "message", optarg, &err); break;
         case OPT_ACTOR: actor = optarg; break;
         case OPT_JSON: json = true; break;
-        case OPT_CHUNK:
-            if (!lh_cli_parse_int(optarg, 100, &chunk)) return lh_cli_usage_error("ingest", "--chunk-chars expects a number >= 100");
-            break;
-        case OPT_OVERLAP:
-            if (!lh_cli_parse_int(optarg, 0, &overlap)) return lh_cli_usage_error("ingest", "--chunk-overlap expects a number");
-            break;
-        default: return lh_cli_usage_error("ingest", "unknown option");
+        case OPT_CHUNK: rc = lh_args_set_text(op, args, "chunk_chars", optarg, &err); break;
+        case OPT_OVERLAP: rc = lh_args_set_text(op, args, "chunk_overlap", optarg, &err); break;
+        default: json_decref(args); return lh_cli_usage_error("ingest", "unknown option");
         }
     }
-    if (!o.dataset) return lh_cli_usage_error("ingest", "--dataset NAME is required");
-    if (optind >= argc) return lh_cli_usage_error("ingest", "no file to ingest");
-    o.chunk_chars = (size_t)chunk;
-    o.chunk_overlap = (size_t)overlap;
-    if (isatty(2)) o.progress = progress;
+    if (rc == LH_OK) rc = lh_op_check(op, args, &err);
+    if (rc == LH_OK && optind >= argc) rc = lh_err_set(&err, LH_EINVAL, "no file to ingest");
+    if (rc) {
+        json_decref(args);
+        lh_cli_common_free(&common);
+        return lh_cli_usage_error("ingest", "%s", err.message);
+    }
 
     lh_config cfg;
     lh_app *app;
     int status = lh_cli_open_app(&common, &cfg, &app);
     lh_cli_common_free(&common);
-    if (status) return status;
+    if (status) {
+        json_decref(args);
+        return status;
+    }
     size_t n = (size_t)(argc - optind);
     lh_ingest_source *sources = lh_xcalloc(n, sizeof *sources);
     for (size_t i = 0; i < n; i++) {
@@ -143,15 +142,16 @@ int cmd_ingest(int argc, char **argv)
         const char *slash = strrchr(sources[i].path, '/');
         sources[i].name = slash ? slash + 1 : sources[i].path;
     }
-    lh_who who = lh_cli_who(actor);
+    lh_call call = {.who = lh_cli_who(actor)};
+    if (isatty(2)) call.progress = progress;
     json_t *report = NULL;
-    lh_err err;
-    lh_code rc = lh_ingest(lh_app_ingester(app), sources, n, &o, &who, &report, &err);
+    rc = lh_app_ingest(app, args, sources, n, &call, &report, &err);
     if (rc == LH_OK) {
         if (json) lh_cli_print_json(report);
         else summary(report);
     }
     json_decref(report);
+    json_decref(args);
     free(sources);
     status = rc ? lh_cli_fail("ingest", &err) : 0;
     lh_cli_close_app(&cfg, app);

@@ -65,6 +65,77 @@ static void print_hits(const json_t *out)
     }
 }
 
+/* Parses the options shared by search and ask into args (typed and checked
+ * by the operation); the remaining words are the query. Returns 0, -1 after
+ * printing help, or an exit status. */
+static int parse(const char *cmd, const lh_op *op, int argc, char **argv, const struct option *options,
+                 lh_cli_common *common, json_t *args, const char **actor, bool *json, void (*help)(void))
+{
+    lh_err err;
+    lh_code rc = LH_OK;
+    int opt;
+    while (rc == LH_OK && (opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        if (lh_cli_common_option(common, opt, optarg)) continue;
+        switch (opt) {
+        case 'h': help(); return -1;
+        case OPT_K: rc = lh_args_set_text(op, args, "k", optarg, &err); break;
+        case OPT_MODE: rc = lh_args_set_text(op, args, "mode", optarg, &err); break;
+        case OPT_FILTER: rc = lh_args_set_text(op, args, "filter", optarg, &err); break;
+        case OPT_FUSION: rc = lh_args_set_text(op, args, "fusion", optarg, &err); break;
+        case OPT_WEIGHT: rc = lh_args_set_text(op, args, "weight", optarg, &err); break;
+        case OPT_INDEX: rc = lh_args_set_text(op, args, "indexes", optarg, &err); break;
+        case OPT_ACTOR: *actor = optarg; break;
+        case OPT_JSON: *json = true; break;
+        default: return lh_cli_usage_error(cmd, "unknown option");
+        }
+    }
+    bool is_search = !strcmp(cmd, "search");
+    int first = optind + (is_search ? 1 : 0);
+    if (rc == LH_OK && is_search && optind < argc) rc = lh_args_set_text(op, args, "index", argv[optind], &err);
+    if (rc == LH_OK && first < argc) {
+        char *text = join_args(argv, first, argc);
+        rc = lh_args_set_text(op, args, is_search ? "query" : "question", text, &err);
+        free(text);
+    }
+    if (rc == LH_OK && is_search) json_object_set_new(args, "rows", json_boolean(*json));
+    if (rc == LH_OK) rc = lh_op_check(op, args, &err);
+    return rc ? lh_cli_usage_error(cmd, "%s", err.message) : 0;
+}
+
+/* Opens the app, runs op and prints its answer (JSON, or print). */
+static int run(const char *cmd, lh_cli_common *common, json_t *args, const char *actor, bool json,
+               void (*print)(const json_t *out))
+{
+    lh_config cfg;
+    lh_app *app;
+    int status = lh_cli_open_app(common, &cfg, &app);
+    lh_cli_common_free(common);
+    if (status) return status;
+    lh_call call = {.who = lh_cli_who(actor)};
+    json_t *out;
+    lh_err err;
+    lh_code rc = lh_app_call(app, cmd, args, &call, &out, &err);
+    if (rc == LH_OK) {
+        json ? lh_cli_print_json(out) : print(out);
+        json_decref(out);
+    }
+    status = rc ? lh_cli_fail(cmd, &err) : 0;
+    lh_cli_close_app(&cfg, app);
+    return status;
+}
+
+static void print_answer(const json_t *out)
+{
+    printf("%s\n\nsources:\n", json_string_value(json_object_get(out, "answer")));
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(out, "citations"), i, c) {
+        char *id = json_dumps(json_object_get(c, "id"), JSON_ENCODE_ANY);
+        printf("  [%s] %s\n", id, json_string_value(json_object_get(c, "index")));
+        free(id);
+    }
+}
+
 int cmd_search(int argc, char **argv)
 {
     static const struct option options[] = {LH_CLI_COMMON_OPTIONS,
@@ -76,60 +147,14 @@ int cmd_search(int argc, char **argv)
                                             {"json", no_argument, NULL, OPT_JSON},
                                             {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "search"};
-    lh_search_request q = {.k = 10, .weight = -1, .rrf_k = -1};
-    long long k;
+    json_t *args = json_object();
+    const char *actor = NULL;
     bool json = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (lh_cli_common_option(&common, opt, optarg)) continue;
-        switch (opt) {
-        case 'h': search_help(); return 0;
-        case OPT_K:
-            if (!lh_cli_parse_int(optarg, 1, &k) || k > LH_VINDEX_MAX_K)
-                return lh_cli_usage_error("search", "--k expects 1..%d", LH_VINDEX_MAX_K);
-            q.k = (size_t)k;
-            break;
-        case OPT_MODE:
-            if (!strcmp(optarg, "vector")) q.mode = LH_SEARCH_VECTOR;
-            else if (!strcmp(optarg, "text")) q.mode = LH_SEARCH_TEXT;
-            else if (strcmp(optarg, "hybrid")) return lh_cli_usage_error("search", "--mode is hybrid, vector or text");
-            break;
-        case OPT_FILTER: q.filter = optarg; break;
-        case OPT_FUSION: q.fusion = optarg; break;
-        case OPT_WEIGHT: {
-            char *end;
-            q.weight = strtod(optarg, &end);
-            if (*end || q.weight < 0 || q.weight > 1) return lh_cli_usage_error("search", "--weight expects 0..1");
-            break;
-        }
-        case OPT_JSON: json = true; break;
-        default: return lh_cli_usage_error("search", "unknown option");
-        }
-    }
-    if (argc - optind < 2) return lh_cli_usage_error("search", "give an index and a query");
-    q.index = argv[optind];
-    char *query = join_args(argv, optind + 1, argc);
-    q.query = query;
-    q.with_rows = json;
-    lh_config cfg;
-    lh_app *app;
-    int status = lh_cli_open_app(&common, &cfg, &app);
-    lh_cli_common_free(&common);
-    if (status) {
-        free(query);
-        return status;
-    }
-    json_t *out;
-    lh_err err;
-    lh_code rc = lh_vectors_query(lh_app_vectors(app), &q, &out, &err);
-    if (rc == LH_OK) {
-        json ? lh_cli_print_json(out) : print_hits(out);
-        json_decref(out);
-    }
-    free(query);
-    status = rc ? lh_cli_fail("search", &err) : 0;
-    lh_cli_close_app(&cfg, app);
-    return status;
+    int status = parse("search", lh_op_find("search"), argc, argv, options, &common, args, &actor, &json, search_help);
+    if (status == 0) status = run("search", &common, args, actor, json, print_hits);
+    else lh_cli_common_free(&common);
+    json_decref(args);
+    return status < 0 ? 0 : status;
 }
 
 int cmd_ask(int argc, char **argv)
@@ -141,60 +166,12 @@ int cmd_ask(int argc, char **argv)
                                             {"json", no_argument, NULL, OPT_JSON},
                                             {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "ask"};
-    const char *indexes[16], *actor = NULL;
-    size_t n = 0;
-    long long k = 5;
+    json_t *args = json_object();
+    const char *actor = NULL;
     bool json = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        if (lh_cli_common_option(&common, opt, optarg)) continue;
-        switch (opt) {
-        case 'h': ask_help(); return 0;
-        case OPT_INDEX:
-            if (n == 16) return lh_cli_usage_error("ask", "at most 16 indexes");
-            indexes[n++] = optarg;
-            break;
-        case OPT_K:
-            if (!lh_cli_parse_int(optarg, 1, &k) || k > 50) return lh_cli_usage_error("ask", "--k expects 1..50");
-            break;
-        case OPT_ACTOR: actor = optarg; break;
-        case OPT_JSON: json = true; break;
-        default: return lh_cli_usage_error("ask", "unknown option");
-        }
-    }
-    if (argc - optind < 1) return lh_cli_usage_error("ask", "give a question");
-    if (n == 0) return lh_cli_usage_error("ask", "name an index with --index");
-    char *question = join_args(argv, optind, argc);
-    lh_config cfg;
-    lh_app *app;
-    int status = lh_cli_open_app(&common, &cfg, &app);
-    lh_cli_common_free(&common);
-    if (status) {
-        free(question);
-        return status;
-    }
-    lh_ask_request q = {.question = question, .indexes = indexes, .n_indexes = n, .k = (size_t)k};
-    lh_who who = lh_cli_who(actor);
-    json_t *out;
-    lh_err err;
-    lh_code rc = lh_vectors_ask(lh_app_vectors(app), &q, &who, &out, &err);
-    if (rc == LH_OK) {
-        if (json) {
-            lh_cli_print_json(out);
-        } else {
-            printf("%s\n\nsources:\n", json_string_value(json_object_get(out, "answer")));
-            size_t i;
-            json_t *c;
-            json_array_foreach(json_object_get(out, "citations"), i, c) {
-                char *id = json_dumps(json_object_get(c, "id"), JSON_ENCODE_ANY);
-                printf("  [%s] %s\n", id, json_string_value(json_object_get(c, "index")));
-                free(id);
-            }
-        }
-        json_decref(out);
-    }
-    free(question);
-    status = rc ? lh_cli_fail("ask", &err) : 0;
-    lh_cli_close_app(&cfg, app);
-    return status;
+    int status = parse("ask", lh_op_find("ask"), argc, argv, options, &common, args, &actor, &json, ask_help);
+    if (status == 0) status = run("ask", &common, args, actor, json, print_answer);
+    else lh_cli_common_free(&common);
+    json_decref(args);
+    return status < 0 ? 0 : status;
 }

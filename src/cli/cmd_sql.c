@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_FORMAT = OPT_FIRST_PRIVATE, OPT_MAX_ROWS, OPT_TIMEOUT };
+enum { OPT_FORMAT = OPT_FIRST_PRIVATE, OPT_MAX_ROWS, OPT_TIMEOUT, OPT_JSON };
 
 static void help(void)
 {
@@ -22,10 +22,12 @@ static void help(void)
            "The statement comes from the argument, or from standard input when the\n"
            "argument is absent or \"-\".\n\n"
            "options:\n"
-           "  -f, --format FORMAT  table (default) | json | ndjson | csv\n"
+           "  -f, --format FORMAT  table (default) | json | ndjson | csv | parquet\n"
+           "  --json               the same as --format json\n"
            "  --max-rows N         stop after N rows (default: query.max_rows for table and\n"
            "                       json, unlimited for ndjson and csv)\n"
-           "  --timeout-ms N       cancel the statement after N ms (default: query.timeout_ms)\n" LH_CLI_COMMON_HELP
+           "  --timeout-ms N       cancel the statement after N ms (default: query.timeout_ms,\n"
+           "                       at most 10x it)\n" LH_CLI_COMMON_HELP
            "\nexamples:\n"
            "  lakehouse sql \"SELECT 42 AS answer\"\n"
            "  echo \"SELECT * FROM range(5)\" | lakehouse sql --format csv\n");
@@ -47,50 +49,66 @@ static bool write_out(lh_buf *b)
     return ok;
 }
 
+/* Copies a file to stdout (a parquet result). */
+static lh_code cat_file(const char *path, lh_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return lh_err_errno(err, LH_EIO, errno, "reading the result");
+    char chunk[65536];
+    size_t n;
+    lh_code rc = LH_OK;
+    while (rc == LH_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (fwrite(chunk, 1, n, stdout) != n) rc = lh_err_errno(err, LH_EIO, errno, "writing the result");
+    fclose(f);
+    return rc;
+}
+
 int cmd_sql(int argc, char **argv)
 {
     static const struct option options[] = {
         LH_CLI_COMMON_OPTIONS,
         {"format", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, OPT_JSON},
         {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "sql"};
-    lh_result_format format = LH_FORMAT_TABLE;
-    long long max_rows = -1, timeout_ms = -1;
+    const lh_op *op = lh_op_find("sql");
+    json_t *args = json_object();
+    bool table = true;
+    lh_err err;
+    lh_code rc = LH_OK;
     int opt;
-    while ((opt = getopt_long(argc, argv, "hf:", options, NULL)) != -1) {
+    while (rc == LH_OK && (opt = getopt_long(argc, argv, "hf:", options, NULL)) != -1) {
         if (lh_cli_common_option(&common, opt, optarg)) continue;
         switch (opt) {
-        case 'h': help(); return 0;
+        case 'h': help(); json_decref(args); return 0;
         case 'f':
-            if (!lh_result_format_parse(optarg, &format))
-                return lh_cli_usage_error("sql", "unknown format \"%s\" (table, json, ndjson, csv)",
-                                          optarg);
+            table = !strcmp(optarg, "table");
+            if (!table) rc = lh_args_set_text(op, args, "format", optarg, &err);
             break;
-        case OPT_MAX_ROWS:
-            if (!lh_cli_parse_int(optarg, 0, &max_rows))
-                return lh_cli_usage_error("sql", "--max-rows expects a count, got \"%s\"", optarg);
-            break;
-        case OPT_TIMEOUT:
-            if (!lh_cli_parse_int(optarg, 1, &timeout_ms))
-                return lh_cli_usage_error("sql", "--timeout-ms expects a positive number, got \"%s\"",
-                                          optarg);
-            break;
-        default: return lh_cli_usage_error("sql", "unknown option");
+        case OPT_JSON: table = false; rc = lh_args_set_text(op, args, "format", "json", &err); break;
+        case OPT_MAX_ROWS: rc = lh_args_set_text(op, args, "max_rows", optarg, &err); break;
+        case OPT_TIMEOUT: rc = lh_args_set_text(op, args, "timeout_ms", optarg, &err); break;
+        default: json_decref(args); return lh_cli_usage_error("sql", "unknown option");
         }
     }
-    if (optind + 1 < argc)
-        return lh_cli_usage_error("sql", "expected one SQL statement (quote it), got %d arguments",
-                                  argc - optind);
-    char *sql = NULL;
-    if (optind < argc && strcmp(argv[optind], "-") != 0) {
-        sql = lh_xstrdup(argv[optind]);
-    } else if (isatty(0)) {
+    if (rc == LH_OK && optind + 1 < argc)
+        rc = lh_err_set(&err, LH_EINVAL, "expected one SQL statement (quote it), got %d arguments", argc - optind);
+    if (rc == LH_OK && optind < argc && strcmp(argv[optind], "-") != 0) {
+        rc = lh_args_set_text(op, args, "sql", argv[optind], &err);
+    } else if (rc == LH_OK && isatty(0)) {
+        rc = lh_err_set(&err, LH_EINVAL, "no SQL given (pass it as an argument or on stdin)");
+    } else if (rc == LH_OK) {
+        char *sql = read_stdin();
+        rc = lh_args_set_text(op, args, "sql", sql, &err);
+        free(sql);
+    }
+    if (rc == LH_OK) rc = lh_op_check(op, args, &err);
+    if (rc) {
+        json_decref(args);
         lh_cli_common_free(&common);
-        return lh_cli_usage_error("sql", "no SQL given (pass it as an argument or on stdin)");
-    } else {
-        sql = read_stdin();
+        return lh_cli_usage_error("sql", "%s", err.message);
     }
 
     lh_config cfg;
@@ -98,33 +116,30 @@ int cmd_sql(int argc, char **argv)
     int status = lh_cli_open_app(&common, &cfg, &app);
     lh_cli_common_free(&common);
     if (status) {
-        free(sql);
+        json_decref(args);
         return status;
     }
-    if (timeout_ms < 0) timeout_ms = cfg.query_timeout_ms;
-    if (max_rows < 0)
-        max_rows = format == LH_FORMAT_TABLE || format == LH_FORMAT_JSON ? cfg.query_max_rows : 0;
-    lh_err err;
-    lh_query_cursor *cursor = NULL;
-    lh_query_args args = {.sql = sql, .timeout_ms = timeout_ms, .read_only = true};
-    lh_code rc = lh_query_open(lh_app_query_engine(app), &args, &cursor, &err);
-    if (rc == LH_OK) {
-        lh_result_writer *w = lh_result_writer_new(cursor, format, max_rows);
+    lh_sql_run run;
+    rc = lh_app_sql_open(app, args, &run, &err);
+    json_decref(args);
+    if (rc == LH_OK && run.parquet_path) {
+        rc = cat_file(run.parquet_path, &err);
+        unlink(run.parquet_path);
+        free(run.parquet_path);
+    } else if (rc == LH_OK) {
+        lh_result_writer *w = lh_result_writer_new(run.cursor, table ? LH_FORMAT_TABLE : run.format, run.max_rows);
         lh_buf out = {0};
         bool done = false;
         while (rc == LH_OK && !done) {
             rc = lh_result_writer_next(w, &out, &done, &err);
-            if (rc == LH_OK && !write_out(&out)) {
-                rc = lh_err_errno(&err, LH_EIO, errno, "writing the result");
-            }
+            if (rc == LH_OK && !write_out(&out)) rc = lh_err_errno(&err, LH_EIO, errno, "writing the result");
         }
         lh_buf_free(&out);
         lh_result_writer_free(w);
+        lh_query_close(run.cursor);
     }
     fflush(stdout);
     status = rc ? lh_cli_fail("sql", &err) : 0;
-    lh_query_close(cursor);
     lh_cli_close_app(&cfg, app);
-    free(sql);
     return status;
 }

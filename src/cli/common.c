@@ -48,6 +48,17 @@ bool lh_cli_common_option(lh_cli_common *c, int opt, const char *arg)
     }
 }
 
+int lh_cli_common_flag(const char *name)
+{
+    static const struct {
+        const char *name;
+        int opt;
+    } flags[] = {{"config", OPT_CONFIG}, {"data", OPT_DATA}, {"set", OPT_SET}, {"log-level", OPT_LOG_LEVEL}};
+    for (size_t i = 0; i < sizeof flags / sizeof *flags; i++)
+        if (!strcmp(flags[i].name, name)) return flags[i].opt;
+    return 0;
+}
+
 int lh_cli_load_config(lh_cli_common *c, lh_config *cfg)
 {
     lh_err err;

@@ -63,6 +63,13 @@ int main(int argc, char **argv)
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) name = "version";
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(commands[i].name, name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++) names[i] = commands[i].name;
+    const char *near = lh_cli_nearest(name, names, N_COMMANDS);
+    if (near) {
+        fprintf(stderr, "lakehouse: unknown command \"%s\"; did you mean \"%s\"?\n", name, near);
+        return 2;
+    }
     fprintf(stderr, "lakehouse: unknown command \"%s\"\n\n", name);
     usage(stderr);
     return 2;

@@ -27,7 +27,20 @@ struct route {
 struct lh_router {
     struct route *routes;
     size_t n, cap;
+    void **kept;
+    size_t n_kept;
 };
+
+void lh_router_keep(lh_router *r, void *p)
+{
+    r->kept = lh_xrealloc(r->kept, (r->n_kept + 1) * sizeof *r->kept);
+    r->kept[r->n_kept++] = p;
+}
+
+void lh_router_each(const lh_router *r, void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx)
+{
+    for (size_t i = 0; i < r->n; i++) fn(ctx, r->routes[i].method, r->routes[i].pattern);
+}
 
 lh_router *lh_router_new(void)
 {
@@ -44,6 +57,8 @@ void lh_router_free(lh_router *r)
         for (size_t j = 0; j < r->routes[i].n_segments; j++) free(r->routes[i].segments[j]);
     }
     free(r->routes);
+    for (size_t i = 0; i < r->n_kept; i++) free(r->kept[i]);
+    free(r->kept);
     free(r);
 }
 

@@ -113,6 +113,44 @@ const char *lh_http_query(const lh_http_req *req, const char *name)
     return out;
 }
 
+struct query_walk {
+    const lh_http_req *req;
+    bool (*fn)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    const char *bad; /* the argument that did not decode */
+    bool stopped;
+};
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct query_walk *w = cls;
+    char *decoded = "";
+    if (value && !lh_url_decode(w->req->arena, value, strlen(value), true, &decoded)) {
+        w->bad = key;
+        return MHD_NO;
+    }
+    if (!w->fn(w->ctx, key, decoded)) {
+        w->stopped = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+lh_code lh_http_query_each(const lh_http_req *req, bool (*fn)(void *ctx, const char *name, const char *value),
+                           void *ctx, lh_err *err)
+{
+    struct query_walk w = {req, fn, ctx, NULL, false};
+    MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, query_arg, &w);
+    if (w.bad) return lh_err_set(err, LH_EINVAL, "query argument \"%.60s\" does not decode (bad %%-escape or %%00)", w.bad);
+    return LH_OK;
+}
+
+const json_t *lh_http_form_fields(const lh_http_req *req)
+{
+    return req->form;
+}
+
 const char *lh_http_header(const lh_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);

@@ -52,10 +52,12 @@ lh_code hnsw_init(struct lh_hnsw *h, const lh_hnsw_params *p, lh_err *err)
     if (!h->p.ef_construction) h->p.ef_construction = 200;
     if (!h->p.ef_search) h->p.ef_search = 64;
     if (!h->p.rescore) h->p.rescore = 4;
-    if (h->p.M < 2 || h->p.M > 128) return lh_err_set(err, LH_EINVAL, "M must be 2..128, not %u", h->p.M);
-    if (h->p.ef_construction < h->p.M || h->p.ef_construction > 10000)
-        return lh_err_set(err, LH_EINVAL, "ef_construction must be M..10000, not %u", h->p.ef_construction);
-    if (h->p.ef_search > 100000) return lh_err_set(err, LH_EINVAL, "ef_search must be at most 100000");
+    if (h->p.M < LH_HNSW_MIN_M || h->p.M > LH_HNSW_MAX_M)
+        return lh_err_set(err, LH_EINVAL, "M must be %d..%d, not %u", LH_HNSW_MIN_M, LH_HNSW_MAX_M, h->p.M);
+    if (h->p.ef_construction < h->p.M || h->p.ef_construction > LH_HNSW_MAX_EF_CONSTRUCTION)
+        return lh_err_set(err, LH_EINVAL, "ef_construction must be M..%d, not %u", LH_HNSW_MAX_EF_CONSTRUCTION,
+                          h->p.ef_construction);
+    if (h->p.ef_search > LH_HNSW_MAX_EF) return lh_err_set(err, LH_EINVAL, "ef_search must be at most %d", LH_HNSW_MAX_EF);
     h->dim = p->dim;
     h->M = h->p.M;
     h->M0 = 2 * h->p.M;
@@ -1069,4 +1071,12 @@ const float *lh_hnsw_vector(const lh_hnsw *h, uint64_t label)
     uint32_t id = map_get(h, label);
     pthread_rwlock_unlock((pthread_rwlock_t *)&h->map_lock);
     return id == UINT32_MAX ? NULL : fvec(h, id);
+}
+
+bool lh_quant_parse(const char *s, lh_quant *out)
+{
+    if (!strcmp(s, "none")) *out = LH_QUANT_NONE;
+    else if (!strcmp(s, "sq8")) *out = LH_QUANT_SQ8;
+    else return false;
+    return true;
 }

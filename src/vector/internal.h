@@ -15,7 +15,6 @@
 #include <stdatomic.h>
 
 #define MAX_ATTEMPTS 50
-#define MAX_ADD_ROWS 100000
 #define QCACHE_SLOTS 512
 
 struct entry {

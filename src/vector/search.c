@@ -323,7 +323,6 @@ lh_code lh_vectors_query(lh_vectors *v, const lh_search_request *q, json_t **out
 
 /* ---- ask ---- */
 
-#define ASK_MAX_INDEXES 16
 #define ASK_CONTEXT_CHARS 12000
 
 typedef struct passage {
@@ -344,12 +343,12 @@ lh_code lh_vectors_ask(lh_vectors *v, const lh_ask_request *q, const lh_who *who
     if (!q->question || !*q->question) return lh_err_set(err, LH_EINVAL, "\"question\" is required");
     if (strlen(q->question) > MAX_QUERY_BYTES)
         return lh_err_set(err, LH_ETOOBIG, "the question is longer than %d bytes", MAX_QUERY_BYTES);
-    if (q->n_indexes < 1 || q->n_indexes > ASK_MAX_INDEXES)
-        return lh_err_set(err, LH_EINVAL, "name 1..%d indexes to answer from", ASK_MAX_INDEXES);
+    if (q->n_indexes < 1 || q->n_indexes > LH_ASK_MAX_INDEXES)
+        return lh_err_set(err, LH_EINVAL, "name 1..%d indexes to answer from", LH_ASK_MAX_INDEXES);
     size_t k = q->k ? q->k : 5;
-    if (k > 50) return lh_err_set(err, LH_EINVAL, "k must be 1..50");
-    lh_vindex *xs[ASK_MAX_INDEXES] = {0};
-    found fs[ASK_MAX_INDEXES] = {0};
+    if (k > LH_ASK_MAX_K) return lh_err_set(err, LH_EINVAL, "k must be 1..%d", LH_ASK_MAX_K);
+    lh_vindex *xs[LH_ASK_MAX_INDEXES] = {0};
+    found fs[LH_ASK_MAX_INDEXES] = {0};
     passage *ps = lh_xmalloc(q->n_indexes * k * sizeof *ps);
     size_t np = 0;
     lh_code rc = LH_OK;
@@ -536,4 +535,13 @@ lh_code lh_vectors_register_sql(lh_vectors *v, lh_query_engine *e, lh_err *err)
     duckdb_destroy_table_function(&tf);
     lh_query_lease_release(lease);
     return rc;
+}
+
+bool lh_search_mode_parse(const char *s, lh_search_mode *out)
+{
+    if (!strcmp(s, "hybrid")) *out = LH_SEARCH_HYBRID;
+    else if (!strcmp(s, "vector")) *out = LH_SEARCH_VECTOR;
+    else if (!strcmp(s, "text")) *out = LH_SEARCH_TEXT;
+    else return false;
+    return true;
 }

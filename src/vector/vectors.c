@@ -740,8 +740,8 @@ lh_code lh_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec
 static lh_code begin_on_live(lh_vectors *v, const char *name, const json_t *batch, const char *what,
                              struct entry **e, lh_vindex **live, lh_err *err)
 {
-    if (!json_is_array(batch) || json_array_size(batch) == 0 || json_array_size(batch) > MAX_ADD_ROWS)
-        return lh_err_set(err, LH_EINVAL, "%s must be an array of 1..%d %s", what, MAX_ADD_ROWS,
+    if (!json_is_array(batch) || json_array_size(batch) == 0 || json_array_size(batch) > LH_VECTORS_MAX_CHANGE)
+        return lh_err_set(err, LH_EINVAL, "%s must be an array of 1..%d %s", what, LH_VECTORS_MAX_CHANGE,
                           strcmp(what, "ids") ? "{id, vector} objects" : "ids");
     lh_code rc = vec_entry(v, name, false, e, err);
     if (rc) return rc;

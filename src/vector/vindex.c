@@ -219,7 +219,7 @@ lh_code lh_vindex_search(const lh_vindex *v, const float *query, size_t dim, siz
     for (size_t i = 0; i < dim; i++)
         if (!isfinite(query[i])) return lh_err_set(err, LH_EINVAL, "the query vector has a non-finite value at %zu", i);
     if (k < 1 || k > LH_VINDEX_MAX_K) return lh_err_set(err, LH_EINVAL, "k must be 1..%d", LH_VINDEX_MAX_K);
-    if (ef > 10000) return lh_err_set(err, LH_EINVAL, "ef must be at most 10000");
+    if (ef > LH_HNSW_MAX_EF) return lh_err_set(err, LH_EINVAL, "ef must be at most %d", LH_HNSW_MAX_EF);
     lh_bitmap allow = {0};
     uint64_t *words = NULL;
     if (filter_ids) {

@@ -1,5 +1,5 @@
 /*
- * app.c — opening and closing the modules of a server process, and its route table.
+ * app.c — opening and closing the modules of the system (the composition root).
  *
  * Order matters: buckets first, then the error journal (observing every
  * bucket from then on), the mutation journal, the catalog (rebuilt from the
@@ -16,69 +16,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
-
-lh_who lh_api_who(const lh_http_req *req)
-{
-    const char *actor = lh_http_header(req, "X-Lakehouse-Actor");
-    return (lh_who){.actor = actor && *actor ? actor : "anonymous", .source = "http"};
-}
-
-bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
-{
-    if (rc == LH_OK) return false;
-    lh_http_res_error(res, err);
-    return true;
-}
-
-json_t *lh_api_body_object(lh_http_req *req, lh_http_res *res)
-{
-    json_t *body;
-    lh_err err;
-    if (lh_api_failed(res, lh_http_body_json(req, &body, &err), &err)) return NULL;
-    if (!json_is_object(body)) {
-        lh_http_res_errorf(res, LH_EINVAL, "the body must be a JSON object");
-        json_decref(body);
-        return NULL;
-    }
-    return body;
-}
-
-const char *lh_api_opt_string(json_t *body, const char *field, lh_http_res *res, bool *bad)
-{
-    json_t *v = json_object_get(body, field);
-    if (!v || json_is_null(v) || *bad) return NULL;
-    if (!json_is_string(v)) {
-        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be a string", field);
-        *bad = true;
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-long long lh_api_opt_int(json_t *body, const char *field, long long def, long long min, long long max,
-                         lh_http_res *res, bool *bad)
-{
-    json_t *v = json_object_get(body, field);
-    if (!v || json_is_null(v) || *bad) return def;
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be an integer in %lld..%lld", field, min, max);
-        *bad = true;
-        return def;
-    }
-    return json_integer_value(v);
-}
-
-bool lh_api_opt_bool(json_t *body, const char *field, bool def, lh_http_res *res, bool *bad)
-{
-    json_t *v = json_object_get(body, field);
-    if (!v || json_is_null(v) || *bad) return def;
-    if (!json_is_boolean(v)) {
-        lh_http_res_errorf(res, LH_EINVAL, "\"%s\" must be true or false", field);
-        *bad = true;
-        return def;
-    }
-    return json_is_true(v);
-}
 
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
@@ -292,14 +229,12 @@ lh_errors *lh_app_errors(lh_app *app)
     return app->errors;
 }
 
-void lh_app_routes(lh_app *app, lh_router *r)
+const char *lh_app_tmp_dir(lh_app *app)
 {
-    lh_api_system_routes(app, r);
-    lh_api_storage_routes(app, r);
-    lh_api_catalog_routes(app, r);
-    lh_api_journal_routes(app, r);
-    lh_api_sql_routes(app, r);
-    lh_api_ingest_routes(app, r);
-    lh_api_vectors_routes(app, r);
-    lh_api_search_routes(app, r);
+    return app->tmp_dir;
+}
+
+long long lh_app_max_upload_bytes(lh_app *app)
+{
+    return app->max_upload_bytes;
 }

@@ -1,0 +1,99 @@
+/*
+ * internal.h — the application's state, shared by the files of src/app/.
+ */
+#ifndef LH_APP_INTERNAL_H
+#define LH_APP_INTERNAL_H
+
+#include <pthread.h>
+#include <time.h>
+
+#include "lakehouse/lh_ai.h"
+#include "lakehouse/lh_app.h"
+
+struct lh_app {
+    char *data_dir;
+    char replica[16];
+    long long query_timeout_ms;
+    long long query_max_rows;
+    lh_buckets *buckets;
+    lh_errors *errors;
+    lh_journal *journal;
+    lh_catalog *catalog;
+    lh_dataset_tables *tables;
+    lh_query_engine *query;         /* sandboxed, read-only SQL over datasets */
+    lh_query_engine *ingest_engine; /* unsandboxed: reads input files */
+    lh_ingester *ingester;
+    lh_vectors *vectors;
+    char *tmp_dir;
+    long long max_upload_bytes;
+    time_t started_at;
+    /* embedding and chat providers (ai.c) */
+    pthread_mutex_t ai_mu;
+    char *ai_provider, *ai_url, *ai_model, *ai_api_key, *sidecar_node, *sidecar_script;
+    long long ai_timeout_ms;
+    int ai_retries, sidecar_port;
+    size_t ai_batch_size;
+    struct lh_app_ai {
+        char *key; /* provider "\n" model */
+        lh_ai *ai;
+    } *ais;
+    size_t n_ais;
+    lh_ai *chat;
+    lh_sidecar *sidecar;
+    bool ai_ready;
+};
+
+/* ai.c: providers by name (an lh_vectors_ai_fn; ctx: the app). */
+void lh_app_ai_init(lh_app *app, const lh_config *cfg);
+void lh_app_ai_close(lh_app *app);
+lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err);
+json_t *lh_app_sidecar_status(lh_app *app); /* NULL when not started */
+
+/* The run functions of the operation table (ops.c), one file per family. */
+#define LH_OP_RUN(fn) lh_code fn(lh_app *app, json_t *args, const lh_call *call, json_t **out, lh_err *err)
+/* system_ops.c */
+LH_OP_RUN(lh_op_version);
+LH_OP_RUN(lh_op_buckets);
+LH_OP_RUN(lh_op_objects);
+LH_OP_RUN(lh_op_object_delete);
+LH_OP_RUN(lh_op_errors);
+LH_OP_RUN(lh_op_errors_flush);
+LH_OP_RUN(lh_op_journal_recent);
+LH_OP_RUN(lh_op_journal_history);
+LH_OP_RUN(lh_op_journal_stats);
+LH_OP_RUN(lh_op_journal_flush);
+LH_OP_RUN(lh_op_sql);
+/* catalog_ops.c */
+LH_OP_RUN(lh_op_catalog_list);
+LH_OP_RUN(lh_op_catalog_create);
+LH_OP_RUN(lh_op_catalog_show);
+LH_OP_RUN(lh_op_catalog_versions);
+LH_OP_RUN(lh_op_catalog_commit);
+LH_OP_RUN(lh_op_catalog_rollback);
+LH_OP_RUN(lh_op_catalog_tombstones);
+LH_OP_RUN(lh_op_catalog_tombstone);
+LH_OP_RUN(lh_op_catalog_delete);
+LH_OP_RUN(lh_op_catalog_purge);
+LH_OP_RUN(lh_op_catalog_rebuild);
+/* index_ops.c */
+LH_OP_RUN(lh_op_index_list);
+LH_OP_RUN(lh_op_index_create);
+LH_OP_RUN(lh_op_index_show);
+LH_OP_RUN(lh_op_index_history);
+LH_OP_RUN(lh_op_index_search);
+LH_OP_RUN(lh_op_index_add);
+LH_OP_RUN(lh_op_index_remove);
+LH_OP_RUN(lh_op_index_rebuild);
+LH_OP_RUN(lh_op_index_promote);
+LH_OP_RUN(lh_op_index_rollback);
+LH_OP_RUN(lh_op_index_refresh);
+LH_OP_RUN(lh_op_index_stale);
+LH_OP_RUN(lh_op_search);
+LH_OP_RUN(lh_op_ask);
+
+/* Opaque list cursors: base64url of "<kind>:<value>". */
+char *lh_cursor_encode(const char *kind, const char *value);
+/* The value of a cursor of this kind (malloc'd), or NULL when it is not one. */
+char *lh_cursor_decode(const char *cursor, const char *kind);
+
+#endif

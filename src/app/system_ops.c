@@ -1,0 +1,406 @@
+/*
+ * system_ops.c — version, health, storage (buckets and raw objects), the
+ * journals, SQL and ingest: the operations' run functions and the policy
+ * the edges used to hold (managed prefixes, deadline caps, row caps,
+ * Parquet export, elapsed time).
+ */
+#include "internal.h"
+
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_time.h"
+#include "lakehouse/lh_version.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+LH_OP_RUN(lh_op_version)
+{
+    (void)app, (void)args, (void)call, (void)err;
+    *out = json_pack("{s:s, s:s, s:s, s:s}", "name", "lakehouse", "version", lh_version(), "git_commit",
+                     lh_git_commit(), "duckdb_version", lh_query_duckdb_version());
+    return LH_OK;
+}
+
+/* ---- health ---- */
+
+/* Readiness of the SQL engine: a trivial query must run within a second.
+ * "busy" (every connection leased) is reported but still counts as ready. */
+static json_t *check_query(lh_app *app, bool *ok)
+{
+    lh_query_cursor *cur;
+    lh_err err;
+    lh_query_args args = {.sql = "SELECT 1", .timeout_ms = 1000, .read_only = true};
+    lh_code rc = lh_query_open(app->query, &args, &cur, &err);
+    if (rc == LH_OK) lh_query_close(cur);
+    *ok = rc == LH_OK || rc == LH_EUNAVAILABLE;
+    return json_pack("{s:s, s:s, s:s*}", "status", rc == LH_OK ? "ok" : *ok ? "busy" : "failing", "duckdb_version",
+                     lh_query_duckdb_version(), "error", rc == LH_OK ? NULL : err.message);
+}
+
+/* Ready when the default bucket answers; other buckets failing is reported, not fatal. */
+static json_t *check_storage(lh_app *app, bool *ok)
+{
+    json_t *buckets = lh_buckets_health(app->buckets);
+    const char *def = lh_buckets_default(app->buckets)->name;
+    *ok = false;
+    bool all = true;
+    size_t i;
+    json_t *b;
+    json_array_foreach(buckets, i, b) {
+        bool up = strcmp(json_string_value(json_object_get(b, "status")), "ok") == 0;
+        all &= up;
+        if (strcmp(json_string_value(json_object_get(b, "name")), def) == 0) *ok = up;
+    }
+    return json_pack("{s:s, s:s, s:s, s:o}", "status", all ? "ok" : *ok ? "degraded" : "failing", "data_dir",
+                     app->data_dir, "default_bucket", def, "buckets", buckets);
+}
+
+json_t *lh_app_health(lh_app *app, bool *ready)
+{
+    bool query_ok, storage_ok;
+    json_t *modules = json_object();
+    json_object_set_new(modules, "http", json_pack("{s:s}", "status", "ok"));
+    json_object_set_new(modules, "query", check_query(app, &query_ok));
+    json_object_set_new(modules, "storage", check_storage(app, &storage_ok));
+    json_t *sidecar = lh_app_sidecar_status(app);
+    const char *state = sidecar ? json_string_value(json_object_get(sidecar, "state")) : NULL;
+    json_object_set_new(modules, "ai",
+                        json_pack("{s:s, s:s, s:b, s:o?}", "status",
+                                  !sidecar ? "ok" : state && !strcmp(state, "running") ? "ok" : "degraded", "provider",
+                                  app->ai_provider, "chat", app->chat != NULL, "sidecar", sidecar));
+    *ready = query_ok && storage_ok;
+    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready ? "ok" : "degraded", "ready", *ready, "version",
+                     lh_version(), "uptime_s", (json_int_t)(time(NULL) - app->started_at), "modules", modules);
+}
+
+/* ---- storage ---- */
+
+/* The first path segments Lakehouse manages: raw writes and deletes are
+ * refused there (and on the bare names, which would shadow the folders). */
+static const char *const managed[] = {"_catalog", "_journal", "_errors", "_vectors", "_tmp", "datasets"};
+
+static lh_code check_raw_key(const char *key, const char *verb, lh_err *err)
+{
+    size_t seg = strcspn(key, "/");
+    for (size_t i = 0; i < sizeof managed / sizeof *managed; i++)
+        if (strlen(managed[i]) == seg && !strncmp(key, managed[i], seg))
+            return lh_err_set(err, LH_EFORBIDDEN, "%s/ is managed by Lakehouse; raw %s are refused there", managed[i],
+                              verb);
+    return LH_OK;
+}
+
+static lh_code bucket_of(lh_app *app, json_t *args, lh_store **s, lh_err *err)
+{
+    const char *name = lh_args_str(args, "bucket");
+    *s = lh_buckets_find(app->buckets, name);
+    return *s ? LH_OK : lh_err_set(err, LH_ENOTFOUND, "no bucket named \"%s\"", name);
+}
+
+LH_OP_RUN(lh_op_buckets)
+{
+    (void)call, (void)err;
+    *out = lh_page(lh_buckets_health(app->buckets), "buckets", args);
+    return LH_OK;
+}
+
+struct listing {
+    json_t *items;
+    size_t limit;
+    const char *after;
+    bool more;
+};
+
+static bool add_object(void *ctx, const lh_object_info *info)
+{
+    struct listing *l = ctx;
+    if (l->after && strcmp(info->key, l->after) <= 0) return true;
+    if (json_array_size(l->items) == l->limit) {
+        l->more = true;
+        return false;
+    }
+    json_array_append_new(l->items, json_pack("{s:s, s:I, s:I}", "key", info->key, "size", (json_int_t)info->size,
+                                              "mtime_ms", (json_int_t)info->mtime_ms));
+    return true;
+}
+
+LH_OP_RUN(lh_op_objects)
+{
+    (void)call;
+    lh_store *s;
+    lh_code rc = bucket_of(app, args, &s, err);
+    if (rc) return rc;
+    const char *cursor = lh_args_str(args, "cursor"), *prefix = lh_args_str(args, "prefix");
+    char *after = cursor ? lh_cursor_decode(cursor, "after") : NULL;
+    if (cursor && !after) return lh_err_set(err, LH_EINVAL, "\"cursor\" is not a cursor this list gave out");
+    struct listing l = {json_array(), (size_t)lh_args_int(args, "limit", LH_LIST_DEFAULT), after, false};
+    rc = lh_store_list(s, prefix ? prefix : "", add_object, &l, err);
+    free(after);
+    if (rc) {
+        json_decref(l.items);
+        return rc;
+    }
+    *out = json_pack("{s:s, s:o}", "bucket", s->name, "objects", l.items);
+    if (l.more) {
+        char *next = lh_cursor_encode("after", json_string_value(json_object_get(
+                                                   json_array_get(l.items, json_array_size(l.items) - 1), "key")));
+        json_object_set_new(*out, "next", json_string(next));
+        free(next);
+    }
+    return LH_OK;
+}
+
+static void journal_object(lh_app *app, const lh_call *call, const char *action, lh_store *s, const char *key,
+                           json_t *new_value)
+{
+    char *id = lh_xasprintf("%s/%s", s->name, key);
+    lh_journal_event ev = {.entity_type = "object", .entity_id = id, .action = action, .new_value = new_value,
+                           .actor = call->who.actor, .source = call->who.source};
+    lh_journal_record(app->journal, &ev);
+    free(id);
+}
+
+lh_code lh_app_object_get(lh_app *app, json_t *args, lh_buf *out, bool *rescued, lh_err *err)
+{
+    lh_store *s;
+    lh_code rc = bucket_of(app, args, &s, err);
+    return rc ? rc : lh_buckets_get(app->buckets, s, lh_args_str(args, "key"), out, rescued, err);
+}
+
+lh_code lh_app_object_put(lh_app *app, json_t *args, const char *data, size_t len, const char *path,
+                          const lh_call *call, json_t **out, lh_err *err)
+{
+    lh_store *s;
+    const char *key = lh_args_str(args, "key");
+    lh_code rc = bucket_of(app, args, &s, err);
+    if (rc == LH_OK) rc = check_raw_key(key, "writes", err);
+    if (rc) return rc;
+    lh_buf file = {0};
+    if (path) {
+        FILE *f = fopen(path, "rb");
+        if (!f) return lh_err_errno(err, LH_EIO, errno, "opening %s", path);
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lh_buf_append(&file, chunk, n);
+        bool failed = ferror(f);
+        fclose(f);
+        if (failed) {
+            lh_buf_free(&file);
+            return lh_err_set(err, LH_EIO, "reading %s failed", path);
+        }
+        data = file.data ? file.data : "";
+        len = file.len;
+    }
+    rc = lh_buckets_put(app->buckets, s, key, data, len, 0, err);
+    lh_buf_free(&file);
+    if (rc) return rc;
+    json_t *size = json_pack("{s:I}", "size", (json_int_t)len);
+    journal_object(app, call, "put", s, key, size);
+    json_decref(size);
+    *out = json_pack("{s:s, s:s, s:I}", "bucket", s->name, "key", key, "size", (json_int_t)len);
+    return LH_OK;
+}
+
+LH_OP_RUN(lh_op_object_delete)
+{
+    lh_store *s;
+    const char *key = lh_args_str(args, "key");
+    lh_code rc = bucket_of(app, args, &s, err);
+    if (rc == LH_OK) rc = check_raw_key(key, "deletes", err);
+    if (rc == LH_OK) rc = lh_store_delete(s, key, err);
+    if (rc) return rc;
+    journal_object(app, call, "delete", s, key, NULL);
+    *out = json_pack("{s:s, s:s, s:b}", "bucket", s->name, "key", key, "deleted", 1);
+    return LH_OK;
+}
+
+/* ---- journals ---- */
+
+/* How many newest records a page needs: offset + limit + 1 (to know there is more). */
+static size_t page_reach(json_t *args)
+{
+    const char *cursor = lh_args_str(args, "cursor");
+    char *at = cursor ? lh_cursor_decode(cursor, "offset") : NULL;
+    size_t offset = at ? (size_t)strtoull(at, NULL, 10) : 0;
+    free(at);
+    return offset + (size_t)lh_args_int(args, "limit", LH_LIST_DEFAULT) + 1;
+}
+
+/* `since` accepts milliseconds since the epoch or an ISO 8601 UTC time. */
+static lh_code parse_since(const char *s, int64_t *out, lh_err *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s && !*end && !errno && v >= 0) {
+        *out = v;
+        return LH_OK;
+    }
+    if (lh_time_parse_iso8601(s, out)) return LH_OK;
+    return lh_err_set(err, LH_EINVAL, "\"since\" must be milliseconds or an ISO 8601 time, not \"%.40s\"", s);
+}
+
+LH_OP_RUN(lh_op_errors)
+{
+    (void)call;
+    int64_t since = 0;
+    const char *s = lh_args_str(args, "since");
+    json_t *list;
+    lh_code rc = s ? parse_since(s, &since, err) : LH_OK;
+    if (rc == LH_OK) rc = lh_errors_query(app->errors, since, page_reach(args), &list, err);
+    if (rc == LH_OK) *out = lh_page(list, "errors", args);
+    return rc;
+}
+
+LH_OP_RUN(lh_op_errors_flush)
+{
+    (void)args, (void)call;
+    lh_code rc = lh_errors_flush(app->errors, err);
+    if (rc == LH_OK) *out = json_pack("{s:b}", "flushed", 1);
+    return rc;
+}
+
+LH_OP_RUN(lh_op_journal_recent)
+{
+    (void)call;
+    json_t *list;
+    lh_code rc = lh_journal_recent(app->journal, NULL, page_reach(args), &list, err);
+    if (rc == LH_OK) *out = lh_page(list, "events", args);
+    return rc;
+}
+
+LH_OP_RUN(lh_op_journal_history)
+{
+    (void)call;
+    json_t *list;
+    const char *id = lh_args_str(args, "entity_id");
+    lh_code rc = lh_journal_recent(app->journal, id, page_reach(args), &list, err);
+    if (rc) return rc;
+    *out = lh_page(list, "events", args);
+    json_object_set_new(*out, "entity_id", json_string(id));
+    return LH_OK;
+}
+
+LH_OP_RUN(lh_op_journal_stats)
+{
+    (void)args, (void)call;
+    return lh_journal_stats(app->journal, out, err);
+}
+
+LH_OP_RUN(lh_op_journal_flush)
+{
+    (void)args, (void)call;
+    lh_code rc = lh_journal_flush(app->journal, err);
+    if (rc == LH_OK) *out = json_pack("{s:b}", "flushed", 1);
+    return rc;
+}
+
+/* ---- SQL ---- */
+
+lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_sql_run *run, lh_err *err)
+{
+    memset(run, 0, sizeof *run);
+    const char *sql = lh_args_str(args, "sql"), *format = lh_args_str(args, "format");
+    json_t *params = json_object_get(args, "params");
+    if (json_is_null(params)) params = NULL;
+    long long timeout_ms = lh_args_int(args, "timeout_ms", app->query_timeout_ms);
+    if (timeout_ms > app->query_timeout_ms * 10) timeout_ms = app->query_timeout_ms * 10;
+    run->format = LH_FORMAT_JSON;
+    if (format && strcmp(format, "parquet") != 0 && !lh_result_format_parse(format, &run->format))
+        return lh_err_set(err, LH_EINTERNAL, "format %s", format);
+    run->max_rows = lh_args_int(args, "max_rows", 0);
+    if (run->format == LH_FORMAT_JSON && (run->max_rows == 0 || run->max_rows > app->query_max_rows))
+        run->max_rows = app->query_max_rows;
+    if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
+    if (!format || strcmp(format, "parquet") != 0) {
+        lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true};
+        return lh_query_open(app->query, &qa, &run->cursor, err);
+    }
+    /* parquet: COPY the checked statement into a temp file inside the sandbox */
+    lh_code rc = lh_query_check(app->query, sql, err);
+    if (rc) return rc;
+    static unsigned counter;
+    char *path = lh_xasprintf("%s/_cache/result-%d-%u.parquet", app->data_dir, (int)getpid(),
+                              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    lh_buf copy = {0};
+    /* the statement was checked to be a single SELECT: it cannot close this parenthesis */
+    lh_buf_printf(&copy, "COPY (\n%s\n) TO ", sql);
+    lh_sql_quote_literal(&copy, path);
+    lh_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
+    lh_query_args qa = {.sql = copy.data, .params = params, .timeout_ms = timeout_ms};
+    lh_query_cursor *cur;
+    rc = lh_query_open(app->query, &qa, &cur, err);
+    if (rc == LH_OK) lh_query_close(cur);
+    lh_buf_free(&copy);
+    if (rc) {
+        unlink(path);
+        free(path);
+        return rc;
+    }
+    run->parquet_path = path;
+    return LH_OK;
+}
+
+lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, lh_err *err)
+{
+    lh_result_writer *w = lh_result_writer_new(cur, LH_FORMAT_JSON, max_rows);
+    bool done = false;
+    lh_code rc = LH_OK;
+    while (rc == LH_OK && !done) rc = lh_result_writer_next(w, out, &done, err);
+    if (rc == LH_ETIMEOUT) {
+        size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, " (after %.0f ms, %lld rows produced)",
+                 lh_query_elapsed_ms(cur), lh_result_writer_rows(w));
+    }
+    if (rc == LH_OK) {
+        /* the elapsed time goes before the closing brace */
+        while (out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '}')) out->len--;
+        lh_buf_printf(out, ",\"elapsed_ms\":%.3f}\n", lh_query_elapsed_ms(cur));
+    }
+    lh_result_writer_free(w);
+    return rc;
+}
+
+LH_OP_RUN(lh_op_sql)
+{
+    (void)call;
+    const char *format = lh_args_str(args, "format");
+    if (format && strcmp(format, "json") != 0)
+        return lh_err_set(err, LH_EUNSUPPORTED, "format %s is streamed, not answered as JSON", format);
+    lh_sql_run run;
+    lh_code rc = lh_app_sql_open(app, args, &run, err);
+    if (rc) return rc;
+    lh_buf text = {0};
+    rc = lh_app_sql_json(run.cursor, run.max_rows, &text, err);
+    lh_query_close(run.cursor);
+    if (rc == LH_OK) {
+        json_error_t jerr;
+        *out = json_loadb(text.data, text.len, JSON_DECODE_ANY, &jerr);
+        if (!*out) rc = lh_err_set(err, LH_EINTERNAL, "result JSON: %s", jerr.text);
+    }
+    lh_buf_free(&text);
+    return rc;
+}
+
+/* ---- ingest ---- */
+
+lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_call *call,
+                      json_t **out, lh_err *err)
+{
+    lh_ingest_options o = {.dataset = lh_args_str(args, "dataset"),
+                           .format = lh_args_str(args, "format"),
+                           .bucket = lh_args_str(args, "bucket"),
+                           .message = lh_args_str(args, "message"),
+                           .skip_bad_rows = lh_args_bool(args, "skip_bad_rows", false),
+                           .chunk_chars = (size_t)lh_args_int(args, "chunk_chars", 0),
+                           .chunk_overlap = (size_t)lh_args_int(args, "chunk_overlap", 0),
+                           .timeout_ms = app->query_timeout_ms * 10};
+    const char *mode = lh_args_str(args, "mode");
+    if (mode && !lh_commit_mode_parse(mode, &o.mode)) return lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
+    if (n == 0) return lh_err_set(err, LH_EINVAL, "no file to ingest");
+    o.progress = call->progress;
+    o.progress_ctx = call->progress_ctx;
+    return lh_ingest(app->ingester, src, n, &o, &call->who, out, err);
+}
