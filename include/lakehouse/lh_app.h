@@ -121,7 +121,8 @@ lh_code lh_op_check(const lh_op *op, json_t *args, lh_err *err);
  * objects). LH_EINVAL for an unknown name, a bad value, or a scalar given twice. */
 lh_code lh_args_set_text(const lh_op *op, json_t *args, const char *name, const char *text, lh_err *err);
 
-/* Checks and runs op `name` (LH_ENOTFOUND if there is none). */
+/* Checks and runs op `name` (LH_ENOTFOUND if there is none). args NULL: none.
+ * app may be NULL for operations that need no open system (system.version). */
 lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_call *call, json_t **out, lh_err *err);
 
 /* The allowed values of the enum parameters (NULL-terminated); each module's

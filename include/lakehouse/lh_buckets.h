@@ -44,6 +44,9 @@ lh_code lh_buckets_get(lh_buckets *b, lh_store *s, const char *key, lh_buf *out,
 lh_code lh_buckets_put(lh_buckets *b, lh_store *s, const char *key, const void *data, size_t len,
                        unsigned flags, lh_err *err);
 
+/* The same for a file, streamed (multipart on S3 above the bucket's threshold). */
+lh_code lh_buckets_put_file(lh_buckets *b, lh_store *s, const char *key, const char *path, lh_err *err);
+
 /* Reads a JSON object, retrying a few times when it does not parse (a
  * write may still be landing); LH_ECORRUPT if it never does. */
 lh_code lh_buckets_get_json(lh_buckets *b, lh_store *s, const char *key, json_t **out, lh_err *err);

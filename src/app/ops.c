@@ -106,7 +106,7 @@ static const lh_param p_catalog_rollback[] = {
 static const lh_param p_catalog_tombstone[] = {
     {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
     {"key_column", LH_PARAM_STRING, true, NULL, 0, 0, "the column that identifies rows"},
-    {"values", LH_PARAM_STRINGS, true, NULL, 1, 100000, "hide rows whose key_column equals one of these"},
+    {"values", LH_PARAM_ARRAY, true, NULL, 1, 100000, "hide rows whose key_column equals one of these"},
     {"reason", LH_PARAM_STRING, false, NULL, 0, 0, "why"},
     END};
 static const lh_param p_catalog_delete[] = {
@@ -455,10 +455,13 @@ lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_call *
     const lh_op *op = lh_op_find(name);
     if (!op) return lh_err_set(err, LH_ENOTFOUND, "no operation named \"%s\"", name);
     if (!op->run) return lh_err_set(err, LH_EUNSUPPORTED, "%s does not answer JSON", name);
-    lh_code rc = lh_op_check(op, args, err);
-    if (rc) return rc;
+    json_t *none = args ? NULL : json_object();
+    if (!args) args = none;
     static const lh_call anonymous = {.who = {.actor = "anonymous", .source = "library"}};
-    return op->run(app, args, call ? call : &anonymous, out, err);
+    lh_code rc = lh_op_check(op, args, err);
+    if (rc == LH_OK) rc = op->run(app, args, call ? call : &anonymous, out, err);
+    json_decref(none);
+    return rc;
 }
 
 /* ---- typed views ---- */

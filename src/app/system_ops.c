@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 LH_OP_RUN(lh_op_version)
@@ -177,24 +178,10 @@ lh_code lh_app_object_put(lh_app *app, json_t *args, const char *data, size_t le
     lh_code rc = bucket_of(app, args, &s, err);
     if (rc == LH_OK) rc = check_raw_key(key, "writes", err);
     if (rc) return rc;
-    lh_buf file = {0};
-    if (path) {
-        FILE *f = fopen(path, "rb");
-        if (!f) return lh_err_errno(err, LH_EIO, errno, "opening %s", path);
-        char chunk[65536];
-        size_t n;
-        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lh_buf_append(&file, chunk, n);
-        bool failed = ferror(f);
-        fclose(f);
-        if (failed) {
-            lh_buf_free(&file);
-            return lh_err_set(err, LH_EIO, "reading %s failed", path);
-        }
-        data = file.data ? file.data : "";
-        len = file.len;
-    }
-    rc = lh_buckets_put(app->buckets, s, key, data, len, 0, err);
-    lh_buf_free(&file);
+    struct stat st;
+    if (path && stat(path, &st) != 0) return lh_err_errno(err, LH_EIO, errno, "reading %s", path);
+    if (path) len = (size_t)st.st_size;
+    rc = path ? lh_buckets_put_file(app->buckets, s, key, path, err) : lh_buckets_put(app->buckets, s, key, data, len, 0, err);
     if (rc) return rc;
     json_t *size = json_pack("{s:I}", "size", (json_int_t)len);
     journal_object(app, call, "put", s, key, size);

@@ -24,10 +24,13 @@ int cmd_version(int argc, char **argv)
             return lh_cli_usage_error("version", "unexpected argument \"%s\"", argv[i]);
         }
     }
-    if (json)
-        printf("{\"version\":\"%s\",\"git_commit\":\"%s\",\"duckdb_version\":\"%s\"}\n",
-               lh_version(), lh_git_commit(), lh_query_duckdb_version());
-    else
+    if (json) { /* the operation needs no open system */
+        json_t *out;
+        lh_err err;
+        if (lh_app_call(NULL, "system.version", NULL, NULL, &out, &err)) return lh_cli_fail("version", &err);
+        lh_cli_print_json(out);
+        json_decref(out);
+    } else
         printf("lakehouse %s (commit %s, DuckDB %s)\n", lh_version(), lh_git_commit(),
                lh_query_duckdb_version());
     return 0;

@@ -218,6 +218,17 @@ static lh_code positional(const action *a, const lh_op *op, json_t *args, char *
             for (char *w = upper; *w; w++) *w = (char)(*w >= 'a' && *w <= 'z' ? *w - 32 : *w);
             return lh_err_set(err, LH_EINVAL, "%s is required", upper);
         } else {
+            const lh_param *param = NULL;
+            for (const lh_param *q = op->params; q->name; q++)
+                if (!strcmp(q->name, name)) param = q;
+            if (many && param && param->type == LH_PARAM_ARRAY) { /* each word a JSON value, else a string */
+                json_t *list = json_array();
+                for (; used < n; used++) {
+                    json_t *x = json_loads(words[used], JSON_DECODE_ANY, NULL);
+                    json_array_append_new(list, x ? x : json_string(words[used]));
+                }
+                json_object_set_new(args, name, list);
+            }
             do {
                 if (used < n) {
                     lh_code rc = lh_args_set_text(op, args, name, words[used++], err);

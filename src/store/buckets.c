@@ -164,6 +164,16 @@ lh_code lh_buckets_put(lh_buckets *b, lh_store *s, const char *key, const void *
     return rc;
 }
 
+lh_code lh_buckets_put_file(lh_buckets *b, lh_store *s, const char *key, const char *path, lh_err *err)
+{
+    lh_code rc = lh_store_put_file(s, key, path, 0, err);
+    if (rc == LH_OK && b->mirror && b->rescue != s) {
+        lh_err mirror_err;
+        lh_store_put_file(b->rescue, key, path, 0, &mirror_err); /* failures reach the observer */
+    }
+    return rc;
+}
+
 json_t *lh_buckets_health(lh_buckets *b)
 {
     json_t *arr = json_array();

@@ -228,9 +228,9 @@ describe('catalog from the CLI', () => {
     fs.rmSync(path.join(srv.dir, '_wal'), { recursive: true, force: true });
     const list = run(['catalog', 'list', '--json', '--data', srv.dir, '--log-level', 'warn']);
     assert.equal(list.status, 0, list.stderr);
-    const datasets = JSON.parse(list.stdout);
+    const { datasets } = JSON.parse(list.stdout);
     assert.deepEqual(datasets.map((d) => [d.name, d.version, d.row_count]), [['clients', 2, 3]]);
-    const rb = run(['catalog', 'rollback', 'clients', '1', '--actor', 'bob', '--data', srv.dir, '--log-level', 'warn']);
+    const rb = run(['catalog', 'rollback', 'clients', '1', '--actor', 'bob', '--json', '--data', srv.dir, '--log-level', 'warn']);
     assert.equal(rb.status, 0, rb.stderr);
     assert.equal(JSON.parse(rb.stdout).author, 'bob');
     const bad = run(['catalog', 'create', '../x', '--data', srv.dir]);
@@ -238,7 +238,11 @@ describe('catalog from the CLI', () => {
     assert.match(bad.stderr, /dataset name/);
     const missing = run(['catalog', 'show', 'nope', '--data', srv.dir, '--log-level', 'warn']);
     assert.equal(missing.status, 3);
-    const hist = run(['journal', 'history', 'clients', '--data', srv.dir, '--log-level', 'warn']);
-    assert.deepEqual(JSON.parse(hist.stdout).map((e) => e.action), ['rollback', 'commit', 'create']);
+    const hist = run(['journal', 'history', 'clients', '--json', '--data', srv.dir, '--log-level', 'warn']);
+    assert.deepEqual(JSON.parse(hist.stdout).events.map((e) => e.action), ['rollback', 'commit', 'create']);
+    // on a terminal or not, the default is a table
+    const table = run(['catalog', 'list', '--data', srv.dir, '--log-level', 'warn']);
+    assert.match(table.stdout, /^NAME\s+BUCKET\s+VERSION\s+ROW_COUNT/);
+    assert.match(table.stdout, /\nclients\s+local\s+3\s+0/);
   });
 });

@@ -98,7 +98,7 @@ describe('an S3 bucket', () => {
     assert.equal(r.status, 0, r.stderr);
     r = run(['catalog', 'create', 'remote_ds', ...args]);
     assert.equal(r.status, 0, r.stderr);
-    const manifest = JSON.parse(run(['catalog', 'show', 'remote_ds', ...args]).stdout);
+    const manifest = JSON.parse(run(['catalog', 'show', 'remote_ds', '--json', ...args]).stdout);
     const expectedPath = path.join(tempDir(), 'expected.json');
     fs.writeFileSync(expectedPath, JSON.stringify({ 'raw/blob.bin': sha256(blob) }));
     const py = spawnSync('python3', ['tests/s3/crosscheck.py', endpoint, process.env.LH_TEST_S3_BUCKET, prefix, expectedPath], { encoding: 'utf8' });

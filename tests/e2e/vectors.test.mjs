@@ -144,7 +144,7 @@ describe('vector indexes over HTTP', () => {
 
       // every change is in the mutation journal
       await fetch(`${srv.url}/v1/journal/flush`, { method: 'POST' });
-      const events = await json(await fetch(`${srv.url}/v1/journal/recent?entity=docs_idx&limit=50`));
+      const events = await json(await fetch(`${srv.url}/v1/journal/history/docs_idx?limit=50`));
       const actions = events.events.filter((e) => e.entity_type === 'vector_index').map((e) => e.action).reverse();
       assert.deepEqual(actions, ['create', 'promote', 'add', 'promote', 'delete', 'promote', 'rollback', 'promote']);
     } finally {
@@ -161,7 +161,7 @@ describe('vector indexes over HTTP', () => {
       assert.equal(info.memory.mapped, true);
       // another process (a replica, here the CLI) rebuilds and promotes; this
       // server notices within its refresh interval
-      const rb = run(['index', 'rebuild', 'docs_idx', '--quantization', 'sq8', '--data', dir, '--log-level', 'warn']);
+      const rb = run(['index', 'rebuild', 'docs_idx', '--quantization', 'sq8', '--json', '--data', dir, '--log-level', 'warn']);
       assert.equal(rb.status, 0, rb.stderr);
       const m = JSON.parse(rb.stdout);
       assert.deepEqual([m.version, m.operation, m.rebuilt_from, m.params.quantization, m.count], [4, 'rebuild', 3, 'sq8', 500]);
@@ -189,11 +189,11 @@ describe('vector indexes over HTTP', () => {
     assert.match(r.stderr, /lakehouse index rebuild docs_idx --version 4/);
     r = run(['index', 'rebuild', 'docs_idx', '--version', '4', '--data', dir, '--log-level', 'warn']);
     assert.equal(r.status, 0, r.stderr);
-    r = run(['index', 'search', 'docs_idx', '--k', '2', '--data', dir, '--log-level', 'warn', '--', ...embedding(42).map(String)]);
+    r = run(['index', 'search', 'docs_idx', '--k', '2', '--json', '--data', dir, '--log-level', 'warn', '--', ...embedding(42).map(String)]);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.deepEqual([out.version, out.hits.length, out.hits[0].id], [5, 2, 42]);
-    r = run(['index', 'history', 'docs_idx', '--data', dir, '--log-level', 'warn']);
+    r = run(['index', 'history', 'docs_idx', '--json', '--data', dir, '--log-level', 'warn']);
     assert.deepEqual(JSON.parse(r.stdout).promotions.map((x) => x.version), [1, 2, 3, 2, 3, 4, 5]);
   });
 
@@ -255,11 +255,11 @@ describe('vector indexes in an S3 bucket', () => {
     ];
     let r = run(['ingest', writeDocs(dir, 300), '--dataset', 'docs', ...s3]);
     assert.equal(r.status, 0, r.stderr);
-    r = run(['index', 'create', 'docs_idx', '--dataset', 'docs', '--id', 'doc', '--vector', 'embedding', '--metric', 'l2', ...s3]);
+    r = run(['index', 'create', 'docs_idx', '--dataset', 'docs', '--id', 'doc', '--vector', 'embedding', '--metric', 'l2', '--json', ...s3]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).file.bucket, 'remote');
     assert.ok(!fs.existsSync(path.join(dir, 'local')), 'nothing lives in a local bucket');
-    const search = ['index', 'search', 'docs_idx', '--k', '1', ...s3, '--', ...embedding(77).map(String)];
+    const search = ['index', 'search', 'docs_idx', '--k', '1', '--json', ...s3, '--', ...embedding(77).map(String)];
     r = run(search);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).hits[0].id, 77);

@@ -1,0 +1,185 @@
+// parity.test.mjs — one behaviour, every edge: the same operations through the
+// CLI and through HTTP, on the same data, give the same answer, or the same
+// error (the same message, and the exit status that the HTTP error code maps to).
+//
+// One row per operation and outcome: {name, cli: [args], http: [method, path, body]}.
+// Reads are compared whole (after dropping what differs by nature: times, ids,
+// the caller's source); mutations run on twin objects (…_cli and …_http) and are
+// compared with the twin's name folded. Every CLI command that has an HTTP twin
+// has a row; MCP and the web UI join this table when they arrive.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { run, startServer, tempDir } from './harness.mjs';
+
+const EXIT = { bad_request: 2, not_found: 3, conflict: 4, already_exists: 4, timeout: 5, forbidden: 6 };
+const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s)$/;
+
+function normalize(v, fold) {
+  if (Array.isArray(v)) return v.map((x) => normalize(x, fold));
+  if (v && typeof v === 'object') {
+    const out = {};
+    for (const k of Object.keys(v).sort()) if (!VOLATILE.test(k)) out[k] = normalize(v[k], fold);
+    return out;
+  }
+  if (typeof v === 'string' && fold) return v.replaceAll('_cli', '_X').replaceAll('_http', '_X');
+  return v;
+}
+
+function embedding(i) {
+  return [Math.cos(i), Math.sin(i), Math.cos(2 * i), Math.sin(3 * i)];
+}
+
+// {name, cli, http: [method, path, body?], twin?: true (mutations: "{}" in args is _cli / _http), code?}
+const rows = [
+  // system and journals
+  { name: 'version', cli: ['version', '--json'], http: ['GET', '/v1/version'] },
+  { name: 'journal.stats', cli: ['journal', 'stats', '--json'], http: ['GET', '/v1/journal/stats'], loose: true },
+  { name: 'journal.history', cli: ['journal', 'history', 'base', '--json'], http: ['GET', '/v1/journal/history/base'] },
+  { name: 'journal.recent limit', cli: ['journal', 'recent', '--limit', '2', '--json'], http: ['GET', '/v1/journal/recent?limit=2'], shape: true },
+  { name: 'journal.recent bad limit', cli: ['journal', 'recent', '--limit', '0'], http: ['GET', '/v1/journal/recent?limit=0'], code: 'bad_request' },
+  { name: 'journal.flush', cli: ['journal', 'flush', '--json'], http: ['POST', '/v1/journal/flush'] },
+  { name: 'errors.list', cli: ['journal', 'errors', '--since', '0', '--json'], http: ['GET', '/v1/errors?since=0'], shape: true },
+  { name: 'errors.list bad since', cli: ['journal', 'errors', '--since', 'yesterday'], http: ['GET', '/v1/errors?since=yesterday'], code: 'bad_request' },
+  { name: 'errors.flush', cli: ['journal', 'flush-errors', '--json'], http: ['POST', '/v1/errors/flush'] },
+  // storage
+  { name: 'storage.buckets', cli: ['storage', 'buckets', '--json'], http: ['GET', '/v1/storage/buckets'] },
+  { name: 'storage.objects', cli: ['storage', 'ls', 'local', '_catalog/datasets/base/', '--json'], http: ['GET', '/v1/storage/buckets/local/objects?prefix=_catalog/datasets/base/'] },
+  { name: 'storage.objects page', cli: ['storage', 'ls', 'local', '_catalog/', '--limit', '1', '--json'], http: ['GET', '/v1/storage/buckets/local/objects?prefix=_catalog/&limit=1'] },
+  { name: 'storage.objects no bucket', cli: ['storage', 'ls', 'nope'], http: ['GET', '/v1/storage/buckets/nope/objects'], code: 'not_found' },
+  { name: 'storage.put managed', cli: ['storage', 'put', 'local', '_errors', '@file'], http: ['PUT', '/v1/storage/buckets/local/object?key=_errors', 'x'], code: 'forbidden' },
+  { name: 'storage.put managed prefix', cli: ['storage', 'put', 'local', 'datasets/x', '@file'], http: ['PUT', '/v1/storage/buckets/local/object?key=datasets/x', 'x'], code: 'forbidden' },
+  { name: 'storage.put', cli: ['storage', 'put', 'local', 'raw/{}.txt', '@file', '--json'], http: ['PUT', '/v1/storage/buckets/local/object?key=raw/{}.txt', 'x'], twin: true },
+  { name: 'storage.get', cli: ['storage', 'get', 'local', 'raw/_cli.txt'], http: ['GET', '/v1/storage/buckets/local/object?key=raw/_cli.txt'], raw: true },
+  { name: 'storage.delete', cli: ['storage', 'rm', 'local', 'raw/{}.txt', '--json'], http: ['DELETE', '/v1/storage/buckets/local/object?key=raw/{}.txt'], twin: true },
+  { name: 'storage.delete managed', cli: ['storage', 'rm', 'local', '_catalog/names/base'], http: ['DELETE', '/v1/storage/buckets/local/object?key=_catalog/names/base'], code: 'forbidden' },
+  // catalog reads
+  { name: 'catalog.list', cli: ['catalog', 'list', '--json'], http: ['GET', '/v1/catalog/datasets'] },
+  { name: 'catalog.list page', cli: ['catalog', 'list', '--limit', '1', '--json'], http: ['GET', '/v1/catalog/datasets?limit=1'] },
+  { name: 'catalog.list bad cursor', cli: ['catalog', 'list', '--cursor', 'zzz'], http: ['GET', '/v1/catalog/datasets?cursor=zzz'], code: 'bad_request' },
+  { name: 'catalog.list unknown', cli: ['catalog', 'list', '--bogus', '1'], http: ['GET', '/v1/catalog/datasets?bogus=1'], code: 'bad_request', cliMessage: /unknown option --bogus/ },
+  { name: 'catalog.show', cli: ['catalog', 'show', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base'] },
+  { name: 'catalog.show version', cli: ['catalog', 'show', 'base', '--version', '1', '--json'], http: ['GET', '/v1/catalog/datasets/base/versions/1'] },
+  { name: 'catalog.show missing', cli: ['catalog', 'show', 'nope'], http: ['GET', '/v1/catalog/datasets/nope'], code: 'not_found' },
+  { name: 'catalog.show bad version', cli: ['catalog', 'show', 'base', '--version', '0'], http: ['GET', '/v1/catalog/datasets/base/versions/0'], code: 'bad_request' },
+  { name: 'catalog.versions', cli: ['catalog', 'versions', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/versions'] },
+  { name: 'catalog.tombstones', cli: ['catalog', 'tombstones', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/tombstones'] },
+  // catalog changes
+  { name: 'catalog.create', cli: ['catalog', 'create', 'p{}', '--description', 'twin', '--json'], http: ['POST', '/v1/catalog/datasets', { name: 'p{}', description: 'twin' }], twin: true },
+  { name: 'catalog.create exists', cli: ['catalog', 'create', 'base'], http: ['POST', '/v1/catalog/datasets', { name: 'base' }], code: 'already_exists' },
+  { name: 'catalog.create bad name', cli: ['catalog', 'create', '../x'], http: ['POST', '/v1/catalog/datasets', { name: '../x' }], code: 'bad_request' },
+  { name: 'catalog.create unknown field', cli: ['catalog', 'create', 'zz', '--colour', 'red'], http: ['POST', '/v1/catalog/datasets', { name: 'zz', colour: 'red' }], code: 'bad_request', cliMessage: /unknown option --colour/ },
+  { name: 'catalog.commit bad mode', cli: ['catalog', 'commit', 'p_cli', '--mode', 'upsert', '--objects', '[]'], http: ['POST', '/v1/catalog/datasets/p_http/commits', { mode: 'upsert', objects: [] }], code: 'bad_request' },
+  { name: 'catalog.commit no objects', cli: ['catalog', 'commit', 'p_cli'], http: ['POST', '/v1/catalog/datasets/p_http/commits', {}], code: 'bad_request' },
+  { name: 'catalog.commit', cli: ['catalog', 'commit', 'p{}', '--objects', '[]', '--message', 'empty', '--json'], http: ['POST', '/v1/catalog/datasets/p{}/commits', { objects: [], message: 'empty' }], twin: true },
+  { name: 'catalog.rollback', cli: ['catalog', 'rollback', 'p{}', '1', '--json'], http: ['POST', '/v1/catalog/datasets/p{}/rollback', { version: 1 }], twin: true },
+  { name: 'catalog.rollback missing version', cli: ['catalog', 'rollback', 'p_cli', '99'], http: ['POST', '/v1/catalog/datasets/p_http/rollback', { version: 99 }], code: 'not_found', fold: true },
+  { name: 'catalog.tombstone', cli: ['catalog', 'tombstone', 'pt{}', '--column', 'doc', '1', '2', '--json'], http: ['POST', '/v1/catalog/datasets/pt{}/tombstones', { key_column: 'doc', values: [1, 2] }], twin: true },
+  { name: 'catalog.delete', cli: ['catalog', 'delete', 'p{}', '--reason', 'done', '--json'], http: ['DELETE', '/v1/catalog/datasets/p{}?reason=done'], twin: true },
+  { name: 'catalog.purge', cli: ['catalog', 'purge', '--dry-run', '--json'], http: ['POST', '/v1/catalog/purge', { dry_run: true }] },
+  { name: 'catalog.rebuild', cli: ['catalog', 'rebuild', '--json'], http: ['POST', '/v1/catalog/rebuild'] },
+  // SQL
+  { name: 'sql', cli: ['sql', 'SELECT count(*) AS n FROM base', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM base' }] },
+  { name: 'sql bad', cli: ['sql', 'SELEC 1'], http: ['POST', '/v1/sql', { sql: 'SELEC 1' }], code: 'bad_request' },
+  { name: 'sql bad format', cli: ['sql', 'SELECT 1', '--format', 'xml'], http: ['POST', '/v1/sql', { sql: 'SELECT 1', format: 'xml' }], code: 'bad_request' },
+  { name: 'sql write', cli: ['sql', 'CREATE TABLE t (a INT)'], http: ['POST', '/v1/sql', { sql: 'CREATE TABLE t (a INT)' }], code: 'forbidden' },
+  // ingest
+  { name: 'ingest bad mode', cli: ['ingest', '@csv', '--dataset', 'q', '--mode', 'upsert'], http: ['POST', '/v1/ingest?dataset=q&mode=upsert&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
+  { name: 'ingest bad format', cli: ['ingest', '@csv', '--dataset', 'q', '--format', 'xls'], http: ['POST', '/v1/ingest?dataset=q&format=xls&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
+  // indexes
+  { name: 'index.create', cli: ['index', 'create', 'v{}', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 'v{}', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l2' }], twin: true },
+  { name: 'index.create text', cli: ['index', 'create', 't{}', '--dataset', 'base', '--id', 'doc', '--text', 'title', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 't{}', dataset: 'base', id_column: 'doc', text_columns: ['title'] }], twin: true },
+  { name: 'index.create bad metric', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l3'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l3' }], code: 'bad_request' },
+  { name: 'index.create no source', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc' }], code: 'bad_request' },
+  { name: 'index.list', cli: ['index', 'list', '--json'], http: ['GET', '/v1/vectors/indexes'] },
+  { name: 'index.show', cli: ['index', 'show', 'v_cli', '--json'], http: ['GET', '/v1/vectors/indexes/v_cli'], loose: true },
+  { name: 'index.show missing', cli: ['index', 'show', 'nope'], http: ['GET', '/v1/vectors/indexes/nope'], code: 'not_found' },
+  { name: 'index.search', cli: ['index', 'search', 'v_cli', '--k', '3', '--json', '--', ...embedding(4).map(String)], http: ['POST', '/v1/vectors/indexes/v_cli/search', { vector: embedding(4), k: 3 }], json: true },
+  { name: 'index.search big k', cli: ['index', 'search', 'v_cli', '--k', '100000', '--', '1', '2', '3', '4'], http: ['POST', '/v1/vectors/indexes/v_cli/search', { vector: [1, 2, 3, 4], k: 100000 }], code: 'bad_request' },
+  { name: 'index.search big ef', cli: ['index', 'search', 'v_cli', '--ef', '10001', '--', '1', '2', '3', '4'], http: ['POST', '/v1/vectors/indexes/v_cli/search', { vector: [1, 2, 3, 4], ef: 10001 }], code: 'bad_request' },
+  { name: 'index.add', cli: ['index', 'add', 'v{}', '--vectors', JSON.stringify([{ id: 100, vector: embedding(100) }]), '--json'], http: ['POST', '/v1/vectors/indexes/v{}/vectors', { vectors: [{ id: 100, vector: embedding(100) }] }], twin: true },
+  { name: 'index.remove', cli: ['index', 'remove', 'v{}', '100', '--json'], http: ['POST', '/v1/vectors/indexes/v{}/vectors/delete', { ids: [100] }], twin: true, cliIdsAsText: true },
+  { name: 'index.rebuild', cli: ['index', 'rebuild', 'v{}', '--quantization', 'sq8', '--json'], http: ['POST', '/v1/vectors/indexes/v{}/rebuild', { quantization: 'sq8' }], twin: true },
+  { name: 'index.rebuild metric', cli: ['index', 'rebuild', 'v_cli', '--metric', 'ip'], http: ['POST', '/v1/vectors/indexes/v_cli/rebuild', { metric: 'ip' }], code: 'bad_request', cliMessage: /unknown option --metric/ },
+  { name: 'index.promote', cli: ['index', 'promote', 'v{}', '1', '--json'], http: ['POST', '/v1/vectors/indexes/v{}/promote', { version: 1 }], twin: true },
+  { name: 'index.rollback', cli: ['index', 'rollback', 'v{}', '--json'], http: ['POST', '/v1/vectors/indexes/v{}/rollback'], twin: true },
+  { name: 'index.history', cli: ['index', 'history', 'v_cli', '--json'], http: ['GET', '/v1/vectors/indexes/v_cli/history'] },
+  { name: 'index.refresh', cli: ['index', 'refresh', 'base', '--json'], http: ['POST', '/v1/vectors/refresh/base'] },
+  { name: 'index.stale', cli: ['index', 'stale', '--json'], http: ['GET', '/v1/vectors/stale'] },
+  // search and ask
+  { name: 'search', cli: ['search', 't_cli', 'doc', '7', '--k', '3', '--json'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] },
+  { name: 'search bad mode', cli: ['search', 't_cli', 'doc', '--mode', 'fuzzy'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }], code: 'bad_request' },
+  { name: 'search missing', cli: ['search', 'nope', 'doc'], http: ['POST', '/v1/search', { index: 'nope', query: 'doc' }], code: 'not_found' },
+  { name: 'ask', cli: ['ask', 'which', 'doc', 'is', '7?', '--index', 't_cli', '--k', '2', '--json'], http: ['POST', '/v1/ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] },
+  { name: 'ask big k', cli: ['ask', 'x', '--index', 't_cli', '--k', '51'], http: ['POST', '/v1/ask', { question: 'x', indexes: ['t_cli'], k: 51 }], code: 'bad_request' },
+];
+
+test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, async () => {
+  const srv = await startServer();
+  const dir = tempDir();
+  try {
+    const docs = path.join(dir, 'base.ndjson');
+    fs.writeFileSync(docs, Array.from({ length: 30 }, (_, i) => JSON.stringify({ doc: i, title: `doc ${i} about item ${i % 5}`, embedding: embedding(i) })).join('\n') + '\n');
+    const file = path.join(dir, 'blob.txt');
+    fs.writeFileSync(file, 'x');
+    const csv = path.join(dir, 'a.csv');
+    fs.writeFileSync(csv, 'a\n1\n');
+    for (const d of ['base', 'pt_cli', 'pt_http']) assert.equal(run(['ingest', docs, '--dataset', d, '--data', srv.dir]).status, 0);
+    const cliArgs = (args, who) => args.map((a) => (a === '@file' ? file : a === '@csv' ? csv : a.replaceAll('{}', who)));
+    const httpCall = async ([method, p, body], who) => {
+      const url = srv.url + p.replaceAll('{}', who);
+      const init = { method, headers: { 'X-Lakehouse-Actor': 'parity' } };
+      if (typeof body === 'string') init.body = body;
+      else if (body) {
+        const fill = (v) => (typeof v === 'string' ? v.replaceAll('{}', who) : Array.isArray(v) ? v.map(fill) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)])) : v);
+        init.body = JSON.stringify(fill(body));
+        init.headers['Content-Type'] = 'application/json';
+      }
+      const r = await fetch(url, init);
+      const text = await r.text();
+      return { status: r.status, text, body: (() => { try { return JSON.parse(text); } catch { return null; } })() };
+    };
+    const failures = [];
+    for (const row of rows) {
+      const args = cliArgs(row.cli, '_cli'), at = ['catalog', 'index', 'journal', 'storage'].includes(args[0]) ? 2 : 1;
+      if (args[0] !== 'version') args.splice(at, 0, '--data', srv.dir);
+      const cli = run(args);
+      const http = await httpCall(row.http, row.twin ? '_http' : '_cli');
+      try {
+        if (row.code) {
+          assert.equal(http.body?.error?.code, row.code, `HTTP: ${http.text}`);
+          assert.equal(cli.status, EXIT[row.code], `CLI exit status (stderr: ${cli.stderr})`);
+          const msg = http.body.error.message;
+          if (row.cliMessage) assert.match(cli.stderr, row.cliMessage);
+          else if (row.fold) assert.ok(cli.stderr.replaceAll('_cli', '_X').includes(msg.replaceAll('_http', '_X')), `CLI says ${cli.stderr} / HTTP says ${msg}`);
+          else assert.ok(cli.stderr.includes(msg), `CLI says ${cli.stderr.trim()} / HTTP says ${msg}`);
+        } else {
+          assert.ok(http.status >= 200 && http.status < 300, `HTTP ${http.status}: ${http.text}`);
+          assert.equal(cli.status, 0, `CLI: ${cli.stderr}`);
+          if (row.raw) {
+            assert.equal(cli.stdout, http.text);
+          } else {
+            const a = normalize(JSON.parse(cli.stdout), row.twin), b = normalize(http.body, row.twin);
+            if (row.shape || row.loose) assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+            else assert.deepEqual(a, b);
+          }
+        }
+      } catch (e) {
+        failures.push(`${row.name}: ${e.message.split('\n').slice(0, 6).join(' ')}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('every CLI command with an HTTP twin has a parity row', () => {
+  const covered = new Set(rows.map((r) => r.cli[0] + (['catalog', 'index', 'journal', 'storage'].includes(r.cli[0]) ? ' ' + r.cli[1] : '')));
+  const help = (c) => run([c, '--help']).stdout;
+  for (const c of ['catalog', 'index', 'journal', 'storage']) {
+    for (const m of help(c).matchAll(new RegExp(`^  ${c} ([a-z-]+)`, 'gm'))) assert.ok(covered.has(`${c} ${m[1]}`), `no parity row for ${c} ${m[1]}`);
+  }
+  for (const c of ['sql', 'ingest', 'search', 'ask', 'version']) assert.ok(covered.has(c), `no parity row for ${c}`);
+});
