@@ -140,6 +140,11 @@ long long lh_args_int(json_t *args, const char *name, long long def);
 double lh_args_num(json_t *args, const char *name, double def);
 bool lh_args_bool(json_t *args, const char *name, bool def);
 
+/* Opaque list cursors: base64url of "<kind>:<value>" (malloc'd). */
+char *lh_cursor_encode(const char *kind, const char *value);
+/* The value of a cursor of this kind (malloc'd), or NULL when it is not one (untrusted input). */
+char *lh_cursor_decode(const char *cursor, const char *kind);
+
 /* Pages an array of items (stolen) into {list: items[offset..offset+limit),
  * next?} by the args' limit and cursor (an opaque offset). */
 json_t *lh_page(json_t *items, const char *list, json_t *args);

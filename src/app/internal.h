@@ -91,9 +91,5 @@ LH_OP_RUN(lh_op_index_stale);
 LH_OP_RUN(lh_op_search);
 LH_OP_RUN(lh_op_ask);
 
-/* Opaque list cursors: base64url of "<kind>:<value>". */
-char *lh_cursor_encode(const char *kind, const char *value);
-/* The value of a cursor of this kind (malloc'd), or NULL when it is not one. */
-char *lh_cursor_decode(const char *cursor, const char *kind);
 
 #endif

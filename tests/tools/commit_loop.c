@@ -8,7 +8,7 @@
  * lh_catalog_commit has returned, prints "ack T <i> <version>" and flushes.
  * An acknowledged line therefore names a commit that must survive anything.
  */
-#include "lakehouse/lh_api.h"
+#include "lakehouse/lh_app.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"

@@ -7,7 +7,7 @@
 #ifndef LH_TEST_APP_FIXTURE_H
 #define LH_TEST_APP_FIXTURE_H
 
-#include "lakehouse/lh_api.h"
+#include "lakehouse/lh_app.h"
 #include "lakehouse/lh_mem.h"
 
 #include <ftw.h>

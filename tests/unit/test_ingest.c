@@ -12,7 +12,7 @@
 #include "../../src/ingest/internal.h"
 #define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"} /* no embedding here */
 #include "app_fixture.h"
-#include "lakehouse/lh_api.h"
+#include "lakehouse/lh_app.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sample.h"
 #include "lakehouse/lh_sha256.h"

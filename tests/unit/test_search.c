@@ -13,7 +13,7 @@
 
 #define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"}
 #include "app_fixture.h"
-#include "lakehouse/lh_api.h"
+#include "lakehouse/lh_app.h"
 #include "lakehouse/lh_mem.h"
 
 #include <ftw.h>
