@@ -97,22 +97,10 @@ const char *lh_cli_nearest(const char *word, const char *const *names, size_t n)
 /* The flag of an action nearest to an unknown one, or NULL (ops.c; a static buffer). */
 const char *lh_cli_suggest_flag(const void *action, const lh_op *op, const char *flag);
 
-/* Subcommands with actions: `lakehouse catalog show NAME`. */
-typedef struct lh_cli_action {
-    const char *name;
-    int min_args, max_args;
-} lh_cli_action;
-
-/* Finds the action at argv[optind] and checks its number of arguments
- * (*args, *nargs receive them). Returns its name, or NULL after printing a
- * usage error (the caller exits with 2). */
-const char *lh_cli_action_pick(const char *cmd, const lh_cli_action *actions, size_t n, int argc, char **argv,
-                               char ***args, int *nargs);
-
-/* Prints "lakehouse <cmd>: <message>" for a usage error and returns 2. */
 /* Draws a progress bar on stderr ("\r" redraws; a newline when done >= 1). */
 void lh_cli_progress_bar(const char *label, double done);
 
+/* Prints "lakehouse <cmd>: <message>" for a usage error and returns 2. */
 int lh_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -83,10 +83,12 @@ int cmd_sql(int argc, char **argv)
         if (lh_cli_common_option(&common, opt, optarg)) continue;
         switch (opt) {
         case 'h': help(); json_decref(args); return 0;
-        case 'f':
-            table = !strcmp(optarg, "table");
+        case 'f': {
+            lh_cli_output o;
+            table = lh_cli_output_parse(optarg, &o) && o == LH_CLI_TABLE;
             if (!table) rc = lh_args_set_text(op, args, "format", optarg, &err);
             break;
+        }
         case OPT_JSON: table = false; rc = lh_args_set_text(op, args, "format", "json", &err); break;
         case OPT_MAX_ROWS: rc = lh_args_set_text(op, args, "max_rows", optarg, &err); break;
         case OPT_TIMEOUT: rc = lh_args_set_text(op, args, "timeout_ms", optarg, &err); break;

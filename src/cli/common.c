@@ -113,31 +113,6 @@ int lh_cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
-const char *lh_cli_action_pick(const char *cmd, const lh_cli_action *actions, size_t n, int argc, char **argv,
-                               char ***args, int *nargs)
-{
-    if (optind >= argc) {
-        lh_buf names = {0};
-        for (size_t i = 0; i < n; i++) lh_buf_printf(&names, "%s%s", i ? ", " : "", actions[i].name);
-        lh_cli_usage_error(cmd, "missing action (%s)", names.data);
-        lh_buf_free(&names);
-        return NULL;
-    }
-    const char *action = argv[optind];
-    *args = argv + optind + 1;
-    *nargs = argc - optind - 1;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(actions[i].name, action) != 0) continue;
-        if (*nargs < actions[i].min_args || *nargs > actions[i].max_args) {
-            lh_cli_usage_error(cmd, "wrong number of arguments for %s", action);
-            return NULL;
-        }
-        return action;
-    }
-    lh_cli_usage_error(cmd, "unknown action \"%s\"", action);
-    return NULL;
-}
-
 void lh_cli_progress_bar(const char *label, double done)
 {
     int width = 30, filled = (int)(done * width + 0.5);

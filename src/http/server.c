@@ -662,6 +662,22 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
     struct sockaddr_storage addr;
     memcpy(&addr, ai->ai_addr, ai->ai_addrlen);
     bool ipv6 = ai->ai_family == AF_INET6;
+    /* a busy port is the commonest reason a start fails: say which, plainly
+     * (libmicrohttpd's own message names port 0) */
+    int probe = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (probe >= 0 && opt->port != 0) {
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(probe, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE) {
+            close(probe);
+            freeaddrinfo(ai);
+            return lh_err_set(err, LH_EUNAVAILABLE,
+                              "port %d on %s is busy (another process is listening there); "
+                              "choose another with --listen HOST:PORT or server.listen",
+                              opt->port, opt->host);
+        }
+    }
+    if (probe >= 0) close(probe);
     freeaddrinfo(ai);
 
     lh_http_server *s = lh_xcalloc(1, sizeof *s);

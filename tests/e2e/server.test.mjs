@@ -2,7 +2,8 @@
 // error bodies for bad routes and methods, body limits, request ids, access log.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { json, rawRequest, startServer } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { cleanEnv, json, rawRequest, startServer } from './harness.mjs';
 
 function assertErrorBody(body, code) {
   assert.equal(typeof body.error, 'object', JSON.stringify(body));
@@ -110,5 +111,69 @@ describe('lakehouse serve', () => {
     assert.equal(head.status, 200);
     const all = await Promise.all(Array.from({ length: 40 }, () => fetch(`${srv.url}/v1/version`)));
     for (const r of all) assert.equal(r.status, 200);
+  });
+});
+
+describe('the API describes itself and refuses what it does not know', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer();
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  it('serves an index at / and OpenAPI 3.1 with every route', async () => {
+    const index = await json(await fetch(`${srv.url}/`));
+    assert.equal(index.openapi, '/v1/openapi.json');
+    assert.ok(index.links['/v1/catalog/datasets']);
+    const doc = await json(await fetch(`${srv.url}/v1/openapi.json`));
+    assert.equal(doc.openapi, '3.1.0');
+    const ops = Object.values(doc.paths).flatMap((p) => Object.values(p));
+    const ids = ops.map((o) => o.operationId).filter(Boolean);
+    assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+    for (const o of ops) assert.ok(o.responses.default || o.responses['400'], JSON.stringify(o));
+    assert.deepEqual(doc.paths['/v1/catalog/datasets/{name}'].get.parameters.map((p) => [p.name, p.in]), [['name', 'path'], ['version', 'query']]);
+    assert.equal(doc.components.schemas.Error.properties.error.required.join(), 'code,message');
+  });
+
+  it('answers 400 naming an unknown query parameter or body field', async () => {
+    let r = await fetch(`${srv.url}/v1/storage/buckets/local/objects?limt=2`);
+    assert.equal(r.status, 400);
+    assert.match((await json(r)).error.message, /unknown field "limt"/);
+    r = await fetch(`${srv.url}/v1/catalog/datasets`, { method: 'POST', body: JSON.stringify({ name: 'x', descripton: 'typo' }) });
+    assert.equal(r.status, 400);
+    assert.match((await json(r)).error.message, /unknown field "descripton"/);
+    // the prefix is not cut at %00: the argument is refused
+    r = await fetch(`${srv.url}/v1/storage/buckets/local/objects?prefix=work%00ers`);
+    assert.equal(r.status, 400);
+    // invalid UTF-8 in a path parameter is a 400 with a request id, not a 500
+    r = await fetch(`${srv.url}/v1/catalog/datasets/%FF%FE`);
+    assert.equal(r.status, 400);
+    assertErrorBody(await json(r), 'bad_request');
+  });
+
+  it('pages lists with limit and an opaque next cursor', async () => {
+    for (const name of ['pa', 'pb', 'pc']) await fetch(`${srv.url}/v1/catalog/datasets`, { method: 'POST', body: JSON.stringify({ name }) });
+    const seen = [];
+    let url = `${srv.url}/v1/catalog/datasets?limit=2`;
+    for (let i = 0; i < 5 && url; i++) {
+      const page = await json(await fetch(url));
+      assert.ok(page.datasets.length <= 2);
+      seen.push(...page.datasets.map((d) => d.name));
+      url = page.next ? `${srv.url}/v1/catalog/datasets?limit=2&cursor=${encodeURIComponent(page.next)}` : null;
+    }
+    assert.deepEqual(seen, ['pa', 'pb', 'pc']);
+    const objs = await json(await fetch(`${srv.url}/v1/storage/buckets/local/objects?prefix=_catalog/names/&limit=2`));
+    assert.deepEqual(objs.objects.map((o) => o.key), ['_catalog/names/pa', '_catalog/names/pb']);
+    const rest = await json(await fetch(`${srv.url}/v1/storage/buckets/local/objects?prefix=_catalog/names/&limit=2&cursor=${objs.next}`));
+    assert.deepEqual(rest.objects.map((o) => o.key), ['_catalog/names/pc']);
+    assert.equal(rest.next, undefined);
+  });
+
+  it('says which port is busy', async () => {
+    const r = spawnSync(process.env.LH_BIN || 'bin/lakehouse', ['serve', '--listen', `127.0.0.1:${srv.port}`, '--data', srv.dir + '-other'], { encoding: 'utf8', env: cleanEnv(), timeout: 20000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`port ${srv.port} on 127.0.0.1 is busy`));
   });
 });
