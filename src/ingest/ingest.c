@@ -349,6 +349,11 @@ static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_optio
     lh_code rc = lh_query_lease_acquire(ing->engine, opt->timeout_ms, &lease, err);
     if (rc) return rc;
     duckdb_connection conn = lh_query_lease_connection(lease);
+    if (opt->progress) { /* DuckDB measures a scan's progress (bytes read) only when asked to */
+        duckdb_result r;
+        duckdb_query(conn, "SET enable_progress_bar = true; SET enable_progress_bar_print = false", &r);
+        duckdb_destroy_result(&r);
+    }
     pthread_t poller_thread;
     struct poller p = {lease, opt, in->name, false};
     bool polling = opt->progress && in->format != FMT_TEXT && in->format != FMT_PDF &&

@@ -1,7 +1,10 @@
 // cli.test.mjs — the `lakehouse` command line: help everywhere, sql output formats, errors.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { run } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, cleanEnv, run, tempDir } from './harness.mjs';
 
 describe('lakehouse CLI', () => {
   it('lists subcommands in --help, and every subcommand has --help', () => {
@@ -16,6 +19,50 @@ describe('lakehouse CLI', () => {
       const viaHelp = run(['help', c]);
       assert.equal(viaHelp.stdout, r.stdout);
     }
+  });
+
+  it('suggests the nearest command, action and option for a typo', () => {
+    let r = run(['catlog', 'list']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown command "catlog"; did you mean "catalog"\?/);
+    r = run(['catalog', 'shwo', 'x']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown action "shwo"; did you mean "show"\?/);
+    r = run(['catalog', 'show', 'x', '--verison', '2']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /unknown option --verison; did you mean --version\?/);
+  });
+
+  it('takes --json wherever it prints data, and --format for lists', () => {
+    const dir = tempDir();
+    assert.equal(run(['catalog', 'create', 'aa', '--data', dir]).status, 0);
+    for (const args of [['catalog', 'list'], ['catalog', 'show', 'aa'], ['journal', 'recent'], ['journal', 'stats'], ['storage', 'buckets'], ['index', 'list'], ['sql', 'SELECT 0.1 AS x']]) {
+      const r = run([...args, '--json', '--data', dir]);
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      JSON.parse(r.stdout);
+    }
+    // shortest round-trip numbers
+    assert.match(run(['sql', 'SELECT 0.1 AS x', '--json', '--data', dir]).stdout, /\[0\.1\]/);
+    const csv = run(['catalog', 'list', '--format', 'csv', '--data', dir]);
+    assert.match(csv.stdout, /^name,bucket,version,row_count,updated_at,deleted\naa,local,1,0,/);
+    const nd = run(['catalog', 'list', '--format', 'ndjson', '--data', dir]);
+    assert.equal(JSON.parse(nd.stdout.trim()).name, 'aa');
+    const bad = run(['catalog', 'show', 'aa', '--format', 'csv', '--data', dir]);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /prints lists/);
+  });
+
+  it('moves the ingest progress bar with the bytes read', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'big.csv');
+    const rows = ['id,name,score'];
+    for (let i = 0; i < 1500000; i++) rows.push(`${i},name${i},${(i * 7919) % 1000}`);
+    fs.writeFileSync(file, rows.join('\n') + '\n');
+    // script(1) gives the command a terminal, where the bar is drawn
+    const r = spawnSync('script', ['-qec', `${BIN} ingest ${file} --dataset big --data ${dir}`, '/dev/null'], { env: cleanEnv(), encoding: 'utf8', timeout: 120000 });
+    assert.equal(r.status, 0, r.stdout);
+    const percents = new Set([...r.stdout.matchAll(/\]\s+(\d+)%/g)].map((m) => Number(m[1])));
+    assert.ok([...percents].filter((p) => p > 0 && p < 100).length >= 2, `the bar did not move: ${[...percents]}`);
   });
 
   it('rejects unknown commands and options with exit 2', () => {
