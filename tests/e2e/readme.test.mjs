@@ -1,10 +1,11 @@
-// readme.test.mjs — every command in README.md runs, against a real server.
+// readme.test.mjs — every command in README.md (and in the ```sh examples of
+// docs/cli.md, docs/http.md and docs/search.md) runs, against a real server.
 //
 // The rule: every line of every ```sh block in the README is run with bash,
 // in order, from the checkout's root, and must exit 0 with some output. Lines
 // ending in "\" continue on the next. A line is rewritten only so that it
 // talks to this test's instances instead of a developer's:
-//   - `bin/lakehouse` (and a leading `lakehouse`) -> $LH_BIN;
+//   - `bin/lakehouse`, and `lakehouse` as a command word -> $LH_BIN;
 //   - `127.0.0.1:3100` -> the test server's address;
 //   - `curl -s` -> `curl -sS --fail-with-body` (an HTTP error fails the line);
 //   - the data folder is a temporary one (LAKEHOUSE_STORAGE_DATA_DIR, and
@@ -18,6 +19,9 @@
 // install.test.mjs. Any other `make` line fails this test, so a new one gets
 // a test of its own. A few lines also have their output checked (EXPECT); each
 // of those checks must match a README line, so they follow the README.
+// The docs pages run the same way, each against a fresh server and data
+// folder holding the sample (as after `make run`); docs/install.md is not run
+// here (bootstrap, make: install.test.mjs does what it says).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -28,6 +32,7 @@ import { BIN, cleanEnv, tempDir, startServer } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const DOCS = ['docs/cli.md', 'docs/http.md', 'docs/search.md'];
 const NOT_RUN = new Map([
   ['make run', 'done here by its steps'],
   ['make test', 'the suite this test is part of'],
@@ -76,19 +81,42 @@ const withoutComment = (cmd) => cmd.replace(/\s+#[^'"]*$/, '');
 
 let server, dataDir, hadData;
 
-before(async () => {
-  hadData = fs.existsSync(path.join(ROOT, 'data'));
-  dataDir = tempDir('lh-readme-');
-  // `make run`'s first start, from the Makefile: $(BIN) sample ... --data ./data ...
+// `make run`'s first start, from the Makefile's run recipe ($(BIN) sample ...
+// --data ./data ...), into dir.
+function loadSample(dir) {
   const makefile = fs.readFileSync(path.join(ROOT, 'Makefile'), 'utf8');
   const recipe = makefile.match(/^run:[^\n]*\n((?:\t[^\n]*\n)+)/m);
   assert.ok(recipe, 'the Makefile has a run recipe');
   const first = recipe[1].match(/\$\(BIN\) (sample [^;]*);/);
   assert.ok(first, `the run recipe loads the sample: ${recipe[1]}`);
-  const args = first[1].trim().split(/\s+/).map((a) => (a === './data' ? dataDir : a));
-  assert.ok(args.includes(dataDir), `the sample goes to --data ./data: ${first[1]}`);
+  const args = first[1].trim().split(/\s+/).map((a) => (a === './data' ? dir : a));
+  assert.ok(args.includes(dir), `the sample goes to --data ./data: ${first[1]}`);
   const r = spawnSync(BIN, args, { env: cleanEnv(), encoding: 'utf8', timeout: 120000 });
   assert.equal(r.status, 0, r.stderr);
+}
+
+// Runs one command line as the README's reader would, against port and dir.
+function runLine(cmd, port, dir) {
+  const line = cmd
+    .replace(/(^|[\s;|&(])bin\/lakehouse\b/g, `$1${BIN}`)
+    .replace(/(^|[;|&(]\s*)lakehouse\b/g, `$1${BIN}`)
+    .replaceAll('127.0.0.1:3100', `127.0.0.1:${port}`)
+    .replace(/\bcurl -s\b/g, 'curl -sS --fail-with-body');
+  const r = spawnSync('bash', ['-c', line], {
+    cwd: ROOT,
+    env: cleanEnv({ LAKEHOUSE_STORAGE_DATA_DIR: dir }),
+    encoding: 'utf8',
+    timeout: 120000,
+  });
+  assert.equal(r.status, 0, `${cmd}\nran: ${line}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  assert.ok(r.stdout.trim().length > 0, `${cmd} printed nothing\nstderr: ${r.stderr}`);
+  return r.stdout;
+}
+
+before(async () => {
+  hadData = fs.existsSync(path.join(ROOT, 'data'));
+  dataDir = tempDir('lh-readme-');
+  loadSample(dataDir);
   server = await startServer({ dataDir });
 });
 
@@ -109,26 +137,14 @@ test('every README command runs', () => {
   const used = new Set();
   for (const cmd of readmeCommands(README)) {
     if (/^(sudo\s+)?make\b/.test(cmd)) continue;
-    const line = cmd
-      .replace(/(^|[\s;|&(])bin\/lakehouse\b/g, `$1${BIN}`)
-      .replace(/^lakehouse\b/, BIN)
-      .replaceAll('127.0.0.1:3100', `127.0.0.1:${server.port}`)
-      .replace(/\bcurl -s\b/g, 'curl -sS --fail-with-body');
-    const r = spawnSync('bash', ['-c', line], {
-      cwd: ROOT,
-      env: cleanEnv({ LAKEHOUSE_STORAGE_DATA_DIR: dataDir }),
-      encoding: 'utf8',
-      timeout: 120000,
-    });
-    assert.equal(r.status, 0, `README: ${cmd}\nran: ${line}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-    assert.ok(r.stdout.trim().length > 0, `README: ${cmd} printed nothing\nstderr: ${r.stderr}`);
+    const stdout = runLine(cmd, server.port, dataDir);
     for (const [i, [pattern, check]] of EXPECT.entries()) {
       if (!pattern.test(cmd)) continue;
       used.add(i);
       try {
-        check(r.stdout);
+        check(stdout);
       } catch (e) {
-        e.message = `README: ${cmd}\n${e.message}\nstdout: ${r.stdout}`;
+        e.message = `README: ${cmd}\n${e.message}\nstdout: ${stdout}`;
         throw e;
       }
     }
@@ -137,3 +153,22 @@ test('every README command runs', () => {
   assert.deepEqual(unused, [], 'every output check matches a README line');
   if (!hadData) assert.ok(!fs.existsSync(path.join(ROOT, 'data')), 'the commands used the temporary data folder, not ./data');
 });
+
+for (const doc of DOCS) {
+  test(`every command in ${doc} runs`, async () => {
+    const cmds = readmeCommands(fs.readFileSync(path.join(ROOT, doc), 'utf8'));
+    assert.ok(cmds.length > 0, `${doc} has sh examples`);
+    const dir = tempDir('lh-docs-');
+    loadSample(dir);
+    const s = await startServer({ dataDir: dir });
+    try {
+      for (const cmd of cmds) {
+        assert.ok(!/^(sudo\s+)?make\b/.test(cmd), `${doc}: "${cmd}" runs make`);
+        runLine(cmd, s.port, dir);
+      }
+    } finally {
+      assert.equal((await s.stop()).code, 0, s.logs());
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
