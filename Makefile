@@ -219,3 +219,55 @@ clean:
 FORCE:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Install: `make install [PREFIX=/usr/local] [DESTDIR=]` puts a lakehouse that
+# needs nothing from this checkout under $(DESTDIR)$(PREFIX):
+#   bin/lakehouse                            relinked with RUNPATH $ORIGIN/../lib/lakehouse only
+#   lib/lakehouse/libduckdb.so               the pinned DuckDB
+#   share/lakehouse/sidecar/server.mjs       the local embedding sidecar, with node_modules/
+#                                            holding the npm packages it imports (package-lock's
+#                                            non-dev packages: @energetic-ai/* and their deps)
+#   share/bash-completion/completions/lakehouse
+#   share/doc/lakehouse/                     LICENSE, README.md, docs/
+# The sidecar is found from the binary's folder (src/ai/sidecar.c). `make
+# test-install` runs the test that installs into a temporary DESTDIR.
+PREFIX      ?= /usr/local
+INSTALL_TO  := $(DESTDIR)$(PREFIX)
+INSTALL_BIN := $(OUT)/install/lakehouse
+SIDECAR_DIR := $(INSTALL_TO)/share/lakehouse/sidecar
+# The npm packages a production install needs, from the lock (nested ones come with their parent).
+SIDECAR_PKGS = $(shell node -e 'const l = require("./package-lock.json"); \
+    for (const [k, v] of Object.entries(l.packages)) \
+        if (k && !v.dev && !v.devOptional && !v.link && k.lastIndexOf("node_modules/") === 0) console.log(k)')
+
+.PHONY: install uninstall test-install
+
+$(INSTALL_BIN): $(CLI_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(call say,LINK,$@)$(CC) $(SANFLAGS) -pthread -Wl,-rpath,'$$ORIGIN/../lib/lakehouse' -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+install: $(INSTALL_BIN)
+	@test -f node_modules/@energetic-ai/embeddings/package.json || \
+	    { echo "install: node_modules/ lacks the sidecar's packages; run scripts/bootstrap" >&2; exit 1; }
+	install -d $(INSTALL_TO)/bin $(INSTALL_TO)/lib/lakehouse $(INSTALL_TO)/share/bash-completion/completions \
+	    $(INSTALL_TO)/share/doc/lakehouse/docs
+	install -m 755 $(INSTALL_BIN) $(INSTALL_TO)/bin/lakehouse
+	install -m 644 $(DUCKDB_DIR)/lib/libduckdb.so $(INSTALL_TO)/lib/lakehouse/libduckdb.so
+	rm -rf $(SIDECAR_DIR)
+	install -d $(SIDECAR_DIR)/node_modules
+	install -m 644 scripts/sidecar/server.mjs $(SIDECAR_DIR)/server.mjs
+	$(Q)pkgs='$(SIDECAR_PKGS)'; [ -n "$$pkgs" ] || { echo "install: no packages in package-lock.json" >&2; exit 1; }; \
+	for p in $$pkgs; do \
+	    mkdir -p $(SIDECAR_DIR)/$$(dirname $$p) && cp -R $$p $(SIDECAR_DIR)/$$p || exit 1; done; \
+	chmod -R u+rwX,go+rX,go-w $(SIDECAR_DIR)
+	install -m 644 scripts/completion.bash $(INSTALL_TO)/share/bash-completion/completions/lakehouse
+	install -m 644 LICENSE README.md $(INSTALL_TO)/share/doc/lakehouse/
+	$(Q)for f in docs/*.md; do [ -f "$$f" ] && install -m 644 "$$f" $(INSTALL_TO)/share/doc/lakehouse/docs/ || true; done
+
+uninstall:
+	rm -f $(INSTALL_TO)/bin/lakehouse $(INSTALL_TO)/share/bash-completion/completions/lakehouse
+	rm -rf $(INSTALL_TO)/lib/lakehouse $(INSTALL_TO)/share/lakehouse $(INSTALL_TO)/share/doc/lakehouse
+
+# The install test alone (test-e2e runs it with the other suites).
+test-install: $(BIN)
+	$(Q)LH_BIN=$(abspath $(BIN)) node --test tests/e2e/install.test.mjs
