@@ -14,7 +14,7 @@ typedef struct lh_api_binding {
 } lh_api_binding;
 
 /* Who is calling: X-Lakehouse-Actor (unauthenticated until profiles exist), source "http". */
-lh_call lh_api_call(const lh_http_req *req);
+lh_op_ctx lh_api_call(const lh_http_req *req);
 
 /* The operation's arguments from the path, the query string, the multipart
  * form fields and (with_body) a JSON object body, checked; NULL after

@@ -65,10 +65,10 @@ const lh_api_route *lh_api_routes(size_t *n)
     return routes;
 }
 
-lh_call lh_api_call(const lh_http_req *req)
+lh_op_ctx lh_api_call(const lh_http_req *req)
 {
     const char *actor = lh_http_header(req, "X-Lakehouse-Actor");
-    return (lh_call){.who = {.actor = actor && *actor ? actor : "anonymous", .source = "http"}};
+    return (lh_op_ctx){.who = {.actor = actor && *actor ? actor : "anonymous", .source = "http"}};
 }
 
 bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
@@ -88,7 +88,7 @@ struct gather {
 static bool gather_query(void *ctx, const char *name, const char *value)
 {
     struct gather *g = ctx;
-    g->rc = lh_args_set_text(g->op, g->args, name, value, g->err);
+    g->rc = lh_op_set_text(g->op, g->args, name, value, g->err);
     return g->rc == LH_OK;
 }
 
@@ -109,12 +109,12 @@ json_t *lh_api_args(lh_http_req *req, lh_http_res *res, const lh_api_binding *b,
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)form, key, v) {
-        if (rc == LH_OK) rc = lh_args_set_text(b->op, args, key, json_string_value(v), &err);
+        if (rc == LH_OK) rc = lh_op_set_text(b->op, args, key, json_string_value(v), &err);
     }
     for (size_t i = 0; rc == LH_OK && i < req->n_params; i++) {
         if (json_object_get(args, req->params[i].name))
             rc = lh_err_set(&err, LH_EINVAL, "\"%s\" is in the path; do not give it again", req->params[i].name);
-        else rc = lh_args_set_text(b->op, args, req->params[i].name, req->params[i].value, &err);
+        else rc = lh_op_set_text(b->op, args, req->params[i].name, req->params[i].value, &err);
     }
     if (rc == LH_OK) rc = lh_op_check(b->op, args, &err);
     if (rc) {
@@ -131,7 +131,7 @@ static void generic(lh_http_req *req, lh_http_res *res, void *ctx)
     const lh_api_binding *b = ctx;
     json_t *args = lh_api_args(req, res, b, true), *out;
     if (!args) return;
-    lh_call call = lh_api_call(req);
+    lh_op_ctx call = lh_api_call(req);
     lh_err err;
     if (!lh_api_failed(res, lh_app_call(b->app, b->op->name, args, &call, &out, &err), &err))
         lh_http_res_json(res, b->route->status, out);
@@ -160,21 +160,21 @@ void lh_app_routes(lh_app *app, lh_router *r)
 
 /* ---- OpenAPI ---- */
 
-static json_t *param_schema(const lh_param *p)
+static json_t *param_schema(const lh_op_param *p)
 {
-    static const char *const types[] = {[LH_PARAM_STRING] = "string", [LH_PARAM_INT] = "integer",
-                                        [LH_PARAM_NUMBER] = "number", [LH_PARAM_BOOL] = "boolean",
-                                        [LH_PARAM_STRINGS] = "array",  [LH_PARAM_NUMBERS] = "array",
-                                        [LH_PARAM_ARRAY] = "array",    [LH_PARAM_OBJECT] = "object"};
+    static const char *const types[] = {[LH_OP_STRING] = "string", [LH_OP_INT] = "integer",
+                                        [LH_OP_NUMBER] = "number", [LH_OP_BOOL] = "boolean",
+                                        [LH_OP_STRINGS] = "array",  [LH_OP_NUMBERS] = "array",
+                                        [LH_OP_ARRAY] = "array",    [LH_OP_OBJECT] = "object"};
     json_t *s = json_object();
-    if (p->type != LH_PARAM_ANY) json_object_set_new(s, "type", json_string(types[p->type]));
-    if (p->type == LH_PARAM_STRINGS) json_object_set_new(s, "items", json_pack("{s:s}", "type", "string"));
-    if (p->type == LH_PARAM_NUMBERS) json_object_set_new(s, "items", json_pack("{s:s}", "type", "number"));
-    bool counted = p->type == LH_PARAM_STRINGS || p->type == LH_PARAM_NUMBERS || p->type == LH_PARAM_ARRAY;
-    if ((p->type == LH_PARAM_INT || p->type == LH_PARAM_NUMBER) && (p->min != 0 || p->max > 0)) {
-        json_object_set_new(s, "minimum", p->type == LH_PARAM_INT ? json_integer((json_int_t)p->min) : json_real(p->min));
+    if (p->type != LH_OP_ANY) json_object_set_new(s, "type", json_string(types[p->type]));
+    if (p->type == LH_OP_STRINGS) json_object_set_new(s, "items", json_pack("{s:s}", "type", "string"));
+    if (p->type == LH_OP_NUMBERS) json_object_set_new(s, "items", json_pack("{s:s}", "type", "number"));
+    bool counted = p->type == LH_OP_STRINGS || p->type == LH_OP_NUMBERS || p->type == LH_OP_ARRAY;
+    if ((p->type == LH_OP_INT || p->type == LH_OP_NUMBER) && (p->min != 0 || p->max > 0)) {
+        json_object_set_new(s, "minimum", p->type == LH_OP_INT ? json_integer((json_int_t)p->min) : json_real(p->min));
         if (p->max > 0 && p->max < 9e18)
-            json_object_set_new(s, "maximum", p->type == LH_PARAM_INT ? json_integer((json_int_t)p->max) : json_real(p->max));
+            json_object_set_new(s, "maximum", p->type == LH_OP_INT ? json_integer((json_int_t)p->max) : json_real(p->max));
     }
     if (counted && p->min > 0) json_object_set_new(s, "minItems", json_integer((json_int_t)p->min));
     if (counted && p->max > 0) json_object_set_new(s, "maxItems", json_integer((json_int_t)p->max));
@@ -214,13 +214,13 @@ static json_t *operation(const lh_api_route *rt, json_t *used_ids)
     }
     bool json_body = (!strcmp(rt->method, "POST") || !strcmp(rt->method, "PUT")) &&
                      (!rt->request_type || !strcmp(rt->request_type, J));
-    static const lh_param list_params[] = {
-        {"limit", LH_PARAM_INT, false, NULL, 1, LH_LIST_MAX, "items per page (default 100)"},
-        {"cursor", LH_PARAM_STRING, false, NULL, 0, 0, "the previous page's next"},
+    static const lh_op_param list_params[] = {
+        {"limit", LH_OP_INT, false, NULL, 1, LH_OP_LIST_MAX, "items per page (default 100)"},
+        {"cursor", LH_OP_STRING, false, NULL, 0, 0, "the previous page's next"},
         {NULL, 0, false, NULL, 0, 0, NULL}};
     for (int pass = 0; op && pass < 2; pass++) {
-        const lh_param *ps = pass == 0 ? op->params : op->list ? list_params : NULL;
-        for (const lh_param *p = ps; p && p->name; p++) {
+        const lh_op_param *ps = pass == 0 ? op->params : op->list ? list_params : NULL;
+        for (const lh_op_param *p = ps; p && p->name; p++) {
             bool path = in_path(rt->path, p->name);
             if (!path && json_body) {
                 json_object_set_new(body_props, p->name, param_schema(p));
@@ -288,7 +288,7 @@ json_t *lh_api_openapi(void)
 void lh_api_openapi_doc(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_api_binding b = *(const lh_api_binding *)ctx;
-    static const lh_param no_params[] = {{NULL, 0, false, NULL, 0, 0, NULL}};
+    static const lh_op_param no_params[] = {{NULL, 0, false, NULL, 0, 0, NULL}};
     static const lh_op none = {"openapi", "", no_params, NULL, NULL, false, NULL};
     b.op = &none;
     json_t *args = lh_api_args(req, res, &b, false);

@@ -92,7 +92,7 @@ void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
     const lh_api_binding *b = ctx;
     json_t *args = lh_api_args(req, res, b, true);
     if (!args) return;
-    lh_sql_run run;
+    lh_app_sql_run run;
     lh_err err;
     lh_code rc = lh_app_sql_open(b->app, args, &run, &err);
     json_decref(args);

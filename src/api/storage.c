@@ -29,7 +29,7 @@ void lh_api_object_put(lh_http_req *req, lh_http_res *res, void *ctx)
     const lh_api_binding *b = ctx;
     json_t *args = lh_api_args(req, res, b, false), *out;
     if (!args) return;
-    lh_call call = lh_api_call(req);
+    lh_op_ctx call = lh_api_call(req);
     lh_err err;
     if (!lh_api_failed(res, lh_app_object_put(b->app, args, req->body, req->body_len, NULL, &call, &out, &err), &err))
         lh_http_res_json(res, b->route->status, out);

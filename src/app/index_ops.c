@@ -10,26 +10,26 @@
 
 static void embed_progress(void *ctx, size_t done, size_t total)
 {
-    const lh_call *call = ctx;
+    const lh_op_ctx *call = ctx;
     call->progress(call->progress_ctx, "embedding", total ? (double)done / (double)total : 1.0);
 }
 
 /* Build parameters shared by create and rebuild. */
-static lh_code build_spec(json_t *args, const lh_call *call, lh_vectors_spec *s, lh_err *err)
+static lh_code build_spec(json_t *args, const lh_op_ctx *call, lh_vectors_spec *s, lh_err *err)
 {
-    s->params.M = (uint32_t)lh_args_int(args, "M", 0);
-    s->params.ef_construction = (uint32_t)lh_args_int(args, "ef_construction", 0);
-    s->params.ef_search = (uint32_t)lh_args_int(args, "ef_search", 0);
-    s->params.seed = (uint64_t)lh_args_int(args, "seed", 0);
+    s->params.M = (uint32_t)lh_op_int(args, "M", 0);
+    s->params.ef_construction = (uint32_t)lh_op_int(args, "ef_construction", 0);
+    s->params.ef_search = (uint32_t)lh_op_int(args, "ef_search", 0);
+    s->params.seed = (uint64_t)lh_op_int(args, "seed", 0);
     s->params.metric = LH_METRIC_COSINE;
-    const char *metric = lh_args_str(args, "metric"), *quant = lh_args_str(args, "quantization");
+    const char *metric = lh_op_str(args, "metric"), *quant = lh_op_str(args, "quantization");
     s->params_set_metric = metric != NULL;
     if (metric && !lh_metric_parse(metric, &s->params.metric)) return lh_err_set(err, LH_EINTERNAL, "metric %s", metric);
     s->params_set_quantization = quant != NULL;
     if (quant && !lh_quant_parse(quant, &s->params.quantization))
         return lh_err_set(err, LH_EINTERNAL, "quantization %s", quant);
-    s->no_promote = !lh_args_bool(args, "promote", true);
-    s->message = lh_args_str(args, "message");
+    s->no_promote = !lh_op_bool(args, "promote", true);
+    s->message = lh_op_str(args, "message");
     if (call->progress) {
         s->progress = embed_progress;
         s->progress_ctx = (void *)call;
@@ -37,21 +37,21 @@ static lh_code build_spec(json_t *args, const lh_call *call, lh_vectors_spec *s,
     return LH_OK;
 }
 
-LH_OP_RUN(lh_op_index_list)
+LH_OP_RUN(lh_app_run_index_list)
 {
     (void)call;
     json_t *list;
     lh_code rc = lh_vectors_list(app->vectors, &list, err);
-    if (rc == LH_OK) *out = lh_page(list, "indexes", args);
+    if (rc == LH_OK) *out = lh_op_page(list, "indexes", args);
     return rc;
 }
 
-LH_OP_RUN(lh_op_index_create)
+LH_OP_RUN(lh_app_run_index_create)
 {
-    lh_vectors_spec s = {.dataset = lh_args_str(args, "dataset"),
-                         .dataset_version = lh_args_int(args, "dataset_version", 0),
-                         .id_column = lh_args_str(args, "id_column"),
-                         .vector_column = lh_args_str(args, "vector_column")};
+    lh_vectors_spec s = {.dataset = lh_op_str(args, "dataset"),
+                         .dataset_version = lh_op_int(args, "dataset_version", 0),
+                         .id_column = lh_op_str(args, "id_column"),
+                         .vector_column = lh_op_str(args, "vector_column")};
     lh_code rc = build_spec(args, call, &s, err);
     if (rc) return rc;
     /* without a vector column: a text index, embedded here */
@@ -70,117 +70,117 @@ LH_OP_RUN(lh_op_index_create)
     else if (!s.vector_column && !json_object_get(text, "columns") && !json_object_get(text, "template"))
         rc = lh_err_set(err, LH_EINVAL, "\"vector_column\", \"text_columns\" or \"template\" is required");
     if (!s.vector_column) s.text = text;
-    if (rc == LH_OK) rc = lh_vectors_create(app->vectors, lh_args_str(args, "name"), &s, &call->who, out, err);
+    if (rc == LH_OK) rc = lh_vectors_create(app->vectors, lh_op_str(args, "name"), &s, &call->who, out, err);
     json_decref(text);
     return rc;
 }
 
-LH_OP_RUN(lh_op_index_show)
+LH_OP_RUN(lh_app_run_index_show)
 {
     (void)call;
-    return lh_vectors_get(app->vectors, lh_args_str(args, "name"), out, err);
+    return lh_vectors_get(app->vectors, lh_op_str(args, "name"), out, err);
 }
 
-LH_OP_RUN(lh_op_index_history)
+LH_OP_RUN(lh_app_run_index_history)
 {
     (void)call;
-    return lh_vectors_history(app->vectors, lh_args_str(args, "name"), out, err);
+    return lh_vectors_history(app->vectors, lh_op_str(args, "name"), out, err);
 }
 
-LH_OP_RUN(lh_op_index_search)
+LH_OP_RUN(lh_app_run_index_search)
 {
     (void)call;
     json_t *vec = json_object_get(args, "vector"), *filter = json_object_get(args, "filter_ids");
     size_t dim = json_array_size(vec);
     float *q = lh_xmalloc(dim * sizeof *q);
     for (size_t i = 0; i < dim; i++) q[i] = (float)json_number_value(json_array_get(vec, i));
-    lh_code rc = lh_vectors_search(app->vectors, lh_args_str(args, "name"), q, dim, (size_t)lh_args_int(args, "k", 10),
-                                   (size_t)lh_args_int(args, "ef", 0), json_is_array(filter) ? filter : NULL, out, err);
+    lh_code rc = lh_vectors_search(app->vectors, lh_op_str(args, "name"), q, dim, (size_t)lh_op_int(args, "k", 10),
+                                   (size_t)lh_op_int(args, "ef", 0), json_is_array(filter) ? filter : NULL, out, err);
     free(q);
     return rc;
 }
 
 static lh_vectors_spec change_spec(json_t *args)
 {
-    return (lh_vectors_spec){.no_promote = !lh_args_bool(args, "promote", true), .message = lh_args_str(args, "message")};
+    return (lh_vectors_spec){.no_promote = !lh_op_bool(args, "promote", true), .message = lh_op_str(args, "message")};
 }
 
-LH_OP_RUN(lh_op_index_add)
+LH_OP_RUN(lh_app_run_index_add)
 {
     lh_vectors_spec s = change_spec(args);
-    return lh_vectors_add(app->vectors, lh_args_str(args, "name"), json_object_get(args, "vectors"), &s, &call->who,
+    return lh_vectors_add(app->vectors, lh_op_str(args, "name"), json_object_get(args, "vectors"), &s, &call->who,
                           out, err);
 }
 
-LH_OP_RUN(lh_op_index_remove)
+LH_OP_RUN(lh_app_run_index_remove)
 {
     lh_vectors_spec s = change_spec(args);
-    return lh_vectors_delete(app->vectors, lh_args_str(args, "name"), json_object_get(args, "ids"), &s, &call->who,
+    return lh_vectors_delete(app->vectors, lh_op_str(args, "name"), json_object_get(args, "ids"), &s, &call->who,
                              out, err);
 }
 
-LH_OP_RUN(lh_op_index_rebuild)
+LH_OP_RUN(lh_app_run_index_rebuild)
 {
-    lh_vectors_spec s = {.version = lh_args_int(args, "version", 0)};
+    lh_vectors_spec s = {.version = lh_op_int(args, "version", 0)};
     lh_code rc = build_spec(args, call, &s, err);
-    return rc ? rc : lh_vectors_rebuild(app->vectors, lh_args_str(args, "name"), &s, &call->who, out, err);
+    return rc ? rc : lh_vectors_rebuild(app->vectors, lh_op_str(args, "name"), &s, &call->who, out, err);
 }
 
-LH_OP_RUN(lh_op_index_promote)
+LH_OP_RUN(lh_app_run_index_promote)
 {
-    return lh_vectors_promote(app->vectors, lh_args_str(args, "name"), lh_args_int(args, "version", 0),
-                              lh_args_str(args, "message"), &call->who, out, err);
+    return lh_vectors_promote(app->vectors, lh_op_str(args, "name"), lh_op_int(args, "version", 0),
+                              lh_op_str(args, "message"), &call->who, out, err);
 }
 
-LH_OP_RUN(lh_op_index_rollback)
+LH_OP_RUN(lh_app_run_index_rollback)
 {
-    return lh_vectors_rollback(app->vectors, lh_args_str(args, "name"), lh_args_int(args, "version", 0),
-                               lh_args_str(args, "message"), &call->who, out, err);
+    return lh_vectors_rollback(app->vectors, lh_op_str(args, "name"), lh_op_int(args, "version", 0),
+                               lh_op_str(args, "message"), &call->who, out, err);
 }
 
-LH_OP_RUN(lh_op_index_refresh)
+LH_OP_RUN(lh_app_run_index_refresh)
 {
-    return lh_vectors_refresh(app->vectors, lh_args_str(args, "dataset"), &call->who, out, err);
+    return lh_vectors_refresh(app->vectors, lh_op_str(args, "dataset"), &call->who, out, err);
 }
 
-LH_OP_RUN(lh_op_index_stale)
+LH_OP_RUN(lh_app_run_index_stale)
 {
     (void)call;
     json_t *list;
     lh_code rc = lh_vectors_stale(app->vectors, &list, err);
     if (rc) return rc;
-    *out = lh_page(list, "stale", args);
+    *out = lh_op_page(list, "stale", args);
     json_object_set_new(*out, "refreshing", json_boolean(lh_vectors_refreshing(app->vectors)));
     return LH_OK;
 }
 
-LH_OP_RUN(lh_op_search)
+LH_OP_RUN(lh_app_run_search)
 {
     (void)call;
-    lh_search_request q = {.index = lh_args_str(args, "index"),
-                           .query = lh_args_str(args, "query"),
-                           .k = (size_t)lh_args_int(args, "k", 10),
-                           .filter = lh_args_str(args, "filter"),
-                           .fusion = lh_args_str(args, "fusion"),
-                           .weight = lh_args_num(args, "weight", -1),
-                           .rrf_k = lh_args_num(args, "rrf_k", -1),
-                           .ef = (size_t)lh_args_int(args, "ef", 0),
-                           .with_rows = lh_args_bool(args, "rows", true)};
-    const char *mode = lh_args_str(args, "mode");
+    lh_search_request q = {.index = lh_op_str(args, "index"),
+                           .query = lh_op_str(args, "query"),
+                           .k = (size_t)lh_op_int(args, "k", 10),
+                           .filter = lh_op_str(args, "filter"),
+                           .fusion = lh_op_str(args, "fusion"),
+                           .weight = lh_op_num(args, "weight", -1),
+                           .rrf_k = lh_op_num(args, "rrf_k", -1),
+                           .ef = (size_t)lh_op_int(args, "ef", 0),
+                           .with_rows = lh_op_bool(args, "rows", true)};
+    const char *mode = lh_op_str(args, "mode");
     if (mode && !lh_search_mode_parse(mode, &q.mode)) return lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
     return lh_vectors_query(app->vectors, &q, out, err);
 }
 
-LH_OP_RUN(lh_op_ask)
+LH_OP_RUN(lh_app_run_ask)
 {
     const char *names[LH_ASK_MAX_INDEXES + 1];
     size_t n = 0;
-    if (lh_args_str(args, "index")) names[n++] = lh_args_str(args, "index");
+    if (lh_op_str(args, "index")) names[n++] = lh_op_str(args, "index");
     json_t *list = json_object_get(args, "indexes");
     if (json_array_size(list) + n > LH_ASK_MAX_INDEXES)
         return lh_err_set(err, LH_EINVAL, "name at most %d indexes to answer from", LH_ASK_MAX_INDEXES);
     for (size_t i = 0; i < json_array_size(list); i++) names[n++] = json_string_value(json_array_get(list, i));
-    lh_ask_request q = {.question = lh_args_str(args, "question"), .indexes = names, .n_indexes = n,
-                        .k = (size_t)lh_args_int(args, "k", 5)};
+    lh_ask_request q = {.question = lh_op_str(args, "question"), .indexes = names, .n_indexes = n,
+                        .k = (size_t)lh_op_int(args, "k", 5)};
     return lh_vectors_ask(app->vectors, &q, &call->who, out, err);
 }

@@ -50,46 +50,46 @@ lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err
 json_t *lh_app_sidecar_status(lh_app *app); /* NULL when not started */
 
 /* The run functions of the operation table (ops.c), one file per family. */
-#define LH_OP_RUN(fn) lh_code fn(lh_app *app, json_t *args, const lh_call *call, json_t **out, lh_err *err)
+#define LH_OP_RUN(fn) lh_code fn(lh_app *app, json_t *args, const lh_op_ctx *call, json_t **out, lh_err *err)
 /* system_ops.c */
-LH_OP_RUN(lh_op_version);
-LH_OP_RUN(lh_op_buckets);
-LH_OP_RUN(lh_op_objects);
-LH_OP_RUN(lh_op_object_delete);
-LH_OP_RUN(lh_op_errors);
-LH_OP_RUN(lh_op_errors_flush);
-LH_OP_RUN(lh_op_journal_recent);
-LH_OP_RUN(lh_op_journal_history);
-LH_OP_RUN(lh_op_journal_stats);
-LH_OP_RUN(lh_op_journal_flush);
-LH_OP_RUN(lh_op_sql);
+LH_OP_RUN(lh_app_run_version);
+LH_OP_RUN(lh_app_run_buckets);
+LH_OP_RUN(lh_app_run_objects);
+LH_OP_RUN(lh_app_run_object_delete);
+LH_OP_RUN(lh_app_run_errors);
+LH_OP_RUN(lh_app_run_errors_flush);
+LH_OP_RUN(lh_app_run_journal_recent);
+LH_OP_RUN(lh_app_run_journal_history);
+LH_OP_RUN(lh_app_run_journal_stats);
+LH_OP_RUN(lh_app_run_journal_flush);
+LH_OP_RUN(lh_app_run_sql);
 /* catalog_ops.c */
-LH_OP_RUN(lh_op_catalog_list);
-LH_OP_RUN(lh_op_catalog_create);
-LH_OP_RUN(lh_op_catalog_show);
-LH_OP_RUN(lh_op_catalog_versions);
-LH_OP_RUN(lh_op_catalog_commit);
-LH_OP_RUN(lh_op_catalog_rollback);
-LH_OP_RUN(lh_op_catalog_tombstones);
-LH_OP_RUN(lh_op_catalog_tombstone);
-LH_OP_RUN(lh_op_catalog_delete);
-LH_OP_RUN(lh_op_catalog_purge);
-LH_OP_RUN(lh_op_catalog_rebuild);
+LH_OP_RUN(lh_app_run_catalog_list);
+LH_OP_RUN(lh_app_run_catalog_create);
+LH_OP_RUN(lh_app_run_catalog_show);
+LH_OP_RUN(lh_app_run_catalog_versions);
+LH_OP_RUN(lh_app_run_catalog_commit);
+LH_OP_RUN(lh_app_run_catalog_rollback);
+LH_OP_RUN(lh_app_run_catalog_tombstones);
+LH_OP_RUN(lh_app_run_catalog_tombstone);
+LH_OP_RUN(lh_app_run_catalog_delete);
+LH_OP_RUN(lh_app_run_catalog_purge);
+LH_OP_RUN(lh_app_run_catalog_rebuild);
 /* index_ops.c */
-LH_OP_RUN(lh_op_index_list);
-LH_OP_RUN(lh_op_index_create);
-LH_OP_RUN(lh_op_index_show);
-LH_OP_RUN(lh_op_index_history);
-LH_OP_RUN(lh_op_index_search);
-LH_OP_RUN(lh_op_index_add);
-LH_OP_RUN(lh_op_index_remove);
-LH_OP_RUN(lh_op_index_rebuild);
-LH_OP_RUN(lh_op_index_promote);
-LH_OP_RUN(lh_op_index_rollback);
-LH_OP_RUN(lh_op_index_refresh);
-LH_OP_RUN(lh_op_index_stale);
-LH_OP_RUN(lh_op_search);
-LH_OP_RUN(lh_op_ask);
+LH_OP_RUN(lh_app_run_index_list);
+LH_OP_RUN(lh_app_run_index_create);
+LH_OP_RUN(lh_app_run_index_show);
+LH_OP_RUN(lh_app_run_index_history);
+LH_OP_RUN(lh_app_run_index_search);
+LH_OP_RUN(lh_app_run_index_add);
+LH_OP_RUN(lh_app_run_index_remove);
+LH_OP_RUN(lh_app_run_index_rebuild);
+LH_OP_RUN(lh_app_run_index_promote);
+LH_OP_RUN(lh_app_run_index_rollback);
+LH_OP_RUN(lh_app_run_index_refresh);
+LH_OP_RUN(lh_app_run_index_stale);
+LH_OP_RUN(lh_app_run_search);
+LH_OP_RUN(lh_app_run_ask);
 
 
 #endif

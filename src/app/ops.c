@@ -23,230 +23,230 @@
 
 /* ---- enum choices (each also parsed by its module: test_app checks they agree) ---- */
 
-const char *const lh_choices_commit_mode[] = {"append", "replace", NULL};
-const char *const lh_choices_metric[] = {"l2", "cosine", "ip", NULL};
-const char *const lh_choices_quantization[] = {"none", "sq8", NULL};
-const char *const lh_choices_search_mode[] = {"hybrid", "vector", "text", NULL};
-const char *const lh_choices_fusion[] = {"rrf", "weighted", NULL};
-const char *const lh_choices_refresh[] = {"manual", "on_append", NULL};
-const char *const lh_choices_sql_format[] = {"json", "ndjson", "csv", "parquet", NULL};
-const char *const lh_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", NULL};
+const char *const lh_op_choices_commit_mode[] = {"append", "replace", NULL};
+const char *const lh_op_choices_metric[] = {"l2", "cosine", "ip", NULL};
+const char *const lh_op_choices_quantization[] = {"none", "sq8", NULL};
+const char *const lh_op_choices_search_mode[] = {"hybrid", "vector", "text", NULL};
+const char *const lh_op_choices_fusion[] = {"rrf", "weighted", NULL};
+const char *const lh_op_choices_refresh[] = {"manual", "on_append", NULL};
+const char *const lh_op_choices_sql_format[] = {"json", "ndjson", "csv", "parquet", NULL};
+const char *const lh_op_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", NULL};
 
 #define END {NULL, 0, false, NULL, 0, 0, NULL}
 #define INT64 9.2e18
 
-static const lh_param p_none[] = {END};
+static const lh_op_param p_none[] = {END};
 
 /* ---- system, storage, journals ---- */
 
-static const lh_param p_objects[] = {
-    {"bucket", LH_PARAM_STRING, true, NULL, 0, 0, "the bucket"},
-    {"prefix", LH_PARAM_STRING, false, NULL, 0, 0, "only keys that start with it"},
+static const lh_op_param p_objects[] = {
+    {"bucket", LH_OP_STRING, true, NULL, 0, 0, "the bucket"},
+    {"prefix", LH_OP_STRING, false, NULL, 0, 0, "only keys that start with it"},
     END};
-static const lh_param p_object[] = {
-    {"bucket", LH_PARAM_STRING, true, NULL, 0, 0, "the bucket"},
-    {"key", LH_PARAM_STRING, true, NULL, 0, 0, "the object's key"},
+static const lh_op_param p_object[] = {
+    {"bucket", LH_OP_STRING, true, NULL, 0, 0, "the bucket"},
+    {"key", LH_OP_STRING, true, NULL, 0, 0, "the object's key"},
     END};
-static const lh_param p_errors[] = {
-    {"since", LH_PARAM_STRING, false, NULL, 0, 0, "failures at or after this time: milliseconds since the epoch or ISO 8601"},
+static const lh_op_param p_errors[] = {
+    {"since", LH_OP_STRING, false, NULL, 0, 0, "failures at or after this time: milliseconds since the epoch or ISO 8601"},
     END};
-static const lh_param p_history[] = {
-    {"entity_id", LH_PARAM_STRING, true, NULL, 0, 0, "the entity (a dataset, an index, ...)"},
+static const lh_op_param p_history[] = {
+    {"entity_id", LH_OP_STRING, true, NULL, 0, 0, "the entity (a dataset, an index, ...)"},
     END};
-static const lh_param p_sql[] = {
-    {"sql", LH_PARAM_STRING, true, NULL, 0, 0, "one read-only statement"},
-    {"params", LH_PARAM_ARRAY, false, NULL, 0, 0, "values for $1, $2, ..."},
-    {"format", LH_PARAM_STRING, false, lh_choices_sql_format, 0, 0, "json (default), ndjson, csv or parquet"},
-    {"max_rows", LH_PARAM_INT, false, NULL, 1, INT64, "at most this many rows (json: capped by query.max_rows)"},
-    {"timeout_ms", LH_PARAM_INT, false, NULL, 1, INT64, "deadline (default query.timeout_ms, capped at 10x it)"},
+static const lh_op_param p_sql[] = {
+    {"sql", LH_OP_STRING, true, NULL, 0, 0, "one read-only statement"},
+    {"params", LH_OP_ARRAY, false, NULL, 0, 0, "values for $1, $2, ..."},
+    {"format", LH_OP_STRING, false, lh_op_choices_sql_format, 0, 0, "json (default), ndjson, csv or parquet"},
+    {"max_rows", LH_OP_INT, false, NULL, 1, INT64, "at most this many rows (json: capped by query.max_rows)"},
+    {"timeout_ms", LH_OP_INT, false, NULL, 1, INT64, "deadline (default query.timeout_ms, capped at 10x it)"},
     END};
-static const lh_param p_ingest[] = {
-    {"dataset", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset (created if needed)"},
-    {"mode", LH_PARAM_STRING, false, lh_choices_commit_mode, 0, 0, "append (default) or replace"},
-    {"format", LH_PARAM_STRING, false, lh_choices_ingest_format, 0, 0, "the input format (default: sniffed)"},
-    {"skip_bad_rows", LH_PARAM_BOOL, false, NULL, 0, 0, "CSV: keep the good rows, report the bad ones"},
-    {"bucket", LH_PARAM_STRING, false, NULL, 0, 0, "where a new dataset lives"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "the version's message"},
-    {"chunk_chars", LH_PARAM_INT, false, NULL, 100, 1e7, "documents: target chunk size in characters"},
-    {"chunk_overlap", LH_PARAM_INT, false, NULL, 0, 1e7, "documents: characters repeated between chunks"},
-    {"filename", LH_PARAM_STRING, false, NULL, 0, 0, "HTTP raw body: the file's name"},
+static const lh_op_param p_ingest[] = {
+    {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset (created if needed)"},
+    {"mode", LH_OP_STRING, false, lh_op_choices_commit_mode, 0, 0, "append (default) or replace"},
+    {"format", LH_OP_STRING, false, lh_op_choices_ingest_format, 0, 0, "the input format (default: sniffed)"},
+    {"skip_bad_rows", LH_OP_BOOL, false, NULL, 0, 0, "CSV: keep the good rows, report the bad ones"},
+    {"bucket", LH_OP_STRING, false, NULL, 0, 0, "where a new dataset lives"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message"},
+    {"chunk_chars", LH_OP_INT, false, NULL, 100, 1e7, "documents: target chunk size in characters"},
+    {"chunk_overlap", LH_OP_INT, false, NULL, 0, 1e7, "documents: characters repeated between chunks"},
+    {"filename", LH_OP_STRING, false, NULL, 0, 0, "HTTP raw body: the file's name"},
     END};
 
 /* ---- catalog ---- */
 
-static const lh_param p_catalog_list[] = {
-    {"include_deleted", LH_PARAM_BOOL, false, NULL, 0, 0, "also list deleted datasets"},
+static const lh_op_param p_catalog_list[] = {
+    {"include_deleted", LH_OP_BOOL, false, NULL, 0, 0, "also list deleted datasets"},
     END};
-static const lh_param p_name[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
+static const lh_op_param p_name[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
     END};
-static const lh_param p_catalog_create[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset: [a-z][a-z0-9_]{0,62}"},
-    {"bucket", LH_PARAM_STRING, false, NULL, 0, 0, "where it lives (default: the default bucket)"},
-    {"description", LH_PARAM_STRING, false, NULL, 0, 0, "what it holds"},
+static const lh_op_param p_catalog_create[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset: [a-z][a-z0-9_]{0,62}"},
+    {"bucket", LH_OP_STRING, false, NULL, 0, 0, "where it lives (default: the default bucket)"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it holds"},
     END};
-static const lh_param p_catalog_show[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
-    {"version", LH_PARAM_INT, false, NULL, 1, INT64, "a version (default: the current one)"},
+static const lh_op_param p_catalog_show[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"version", LH_OP_INT, false, NULL, 1, INT64, "a version (default: the current one)"},
     END};
-static const lh_param p_catalog_commit[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
-    {"mode", LH_PARAM_STRING, false, lh_choices_commit_mode, 0, 0, "append (default) or replace"},
-    {"objects", LH_PARAM_ARRAY, true, NULL, 0, 0, "[{bucket, key, size, sha256, rows}] added by this commit"},
-    {"schema", LH_PARAM_ARRAY, false, NULL, 0, 0, "[{name, type}]: the schema after it"},
-    {"lineage", LH_PARAM_ANY, false, NULL, 0, 0, "where the data came from"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "the version's message"},
-    {"expected_parent", LH_PARAM_INT, false, NULL, 1, INT64, "refuse (409) unless this is the current version"},
+static const lh_op_param p_catalog_commit[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"mode", LH_OP_STRING, false, lh_op_choices_commit_mode, 0, 0, "append (default) or replace"},
+    {"objects", LH_OP_ARRAY, true, NULL, 0, 0, "[{bucket, key, size, sha256, rows}] added by this commit"},
+    {"schema", LH_OP_ARRAY, false, NULL, 0, 0, "[{name, type}]: the schema after it"},
+    {"lineage", LH_OP_ANY, false, NULL, 0, 0, "where the data came from"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message"},
+    {"expected_parent", LH_OP_INT, false, NULL, 1, INT64, "refuse (409) unless this is the current version"},
     END};
-static const lh_param p_catalog_rollback[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
-    {"version", LH_PARAM_INT, true, NULL, 1, INT64, "the version whose state becomes current"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "the new version's message"},
+static const lh_op_param p_catalog_rollback[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"version", LH_OP_INT, true, NULL, 1, INT64, "the version whose state becomes current"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the new version's message"},
     END};
-static const lh_param p_catalog_tombstone[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
-    {"key_column", LH_PARAM_STRING, true, NULL, 0, 0, "the column that identifies rows"},
-    {"values", LH_PARAM_ARRAY, true, NULL, 1, 100000, "hide rows whose key_column equals one of these"},
-    {"reason", LH_PARAM_STRING, false, NULL, 0, 0, "why"},
+static const lh_op_param p_catalog_tombstone[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"key_column", LH_OP_STRING, true, NULL, 0, 0, "the column that identifies rows"},
+    {"values", LH_OP_ARRAY, true, NULL, 1, 100000, "hide rows whose key_column equals one of these"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
     END};
-static const lh_param p_catalog_delete[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset"},
-    {"reason", LH_PARAM_STRING, false, NULL, 0, 0, "why"},
+static const lh_op_param p_catalog_delete[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
     END};
-static const lh_param p_catalog_purge[] = {
-    {"dry_run", LH_PARAM_BOOL, false, NULL, 0, 0, "only report what would be removed"},
+static const lh_op_param p_catalog_purge[] = {
+    {"dry_run", LH_OP_BOOL, false, NULL, 0, 0, "only report what would be removed"},
     END};
 
 /* ---- indexes, search, ask ---- */
 
 #define BUILD_PARAMS                                                                                          \
-    {"M", LH_PARAM_INT, false, NULL, LH_HNSW_MIN_M, LH_HNSW_MAX_M, "graph degree"},                           \
-        {"ef_construction", LH_PARAM_INT, false, NULL, 2, LH_HNSW_MAX_EF_CONSTRUCTION, "build beam width"},                \
-        {"ef_search", LH_PARAM_INT, false, NULL, 1, LH_HNSW_MAX_EF, "default search beam width"},             \
-        {"seed", LH_PARAM_INT, false, NULL, 0, INT64, "random seed of the build"},                            \
-        {"quantization", LH_PARAM_STRING, false, lh_choices_quantization, 0, 0, "none or sq8 (one byte per dimension)"}, \
-        {"promote", LH_PARAM_BOOL, false, NULL, 0, 0, "make the new version live (default true)"},           \
-        {"message", LH_PARAM_STRING, false, NULL, 0, 0, "the version's message"}
+    {"M", LH_OP_INT, false, NULL, LH_HNSW_MIN_M, LH_HNSW_MAX_M, "graph degree"},                           \
+        {"ef_construction", LH_OP_INT, false, NULL, 2, LH_HNSW_MAX_EF_CONSTRUCTION, "build beam width"},                \
+        {"ef_search", LH_OP_INT, false, NULL, 1, LH_HNSW_MAX_EF, "default search beam width"},             \
+        {"seed", LH_OP_INT, false, NULL, 0, INT64, "random seed of the build"},                            \
+        {"quantization", LH_OP_STRING, false, lh_op_choices_quantization, 0, 0, "none or sq8 (one byte per dimension)"}, \
+        {"promote", LH_OP_BOOL, false, NULL, 0, 0, "make the new version live (default true)"},           \
+        {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message"}
 
-static const lh_param p_index_name[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
+static const lh_op_param p_index_name[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
     END};
-static const lh_param p_index_create[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"dataset", LH_PARAM_STRING, true, NULL, 0, 0, "the dataset it indexes"},
-    {"dataset_version", LH_PARAM_INT, false, NULL, 1, INT64, "a version (default: the current one)"},
-    {"id_column", LH_PARAM_STRING, true, NULL, 0, 0, "unique integer or string ids"},
-    {"vector_column", LH_PARAM_STRING, false, NULL, 0, 0, "a list of numbers per row (a vector index)"},
-    {"text_columns", LH_PARAM_STRINGS, false, NULL, 1, 64, "columns whose text is embedded (a text index)"},
-    {"template", LH_PARAM_STRING, false, NULL, 0, 0, "text from a template over the columns, e.g. \"{name}: {bio}\""},
-    {"provider", LH_PARAM_STRING, false, NULL, 0, 0, "embedding provider (default ai.provider)"},
-    {"model", LH_PARAM_STRING, false, NULL, 0, 0, "embedding model (default: the provider's)"},
-    {"refresh", LH_PARAM_STRING, false, lh_choices_refresh, 0, 0, "manual (default) or on_append"},
-    {"fusion", LH_PARAM_STRING, false, lh_choices_fusion, 0, 0, "hybrid search fusion: weighted (default) or rrf"},
-    {"weight", LH_PARAM_NUMBER, false, NULL, 0, 1, "weighted fusion: the vector side's weight"},
-    {"rrf_k", LH_PARAM_NUMBER, false, NULL, 0, 1e6, "rrf fusion: the rank constant"},
-    {"metric", LH_PARAM_STRING, false, lh_choices_metric, 0, 0, "l2, cosine (default) or ip"},
+static const lh_op_param p_index_create[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset it indexes"},
+    {"dataset_version", LH_OP_INT, false, NULL, 1, INT64, "a version (default: the current one)"},
+    {"id_column", LH_OP_STRING, true, NULL, 0, 0, "unique integer or string ids"},
+    {"vector_column", LH_OP_STRING, false, NULL, 0, 0, "a list of numbers per row (a vector index)"},
+    {"text_columns", LH_OP_STRINGS, false, NULL, 1, 64, "columns whose text is embedded (a text index)"},
+    {"template", LH_OP_STRING, false, NULL, 0, 0, "text from a template over the columns, e.g. \"{name}: {bio}\""},
+    {"provider", LH_OP_STRING, false, NULL, 0, 0, "embedding provider (default ai.provider)"},
+    {"model", LH_OP_STRING, false, NULL, 0, 0, "embedding model (default: the provider's)"},
+    {"refresh", LH_OP_STRING, false, lh_op_choices_refresh, 0, 0, "manual (default) or on_append"},
+    {"fusion", LH_OP_STRING, false, lh_op_choices_fusion, 0, 0, "hybrid search fusion: weighted (default) or rrf"},
+    {"weight", LH_OP_NUMBER, false, NULL, 0, 1, "weighted fusion: the vector side's weight"},
+    {"rrf_k", LH_OP_NUMBER, false, NULL, 0, 1e6, "rrf fusion: the rank constant"},
+    {"metric", LH_OP_STRING, false, lh_op_choices_metric, 0, 0, "l2, cosine (default) or ip"},
     BUILD_PARAMS,
     END};
-static const lh_param p_index_rebuild[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"version", LH_PARAM_INT, false, NULL, 1, INT64, "rebuild from this version's embeddings (default: the live one)"},
+static const lh_op_param p_index_rebuild[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"version", LH_OP_INT, false, NULL, 1, INT64, "rebuild from this version's embeddings (default: the live one)"},
     BUILD_PARAMS,
     END};
-static const lh_param p_index_search[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"vector", LH_PARAM_NUMBERS, true, NULL, 1, LH_HNSW_MAX_DIM, "the query vector"},
-    {"k", LH_PARAM_INT, false, NULL, 1, LH_VINDEX_MAX_K, "neighbours (default 10)"},
-    {"ef", LH_PARAM_INT, false, NULL, 0, LH_HNSW_MAX_EF, "beam width (default: the index's ef_search)"},
-    {"filter_ids", LH_PARAM_ARRAY, false, NULL, 0, 0, "only these ids"},
+static const lh_op_param p_index_search[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"vector", LH_OP_NUMBERS, true, NULL, 1, LH_HNSW_MAX_DIM, "the query vector"},
+    {"k", LH_OP_INT, false, NULL, 1, LH_VINDEX_MAX_K, "neighbours (default 10)"},
+    {"ef", LH_OP_INT, false, NULL, 0, LH_HNSW_MAX_EF, "beam width (default: the index's ef_search)"},
+    {"filter_ids", LH_OP_ARRAY, false, NULL, 0, 0, "only these ids"},
     END};
-static const lh_param p_index_add[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"vectors", LH_PARAM_ARRAY, true, NULL, 1, LH_VECTORS_MAX_CHANGE, "[{id, vector}] to add or replace"},
-    {"promote", LH_PARAM_BOOL, false, NULL, 0, 0, "make the new version live (default true)"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "the version's message"},
+static const lh_op_param p_index_add[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"vectors", LH_OP_ARRAY, true, NULL, 1, LH_VECTORS_MAX_CHANGE, "[{id, vector}] to add or replace"},
+    {"promote", LH_OP_BOOL, false, NULL, 0, 0, "make the new version live (default true)"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message"},
     END};
-static const lh_param p_index_remove[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"ids", LH_PARAM_ARRAY, true, NULL, 1, LH_VECTORS_MAX_CHANGE, "ids to remove"},
-    {"promote", LH_PARAM_BOOL, false, NULL, 0, 0, "make the new version live (default true)"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "the version's message"},
+static const lh_op_param p_index_remove[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"ids", LH_OP_ARRAY, true, NULL, 1, LH_VECTORS_MAX_CHANGE, "ids to remove"},
+    {"promote", LH_OP_BOOL, false, NULL, 0, 0, "make the new version live (default true)"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message"},
     END};
-static const lh_param p_index_promote[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"version", LH_PARAM_INT, true, NULL, 1, INT64, "the version to make live"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "why"},
+static const lh_op_param p_index_promote[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"version", LH_OP_INT, true, NULL, 1, INT64, "the version to make live"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "why"},
     END};
-static const lh_param p_index_rollback[] = {
-    {"name", LH_PARAM_STRING, true, NULL, 0, 0, "the index"},
-    {"version", LH_PARAM_INT, false, NULL, 1, INT64, "the version (default: the previously live one)"},
-    {"message", LH_PARAM_STRING, false, NULL, 0, 0, "why"},
+static const lh_op_param p_index_rollback[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"version", LH_OP_INT, false, NULL, 1, INT64, "the version (default: the previously live one)"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "why"},
     END};
-static const lh_param p_index_refresh[] = {
-    {"dataset", LH_PARAM_STRING, false, NULL, 0, 0, "only the text indexes over this dataset (default: all)"},
+static const lh_op_param p_index_refresh[] = {
+    {"dataset", LH_OP_STRING, false, NULL, 0, 0, "only the text indexes over this dataset (default: all)"},
     END};
-static const lh_param p_search[] = {
-    {"index", LH_PARAM_STRING, true, NULL, 0, 0, "a text index"},
-    {"query", LH_PARAM_STRING, true, NULL, 0, 0, "what to look for"},
-    {"k", LH_PARAM_INT, false, NULL, 1, LH_VINDEX_MAX_K, "results (default 10)"},
-    {"mode", LH_PARAM_STRING, false, lh_choices_search_mode, 0, 0, "hybrid (default), vector or text"},
-    {"filter", LH_PARAM_STRING, false, NULL, 0, 0, "an SQL predicate over the index's dataset"},
-    {"fusion", LH_PARAM_STRING, false, lh_choices_fusion, 0, 0, "override the index's fusion"},
-    {"weight", LH_PARAM_NUMBER, false, NULL, 0, 1, "weighted fusion: the vector side's weight"},
-    {"rrf_k", LH_PARAM_NUMBER, false, NULL, 0, 1e6, "rrf fusion: the rank constant"},
-    {"ef", LH_PARAM_INT, false, NULL, 0, LH_HNSW_MAX_EF, "beam width (default: the index's)"},
-    {"rows", LH_PARAM_BOOL, false, NULL, 0, 0, "attach each hit's source row (default true)"},
+static const lh_op_param p_search[] = {
+    {"index", LH_OP_STRING, true, NULL, 0, 0, "a text index"},
+    {"query", LH_OP_STRING, true, NULL, 0, 0, "what to look for"},
+    {"k", LH_OP_INT, false, NULL, 1, LH_VINDEX_MAX_K, "results (default 10)"},
+    {"mode", LH_OP_STRING, false, lh_op_choices_search_mode, 0, 0, "hybrid (default), vector or text"},
+    {"filter", LH_OP_STRING, false, NULL, 0, 0, "an SQL predicate over the index's dataset"},
+    {"fusion", LH_OP_STRING, false, lh_op_choices_fusion, 0, 0, "override the index's fusion"},
+    {"weight", LH_OP_NUMBER, false, NULL, 0, 1, "weighted fusion: the vector side's weight"},
+    {"rrf_k", LH_OP_NUMBER, false, NULL, 0, 1e6, "rrf fusion: the rank constant"},
+    {"ef", LH_OP_INT, false, NULL, 0, LH_HNSW_MAX_EF, "beam width (default: the index's)"},
+    {"rows", LH_OP_BOOL, false, NULL, 0, 0, "attach each hit's source row (default true)"},
     END};
-static const lh_param p_ask[] = {
-    {"question", LH_PARAM_STRING, true, NULL, 0, 0, "the question"},
-    {"index", LH_PARAM_STRING, false, NULL, 0, 0, "a text index to answer from"},
-    {"indexes", LH_PARAM_STRINGS, false, NULL, 1, LH_ASK_MAX_INDEXES, "text indexes to answer from"},
-    {"k", LH_PARAM_INT, false, NULL, 1, LH_ASK_MAX_K, "passages per index (default 5)"},
+static const lh_op_param p_ask[] = {
+    {"question", LH_OP_STRING, true, NULL, 0, 0, "the question"},
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "a text index to answer from"},
+    {"indexes", LH_OP_STRINGS, false, NULL, 1, LH_ASK_MAX_INDEXES, "text indexes to answer from"},
+    {"k", LH_OP_INT, false, NULL, 1, LH_ASK_MAX_K, "passages per index (default 5)"},
     END};
 
 static const lh_op ops[] = {
-    {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_op_version},
-    {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_op_buckets},
-    {"storage.objects", "objects under a prefix, with sizes", p_objects, "objects", "key,size,mtime_ms", false, lh_op_objects},
+    {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version},
+    {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets},
+    {"storage.objects", "objects under a prefix, with sizes", p_objects, "objects", "key,size,mtime_ms", false, lh_app_run_objects},
     {"storage.get", "an object's bytes (the rescue bucket answers if the bucket fails)", p_object, NULL, NULL, false, NULL},
     {"storage.put", "writes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, NULL},
-    {"storage.delete", "deletes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, lh_op_object_delete},
-    {"errors.list", "recorded failures, newest first", p_errors, "errors", "ts,operation,code,bucket,key,error", false, lh_op_errors},
-    {"errors.flush", "writes buffered failures to the store now", p_none, NULL, NULL, true, lh_op_errors_flush},
-    {"journal.recent", "the newest mutation events", p_none, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_op_journal_recent},
-    {"journal.history", "every event of one entity, newest first", p_history, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_op_journal_history},
-    {"journal.stats", "counts by action and entity type", p_none, NULL, NULL, false, lh_op_journal_stats},
-    {"journal.flush", "writes buffered events to the store now", p_none, NULL, NULL, true, lh_op_journal_flush},
-    {"sql", "runs one read-only statement over the datasets", p_sql, NULL, NULL, false, lh_op_sql},
+    {"storage.delete", "deletes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, lh_app_run_object_delete},
+    {"errors.list", "recorded failures, newest first", p_errors, "errors", "ts,operation,code,bucket,key,error", false, lh_app_run_errors},
+    {"errors.flush", "writes buffered failures to the store now", p_none, NULL, NULL, true, lh_app_run_errors_flush},
+    {"journal.recent", "the newest mutation events", p_none, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_recent},
+    {"journal.history", "every event of one entity, newest first", p_history, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_history},
+    {"journal.stats", "counts by action and entity type", p_none, NULL, NULL, false, lh_app_run_journal_stats},
+    {"journal.flush", "writes buffered events to the store now", p_none, NULL, NULL, true, lh_app_run_journal_flush},
+    {"sql", "runs one read-only statement over the datasets", p_sql, NULL, NULL, false, lh_app_run_sql},
     {"ingest", "files to one new version of a dataset", p_ingest, NULL, NULL, true, NULL},
-    {"catalog.list", "datasets, sorted by name", p_catalog_list, "datasets", "name,bucket,version,row_count,updated_at,deleted", false, lh_op_catalog_list},
-    {"catalog.create", "an empty dataset (version 1)", p_catalog_create, NULL, NULL, true, lh_op_catalog_create},
-    {"catalog.show", "a version's manifest", p_catalog_show, NULL, NULL, false, lh_op_catalog_show},
-    {"catalog.versions", "a dataset's history, oldest first", p_name, "versions", "version,operation,created_at,author,row_count,message", false, lh_op_catalog_versions},
-    {"catalog.commit", "a new version from data objects already in the store", p_catalog_commit, NULL, NULL, true, lh_op_catalog_commit},
-    {"catalog.rollback", "a new version with the state of an earlier one", p_catalog_rollback, NULL, NULL, true, lh_op_catalog_rollback},
-    {"catalog.tombstones", "the rows hidden in the current version", p_name, "tombstones", "key_column,key_value,deleted_at,actor,reason", false, lh_op_catalog_tombstones},
-    {"catalog.tombstone", "hides rows by key (a new version; rows stay in the files)", p_catalog_tombstone, NULL, NULL, true, lh_op_catalog_tombstone},
-    {"catalog.delete", "marks a dataset deleted (a new version; history stays)", p_catalog_delete, NULL, NULL, true, lh_op_catalog_delete},
-    {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_op_catalog_purge},
-    {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_op_catalog_rebuild},
-    {"index.list", "indexes, their live version and size", p_none, "indexes", "name,live,versions,count", false, lh_op_index_list},
-    {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_op_index_create},
-    {"index.show", "the live version's manifest and memory", p_index_name, NULL, NULL, false, lh_op_index_show},
-    {"index.history", "promotions and versions, oldest first", p_index_name, NULL, NULL, false, lh_op_index_history},
-    {"index.search", "nearest neighbours of a vector", p_index_search, NULL, NULL, false, lh_op_index_search},
-    {"index.add", "adds or replaces vectors (a new version)", p_index_add, NULL, NULL, true, lh_op_index_add},
-    {"index.remove", "removes vectors by id (a new version)", p_index_remove, NULL, NULL, true, lh_op_index_remove},
-    {"index.rebuild", "a new version built again from stored embeddings", p_index_rebuild, NULL, NULL, true, lh_op_index_rebuild},
-    {"index.promote", "makes a version live", p_index_promote, NULL, NULL, true, lh_op_index_promote},
-    {"index.rollback", "back to an earlier live version", p_index_rollback, NULL, NULL, true, lh_op_index_rollback},
-    {"index.refresh", "embeds the rows text indexes have not seen", p_index_refresh, NULL, NULL, true, lh_op_index_refresh},
-    {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_op_index_stale},
-    {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_op_search},
-    {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_op_ask},
+    {"catalog.list", "datasets, sorted by name", p_catalog_list, "datasets", "name,bucket,version,row_count,updated_at,deleted", false, lh_app_run_catalog_list},
+    {"catalog.create", "an empty dataset (version 1)", p_catalog_create, NULL, NULL, true, lh_app_run_catalog_create},
+    {"catalog.show", "a version's manifest", p_catalog_show, NULL, NULL, false, lh_app_run_catalog_show},
+    {"catalog.versions", "a dataset's history, oldest first", p_name, "versions", "version,operation,created_at,author,row_count,message", false, lh_app_run_catalog_versions},
+    {"catalog.commit", "a new version from data objects already in the store", p_catalog_commit, NULL, NULL, true, lh_app_run_catalog_commit},
+    {"catalog.rollback", "a new version with the state of an earlier one", p_catalog_rollback, NULL, NULL, true, lh_app_run_catalog_rollback},
+    {"catalog.tombstones", "the rows hidden in the current version", p_name, "tombstones", "key_column,key_value,deleted_at,actor,reason", false, lh_app_run_catalog_tombstones},
+    {"catalog.tombstone", "hides rows by key (a new version; rows stay in the files)", p_catalog_tombstone, NULL, NULL, true, lh_app_run_catalog_tombstone},
+    {"catalog.delete", "marks a dataset deleted (a new version; history stays)", p_catalog_delete, NULL, NULL, true, lh_app_run_catalog_delete},
+    {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_app_run_catalog_purge},
+    {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_app_run_catalog_rebuild},
+    {"index.list", "indexes, their live version and size", p_none, "indexes", "name,live,versions,count", false, lh_app_run_index_list},
+    {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_app_run_index_create},
+    {"index.show", "the live version's manifest and memory", p_index_name, NULL, NULL, false, lh_app_run_index_show},
+    {"index.history", "promotions and versions, oldest first", p_index_name, NULL, NULL, false, lh_app_run_index_history},
+    {"index.search", "nearest neighbours of a vector", p_index_search, NULL, NULL, false, lh_app_run_index_search},
+    {"index.add", "adds or replaces vectors (a new version)", p_index_add, NULL, NULL, true, lh_app_run_index_add},
+    {"index.remove", "removes vectors by id (a new version)", p_index_remove, NULL, NULL, true, lh_app_run_index_remove},
+    {"index.rebuild", "a new version built again from stored embeddings", p_index_rebuild, NULL, NULL, true, lh_app_run_index_rebuild},
+    {"index.promote", "makes a version live", p_index_promote, NULL, NULL, true, lh_app_run_index_promote},
+    {"index.rollback", "back to an earlier live version", p_index_rollback, NULL, NULL, true, lh_app_run_index_rollback},
+    {"index.refresh", "embeds the rows text indexes have not seen", p_index_refresh, NULL, NULL, true, lh_app_run_index_refresh},
+    {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_app_run_index_stale},
+    {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_app_run_search},
+    {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_app_run_ask},
 };
 
-const lh_op *lh_ops(size_t *n)
+const lh_op *lh_op_all(size_t *n)
 {
     *n = sizeof ops / sizeof *ops;
     return ops;
@@ -259,33 +259,33 @@ const lh_op *lh_op_find(const char *name)
     return NULL;
 }
 
-static const lh_param list_params[] = {
-    {"limit", LH_PARAM_INT, false, NULL, 1, LH_LIST_MAX, "items per page (default 100)"},
-    {"cursor", LH_PARAM_STRING, false, NULL, 0, 0, "the previous page's next"},
+static const lh_op_param list_params[] = {
+    {"limit", LH_OP_INT, false, NULL, 1, LH_OP_LIST_MAX, "items per page (default 100)"},
+    {"cursor", LH_OP_STRING, false, NULL, 0, 0, "the previous page's next"},
     END};
 
-static const lh_param *find_param(const lh_op *op, const char *name)
+static const lh_op_param *find_param(const lh_op *op, const char *name)
 {
-    for (const lh_param *p = op->params; p->name; p++)
+    for (const lh_op_param *p = op->params; p->name; p++)
         if (!strcmp(p->name, name)) return p;
     if (op->list)
-        for (const lh_param *p = list_params; p->name; p++)
+        for (const lh_op_param *p = list_params; p->name; p++)
             if (!strcmp(p->name, name)) return p;
     return NULL;
 }
 
-static void bounds_text(const lh_param *p, char *buf, size_t n)
+static void bounds_text(const lh_op_param *p, char *buf, size_t n)
 {
     if (p->max >= INT64) snprintf(buf, n, "at least %.0f", p->min);
     else snprintf(buf, n, "in %.15g..%.15g", p->min, p->max);
 }
 
-static lh_code check_value(const lh_param *p, json_t *v, lh_err *err)
+static lh_code check_value(const lh_op_param *p, json_t *v, lh_err *err)
 {
     char range[64];
     bounds_text(p, range, sizeof range);
     switch (p->type) {
-    case LH_PARAM_STRING:
+    case LH_OP_STRING:
         if (!json_is_string(v)) return lh_err_set(err, LH_EINVAL, "\"%s\" must be a string", p->name);
         if (p->choices) {
             for (const char *const *c = p->choices; *c; c++)
@@ -298,23 +298,23 @@ static lh_code check_value(const lh_param *p, json_t *v, lh_err *err)
             return LH_EINVAL;
         }
         return LH_OK;
-    case LH_PARAM_INT:
+    case LH_OP_INT:
         if (!json_is_integer(v) || (double)json_integer_value(v) < p->min ||
             (p->max > 0 && (double)json_integer_value(v) > p->max))
             return lh_err_set(err, LH_EINVAL, "\"%s\" must be an integer %s", p->name, range);
         return LH_OK;
-    case LH_PARAM_NUMBER:
+    case LH_OP_NUMBER:
         if (!json_is_number(v) || !isfinite(json_number_value(v)) || json_number_value(v) < p->min ||
             (p->max > 0 && json_number_value(v) > p->max))
             return lh_err_set(err, LH_EINVAL, "\"%s\" must be a number %s", p->name, range);
         return LH_OK;
-    case LH_PARAM_BOOL:
+    case LH_OP_BOOL:
         if (!json_is_boolean(v)) return lh_err_set(err, LH_EINVAL, "\"%s\" must be true or false", p->name);
         return LH_OK;
-    case LH_PARAM_STRINGS:
-    case LH_PARAM_NUMBERS:
-    case LH_PARAM_ARRAY: {
-        const char *what = p->type == LH_PARAM_STRINGS ? "strings" : p->type == LH_PARAM_NUMBERS ? "numbers" : "values";
+    case LH_OP_STRINGS:
+    case LH_OP_NUMBERS:
+    case LH_OP_ARRAY: {
+        const char *what = p->type == LH_OP_STRINGS ? "strings" : p->type == LH_OP_NUMBERS ? "numbers" : "values";
         size_t n = json_array_size(v);
         if (!json_is_array(v) || (double)n < p->min || (p->max > 0 && (double)n > p->max))
             return lh_err_set(err, LH_EINVAL, "\"%s\" must be an array of %.0f..%.0f %s", p->name, p->min,
@@ -322,18 +322,18 @@ static lh_code check_value(const lh_param *p, json_t *v, lh_err *err)
         size_t i;
         json_t *x;
         json_array_foreach(v, i, x) {
-            if (p->type == LH_PARAM_STRINGS && !json_is_string(x))
+            if (p->type == LH_OP_STRINGS && !json_is_string(x))
                 return lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be a string", p->name, i);
-            if (p->type == LH_PARAM_NUMBERS &&
+            if (p->type == LH_OP_NUMBERS &&
                 (!json_is_number(x) || !isfinite(json_number_value(x)) || fabs(json_number_value(x)) > 3.0e38))
                 return lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be a finite float", p->name, i);
         }
         return LH_OK;
     }
-    case LH_PARAM_OBJECT:
+    case LH_OP_OBJECT:
         if (!json_is_object(v)) return lh_err_set(err, LH_EINVAL, "\"%s\" must be an object", p->name);
         return LH_OK;
-    case LH_PARAM_ANY: return LH_OK;
+    case LH_OP_ANY: return LH_OK;
     }
     return LH_OK;
 }
@@ -341,7 +341,7 @@ static lh_code check_value(const lh_param *p, json_t *v, lh_err *err)
 static lh_code unknown_field(const lh_op *op, const char *key, lh_err *err)
 {
     lh_buf known = {0};
-    for (const lh_param *q = op->params; q->name; q++) lh_buf_printf(&known, "%s%s", known.len ? ", " : "", q->name);
+    for (const lh_op_param *q = op->params; q->name; q++) lh_buf_printf(&known, "%s%s", known.len ? ", " : "", q->name);
     if (op->list) lh_buf_printf(&known, "%slimit, cursor", known.len ? ", " : "");
     lh_err_set(err, LH_EINVAL, "unknown field \"%.60s\" (%s takes: %s)", key, op->name,
                known.len ? known.data : "nothing");
@@ -359,31 +359,31 @@ static bool parse_bool(const char *s, bool *out)
     return false;
 }
 
-static json_t *scalar_from_text(lh_param_type type, const char *text)
+static json_t *scalar_from_text(lh_op_type type, const char *text)
 {
     char *end;
     errno = 0;
-    if (type == LH_PARAM_INT) {
+    if (type == LH_OP_INT) {
         long long v = strtoll(text, &end, 10);
         return *text && !*end && !errno ? json_integer(v) : NULL;
     }
-    if (type == LH_PARAM_NUMBER || type == LH_PARAM_NUMBERS) {
+    if (type == LH_OP_NUMBER || type == LH_OP_NUMBERS) {
         double v = strtod(text, &end);
         return *text && !*end && !errno && isfinite(v) ? json_real(v) : NULL;
     }
-    if (type == LH_PARAM_BOOL) {
+    if (type == LH_OP_BOOL) {
         bool b;
         return parse_bool(text, &b) ? json_boolean(b) : NULL;
     }
     return json_string(text);
 }
 
-lh_code lh_args_set_text(const lh_op *op, json_t *args, const char *name, const char *text, lh_err *err)
+lh_code lh_op_set_text(const lh_op *op, json_t *args, const char *name, const char *text, lh_err *err)
 {
-    const lh_param *p = find_param(op, name);
+    const lh_op_param *p = find_param(op, name);
     if (!p) return unknown_field(op, name, err);
     json_t *have = json_object_get(args, name);
-    if (p->type == LH_PARAM_STRINGS || p->type == LH_PARAM_NUMBERS) {
+    if (p->type == LH_OP_STRINGS || p->type == LH_OP_NUMBERS) {
         json_t *list = have ? json_incref(have) : json_array();
         if (!json_is_array(list)) {
             json_decref(list);
@@ -394,7 +394,7 @@ lh_code lh_args_set_text(const lh_op *op, json_t *args, const char *name, const 
         for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && rc == LH_OK; t = strtok_r(NULL, ",", &save)) {
             json_t *x = scalar_from_text(p->type, t);
             if (!x)
-                rc = p->type == LH_PARAM_NUMBERS
+                rc = p->type == LH_OP_NUMBERS
                          ? lh_err_set(err, LH_EINVAL, "\"%s\" must hold numbers, not \"%.40s\"", name, t)
                          : lh_err_set(err, LH_EINVAL, "\"%s\" must hold valid UTF-8 text", name);
             else json_array_append_new(list, x);
@@ -406,15 +406,15 @@ lh_code lh_args_set_text(const lh_op *op, json_t *args, const char *name, const 
     }
     if (have) return lh_err_set(err, LH_EINVAL, "\"%s\" is given twice", name);
     json_t *v;
-    if (p->type == LH_PARAM_ARRAY || p->type == LH_PARAM_OBJECT || p->type == LH_PARAM_ANY) {
+    if (p->type == LH_OP_ARRAY || p->type == LH_OP_OBJECT || p->type == LH_OP_ANY) {
         json_error_t jerr;
         v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
         if (!v) return lh_err_set(err, LH_EINVAL, "\"%s\" must be JSON: %s", name, jerr.text);
-    } else if (!(v = scalar_from_text(p->type, text)) && p->type == LH_PARAM_STRING) {
+    } else if (!(v = scalar_from_text(p->type, text)) && p->type == LH_OP_STRING) {
         return lh_err_set(err, LH_EINVAL, "\"%s\" must be valid UTF-8 text", name);
     } else if (!v) {
-        static const char *const what[] = {[LH_PARAM_STRING] = "valid UTF-8 text", [LH_PARAM_INT] = "an integer",
-                                           [LH_PARAM_NUMBER] = "a number", [LH_PARAM_BOOL] = "true or false"};
+        static const char *const what[] = {[LH_OP_STRING] = "valid UTF-8 text", [LH_OP_INT] = "an integer",
+                                           [LH_OP_NUMBER] = "a number", [LH_OP_BOOL] = "true or false"};
         return lh_err_set(err, LH_EINVAL, "\"%s\" must be %s, not \"%.40s\"", name, what[p->type], text);
     }
     json_object_set_new(args, name, v);
@@ -427,20 +427,20 @@ lh_code lh_op_check(const lh_op *op, json_t *args, lh_err *err)
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
-        const lh_param *p = find_param(op, key);
+        const lh_op_param *p = find_param(op, key);
         if (!p) return unknown_field(op, key, err);
         if (json_is_null(v)) continue;
         lh_code rc = check_value(p, v, err);
         if (rc) return rc;
     }
-    for (const lh_param *p = op->params; p->name; p++) {
+    for (const lh_op_param *p = op->params; p->name; p++) {
         json_t *x = json_object_get(args, p->name);
         if (p->required && (!x || json_is_null(x))) return lh_err_set(err, LH_EINVAL, "\"%s\" is required", p->name);
     }
-    const char *cursor = lh_args_str(args, "cursor");
+    const char *cursor = lh_op_str(args, "cursor");
     if (cursor && op->list) {
-        char *offset = lh_cursor_decode(cursor, "offset");
-        char *after = offset ? NULL : lh_cursor_decode(cursor, "after");
+        char *offset = lh_op_cursor_decode(cursor, "offset");
+        char *after = offset ? NULL : lh_op_cursor_decode(cursor, "after");
         bool ok = offset || after;
         free(offset);
         free(after);
@@ -449,7 +449,7 @@ lh_code lh_op_check(const lh_op *op, json_t *args, lh_err *err)
     return LH_OK;
 }
 
-lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_call *call, json_t **out, lh_err *err)
+lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_op_ctx *call, json_t **out, lh_err *err)
 {
     *out = NULL;
     const lh_op *op = lh_op_find(name);
@@ -457,7 +457,7 @@ lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_call *
     if (!op->run) return lh_err_set(err, LH_EUNSUPPORTED, "%s does not answer JSON", name);
     json_t *none = args ? NULL : json_object();
     if (!args) args = none;
-    static const lh_call anonymous = {.who = {.actor = "anonymous", .source = "library"}};
+    static const lh_op_ctx anonymous = {.who = {.actor = "anonymous", .source = "library"}};
     lh_code rc = lh_op_check(op, args, err);
     if (rc == LH_OK) rc = op->run(app, args, call ? call : &anonymous, out, err);
     json_decref(none);
@@ -466,24 +466,24 @@ lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_call *
 
 /* ---- typed views ---- */
 
-const char *lh_args_str(json_t *args, const char *name)
+const char *lh_op_str(json_t *args, const char *name)
 {
     return json_string_value(json_object_get(args, name));
 }
 
-long long lh_args_int(json_t *args, const char *name, long long def)
+long long lh_op_int(json_t *args, const char *name, long long def)
 {
     json_t *v = json_object_get(args, name);
     return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
-double lh_args_num(json_t *args, const char *name, double def)
+double lh_op_num(json_t *args, const char *name, double def)
 {
     json_t *v = json_object_get(args, name);
     return json_is_number(v) ? json_number_value(v) : def;
 }
 
-bool lh_args_bool(json_t *args, const char *name, bool def)
+bool lh_op_bool(json_t *args, const char *name, bool def)
 {
     json_t *v = json_object_get(args, name);
     return json_is_boolean(v) ? json_is_true(v) : def;
@@ -491,7 +491,7 @@ bool lh_args_bool(json_t *args, const char *name, bool def)
 
 /* ---- cursors and pages ---- */
 
-char *lh_cursor_encode(const char *kind, const char *value)
+char *lh_op_cursor_encode(const char *kind, const char *value)
 {
     char *plain = lh_xasprintf("%s:%s", kind, value);
     size_t n = strlen(plain);
@@ -506,7 +506,7 @@ char *lh_cursor_encode(const char *kind, const char *value)
     return b64;
 }
 
-char *lh_cursor_decode(const char *cursor, const char *kind)
+char *lh_op_cursor_decode(const char *cursor, const char *kind)
 {
     size_t n = strlen(cursor);
     if (n == 0 || n > 4096) return NULL;
@@ -546,11 +546,11 @@ char *lh_cursor_decode(const char *cursor, const char *kind)
     return value;
 }
 
-json_t *lh_page(json_t *items, const char *list, json_t *args)
+json_t *lh_op_page(json_t *items, const char *list, json_t *args)
 {
-    size_t limit = (size_t)lh_args_int(args, "limit", LH_LIST_DEFAULT), offset = 0;
-    const char *cursor = lh_args_str(args, "cursor");
-    char *at = cursor ? lh_cursor_decode(cursor, "offset") : NULL;
+    size_t limit = (size_t)lh_op_int(args, "limit", LH_OP_LIST_DEFAULT), offset = 0;
+    const char *cursor = lh_op_str(args, "cursor");
+    char *at = cursor ? lh_op_cursor_decode(cursor, "offset") : NULL;
     if (at) offset = (size_t)strtoull(at, NULL, 10);
     free(at);
     size_t total = json_array_size(items);
@@ -561,7 +561,7 @@ json_t *lh_page(json_t *items, const char *list, json_t *args)
     if (offset + limit < total) {
         char next[32];
         snprintf(next, sizeof next, "%zu", offset + limit);
-        char *c = lh_cursor_encode("offset", next);
+        char *c = lh_op_cursor_encode("offset", next);
         json_object_set_new(out, "next", json_string(c));
         free(c);
     }

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-LH_OP_RUN(lh_op_version)
+LH_OP_RUN(lh_app_run_version)
 {
     (void)app, (void)args, (void)call, (void)err;
     *out = json_pack("{s:s, s:s, s:s, s:s}", "name", "lakehouse", "version", lh_version(), "git_commit",
@@ -95,15 +95,15 @@ static lh_code check_raw_key(const char *key, const char *verb, lh_err *err)
 
 static lh_code bucket_of(lh_app *app, json_t *args, lh_store **s, lh_err *err)
 {
-    const char *name = lh_args_str(args, "bucket");
+    const char *name = lh_op_str(args, "bucket");
     *s = lh_buckets_find(app->buckets, name);
     return *s ? LH_OK : lh_err_set(err, LH_ENOTFOUND, "no bucket named \"%s\"", name);
 }
 
-LH_OP_RUN(lh_op_buckets)
+LH_OP_RUN(lh_app_run_buckets)
 {
     (void)call, (void)err;
-    *out = lh_page(lh_buckets_health(app->buckets), "buckets", args);
+    *out = lh_op_page(lh_buckets_health(app->buckets), "buckets", args);
     return LH_OK;
 }
 
@@ -127,16 +127,16 @@ static bool add_object(void *ctx, const lh_object_info *info)
     return true;
 }
 
-LH_OP_RUN(lh_op_objects)
+LH_OP_RUN(lh_app_run_objects)
 {
     (void)call;
     lh_store *s;
     lh_code rc = bucket_of(app, args, &s, err);
     if (rc) return rc;
-    const char *cursor = lh_args_str(args, "cursor"), *prefix = lh_args_str(args, "prefix");
-    char *after = cursor ? lh_cursor_decode(cursor, "after") : NULL;
+    const char *cursor = lh_op_str(args, "cursor"), *prefix = lh_op_str(args, "prefix");
+    char *after = cursor ? lh_op_cursor_decode(cursor, "after") : NULL;
     if (cursor && !after) return lh_err_set(err, LH_EINVAL, "\"cursor\" is not a cursor this list gave out");
-    struct listing l = {json_array(), (size_t)lh_args_int(args, "limit", LH_LIST_DEFAULT), after, false};
+    struct listing l = {json_array(), (size_t)lh_op_int(args, "limit", LH_OP_LIST_DEFAULT), after, false};
     rc = lh_store_list(s, prefix ? prefix : "", add_object, &l, err);
     free(after);
     if (rc) {
@@ -145,7 +145,7 @@ LH_OP_RUN(lh_op_objects)
     }
     *out = json_pack("{s:s, s:o}", "bucket", s->name, "objects", l.items);
     if (l.more) {
-        char *next = lh_cursor_encode("after", json_string_value(json_object_get(
+        char *next = lh_op_cursor_encode("after", json_string_value(json_object_get(
                                                    json_array_get(l.items, json_array_size(l.items) - 1), "key")));
         json_object_set_new(*out, "next", json_string(next));
         free(next);
@@ -153,7 +153,7 @@ LH_OP_RUN(lh_op_objects)
     return LH_OK;
 }
 
-static void journal_object(lh_app *app, const lh_call *call, const char *action, lh_store *s, const char *key,
+static void journal_object(lh_app *app, const lh_op_ctx *call, const char *action, lh_store *s, const char *key,
                            json_t *new_value)
 {
     char *id = lh_xasprintf("%s/%s", s->name, key);
@@ -167,14 +167,14 @@ lh_code lh_app_object_get(lh_app *app, json_t *args, lh_buf *out, bool *rescued,
 {
     lh_store *s;
     lh_code rc = bucket_of(app, args, &s, err);
-    return rc ? rc : lh_buckets_get(app->buckets, s, lh_args_str(args, "key"), out, rescued, err);
+    return rc ? rc : lh_buckets_get(app->buckets, s, lh_op_str(args, "key"), out, rescued, err);
 }
 
 lh_code lh_app_object_put(lh_app *app, json_t *args, const char *data, size_t len, const char *path,
-                          const lh_call *call, json_t **out, lh_err *err)
+                          const lh_op_ctx *call, json_t **out, lh_err *err)
 {
     lh_store *s;
-    const char *key = lh_args_str(args, "key");
+    const char *key = lh_op_str(args, "key");
     lh_code rc = bucket_of(app, args, &s, err);
     if (rc == LH_OK) rc = check_raw_key(key, "writes", err);
     if (rc) return rc;
@@ -190,10 +190,10 @@ lh_code lh_app_object_put(lh_app *app, json_t *args, const char *data, size_t le
     return LH_OK;
 }
 
-LH_OP_RUN(lh_op_object_delete)
+LH_OP_RUN(lh_app_run_object_delete)
 {
     lh_store *s;
-    const char *key = lh_args_str(args, "key");
+    const char *key = lh_op_str(args, "key");
     lh_code rc = bucket_of(app, args, &s, err);
     if (rc == LH_OK) rc = check_raw_key(key, "deletes", err);
     if (rc == LH_OK) rc = lh_store_delete(s, key, err);
@@ -208,11 +208,11 @@ LH_OP_RUN(lh_op_object_delete)
 /* How many newest records a page needs: offset + limit + 1 (to know there is more). */
 static size_t page_reach(json_t *args)
 {
-    const char *cursor = lh_args_str(args, "cursor");
-    char *at = cursor ? lh_cursor_decode(cursor, "offset") : NULL;
+    const char *cursor = lh_op_str(args, "cursor");
+    char *at = cursor ? lh_op_cursor_decode(cursor, "offset") : NULL;
     size_t offset = at ? (size_t)strtoull(at, NULL, 10) : 0;
     free(at);
-    return offset + (size_t)lh_args_int(args, "limit", LH_LIST_DEFAULT) + 1;
+    return offset + (size_t)lh_op_int(args, "limit", LH_OP_LIST_DEFAULT) + 1;
 }
 
 /* `since` accepts milliseconds since the epoch or an ISO 8601 UTC time. */
@@ -229,19 +229,19 @@ static lh_code parse_since(const char *s, int64_t *out, lh_err *err)
     return lh_err_set(err, LH_EINVAL, "\"since\" must be milliseconds or an ISO 8601 time, not \"%.40s\"", s);
 }
 
-LH_OP_RUN(lh_op_errors)
+LH_OP_RUN(lh_app_run_errors)
 {
     (void)call;
     int64_t since = 0;
-    const char *s = lh_args_str(args, "since");
+    const char *s = lh_op_str(args, "since");
     json_t *list;
     lh_code rc = s ? parse_since(s, &since, err) : LH_OK;
     if (rc == LH_OK) rc = lh_errors_query(app->errors, since, page_reach(args), &list, err);
-    if (rc == LH_OK) *out = lh_page(list, "errors", args);
+    if (rc == LH_OK) *out = lh_op_page(list, "errors", args);
     return rc;
 }
 
-LH_OP_RUN(lh_op_errors_flush)
+LH_OP_RUN(lh_app_run_errors_flush)
 {
     (void)args, (void)call;
     lh_code rc = lh_errors_flush(app->errors, err);
@@ -249,34 +249,34 @@ LH_OP_RUN(lh_op_errors_flush)
     return rc;
 }
 
-LH_OP_RUN(lh_op_journal_recent)
+LH_OP_RUN(lh_app_run_journal_recent)
 {
     (void)call;
     json_t *list;
     lh_code rc = lh_journal_recent(app->journal, NULL, page_reach(args), &list, err);
-    if (rc == LH_OK) *out = lh_page(list, "events", args);
+    if (rc == LH_OK) *out = lh_op_page(list, "events", args);
     return rc;
 }
 
-LH_OP_RUN(lh_op_journal_history)
+LH_OP_RUN(lh_app_run_journal_history)
 {
     (void)call;
     json_t *list;
-    const char *id = lh_args_str(args, "entity_id");
+    const char *id = lh_op_str(args, "entity_id");
     lh_code rc = lh_journal_recent(app->journal, id, page_reach(args), &list, err);
     if (rc) return rc;
-    *out = lh_page(list, "events", args);
+    *out = lh_op_page(list, "events", args);
     json_object_set_new(*out, "entity_id", json_string(id));
     return LH_OK;
 }
 
-LH_OP_RUN(lh_op_journal_stats)
+LH_OP_RUN(lh_app_run_journal_stats)
 {
     (void)args, (void)call;
     return lh_journal_stats(app->journal, out, err);
 }
 
-LH_OP_RUN(lh_op_journal_flush)
+LH_OP_RUN(lh_app_run_journal_flush)
 {
     (void)args, (void)call;
     lh_code rc = lh_journal_flush(app->journal, err);
@@ -286,18 +286,18 @@ LH_OP_RUN(lh_op_journal_flush)
 
 /* ---- SQL ---- */
 
-lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_sql_run *run, lh_err *err)
+lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *err)
 {
     memset(run, 0, sizeof *run);
-    const char *sql = lh_args_str(args, "sql"), *format = lh_args_str(args, "format");
+    const char *sql = lh_op_str(args, "sql"), *format = lh_op_str(args, "format");
     json_t *params = json_object_get(args, "params");
     if (json_is_null(params)) params = NULL;
-    long long timeout_ms = lh_args_int(args, "timeout_ms", app->query_timeout_ms);
+    long long timeout_ms = lh_op_int(args, "timeout_ms", app->query_timeout_ms);
     if (timeout_ms > app->query_timeout_ms * 10) timeout_ms = app->query_timeout_ms * 10;
     run->format = LH_FORMAT_JSON;
     if (format && strcmp(format, "parquet") != 0 && !lh_result_format_parse(format, &run->format))
         return lh_err_set(err, LH_EINTERNAL, "format %s", format);
-    run->max_rows = lh_args_int(args, "max_rows", 0);
+    run->max_rows = lh_op_int(args, "max_rows", 0);
     if (run->format == LH_FORMAT_JSON && (run->max_rows == 0 || run->max_rows > app->query_max_rows))
         run->max_rows = app->query_max_rows;
     if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
@@ -350,13 +350,13 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, l
     return rc;
 }
 
-LH_OP_RUN(lh_op_sql)
+LH_OP_RUN(lh_app_run_sql)
 {
     (void)call;
-    const char *format = lh_args_str(args, "format");
+    const char *format = lh_op_str(args, "format");
     if (format && strcmp(format, "json") != 0)
         return lh_err_set(err, LH_EUNSUPPORTED, "format %s is streamed, not answered as JSON", format);
-    lh_sql_run run;
+    lh_app_sql_run run;
     lh_code rc = lh_app_sql_open(app, args, &run, err);
     if (rc) return rc;
     lh_buf text = {0};
@@ -373,18 +373,18 @@ LH_OP_RUN(lh_op_sql)
 
 /* ---- ingest ---- */
 
-lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_call *call,
+lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_op_ctx *call,
                       json_t **out, lh_err *err)
 {
-    lh_ingest_options o = {.dataset = lh_args_str(args, "dataset"),
-                           .format = lh_args_str(args, "format"),
-                           .bucket = lh_args_str(args, "bucket"),
-                           .message = lh_args_str(args, "message"),
-                           .skip_bad_rows = lh_args_bool(args, "skip_bad_rows", false),
-                           .chunk_chars = (size_t)lh_args_int(args, "chunk_chars", 0),
-                           .chunk_overlap = (size_t)lh_args_int(args, "chunk_overlap", 0),
+    lh_ingest_options o = {.dataset = lh_op_str(args, "dataset"),
+                           .format = lh_op_str(args, "format"),
+                           .bucket = lh_op_str(args, "bucket"),
+                           .message = lh_op_str(args, "message"),
+                           .skip_bad_rows = lh_op_bool(args, "skip_bad_rows", false),
+                           .chunk_chars = (size_t)lh_op_int(args, "chunk_chars", 0),
+                           .chunk_overlap = (size_t)lh_op_int(args, "chunk_overlap", 0),
                            .timeout_ms = app->query_timeout_ms * 10};
-    const char *mode = lh_args_str(args, "mode");
+    const char *mode = lh_op_str(args, "mode");
     if (mode && !lh_commit_mode_parse(mode, &o.mode)) return lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
     if (n == 0) return lh_err_set(err, LH_EINVAL, "no file to ingest");
     o.progress = call->progress;

@@ -106,16 +106,16 @@ int cmd_ingest(int argc, char **argv)
         if (lh_cli_common_option(&common, opt, optarg)) continue;
         switch (opt) {
         case 'h': help(); json_decref(args); return 0;
-        case 'd': rc = lh_args_set_text(op, args, "dataset", optarg, &err); break;
-        case OPT_MODE: rc = lh_args_set_text(op, args, "mode", optarg, &err); break;
-        case OPT_FORMAT: rc = lh_args_set_text(op, args, "format", optarg, &err); break;
-        case OPT_SKIP_BAD: rc = lh_args_set_text(op, args, "skip_bad_rows", "true", &err); break;
-        case OPT_BUCKET: rc = lh_args_set_text(op, args, "bucket", optarg, &err); break;
-        case OPT_MESSAGE: rc = lh_args_set_text(op, args, "message", optarg, &err); break;
+        case 'd': rc = lh_op_set_text(op, args, "dataset", optarg, &err); break;
+        case OPT_MODE: rc = lh_op_set_text(op, args, "mode", optarg, &err); break;
+        case OPT_FORMAT: rc = lh_op_set_text(op, args, "format", optarg, &err); break;
+        case OPT_SKIP_BAD: rc = lh_op_set_text(op, args, "skip_bad_rows", "true", &err); break;
+        case OPT_BUCKET: rc = lh_op_set_text(op, args, "bucket", optarg, &err); break;
+        case OPT_MESSAGE: rc = lh_op_set_text(op, args, "message", optarg, &err); break;
         case OPT_ACTOR: actor = optarg; break;
         case OPT_JSON: json = true; break;
-        case OPT_CHUNK: rc = lh_args_set_text(op, args, "chunk_chars", optarg, &err); break;
-        case OPT_OVERLAP: rc = lh_args_set_text(op, args, "chunk_overlap", optarg, &err); break;
+        case OPT_CHUNK: rc = lh_op_set_text(op, args, "chunk_chars", optarg, &err); break;
+        case OPT_OVERLAP: rc = lh_op_set_text(op, args, "chunk_overlap", optarg, &err); break;
         default: json_decref(args); return lh_cli_usage_error("ingest", "unknown option");
         }
     }
@@ -142,7 +142,7 @@ int cmd_ingest(int argc, char **argv)
         const char *slash = strrchr(sources[i].path, '/');
         sources[i].name = slash ? slash + 1 : sources[i].path;
     }
-    lh_call call = {.who = lh_cli_who(actor)};
+    lh_op_ctx call = {.who = lh_cli_who(actor)};
     if (isatty(2)) call.progress = progress;
     json_t *report = NULL;
     rc = lh_app_ingest(app, args, sources, n, &call, &report, &err);

@@ -78,12 +78,12 @@ static int parse(const char *cmd, const lh_op *op, int argc, char **argv, const 
         if (lh_cli_common_option(common, opt, optarg)) continue;
         switch (opt) {
         case 'h': help(); return -1;
-        case OPT_K: rc = lh_args_set_text(op, args, "k", optarg, &err); break;
-        case OPT_MODE: rc = lh_args_set_text(op, args, "mode", optarg, &err); break;
-        case OPT_FILTER: rc = lh_args_set_text(op, args, "filter", optarg, &err); break;
-        case OPT_FUSION: rc = lh_args_set_text(op, args, "fusion", optarg, &err); break;
-        case OPT_WEIGHT: rc = lh_args_set_text(op, args, "weight", optarg, &err); break;
-        case OPT_INDEX: rc = lh_args_set_text(op, args, "indexes", optarg, &err); break;
+        case OPT_K: rc = lh_op_set_text(op, args, "k", optarg, &err); break;
+        case OPT_MODE: rc = lh_op_set_text(op, args, "mode", optarg, &err); break;
+        case OPT_FILTER: rc = lh_op_set_text(op, args, "filter", optarg, &err); break;
+        case OPT_FUSION: rc = lh_op_set_text(op, args, "fusion", optarg, &err); break;
+        case OPT_WEIGHT: rc = lh_op_set_text(op, args, "weight", optarg, &err); break;
+        case OPT_INDEX: rc = lh_op_set_text(op, args, "indexes", optarg, &err); break;
         case OPT_ACTOR: *actor = optarg; break;
         case OPT_JSON: *json = true; break;
         default: return lh_cli_usage_error(cmd, "unknown option");
@@ -91,10 +91,10 @@ static int parse(const char *cmd, const lh_op *op, int argc, char **argv, const 
     }
     bool is_search = !strcmp(cmd, "search");
     int first = optind + (is_search ? 1 : 0);
-    if (rc == LH_OK && is_search && optind < argc) rc = lh_args_set_text(op, args, "index", argv[optind], &err);
+    if (rc == LH_OK && is_search && optind < argc) rc = lh_op_set_text(op, args, "index", argv[optind], &err);
     if (rc == LH_OK && first < argc) {
         char *text = join_args(argv, first, argc);
-        rc = lh_args_set_text(op, args, is_search ? "query" : "question", text, &err);
+        rc = lh_op_set_text(op, args, is_search ? "query" : "question", text, &err);
         free(text);
     }
     if (rc == LH_OK && is_search) json_object_set_new(args, "rows", json_boolean(*json));
@@ -111,7 +111,7 @@ static int run(const char *cmd, lh_cli_common *common, json_t *args, const char 
     int status = lh_cli_open_app(common, &cfg, &app);
     lh_cli_common_free(common);
     if (status) return status;
-    lh_call call = {.who = lh_cli_who(actor)};
+    lh_op_ctx call = {.who = lh_cli_who(actor)};
     json_t *out;
     lh_err err;
     lh_code rc = lh_app_call(app, cmd, args, &call, &out, &err);

@@ -86,24 +86,24 @@ int cmd_sql(int argc, char **argv)
         case 'f': {
             lh_cli_output o;
             table = lh_cli_output_parse(optarg, &o) && o == LH_CLI_TABLE;
-            if (!table) rc = lh_args_set_text(op, args, "format", optarg, &err);
+            if (!table) rc = lh_op_set_text(op, args, "format", optarg, &err);
             break;
         }
-        case OPT_JSON: table = false; rc = lh_args_set_text(op, args, "format", "json", &err); break;
-        case OPT_MAX_ROWS: rc = lh_args_set_text(op, args, "max_rows", optarg, &err); break;
-        case OPT_TIMEOUT: rc = lh_args_set_text(op, args, "timeout_ms", optarg, &err); break;
+        case OPT_JSON: table = false; rc = lh_op_set_text(op, args, "format", "json", &err); break;
+        case OPT_MAX_ROWS: rc = lh_op_set_text(op, args, "max_rows", optarg, &err); break;
+        case OPT_TIMEOUT: rc = lh_op_set_text(op, args, "timeout_ms", optarg, &err); break;
         default: json_decref(args); return lh_cli_usage_error("sql", "unknown option");
         }
     }
     if (rc == LH_OK && optind + 1 < argc)
         rc = lh_err_set(&err, LH_EINVAL, "expected one SQL statement (quote it), got %d arguments", argc - optind);
     if (rc == LH_OK && optind < argc && strcmp(argv[optind], "-") != 0) {
-        rc = lh_args_set_text(op, args, "sql", argv[optind], &err);
+        rc = lh_op_set_text(op, args, "sql", argv[optind], &err);
     } else if (rc == LH_OK && isatty(0)) {
         rc = lh_err_set(&err, LH_EINVAL, "no SQL given (pass it as an argument or on stdin)");
     } else if (rc == LH_OK) {
         char *sql = read_stdin();
-        rc = lh_args_set_text(op, args, "sql", sql, &err);
+        rc = lh_op_set_text(op, args, "sql", sql, &err);
         free(sql);
     }
     if (rc == LH_OK) rc = lh_op_check(op, args, &err);
@@ -121,7 +121,7 @@ int cmd_sql(int argc, char **argv)
         json_decref(args);
         return status;
     }
-    lh_sql_run run;
+    lh_app_sql_run run;
     rc = lh_app_sql_open(app, args, &run, &err);
     json_decref(args);
     if (rc == LH_OK && run.parquet_path) {

@@ -155,7 +155,7 @@ static void action_help(const command *c, const action *a, const lh_op *op)
     printf("usage:\n");
     usage_line(c, a, stdout);
     printf("\n%s (operation %s).\n\noptions:\n", op->summary, op->name);
-    for (const lh_param *p = op->params; p->name; p++) {
+    for (const lh_op_param *p = op->params; p->name; p++) {
         if (is_positional(a, p->name)) continue;
         char flag[64];
         flag_name(a, p->name, flag, sizeof flag);
@@ -218,10 +218,10 @@ static lh_code positional(const action *a, const lh_op *op, json_t *args, char *
             for (char *w = upper; *w; w++) *w = (char)(*w >= 'a' && *w <= 'z' ? *w - 32 : *w);
             return lh_err_set(err, LH_EINVAL, "%s is required", upper);
         } else {
-            const lh_param *param = NULL;
-            for (const lh_param *q = op->params; q->name; q++)
+            const lh_op_param *param = NULL;
+            for (const lh_op_param *q = op->params; q->name; q++)
                 if (!strcmp(q->name, name)) param = q;
-            if (many && param && param->type == LH_PARAM_ARRAY) { /* each word a JSON value, else a string */
+            if (many && param && param->type == LH_OP_ARRAY) { /* each word a JSON value, else a string */
                 json_t *list = json_array();
                 for (; used < n; used++) {
                     json_t *x = json_loads(words[used], JSON_DECODE_ANY, NULL);
@@ -231,7 +231,7 @@ static lh_code positional(const action *a, const lh_op *op, json_t *args, char *
             }
             do {
                 if (used < n) {
-                    lh_code rc = lh_args_set_text(op, args, name, words[used++], err);
+                    lh_code rc = lh_op_set_text(op, args, name, words[used++], err);
                     if (rc) return rc;
                 }
             } while (many && used < n);
@@ -309,10 +309,10 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         bool takes_value = common_opt || !strcmp(flag, "format") || !strcmp(flag, "actor") || !strcmp(flag, "body");
         char pbuf[128];
         const char *fixed = NULL, *param = takes_value ? NULL : alias_of(a, flag, &fixed, pbuf, sizeof pbuf);
-        const lh_param *p = NULL;
-        for (const lh_param *q = op->params; param && q->name; q++)
+        const lh_op_param *p = NULL;
+        for (const lh_op_param *q = op->params; param && q->name; q++)
             if (!strcmp(q->name, param)) p = q;
-        bool is_bool = p && p->type == LH_PARAM_BOOL;
+        bool is_bool = p && p->type == LH_OP_BOOL;
         if (!value && fixed) value = fixed;
         if (!value && is_bool) value = "true";
         if (!value && (takes_value || param)) {
@@ -328,7 +328,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         } else if (!strcmp(flag, "actor")) actor = value;
         else if (!strcmp(flag, "body")) body_path = value;
         else {
-            rc = lh_args_set_text(op, args, param, value, &err);
+            rc = lh_op_set_text(op, args, param, value, &err);
             if (rc && !strncmp(err.message, "unknown field", 13)) {
                 const char *near = lh_cli_suggest_flag(a, op, flag);
                 if (near) lh_err_set(&err, LH_EINVAL, "unknown option --%s; did you mean --%s?", flag, near);
@@ -368,7 +368,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         free(words);
         return status;
     }
-    lh_call call = {.who = lh_cli_who(actor)};
+    lh_op_ctx call = {.who = lh_cli_who(actor)};
     if (isatty(2)) call.progress = progress;
     json_t *out = NULL;
     const char *file = file_word(a, words, n_words);
@@ -404,7 +404,7 @@ const char *lh_cli_suggest_flag(const void *act, const lh_op *op, const char *fl
     const char *names[128];
     static char bufs[128][64];
     size_t n = 0;
-    for (const lh_param *p = op->params; p->name && n < 120; p++) {
+    for (const lh_op_param *p = op->params; p->name && n < 120; p++) {
         if (is_positional(a, p->name)) continue;
         flag_name(a, p->name, bufs[n], sizeof bufs[n]);
         names[n] = bufs[n];

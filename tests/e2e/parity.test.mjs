@@ -89,7 +89,7 @@ const rows = [
   { name: 'ingest bad format', cli: ['ingest', '@csv', '--dataset', 'q', '--format', 'xls'], http: ['POST', '/v1/ingest?dataset=q&format=xls&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
   // indexes
   { name: 'index.create', cli: ['index', 'create', 'v{}', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 'v{}', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l2' }], twin: true },
-  { name: 'index.create text', cli: ['index', 'create', 't{}', '--dataset', 'base', '--id', 'doc', '--text', 'title', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 't{}', dataset: 'base', id_column: 'doc', text_columns: ['title'] }], twin: true },
+  { name: 'index.create text', cli: ['index', 'create', 't{}', '--dataset', 'base', '--id', 'doc', '--text', 'title', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 't{}', dataset: 'base', id_column: 'doc', text_columns: ['title'], metric: 'l2' }], twin: true },
   { name: 'index.create bad metric', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l3'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l3' }], code: 'bad_request' },
   { name: 'index.create no source', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc' }], code: 'bad_request' },
   { name: 'index.list', cli: ['index', 'list', '--json'], http: ['GET', '/v1/vectors/indexes'] },

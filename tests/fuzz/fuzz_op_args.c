@@ -1,6 +1,6 @@
 /*
  * fuzz_op_args.c — libFuzzer target for operation arguments as every edge
- * gives them: text (query strings, CLI flags) typed by lh_args_set_text,
+ * gives them: text (query strings, CLI flags) typed by lh_op_set_text,
  * JSON bodies checked by lh_op_check, and list cursors. Whatever the bytes,
  * an argument set either checks out (and then every value has its declared
  * type) or is refused with LH_EINVAL.
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
     size_t n_ops;
-    const lh_op *ops = lh_ops(&n_ops);
+    const lh_op *ops = lh_op_all(&n_ops);
     const lh_op *op = &ops[data[0] % n_ops];
     char *text = malloc(size);
     memcpy(text, data + 1, size - 1);
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (i >= len) break;
         const char *value = text + i;
         i += strlen(value) + 1;
-        lh_code rc = lh_args_set_text(op, args, name, value, &err);
+        lh_code rc = lh_op_set_text(op, args, name, value, &err);
         if (rc != LH_OK && rc != LH_EINVAL) abort();
     }
     lh_code rc = lh_op_check(op, args, &err);
@@ -49,10 +49,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* and as a cursor */
-    char *v = lh_cursor_decode(text, "offset");
+    char *v = lh_op_cursor_decode(text, "offset");
     if (v && strlen(v) > size) abort();
     free(v);
-    v = lh_cursor_decode(text, "after");
+    v = lh_op_cursor_decode(text, "after");
     free(v);
     free(text);
     return 0;

@@ -69,18 +69,18 @@ static void test_text_arguments(void **state)
     const lh_op *op = lh_op_find("index.create");
     json_t *args = json_object();
     lh_err err;
-    assert_int_equal(lh_args_set_text(op, args, "M", "32", &err), LH_OK);
-    assert_int_equal(lh_args_set_text(op, args, "M", "33", &err), LH_EINVAL);
+    assert_int_equal(lh_op_set_text(op, args, "M", "32", &err), LH_OK);
+    assert_int_equal(lh_op_set_text(op, args, "M", "33", &err), LH_EINVAL);
     assert_string_equal(err.message, "\"M\" is given twice");
-    assert_int_equal(lh_args_set_text(op, args, "ef_search", "12x", &err), LH_EINVAL);
+    assert_int_equal(lh_op_set_text(op, args, "ef_search", "12x", &err), LH_EINVAL);
     assert_string_equal(err.message, "\"ef_search\" must be an integer, not \"12x\"");
-    assert_int_equal(lh_args_set_text(op, args, "weight", "0.25", &err), LH_OK);
-    assert_int_equal(lh_args_set_text(op, args, "promote", "", &err), LH_OK); /* a bare flag */
-    assert_int_equal(lh_args_set_text(op, args, "text_columns", "a,b", &err), LH_OK);
-    assert_int_equal(lh_args_set_text(op, args, "text_columns", "c", &err), LH_OK); /* repeated: appended */
-    assert_int_equal(lh_args_set_text(op, args, "name", "\xff\xfe", &err), LH_EINVAL);
+    assert_int_equal(lh_op_set_text(op, args, "weight", "0.25", &err), LH_OK);
+    assert_int_equal(lh_op_set_text(op, args, "promote", "", &err), LH_OK); /* a bare flag */
+    assert_int_equal(lh_op_set_text(op, args, "text_columns", "a,b", &err), LH_OK);
+    assert_int_equal(lh_op_set_text(op, args, "text_columns", "c", &err), LH_OK); /* repeated: appended */
+    assert_int_equal(lh_op_set_text(op, args, "name", "\xff\xfe", &err), LH_EINVAL);
     assert_string_equal(err.message, "\"name\" must be valid UTF-8 text");
-    assert_int_equal(lh_args_set_text(op, args, "colour", "red", &err), LH_EINVAL);
+    assert_int_equal(lh_op_set_text(op, args, "colour", "red", &err), LH_EINVAL);
     json_t *want = json_loads("{\"M\":32,\"weight\":0.25,\"promote\":true,\"text_columns\":[\"a\",\"b\",\"c\"]}", 0, NULL);
     assert_true(json_equal(args, want));
     json_decref(want);
@@ -88,42 +88,42 @@ static void test_text_arguments(void **state)
 
     args = json_object();
     op = lh_op_find("catalog.commit");
-    assert_int_equal(lh_args_set_text(op, args, "objects", "[{\"key\":1}]", &err), LH_OK);
-    assert_int_equal(lh_args_set_text(op, args, "schema", "[1,", &err), LH_EINVAL);
-    assert_int_equal(lh_args_set_text(lh_op_find("catalog.purge"), args, "dry_run", "maybe", &err), LH_EINVAL);
+    assert_int_equal(lh_op_set_text(op, args, "objects", "[{\"key\":1}]", &err), LH_OK);
+    assert_int_equal(lh_op_set_text(op, args, "schema", "[1,", &err), LH_EINVAL);
+    assert_int_equal(lh_op_set_text(lh_op_find("catalog.purge"), args, "dry_run", "maybe", &err), LH_EINVAL);
     json_decref(args);
 }
 
 static void test_choices_match_parsers(void **state)
 {
     (void)state;
-    for (const char *const *c = lh_choices_commit_mode; *c; c++) {
+    for (const char *const *c = lh_op_choices_commit_mode; *c; c++) {
         lh_commit_mode m;
         assert_true(lh_commit_mode_parse(*c, &m));
     }
     lh_commit_mode m;
     assert_false(lh_commit_mode_parse("upsert", &m));
-    for (const char *const *c = lh_choices_metric; *c; c++) {
+    for (const char *const *c = lh_op_choices_metric; *c; c++) {
         lh_metric x;
         assert_true(lh_metric_parse(*c, &x));
         assert_string_equal(lh_metric_name(x), *c);
     }
-    for (const char *const *c = lh_choices_quantization; *c; c++) {
+    for (const char *const *c = lh_op_choices_quantization; *c; c++) {
         lh_quant q;
         assert_true(lh_quant_parse(*c, &q));
     }
-    for (const char *const *c = lh_choices_search_mode; *c; c++) {
+    for (const char *const *c = lh_op_choices_search_mode; *c; c++) {
         lh_search_mode s;
         assert_true(lh_search_mode_parse(*c, &s));
     }
     lh_search_mode s;
     assert_false(lh_search_mode_parse("fuzzy", &s));
-    for (const char *const *c = lh_choices_fusion; *c; c++) {
+    for (const char *const *c = lh_op_choices_fusion; *c; c++) {
         lh_fusion f;
         assert_true(lh_fusion_parse(*c, &f));
         assert_string_equal(lh_fusion_name(f), *c);
     }
-    for (const char *const *c = lh_choices_sql_format; *c; c++) {
+    for (const char *const *c = lh_op_choices_sql_format; *c; c++) {
         lh_result_format f;
         assert_true(!strcmp(*c, "parquet") || lh_result_format_parse(*c, &f));
     }
@@ -132,29 +132,29 @@ static void test_choices_match_parsers(void **state)
 static void test_cursors_and_pages(void **state)
 {
     (void)state;
-    char *c = lh_cursor_encode("after", "datasets/a b/ü");
+    char *c = lh_op_cursor_encode("after", "datasets/a b/ü");
     assert_null(strpbrk(c, "+/="));
-    char *v = lh_cursor_decode(c, "after");
+    char *v = lh_op_cursor_decode(c, "after");
     assert_string_equal(v, "datasets/a b/ü");
     free(v);
-    assert_null(lh_cursor_decode(c, "offset")); /* another kind */
+    assert_null(lh_op_cursor_decode(c, "offset")); /* another kind */
     free(c);
-    assert_null(lh_cursor_decode("", "offset"));
-    assert_null(lh_cursor_decode("!!!!", "offset"));
-    assert_null(lh_cursor_decode("b2Zmc2V0", "offset")); /* "offset" without ':' */
+    assert_null(lh_op_cursor_decode("", "offset"));
+    assert_null(lh_op_cursor_decode("!!!!", "offset"));
+    assert_null(lh_op_cursor_decode("b2Zmc2V0", "offset")); /* "offset" without ':' */
 
     json_t *items = json_array();
     for (int i = 0; i < 5; i++) json_array_append_new(items, json_integer(i));
     json_t *args = json_pack("{s:i}", "limit", 2);
-    json_t *page = lh_page(json_incref(items), "xs", args);
+    json_t *page = lh_op_page(json_incref(items), "xs", args);
     assert_int_equal(json_array_size(json_object_get(page, "xs")), 2);
     const char *next = json_string_value(json_object_get(page, "next"));
     assert_non_null(next);
     json_object_set_new(args, "cursor", json_string(next));
-    json_t *page2 = lh_page(json_incref(items), "xs", args);
+    json_t *page2 = lh_op_page(json_incref(items), "xs", args);
     assert_int_equal(json_integer_value(json_array_get(json_object_get(page2, "xs"), 0)), 2);
     json_object_set_new(args, "cursor", json_string(json_string_value(json_object_get(page2, "next"))));
-    json_t *page3 = lh_page(json_incref(items), "xs", args);
+    json_t *page3 = lh_op_page(json_incref(items), "xs", args);
     assert_int_equal(json_array_size(json_object_get(page3, "xs")), 1);
     assert_null(json_object_get(page3, "next")); /* the last page */
     json_decref(page);
@@ -187,7 +187,7 @@ static void test_routes_and_openapi(void **state)
             char name[64];
             snprintf(name, sizeof name, "%.*s", (int)(strchr(p, '}') - p - 1), p + 1);
             bool declared = false;
-            for (const lh_param *q = op->params; q->name; q++) declared |= !strcmp(q->name, name);
+            for (const lh_op_param *q = op->params; q->name; q++) declared |= !strcmp(q->name, name);
             assert_true(declared);
             bool documented = false;
             size_t j;
@@ -214,7 +214,7 @@ static void test_routes_and_openapi(void **state)
 static void test_operations_through_the_app(void **state)
 {
     struct fixture *f = *state;
-    lh_call call = {.who = tester};
+    lh_op_ctx call = {.who = tester};
     json_t *out, *args;
     lh_err err;
     for (int i = 0; i < 3; i++) {
