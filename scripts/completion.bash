@@ -14,12 +14,12 @@
 _lakehouse_commands="serve ingest sql catalog index search ask storage journal sample config version help"
 
 # The actions of the commands that take one.
+# The actions of COMMAND: the commands generated from the operation table list
+# them in their help ("  catalog show NAME"); config has two of its own.
 _lakehouse_actions() {
-    case $1 in
-        catalog) echo "list show versions create commit rollback tombstone delete purge rebuild" ;;
-        index) echo "list show create refresh stale rebuild search promote rollback history" ;;
-        storage) echo "buckets ls get put" ;;
-        journal) echo "recent history stats errors" ;;
+    case $2 in
+        catalog | index | storage | journal)
+            "$1" "$2" --help 2>/dev/null | sed -nE "s/^  $2 ([a-z-]+).*/\1/p" | tr '\n' ' ' ;;
         config) echo "show keys" ;;
     esac
 }
@@ -33,7 +33,7 @@ _lakehouse_flags() {
         echo "${_lakehouse_flag_cache[$key]}"
         return
     fi
-    flags=$("$bin" "$cmd" --help 2>/dev/null | grep -oE -- '(^|[[:space:][(|])--[a-z][a-z0-9-]*' |
+    flags=$("$bin" $cmd --help 2>/dev/null | grep -oE -- '(^|[[:space:][(|])--[a-z][a-z0-9-]*' |
         grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' ')
     [ -n "$flags" ] || flags="--config --data --set --log-level --help"
     _lakehouse_flag_cache[$key]=$flags
@@ -137,14 +137,23 @@ _lakehouse() {
     esac
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$(_lakehouse_flags "$bin" "$cmd")" -- "$cur"))
+        # commands with actions list an action's options in `CMD ACTION --help`
+        local action=
+        if [ -n "$(_lakehouse_actions "$bin" "$cmd")" ]; then
+            for ((i = i + 1; i < COMP_CWORD; i++)); do
+                case ${COMP_WORDS[i]} in -*) continue ;; esac
+                action=${COMP_WORDS[i]}
+                break
+            done
+        fi
+        COMPREPLY=($(compgen -W "$(_lakehouse_flags "$bin" "$cmd${action:+ $action}")" -- "$cur"))
         return 0
     fi
 
     # The word right after the command: its action, a command name for help,
     # files for ingest.
     local actions
-    actions=$(_lakehouse_actions "$cmd")
+    actions=$(_lakehouse_actions "$bin" "$cmd")
     if [ "$cmd" = help ] && [ "$prev" = help ]; then
         COMPREPLY=($(compgen -W "$_lakehouse_commands" -- "$cur"))
     elif [ -n "$actions" ] && [ "$prev" = "$cmd" ]; then
