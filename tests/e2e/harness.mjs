@@ -43,9 +43,11 @@ export function run(args, { env = {}, input, cwd } = {}) {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-export async function startServer({ args = [], env = {}, dataDir } = {}) {
+// Options: args (more flags), env, dataDir, bin (another lakehouse binary), cwd.
+export async function startServer({ args = [], env = {}, dataDir, bin = BIN, cwd } = {}) {
   const dir = dataDir ?? tempDir();
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dir, ...args], {
+  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', dir, ...args], {
+    cwd,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -55,7 +57,7 @@ export async function startServer({ args = [], env = {}, dataDir } = {}) {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`server did not start:\n${logs}`));
-    }, 15000);
+    }, 30000);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk) => {
       logs += chunk;

@@ -8,11 +8,11 @@
 // into the checkout and that libduckdb.so resolves to the installed copy.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv, tempDir, json } from './harness.mjs';
+import { cleanEnv, json, startServer, tempDir } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const PREFIX = '/usr/local';
@@ -31,41 +31,14 @@ function runInstalled(args, { env = {}, input } = {}) {
   return r;
 }
 
-// `lakehouse serve` from the install, cwd /, on a free port.
+// `lakehouse serve` from the install, cwd /, on a free port, in a data folder removed at stop.
 async function serveInstalled(env = {}) {
   const dataDir = tempDir('lh-install-data-');
-  const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', dataDir], {
-    cwd: '/',
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let logs = '';
-  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`installed server did not start:\n${logs}`));
-    }, 30000);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk) => {
-      logs += chunk;
-      const m = logs.match(/server\.listening\b.*?\bport"?[=:](\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    exited.then(({ code }) => {
-      clearTimeout(timer);
-      reject(new Error(`installed server exited with ${code}:\n${logs}`));
-    });
-  });
+  const srv = await startServer({ bin, cwd: '/', env, dataDir });
   return {
-    url: `http://127.0.0.1:${port}`,
-    logs: () => logs,
+    ...srv,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const r = await exited;
+      const r = await srv.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
       return r;
     },
