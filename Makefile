@@ -54,7 +54,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog ingest sample vector ai api
+LIB_MODULES := base http query store journal catalog ingest sample ann text index ai api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)

@@ -1,5 +1,5 @@
 /*
- * test_vectors.c — what src/vector/vectors.c reads from storage: version
+ * test_vectors.c — what src/index/versions.c reads from storage: version
  * manifests and promotion records are untrusted, so every field is checked
  * before use (the whole service runs end to end in tests/e2e/vectors.test.mjs).
  */
