@@ -17,6 +17,7 @@
 #include "embeddings.h"
 
 #include "lakehouse/lh_fusion.h"
+#include "lakehouse/lh_manifests.h"
 #include "lakehouse/lh_vectors.h"
 
 #include <pthread.h>
@@ -26,8 +27,17 @@
 #define MAX_ADD_ROWS 100000
 #define QCACHE_SLOTS 512
 
+/* The two write-once logs of an index (lh_manifests.h): versions
+ * _catalog/indexes/<name>/v<N>.json and promotions
+ * _catalog/indexes/<name>/live/p<N>.json, with the strings they borrow. */
+struct vec_logs {
+    char *dir, *live_dir, *what;
+    lh_manifests versions, promotions;
+};
+
 struct entry {
     char *name;
+    struct vec_logs logs;
     pthread_mutex_t mu;   /* writers and refreshes of this index */
     int64_t head;         /* newest version known */
     json_t *manifests;    /* version summaries, oldest first */
@@ -101,6 +111,8 @@ bool vec_integer_type(const char *t);
 lh_code vec_entry(lh_vectors *v, const char *name, bool creating, struct entry **out, lh_err *err);
 struct entry *vec_find_entry(lh_vectors *v, const char *name); /* the known entry, or NULL (no storage read) */
 void vec_entries_free(lh_vectors *v); /* every entry (closing) */
+/* Whether key names version 1 of an index; *name then gets its name (owned). */
+bool vec_first_version_key(const char *key, char **name);
 /* Caller holds e->mu for these. */
 lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err);
 lh_code vec_sync_live(lh_vectors *v, struct entry *e, lh_err *err);

@@ -442,11 +442,8 @@ lh_code lh_vectors_get(lh_vectors *v, const char *name, json_t **out, lh_err *er
 
 static bool collect_index_names(void *ctx, const lh_object_info *info)
 {
-    /* _catalog/indexes/<name>/v00000001.json marks an index */
-    const char *rest = info->key + strlen("_catalog/indexes/");
-    const char *slash = strchr(rest, '/');
-    if (slash && strcmp(slash, "/v00000001.json") == 0) {
-        char *name = lh_xstrndup(rest, (size_t)(slash - rest));
+    char *name; /* version 1 marks an index */
+    if (vec_first_version_key(info->key, &name)) {
         json_array_append_new(ctx, json_string(name));
         free(name);
     }

@@ -5,7 +5,9 @@
  * Per index, an entry caches what storage says (versions, promotions) and
  * serialises this process's writers (e->mu). Writers build a version in
  * memory, save it to tmp, upload its files, then claim v<N> with
- * put-if-absent; a lost race re-reads the head and claims N + 1. Searches
+ * put-if-absent; a lost race re-reads the head and claims N + 1 (the
+ * protocol, key layout and retry policy: lh_manifests.h). Promotions are a
+ * second log of the same kind, live/p<N>.json. Searches
  * never take e->mu: they read the live slot, and refresh it from storage
  * (try-lock, at most every LH_VECTORS_REFRESH_MS) so that promotions made by
  * other replicas arrive.
@@ -13,6 +15,7 @@
 #include "internal.h"
 
 #include "lakehouse/lh_log.h"
+#include "lakehouse/lh_manifests.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
@@ -31,14 +34,38 @@
 
 /* ---- keys, small helpers ---- */
 
-static char *version_key(const char *name, int64_t v)
+/* Fills the logs of index name (the strings they borrow); logs_free frees them. */
+static void logs_init(lh_vectors *v, const char *name, struct vec_logs *l)
 {
-    return lh_xasprintf("_catalog/indexes/%s/v%08" PRId64 ".json", name, v);
+    l->dir = lh_xasprintf("_catalog/indexes/%s", name);
+    l->live_dir = lh_xasprintf("_catalog/indexes/%s/live", name);
+    l->what = lh_xasprintf("index %s", name);
+    l->versions = (lh_manifests){.buckets = v->cfg.buckets, .store = vec_home(v), .dir = l->dir, .stem = "v",
+                                 .what = l->what, .max_attempts = MAX_ATTEMPTS};
+    l->promotions = l->versions;
+    l->promotions.dir = l->live_dir;
+    l->promotions.stem = "p";
 }
 
-static char *promotion_key(const char *name, int64_t seq)
+static void logs_free(struct vec_logs *l)
 {
-    return lh_xasprintf("_catalog/indexes/%s/live/p%08" PRId64 ".json", name, seq);
+    free(l->dir);
+    free(l->live_dir);
+    free(l->what);
+}
+
+/* Whether key names version 1 of an index ("_catalog/indexes/<name>/v00000001.json"). */
+bool vec_first_version_key(const char *key, char **name)
+{
+    static const lh_manifests versions = {.stem = "v"};
+    const char *prefix = "_catalog/indexes/";
+    if (strncmp(key, prefix, strlen(prefix)) != 0) return false;
+    const char *rest = key + strlen(prefix), *slash = strchr(rest, '/');
+    int64_t n;
+    if (!slash || strchr(slash + 1, '/') || !lh_manifests_parse_name(&versions, slash + 1, &n) || n != 1)
+        return false;
+    *name = lh_xstrndup(rest, (size_t)(slash - rest));
+    return true;
 }
 
 lh_store *vec_home(lh_vectors *v)
@@ -136,6 +163,7 @@ static void entry_free(struct entry *e)
     json_decref(e->manifests);
     json_decref(e->promotions);
     pthread_mutex_destroy(&e->mu);
+    logs_free(&e->logs);
     free(e->name);
     free(e);
 }
@@ -148,40 +176,47 @@ int64_t vec_live_of(const struct entry *e)
 
 lh_code vec_read_manifest(lh_vectors *v, const char *name, int64_t version, json_t **out, lh_err *err)
 {
-    char *key = version_key(name, version);
-    lh_code rc = lh_buckets_get_json(v->cfg.buckets, vec_home(v), key, out, err);
-    free(key);
+    struct vec_logs l;
+    logs_init(v, name, &l);
+    lh_code rc = lh_manifests_read(&l.versions, version, out, err);
+    logs_free(&l);
     if (rc == LH_OK && (rc = lh_vectors_manifest_check(*out, name, version, err)) != LH_OK) json_decref(*out);
     return rc;
+}
+
+static lh_code take_version(void *ctx, int64_t n, json_t *m, lh_err *err)
+{
+    struct entry *e = ctx;
+    lh_code rc = lh_vectors_manifest_check(m, e->name, n, err);
+    if (rc == LH_OK) {
+        json_array_append_new(e->manifests, summary_of(m));
+        e->head = n;
+    }
+    json_decref(m);
+    return rc;
+}
+
+static lh_code take_promotion(void *ctx, int64_t n, json_t *r, lh_err *err)
+{
+    struct entry *e = ctx;
+    lh_code rc = lh_vectors_promotion_check(r, e->name, n, err);
+    if (rc) {
+        json_decref(r);
+        return rc;
+    }
+    json_array_append_new(e->promotions, r);
+    return LH_OK;
 }
 
 /* Reads versions and promotions past the known ones. Caller holds e->mu. */
 lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err)
 {
-    lh_code rc;
-    for (;;) {
-        json_t *m;
-        rc = vec_read_manifest(v, e->name, e->head + 1, &m, err);
-        if (rc == LH_ENOTFOUND) break;
-        if (rc) return rc;
-        json_array_append_new(e->manifests, summary_of(m));
-        json_decref(m);
-        e->head++;
-    }
-    for (;;) {
-        int64_t seq = (int64_t)json_array_size(e->promotions) + 1;
-        char *key = promotion_key(e->name, seq);
-        json_t *r;
-        rc = lh_buckets_get_json(v->cfg.buckets, vec_home(v), key, &r, err);
-        free(key);
-        if (rc == LH_ENOTFOUND) break;
-        if (rc) return rc;
-        if ((rc = lh_vectors_promotion_check(r, e->name, seq, err)) != LH_OK) {
-            json_decref(r);
-            return rc;
-        }
-        json_array_append_new(e->promotions, r);
-    }
+    (void)v;
+    lh_code rc = lh_manifests_scan(&e->logs.versions, e->head, take_version, e, NULL, err);
+    if (rc == LH_OK)
+        rc = lh_manifests_scan(&e->logs.promotions, (int64_t)json_array_size(e->promotions), take_promotion, e, NULL,
+                               err);
+    if (rc) return rc;
     atomic_store(&e->checked_ms, lh_time_now_ms());
     return LH_OK;
 }
@@ -219,6 +254,7 @@ lh_code vec_entry(lh_vectors *v, const char *name, bool creating, struct entry *
     e->name = lh_xstrdup(name);
     e->manifests = json_array();
     e->promotions = json_array();
+    logs_init(v, name, &e->logs);
     pthread_mutex_init(&e->mu, NULL);
     rc = vec_refresh(v, e, err);
     if (rc == LH_OK && !creating && e->head == 0) rc = lh_err_set(err, LH_ENOTFOUND, "no index named %s", name);
@@ -384,73 +420,114 @@ static char *sha_name(const char *local, const char *prefix, const char *ext, lh
     return lh_xasprintf("%s-%.16s%s", prefix, sha, ext);
 }
 
+/* ---- the commit protocol's callbacks (lh_manifests.h) ---- */
+
+struct claim {
+    lh_vectors *v;
+    struct entry *e;
+    /* a version */
+    draft *d;
+    const char *index_tmp, *index_name, *emb_name;
+    /* a promotion */
+    int64_t version;
+    const char *action, *message;
+    const lh_who *who;
+};
+
+static lh_code claim_refresh_versions(void *ctx, int64_t *head, lh_err *err)
+{
+    struct claim *c = ctx;
+    lh_code rc = vec_refresh(c->v, c->e, err);
+    *head = c->e->head;
+    return rc;
+}
+
+/* Version `version`: uploads the files under _vectors/<name>/v<N>/, then its manifest. */
+static lh_code claim_build_version(void *ctx, int64_t version, json_t **out, lh_err *err)
+{
+    struct claim *c = ctx;
+    lh_vectors *v = c->v;
+    struct entry *e = c->e;
+    draft *d = c->d;
+    json_t *file = NULL, *emb = NULL;
+    char *key = lh_xasprintf("_vectors/%s/v%08" PRId64 "/%s", e->name, version, c->index_name);
+    lh_code rc = upload(v, c->index_tmp, key, &file, err);
+    free(key);
+    if (rc == LH_OK && d->emb) {
+        key = lh_xasprintf("_vectors/%s/v%08" PRId64 "/%s", e->name, version, c->emb_name);
+        rc = upload(v, d->emb, key, &emb, err);
+        free(key);
+        if (rc == LH_OK) json_object_set_new(emb, "rows", json_integer((json_int_t)d->emb_rows));
+    }
+    if (rc) {
+        json_decref(file);
+        json_decref(emb);
+        return rc;
+    }
+    char stamp[LH_TIME_ISO_LEN];
+    lh_time_iso8601(lh_time_now_ms(), stamp);
+    json_t *m = json_deep_copy(d->m);
+    json_object_set_new(m, "version", json_integer(version));
+    json_object_set_new(m, "created_at", json_string(stamp));
+    json_object_set_new(m, "file", file);
+    if (emb) json_array_append_new(json_object_get(m, "objects"), emb);
+    rc = lh_vectors_manifest_check(m, e->name, version, err);
+    if (rc) {
+        json_decref(m);
+        return lh_err_set(err, LH_EINTERNAL, "refusing to write an invalid manifest: %s", err->message);
+    }
+    *out = m;
+    return LH_OK;
+}
+
+static lh_code claim_refresh_promotions(void *ctx, int64_t *head, lh_err *err)
+{
+    struct claim *c = ctx;
+    lh_code rc = vec_refresh(c->v, c->e, err);
+    *head = (int64_t)json_array_size(c->e->promotions);
+    return rc;
+}
+
+static lh_code claim_build_promotion(void *ctx, int64_t seq, json_t **out, lh_err *err)
+{
+    (void)err;
+    struct claim *c = ctx;
+    char stamp[LH_TIME_ISO_LEN];
+    lh_time_iso8601(lh_time_now_ms(), stamp);
+    *out = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?}", "format", 1, "index", c->e->name, "seq",
+                     (json_int_t)seq, "version", (json_int_t)c->version, "previous", (json_int_t)vec_live_of(c->e),
+                     "action", c->action, "at", stamp, "actor", c->who ? c->who->actor : NULL, "source",
+                     c->who ? c->who->source : NULL, "message", c->message);
+    return LH_OK;
+}
+
 /* Claims the next version for a draft and, unless told not to, makes it
  * live. Caller holds e->mu. *out: the manifest. */
 lh_code vec_commit(lh_vectors *v, struct entry *e, draft *d, bool promote, const lh_who *who, json_t **out,
-                      lh_err *err)
+                   lh_err *err)
 {
+    static const lh_manifests_writer writer = {claim_refresh_versions, claim_build_version};
     char *index_tmp = vec_tmp_path(v, ".hnsw");
     lh_code rc = lh_hnsw_save(d->hnsw, index_tmp, err);
     char *index_name = rc == LH_OK ? sha_name(index_tmp, "index", ".hnsw", err) : NULL;
     char *emb_name = rc == LH_OK && index_name && d->emb ? sha_name(d->emb, "embeddings", ".parquet", err) : NULL;
     if (rc == LH_OK && (!index_name || (d->emb && !emb_name))) rc = err->code;
-    for (int attempt = 0; rc == LH_OK; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) {
-            rc = lh_err_set(err, LH_ECONFLICT, "index %s: gave up after %d conflicting attempts", e->name, attempt);
-            break;
+    if (rc == LH_OK) {
+        struct claim c = {.v = v, .e = e, .d = d, .index_tmp = index_tmp, .index_name = index_name,
+                          .emb_name = emb_name};
+        json_t *m = NULL;
+        int64_t version = 0;
+        rc = lh_manifests_commit(&e->logs.versions, &writer, &c, LH_MANIFESTS_ANY_HEAD, &m, &version, err);
+        if (rc == LH_OK) {
+            json_array_append_new(e->manifests, summary_of(m));
+            e->head = version;
+            json_t *old = json_pack("{s:I}", "version", (json_int_t)num(m, "parent"));
+            json_t *new = summary_of(m);
+            journal(v, e->name, str(m, "operation"), old, new, who);
+            json_decref(old);
+            json_decref(new);
+            *out = m;
         }
-        int64_t version = e->head + 1;
-        json_t *file = NULL, *emb = NULL;
-        char *key = lh_xasprintf("_vectors/%s/v%08" PRId64 "/%s", e->name, version, index_name);
-        rc = upload(v, index_tmp, key, &file, err);
-        free(key);
-        if (rc == LH_OK && d->emb) {
-            key = lh_xasprintf("_vectors/%s/v%08" PRId64 "/%s", e->name, version, emb_name);
-            rc = upload(v, d->emb, key, &emb, err);
-            free(key);
-            if (rc == LH_OK) json_object_set_new(emb, "rows", json_integer((json_int_t)d->emb_rows));
-        }
-        if (rc) {
-            json_decref(file);
-            json_decref(emb);
-            break;
-        }
-        char stamp[LH_TIME_ISO_LEN];
-        lh_time_iso8601(lh_time_now_ms(), stamp);
-        json_t *m = json_deep_copy(d->m);
-        json_object_set_new(m, "version", json_integer(version));
-        json_object_set_new(m, "created_at", json_string(stamp));
-        json_object_set_new(m, "file", file);
-        if (emb) json_array_append_new(json_object_get(m, "objects"), emb);
-        rc = lh_vectors_manifest_check(m, e->name, version, err);
-        if (rc) {
-            json_decref(m);
-            rc = lh_err_set(err, LH_EINTERNAL, "refusing to write an invalid manifest: %s", err->message);
-            break;
-        }
-        char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-        key = version_key(e->name, version);
-        rc = lh_buckets_put(v->cfg.buckets, vec_home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
-        free(key);
-        free(text);
-        if (rc == LH_EEXIST) { /* another writer took this number: read what it wrote, go on after it */
-            json_decref(m);
-            rc = vec_refresh(v, e, err);
-            continue;
-        }
-        if (rc) {
-            json_decref(m);
-            break;
-        }
-        json_array_append_new(e->manifests, summary_of(m));
-        e->head = version;
-        json_t *old = json_pack("{s:I}", "version", (json_int_t)num(m, "parent"));
-        json_t *new = summary_of(m);
-        journal(v, e->name, str(m, "operation"), old, new, who);
-        json_decref(old);
-        json_decref(new);
-        *out = m;
-        break;
     }
     unlink(index_tmp);
     free(index_tmp);
@@ -487,45 +564,26 @@ lh_code vec_commit(lh_vectors *v, struct entry *e, draft *d, bool promote, const
 static lh_code promote_locked(lh_vectors *v, struct entry *e, int64_t version, const char *action,
                               const char *message, lh_vindex *ready, const lh_who *who, json_t **out, lh_err *err)
 {
+    static const lh_manifests_writer writer = {claim_refresh_promotions, claim_build_promotion};
     lh_vindex *next = ready;
     lh_code rc = LH_OK;
     if (!next) rc = load_version(v, e->name, version, &next, err);
-    for (int attempt = 0; rc == LH_OK; attempt++) {
-        if (attempt >= MAX_ATTEMPTS) {
-            rc = lh_err_set(err, LH_ECONFLICT, "index %s: gave up after %d conflicting attempts", e->name, attempt);
-            break;
+    if (rc == LH_OK) {
+        struct claim c = {.v = v, .e = e, .version = version, .action = action, .message = message, .who = who};
+        json_t *r = NULL;
+        int64_t seq = 0;
+        rc = lh_manifests_commit(&e->logs.promotions, &writer, &c, LH_MANIFESTS_ANY_HEAD, &r, &seq, err);
+        if (rc == LH_OK) {
+            json_array_append(e->promotions, r);
+            json_t *old = json_pack("{s:I}", "version", (json_int_t)num(r, "previous"));
+            json_t *new = json_pack("{s:I, s:I}", "version", (json_int_t)version, "seq", (json_int_t)seq);
+            journal(v, e->name, action, old, new, who);
+            json_decref(old);
+            json_decref(new);
+            lh_vslots_publish(v->slots, e->name, next);
+            next = NULL;
+            *out = r;
         }
-        int64_t seq = (int64_t)json_array_size(e->promotions) + 1;
-        char stamp[LH_TIME_ISO_LEN];
-        lh_time_iso8601(lh_time_now_ms(), stamp);
-        json_t *r = json_pack("{s:i, s:s, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?}", "format", 1, "index", e->name,
-                              "seq", (json_int_t)seq, "version", (json_int_t)version, "previous",
-                              (json_int_t)vec_live_of(e), "action", action, "at", stamp, "actor",
-                              who ? who->actor : NULL, "source", who ? who->source : NULL, "message", message);
-        char *text = json_dumps(r, JSON_COMPACT | JSON_SORT_KEYS);
-        char *key = promotion_key(e->name, seq);
-        rc = lh_buckets_put(v->cfg.buckets, vec_home(v), key, text, strlen(text), LH_PUT_IF_ABSENT, err);
-        free(key);
-        free(text);
-        if (rc == LH_EEXIST) {
-            json_decref(r);
-            rc = vec_refresh(v, e, err);
-            continue;
-        }
-        if (rc) {
-            json_decref(r);
-            break;
-        }
-        json_array_append(e->promotions, r);
-        json_t *old = json_pack("{s:I}", "version", (json_int_t)num(r, "previous"));
-        json_t *new = json_pack("{s:I, s:I}", "version", (json_int_t)version, "seq", (json_int_t)seq);
-        journal(v, e->name, action, old, new, who);
-        json_decref(old);
-        json_decref(new);
-        lh_vslots_publish(v->slots, e->name, next);
-        next = NULL;
-        *out = r;
-        break;
     }
     lh_vindex_unref(next);
     return rc;
