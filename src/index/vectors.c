@@ -15,11 +15,8 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 lh_code vec_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
