@@ -35,8 +35,9 @@ bool lh_manifests_parse_name(const lh_manifests *log, const char *name, int64_t 
     int64_t v = 0;
     size_t digits = 0;
     for (; name[digits] >= '0' && name[digits] <= '9'; digits++) {
-        if (v > (INT64_MAX - 9) / 10) return false;
-        v = v * 10 + (name[digits] - '0');
+        int d = name[digits] - '0';
+        if (v > (INT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
     }
     /* %08d: at least 8 digits, no leading zero beyond the padding */
     if (digits < DIGITS || (digits > DIGITS && name[0] == '0') || strcmp(name + digits, ".json") != 0 || v < 1)

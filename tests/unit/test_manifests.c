@@ -119,6 +119,10 @@ static void t_names(void **state)
     assert_int_equal(n, 7);
     assert_true(lh_manifests_parse_name(&p, "p123456789.json", &n));
     assert_int_equal(n, 123456789);
+    k = lh_manifests_key(&v, INT64_MAX); /* the largest number round-trips (found by fuzz_manifest_names) */
+    assert_true(lh_manifests_parse_name(&v, k, &n));
+    assert_true(n == INT64_MAX);
+    free(k);
     const char *bad[] = {"v1.json", "v0000001.json", "v00000000.json", "v00000001.jso", "v00000001.json.tmp",
                          "p00000001.json", "v0000000a.json", "v012345678.json", "dataset.json", "",
                          "v99999999999999999999.json"};
