@@ -102,7 +102,6 @@ static lh_code check_manifest(struct dataset *ds, int64_t v, lh_code rc, json_t 
                         (long long)v);
         free(key);
     }
-    if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
     return rc;
 }
 
@@ -112,6 +111,7 @@ static lh_code read_manifest(lh_catalog *c, struct dataset *ds, int64_t v, json_
     json_t *m = NULL;
     lh_code rc = lh_manifests_read(&ds->log, v, &m, err);
     rc = check_manifest(ds, v, rc, m, err);
+    if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
     if (rc) {
         json_decref(m);
         return rc;
@@ -138,7 +138,9 @@ static lh_code take_version(void *ctx, int64_t v, json_t *m, lh_err *err)
 static lh_code refresh_head(lh_catalog *c, struct dataset *ds, lh_err *err)
 {
     (void)c;
-    return lh_manifests_scan(&ds->log, head_version(ds), take_version, ds, NULL, err);
+    lh_code rc = lh_manifests_scan(&ds->log, head_version(ds), take_version, ds, NULL, err);
+    if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
+    return rc;
 }
 
 /* ---- the dataset table ---- */
