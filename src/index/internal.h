@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define MAX_ATTEMPTS 50
+#define VEC_COMMIT_ATTEMPTS 50 /* lost races a version or promotion survives (lh_manifests) */
 #define MAX_ADD_ROWS 100000
 #define QCACHE_SLOTS 512
 

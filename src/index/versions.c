@@ -39,7 +39,7 @@ static void logs_init(lh_vectors *v, const char *name, struct vec_logs *l)
     l->live_dir = lh_xasprintf("_catalog/indexes/%s/live", name);
     l->what = lh_xasprintf("index %s", name);
     l->versions = (lh_manifests){.buckets = v->cfg.buckets, .store = vec_home(v), .dir = l->dir, .stem = "v",
-                                 .what = l->what, .max_attempts = MAX_ATTEMPTS};
+                                 .what = l->what, .max_attempts = VEC_COMMIT_ATTEMPTS};
     l->promotions = l->versions;
     l->promotions.dir = l->live_dir;
     l->promotions.stem = "p";
