@@ -54,7 +54,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog ingest sample vector ai app api
+LIB_MODULES := base http query store journal catalog ingest sample ann text index ai app api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -104,7 +104,7 @@ test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
 # The suites with threads, once more under ThreadSanitizer.
-TSAN_SUITES := test_catalog test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_search test_bm25
+TSAN_SUITES := test_catalog test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_search test_bm25
 test-tsan:
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=thread $(TSAN_SUITES:%=build/tsan/tests/%)
 	$(Q)scripts/with-s3rver scripts/run-unit $(TSAN_SUITES:%=build/tsan/tests/%)

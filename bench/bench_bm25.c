@@ -1,5 +1,5 @@
 /*
- * bench_bm25.c — BM25 build and query speed (src/vector/bm25.c) on a
+ * bench_bm25.c — BM25 build and query speed (src/text/bm25.c) on a
  * generated corpus: Zipf-distributed words (s = 1) from a vocabulary of
  * pseudo-words, documents of 40..80 words, one thread.
  *

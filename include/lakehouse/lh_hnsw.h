@@ -14,7 +14,7 @@
  *   - SQ8: one byte per dimension in the graph walk, top candidates re-scored
  *     with the float vectors
  *   - persistence: one file, loaded with mmap and no per-node parsing
- *     (format in src/vector/hnsw_io.c); a truncated or corrupted file is an
+ *     (format in src/ann/hnsw_io.c); a truncated or corrupted file is an
  *     error, never a crash — every neighbour id read from a file is bounds
  *     checked where it is used
  *
@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lakehouse/lh_bitmap.h"
 #include "lakehouse/lh_distance.h"
 #include "lakehouse/lh_err.h"
 
@@ -59,12 +60,6 @@ typedef struct lh_hnsw_hit {
     uint64_t label;
     float distance;
 } lh_hnsw_hit;
-
-/* An allow-list: bit `label` set = allowed. Labels past nbits are not allowed. */
-typedef struct lh_bitmap {
-    const uint64_t *words;
-    uint64_t nbits;
-} lh_bitmap;
 
 /* An empty index with room for capacity vectors (it grows when needed). */
 lh_code lh_hnsw_new(const lh_hnsw_params *p, size_t capacity, lh_hnsw **out, lh_err *err);

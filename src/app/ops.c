@@ -9,7 +9,6 @@
  */
 #include "internal.h"
 
-#include "lakehouse/lh_bm25.h"
 #include "lakehouse/lh_hnsw.h"
 #include "lakehouse/lh_mem.h"
 

@@ -3,13 +3,15 @@
  *
  * Concurrency: within a process, a dataset's mutex serialises its commits
  * (fewer wasted attempts); across processes, only the put-if-absent of the
- * version file decides who gets version N+1. A loser re-reads the head and
- * rebuilds its manifest on top of it. Reads of a version racing its write on
+ * version file decides who gets version N+1 (lh_manifests.h: the protocol,
+ * key layout and retry policy). A loser re-reads the head and rebuilds its
+ * manifest on top of it. Reads of a version racing its write on
  * an S3 server without atomic visibility can see a torn object: such a read
  * is retried before it is called corrupt.
  */
 #include "lakehouse/lh_catalog.h"
 #include "lakehouse/lh_log.h"
+#include "lakehouse/lh_manifests.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
@@ -18,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #define MAX_COMMIT_ATTEMPTS 1000
 #define PURGE_GRACE_MS (3600LL * 1000)
@@ -30,6 +30,8 @@ struct dataset {
     json_t *head;      /* newest known manifest */
     json_t *summaries; /* array, index = version - 1 (null where unreadable) */
     pthread_mutex_t mu;
+    char *dir, *what;  /* of the version log */
+    lh_manifests log;  /* _catalog/datasets/<name>/v<N>.json */
 };
 
 struct lh_catalog {
@@ -49,27 +51,9 @@ static void now_iso(char out[LH_TIME_ISO_LEN])
     lh_time_iso8601(lh_time_now_ms(), out);
 }
 
-static char *version_key(const char *name, int64_t v)
-{
-    return lh_xasprintf("_catalog/datasets/%s/v%08lld.json", name, (long long)v);
-}
-
 static int64_t head_version(const struct dataset *ds)
 {
     return ds->head ? json_integer_value(json_object_get(ds->head, "version")) : 0;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static unsigned random_below(unsigned n)
-{
-    unsigned r = 0;
-    if (getrandom(&r, sizeof r, 0) != sizeof r) r = (unsigned)clock();
-    return n ? r % n : 0;
 }
 
 static json_t *summary_of(const json_t *m)
@@ -106,18 +90,28 @@ static json_t *schema_of(json_t *fields)
 
 /* ---- reading manifests ---- */
 
-static lh_code read_manifest(lh_catalog *c, struct dataset *ds, int64_t v, json_t **out, lh_err *err)
+/* Storage is untrusted: version v (just read, rc its read's outcome) must
+ * be a valid manifest of this dataset and version. */
+static lh_code check_manifest(struct dataset *ds, int64_t v, lh_code rc, json_t *m, lh_err *err)
 {
-    char *key = version_key(ds->name, v);
-    json_t *m = NULL;
-    lh_code rc = lh_buckets_get_json(c->buckets, ds->bucket, key, &m, err);
     if (rc == LH_OK) rc = lh_manifest_validate(m, err);
     if (rc == LH_OK && (strcmp(json_string_value(json_object_get(m, "dataset")), ds->name) != 0 ||
-                        json_integer_value(json_object_get(m, "version")) != v))
+                        json_integer_value(json_object_get(m, "version")) != v)) {
+        char *key = lh_manifests_key(&ds->log, v);
         rc = lh_err_set(err, LH_ECORRUPT, "%s does not describe %s version %lld", key, ds->name,
                         (long long)v);
+        free(key);
+    }
+    return rc;
+}
+
+static lh_code read_manifest(lh_catalog *c, struct dataset *ds, int64_t v, json_t **out, lh_err *err)
+{
+    (void)c;
+    json_t *m = NULL;
+    lh_code rc = lh_manifests_read(&ds->log, v, &m, err);
+    rc = check_manifest(ds, v, rc, m, err);
     if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
-    free(key);
     if (rc) {
         json_decref(m);
         return rc;
@@ -126,19 +120,27 @@ static lh_code read_manifest(lh_catalog *c, struct dataset *ds, int64_t v, json_
     return LH_OK;
 }
 
+static lh_code take_version(void *ctx, int64_t v, json_t *m, lh_err *err)
+{
+    struct dataset *ds = ctx;
+    lh_code rc = check_manifest(ds, v, LH_OK, m, err);
+    if (rc) {
+        json_decref(m);
+        return rc;
+    }
+    json_decref(ds->head);
+    ds->head = m;
+    json_array_append_new(ds->summaries, summary_of(m));
+    return LH_OK;
+}
+
 /* Reads versions past the known head until one is absent. Caller holds ds->mu. */
 static lh_code refresh_head(lh_catalog *c, struct dataset *ds, lh_err *err)
 {
-    for (;;) {
-        int64_t next = head_version(ds) + 1;
-        json_t *m;
-        lh_code rc = read_manifest(c, ds, next, &m, err);
-        if (rc == LH_ENOTFOUND) return LH_OK;
-        if (rc) return rc;
-        json_decref(ds->head);
-        ds->head = m;
-        json_array_append_new(ds->summaries, summary_of(m));
-    }
+    (void)c;
+    lh_code rc = lh_manifests_scan(&ds->log, head_version(ds), take_version, ds, NULL, err);
+    if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
+    return rc;
 }
 
 /* ---- the dataset table ---- */
@@ -150,13 +152,17 @@ static struct dataset *find_locked(lh_catalog *c, const char *name)
     return NULL;
 }
 
-static struct dataset *dataset_new(const char *name, lh_store *bucket)
+static struct dataset *dataset_new(lh_catalog *c, const char *name, lh_store *bucket)
 {
     struct dataset *ds = lh_xcalloc(1, sizeof *ds);
     ds->name = lh_xstrdup(name);
     ds->bucket = bucket;
     ds->summaries = json_array();
     pthread_mutex_init(&ds->mu, NULL);
+    ds->dir = lh_xasprintf("_catalog/datasets/%s", name);
+    ds->what = lh_xasprintf("dataset %s", name);
+    ds->log = (lh_manifests){.buckets = c->buckets, .store = bucket, .dir = ds->dir, .what = ds->what,
+                             .max_attempts = MAX_COMMIT_ATTEMPTS};
     return ds;
 }
 
@@ -166,6 +172,8 @@ static void dataset_free(struct dataset *ds)
     json_decref(ds->head);
     json_decref(ds->summaries);
     pthread_mutex_destroy(&ds->mu);
+    free(ds->dir);
+    free(ds->what);
     free(ds->name);
     free(ds);
 }
@@ -213,7 +221,7 @@ static lh_code lookup(lh_catalog *c, const char *name, struct dataset **out, lh_
     if (!bucket)
         return lh_err_set(err, LH_ENOTFOUND, "dataset \"%s\" lives in bucket \"%s\", which is not configured",
                           name, bucket_name ? bucket_name : "?");
-    ds = dataset_new(name, bucket);
+    ds = dataset_new(c, name, bucket);
     pthread_mutex_lock(&ds->mu);
     rc = refresh_head(c, ds, err);
     pthread_mutex_unlock(&ds->mu);
@@ -280,69 +288,68 @@ static int64_t num_version(const json_t *m)
     return json_integer_value(json_object_get(m, "version"));
 }
 
+struct advance {
+    lh_catalog *c;
+    struct dataset *ds;
+    const char *operation, *message;
+    bool allow_deleted;
+    build_fn fn;
+    void *ctx;
+    const lh_who *who;
+};
+
+static lh_code advance_refresh(void *ctx, int64_t *head, lh_err *err)
+{
+    struct advance *a = ctx;
+    lh_code rc = refresh_head(a->c, a->ds, err);
+    *head = head_version(a->ds);
+    return rc;
+}
+
+static lh_code advance_build(void *ctx, int64_t next, json_t **out, lh_err *err)
+{
+    struct advance *a = ctx;
+    struct dataset *ds = a->ds;
+    if (!a->allow_deleted && json_is_true(json_object_get(ds->head, "deleted")))
+        return lh_err_set(err, LH_ENOTFOUND, "dataset %s is deleted (roll back to an earlier version to restore it)",
+                          ds->name);
+    json_t *m = skeleton(ds, next, a->operation, a->message, a->who);
+    copy_state(m, ds->head);
+    lh_code rc = a->fn(a->c, ds, a->ctx, ds->head, m, err);
+    if (rc == LH_OK) {
+        recount_rows(m);
+        rc = lh_manifest_validate(m, err);
+        if (rc) rc = lh_err_set(err, LH_EINVAL, "refusing to write an invalid manifest: %s", err->message);
+    }
+    if (rc) {
+        json_decref(m);
+        return rc;
+    }
+    *out = m;
+    return LH_OK;
+}
+
+/* Writes the next version built by fn, on top of any concurrent winner
+ * (expected_parent: 0, or the head the request was made against). */
 static lh_code advance(lh_catalog *c, struct dataset *ds, const char *operation, const char *message,
                        int64_t expected_parent, bool allow_deleted, build_fn fn, void *ctx,
                        const lh_who *who, json_t **out, lh_err *err)
 {
-    lh_code rc = LH_OK;
+    static const lh_manifests_writer writer = {advance_refresh, advance_build};
+    struct advance a = {c, ds, operation, message, allow_deleted, fn, ctx, who};
     pthread_mutex_lock(&ds->mu);
-    for (int attempt = 0;; attempt++) {
-        rc = refresh_head(c, ds, err);
-        if (rc) break;
-        int64_t head = head_version(ds);
-        if (expected_parent && head != expected_parent) {
-            rc = lh_err_set(err, LH_ECONFLICT,
-                            "dataset %s is at version %lld, not %lld as the request expected", ds->name,
-                            (long long)head, (long long)expected_parent);
-            break;
-        }
-        if (!allow_deleted && json_is_true(json_object_get(ds->head, "deleted"))) {
-            rc = lh_err_set(err, LH_ENOTFOUND,
-                            "dataset %s is deleted (roll back to an earlier version to restore it)",
-                            ds->name);
-            break;
-        }
-        if (attempt >= MAX_COMMIT_ATTEMPTS) {
-            rc = lh_err_set(err, LH_ECONFLICT, "dataset %s: gave up after %d conflicting attempts",
-                            ds->name, attempt);
-            break;
-        }
-        json_t *m = skeleton(ds, head + 1, operation, message, who);
-        copy_state(m, ds->head);
-        rc = fn(c, ds, ctx, ds->head, m, err);
-        if (rc == LH_OK) {
-            recount_rows(m);
-            rc = lh_manifest_validate(m, err);
-            if (rc) rc = lh_err_set(err, LH_EINVAL, "refusing to write an invalid manifest: %s", err->message);
-        }
-        if (rc) {
-            json_decref(m);
-            break;
-        }
-        char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-        char *key = version_key(ds->name, head + 1);
-        rc = lh_buckets_put(c->buckets, ds->bucket, key, text, strlen(text), LH_PUT_IF_ABSENT, err);
-        free(text);
-        free(key);
-        if (rc == LH_EEXIST) { /* another writer took head + 1: build on top of it */
-            json_decref(m);
-            sleep_ms(random_below((unsigned)(attempt < 10 ? attempt + 1 : 10)) + 1);
-            continue;
-        }
-        if (rc) {
-            json_decref(m);
-            break;
-        }
-        json_t *old = json_pack("{s:I}", "version", (json_int_t)head);
-        json_t *new = summary_of(m);
+    int64_t version = 0;
+    lh_code rc = lh_manifests_commit(&ds->log, &writer, &a, expected_parent ? expected_parent : LH_MANIFESTS_ANY_HEAD,
+                                     out, &version, err);
+    if (rc == LH_OK) {
+        json_t *old = json_pack("{s:I}", "version", (json_int_t)(version - 1));
+        json_t *new = summary_of(*out);
         json_decref(ds->head);
-        ds->head = json_incref(m);
+        ds->head = json_incref(*out);
         json_array_append(ds->summaries, new);
         journal(c, operation, ds->name, old, new, who);
         json_decref(old);
         json_decref(new);
-        *out = m;
-        break;
     }
     pthread_mutex_unlock(&ds->mu);
     if (rc == LH_OK && c->observer) c->observer(c->observer_ctx, ds->name, num_version(*out));
@@ -385,10 +392,11 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
         /* a claim without version 1 was abandoned by a crashed creator: take it over,
          * as long as it names the same bucket (version 1's put-if-absent decides races) */
         json_decref(claim);
-        struct dataset probe = {.name = (char *)name, .bucket = bucket};
+        struct dataset *probe = dataset_new(c, name, bucket);
         json_t *v1;
         lh_err e2;
-        lh_code r1 = read_manifest(c, &probe, 1, &v1, &e2);
+        lh_code r1 = read_manifest(c, probe, 1, &v1, &e2);
+        dataset_free(probe);
         if (r1 == LH_OK) {
             json_decref(v1);
             return lh_err_set(err, LH_EEXIST, "dataset \"%s\" already exists", name);
@@ -422,7 +430,7 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
     json_decref(claim);
     if (rc) return rc;
 
-    struct dataset *ds = dataset_new(name, bucket);
+    struct dataset *ds = dataset_new(c, name, bucket);
     /* version 1 starts from an empty state */
     json_t *no_fields = json_array();
     json_t *empty = json_pack("{s:o, s:o, s:i, s:o, s:o}", "schema", schema_of(no_fields), "objects",
@@ -433,11 +441,7 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
     json_t *m = skeleton(ds, 1, "create", opt && opt->description ? opt->description : NULL, who);
     copy_state(m, empty);
     json_decref(empty);
-    char *text = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-    char *key = version_key(name, 1);
-    rc = lh_buckets_put(c->buckets, bucket, key, text, strlen(text), LH_PUT_IF_ABSENT, err);
-    free(text);
-    free(key);
+    rc = lh_manifests_put(&ds->log, 1, m, err);
     if (rc == LH_EEXIST) rc = lh_err_set(err, LH_EEXIST, "dataset \"%s\" already exists", name);
     if (rc == LH_OK) {
         ds->head = json_incref(m);
@@ -735,9 +739,9 @@ static bool collect_catalog_key(void *ctx, const lh_object_info *info)
     char name[80];
     if ((size_t)(slash - rest) >= sizeof name) return true;
     snprintf(name, sizeof name, "%.*s", (int)(slash - rest), rest);
-    long long v;
-    char tail;
-    if (sscanf(slash + 1, "v%lld.jso%c", &v, &tail) != 2 || tail != 'n') return true;
+    static const lh_manifests versions = {.stem = "v"};
+    int64_t v;
+    if (!lh_manifests_parse_name(&versions, slash + 1, &v)) return true;
     json_t *list = json_object_get(s->names, name);
     if (!list) {
         list = json_array();
@@ -766,7 +770,7 @@ lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
                 json_array_append_new(skipped, json_pack("{s:s, s:s}", "dataset", name, "error", name_err.message));
                 continue;
             }
-            struct dataset *ds = dataset_new(name, bucket);
+            struct dataset *ds = dataset_new(c, name, bucket);
             size_t count = json_array_size(list);
             for (int64_t v = 1; v <= (int64_t)count + 1; v++) {
                 json_t *m;

@@ -8,7 +8,7 @@
  */
 #include "lakehouse/lh_hnsw.h"
 #include "lakehouse/lh_mem.h"
-#include "../../src/vector/hnsw_internal.h"
+#include "../../src/ann/internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,11 @@
 /*
  * fuzz_text_template.c — libFuzzer target for a text index's template
  * ("{name}: {profile}"), which arrives from HTTP and the CLI and becomes SQL
- * (src/vector/text.c, vec_text_expr). Any bytes are turned into an
+ * (src/index/chunks.c, vec_text_expr). Any bytes are turned into an
  * expression or refused with LH_EINVAL; an accepted one names only the
  * dataset's columns, and every literal and identifier is quoted and closed.
  */
-#include "../../src/vector/internal.h"
+#include "../../src/index/internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /*
  * fuzz_text_tokens.c — libFuzzer target for the full-text side of search
- * (src/vector/bm25.c, fusion.c): the tokenizer over hostile bytes, then a
+ * (src/text/tokens.c, bm25.c, fusion.c): the tokenizer over hostile bytes, then a
  * tiny BM25 index built from the input's lines and searched with its last
  * line, filtered by a bitmap from the input, and the hits fused.
  *
@@ -12,6 +12,8 @@
  * term-at-a-time one) must rank alike.
  */
 #include "lakehouse/lh_bm25.h"
+#include "lakehouse/lh_fusion.h"
+#include "lakehouse/lh_text.h"
 #include "lakehouse/lh_utf8.h"
 
 #include <math.h>
@@ -123,16 +125,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lh_bm25_free(y);
 
     /* fuse the hits with themselves reversed */
-    lh_ranked ra[MAX_DOCS], rb[MAX_DOCS];
+    lh_fusion_item ra[MAX_DOCS], rb[MAX_DOCS];
     for (size_t i = 0; i < nb; i++) {
-        ra[i] = (lh_ranked){big[i].label, big[i].score};
-        rb[nb - 1 - i] = (lh_ranked){big[i].label, -big[i].score};
+        ra[i] = (lh_fusion_item){big[i].label, big[i].score};
+        rb[nb - 1 - i] = (lh_fusion_item){big[i].label, -big[i].score};
     }
-    lh_fused out[MAX_DOCS];
+    lh_fusion_hit out[MAX_DOCS];
     double w = (double)(data[2] % 11) / 10;
     for (int f = 0; f < 2; f++) {
         size_t n =
-            lh_fuse(f ? LH_FUSION_WEIGHTED : LH_FUSION_RRF, w, data[3], ra, nb, rb, nb, k, out);
+            lh_fusion_fuse(f ? LH_FUSION_WEIGHTED : LH_FUSION_RRF, w, data[3], ra, nb, rb, nb, k, out);
         if (n != (nb < k ? nb : k)) abort();
         for (size_t i = 0; i < n; i++) {
             if (!out[i].rank_a || !out[i].rank_b || !isfinite(out[i].score) || out[i].score < 0)

@@ -14,7 +14,7 @@
 #include "app_fixture.h"
 
 #include "lakehouse/lh_api.h"
-#include "lakehouse/lh_bm25.h"
+#include "lakehouse/lh_fusion.h"
 #include "lakehouse/lh_hnsw.h"
 
 #include <string.h>

@@ -1,6 +1,6 @@
 /*
- * test_bm25.c — full-text ranking (src/vector/bm25.c) and rank fusion
- * (src/vector/fusion.c): the tokenizer (case, punctuation, UTF-8, invalid
+ * test_bm25.c — full-text ranking (src/text/bm25.c, tokens.c) and rank fusion
+ * (src/text/fusion.c): the tokenizer (case, punctuation, UTF-8, invalid
  * bytes, stop words, stems, long tokens), BM25 scores against the formula
  * by hand and against a brute-force scorer, filtered search at several
  * selectivities, edge cases, concurrent searches, RRF and weighted fusion.
@@ -12,7 +12,9 @@
 #include <cmocka.h>
 
 #include "lakehouse/lh_bm25.h"
+#include "lakehouse/lh_fusion.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_text.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -748,10 +750,10 @@ static void t_memory(void **state)
 static void t_rrf(void **state)
 {
     (void)state;
-    lh_ranked a[] = {{10, 0.9f}, {20, 0.8f}, {30, 0.7f}};
-    lh_ranked b[] = {{30, 5}, {40, 4}, {10, 3}};
-    lh_fused out[8];
-    size_t n = lh_fuse(LH_FUSION_RRF, 0.5, 60, a, 3, b, 3, 8, out);
+    lh_fusion_item a[] = {{10, 0.9f}, {20, 0.8f}, {30, 0.7f}};
+    lh_fusion_item b[] = {{30, 5}, {40, 4}, {10, 3}};
+    lh_fusion_hit out[8];
+    size_t n = lh_fusion_fuse(LH_FUSION_RRF, 0.5, 60, a, 3, b, 3, 8, out);
     assert_int_equal(n, 4);
     /* 10: .5/61 + .5/63; 30: .5/63 + .5/61; 20: .5/62; 40: .5/62 */
     double s10 = 0.5 / 61 + 0.5 / 63, s20 = 0.5 / 62;
@@ -771,7 +773,7 @@ static void t_rrf(void **state)
     assert_int_equal(out[3].rank_b, 2);
 
     /* weights and k */
-    n = lh_fuse(LH_FUSION_RRF, 0.8, 1, a, 3, b, 3, 2, out);
+    n = lh_fusion_fuse(LH_FUSION_RRF, 0.8, 1, a, 3, b, 3, 2, out);
     assert_int_equal(n, 2);
     /* 10: .8/2 + .2/4 = .45; 30: .8/4 + .2/2 = .3; 20: .8/3; 40: .2/3 */
     assert_int_equal(out[0].label, 10);
@@ -780,32 +782,32 @@ static void t_rrf(void **state)
     assert_float_equal(out[1].score, 0.3, 1e-12);
 
     /* w = 1 and w = 0: one list's order (the other's labels after, score 0) */
-    n = lh_fuse(LH_FUSION_RRF, 1, 60, a, 3, b, 3, 8, out);
+    n = lh_fusion_fuse(LH_FUSION_RRF, 1, 60, a, 3, b, 3, 8, out);
     assert_int_equal(n, 4);
     assert_int_equal(out[0].label, 10);
     assert_int_equal(out[1].label, 20);
     assert_int_equal(out[2].label, 30);
     assert_int_equal(out[3].label, 40);
     assert_float_equal(out[3].score, 0, 0);
-    n = lh_fuse(LH_FUSION_RRF, 0, 60, a, 3, b, 3, 3, out);
+    n = lh_fusion_fuse(LH_FUSION_RRF, 0, 60, a, 3, b, 3, 3, out);
     assert_int_equal(n, 3);
     assert_int_equal(out[0].label, 30);
     assert_int_equal(out[1].label, 40);
     assert_int_equal(out[2].label, 10);
     /* clamped weight, rrf_k below 0 counts as 0 */
-    n = lh_fuse(LH_FUSION_RRF, 7, -5, a, 3, b, 3, 1, out);
+    n = lh_fusion_fuse(LH_FUSION_RRF, 7, -5, a, 3, b, 3, 1, out);
     assert_int_equal(out[0].label, 10);
     assert_float_equal(out[0].score, 1.0, 1e-12);
     /* one list empty, both empty, k 0 */
-    n = lh_fuse(LH_FUSION_RRF, 0.5, 60, a, 3, NULL, 0, 8, out);
+    n = lh_fusion_fuse(LH_FUSION_RRF, 0.5, 60, a, 3, NULL, 0, 8, out);
     assert_int_equal(n, 3);
     assert_int_equal(out[2].label, 30);
     assert_float_equal(out[2].score, 0.5 / 63, 1e-12);
-    assert_int_equal(lh_fuse(LH_FUSION_RRF, 0.5, 60, NULL, 0, NULL, 0, 8, out), 0);
-    assert_int_equal(lh_fuse(LH_FUSION_RRF, 0.5, 60, a, 3, b, 3, 0, out), 0);
+    assert_int_equal(lh_fusion_fuse(LH_FUSION_RRF, 0.5, 60, NULL, 0, NULL, 0, 8, out), 0);
+    assert_int_equal(lh_fusion_fuse(LH_FUSION_RRF, 0.5, 60, a, 3, b, 3, 0, out), 0);
     /* a label twice in one list keeps its first rank */
-    lh_ranked dup[] = {{5, 3}, {6, 2}, {5, 1}};
-    n = lh_fuse(LH_FUSION_RRF, 0.5, 0, dup, 3, NULL, 0, 8, out);
+    lh_fusion_item dup[] = {{5, 3}, {6, 2}, {5, 1}};
+    n = lh_fusion_fuse(LH_FUSION_RRF, 0.5, 0, dup, 3, NULL, 0, 8, out);
     assert_int_equal(n, 2);
     assert_int_equal(out[0].label, 5);
     assert_int_equal(out[0].rank_a, 1);
@@ -816,10 +818,10 @@ static void t_weighted(void **state)
 {
     (void)state;
     /* a: distances negated; b: bm25 scores */
-    lh_ranked a[] = {{1, -0.1f}, {2, -0.3f}, {3, -0.5f}};
-    lh_ranked b[] = {{3, 8}, {4, 6}, {1, 4}};
-    lh_fused out[8];
-    size_t n = lh_fuse(LH_FUSION_WEIGHTED, 0.6, 60, a, 3, b, 3, 8, out);
+    lh_fusion_item a[] = {{1, -0.1f}, {2, -0.3f}, {3, -0.5f}};
+    lh_fusion_item b[] = {{3, 8}, {4, 6}, {1, 4}};
+    lh_fusion_hit out[8];
+    size_t n = lh_fusion_fuse(LH_FUSION_WEIGHTED, 0.6, 60, a, 3, b, 3, 8, out);
     assert_int_equal(n, 4);
     /* norm a: 1 -> 1, 2 -> .5, 3 -> 0; norm b: 3 -> 1, 4 -> .5, 1 -> 0
      * 1: .6; 2: .3; 3: .4; 4: .2 */
@@ -836,26 +838,26 @@ static void t_weighted(void **state)
     assert_int_equal(out[3].rank_a, 0);
 
     /* w = 1: a's order; w = 0: b's order */
-    n = lh_fuse(LH_FUSION_WEIGHTED, 1, 60, a, 3, b, 3, 3, out);
+    n = lh_fusion_fuse(LH_FUSION_WEIGHTED, 1, 60, a, 3, b, 3, 3, out);
     assert_int_equal(out[0].label, 1);
     assert_int_equal(out[1].label, 2);
     assert_int_equal(out[2].label, 3);
-    n = lh_fuse(LH_FUSION_WEIGHTED, 0, 60, a, 3, b, 3, 3, out);
+    n = lh_fusion_fuse(LH_FUSION_WEIGHTED, 0, 60, a, 3, b, 3, 3, out);
     assert_int_equal(out[0].label, 3);
     assert_int_equal(out[1].label, 4);
     assert_int_equal(out[2].label, 1);
 
     /* a one-element list is 1; equal scores are all 1; ties by label */
-    lh_ranked one[] = {{9, -42}};
-    lh_ranked flat[] = {{8, 2}, {7, 2}};
-    n = lh_fuse(LH_FUSION_WEIGHTED, 0.5, 60, one, 1, flat, 2, 8, out);
+    lh_fusion_item one[] = {{9, -42}};
+    lh_fusion_item flat[] = {{8, 2}, {7, 2}};
+    n = lh_fusion_fuse(LH_FUSION_WEIGHTED, 0.5, 60, one, 1, flat, 2, 8, out);
     assert_int_equal(n, 3);
     assert_int_equal(out[0].label, 7);
     assert_int_equal(out[1].label, 8);
     assert_int_equal(out[2].label, 9);
     for (int i = 0; i < 3; i++) assert_float_equal(out[i].score, 0.5, 1e-12);
     /* NaN weight counts as 0.5 */
-    n = lh_fuse(LH_FUSION_WEIGHTED, NAN, 60, one, 1, NULL, 0, 8, out);
+    n = lh_fusion_fuse(LH_FUSION_WEIGHTED, NAN, 60, one, 1, NULL, 0, 8, out);
     assert_float_equal(out[0].score, 0.5, 1e-12);
 }
 

@@ -1,5 +1,5 @@
 /*
- * test_hnsw.c — the vector engine (src/vector/): SIMD kernels against the
+ * test_hnsw.c — the vector engine (src/ann/): SIMD kernels against the
  * scalar ones, recall on seeded data, every metric, filtered search at every
  * selectivity, deletes and compaction, SQ8, determinism, persistence, and
  * damaged index files.

@@ -1,5 +1,5 @@
 /*
- * test_search.c — text indexes in-process (src/vector/text.c, search.c):
+ * test_search.c — text indexes in-process (src/index/text.c, search.c):
  * creation with the hash embedder, refresh counts (only new texts embedded,
  * vectors of known texts reused), on_append refreshes racing searches from
  * four threads (run under ThreadSanitizer too), filters, and the text

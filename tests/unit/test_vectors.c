@@ -1,7 +1,10 @@
 /*
- * test_vectors.c — what src/vector/vectors.c reads from storage: version
+ * test_vectors.c — what src/index/versions.c reads from storage: version
  * manifests and promotion records are untrusted, so every field is checked
- * before use (the whole service runs end to end in tests/e2e/vectors.test.mjs).
+ * before use; and two replicas (two applications over one data folder)
+ * adding to one index at once: no version or promotion is lost, both logs
+ * stay contiguous (the whole service runs end to end in
+ * tests/e2e/vectors.test.mjs).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,8 +12,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"}
+#include "app_fixture.h"
 #include "lakehouse/lh_vectors.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,12 +118,108 @@ static void t_hostile_object_keys(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- two replicas ---- */
+
+#define ADDS 8
+
+struct replica {
+    lh_vectors *v;
+    long first; /* ids first .. first + ADDS - 1 */
+    int added;
+    char error[256];
+};
+
+static void *add_rows(void *arg)
+{
+    struct replica *r = arg;
+    for (long i = r->first; i < r->first + ADDS; i++) {
+        json_t *rows = json_pack("[{s:I, s:[f, f, f, f]}]", "id", (json_int_t)i, "vector", (double)i, 1.0, 2.0, 3.0);
+        lh_vectors_spec spec = {0};
+        json_t *m = NULL;
+        lh_err err;
+        lh_code rc = lh_vectors_add(r->v, "pts", rows, &spec, &tester, &m, &err);
+        json_decref(rows);
+        json_decref(m);
+        if (rc) {
+            snprintf(r->error, sizeof r->error, "%s", err.message);
+            return NULL;
+        }
+        r->added++;
+    }
+    return NULL;
+}
+
+static void t_replicas_add_at_once(void **state)
+{
+    struct fixture *f = *state;
+    char *path = lh_xasprintf("%s/points.ndjson", f->dir);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    for (long i = 0; i < 20; i++) fprintf(out, "{\"id\": %ld, \"vec\": [%ld.5, 1, 2, 3]}\n", i, i);
+    fclose(out);
+    lh_ingest_source src = {.path = path};
+    lh_ingest_options o = {.dataset = "points"};
+    json_t *m = NULL;
+    lh_err err;
+    if (lh_ingest(lh_app_ingester(f->app), &src, 1, &o, &tester, &m, &err) != LH_OK) fail_msg("%s", err.message);
+    json_decref(m);
+    free(path);
+    lh_vectors_spec spec = {.dataset = "points", .id_column = "id", .vector_column = "vec"};
+    if (lh_vectors_create(lh_app_vectors(f->app), "pts", &spec, &tester, &m, &err) != LH_OK)
+        fail_msg("%s", err.message);
+    json_decref(m);
+    /* a second application over the same bucket, with its own data folder
+     * (journals, caches): what another replica would be */
+    char *data2 = lh_xasprintf("%s/data2", f->dir), *bucket = lh_xasprintf("%s/data/local", f->dir);
+    lh_config_override o2[] = {{"storage.data_dir", data2, "test"},  {"bucket.local.backend", "fs", "test"},
+                               {"bucket.local.path", bucket, "test"}, {"journal.flush_ms", "20", "test"},
+                               {"ai.provider", "hash", "test"}};
+    lh_config cfg2;
+    lh_app *other;
+    if (lh_config_load(&cfg2, NULL, NULL, o2, sizeof o2 / sizeof *o2, &err) != LH_OK ||
+        lh_app_open(&cfg2, &other, &err) != LH_OK)
+        fail_msg("%s", err.message);
+    free(data2);
+    free(bucket);
+    struct replica r[2] = {{lh_app_vectors(f->app), 1000, 0, ""}, {lh_app_vectors(other), 2000, 0, ""}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, add_rows, &r[i]);
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        if (r[i].error[0]) fail_msg("replica %d: %s", i, r[i].error);
+        assert_int_equal(r[i].added, ADDS);
+    }
+    /* every add is a version and a promotion, numbered without a gap, as
+     * either replica sees it */
+    for (int i = 0; i < 2; i++) {
+        json_t *h;
+        assert_int_equal(lh_vectors_history(r[i].v, "pts", &h, &err), LH_OK);
+        json_t *versions = json_object_get(h, "versions"), *promotions = json_object_get(h, "promotions");
+        assert_int_equal(json_array_size(versions), 1 + 2 * ADDS);
+        assert_int_equal(json_array_size(promotions), 1 + 2 * ADDS);
+        int adds = 0;
+        for (size_t k = 0; k < json_array_size(versions); k++) {
+            json_t *v = json_array_get(versions, k);
+            assert_int_equal(json_integer_value(json_object_get(v, "version")), (json_int_t)k + 1);
+            assert_true(json_integer_value(json_object_get(v, "parent")) < (json_int_t)k + 1);
+            adds += !strcmp(json_string_value(json_object_get(v, "operation")), "add");
+        }
+        assert_int_equal(adds, 2 * ADDS);
+        for (size_t k = 0; k < json_array_size(promotions); k++)
+            assert_int_equal(json_integer_value(json_object_get(json_array_get(promotions, k), "seq")), (json_int_t)k + 1);
+        json_decref(h);
+    }
+    lh_app_close(other);
+    lh_config_free(&cfg2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_manifest),
         cmocka_unit_test(t_promotion),
         cmocka_unit_test(t_hostile_object_keys),
+        cmocka_unit_test_setup_teardown(t_replicas_add_at_once, app_setup, app_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /*
  * test_vindex.c — id tables, loaded versions and the hot-swap slots
- * (src/vector/vindex.c): ids both ways, duplicates, clones, search through a
+ * (src/index/vindex.c): ids both ways, duplicates, clones, search through a
  * version with filter ids, and the live pointer swapped 100 times while four
  * threads search without pause (run under ASan/LSan and TSan too).
  */

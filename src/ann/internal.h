@@ -1,5 +1,5 @@
 /*
- * hnsw_internal.h — the in-memory (and on-disk) layout shared by hnsw.c and hnsw_io.c.
+ * internal.h — the in-memory (and on-disk) layout shared by hnsw.c and hnsw_io.c (src/ann/).
  *
  * Nodes live in chunks of NODES_PER_CHUNK; a node's block is
  *
@@ -61,6 +61,7 @@ struct lh_hnsw {
     /* a loaded index */
     void *mapping;
     size_t mapping_len;
+    void (*unmap)(struct lh_hnsw *h); /* set by the loader (hnsw_io.c): releases the mapping */
     pthread_t warmer; /* pages the file in after the first search (hnsw_io.c) */
     bool warming;
     _Atomic bool searched, stop_warming, paged_in;
@@ -122,7 +123,5 @@ void hnsw_file_reseal(unsigned char *data, size_t len);
 /* Index files from this size on are mapped random-access and read in by a
  * background thread after their first search (hnsw_io.c). */
 #define HNSW_WARM_MIN_BYTES ((size_t)16 << 20)
-/* Releases the file mapping of a loaded index. */
-void hnsw_unmap(struct lh_hnsw *h);
 
 #endif

@@ -1,24 +1,42 @@
 /*
- * internal.h — what the files of the vectors service share (src/vector/):
- * vectors.c (versions, promotions, raw vectors), text.c (text indexes:
- * embedding, refresh, staleness), search.c (hybrid search, filters, the SQL
- * table function) and ask.c (retrieval-augmented answers).
+ * internal.h — what the files of the index service share (src/index/).
+ *
+ * Files, each calling only those above it in this list:
+ *   embeddings.c  embeddings Parquet in and out (embeddings.h)
+ *   vindex.c      ids, a loaded version, hot-swap slots (lh_vindex.h)
+ *   chunks.c      the text side of a version (settings, text SQL, BM25)
+ *   versions.c    entries, reading and writing versions and promotions
+ *   vectors.c     indexes over a vector column; reading any index
+ *   text.c        text indexes: embedding, refresh, staleness, on_append worker
+ *   search.c      hybrid search, filters, ask, the SQL table function
+ *   service.c     open, close, create (of either kind)
  */
 #ifndef LH_VECTOR_INTERNAL_H
 #define LH_VECTOR_INTERNAL_H
 
 #include "embeddings.h"
 
+#include "lakehouse/lh_fusion.h"
+#include "lakehouse/lh_manifests.h"
 #include "lakehouse/lh_vectors.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define MAX_ATTEMPTS 50
+#define VEC_COMMIT_ATTEMPTS 50 /* lost races a version or promotion survives (lh_manifests) */
 #define QCACHE_SLOTS 512
+
+/* The two write-once logs of an index (lh_manifests.h): versions
+ * _catalog/indexes/<name>/v<N>.json and promotions
+ * _catalog/indexes/<name>/live/p<N>.json, with the strings they borrow. */
+struct vec_logs {
+    char *dir, *live_dir, *what;
+    lh_manifests versions, promotions;
+};
 
 struct entry {
     char *name;
+    struct vec_logs logs;
     pthread_mutex_t mu;   /* writers and refreshes of this index */
     int64_t head;         /* newest version known */
     json_t *manifests;    /* version summaries, oldest first */
@@ -70,12 +88,30 @@ static inline int64_t num(const json_t *o, const char *k)
     return json_integer_value(json_object_get(o, k));
 }
 
+/* ---- chunks.c: the text side of a version ---- */
+
+/* The text side of a version from its chunk texts (taken over; n of them). */
+lh_code vec_text_new(char **chunks, size_t n, const lh_idtab *ids, const json_t *deleted, lh_vtext **out,
+                     lh_err *err);
+lh_code vec_text_check(const json_t *text, lh_err *err); /* the "text" object of a manifest */
+/* Appends the SQL expression of a row's text (settings t: columns or template)
+ * over the columns of dataset version dm; unknown columns are LH_EINVAL. */
+lh_code vec_text_expr(const json_t *dm, const json_t *t, lh_buf *sql, lh_err *err);
+/* The type of a column of dataset version dm, or NULL when it has none of that name. */
+const char *vec_field_type(const json_t *dm, const char *column);
+
+/* ---- versions.c: entries, versions, promotions ---- */
+
 lh_store *vec_home(lh_vectors *v);
 char *vec_tmp_path(lh_vectors *v, const char *ext);
 bool vec_integer_type(const char *t);
 
 /* The entry of name (LH_ENOTFOUND unless creating, for an index storage does not know). */
 lh_code vec_entry(lh_vectors *v, const char *name, bool creating, struct entry **out, lh_err *err);
+struct entry *vec_find_entry(lh_vectors *v, const char *name); /* the known entry, or NULL (no storage read) */
+void vec_entries_free(lh_vectors *v); /* every entry (closing) */
+/* Whether key names version 1 of an index; *name then gets its name (owned). */
+bool vec_first_version_key(const char *key, char **name);
 /* Caller holds e->mu for these. */
 lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err);
 lh_code vec_sync_live(lh_vectors *v, struct entry *e, lh_err *err);
@@ -92,19 +128,19 @@ json_t *vec_draft_manifest(const char *name, const char *operation, int64_t pare
                            const lh_who *who);
 uint64_t *vec_sequence(size_t n);
 
-/* text.c */
-/* The text side of a version from its chunk texts (taken over; n of them). */
-lh_code vec_text_new(char **chunks, size_t n, const lh_idtab *ids, const json_t *deleted, lh_vtext **out,
-                     lh_err *err);
-lh_code vec_text_check(const json_t *text, lh_err *err); /* the "text" object of a manifest */
-/* Appends the SQL expression of a row's text (settings t: columns or template)
- * over the columns of dataset version dm; unknown columns are LH_EINVAL. */
-lh_code vec_text_expr(const json_t *dm, const json_t *t, lh_buf *sql, lh_err *err);
+/* ---- vectors.c: indexes over a vector column ---- */
+
+lh_code vec_vectors_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
+                           json_t **out, lh_err *err);
+
+/* ---- text.c: text indexes ---- */
+
 lh_code vec_text_create(lh_vectors *v, const char *name, const lh_vectors_spec *spec, const lh_who *who,
                         json_t **out, lh_err *err);
 void vec_worker_stop(lh_vectors *v);
 
-/* search.c */
+/* ---- search.c ---- */
+
 void vec_qcache_free(lh_vectors *v);
 
 #endif

@@ -24,7 +24,7 @@
  * is used (hnsw.c), so a damaged body can give wrong answers but never a
  * crash. lh_hnsw_verify checks the data CRC and the whole graph.
  */
-#include "hnsw_internal.h"
+#include "internal.h"
 
 #include "lakehouse/lh_mem.h"
 
@@ -278,6 +278,8 @@ static void start_warming(struct lh_hnsw *h)
         h->warming = pthread_create(&h->warmer, NULL, warm_main, h) == 0;
 }
 
+static void hnsw_unmap(struct lh_hnsw *h);
+
 lh_code lh_hnsw_load(const char *path, lh_hnsw **out, lh_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -345,6 +347,7 @@ lh_code lh_hnsw_load(const char *path, lh_hnsw **out, lh_err *err)
     }
     h->mapping = map;
     h->mapping_len = (size_t)fh.file_len;
+    h->unmap = hnsw_unmap;
     start_warming(h);
     char *base = map;
     for (uint64_t c = 0; c * NODES_PER_CHUNK < fh.count; c++) {
@@ -382,7 +385,7 @@ void hnsw_file_reseal(unsigned char *data, size_t len)
     memcpy(data, &fh, sizeof fh);
 }
 
-void hnsw_unmap(struct lh_hnsw *h)
+static void hnsw_unmap(struct lh_hnsw *h)
 {
     if (h->warming) {
         atomic_store(&h->stop_warming, true);

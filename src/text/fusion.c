@@ -1,5 +1,5 @@
 /*
- * fusion.c — two ranked lists of one label space made one (lh_bm25.h):
+ * fusion.c — two ranked lists of one label space made one (lh_fusion.h):
  * reciprocal rank fusion and weighted min-max fusion.
  *
  * Both lists go into one array of (label, list, position), sorted by label,
@@ -7,7 +7,7 @@
  * list keeps its first (best) position. Then every label gets its fused
  * score and the best k are sorted out. O((na + nb) log(na + nb)).
  */
-#include "lakehouse/lh_bm25.h"
+#include "lakehouse/lh_fusion.h"
 
 #include "lakehouse/lh_mem.h"
 
@@ -50,13 +50,13 @@ static int cmp_entry(const void *x, const void *y)
 
 static int cmp_fused(const void *x, const void *y)
 {
-    const lh_fused *a = x, *b = y;
+    const lh_fusion_hit *a = x, *b = y;
     if (a->score != b->score) return a->score > b->score ? -1 : 1;
     return (a->label > b->label) - (a->label < b->label);
 }
 
 /* Min-max bounds of a list's finite scores. */
-static void bounds(const lh_ranked *r, size_t n, double *lo, double *hi)
+static void bounds(const lh_fusion_item *r, size_t n, double *lo, double *hi)
 {
     *lo = INFINITY;
     *hi = -INFINITY;
@@ -84,8 +84,8 @@ static int rank_of(size_t pos)
     return pos >= (size_t)INT32_MAX ? INT32_MAX : (int)pos + 1;
 }
 
-size_t lh_fuse(lh_fusion f, double w, double rrf_k, const lh_ranked *a, size_t na,
-               const lh_ranked *b, size_t nb, size_t k, lh_fused *out)
+size_t lh_fusion_fuse(lh_fusion f, double w, double rrf_k, const lh_fusion_item *a, size_t na,
+                      const lh_fusion_item *b, size_t nb, size_t k, lh_fusion_hit *out)
 {
     if (!k || !out) return 0;
     if (!a) na = 0;
@@ -107,7 +107,7 @@ size_t lh_fuse(lh_fusion f, double w, double rrf_k, const lh_ranked *a, size_t n
         bounds(a, na, &alo, &ahi);
         bounds(b, nb, &blo, &bhi);
     }
-    lh_fused *all = lh_xmalloc(n * sizeof *all);
+    lh_fusion_hit *all = lh_xmalloc(n * sizeof *all);
     size_t m = 0;
     for (size_t i = 0; i < n;) {
         uint32_t label = e[i].label;
@@ -116,7 +116,7 @@ size_t lh_fuse(lh_fusion f, double w, double rrf_k, const lh_ranked *a, size_t n
             if (e[i].list == 0 && pa == SIZE_MAX) pa = e[i].pos;
             if (e[i].list == 1 && pb == SIZE_MAX) pb = e[i].pos;
         }
-        lh_fused *o = &all[m++];
+        lh_fusion_hit *o = &all[m++];
         o->label = label;
         o->rank_a = pa == SIZE_MAX ? 0 : rank_of(pa);
         o->rank_b = pb == SIZE_MAX ? 0 : rank_of(pb);

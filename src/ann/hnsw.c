@@ -7,7 +7,7 @@
  * are all valid node ids, old or new. Chunks are only appended, so nothing a
  * reader holds ever moves. The entry point and top level are one 64-bit word.
  */
-#include "hnsw_internal.h"
+#include "internal.h"
 
 #include "lakehouse/lh_hash.h"
 
@@ -671,8 +671,8 @@ void lh_hnsw_free(lh_hnsw *h)
             if (h->fchunks) chunk_free(h->fchunks[c], (size_t)NODES_PER_CHUNK * h->dim * sizeof(float));
         }
         for (size_t c = 0; c < h->upper_chunks; c++) chunk_free(h->upper[c], UPPER_CHUNK * sizeof(uint32_t));
-    } else {
-        hnsw_unmap(h);
+    } else if (h->unmap) {
+        h->unmap(h);
     }
     if (!h->map_mapped) {
         free(h->map_keys);

@@ -1,5 +1,5 @@
 /*
- * embeddings.h — embeddings Parquet in and out (internal to src/vector/).
+ * embeddings.h — embeddings Parquet in and out (internal to src/index/).
  */
 #ifndef LH_VECTOR_EMBEDDINGS_H
 #define LH_VECTOR_EMBEDDINGS_H

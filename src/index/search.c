@@ -20,7 +20,7 @@
 
 /* One search's results: fused hits plus what each list said. */
 typedef struct found {
-    lh_fused *hits;
+    lh_fusion_hit *hits;
     size_t n;
     float *distance; /* per hit: NAN when the vector list did not have it */
     float *bm25;     /* per hit: NAN when the text list did not have it */
@@ -99,7 +99,7 @@ static lh_code run(lh_vectors *v, const lh_vindex *x, const lh_search_request *q
     double rrf_k = q->rrf_k >= 0 ? q->rrf_k : json_number_value(json_object_get(t, "rrf_k"));
     if (w > 1) return lh_err_set(err, LH_EINVAL, "weight must be in 0..1");
     size_t depth = depth_for(q->k, q->mode), na = 0, nb = 0;
-    lh_ranked *a = lh_xmalloc(depth * sizeof *a), *b = lh_xmalloc(depth * sizeof *b);
+    lh_fusion_item *a = lh_xmalloc(depth * sizeof *a), *b = lh_xmalloc(depth * sizeof *b);
     lh_code rc = LH_OK;
     if (q->mode != LH_SEARCH_TEXT) {
         lh_ai *ai = v->cfg.ai ? v->cfg.ai(v->cfg.ai_ctx, str(t, "provider"), str(t, "model"), err) : NULL;
@@ -115,7 +115,7 @@ static lh_code run(lh_vectors *v, const lh_vindex *x, const lh_search_request *q
         if (rc == LH_OK) {
             lh_hnsw_hit *h = lh_xmalloc(depth * sizeof *h);
             na = lh_hnsw_search(x->hnsw, qv, depth, q->ef, allow, h);
-            for (size_t i = 0; i < na; i++) a[i] = (lh_ranked){.label = (uint32_t)h[i].label, .score = -h[i].distance};
+            for (size_t i = 0; i < na; i++) a[i] = (lh_fusion_item){.label = (uint32_t)h[i].label, .score = -h[i].distance};
             free(h);
         }
         free(qv);
@@ -124,14 +124,14 @@ static lh_code run(lh_vectors *v, const lh_vindex *x, const lh_search_request *q
     if (rc == LH_OK && q->mode != LH_SEARCH_VECTOR) {
         lh_bm25_hit *h = lh_xmalloc(depth * sizeof *h);
         nb = lh_bm25_search(x->text->bm25, q->query, strlen(q->query), depth, allow, h);
-        for (size_t i = 0; i < nb; i++) b[i] = (lh_ranked){.label = h[i].label, .score = h[i].score};
+        for (size_t i = 0; i < nb; i++) b[i] = (lh_fusion_item){.label = h[i].label, .score = h[i].score};
         free(h);
     }
     if (rc == LH_OK) {
         f->hits = lh_xmalloc((q->k + 1) * sizeof *f->hits);
-        if (q->mode == LH_SEARCH_HYBRID) f->n = lh_fuse(fusion, w, rrf_k, a, na, b, nb, q->k, f->hits);
-        else f->n = q->mode == LH_SEARCH_VECTOR ? lh_fuse(fusion, 1.0, rrf_k, a, na, NULL, 0, q->k, f->hits)
-                                                : lh_fuse(fusion, 0.0, rrf_k, NULL, 0, b, nb, q->k, f->hits);
+        if (q->mode == LH_SEARCH_HYBRID) f->n = lh_fusion_fuse(fusion, w, rrf_k, a, na, b, nb, q->k, f->hits);
+        else f->n = q->mode == LH_SEARCH_VECTOR ? lh_fusion_fuse(fusion, 1.0, rrf_k, a, na, NULL, 0, q->k, f->hits)
+                                                : lh_fusion_fuse(fusion, 0.0, rrf_k, NULL, 0, b, nb, q->k, f->hits);
         f->distance = lh_xmalloc((f->n + 1) * sizeof(float));
         f->bm25 = lh_xmalloc((f->n + 1) * sizeof(float));
         for (size_t i = 0; i < f->n; i++) {

@@ -1,0 +1,25 @@
+/*
+ * lh_text.h — the tokenizer of full-text search (BM25 documents and queries alike).
+ *
+ * Tokens are maximal runs of letters and digits (ASCII and any valid non-ASCII
+ * UTF-8 sequence counts as a letter; a byte of invalid UTF-8 separates),
+ * ASCII lower-cased, cut to their first 64 bytes (at a character boundary),
+ * with a small English stop-word list removed (a an and are as at be by for
+ * from in is it of on or that the this to was were with; also when the stem
+ * makes one) and a light plural stem on words longer than 3 bytes ending in
+ * "s": "-ies" -> "-y" (not on 4-byte words: "ties" -> "tie"), "-es" dropped
+ * after "x", "ss", "ch", "sh" ("boxes", "classes"), "-ss" and "-us" kept
+ * ("class", "status"), else the "s" dropped ("workers", "databases").
+ */
+#ifndef LH_TEXT_H
+#define LH_TEXT_H
+
+#include <stddef.h>
+
+/* Bytes a token keeps, at most (a longer run is cut at a character boundary). */
+#define LH_TEXT_TOKEN_MAX 64
+
+/* Calls fn for each token of text (the token is not NUL-terminated). */
+void lh_text_tokens(const char *text, size_t len, void (*fn)(void *ctx, const char *tok, size_t n), void *ctx);
+
+#endif
