@@ -36,6 +36,7 @@ struct lh_query_engine {
     pthread_cond_t watchdog_wake;
     pthread_t watchdog;
     bool stop;
+    bool sandboxed;
     lh_query_resolver resolver;
     void *resolver_ctx;
 };
@@ -181,6 +182,7 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         }
     }
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
+    e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
     e->resolver_ctx = opt->resolver_ctx;
     if (e->resolver) duckdb_add_replacement_scan(e->db, replacement_scan, e, NULL);
@@ -325,8 +327,167 @@ static const char *statement_kind(duckdb_statement_type t)
     case DUCKDB_STATEMENT_TYPE_DROP: return "DROP";
     case DUCKDB_STATEMENT_TYPE_EXPORT: return "EXPORT";
     case DUCKDB_STATEMENT_TYPE_TRANSACTION: return "transaction control";
-    default: return "this kind of";
+    case DUCKDB_STATEMENT_TYPE_CALL: return "CALL";
+    default: return NULL;
     }
+}
+
+/* ---- the read-only policy ------------------------------------------------
+ *
+ * A read-only cursor runs only SELECT (with SHOW, DESCRIBE, SUMMARIZE, which
+ * DuckDB prepares as SELECT) and EXPLAIN of such a SELECT — not EXPLAIN
+ * ANALYZE of a CREATE, which would run it. The prepared statement's type
+ * decides. But DuckDB binds while it prepares, so "DROP TABLE workers" fails
+ * on the missing table before its type is known; for a statement that fails
+ * to prepare, json_serialize_sql (which parses without binding and accepts
+ * only SELECT) tells a refused statement from a query with a mistake in it.
+ */
+
+static lh_code refuse(lh_err *err, const char *kind)
+{
+    if (kind)
+        return lh_err_set(err, LH_EFORBIDDEN,
+                          "%s statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)", kind);
+    return lh_err_set(err, LH_EFORBIDDEN,
+                      "only SELECT and EXPLAIN statements are allowed: SQL here is read-only");
+}
+
+/* Skips blanks, -- comments and block comments. */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The word at p, upper-cased into out (empty when p is not at a word); returns its end. */
+static const char *word_at(const char *p, char out[24])
+{
+    size_t n = 0;
+    while (ident_char(p[n]) && n < 23) {
+        out[n] = (char)(p[n] >= 'a' && p[n] <= 'z' ? p[n] - 32 : p[n]);
+        n++;
+    }
+    out[ident_char(p[n]) ? 0 : n] = '\0';
+    return p + n;
+}
+
+/* The statement an EXPLAIN explains: sql past EXPLAIN [ANALYZE] [(options)];
+ * NULL if sql does not start with EXPLAIN. */
+static const char *explained(const char *sql)
+{
+    char w[24];
+    const char *p = word_at(skip_blank(sql), w);
+    if (strcmp(w, "EXPLAIN") != 0) return NULL;
+    p = skip_blank(p);
+    const char *q = word_at(p, w);
+    if (!strcmp(w, "ANALYZE") || !strcmp(w, "ANALYSE")) p = skip_blank(q);
+    if (*p == '(') {
+        word_at(skip_blank(p + 1), w);
+        /* "(FORMAT json)" is options; "(SELECT 1)" is the statement */
+        if (*w && strcmp(w, "SELECT") && strcmp(w, "WITH") && strcmp(w, "FROM") && strcmp(w, "VALUES") &&
+            strcmp(w, "TABLE")) {
+            const char *close = strchr(p, ')');
+            if (close) p = skip_blank(close + 1);
+        }
+    }
+    return p;
+}
+
+/* The refused kind of a statement by its first word, NULL when not one we name. */
+static const char *kind_by_word(const char *sql)
+{
+    static const char *const words[] = {
+        "INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "COPY", "ATTACH", "DETACH", "LOAD",
+        "INSTALL", "SET", "RESET", "PRAGMA", "EXPORT", "IMPORT", "VACUUM", "CHECKPOINT", "BEGIN",
+        "START", "COMMIT", "ROLLBACK", "ABORT", "TRUNCATE", "USE", "CALL", "MERGE", "ANALYZE",
+        "PREPARE", "EXECUTE", "DEALLOCATE", "COMMENT", "UPSERT"};
+    static _Thread_local char word[24];
+    word_at(skip_blank(sql), word);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (!strcmp(word, words[i])) return word;
+    return NULL;
+}
+
+typedef enum { SQL_QUERY, SQL_NOT_QUERY, SQL_UNPARSED } sql_class;
+
+/* Parses sql, without binding it, and says whether it is one SELECT. */
+static sql_class classify_unbound(duckdb_connection conn, const char *sql)
+{
+    duckdb_extracted_statements ex = NULL;
+    idx_t n = duckdb_extract_statements(conn, sql, &ex);
+    duckdb_destroy_extracted(&ex);
+    if (n != 1) return SQL_UNPARSED;
+    sql_class k = SQL_UNPARSED;
+    duckdb_prepared_statement st;
+    duckdb_result r;
+    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
+        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
+        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
+            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            json_t *j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), 0, NULL);
+            if (!json_is_true(json_object_get(j, "error"))) k = SQL_QUERY;
+            else if (!strcmp(json_string_value(json_object_get(j, "error_type")) ?: "", "not implemented"))
+                k = SQL_NOT_QUERY;
+            json_decref(j);
+        }
+        if (chunk) duckdb_destroy_data_chunk(&chunk);
+        duckdb_destroy_result(&r);
+    }
+    duckdb_destroy_prepare(&st);
+    return k;
+}
+
+/* LH_OK if sql only reads, else LH_EFORBIDDEN saying what it is. stmt is sql
+ * prepared, or NULL when preparing failed: then LH_OK means "not refused; the
+ * prepare error stands". */
+static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_prepared_statement stmt,
+                               lh_err *err)
+{
+    const char *inner = explained(sql);
+    if (!stmt) {
+        if (inner) return check_read_only(conn, inner, NULL, err);
+        return classify_unbound(conn, sql) == SQL_NOT_QUERY ? refuse(err, kind_by_word(sql)) : LH_OK;
+    }
+    duckdb_statement_type t = duckdb_prepared_statement_type(stmt);
+    if (t == DUCKDB_STATEMENT_TYPE_SELECT) return LH_OK;
+    if (t != DUCKDB_STATEMENT_TYPE_EXPLAIN) return refuse(err, statement_kind(t));
+    if (!inner) return refuse(err, "EXPLAIN"); /* an EXPLAIN we cannot take apart */
+    duckdb_prepared_statement inner_stmt;
+    lh_code rc = duckdb_prepare(conn, inner, &inner_stmt) == DuckDBSuccess
+                     ? check_read_only(conn, inner, inner_stmt, err)
+                     : check_read_only(conn, inner, NULL, err);
+    duckdb_destroy_prepare(&inner_stmt);
+    return rc;
+}
+
+/* Sandboxed engines read datasets, never files: say so instead of DuckDB's
+ * file-system refusal (or, for a path inside an allowed folder, its "No files found"). */
+static void explain_file_access(lh_query_engine *e, lh_err *err)
+{
+    if (!e->sandboxed || !err) return;
+    if (strncmp(err->message, "Permission Error: Cannot access file", 36) != 0 &&
+        strncmp(err->message, "Permission Error: Cannot access directory", 41) != 0 &&
+        !strstr(err->message, "No files found that match the pattern"))
+        return;
+    lh_err_wrap(err, "SQL here reads datasets, not files: load a file with `lakehouse ingest FILE "
+                     "--dataset NAME` (or POST /v1/ingest), then query the dataset by its name (DuckDB said");
+    size_t n = strlen(err->message);
+    if (n + 1 < sizeof err->message) memcpy(err->message + n, ")", 2);
 }
 
 static lh_code bind_params(lh_query_cursor *c, json_t *params, lh_err *err)
@@ -373,16 +534,18 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         rc = lh_err_set(err, was_interrupted(c) ? LH_ETIMEOUT : prepare_error_code(msg), "%s",
                         msg ? msg : "cannot prepare statement");
         if (err) drop_repeated_context(err->message);
+        lh_err refused;
+        if (args->read_only && rc != LH_ETIMEOUT && check_read_only(c->slot->conn, args->sql, NULL, &refused)) {
+            if (err) *err = refused;
+            rc = refused.code;
+        } else {
+            explain_file_access(e, err);
+        }
         goto fail;
     }
     if (args->read_only) {
-        duckdb_statement_type t = duckdb_prepared_statement_type(c->stmt);
-        if (t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-            rc = lh_err_set(err, LH_EFORBIDDEN,
-                            "%s statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)",
-                            statement_kind(t));
-            goto fail;
-        }
+        rc = check_read_only(c->slot->conn, args->sql, c->stmt, err);
+        if (rc) goto fail;
     }
     rc = bind_params(c, args->params, err);
     if (rc) goto fail;
@@ -398,6 +561,7 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     c->has_result = true;
     if (st == DuckDBError) {
         rc = result_error(c, &c->result, err);
+        explain_file_access(e, err);
         goto fail;
     }
     c->n_cols = duckdb_column_count(&c->result);
@@ -425,12 +589,15 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
         const char *msg = duckdb_prepare_error(stmt);
         rc = lh_err_set(err, prepare_error_code(msg), "%s", msg ? msg : "cannot prepare statement");
         if (err) drop_repeated_context(err->message);
+        lh_err refused;
+        if (check_read_only(slot->conn, sql, NULL, &refused)) {
+            if (err) *err = refused;
+            rc = refused.code;
+        } else {
+            explain_file_access(e, err);
+        }
     } else {
-        duckdb_statement_type t = duckdb_prepared_statement_type(stmt);
-        if (t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN)
-            rc = lh_err_set(err, LH_EFORBIDDEN,
-                            "%s statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)",
-                            statement_kind(t));
+        rc = check_read_only(slot->conn, sql, stmt, err);
     }
     duckdb_destroy_prepare(&stmt);
     release(e, slot);
