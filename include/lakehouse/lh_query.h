@@ -34,8 +34,19 @@ typedef struct lh_query_engine lh_query_engine;
 typedef struct lh_query_cursor lh_query_cursor;
 
 /* Answers "what is table `name`?" with a SELECT in sql; LH_ENOTFOUND when the
- * name is not the resolver's, any other error to fail the query with it. */
-typedef lh_code (*lh_query_resolver)(void *ctx, const char *name, lh_buf *sql, lh_err *err);
+ * name is not the resolver's, any other error to fail the query with it.
+ * schema_only asks for the same columns and types over no rows, reading no
+ * data (how introspection views are bound). */
+typedef lh_code (*lh_query_resolver)(void *ctx, const char *name, bool schema_only, lh_buf *sql,
+                                     lh_err *err);
+
+/* Names the resolver's tables for introspection: *tables = [{name, table}],
+ * where table is a name the resolver answers for that table's state now
+ * (e.g. {"name":"workers","table":"workers@7"}). A statement that looks at
+ * the catalog (SHOW, DESCRIBE, SUMMARIZE, information_schema, duckdb_*(),
+ * pg_catalog, sqlite_master) sees each as a view by its name, pinned to that
+ * state for the statement and dropped after it; other statements pay nothing. */
+typedef lh_code (*lh_query_lister)(void *ctx, json_t **tables, lh_err *err);
 
 typedef struct lh_query_options {
     int threads;              /* 0: DuckDB's default (one per core) */
@@ -44,6 +55,7 @@ typedef struct lh_query_options {
     const char *const *allowed_dirs; /* non-NULL: sandboxed, files readable only under these */
     size_t n_allowed_dirs;
     lh_query_resolver resolver; /* may be NULL */
+    lh_query_lister lister;     /* may be NULL; called with resolver_ctx */
     void *resolver_ctx;
     const char *init_sql; /* run once after open, before the sandbox locks (macros) */
 } lh_query_options;
@@ -103,12 +115,14 @@ void lh_sql_quote_literal(lh_buf *b, const char *s);
  *
  * Every dataset is a table by its name at its current version:
  *     SELECT city, count(*) FROM workers GROUP BY 1
- * and every version is reachable with the table macro lh_version:
- *     SELECT * FROM lh_version('workers', 3)
- * (the same as the quoted table name "workers@3"). Each resolves to
- * read_parquet over that version's data objects (union_by_name, so files
- * written before a schema change line up by column name), cast to the
- * version's schema, with its tombstoned keys filtered out. Objects in
+ * and every version is reachable with the table function dataset_version:
+ *     SELECT * FROM dataset_version('workers', 3)
+ * (older spellings, kept: lh_version('workers', 3) and the quoted table name
+ * "workers@3"). Each resolves to read_parquet over that version's data
+ * objects (union_by_name, so files written before a schema change line up by
+ * column name), every column cast to the version's schema type, with its
+ * tombstoned keys filtered out. SHOW TABLES, DESCRIBE and information_schema
+ * list the datasets that are not deleted (see lh_query_lister). Objects in
  * local-folder buckets are read in place; objects in S3 buckets through a
  * local cache (<data_dir>/_cache/<bucket>/<key>, downloaded on first use;
  * deleting it loses nothing).
@@ -119,13 +133,15 @@ lh_code lh_dataset_tables_new(lh_catalog *catalog, lh_buckets *buckets, const ch
                               lh_dataset_tables **out, lh_err *err);
 void lh_dataset_tables_free(lh_dataset_tables *t);
 
-/* An lh_query_resolver (ctx: the lh_dataset_tables). */
-lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_err *err);
+/* An lh_query_resolver and an lh_query_lister (ctx: the lh_dataset_tables). */
+lh_code lh_dataset_tables_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql,
+                                  lh_err *err);
+lh_code lh_dataset_tables_list(void *ctx, json_t **tables, lh_err *err);
 
 /* The folders a sandboxed engine must allow: fs bucket roots and the cache. */
 size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **dirs);
 
-/* init_sql for the engine: defines the lh_version table macro. */
+/* init_sql for the engine: defines the table macros dataset_version and lh_version. */
 extern const char LH_DATASET_TABLES_INIT_SQL[];
 
 /* The SELECT that reads one manifest's data (exposed for tests and tools). */

@@ -25,6 +25,7 @@ struct lh_query_lease {
     bool has_deadline;
     bool interrupted;
     struct timespec deadline; /* CLOCK_MONOTONIC */
+    json_t *views;            /* temp views made for the running statement, dropped after it */
 };
 
 struct lh_query_engine {
@@ -38,6 +39,7 @@ struct lh_query_engine {
     bool stop;
     bool sandboxed;
     lh_query_resolver resolver;
+    lh_query_lister lister;
     void *resolver_ctx;
 };
 
@@ -90,6 +92,10 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* Set while this thread binds introspection views: the resolver then answers
+ * schema-only. (DuckDB binds on the thread that runs the statement.) */
+static _Thread_local bool binding_views;
+
 /* Unknown table names go to the resolver; its SQL runs in their place through
  * DuckDB's query() table function. */
 static void replacement_scan(duckdb_replacement_scan_info info, const char *name, void *data)
@@ -97,7 +103,7 @@ static void replacement_scan(duckdb_replacement_scan_info info, const char *name
     lh_query_engine *e = data;
     lh_buf sql = {0};
     lh_err err;
-    lh_code rc = e->resolver(e->resolver_ctx, name, &sql, &err);
+    lh_code rc = e->resolver(e->resolver_ctx, name, binding_views, &sql, &err);
     if (rc == LH_OK) {
         duckdb_replacement_scan_set_function_name(info, "query");
         duckdb_value v = duckdb_create_varchar(sql.data);
@@ -184,6 +190,7 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
     e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
+    e->lister = opt->resolver ? opt->lister : NULL;
     e->resolver_ctx = opt->resolver_ctx;
     if (e->resolver) duckdb_add_replacement_scan(e->db, replacement_scan, e, NULL);
     lh_code rc = configure(e, opt, err);
@@ -214,7 +221,10 @@ void lh_query_engine_close(lh_query_engine *e)
     pthread_cond_signal(&e->watchdog_wake);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->watchdog, NULL);
-    for (int i = 0; i < e->n_slots; i++) duckdb_disconnect(&e->slots[i].conn);
+    for (int i = 0; i < e->n_slots; i++) {
+        json_decref(e->slots[i].views);
+        duckdb_disconnect(&e->slots[i].conn);
+    }
     duckdb_close(&e->db);
     pthread_cond_destroy(&e->watchdog_wake);
     pthread_cond_destroy(&e->slot_freed);
@@ -517,6 +527,85 @@ static lh_code bind_params(lh_query_cursor *c, json_t *params, lh_err *err)
     return LH_OK;
 }
 
+/* ---- introspection views ------------------------------------------------ */
+
+/* Whether a statement may look at DuckDB's catalog. A false alarm costs one
+ * listing; a miss shows an empty catalog, never wrong data. */
+static bool reads_catalog(const char *sql)
+{
+    static const char *const words[] = {"information_schema", "duckdb_", "show", "describe",
+                                        "summarize", "sqlite_", "pg_", "table_info"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(sql, words[i])) return true;
+    return false;
+}
+
+/* Drops the views the last statement on this connection made; false if they remain. */
+static bool drop_views(struct lh_query_lease *s)
+{
+    if (!s->views) return true;
+    lh_buf sql = {0};
+    size_t i;
+    json_t *name;
+    json_array_foreach(s->views, i, name) {
+        lh_buf_puts(&sql, "DROP VIEW IF EXISTS temp.main.");
+        lh_sql_quote_ident(&sql, json_string_value(name));
+        lh_buf_puts(&sql, ";");
+    }
+    duckdb_result r;
+    bool ok = !sql.data || duckdb_query(s->conn, sql.data, &r) == DuckDBSuccess;
+    if (sql.data) duckdb_destroy_result(&r);
+    lh_buf_free(&sql);
+    if (ok) {
+        json_decref(s->views);
+        s->views = NULL;
+    }
+    return ok;
+}
+
+/* Makes each table the lister names a temp view of this connection, bound
+ * schema-only (no data read). A table whose view cannot be made is left out. */
+static void make_views(lh_query_engine *e, struct lh_query_lease *s)
+{
+    json_t *tables;
+    lh_err err;
+    if (e->lister(e->resolver_ctx, &tables, &err)) {
+        lh_log(LH_LOG_WARN, "query.list_tables_failed", LH_KV_STR("error", err.message));
+        return;
+    }
+    s->views = json_array();
+    binding_views = true;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tables, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        lh_buf sql = {0};
+        lh_buf_puts(&sql, "CREATE OR REPLACE TEMP VIEW ");
+        lh_sql_quote_ident(&sql, name);
+        lh_buf_puts(&sql, " AS SELECT * FROM ");
+        lh_sql_quote_ident(&sql, json_string_value(json_object_get(t, "table")));
+        duckdb_result r;
+        if (duckdb_query(s->conn, sql.data, &r) == DuckDBSuccess)
+            json_array_append_new(s->views, json_string(name));
+        else
+            lh_log(LH_LOG_WARN, "query.view_failed", LH_KV_STR("table", name),
+                   LH_KV_STR("error", duckdb_result_error(&r)));
+        duckdb_destroy_result(&r);
+        lh_buf_free(&sql);
+    }
+    binding_views = false;
+    json_decref(tables);
+}
+
+/* Readies a leased connection for sql: no views of an earlier statement, and
+ * the catalog's tables as views when sql looks at the catalog. */
+static lh_code ready_connection(lh_query_engine *e, struct lh_query_lease *s, const char *sql, lh_err *err)
+{
+    if (!drop_views(s)) return lh_err_set(err, LH_EINTERNAL, "cannot drop the introspection views");
+    if (e->lister && reads_catalog(sql)) make_views(e, s);
+    return LH_OK;
+}
+
 lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cursor **out,
                       lh_err *err)
 {
@@ -529,6 +618,8 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         free(c);
         return rc;
     }
+    rc = ready_connection(e, c->slot, args->sql, err);
+    if (rc) goto fail;
     if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(c->stmt);
         rc = lh_err_set(err, was_interrupted(c) ? LH_ETIMEOUT : prepare_error_code(msg), "%s",
@@ -584,6 +675,11 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
     struct lh_query_lease *slot;
     lh_code rc = acquire(e, 10000, &slot, err);
     if (rc) return rc;
+    rc = ready_connection(e, slot, sql, err);
+    if (rc) {
+        release(e, slot);
+        return rc;
+    }
     duckdb_prepared_statement stmt;
     if (duckdb_prepare(slot->conn, sql, &stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(stmt);
@@ -600,6 +696,7 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
         rc = check_read_only(slot->conn, sql, stmt, err);
     }
     duckdb_destroy_prepare(&stmt);
+    drop_views(slot);
     release(e, slot);
     return rc;
 }
@@ -615,7 +712,10 @@ void lh_query_close(lh_query_cursor *c)
     }
     free(c->names);
     free(c->types);
-    if (c->slot) release(c->engine, c->slot);
+    if (c->slot) {
+        drop_views(c->slot); /* if this fails, the next statement on the connection retries */
+        release(c->engine, c->slot);
+    }
     free(c);
 }
 
