@@ -8,19 +8,24 @@
  * result) and renders them as table, JSON, NDJSON or CSV, piece by piece, so a
  * large result never sits in memory. A watchdog thread interrupts any query
  * that outlives its deadline (duckdb_interrupt); the cursor then fails with
- * LH_ETIMEOUT.
+ * LH_ETIMEOUT. DuckDB's own types stay behind this header; lh_query_duckdb.h
+ * hands a connection to the few modules that drive DuckDB themselves.
  *
  * A sandboxed engine (allowed_dirs set) can read only files under those
  * folders, cannot ATTACH, INSTALL or LOAD, and its configuration is locked
  * (SET of any setting fails). Read-only cursors additionally refuse every
- * statement but SELECT and EXPLAIN before it runs. Table names DuckDB does not
- * know are offered to a resolver, which may answer with SQL to run in their
- * place (how datasets become tables; see lh_dataset_resolver).
+ * statement but SELECT and EXPLAIN (of a SELECT) before it runs, with
+ * LH_EFORBIDDEN — also when the statement names a table DuckDB does not hold
+ * ("DROP TABLE workers"). In a sandboxed engine, reading a file says that
+ * files come in through ingest.
+ *
+ * Table names DuckDB does not know are offered to a resolver, which may answer
+ * with SQL to run in their place (how datasets become tables; see
+ * lh_dataset_tables below), and a lister names them for SHOW TABLES and kin.
  */
 #ifndef LH_QUERY_H
 #define LH_QUERY_H
 
-#include <duckdb.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,7 +75,7 @@ typedef struct lh_query_args {
     const char *sql;      /* exactly one statement */
     json_t *params;       /* NULL, or an array bound to $1, $2, ... (null, bool, number, string) */
     long long timeout_ms; /* <= 0: no deadline */
-    bool read_only;       /* refuse all but SELECT / EXPLAIN with LH_EFORBIDDEN */
+    bool read_only;       /* refuse all but SELECT / EXPLAIN SELECT with LH_EFORBIDDEN */
 } lh_query_args;
 
 /* Runs one SQL statement. The cursor holds a pooled connection until
@@ -92,20 +97,16 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err);
 /* Milliseconds since the cursor's statement started. */
 double lh_query_elapsed_ms(const lh_query_cursor *c);
 
-/* For modules that drive DuckDB directly (ingest): a pooled connection, with
- * the same deadline watchdog. lh_query_progress reads its progress (0..100,
- * -1 unknown) from any thread. */
+/* A pooled connection for modules that drive DuckDB directly (ingest,
+ * vectors; see lh_query_duckdb.h for the connection itself), under the same
+ * deadline watchdog. lh_query_progress reads its progress (0..100, -1
+ * unknown) from any thread. */
 typedef struct lh_query_lease lh_query_lease;
 lh_code lh_query_lease_acquire(lh_query_engine *e, long long timeout_ms, lh_query_lease **out,
                                lh_err *err);
-duckdb_connection lh_query_lease_connection(lh_query_lease *l);
 double lh_query_progress(lh_query_lease *l);
 bool lh_query_lease_timed_out(lh_query_lease *l);
 void lh_query_lease_release(lh_query_lease *l);
-/* Runs sql (any number of statements) on a leased connection, discarding
- * results: LH_ETIMEOUT when the lease's deadline cancelled it, LH_EIO for
- * DuckDB I/O errors, LH_EINVAL otherwise. lease may be NULL. */
-lh_code lh_query_exec(duckdb_connection conn, lh_query_lease *lease, const char *sql, lh_err *err);
 
 /* Appends s as a quoted SQL identifier ("a""b") or string literal ('it''s'). */
 void lh_sql_quote_ident(lh_buf *b, const char *s);
