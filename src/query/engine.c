@@ -290,6 +290,24 @@ static void drop_repeated_context(char *msg)
     if ((size_t)(last - msg) >= tail && memcmp(last - tail, last, tail) == 0) *last = '\0';
 }
 
+/* DuckDB suggests the nearest catalog name for an unknown table — with no
+ * datasets in its catalog, a system view ("Did you mean "pg_attrdef"?"),
+ * which is never what a user meant. Drop such a suggestion. */
+static void drop_system_suggestion(char *msg)
+{
+    static const char *const system[] = {"\"pg_", "\"sqlite_", "\"duckdb_", "\"information_schema",
+                                         "\"main.pg_", "\"main.sqlite_", "\"main.duckdb_"};
+    char *hint = strstr(msg, "\nDid you mean ");
+    if (!hint) return;
+    const char *name = hint + strlen("\nDid you mean ");
+    for (size_t i = 0; i < sizeof system / sizeof system[0]; i++) {
+        if (strncmp(name, system[i], strlen(system[i])) != 0) continue;
+        char *end = strchr(hint + 1, '\n');
+        memmove(hint, end ? end : hint + strlen(hint), strlen(end ? end : hint + strlen(hint)) + 1);
+        return;
+    }
+}
+
 /* Prepare errors come as text only: a sandbox refusal is "Permission Error: ...". */
 static lh_code prepare_error_code(const char *msg)
 {
@@ -624,7 +642,10 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         const char *msg = duckdb_prepare_error(c->stmt);
         rc = lh_err_set(err, was_interrupted(c) ? LH_ETIMEOUT : prepare_error_code(msg), "%s",
                         msg ? msg : "cannot prepare statement");
-        if (err) drop_repeated_context(err->message);
+        if (err) {
+            drop_repeated_context(err->message);
+            drop_system_suggestion(err->message);
+        }
         lh_err refused;
         if (args->read_only && rc != LH_ETIMEOUT && check_read_only(c->slot->conn, args->sql, NULL, &refused)) {
             if (err) *err = refused;
@@ -684,7 +705,10 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
     if (duckdb_prepare(slot->conn, sql, &stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(stmt);
         rc = lh_err_set(err, prepare_error_code(msg), "%s", msg ? msg : "cannot prepare statement");
-        if (err) drop_repeated_context(err->message);
+        if (err) {
+            drop_repeated_context(err->message);
+            drop_system_suggestion(err->message);
+        }
         lh_err refused;
         if (check_read_only(slot->conn, sql, NULL, &refused)) {
             if (err) *err = refused;
