@@ -70,9 +70,9 @@ size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **di
 }
 
 /* A type from a manifest goes into SQL text, so it must be a type and
- * nothing more: outside quoted names and literals only [A-Za-z0-9_ ,.:[]()],
- * parentheses balanced (it cannot close the CAST it sits in), no ';' and no
- * comment. */
+ * nothing more: outside quoted names and literals only [A-Za-z0-9_ ,.:[]()]
+ * and non-ASCII letters, parentheses balanced (it cannot close the CAST it
+ * sits in), no ';' and no comment. */
 static bool type_ok(const char *type)
 {
     int depth = 0;
@@ -88,7 +88,7 @@ static bool type_ok(const char *type)
         } else if (*p == ')') {
             if (--depth < 0) return false;
         } else if (!strchr(" ,.:[]_", *p) && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                                              (*p >= '0' && *p <= '9'))) {
+                                              (*p >= '0' && *p <= '9') || (unsigned char)*p >= 0x80)) {
             return false;
         }
     }

@@ -440,6 +440,40 @@ static void test_catalog_views(void **state)
     lh_query_engine_close(e);
 }
 
+/* A version's SELECT casts every column to its manifest type; a type that is
+ * not only a type (it would smuggle SQL in) makes the manifest corrupt. */
+static void test_manifest_types(void **state)
+{
+    (void)state;
+    json_t *m = json_pack("{s:s, s:i, s:[], s:{s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}}", "dataset", "d",
+                          "version", 3, "objects", "schema", "fields", "name", "id", "type", "BIGINT", "name", "s",
+                          "type", "STRUCT(\"my field\" BIGINT, café VARCHAR[])", "name", "ts", "type",
+                          "TIMESTAMP WITH TIME ZONE", "name", "e", "type", "ENUM('a', 'it''s')");
+    lh_buf sql = {0};
+    lh_err err;
+    /* no objects: nothing is read, so no tables object is needed */
+    if (lh_dataset_tables_sql(NULL, m, &sql, &err)) fail_msg("%s", err.message);
+    lh_buf q = {0};
+    lh_buf_printf(&q, "SELECT typeof(id) || '|' || typeof(s) || '|' || typeof(ts) || '|' || typeof(e) AS t "
+                      "FROM (%s UNION ALL SELECT NULL, NULL, NULL, NULL)", sql.data);
+    char *out = run(q.data, LH_FORMAT_CSV, 0, 10000, &err);
+    if (!out) fail_msg("%s: %s", q.data, err.message);
+    assert_string_equal(out, "t\r\n\"BIGINT|STRUCT(\"\"my field\"\" BIGINT, \"\"café\"\" VARCHAR[])|"
+                             "TIMESTAMP WITH TIME ZONE|ENUM('a', 'it''s')\"\r\n");
+    free(out);
+    lh_buf_free(&q);
+    const char *bad[] = {"INTEGER) AS x, (SELECT 1", "INTEGER -- x", "VARCHAR; DROP TABLE t", "INTEGER /* x */",
+                         "DECIMAL(18,3", "STRUCT(\"a BIGINT)", "", "ENUM('a)"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_object_set_new(json_array_get(json_object_get(json_object_get(m, "schema"), "fields"), 0), "type",
+                            json_string(bad[i]));
+        lh_buf_reset(&sql);
+        if (lh_dataset_tables_sql(NULL, m, &sql, &err) != LH_ECORRUPT) fail_msg("accepted type %s", bad[i]);
+    }
+    lh_buf_free(&sql);
+    json_decref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -449,7 +483,7 @@ int main(void)
         cmocka_unit_test(test_max_rows),        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
-        cmocka_unit_test(test_catalog_views),
+        cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
