@@ -413,6 +413,24 @@ static const char *word_at(const char *p, char out[24])
     return p + n;
 }
 
+/* The ')' that closes the '(' at p, past quoted text; NULL if none. */
+static const char *closing_paren(const char *p)
+{
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\'' || *p == '"') {
+            const char *end = strchr(p + 1, *p); /* a doubled quote is two quoted runs */
+            if (!end) return NULL;
+            p = end;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
 /* The statement an EXPLAIN explains: sql past EXPLAIN [ANALYZE] [(options)];
  * NULL if sql does not start with EXPLAIN. */
 static const char *explained(const char *sql)
@@ -428,7 +446,7 @@ static const char *explained(const char *sql)
         /* "(FORMAT json)" is options; "(SELECT 1)" is the statement */
         if (*w && strcmp(w, "SELECT") && strcmp(w, "WITH") && strcmp(w, "FROM") && strcmp(w, "VALUES") &&
             strcmp(w, "TABLE")) {
-            const char *close = strchr(p, ')');
+            const char *close = closing_paren(p);
             if (close) p = skip_blank(close + 1);
         }
     }
@@ -495,10 +513,14 @@ static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_p
     if (t == DUCKDB_STATEMENT_TYPE_SELECT) return LH_OK;
     if (t != DUCKDB_STATEMENT_TYPE_EXPLAIN) return refuse(err, statement_kind(t));
     if (!inner) return refuse(err, "EXPLAIN"); /* an EXPLAIN we cannot take apart */
+    /* what EXPLAIN ANALYZE would run must itself be a query; if we cannot
+     * prepare what we took apart, it must at least parse as one */
     duckdb_prepared_statement inner_stmt;
-    lh_code rc = duckdb_prepare(conn, inner, &inner_stmt) == DuckDBSuccess
-                     ? check_read_only(conn, inner, inner_stmt, err)
-                     : check_read_only(conn, inner, NULL, err);
+    lh_code rc;
+    if (duckdb_prepare(conn, inner, &inner_stmt) == DuckDBSuccess)
+        rc = check_read_only(conn, inner, inner_stmt, err);
+    else
+        rc = classify_unbound(conn, inner) == SQL_QUERY ? LH_OK : refuse(err, kind_by_word(inner));
     duckdb_destroy_prepare(&inner_stmt);
     return rc;
 }

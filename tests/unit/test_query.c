@@ -309,7 +309,9 @@ static void test_read_only(void **state)
                              "WITH a AS (SELECT 1) DELETE FROM workers", "CREATE TABLE t AS SELECT 1",
                              "ALTER TABLE workers ADD COLUMN b INT", "COPY workers TO 'x.csv'",
                              "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1", "EXPLAIN (ANALYZE) INSERT INTO workers VALUES (1)",
-                             "EXPLAIN ANALYZE DROP TABLE workers", "PRAGMA table_info('workers')", "CALL pragma_version()"};
+                             "EXPLAIN ANALYZE DROP TABLE workers",
+                             "EXPLAIN (ANALYZE, FORMAT ') SELECT 1 --') CREATE TABLE t AS SELECT 1",
+                             "EXPLAIN ANALYZE /* ( */ -- (\n CREATE TABLE t AS SELECT 1", "PRAGMA table_info('workers')", "CALL pragma_version()"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         if (open_ro(engine, refused[i], &err) != LH_EFORBIDDEN) fail_msg("%s: %s", refused[i], err.message);
         assert_non_null(strstr(err.message, "read-only"));
