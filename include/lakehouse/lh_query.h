@@ -38,10 +38,11 @@
 typedef struct lh_query_engine lh_query_engine;
 typedef struct lh_query_cursor lh_query_cursor;
 
-/* Answers "what is table `name`?" with a SELECT in sql; LH_ENOTFOUND when the
- * name is not the resolver's, any other error to fail the query with it.
- * schema_only asks for the same columns and types over no rows, reading no
- * data (how introspection views are bound). */
+/* Answers "what is table `name`?" with a SELECT in sql. LH_OK with sql left
+ * empty when the name is not the resolver's (DuckDB then says no such table);
+ * an error fails the query with its message and its code (a deleted dataset:
+ * LH_ENOTFOUND). schema_only asks for the same columns and types over no
+ * rows, reading no data (how introspection views are bound). */
 typedef lh_code (*lh_query_resolver)(void *ctx, const char *name, bool schema_only, lh_buf *sql,
                                      lh_err *err);
 

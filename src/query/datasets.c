@@ -186,10 +186,10 @@ lh_code lh_dataset_tables_resolve(void *ctx, const char *name, bool schema_only,
     int64_t version = 0;
     const char *at = strchr(name, '@');
     size_t n = at ? (size_t)(at - name) : strlen(name);
-    if (n >= sizeof dataset) return LH_ENOTFOUND;
+    if (n >= sizeof dataset) return LH_OK; /* not a dataset name: not ours */
     memcpy(dataset, name, n);
     dataset[n] = '\0';
-    if (lh_catalog_name_check(dataset, NULL) != LH_OK) return LH_ENOTFOUND;
+    if (lh_catalog_name_check(dataset, NULL) != LH_OK) return LH_OK;
     if (at) {
         char *end;
         errno = 0;
@@ -203,7 +203,7 @@ lh_code lh_dataset_tables_resolve(void *ctx, const char *name, bool schema_only,
     if (rc == LH_ENOTFOUND && !at) {
         /* not a dataset: let DuckDB say the table does not exist */
         lh_err probe;
-        if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_ENOTFOUND;
+        if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_OK;
         json_decref(m);
     }
     if (rc == LH_ENOTFOUND && at) return LH_EINVAL; /* the dataset exists; the version does not: say so */

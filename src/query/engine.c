@@ -96,6 +96,10 @@ static void *watchdog_main(void *arg)
  * schema-only. (DuckDB binds on the thread that runs the statement.) */
 static _Thread_local bool binding_views;
 
+/* The code of the resolver's last refusal on this thread: DuckDB passes on
+ * only its message, as a Binder Error. */
+static _Thread_local lh_code resolver_failure;
+
 /* Unknown table names go to the resolver; its SQL runs in their place through
  * DuckDB's query() table function. */
 static void replacement_scan(duckdb_replacement_scan_info info, const char *name, void *data)
@@ -104,12 +108,13 @@ static void replacement_scan(duckdb_replacement_scan_info info, const char *name
     lh_buf sql = {0};
     lh_err err;
     lh_code rc = e->resolver(e->resolver_ctx, name, binding_views, &sql, &err);
-    if (rc == LH_OK) {
+    if (rc == LH_OK && sql.len) {
         duckdb_replacement_scan_set_function_name(info, "query");
         duckdb_value v = duckdb_create_varchar(sql.data);
         duckdb_replacement_scan_add_parameter(info, v);
         duckdb_destroy_value(&v);
-    } else if (rc != LH_ENOTFOUND) {
+    } else if (rc != LH_OK) {
+        resolver_failure = rc;
         duckdb_replacement_scan_set_error(info, err.message);
     }
     lh_buf_free(&sql);
@@ -660,10 +665,11 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     }
     rc = ready_connection(e, c->slot, args->sql, err);
     if (rc) goto fail;
+    resolver_failure = LH_OK;
     if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(c->stmt);
-        rc = lh_err_set(err, was_interrupted(c) ? LH_ETIMEOUT : prepare_error_code(msg), "%s",
-                        msg ? msg : "cannot prepare statement");
+        lh_code code = was_interrupted(c) ? LH_ETIMEOUT : resolver_failure ? resolver_failure : prepare_error_code(msg);
+        rc = lh_err_set(err, code, "%s", msg ? msg : "cannot prepare statement");
         if (err) {
             drop_repeated_context(err->message);
             drop_system_suggestion(err->message);
@@ -724,9 +730,11 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
         return rc;
     }
     duckdb_prepared_statement stmt;
+    resolver_failure = LH_OK;
     if (duckdb_prepare(slot->conn, sql, &stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(stmt);
-        rc = lh_err_set(err, prepare_error_code(msg), "%s", msg ? msg : "cannot prepare statement");
+        rc = lh_err_set(err, resolver_failure ? resolver_failure : prepare_error_code(msg), "%s",
+                        msg ? msg : "cannot prepare statement");
         if (err) {
             drop_repeated_context(err->message);
             drop_system_suggestion(err->message);

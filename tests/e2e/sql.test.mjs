@@ -145,8 +145,8 @@ describe('ingest and SQL over HTTP', () => {
     assert.ok(res.status < 300, `delete: ${res.status}`);
     assert.deepEqual(await tables(), ['workers']);
     r = await sql(srv, { sql: 'SELECT * FROM later' });
-    assert.equal(r.status, 400);
-    assert.match(r.body.error.message, /later does not exist/);
+    assert.equal(r.status, 404);
+    assert.match(r.body.error.message, /dataset later is deleted \(its versions stay readable with dataset_version\)/);
   });
 
   it('explains that files come in through ingest', async () => {

@@ -345,12 +345,12 @@ static struct {
 static lh_code fake_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql, lh_err *err)
 {
     (void)ctx;
-    (void)err;
     int v;
     if (!strcmp(name, "t")) v = fake.version;
     else if (!strcmp(name, "t@1")) v = 1;
     else if (!strcmp(name, "t@2")) v = 2;
-    else return LH_ENOTFOUND;
+    else if (!strcmp(name, "gone")) return lh_err_set(err, LH_ENOTFOUND, "dataset gone is deleted");
+    else return LH_OK; /* not ours */
     const char *type = v == 1 ? "BIGINT" : "VARCHAR";
     if (schema_only) {
         fake.schema_reads++;
@@ -432,6 +432,13 @@ static void test_catalog_views(void **state)
     fake.listed = false;
     expect_csv(e, "SHOW TABLES", "name\r\n");
     assert_true(fake.schema_reads >= 4);
+    /* the resolver's refusal keeps its code; names it does not know are DuckDB's to refuse */
+    assert_null(run_on(e, "SELECT * FROM gone", &err));
+    assert_int_equal(err.code, LH_ENOTFOUND);
+    assert_non_null(strstr(err.message, "dataset gone is deleted"));
+    assert_null(run_on(e, "SELECT * FROM other", &err));
+    assert_int_equal(err.code, LH_EINVAL);
+    assert_non_null(strstr(err.message, "Table with name other does not exist"));
     /* sandboxed: files are for ingest */
     assert_null(run_on(e, "SELECT * FROM 'people.csv'", &err));
     assert_int_equal(err.code, LH_EFORBIDDEN);
