@@ -8,19 +8,24 @@
  * result) and renders them as table, JSON, NDJSON or CSV, piece by piece, so a
  * large result never sits in memory. A watchdog thread interrupts any query
  * that outlives its deadline (duckdb_interrupt); the cursor then fails with
- * LH_ETIMEOUT.
+ * LH_ETIMEOUT. DuckDB's own types stay behind this header; lh_query_duckdb.h
+ * hands a connection to the few modules that drive DuckDB themselves.
  *
  * A sandboxed engine (allowed_dirs set) can read only files under those
  * folders, cannot ATTACH, INSTALL or LOAD, and its configuration is locked
  * (SET of any setting fails). Read-only cursors additionally refuse every
- * statement but SELECT and EXPLAIN before it runs. Table names DuckDB does not
- * know are offered to a resolver, which may answer with SQL to run in their
- * place (how datasets become tables; see lh_dataset_resolver).
+ * statement but SELECT and EXPLAIN (of a SELECT) before it runs, with
+ * LH_EFORBIDDEN — also when the statement names a table DuckDB does not hold
+ * ("DROP TABLE workers"). In a sandboxed engine, reading a file says that
+ * files come in through ingest.
+ *
+ * Table names DuckDB does not know are offered to a resolver, which may answer
+ * with SQL to run in their place (how datasets become tables; see
+ * lh_dataset_tables below), and a lister names them for SHOW TABLES and kin.
  */
 #ifndef LH_QUERY_H
 #define LH_QUERY_H
 
-#include <duckdb.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,9 +38,21 @@
 typedef struct lh_query_engine lh_query_engine;
 typedef struct lh_query_cursor lh_query_cursor;
 
-/* Answers "what is table `name`?" with a SELECT in sql; LH_ENOTFOUND when the
- * name is not the resolver's, any other error to fail the query with it. */
-typedef lh_code (*lh_query_resolver)(void *ctx, const char *name, lh_buf *sql, lh_err *err);
+/* Answers "what is table `name`?" with a SELECT in sql. LH_OK with sql left
+ * empty when the name is not the resolver's (DuckDB then says no such table);
+ * an error fails the query with its message and its code (a deleted dataset:
+ * LH_ENOTFOUND). schema_only asks for the same columns and types over no
+ * rows, reading no data (how introspection views are bound). */
+typedef lh_code (*lh_query_resolver)(void *ctx, const char *name, bool schema_only, lh_buf *sql,
+                                     lh_err *err);
+
+/* Names the resolver's tables for introspection: *tables = [{name, table}],
+ * where table is a name the resolver answers for that table's state now
+ * (e.g. {"name":"workers","table":"workers@7"}). A statement that looks at
+ * the catalog (SHOW, DESCRIBE, SUMMARIZE, information_schema, duckdb_*(),
+ * pg_catalog, sqlite_master) sees each as a view by its name, pinned to that
+ * state for the statement and dropped after it; other statements pay nothing. */
+typedef lh_code (*lh_query_lister)(void *ctx, json_t **tables, lh_err *err);
 
 typedef struct lh_query_options {
     int threads;              /* 0: DuckDB's default (one per core) */
@@ -44,6 +61,7 @@ typedef struct lh_query_options {
     const char *const *allowed_dirs; /* non-NULL: sandboxed, files readable only under these */
     size_t n_allowed_dirs;
     lh_query_resolver resolver; /* may be NULL */
+    lh_query_lister lister;     /* may be NULL; called with resolver_ctx */
     void *resolver_ctx;
     const char *init_sql; /* run once after open, before the sandbox locks (macros) */
 } lh_query_options;
@@ -58,7 +76,7 @@ typedef struct lh_query_args {
     const char *sql;      /* exactly one statement */
     json_t *params;       /* NULL, or an array bound to $1, $2, ... (null, bool, number, string) */
     long long timeout_ms; /* <= 0: no deadline */
-    bool read_only;       /* refuse all but SELECT / EXPLAIN with LH_EFORBIDDEN */
+    bool read_only;       /* refuse all but SELECT / EXPLAIN SELECT with LH_EFORBIDDEN */
 } lh_query_args;
 
 /* Runs one SQL statement. The cursor holds a pooled connection until
@@ -80,20 +98,16 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err);
 /* Milliseconds since the cursor's statement started. */
 double lh_query_elapsed_ms(const lh_query_cursor *c);
 
-/* For modules that drive DuckDB directly (ingest): a pooled connection, with
- * the same deadline watchdog. lh_query_progress reads its progress (0..100,
- * -1 unknown) from any thread. */
+/* A pooled connection for modules that drive DuckDB directly (ingest,
+ * vectors; see lh_query_duckdb.h for the connection itself), under the same
+ * deadline watchdog. lh_query_progress reads its progress (0..100, -1
+ * unknown) from any thread. */
 typedef struct lh_query_lease lh_query_lease;
 lh_code lh_query_lease_acquire(lh_query_engine *e, long long timeout_ms, lh_query_lease **out,
                                lh_err *err);
-duckdb_connection lh_query_lease_connection(lh_query_lease *l);
 double lh_query_progress(lh_query_lease *l);
 bool lh_query_lease_timed_out(lh_query_lease *l);
 void lh_query_lease_release(lh_query_lease *l);
-/* Runs sql (any number of statements) on a leased connection, discarding
- * results: LH_ETIMEOUT when the lease's deadline cancelled it, LH_EIO for
- * DuckDB I/O errors, LH_EINVAL otherwise. lease may be NULL. */
-lh_code lh_query_exec(duckdb_connection conn, lh_query_lease *lease, const char *sql, lh_err *err);
 
 /* Appends s as a quoted SQL identifier ("a""b") or string literal ('it''s'). */
 void lh_sql_quote_ident(lh_buf *b, const char *s);
@@ -103,12 +117,14 @@ void lh_sql_quote_literal(lh_buf *b, const char *s);
  *
  * Every dataset is a table by its name at its current version:
  *     SELECT city, count(*) FROM workers GROUP BY 1
- * and every version is reachable with the table macro lh_version:
- *     SELECT * FROM lh_version('workers', 3)
- * (the same as the quoted table name "workers@3"). Each resolves to
- * read_parquet over that version's data objects (union_by_name, so files
- * written before a schema change line up by column name), cast to the
- * version's schema, with its tombstoned keys filtered out. Objects in
+ * and every version is reachable with the table function dataset_version:
+ *     SELECT * FROM dataset_version('workers', 3)
+ * (older spellings, kept: lh_version('workers', 3) and the quoted table name
+ * "workers@3"). Each resolves to read_parquet over that version's data
+ * objects (union_by_name, so files written before a schema change line up by
+ * column name), every column cast to the version's schema type, with its
+ * tombstoned keys filtered out. SHOW TABLES, DESCRIBE and information_schema
+ * list the datasets that are not deleted (see lh_query_lister). Objects in
  * local-folder buckets are read in place; objects in S3 buckets through a
  * local cache (<data_dir>/_cache/<bucket>/<key>, downloaded on first use;
  * deleting it loses nothing).
@@ -119,13 +135,15 @@ lh_code lh_dataset_tables_new(lh_catalog *catalog, lh_buckets *buckets, const ch
                               lh_dataset_tables **out, lh_err *err);
 void lh_dataset_tables_free(lh_dataset_tables *t);
 
-/* An lh_query_resolver (ctx: the lh_dataset_tables). */
-lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_err *err);
+/* An lh_query_resolver and an lh_query_lister (ctx: the lh_dataset_tables). */
+lh_code lh_dataset_tables_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql,
+                                  lh_err *err);
+lh_code lh_dataset_tables_list(void *ctx, json_t **tables, lh_err *err);
 
 /* The folders a sandboxed engine must allow: fs bucket roots and the cache. */
 size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **dirs);
 
-/* init_sql for the engine: defines the lh_version table macro. */
+/* init_sql for the engine: defines the table macros dataset_version and lh_version. */
 extern const char LH_DATASET_TABLES_INIT_SQL[];
 
 /* The SELECT that reads one manifest's data (exposed for tests and tools). */

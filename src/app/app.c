@@ -53,6 +53,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                .allowed_dirs = dirs,
                                .n_allowed_dirs = n_dirs,
                                .resolver = lh_dataset_tables_resolve,
+                               .lister = lh_dataset_tables_list,
                                .resolver_ctx = app->tables,
                                .init_sql = LH_DATASET_TABLES_INIT_SQL};
         rc = lh_query_engine_open(&qo, &app->query, err);

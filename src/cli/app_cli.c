@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
 
 #include <stdio.h>
@@ -37,7 +38,7 @@ lh_who lh_cli_who(const char *actor)
 
 void lh_cli_print_json(const json_t *j)
 {
-    char *text = json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    char *text = lh_json_dumps(j, JSON_INDENT(2) | JSON_ENCODE_ANY);
     if (text) {
         fputs(text, stdout);
         fputc('\n', stdout);

@@ -18,6 +18,7 @@
  */
 #include "lakehouse/lh_buf.h"
 #include "lakehouse/lh_http.h"
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
 
 #include <arpa/inet.h>
@@ -235,7 +236,7 @@ void lh_http_res_stream(lh_http_res *res, int status, const char *content_type,
 
 void lh_http_res_json(lh_http_res *res, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = lh_json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(body);
     if (!text) {
         lh_http_res_bytes(res, 500, "application/json",

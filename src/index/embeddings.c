@@ -6,6 +6,7 @@
 #include "embeddings.h"
 
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_query_duckdb.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -9,6 +9,7 @@
 
 #include "lakehouse/lh_hash.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_query_duckdb.h"
 
 #include <inttypes.h>
 #include <math.h>

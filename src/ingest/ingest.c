@@ -6,6 +6,7 @@
 
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_query_duckdb.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
 

@@ -14,8 +14,10 @@
 #include <sys/stat.h>
 
 const char LH_DATASET_TABLES_INIT_SQL[] =
+    "CREATE MACRO dataset_version(dataset, version) AS TABLE "
+    "SELECT * FROM query_table(dataset || '@' || CAST(version AS VARCHAR));"
     "CREATE MACRO lh_version(dataset, version) AS TABLE "
-    "SELECT * FROM query_table(dataset || '@' || CAST(version AS VARCHAR))";
+    "SELECT * FROM dataset_version(dataset, version)";
 
 struct lh_dataset_tables {
     lh_catalog *catalog;
@@ -67,35 +69,62 @@ size_t lh_dataset_tables_dirs(const lh_dataset_tables *t, const char *const **di
     return t->n_dirs;
 }
 
-/* Casts that schema evolution can require (widened columns); other types are read as stored. */
-static bool castable(const char *type)
+/* A type from a manifest goes into SQL text, so it must be a type and
+ * nothing more: outside quoted names and literals only [A-Za-z0-9_ ,.:[]()]
+ * and non-ASCII letters, parentheses balanced (it cannot close the CAST it
+ * sits in), no ';' and no comment. */
+static bool type_ok(const char *type)
 {
-    return !strcmp(type, "VARCHAR") || !strcmp(type, "BIGINT") || !strcmp(type, "DOUBLE");
+    int depth = 0;
+    if (!type || !*type) return false;
+    for (const char *p = type; *p; p++) {
+        if (*p == '"' || *p == '\'') {
+            char q = *p;
+            for (p++; *p && !(*p == q && p[1] != q); p++)
+                if (*p == q) p++; /* a doubled quote */
+            if (!*p) return false;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')') {
+            if (--depth < 0) return false;
+        } else if (!strchr(" ,.:[]_", *p) && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                                              (*p >= '0' && *p <= '9') || (unsigned char)*p >= 0x80)) {
+            return false;
+        }
+    }
+    return depth == 0;
 }
 
-lh_code lh_dataset_tables_sql(lh_dataset_tables *t, const json_t *m, lh_buf *sql, lh_err *err)
+/* The SELECT for manifest m. Every column is cast to the version's schema
+ * type (a no-op where the Parquet type is already that), so the result's
+ * types are the catalog's, and schema_only — the same columns over no rows,
+ * reading nothing — has exactly the types of the real thing (temp views for
+ * introspection are bound with it; DuckDB refuses a view whose types change). */
+static lh_code manifest_sql(lh_dataset_tables *t, const json_t *m, bool schema_only, lh_buf *sql,
+                            lh_err *err)
 {
     json_t *fields = json_object_get(json_object_get(m, "schema"), "fields");
     json_t *objects = json_object_get(m, "objects");
+    bool empty = schema_only || json_array_size(objects) == 0;
     lh_buf_puts(sql, "SELECT ");
     size_t i;
     json_t *f;
-    if (json_array_size(fields) == 0) lh_buf_puts(sql, "NULL AS \"_empty\"");
+    if (json_array_size(fields) == 0) lh_buf_puts(sql, "CAST(NULL AS INTEGER) AS \"_empty\"");
     json_array_foreach(fields, i, f) {
         const char *name = json_string_value(json_object_get(f, "name"));
         const char *type = json_string_value(json_object_get(f, "type"));
+        if (!type_ok(type))
+            return lh_err_set(err, LH_ECORRUPT, "dataset %s v%lld: column %s has an invalid type",
+                              json_string_value(json_object_get(m, "dataset")),
+                              (long long)json_integer_value(json_object_get(m, "version")), name);
         if (i) lh_buf_puts(sql, ", ");
-        if (json_array_size(objects) == 0 || castable(type)) {
-            lh_buf_puts(sql, "CAST(");
-            if (json_array_size(objects) == 0) lh_buf_puts(sql, "NULL");
-            else lh_sql_quote_ident(sql, name);
-            lh_buf_printf(sql, " AS %s) AS ", castable(type) ? type : "VARCHAR");
-            lh_sql_quote_ident(sql, name);
-        } else {
-            lh_sql_quote_ident(sql, name);
-        }
+        lh_buf_puts(sql, "CAST(");
+        if (empty) lh_buf_puts(sql, "NULL");
+        else lh_sql_quote_ident(sql, name);
+        lh_buf_printf(sql, " AS %s) AS ", type);
+        lh_sql_quote_ident(sql, name);
     }
-    if (json_array_size(objects) == 0) {
+    if (empty) {
         lh_buf_puts(sql, " WHERE false");
         return LH_OK;
     }
@@ -145,17 +174,22 @@ lh_code lh_dataset_tables_sql(lh_dataset_tables *t, const json_t *m, lh_buf *sql
     return LH_OK;
 }
 
-lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_err *err)
+lh_code lh_dataset_tables_sql(lh_dataset_tables *t, const json_t *m, lh_buf *sql, lh_err *err)
+{
+    return manifest_sql(t, m, false, sql, err);
+}
+
+lh_code lh_dataset_tables_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql, lh_err *err)
 {
     lh_dataset_tables *t = ctx;
     char dataset[80];
     int64_t version = 0;
     const char *at = strchr(name, '@');
     size_t n = at ? (size_t)(at - name) : strlen(name);
-    if (n >= sizeof dataset) return LH_ENOTFOUND;
+    if (n >= sizeof dataset) return LH_OK; /* not a dataset name: not ours */
     memcpy(dataset, name, n);
     dataset[n] = '\0';
-    if (lh_catalog_name_check(dataset, NULL) != LH_OK) return LH_ENOTFOUND;
+    if (lh_catalog_name_check(dataset, NULL) != LH_OK) return LH_OK;
     if (at) {
         char *end;
         errno = 0;
@@ -169,7 +203,7 @@ lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_e
     if (rc == LH_ENOTFOUND && !at) {
         /* not a dataset: let DuckDB say the table does not exist */
         lh_err probe;
-        if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_ENOTFOUND;
+        if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_OK;
         json_decref(m);
     }
     if (rc == LH_ENOTFOUND && at) return LH_EINVAL; /* the dataset exists; the version does not: say so */
@@ -177,9 +211,34 @@ lh_code lh_dataset_tables_resolve(void *ctx, const char *name, lh_buf *sql, lh_e
     if (json_is_true(json_object_get(m, "deleted")) && !at) {
         json_decref(m);
         return lh_err_set(err, LH_ENOTFOUND,
-                          "dataset %s is deleted (its versions stay readable with lh_version)", dataset);
+                          "dataset %s is deleted (its versions stay readable with dataset_version)", dataset);
     }
-    rc = lh_dataset_tables_sql(t, m, sql, err);
+    rc = manifest_sql(t, m, schema_only, sql, err);
     json_decref(m);
     return rc;
+}
+
+lh_code lh_dataset_tables_list(void *ctx, json_t **tables, lh_err *err)
+{
+    lh_dataset_tables *t = ctx;
+    json_t *list;
+    lh_code rc = lh_catalog_list(t->catalog, false, &list, err);
+    if (rc) return rc;
+    *tables = json_array();
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        json_t *m;
+        lh_err ignored;
+        if (lh_catalog_get(t->catalog, name, 0, &m, &ignored)) continue; /* gone meanwhile */
+        if (!json_is_true(json_object_get(m, "deleted"))) {
+            char *pinned = lh_xasprintf("%s@%lld", name, (long long)json_integer_value(json_object_get(m, "version")));
+            json_array_append_new(*tables, json_pack("{s:s, s:s}", "name", name, "table", pinned));
+            free(pinned);
+        }
+        json_decref(m);
+    }
+    json_decref(list);
+    return LH_OK;
 }

@@ -25,6 +25,7 @@ struct lh_query_lease {
     bool has_deadline;
     bool interrupted;
     struct timespec deadline; /* CLOCK_MONOTONIC */
+    json_t *views;            /* temp views made for the running statement, dropped after it */
 };
 
 struct lh_query_engine {
@@ -36,7 +37,9 @@ struct lh_query_engine {
     pthread_cond_t watchdog_wake;
     pthread_t watchdog;
     bool stop;
+    bool sandboxed;
     lh_query_resolver resolver;
+    lh_query_lister lister;
     void *resolver_ctx;
 };
 
@@ -89,6 +92,14 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* Set while this thread binds introspection views: the resolver then answers
+ * schema-only. (DuckDB binds on the thread that runs the statement.) */
+static _Thread_local bool binding_views;
+
+/* The code of the resolver's last refusal on this thread: DuckDB passes on
+ * only its message, as a Binder Error. */
+static _Thread_local lh_code resolver_failure;
+
 /* Unknown table names go to the resolver; its SQL runs in their place through
  * DuckDB's query() table function. */
 static void replacement_scan(duckdb_replacement_scan_info info, const char *name, void *data)
@@ -96,13 +107,14 @@ static void replacement_scan(duckdb_replacement_scan_info info, const char *name
     lh_query_engine *e = data;
     lh_buf sql = {0};
     lh_err err;
-    lh_code rc = e->resolver(e->resolver_ctx, name, &sql, &err);
-    if (rc == LH_OK) {
+    lh_code rc = e->resolver(e->resolver_ctx, name, binding_views, &sql, &err);
+    if (rc == LH_OK && sql.len) {
         duckdb_replacement_scan_set_function_name(info, "query");
         duckdb_value v = duckdb_create_varchar(sql.data);
         duckdb_replacement_scan_add_parameter(info, v);
         duckdb_destroy_value(&v);
-    } else if (rc != LH_ENOTFOUND) {
+    } else if (rc != LH_OK) {
+        resolver_failure = rc;
         duckdb_replacement_scan_set_error(info, err.message);
     }
     lh_buf_free(&sql);
@@ -181,7 +193,9 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         }
     }
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
+    e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
+    e->lister = opt->resolver ? opt->lister : NULL;
     e->resolver_ctx = opt->resolver_ctx;
     if (e->resolver) duckdb_add_replacement_scan(e->db, replacement_scan, e, NULL);
     lh_code rc = configure(e, opt, err);
@@ -212,7 +226,10 @@ void lh_query_engine_close(lh_query_engine *e)
     pthread_cond_signal(&e->watchdog_wake);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->watchdog, NULL);
-    for (int i = 0; i < e->n_slots; i++) duckdb_disconnect(&e->slots[i].conn);
+    for (int i = 0; i < e->n_slots; i++) {
+        json_decref(e->slots[i].views);
+        duckdb_disconnect(&e->slots[i].conn);
+    }
     duckdb_close(&e->db);
     pthread_cond_destroy(&e->watchdog_wake);
     pthread_cond_destroy(&e->slot_freed);
@@ -278,6 +295,24 @@ static void drop_repeated_context(char *msg)
     if ((size_t)(last - msg) >= tail && memcmp(last - tail, last, tail) == 0) *last = '\0';
 }
 
+/* DuckDB suggests the nearest catalog name for an unknown table — with no
+ * datasets in its catalog, a system view ("Did you mean "pg_attrdef"?"),
+ * which is never what a user meant. Drop such a suggestion. */
+static void drop_system_suggestion(char *msg)
+{
+    static const char *const system[] = {"\"pg_", "\"sqlite_", "\"duckdb_", "\"information_schema",
+                                         "\"main.pg_", "\"main.sqlite_", "\"main.duckdb_"};
+    char *hint = strstr(msg, "\nDid you mean ");
+    if (!hint) return;
+    const char *name = hint + strlen("\nDid you mean ");
+    for (size_t i = 0; i < sizeof system / sizeof system[0]; i++) {
+        if (strncmp(name, system[i], strlen(system[i])) != 0) continue;
+        char *end = strchr(hint + 1, '\n');
+        memmove(hint, end ? end : hint + strlen(hint), strlen(end ? end : hint + strlen(hint)) + 1);
+        return;
+    }
+}
+
 /* Prepare errors come as text only: a sandbox refusal is "Permission Error: ...". */
 static lh_code prepare_error_code(const char *msg)
 {
@@ -325,8 +360,189 @@ static const char *statement_kind(duckdb_statement_type t)
     case DUCKDB_STATEMENT_TYPE_DROP: return "DROP";
     case DUCKDB_STATEMENT_TYPE_EXPORT: return "EXPORT";
     case DUCKDB_STATEMENT_TYPE_TRANSACTION: return "transaction control";
-    default: return "this kind of";
+    case DUCKDB_STATEMENT_TYPE_CALL: return "CALL";
+    default: return NULL;
     }
+}
+
+/* ---- the read-only policy ------------------------------------------------
+ *
+ * A read-only cursor runs only SELECT (with SHOW, DESCRIBE, SUMMARIZE, which
+ * DuckDB prepares as SELECT) and EXPLAIN of such a SELECT — not EXPLAIN
+ * ANALYZE of a CREATE, which would run it. The prepared statement's type
+ * decides. But DuckDB binds while it prepares, so "DROP TABLE workers" fails
+ * on the missing table before its type is known; for a statement that fails
+ * to prepare, json_serialize_sql (which parses without binding and accepts
+ * only SELECT) tells a refused statement from a query with a mistake in it.
+ */
+
+static lh_code refuse(lh_err *err, const char *kind)
+{
+    if (kind)
+        return lh_err_set(err, LH_EFORBIDDEN,
+                          "%s statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)", kind);
+    return lh_err_set(err, LH_EFORBIDDEN,
+                      "only SELECT and EXPLAIN statements are allowed: SQL here is read-only");
+}
+
+/* Skips blanks, -- comments and block comments. */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') p++;
+        if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else {
+            return p;
+        }
+    }
+}
+
+static bool ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The word at p, upper-cased into out (empty when p is not at a word); returns its end. */
+static const char *word_at(const char *p, char out[24])
+{
+    size_t n = 0;
+    while (ident_char(p[n]) && n < 23) {
+        out[n] = (char)(p[n] >= 'a' && p[n] <= 'z' ? p[n] - 32 : p[n]);
+        n++;
+    }
+    out[ident_char(p[n]) ? 0 : n] = '\0';
+    return p + n;
+}
+
+/* The ')' that closes the '(' at p, past quoted text; NULL if none. */
+static const char *closing_paren(const char *p)
+{
+    int depth = 0;
+    for (; *p; p++) {
+        if (*p == '\'' || *p == '"') {
+            const char *end = strchr(p + 1, *p); /* a doubled quote is two quoted runs */
+            if (!end) return NULL;
+            p = end;
+        } else if (*p == '(') {
+            depth++;
+        } else if (*p == ')' && --depth == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/* The statement an EXPLAIN explains: sql past EXPLAIN [ANALYZE] [(options)];
+ * NULL if sql does not start with EXPLAIN. */
+static const char *explained(const char *sql)
+{
+    char w[24];
+    const char *p = word_at(skip_blank(sql), w);
+    if (strcmp(w, "EXPLAIN") != 0) return NULL;
+    p = skip_blank(p);
+    const char *q = word_at(p, w);
+    if (!strcmp(w, "ANALYZE") || !strcmp(w, "ANALYSE")) p = skip_blank(q);
+    if (*p == '(') {
+        word_at(skip_blank(p + 1), w);
+        /* "(FORMAT json)" is options; "(SELECT 1)" is the statement */
+        if (*w && strcmp(w, "SELECT") && strcmp(w, "WITH") && strcmp(w, "FROM") && strcmp(w, "VALUES") &&
+            strcmp(w, "TABLE")) {
+            const char *close = closing_paren(p);
+            if (close) p = skip_blank(close + 1);
+        }
+    }
+    return p;
+}
+
+/* The refused kind of a statement by its first word, NULL when not one we name. */
+static const char *kind_by_word(const char *sql)
+{
+    static const char *const words[] = {
+        "INSERT", "UPDATE", "DELETE", "DROP", "CREATE", "ALTER", "COPY", "ATTACH", "DETACH", "LOAD",
+        "INSTALL", "SET", "RESET", "PRAGMA", "EXPORT", "IMPORT", "VACUUM", "CHECKPOINT", "BEGIN",
+        "START", "COMMIT", "ROLLBACK", "ABORT", "TRUNCATE", "USE", "CALL", "MERGE", "ANALYZE",
+        "PREPARE", "EXECUTE", "DEALLOCATE", "COMMENT", "UPSERT"};
+    static _Thread_local char word[24];
+    word_at(skip_blank(sql), word);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (!strcmp(word, words[i])) return word;
+    return NULL;
+}
+
+typedef enum { SQL_QUERY, SQL_NOT_QUERY, SQL_UNPARSED } sql_class;
+
+/* Parses sql, without binding it, and says whether it is one SELECT. */
+static sql_class classify_unbound(duckdb_connection conn, const char *sql)
+{
+    duckdb_extracted_statements ex = NULL;
+    idx_t n = duckdb_extract_statements(conn, sql, &ex);
+    duckdb_destroy_extracted(&ex);
+    if (n != 1) return SQL_UNPARSED;
+    sql_class k = SQL_UNPARSED;
+    duckdb_prepared_statement st;
+    duckdb_result r;
+    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
+        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
+        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
+            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            json_t *j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), 0, NULL);
+            if (!json_is_true(json_object_get(j, "error"))) k = SQL_QUERY;
+            else if (!strcmp(json_string_value(json_object_get(j, "error_type")) ?: "", "not implemented"))
+                k = SQL_NOT_QUERY;
+            json_decref(j);
+        }
+        if (chunk) duckdb_destroy_data_chunk(&chunk);
+        duckdb_destroy_result(&r);
+    }
+    duckdb_destroy_prepare(&st);
+    return k;
+}
+
+/* LH_OK if sql only reads, else LH_EFORBIDDEN saying what it is. stmt is sql
+ * prepared, or NULL when preparing failed: then LH_OK means "not refused; the
+ * prepare error stands". */
+static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_prepared_statement stmt,
+                               lh_err *err)
+{
+    const char *inner = explained(sql);
+    if (!stmt) {
+        if (inner) return check_read_only(conn, inner, NULL, err);
+        return classify_unbound(conn, sql) == SQL_NOT_QUERY ? refuse(err, kind_by_word(sql)) : LH_OK;
+    }
+    duckdb_statement_type t = duckdb_prepared_statement_type(stmt);
+    if (t == DUCKDB_STATEMENT_TYPE_SELECT) return LH_OK;
+    if (t != DUCKDB_STATEMENT_TYPE_EXPLAIN) return refuse(err, statement_kind(t));
+    if (!inner) return refuse(err, "EXPLAIN"); /* an EXPLAIN we cannot take apart */
+    /* what EXPLAIN ANALYZE would run must itself be a query; if we cannot
+     * prepare what we took apart, it must at least parse as one */
+    duckdb_prepared_statement inner_stmt;
+    lh_code rc;
+    if (duckdb_prepare(conn, inner, &inner_stmt) == DuckDBSuccess)
+        rc = check_read_only(conn, inner, inner_stmt, err);
+    else
+        rc = classify_unbound(conn, inner) == SQL_QUERY ? LH_OK : refuse(err, kind_by_word(inner));
+    duckdb_destroy_prepare(&inner_stmt);
+    return rc;
+}
+
+/* Sandboxed engines read datasets, never files: say so instead of DuckDB's
+ * file-system refusal (or, for a path inside an allowed folder, its "No files found"). */
+static void explain_file_access(lh_query_engine *e, lh_err *err)
+{
+    if (!e->sandboxed || !err) return;
+    if (strncmp(err->message, "Permission Error: Cannot access file", 36) != 0 &&
+        strncmp(err->message, "Permission Error: Cannot access directory", 41) != 0 &&
+        !strstr(err->message, "No files found that match the pattern"))
+        return;
+    lh_err_wrap(err, "SQL here reads datasets, not files: load a file with `lakehouse ingest FILE "
+                     "--dataset NAME` (or POST /v1/ingest), then query the dataset by its name (DuckDB said");
+    size_t n = strlen(err->message);
+    if (n + 1 < sizeof err->message) memcpy(err->message + n, ")", 2);
 }
 
 static lh_code bind_params(lh_query_cursor *c, json_t *params, lh_err *err)
@@ -356,6 +572,85 @@ static lh_code bind_params(lh_query_cursor *c, json_t *params, lh_err *err)
     return LH_OK;
 }
 
+/* ---- introspection views ------------------------------------------------ */
+
+/* Whether a statement may look at DuckDB's catalog. A false alarm costs one
+ * listing; a miss shows an empty catalog, never wrong data. */
+static bool reads_catalog(const char *sql)
+{
+    static const char *const words[] = {"information_schema", "duckdb_", "show", "describe",
+                                        "summarize", "sqlite_", "pg_", "table_info"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcasestr(sql, words[i])) return true;
+    return false;
+}
+
+/* Drops the views the last statement on this connection made; false if they remain. */
+static bool drop_views(struct lh_query_lease *s)
+{
+    if (!s->views) return true;
+    lh_buf sql = {0};
+    size_t i;
+    json_t *name;
+    json_array_foreach(s->views, i, name) {
+        lh_buf_puts(&sql, "DROP VIEW IF EXISTS temp.main.");
+        lh_sql_quote_ident(&sql, json_string_value(name));
+        lh_buf_puts(&sql, ";");
+    }
+    duckdb_result r;
+    bool ok = !sql.data || duckdb_query(s->conn, sql.data, &r) == DuckDBSuccess;
+    if (sql.data) duckdb_destroy_result(&r);
+    lh_buf_free(&sql);
+    if (ok) {
+        json_decref(s->views);
+        s->views = NULL;
+    }
+    return ok;
+}
+
+/* Makes each table the lister names a temp view of this connection, bound
+ * schema-only (no data read). A table whose view cannot be made is left out. */
+static void make_views(lh_query_engine *e, struct lh_query_lease *s)
+{
+    json_t *tables;
+    lh_err err;
+    if (e->lister(e->resolver_ctx, &tables, &err)) {
+        lh_log(LH_LOG_WARN, "query.list_tables_failed", LH_KV_STR("error", err.message));
+        return;
+    }
+    s->views = json_array();
+    binding_views = true;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tables, i, t) {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        lh_buf sql = {0};
+        lh_buf_puts(&sql, "CREATE OR REPLACE TEMP VIEW ");
+        lh_sql_quote_ident(&sql, name);
+        lh_buf_puts(&sql, " AS SELECT * FROM ");
+        lh_sql_quote_ident(&sql, json_string_value(json_object_get(t, "table")));
+        duckdb_result r;
+        if (duckdb_query(s->conn, sql.data, &r) == DuckDBSuccess)
+            json_array_append_new(s->views, json_string(name));
+        else
+            lh_log(LH_LOG_WARN, "query.view_failed", LH_KV_STR("table", name),
+                   LH_KV_STR("error", duckdb_result_error(&r)));
+        duckdb_destroy_result(&r);
+        lh_buf_free(&sql);
+    }
+    binding_views = false;
+    json_decref(tables);
+}
+
+/* Readies a leased connection for sql: no views of an earlier statement, and
+ * the catalog's tables as views when sql looks at the catalog. */
+static lh_code ready_connection(lh_query_engine *e, struct lh_query_lease *s, const char *sql, lh_err *err)
+{
+    if (!drop_views(s)) return lh_err_set(err, LH_EINTERNAL, "cannot drop the introspection views");
+    if (e->lister && reads_catalog(sql)) make_views(e, s);
+    return LH_OK;
+}
+
 lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cursor **out,
                       lh_err *err)
 {
@@ -368,21 +663,29 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         free(c);
         return rc;
     }
+    rc = ready_connection(e, c->slot, args->sql, err);
+    if (rc) goto fail;
+    resolver_failure = LH_OK;
     if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(c->stmt);
-        rc = lh_err_set(err, was_interrupted(c) ? LH_ETIMEOUT : prepare_error_code(msg), "%s",
-                        msg ? msg : "cannot prepare statement");
-        if (err) drop_repeated_context(err->message);
+        lh_code code = was_interrupted(c) ? LH_ETIMEOUT : resolver_failure ? resolver_failure : prepare_error_code(msg);
+        rc = lh_err_set(err, code, "%s", msg ? msg : "cannot prepare statement");
+        if (err) {
+            drop_repeated_context(err->message);
+            drop_system_suggestion(err->message);
+        }
+        lh_err refused;
+        if (args->read_only && rc != LH_ETIMEOUT && check_read_only(c->slot->conn, args->sql, NULL, &refused)) {
+            if (err) *err = refused;
+            rc = refused.code;
+        } else {
+            explain_file_access(e, err);
+        }
         goto fail;
     }
     if (args->read_only) {
-        duckdb_statement_type t = duckdb_prepared_statement_type(c->stmt);
-        if (t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN) {
-            rc = lh_err_set(err, LH_EFORBIDDEN,
-                            "%s statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)",
-                            statement_kind(t));
-            goto fail;
-        }
+        rc = check_read_only(c->slot->conn, args->sql, c->stmt, err);
+        if (rc) goto fail;
     }
     rc = bind_params(c, args->params, err);
     if (rc) goto fail;
@@ -398,6 +701,7 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     c->has_result = true;
     if (st == DuckDBError) {
         rc = result_error(c, &c->result, err);
+        explain_file_access(e, err);
         goto fail;
     }
     c->n_cols = duckdb_column_count(&c->result);
@@ -420,19 +724,33 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
     struct lh_query_lease *slot;
     lh_code rc = acquire(e, 10000, &slot, err);
     if (rc) return rc;
+    rc = ready_connection(e, slot, sql, err);
+    if (rc) {
+        release(e, slot);
+        return rc;
+    }
     duckdb_prepared_statement stmt;
+    resolver_failure = LH_OK;
     if (duckdb_prepare(slot->conn, sql, &stmt) == DuckDBError) {
         const char *msg = duckdb_prepare_error(stmt);
-        rc = lh_err_set(err, prepare_error_code(msg), "%s", msg ? msg : "cannot prepare statement");
-        if (err) drop_repeated_context(err->message);
+        rc = lh_err_set(err, resolver_failure ? resolver_failure : prepare_error_code(msg), "%s",
+                        msg ? msg : "cannot prepare statement");
+        if (err) {
+            drop_repeated_context(err->message);
+            drop_system_suggestion(err->message);
+        }
+        lh_err refused;
+        if (check_read_only(slot->conn, sql, NULL, &refused)) {
+            if (err) *err = refused;
+            rc = refused.code;
+        } else {
+            explain_file_access(e, err);
+        }
     } else {
-        duckdb_statement_type t = duckdb_prepared_statement_type(stmt);
-        if (t != DUCKDB_STATEMENT_TYPE_SELECT && t != DUCKDB_STATEMENT_TYPE_EXPLAIN)
-            rc = lh_err_set(err, LH_EFORBIDDEN,
-                            "%s statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)",
-                            statement_kind(t));
+        rc = check_read_only(slot->conn, sql, stmt, err);
     }
     duckdb_destroy_prepare(&stmt);
+    drop_views(slot);
     release(e, slot);
     return rc;
 }
@@ -448,7 +766,10 @@ void lh_query_close(lh_query_cursor *c)
     }
     free(c->names);
     free(c->types);
-    if (c->slot) release(c->engine, c->slot);
+    if (c->slot) {
+        drop_views(c->slot); /* if this fails, the next statement on the connection retries */
+        release(c->engine, c->slot);
+    }
     free(c);
 }
 

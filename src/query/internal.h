@@ -8,6 +8,7 @@
 
 #include "lakehouse/lh_buf.h"
 #include "lakehouse/lh_query.h"
+#include "lakehouse/lh_query_duckdb.h"
 
 /* A column's type, resolved once per result so rendering a value is a walk
  * over this tree and the vectors, with no DuckDB type calls per value. */

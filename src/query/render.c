@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_utf8.h"
 
@@ -196,33 +197,20 @@ static void put_decimal(lh_buf *out, __int128 v, unsigned scale)
     lh_buf_free(&digits);
 }
 
+/* Reals in shortest round-trip form (lh_json.h), in JSON and text alike. */
 static void put_double(lh_buf *out, double d, lh_render_mode mode)
 {
-    if (!isfinite(d)) {
-        if (mode == LH_RENDER_JSON) lh_buf_puts(out, "null");
-        else lh_buf_puts(out, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
-        return;
-    }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) break;
-    }
-    lh_buf_puts(out, tmp);
+    char tmp[LH_JSON_REAL_MAX];
+    if (lh_json_real(d, tmp)) lh_buf_puts(out, tmp);
+    else if (mode == LH_RENDER_JSON) lh_buf_puts(out, "null");
+    else lh_buf_puts(out, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
 }
 
 static void put_float(lh_buf *out, float f, lh_render_mode mode)
 {
-    if (!isfinite(f)) {
-        put_double(out, (double)f, mode);
-        return;
-    }
-    char tmp[32];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
-        if (strtof(tmp, NULL) == f) break;
-    }
-    lh_buf_puts(out, tmp);
+    char tmp[LH_JSON_REAL_MAX];
+    if (lh_json_real_f32(f, tmp)) lh_buf_puts(out, tmp);
+    else put_double(out, (double)f, mode);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)

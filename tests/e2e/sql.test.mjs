@@ -94,6 +94,86 @@ describe('ingest and SQL over HTTP', () => {
     assert.equal(r.status, 400);
   });
 
+  it('reads old versions with dataset_version(name, N), the same as the older spellings', async () => {
+    const want = (await sql(srv, { sql: "SELECT * FROM lh_version('workers', 2) ORDER BY worker_id" })).body.rows;
+    assert.equal(want.length, 2);
+    for (const q of ["SELECT * FROM dataset_version('workers', 2) ORDER BY worker_id",
+      'SELECT * FROM "workers@2" ORDER BY worker_id']) {
+      const r = await sql(srv, { sql: q });
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.body.rows, want, q);
+    }
+    const r = await sql(srv, { sql: "SELECT * FROM dataset_version('workers', 9)" });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error.message, /workers has no version 9/);
+    const cli = run(['sql', '--format', 'csv', '--data', srv.dir, '--log-level', 'warn',
+      "SELECT count(*) AS n FROM dataset_version('workers', 2)"]);
+    assert.equal(cli.stdout, 'n\r\n2\r\n', cli.stderr);
+  });
+
+  it('refuses writes to datasets as read-only (403), even when the name is no DuckDB table', async () => {
+    for (const stmt of ['DROP TABLE workers', "INSERT INTO workers VALUES (9, 'x', 'y', 'z')", 'DELETE FROM workers',
+      "UPDATE workers SET name = 'x'", 'ALTER TABLE workers ADD COLUMN x INT', 'TRUNCATE workers',
+      'EXPLAIN ANALYZE CREATE TABLE workers AS SELECT 1 AS evil']) {
+      const r = await sql(srv, { sql: stmt });
+      assert.equal(r.status, 403, `${stmt} -> ${r.status} ${r.text}`);
+      assert.equal(r.body.error.code, 'forbidden');
+      assert.match(r.body.error.message, /read-only/);
+      assert.doesNotMatch(r.body.error.message, /does not exist/);
+    }
+    const r = await sql(srv, { sql: 'SELECT count(*) AS n FROM workers' });
+    assert.deepEqual(r.body.columns.map((c) => c.name), ['n']);
+    assert.ok(r.body.rows[0][0] >= 2, 'workers is still the dataset');
+  });
+
+  it('lists datasets in SHOW TABLES, DESCRIBE and information_schema, as they come and go', async () => {
+    const tables = async () => (await sql(srv, { sql: 'SHOW TABLES' })).body.rows.map((x) => x[0]);
+    assert.deepEqual(await tables(), ['workers']);
+    let res = await fetch(`${srv.url}/v1/ingest?dataset=later&filename=later.csv`, { method: 'POST', body: 'k,v\n1,0.5\n' });
+    assert.equal(res.status, 201);
+    assert.deepEqual(await tables(), ['later', 'workers']);
+    let r = await sql(srv, { sql: "SELECT table_name, table_type FROM information_schema.tables ORDER BY 1" });
+    assert.deepEqual(r.body.rows, [['later', 'VIEW'], ['workers', 'VIEW']]);
+    r = await sql(srv, { sql: "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'later' ORDER BY ordinal_position" });
+    assert.deepEqual(r.body.rows, [['k', 'BIGINT'], ['v', 'DOUBLE']]);
+    r = await sql(srv, { sql: 'DESCRIBE workers' });
+    assert.deepEqual(r.body.rows.map((x) => x[0]), ['worker_id', 'name', 'city', 'shift']);
+    // data and catalog in one statement: the data is the dataset's
+    r = await sql(srv, { sql: "SELECT v, (SELECT count(*) FROM information_schema.tables) AS n FROM later" });
+    assert.deepEqual(r.body.rows, [[0.5, 2]]);
+    res = await fetch(`${srv.url}/v1/catalog/datasets/later?reason=test`, { method: 'DELETE' });
+    assert.ok(res.status < 300, `delete: ${res.status}`);
+    assert.deepEqual(await tables(), ['workers']);
+    r = await sql(srv, { sql: 'SELECT * FROM later' });
+    assert.equal(r.status, 404);
+    assert.match(r.body.error.message, /dataset later is deleted \(its versions stay readable with dataset_version\)/);
+  });
+
+  it('explains that files come in through ingest', async () => {
+    for (const stmt of ["SELECT * FROM 'people.csv'", "SELECT * FROM read_csv('people.csv')",
+      `SELECT * FROM read_parquet('${srv.dir}/people.parquet')`]) {
+      const r = await sql(srv, { sql: stmt });
+      assert.equal(r.status, 403, `${stmt} -> ${r.status} ${r.text}`);
+      assert.match(r.body.error.message, /lakehouse ingest/);
+      assert.match(r.body.error.message, /POST \/v1\/ingest/);
+    }
+  });
+
+  it('writes numbers in shortest round-trip form', async () => {
+    const r = await sql(srv, { sql: 'SELECT 0.1::DOUBLE AS a, 0.1::DOUBLE + 0.2 AS b, 2::DOUBLE AS c, 1e-7::DOUBLE AS d' });
+    assert.match(r.text, /"rows":\[\[0\.1,0\.30000000000000004,2\.0,1e-07\]\]/);
+    // a body that jansson builds: the manifest echoes the commit's lineage
+    const res = await fetch(`${srv.url}/v1/catalog/datasets/workers/commits`, {
+      method: 'POST',
+      body: JSON.stringify({ objects: [], lineage: { weight: 0.1, tiny: 1e-7 }, message: 'numbers' }),
+    });
+    const text = await res.text();
+    assert.ok(res.status < 300, text);
+    assert.match(text, /"weight":0\.1[,}]/);
+    assert.match(text, /"tiny":1e-07[,}]/);
+    assert.doesNotMatch(text, /0\.10000000000000001/);
+  });
+
   it('hides tombstoned rows', async () => {
     const res = await fetch(`${srv.url}/v1/catalog/datasets/workers/tombstones`, {
       method: 'POST',

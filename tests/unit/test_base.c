@@ -9,12 +9,14 @@
 
 #include "lakehouse/lh_buf.h"
 #include "lakehouse/lh_err.h"
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
 #include "lakehouse/lh_utf8.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +249,81 @@ static void test_time(void **state)
     assert_true((int64_t)later.tv_sec * 1000 + later.tv_nsec / 1000000 - now >= 1490);
 }
 
+static void expect_real(double d, const char *want)
+{
+    char out[LH_JSON_REAL_MAX];
+    size_t n = lh_json_real(d, out);
+    if (strcmp(out, want) != 0) fail_msg("%.17g: want %s, got %s", d, want, out);
+    assert_int_equal(n, strlen(want));
+    if (n) assert_true(strtod(out, NULL) == d && signbit(strtod(out, NULL)) == signbit(d));
+}
+
+static void test_json_real(void **state)
+{
+    (void)state;
+    expect_real(0.1, "0.1");
+    expect_real(0.1 + 0.2, "0.30000000000000004");
+    expect_real(1e-7, "1e-07");
+    expect_real(1e300, "1e+300");
+    expect_real(5e-324, "5e-324"); /* the smallest subnormal: one digit, not 4.94065645841247e-324 */
+    expect_real(2.2250738585072014e-308, "2.2250738585072014e-308");
+    expect_real(1.7976931348623157e308, "1.7976931348623157e+308");
+    expect_real(123456789.125, "123456789.125");
+    expect_real(2.0, "2.0");
+    expect_real(-0.0, "-0.0");
+    expect_real(1e15, "1e+15");
+    expect_real(123456789012345.0, "123456789012345.0");
+    expect_real(NAN, "");
+    expect_real(INFINITY, "");
+    expect_real(-INFINITY, "");
+    char out[LH_JSON_REAL_MAX];
+    lh_json_real_f32(0.1f, out);
+    assert_string_equal(out, "0.1");
+    lh_json_real_f32(1.5f, out);
+    assert_string_equal(out, "1.5");
+    lh_json_real_f32(1e-45f, out);
+    assert_string_equal(out, "1e-45");
+    lh_buf b = {0};
+    lh_json_put_real(&b, NAN);
+    lh_json_put_real(&b, 0.5);
+    assert_string_equal(b.data, "null0.5");
+    lh_buf_free(&b);
+}
+
+static void test_json_dumps(void **state)
+{
+    (void)state;
+    json_t *j = json_pack("{s:f, s:[f, f, i, b, n], s:s, s:{}, s:[]}", "b", 0.1, "a", 1e-7, 2.0, 42,
+                          1, "s", "q\"\n\x01\xc3\xa9", "e", "f");
+    char *text = lh_json_dumps(j, JSON_COMPACT);
+    assert_string_equal(text, "{\"b\":0.1,\"a\":[1e-07,2.0,42,true,null],\"s\":\"q\\\"\\n\\u0001\xc3\xa9\","
+                              "\"e\":{},\"f\":[]}");
+    free(text);
+    /* the same layout as jansson for every flag combination (it differs only in reals) */
+    json_t *plain = json_pack("{s:i, s:[s, {s:n}], s:{}, s:[i]}", "z", 1, "y", "x", "w", "v", "u", "t", 2);
+    size_t flags[] = {0, JSON_COMPACT, JSON_INDENT(2), JSON_INDENT(4) | JSON_SORT_KEYS,
+                      JSON_COMPACT | JSON_SORT_KEYS, JSON_INDENT(1) | JSON_COMPACT};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+        char *ours = lh_json_dumps(plain, flags[i]), *theirs = json_dumps(plain, flags[i]);
+        assert_string_equal(ours, theirs);
+        free(ours);
+        free(theirs);
+    }
+    json_decref(plain);
+    text = lh_json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    assert_non_null(strstr(text, "{\n  \"a\": [\n    1e-07,\n    2.0,"));
+    free(text);
+    json_decref(j);
+    /* scalars only with JSON_ENCODE_ANY */
+    json_t *r = json_real(123456789.125);
+    assert_null(lh_json_dumps(r, JSON_COMPACT));
+    text = lh_json_dumps(r, JSON_ENCODE_ANY);
+    assert_string_equal(text, "123456789.125");
+    free(text);
+    json_decref(r);
+    assert_null(lh_json_dumps(NULL, JSON_ENCODE_ANY));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_utf8),        cmocka_unit_test(test_arena),
         cmocka_unit_test(test_sha256),      cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_log_level_filter), cmocka_unit_test(test_time),
+        cmocka_unit_test(test_json_real),   cmocka_unit_test(test_json_dumps),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 #include "lakehouse/lh_query.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,10 @@ static void test_scalar_types(void **state)
                 "[[-170141183460469231731687303715884105728,340282366920938463463374607431768211455]]");
     expect_json("SELECT 0.1::DOUBLE, 1.5::FLOAT, 'inf'::DOUBLE, 'nan'::DOUBLE, 1e300::DOUBLE",
                 "[[0.1,1.5,null,null,1e+300]]");
+    /* reals in shortest round-trip form; integral reals keep ".0" (lh_json.h) */
+    expect_json("SELECT 0.1::DOUBLE * 3, 2::DOUBLE, 1e-7::DOUBLE, 5e-324::DOUBLE, 123456789.125::DOUBLE, "
+                "0.1::FLOAT, 3::FLOAT",
+                "[[0.30000000000000004,2.0,1e-07,5e-324,123456789.125,0.1,3.0]]");
     expect_json("SELECT 1.05::DECIMAL(4,2), -0.001::DECIMAL(9,3), 12345678901234.5678::DECIMAL(18,4), "
                 "-1.5::DECIMAL(38,10), 7::DECIMAL(5,0)",
                 "[[1.05,-0.001,12345678901234.5678,-1.5000000000,7]]");
@@ -129,7 +134,7 @@ static void test_nested_types(void **state)
                 "[[{\"a\":1,\"b\":[true]},{\"k\":1,\"l\":2},{\"1\":\"x\"}]]");
     expect_json("SELECT [1.5, 2]::FLOAT[2], union_value(s := 'x')::UNION(i INT, s VARCHAR), "
                 "'b'::ENUM('a', 'b')",
-                "[[[1.5,2],\"x\",\"b\"]]");
+                "[[[1.5,2.0],\"x\",\"b\"]]");
     /* lists spanning several chunks read their children by offset */
     expect_json("SELECT count(*) FROM (SELECT [i, i + 1] l FROM range(5000) t(i)) WHERE l[2] = l[1] + 1",
                 "[[5000]]");
@@ -212,6 +217,9 @@ static void test_errors(void **state)
     assert_null(strstr(first + 1, "LINE 1"));
     assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT * FROM no_such_table", .timeout_ms = 0}, &c, &err), LH_EINVAL);
     assert_non_null(strstr(err.message, "no_such_table"));
+    /* without a hint at a system view ("Did you mean "pg_class"?") */
+    assert_null(strstr(err.message, "Did you mean"));
+    assert_non_null(strstr(err.message, "LINE 1: SELECT * FROM no_such_table"));
     assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 1/0::INT, error('boom')", .timeout_ms = 0}, &c, &err), LH_EINVAL);
     assert_non_null(strstr(err.message, "boom"));
     assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT 1; SELECT 2", .timeout_ms = 0}, &c, &err), LH_EINVAL);
@@ -282,6 +290,199 @@ static void test_concurrent_queries(void **state)
     for (int i = 0; i < 4; i++) assert_int_equal(w[i].ok, 50);
 }
 
+static lh_code open_ro(lh_query_engine *e, const char *sql, lh_err *err)
+{
+    lh_query_cursor *c;
+    lh_query_args args = {.sql = sql, .timeout_ms = 10000, .read_only = true};
+    lh_code rc = lh_query_open(e, &args, &c, err);
+    if (rc == LH_OK) lh_query_close(c);
+    return rc;
+}
+
+static void test_read_only(void **state)
+{
+    (void)state;
+    lh_err err;
+    /* statements on tables that do not exist fail to bind; still they are refused as what they are */
+    const char *refused[] = {"DROP TABLE workers", "INSERT INTO workers VALUES (1)", "DELETE FROM workers",
+                             "UPDATE workers SET a = 1", "  -- note\n drop table workers",
+                             "WITH a AS (SELECT 1) DELETE FROM workers", "CREATE TABLE t AS SELECT 1",
+                             "ALTER TABLE workers ADD COLUMN b INT", "COPY workers TO 'x.csv'",
+                             "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1", "EXPLAIN (ANALYZE) INSERT INTO workers VALUES (1)",
+                             "EXPLAIN ANALYZE DROP TABLE workers",
+                             "EXPLAIN (ANALYZE, FORMAT ') SELECT 1 --') CREATE TABLE t AS SELECT 1",
+                             "EXPLAIN ANALYZE /* ( */ -- (\n CREATE TABLE t AS SELECT 1", "PRAGMA table_info('workers')", "CALL pragma_version()"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (open_ro(engine, refused[i], &err) != LH_EFORBIDDEN) fail_msg("%s: %s", refused[i], err.message);
+        assert_non_null(strstr(err.message, "read-only"));
+        assert_int_equal(lh_query_check(engine, refused[i], &err), LH_EFORBIDDEN);
+    }
+    assert_int_equal(open_ro(engine, "DROP TABLE workers", &err), LH_EFORBIDDEN);
+    assert_string_equal(err.message, "DROP statements are not allowed: SQL here is read-only (SELECT, EXPLAIN)");
+    /* EXPLAIN ANALYZE ran nothing */
+    assert_int_equal(open_ro(engine, "SELECT * FROM t", &err), LH_EINVAL);
+    /* queries with mistakes keep DuckDB's message */
+    const char *mistakes[] = {"SELECT * FROM workers", "EXPLAIN SELECT * FROM workers", "SELEC 1", "SELECT 1; SELECT 2",
+                              "DESCRIBE workers"};
+    for (size_t i = 0; i < sizeof mistakes / sizeof mistakes[0]; i++) {
+        if (open_ro(engine, mistakes[i], &err) != LH_EINVAL) fail_msg("%s: %s", mistakes[i], err.message);
+        assert_null(strstr(err.message, "read-only"));
+    }
+    const char *allowed[] = {"SELECT 1", "EXPLAIN SELECT 1", "EXPLAIN (FORMAT json) SELECT 1", "EXPLAIN (SELECT 1)",
+                             "EXPLAIN ANALYZE SELECT 1", "FROM range(3)", "DESCRIBE SELECT 1", "SHOW TABLES"};
+    for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (open_ro(engine, allowed[i], &err) != LH_OK) fail_msg("%s: %s", allowed[i], err.message);
+}
+
+/* A resolver over one table "t" whose current version the test changes. */
+static struct {
+    int version;        /* t's current version: 1 has a BIGINT, 2 a VARCHAR */
+    bool listed;        /* the lister names t */
+    int data_reads;     /* resolutions that read "data" */
+    int schema_reads;   /* schema-only resolutions */
+} fake;
+
+static lh_code fake_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql, lh_err *err)
+{
+    (void)ctx;
+    int v;
+    if (!strcmp(name, "t")) v = fake.version;
+    else if (!strcmp(name, "t@1")) v = 1;
+    else if (!strcmp(name, "t@2")) v = 2;
+    else if (!strcmp(name, "gone")) return lh_err_set(err, LH_ENOTFOUND, "dataset gone is deleted");
+    else return LH_OK; /* not ours */
+    const char *type = v == 1 ? "BIGINT" : "VARCHAR";
+    if (schema_only) {
+        fake.schema_reads++;
+        lh_buf_printf(sql, "SELECT CAST(NULL AS %s) AS a WHERE false", type);
+    } else {
+        fake.data_reads++;
+        lh_buf_printf(sql, "SELECT CAST(i AS %s) AS a FROM range(%d) r(i)", type, v * 10);
+    }
+    return LH_OK;
+}
+
+static lh_code fake_list(void *ctx, json_t **tables, lh_err *err)
+{
+    (void)ctx;
+    (void)err;
+    *tables = json_array();
+    if (fake.listed) {
+        char pinned[16];
+        snprintf(pinned, sizeof pinned, "t@%d", fake.version);
+        json_array_append_new(*tables, json_pack("{s:s, s:s}", "name", "t", "table", pinned));
+    }
+    return LH_OK;
+}
+
+static char *run_on(lh_query_engine *e, const char *sql, lh_err *err)
+{
+    lh_query_cursor *c;
+    lh_query_args args = {.sql = sql, .timeout_ms = 10000, .read_only = true};
+    if (lh_query_open(e, &args, &c, err)) return NULL;
+    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_CSV, 0);
+    lh_buf out = {0};
+    bool done = false;
+    lh_code rc = LH_OK;
+    while (!done && rc == LH_OK) rc = lh_result_writer_next(w, &out, &done, err);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+    if (rc) {
+        lh_buf_free(&out);
+        return NULL;
+    }
+    return lh_buf_detach(&out);
+}
+
+static void expect_csv(lh_query_engine *e, const char *sql, const char *want)
+{
+    lh_err err;
+    char *out = run_on(e, sql, &err);
+    if (!out) fail_msg("%s: %s", sql, err.message);
+    if (strcmp(out, want) != 0) fail_msg("%s\n  want %s\n  got  %s", sql, want, out);
+    free(out);
+}
+
+static void test_catalog_views(void **state)
+{
+    (void)state;
+    const char *dirs[] = {"/nonexistent-lakehouse-dir"};
+    lh_query_options o = {.threads = 1, .connections = 1, .allowed_dirs = dirs, .n_allowed_dirs = 1,
+                          .resolver = fake_resolve, .lister = fake_list};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    fake.version = 1;
+    fake.listed = true;
+    fake.data_reads = fake.schema_reads = 0;
+    expect_csv(e, "SHOW TABLES", "name\r\nt\r\n");
+    expect_csv(e, "SELECT table_name, table_type FROM information_schema.tables",
+               "table_name,table_type\r\nt,VIEW\r\n");
+    expect_csv(e, "SELECT column_name, data_type FROM information_schema.columns",
+               "column_name,data_type\r\na,BIGINT\r\n");
+    assert_int_equal(fake.data_reads, 0); /* listing resolved no data */
+    expect_csv(e, "DESCRIBE t", "column_name,column_type,null,key,default,extra\r\na,BIGINT,YES,,,\r\n");
+    /* the same statement can read the data through the view */
+    expect_csv(e, "SELECT count(*) AS n FROM t, information_schema.tables", "n\r\n10\r\n");
+    /* a new version with another type: no stale view is in the way */
+    fake.version = 2;
+    expect_csv(e, "SELECT count(*) AS n, max(typeof(a)) AS ty FROM t", "n,ty\r\n20,VARCHAR\r\n");
+    expect_csv(e, "SELECT data_type FROM information_schema.columns", "data_type\r\nVARCHAR\r\n");
+    /* gone from the catalog: gone from the listing */
+    fake.listed = false;
+    expect_csv(e, "SHOW TABLES", "name\r\n");
+    assert_true(fake.schema_reads >= 4);
+    /* the resolver's refusal keeps its code; names it does not know are DuckDB's to refuse */
+    assert_null(run_on(e, "SELECT * FROM gone", &err));
+    assert_int_equal(err.code, LH_ENOTFOUND);
+    assert_non_null(strstr(err.message, "dataset gone is deleted"));
+    assert_null(run_on(e, "SELECT * FROM other", &err));
+    assert_int_equal(err.code, LH_EINVAL);
+    assert_non_null(strstr(err.message, "Table with name other does not exist"));
+    /* sandboxed: files are for ingest */
+    assert_null(run_on(e, "SELECT * FROM 'people.csv'", &err));
+    assert_int_equal(err.code, LH_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "lakehouse ingest"));
+    assert_null(run_on(e, "SELECT * FROM read_parquet('/etc/x.parquet')", &err));
+    assert_int_equal(err.code, LH_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "POST /v1/ingest"));
+    lh_query_engine_close(e);
+}
+
+/* A version's SELECT casts every column to its manifest type; a type that is
+ * not only a type (it would smuggle SQL in) makes the manifest corrupt. */
+static void test_manifest_types(void **state)
+{
+    (void)state;
+    json_t *m = json_pack("{s:s, s:i, s:[], s:{s:[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]}}", "dataset", "d",
+                          "version", 3, "objects", "schema", "fields", "name", "id", "type", "BIGINT", "name", "s",
+                          "type", "STRUCT(\"my field\" BIGINT, café VARCHAR[])", "name", "ts", "type",
+                          "TIMESTAMP WITH TIME ZONE", "name", "e", "type", "ENUM('a', 'it''s')");
+    lh_buf sql = {0};
+    lh_err err;
+    /* no objects: nothing is read, so no tables object is needed */
+    if (lh_dataset_tables_sql(NULL, m, &sql, &err)) fail_msg("%s", err.message);
+    lh_buf q = {0};
+    lh_buf_printf(&q, "SELECT typeof(id) || '|' || typeof(s) || '|' || typeof(ts) || '|' || typeof(e) AS t "
+                      "FROM (%s UNION ALL SELECT NULL, NULL, NULL, NULL)", sql.data);
+    char *out = run(q.data, LH_FORMAT_CSV, 0, 10000, &err);
+    if (!out) fail_msg("%s: %s", q.data, err.message);
+    assert_string_equal(out, "t\r\n\"BIGINT|STRUCT(\"\"my field\"\" BIGINT, \"\"café\"\" VARCHAR[])|"
+                             "TIMESTAMP WITH TIME ZONE|ENUM('a', 'it''s')\"\r\n");
+    free(out);
+    lh_buf_free(&q);
+    const char *bad[] = {"INTEGER) AS x, (SELECT 1", "INTEGER -- x", "VARCHAR; DROP TABLE t", "INTEGER /* x */",
+                         "DECIMAL(18,3", "STRUCT(\"a BIGINT)", "", "ENUM('a)"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_object_set_new(json_array_get(json_object_get(json_object_get(m, "schema"), "fields"), 0), "type",
+                            json_string(bad[i]));
+        lh_buf_reset(&sql);
+        if (lh_dataset_tables_sql(NULL, m, &sql, &err) != LH_ECORRUPT) fail_msg("accepted type %s", bad[i]);
+    }
+    lh_buf_free(&sql);
+    json_decref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,7 +491,8 @@ int main(void)
         cmocka_unit_test(test_nested_types),    cmocka_unit_test(test_formats),
         cmocka_unit_test(test_max_rows),        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
-        cmocka_unit_test(test_concurrent_queries),
+        cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
