@@ -101,7 +101,7 @@ describe('configuration', () => {
     const srv = await startServer();
     const r = run(['serve', '--listen', `127.0.0.1:${srv.port}`, '--data', srv.dir]);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+/);
+    assert.match(r.stderr, new RegExp(`port ${srv.port} on 127\\.0\\.0\\.1 is busy`));
     await srv.stop();
   });
 });
