@@ -71,7 +71,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test test-unit test-e2e test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
+.PHONY: all run test test-unit test-e2e test-hostile test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
         bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval
 .DEFAULT_GOAL := all
 
@@ -92,6 +92,7 @@ test: bootstrap
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) all unit-bins $(TOOL_BIN)
 	$(Q)$(MAKE) --no-print-directory test-unit
 	$(Q)$(MAKE) --no-print-directory test-e2e
+	$(Q)$(MAKE) --no-print-directory test-hostile
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=1 unit-bins
 	$(Q)$(MAKE) --no-print-directory SAN=1 test-unit
 	$(Q)$(MAKE) --no-print-directory SAN=1 test-e2e-san
@@ -112,6 +113,11 @@ test-tsan:
 test-e2e: $(BIN) $(TOOL_BIN)
 	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
 	    scripts/with-s3rver node --test --test-concurrency=1 tests/e2e/
+
+# Hostile input and resource limits (issue 11): every attack found, replayed.
+test-hostile: $(BIN) $(TOOL_BIN)
+	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
+	    scripts/with-s3rver node --test --test-concurrency=1 tests/hostile/
 
 # The suites that drive the CLI and the search path, once more with the
 # ASan+UBSan binary: a leak or undefined behaviour fails the command it is in.
