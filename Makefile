@@ -224,6 +224,14 @@ bench-bm25: all build/bench/bench_bm25
 bench-retrieval: bootstrap all
 	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_retrieval.mjs
 
+# The in-process embedding model against the Node sidecar on the same texts
+# (short queries, 300- and 1,500-character documents): docs/s and their ratio,
+# single-query latency, RSS.
+EMBED_DOCS ?= 200
+
+bench-embed: bootstrap all build/bench/bench_embed
+	$(Q)LAKEHOUSE_SIDECAR=$(abspath scripts/sidecar/server.mjs) build/bench/bench_embed --docs $(EMBED_DOCS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

@@ -38,7 +38,7 @@
 #define D1 512
 
 typedef struct workspace {
-    float *x, *h, *t, *qkv, *att, *f, *scores, *pooled, *final;
+    float *x, *h, *t, *qkv, *att, *f, *kt, *v, *s, *pooled, *final;
 } workspace;
 
 static void workspace_init(workspace *w)
@@ -49,7 +49,9 @@ static void workspace_init(workspace *w)
     w->qkv = lh_xmalloc(sizeof(float) * MAX_ROWS * 3 * D1);
     w->att = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
     w->f = lh_xmalloc(sizeof(float) * MAX_ROWS * FFN);
-    w->scores = lh_xmalloc(sizeof(float) * LH_MODEL_MAX_TOKENS);
+    w->kt = lh_xmalloc(sizeof(float) * 128 * LH_MODEL_MAX_TOKENS);
+    w->v = lh_xmalloc(sizeof(float) * 128 * LH_MODEL_MAX_TOKENS);
+    w->s = lh_xmalloc(sizeof(float) * LH_MODEL_MAX_TOKENS * LH_MODEL_MAX_TOKENS);
     w->pooled = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
     w->final = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
 }
@@ -57,7 +59,7 @@ static void workspace_init(workspace *w)
 static void workspace_free(workspace *w)
 {
     free(w->x), free(w->h), free(w->t), free(w->qkv), free(w->att), free(w->f);
-    free(w->scores), free(w->pooled), free(w->final);
+    free(w->kt), free(w->v), free(w->s), free(w->pooled), free(w->final);
 }
 
 static void layer_norm(const float *x, size_t rows, int d, const float *scale, const float *bias, float *y)
@@ -78,35 +80,44 @@ static void layer_norm(const float *x, size_t rows, int d, const float *scale, c
     }
 }
 
-/* Multi-head attention over one text's n rows of qkv (row stride 3d) into out (stride d). */
-static void attention(const float *qkv, size_t n, int d, int heads, float *scores, float *out)
+/* Multi-head attention over one text's n rows of qkv (row stride 3d) into
+ * out (stride d), as two matrix products a head: S = Q.K^T (K^T packed into
+ * panels, its columns padded to 32), softmax over the n real columns, then
+ * O = P.V (V packed into panels). kt, v, s: scratch of the workspace. */
+static void attention(const float *qkv, size_t n, int d, int heads, float *kt, float *v, float *s, float *out)
 {
-    int hd = d / heads;
+    size_t hd = (size_t)(d / heads), stride = 3 * (size_t)d;
+    size_t npad = (n + MODEL_PANEL - 1) / MODEL_PANEL * MODEL_PANEL;
     float scale = 1.0f / sqrtf((float)hd);
-    size_t stride = 3 * (size_t)d;
     for (int h = 0; h < heads; h++) {
+        const float *q = qkv + h * hd, *k = qkv + d + h * hd, *vv = qkv + 2 * d + h * hd;
+        /* K^T: hd rows x npad columns, in panels of 32 columns */
+        for (size_t p = 0; p < npad / MODEL_PANEL; p++)
+            for (size_t c = 0; c < hd; c++) {
+                float *dst = kt + (p * hd + c) * MODEL_PANEL;
+                for (size_t jj = 0; jj < MODEL_PANEL; jj++) {
+                    size_t j = p * MODEL_PANEL + jj;
+                    dst[jj] = j < n ? k[j * stride + c] : 0;
+                }
+            }
+        /* V: n rows x hd columns, in panels */
+        for (size_t p = 0; p < hd / MODEL_PANEL; p++)
+            for (size_t j = 0; j < n; j++)
+                memcpy(v + (p * n + j) * MODEL_PANEL, vv + j * stride + p * MODEL_PANEL, MODEL_PANEL * sizeof *v);
+        model_gemm(q, stride, n, hd, kt, npad, NULL, s, npad, false, false);
         for (size_t i = 0; i < n; i++) {
-            const float *q = qkv + i * stride + h * hd;
+            float *row = s + i * npad;
             float max = -INFINITY;
             for (size_t j = 0; j < n; j++) {
-                const float *k = qkv + j * stride + d + h * hd;
-                float s = 0;
-                for (int c = 0; c < hd; c++) s += q[c] * k[c];
-                s *= scale;
-                scores[j] = s;
-                if (s > max) max = s;
+                row[j] *= scale;
+                if (row[j] > max) max = row[j];
             }
             float sum = 0;
-            for (size_t j = 0; j < n; j++) sum += scores[j] = expf(scores[j] - max);
+            for (size_t j = 0; j < n; j++) sum += row[j] = expf(row[j] - max);
             float inv = 1.0f / sum;
-            float *o = out + i * (size_t)d + h * hd;
-            for (int c = 0; c < hd; c++) o[c] = 0;
-            for (size_t j = 0; j < n; j++) {
-                const float *v = qkv + j * stride + 2 * d + h * hd;
-                float p = scores[j] * inv;
-                for (int c = 0; c < hd; c++) o[c] += p * v[c];
-            }
+            for (size_t j = 0; j < n; j++) row[j] *= inv;
         }
+        model_gemm(s, npad, n, n, v, hd, NULL, out + h * hd, (size_t)d, false, false);
     }
 }
 
@@ -131,14 +142,15 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
         const model_layer *L = &m->layer[l];
         const float *in = l == 0 ? w->x : w->h;
         layer_norm(in, rows, L->d, L->ln1_scale, L->ln1_bias, w->t);
-        if (l == 0) model_gemm(w->x, rows, 256, L->res_w, D1, L->res_b, w->h, false, false);
-        model_gemm(w->t, rows, (size_t)L->d, L->qkv_w, 3 * (size_t)L->d, L->qkv_b, w->qkv, false, false);
+        size_t d = (size_t)L->d;
+        if (l == 0) model_gemm(w->x, 256, rows, 256, L->res_w, D1, L->res_b, w->h, D1, false, false);
+        model_gemm(w->t, d, rows, d, L->qkv_w, 3 * d, L->qkv_b, w->qkv, 3 * d, false, false);
         for (size_t b = 0, r = 0; b < count; r += len[b], b++)
-            attention(w->qkv + r * 3 * (size_t)L->d, len[b], L->d, L->heads, w->scores, w->att + r * (size_t)L->d);
-        model_gemm(w->att, rows, (size_t)L->d, L->out_w, D1, L->out_b, w->h, true, false);
+            attention(w->qkv + r * 3 * d, len[b], L->d, L->heads, w->kt, w->v, w->s, w->att + r * d);
+        model_gemm(w->att, d, rows, d, L->out_w, D1, L->out_b, w->h, D1, true, false);
         layer_norm(w->h, rows, D1, L->ln2_scale, L->ln2_bias, w->t);
-        model_gemm(w->t, rows, D1, L->ffn1_w, FFN, L->ffn1_b, w->f, false, true);
-        model_gemm(w->f, rows, FFN, L->ffn2_w, D1, L->ffn2_b, w->h, true, false);
+        model_gemm(w->t, D1, rows, D1, L->ffn1_w, FFN, L->ffn1_b, w->f, FFN, false, true);
+        model_gemm(w->f, FFN, rows, FFN, L->ffn2_w, D1, L->ffn2_b, w->h, D1, true, false);
     }
     for (size_t b = 0, r = 0; b < count; r += len[b], b++) {
         float *p = w->pooled + b * D1;
@@ -148,7 +160,7 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
         float div = (float)(len[b] ? len[b] : 1);
         for (int c = 0; c < D1; c++) p[c] /= div;
     }
-    model_gemm(w->pooled, count, D1, m->final_w, D1, m->final_b, w->final, false, false);
+    model_gemm(w->pooled, D1, count, D1, m->final_w, D1, m->final_b, w->final, D1, false, false);
     for (size_t b = 0; b < count; b++) {
         float *v = w->final + b * D1;
         double ss = 0;

@@ -11,9 +11,12 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_mem.h"
+
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define P MODEL_PANEL
@@ -29,132 +32,146 @@ static inline void finish(float *c, const float *acc, const float *bias, bool ac
 
 /* ---- scalar ---- */
 
-static void gemm_scalar(const float *A, size_t M, size_t K, const float *B, size_t N,
-                        const float *bias, float *C, bool accumulate, bool relu)
+static void gemm_scalar(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
+                        const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
     for (size_t p = 0; p < N / P; p++) {
         const float *panel = B + p * K * P;
         for (size_t i = 0; i < M; i++) {
             float acc[P];
             memset(acc, 0, sizeof acc);
-            const float *a = A + i * K;
+            const float *a = A + i * lda;
             for (size_t k = 0; k < K; k++) {
                 float x = a[k];
                 const float *b = panel + k * P;
                 for (int j = 0; j < (int)P; j++) acc[j] += x * b[j];
             }
-            finish(C + i * N + p * P, acc, bias ? bias + p * P : NULL, accumulate, relu);
+            finish(C + i * ldc + p * P, acc, bias ? bias + p * P : NULL, accumulate, relu);
         }
     }
 }
+
+/* The SIMD versions run MR rows at a time with the accumulators in
+ * registers; the last rows of a block are copied into a zero-padded block of
+ * MR rows so the same kernel (and the same order of sums) handles them. */
+#define BLOCK_ROWS 64 /* rows whose A stays in L2 while the panels stream by */
 
 /* ---- AVX2 + FMA: 3 rows x 32 columns, 12 accumulators ---- */
 
 #define AVX2_MR 3
 
-__attribute__((target("avx2,fma"), always_inline)) static inline void
-kernel_avx2(const float *A, size_t K, const float *panel, size_t rows, float *out /* rows x 32 */)
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *A, size_t lda, size_t K,
+                                                            const float *panel, float *out)
 {
-    __m256 acc[AVX2_MR][4];
-    for (int r = 0; r < AVX2_MR; r++)
-        for (int q = 0; q < 4; q++) acc[r][q] = _mm256_setzero_ps();
+    const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * lda;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m256 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
     for (size_t k = 0; k < K; k++) {
         const float *b = panel + k * P;
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 b2 = _mm256_loadu_ps(b + 16), b3 = _mm256_loadu_ps(b + 24);
-        for (int r = 0; r < AVX2_MR; r++) {
-            if ((size_t)r >= rows) break;
-            __m256 a = _mm256_broadcast_ss(A + r * K + k);
-            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
-            acc[r][2] = _mm256_fmadd_ps(a, b2, acc[r][2]);
-            acc[r][3] = _mm256_fmadd_ps(a, b3, acc[r][3]);
-        }
+        __m256 x = _mm256_broadcast_ss(a0 + k);
+        c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+        c02 = _mm256_fmadd_ps(x, b2, c02), c03 = _mm256_fmadd_ps(x, b3, c03);
+        x = _mm256_broadcast_ss(a1 + k);
+        c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+        c12 = _mm256_fmadd_ps(x, b2, c12), c13 = _mm256_fmadd_ps(x, b3, c13);
+        x = _mm256_broadcast_ss(a2 + k);
+        c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+        c22 = _mm256_fmadd_ps(x, b2, c22), c23 = _mm256_fmadd_ps(x, b3, c23);
     }
-    for (int r = 0; r < AVX2_MR && (size_t)r < rows; r++)
-        for (int q = 0; q < 4; q++) _mm256_storeu_ps(out + r * P + q * 8, acc[r][q]);
-}
-
-__attribute__((target("avx2,fma"))) static void gemm_avx2(const float *A, size_t M, size_t K,
-                                                          const float *B, size_t N, const float *bias,
-                                                          float *C, bool accumulate, bool relu)
-{
-    float out[AVX2_MR * P];
-    const size_t chunk = 48; /* rows whose A stays in L2 while the panels stream by */
-    for (size_t i0 = 0; i0 < M; i0 += chunk) {
-        size_t i1 = i0 + chunk < M ? i0 + chunk : M;
-        for (size_t p = 0; p < N / P; p++) {
-            const float *panel = B + p * K * P;
-            for (size_t i = i0; i < i1; i += AVX2_MR) {
-                size_t rows = i1 - i < AVX2_MR ? i1 - i : AVX2_MR;
-                if (rows == AVX2_MR) kernel_avx2(A + i * K, K, panel, AVX2_MR, out);
-                else if (rows == 2) kernel_avx2(A + i * K, K, panel, 2, out);
-                else kernel_avx2(A + i * K, K, panel, 1, out);
-                for (size_t r = 0; r < rows; r++)
-                    finish(C + (i + r) * N + p * P, out + r * P, bias ? bias + p * P : NULL, accumulate, relu);
-            }
-        }
-    }
+    _mm256_storeu_ps(out, c00), _mm256_storeu_ps(out + 8, c01);
+    _mm256_storeu_ps(out + 16, c02), _mm256_storeu_ps(out + 24, c03);
+    _mm256_storeu_ps(out + 32, c10), _mm256_storeu_ps(out + 40, c11);
+    _mm256_storeu_ps(out + 48, c12), _mm256_storeu_ps(out + 56, c13);
+    _mm256_storeu_ps(out + 64, c20), _mm256_storeu_ps(out + 72, c21);
+    _mm256_storeu_ps(out + 80, c22), _mm256_storeu_ps(out + 88, c23);
 }
 
 /* ---- AVX-512: 8 rows x 32 columns, 16 accumulators ---- */
 
 #define AVX512_MR 8
 
-__attribute__((target("avx512f"), always_inline)) static inline void
-kernel_avx512(const float *A, size_t K, const float *panel, size_t rows, float *out)
+__attribute__((target("avx512f"))) static void kernel_avx512(const float *A, size_t lda, size_t K,
+                                                             const float *panel, float *out)
 {
-    __m512 acc[AVX512_MR][2];
-    for (int r = 0; r < AVX512_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * lda, *a3 = A + 3 * lda;
+    const float *a4 = A + 4 * lda, *a5 = A + 5 * lda, *a6 = A + 6 * lda, *a7 = A + 7 * lda;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     for (size_t k = 0; k < K; k++) {
         const float *b = panel + k * P;
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        for (int r = 0; r < AVX512_MR; r++) {
-            if ((size_t)r >= rows) break;
-            __m512 a = _mm512_set1_ps(A[r * K + k]);
-            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
-        }
+#define ROW(r)                                                                                    \
+    do {                                                                                          \
+        __m512 x = _mm512_set1_ps(a##r[k]);                                                       \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                \
+        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                \
+    } while (0)
+        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7);
+#undef ROW
     }
-    for (int r = 0; r < AVX512_MR && (size_t)r < rows; r++) {
-        _mm512_storeu_ps(out + r * P, acc[r][0]);
-        _mm512_storeu_ps(out + r * P + 16, acc[r][1]);
-    }
+    _mm512_storeu_ps(out + 0 * P, c00), _mm512_storeu_ps(out + 0 * P + 16, c01);
+    _mm512_storeu_ps(out + 1 * P, c10), _mm512_storeu_ps(out + 1 * P + 16, c11);
+    _mm512_storeu_ps(out + 2 * P, c20), _mm512_storeu_ps(out + 2 * P + 16, c21);
+    _mm512_storeu_ps(out + 3 * P, c30), _mm512_storeu_ps(out + 3 * P + 16, c31);
+    _mm512_storeu_ps(out + 4 * P, c40), _mm512_storeu_ps(out + 4 * P + 16, c41);
+    _mm512_storeu_ps(out + 5 * P, c50), _mm512_storeu_ps(out + 5 * P + 16, c51);
+    _mm512_storeu_ps(out + 6 * P, c60), _mm512_storeu_ps(out + 6 * P + 16, c61);
+    _mm512_storeu_ps(out + 7 * P, c70), _mm512_storeu_ps(out + 7 * P + 16, c71);
 }
 
-__attribute__((target("avx512f"))) static void gemm_avx512(const float *A, size_t M, size_t K,
-                                                           const float *B, size_t N, const float *bias,
-                                                           float *C, bool accumulate, bool relu)
+typedef void (*kernel_fn)(const float *A, size_t lda, size_t K, const float *panel, float *out);
+
+/* Blocks of rows, panels, then MR rows at a time; a short last group goes
+ * through a zero-padded copy. pad: MR x K floats. */
+static void gemm_blocked(kernel_fn kernel, size_t mr, float *pad, const float *A, size_t lda, size_t M, size_t K,
+                         const float *B, size_t N, const float *bias, float *C, size_t ldc, bool accumulate,
+                         bool relu)
 {
     float out[AVX512_MR * P];
-    const size_t chunk = 64;
-    for (size_t i0 = 0; i0 < M; i0 += chunk) {
-        size_t i1 = i0 + chunk < M ? i0 + chunk : M;
+    for (size_t i0 = 0; i0 < M; i0 += BLOCK_ROWS) {
+        size_t i1 = i0 + BLOCK_ROWS < M ? i0 + BLOCK_ROWS : M;
+        size_t full = i0 + (i1 - i0) / mr * mr;
+        if (full < i1) {
+            memset(pad, 0, mr * K * sizeof *pad);
+            for (size_t r = full; r < i1; r++) memcpy(pad + (r - full) * K, A + r * lda, K * sizeof *pad);
+        }
         for (size_t p = 0; p < N / P; p++) {
             const float *panel = B + p * K * P;
-            for (size_t i = i0; i < i1; i += AVX512_MR) {
-                size_t rows = i1 - i < AVX512_MR ? i1 - i : AVX512_MR;
-                switch (rows) {
-                case 8: kernel_avx512(A + i * K, K, panel, 8, out); break;
-                case 7: kernel_avx512(A + i * K, K, panel, 7, out); break;
-                case 6: kernel_avx512(A + i * K, K, panel, 6, out); break;
-                case 5: kernel_avx512(A + i * K, K, panel, 5, out); break;
-                case 4: kernel_avx512(A + i * K, K, panel, 4, out); break;
-                case 3: kernel_avx512(A + i * K, K, panel, 3, out); break;
-                case 2: kernel_avx512(A + i * K, K, panel, 2, out); break;
-                default: kernel_avx512(A + i * K, K, panel, 1, out); break;
-                }
-                for (size_t r = 0; r < rows; r++)
-                    finish(C + (i + r) * N + p * P, out + r * P, bias ? bias + p * P : NULL, accumulate, relu);
+            const float *pb = bias ? bias + p * P : NULL;
+            for (size_t i = i0; i < i1; i += mr) {
+                size_t rows = i1 - i < mr ? i1 - i : mr;
+                if (rows == mr) kernel(A + i * lda, lda, K, panel, out);
+                else kernel(pad, K, K, panel, out);
+                for (size_t r = 0; r < rows; r++) finish(C + (i + r) * ldc + p * P, out + r * P, pb, accumulate, relu);
             }
         }
     }
 }
 
+static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
+                      const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    float *pad = lh_xmalloc(AVX2_MR * K * sizeof *pad);
+    gemm_blocked(kernel_avx2, AVX2_MR, pad, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
+    free(pad);
+}
+
+static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
+                        const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    float *pad = lh_xmalloc(AVX512_MR * K * sizeof *pad);
+    gemm_blocked(kernel_avx512, AVX512_MR, pad, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
+    free(pad);
+}
+
 /* ---- dispatch ---- */
 
-typedef void (*gemm_fn)(const float *, size_t, size_t, const float *, size_t, const float *, float *,
-                        bool, bool);
+typedef void (*gemm_fn)(const float *, size_t, size_t, size_t, const float *, size_t, const float *, float *,
+                        size_t, bool, bool);
 
 static const struct {
     const char *name;
@@ -179,10 +196,11 @@ static int current(void)
     return k;
 }
 
-void model_gemm(const float *A, size_t M, size_t K, const float *B, size_t N, const float *bias,
-                float *C, bool accumulate, bool relu)
+void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N, const float *bias,
+                float *C, size_t ldc, bool accumulate, bool relu)
 {
-    kernels[current()].fn(A, M, K, B, N, bias, C, accumulate, relu);
+    if (M == 0) return;
+    kernels[current()].fn(A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
 }
 
 const char *lh_model_kernel(void)

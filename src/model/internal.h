@@ -80,9 +80,10 @@ size_t model_utf8_decode(const char *s, size_t len, uint32_t **out);
 size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t max_tokens,
                       int32_t **ids);
 
-/* C[M x N] = (accumulate ? C : 0) + A[M x K] . B[K x N] + bias, then ReLU if
- * relu. B in column panels of 32; N a multiple of 32; row strides K and N. */
-void model_gemm(const float *A, size_t M, size_t K, const float *B, size_t N, const float *bias,
-                float *C, bool accumulate, bool relu);
+/* C[M x N] = (accumulate ? C : 0) + A[M x K] . B[K x N] + bias (may be
+ * NULL), then ReLU if relu. B in column panels of 32 (N a multiple of 32);
+ * A's rows lda floats apart, C's ldc. */
+void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N, const float *bias,
+                float *C, size_t ldc, bool accumulate, bool relu);
 
 #endif

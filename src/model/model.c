@@ -196,7 +196,10 @@ static lh_code read_vocab(lh_model *m, const unsigned char *base, size_t len, ui
             free(cps);
             return corrupt(err, "vocabulary piece empty or too long");
         }
-        if (ncp > n) ncp = n; /* cannot happen: a byte is at most one code point */
+        if (used + ncp > blob_len) { /* pieces that overlap in the blob */
+            free(cps);
+            return corrupt(err, "vocabulary pieces overlap");
+        }
         memcpy(m->cps + used, cps, ncp * sizeof *cps);
         uint32_t utf16 = 0;
         for (size_t k = 0; k < ncp; k++) utf16 += cps[k] >= 0x10000 ? 2 : 1;

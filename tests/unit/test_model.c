@@ -107,6 +107,71 @@ static int teardown(void **state)
     return 0;
 }
 
+/* ---- the file ---- */
+
+static void expect_refused(const unsigned char *buf, size_t len, bool crc, const char *why)
+{
+    lh_model *m = NULL;
+    lh_err err;
+    assert_int_equal(lh_model_open_buffer(buf, len, crc, &m, &err), LH_ECORRUPT);
+    assert_null(m);
+    if (!strstr(err.message, why)) fail_msg("expected \"%s\" in \"%s\"", why, err.message);
+}
+
+/* Every damaged copy is refused with the reason; the intact one opens. */
+static void t_file_checks(void **state)
+{
+    (void)state;
+    FILE *f = fopen(lh_model_default_path(), "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = aligned_alloc(64, (len + 63) / 64 * 64);
+    assert_int_equal(fread(buf, 1, len, f), len);
+    fclose(f);
+    lh_model *m;
+    lh_err err;
+    assert_int_equal(lh_model_open_buffer(buf, len, true, &m, &err), LH_OK);
+    lh_model_close(m);
+
+    expect_refused(buf, 100, true, "shorter than its header");
+    expect_refused(buf, len - 1, true, "file size");
+    buf[len / 2] ^= 1; /* a weight */
+    expect_refused(buf, len, true, "data checksum");
+    buf[len / 2] ^= 1;
+    buf[len - 3] ^= 0x20; /* a vocabulary piece */
+    expect_refused(buf, len, true, "data checksum");
+    buf[len - 3] ^= 0x20;
+    buf[20] ^= 1; /* the name */
+    expect_refused(buf, len, true, "header checksum");
+    buf[20] ^= 1;
+    buf[0] = 'X';
+    expect_refused(buf, len, true, "bad magic");
+    buf[0] = 'L';
+    buf[8] = 2;
+    expect_refused(buf, len, false, "version 2");
+    buf[8] = 1;
+    uint32_t rows;
+    memcpy(&rows, buf + 128 + 32, 4); /* the first tensor's rows */
+    uint32_t other = rows + 1;
+    memcpy(buf + 128 + 32, &other, 4);
+    expect_refused(buf, len, false, "shape");
+    memcpy(buf + 128 + 32, &rows, 4);
+    uint64_t off;
+    memcpy(&off, buf + 128 + 48, 8);
+    uint64_t far = len;
+    memcpy(buf + 128 + 48, &far, 8);
+    expect_refused(buf, len, false, "out of bounds");
+    memcpy(buf + 128 + 48, &off, 8);
+    assert_int_equal(lh_model_open_buffer(buf, len, true, &m, &err), LH_OK);
+    lh_model_close(m);
+    free(buf);
+
+    assert_int_equal(lh_model_open("/nonexistent/model.lhm", &m, &err), LH_ENOTFOUND);
+    assert_non_null(strstr(err.message, "LAKEHOUSE_MODEL"));
+}
+
 /* ---- tokenizer ---- */
 
 static void t_tokenizer_exact(void **state)
@@ -200,6 +265,7 @@ static void t_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_file_checks),
         cmocka_unit_test(t_tokenizer_exact),
         cmocka_unit_test(t_vectors_match_tfjs),
         cmocka_unit_test(t_deterministic),
