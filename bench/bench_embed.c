@@ -61,6 +61,13 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static long rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -123,9 +130,18 @@ int main(int argc, char **argv)
         char **texts = lh_xmalloc(n * sizeof *texts);
         for (size_t i = 0; i < n; i++) texts[i] = text_of(kinds[k].chars);
         float *ours = lh_xmalloc(n * LH_MODEL_DIM * sizeof(float));
+        size_t tokens = 0;
+        for (size_t i = 0; i < n; i++) {
+            int32_t *ids;
+            size_t nt;
+            lh_model_tokenize(m, texts[i], strlen(texts[i]), &ids, &nt, &err);
+            tokens += nt < LH_MODEL_MAX_TOKENS ? nt : LH_MODEL_MAX_TOKENS;
+            free(ids);
+        }
         t0 = now();
+        double c0 = cpu_now();
         lh_model_embed(m, (const char *const *)texts, NULL, n, ours, threads, &err);
-        double ours_s = now() - t0;
+        double ours_s = now() - t0, ours_cpu = cpu_now() - c0;
         double side_s = 0, min_cos = 1;
         if (ai) {
             float *theirs;
@@ -146,7 +162,9 @@ int main(int argc, char **argv)
         double ours_ps = n / ours_s, side_ps = side_s > 0 ? n / side_s : 0;
         printf("embed-ratio kind=%s ours_per_s=%.1f sidecar_per_s=%.1f ratio=%.2f\n", kinds[k].kind, ours_ps,
                side_ps, side_ps > 0 ? ours_ps / side_ps : 0);
-        printf("  (%zu texts of ~%zu characters; min cosine ours vs sidecar %.6f)\n", n, kinds[k].chars, min_cos);
+        printf("  (%zu texts of ~%zu characters, %.1f tokens each; ours: %.2f CPU ms a text, %.1f GFLOP/s a CPU; "
+               "min cosine ours vs sidecar %.6f)\n",
+               n, kinds[k].chars, (double)tokens / n, ours_cpu * 1e3 / n, tokens * 9.3e6 / ours_cpu / 1e9, min_cos);
         for (size_t i = 0; i < n; i++) free(texts[i]);
         free(texts);
         free(ours);

@@ -52,18 +52,31 @@ static void gemm_scalar(const float *A, size_t lda, size_t M, size_t K, const fl
 }
 
 /* The SIMD versions run MR rows at a time with the accumulators in
- * registers; the last rows of a block are copied into a zero-padded block of
- * MR rows so the same kernel (and the same order of sums) handles them. */
-#define BLOCK_ROWS 64 /* rows whose A stays in L2 while the panels stream by */
+ * registers, over A packed so the MR values of one k are adjacent; the last
+ * rows of a block are padded with zero rows, so the same kernel (and the
+ * same order of sums) handles them. */
+#define BLOCK_ROWS 96 /* rows whose A stays in L2 while the panels stream by */
 
 /* ---- AVX2 + FMA: 3 rows x 32 columns, 12 accumulators ---- */
 
 #define AVX2_MR 3
 
-__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *A, size_t lda, size_t K,
-                                                            const float *panel, float *out)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+epilogue_avx2(float *c, __m256 v0, __m256 v1, __m256 v2, __m256 v3, const float *bias, bool accumulate, bool relu)
 {
-    const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * lda;
+    __m256 v[4] = {v0, v1, v2, v3};
+    for (int q = 0; q < 4; q++) {
+        if (bias) v[q] = _mm256_add_ps(v[q], _mm256_loadu_ps(bias + 8 * q));
+        if (accumulate) v[q] = _mm256_add_ps(v[q], _mm256_loadu_ps(c + 8 * q));
+        if (relu) v[q] = _mm256_max_ps(v[q], _mm256_setzero_ps());
+        _mm256_storeu_ps(c + 8 * q, v[q]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *Ap, size_t K, const float *panel, float *C,
+                                                            size_t ldc, size_t rows, const float *bias,
+                                                            bool accumulate, bool relu)
+{
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
     __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
     __m256 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -71,82 +84,95 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *A, size
         const float *b = panel + k * P;
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
         __m256 b2 = _mm256_loadu_ps(b + 16), b3 = _mm256_loadu_ps(b + 24);
-        __m256 x = _mm256_broadcast_ss(a0 + k);
+        const float *a = Ap + k * AVX2_MR;
+        __m256 x = _mm256_broadcast_ss(a);
         c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
         c02 = _mm256_fmadd_ps(x, b2, c02), c03 = _mm256_fmadd_ps(x, b3, c03);
-        x = _mm256_broadcast_ss(a1 + k);
+        x = _mm256_broadcast_ss(a + 1);
         c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
         c12 = _mm256_fmadd_ps(x, b2, c12), c13 = _mm256_fmadd_ps(x, b3, c13);
-        x = _mm256_broadcast_ss(a2 + k);
+        x = _mm256_broadcast_ss(a + 2);
         c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
         c22 = _mm256_fmadd_ps(x, b2, c22), c23 = _mm256_fmadd_ps(x, b3, c23);
     }
-    _mm256_storeu_ps(out, c00), _mm256_storeu_ps(out + 8, c01);
-    _mm256_storeu_ps(out + 16, c02), _mm256_storeu_ps(out + 24, c03);
-    _mm256_storeu_ps(out + 32, c10), _mm256_storeu_ps(out + 40, c11);
-    _mm256_storeu_ps(out + 48, c12), _mm256_storeu_ps(out + 56, c13);
-    _mm256_storeu_ps(out + 64, c20), _mm256_storeu_ps(out + 72, c21);
-    _mm256_storeu_ps(out + 80, c22), _mm256_storeu_ps(out + 88, c23);
+    epilogue_avx2(C, c00, c01, c02, c03, bias, accumulate, relu);
+    if (rows > 1) epilogue_avx2(C + ldc, c10, c11, c12, c13, bias, accumulate, relu);
+    if (rows > 2) epilogue_avx2(C + 2 * ldc, c20, c21, c22, c23, bias, accumulate, relu);
 }
 
-/* ---- AVX-512: 8 rows x 32 columns, 16 accumulators ---- */
+/* ---- AVX-512: 12 rows x 32 columns, 24 accumulators ---- */
 
-#define AVX512_MR 8
+#define AVX512_MR 12
 
-__attribute__((target("avx512f"))) static void kernel_avx512(const float *A, size_t lda, size_t K,
-                                                             const float *panel, float *out)
+/* One row of the result: (acc + bias) + C if accumulating, ReLU if asked. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+epilogue_avx512(float *c, __m512 v0, __m512 v1, const float *bias, bool accumulate, bool relu)
 {
-    const float *a0 = A, *a1 = A + lda, *a2 = A + 2 * lda, *a3 = A + 3 * lda;
-    const float *a4 = A + 4 * lda, *a5 = A + 5 * lda, *a6 = A + 6 * lda, *a7 = A + 7 * lda;
+    if (bias) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(bias)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(bias + 16));
+    if (accumulate) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(c)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(c + 16));
+    if (relu) v0 = _mm512_max_ps(v0, _mm512_setzero_ps()), v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+    _mm512_storeu_ps(c, v0);
+    _mm512_storeu_ps(c + 16, v1);
+}
+
+__attribute__((target("avx512f"))) static void kernel_avx512(const float *Ap, size_t K, const float *panel,
+                                                             float *C, size_t ldc, size_t rows, const float *bias,
+                                                             bool accumulate, bool relu)
+{
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
+    __m512 c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
     for (size_t k = 0; k < K; k++) {
         const float *b = panel + k * P;
+        const float *a = Ap + k * AVX512_MR;
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #define ROW(r)                                                                                    \
     do {                                                                                          \
-        __m512 x = _mm512_set1_ps(a##r[k]);                                                       \
+        __m512 x = _mm512_set1_ps(a[r]);                                                       \
         c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                \
         c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                \
     } while (0)
-        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7);
+        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
+        ROW(6); ROW(7); ROW(8); ROW(9); ROW(10); ROW(11);
 #undef ROW
     }
-    _mm512_storeu_ps(out + 0 * P, c00), _mm512_storeu_ps(out + 0 * P + 16, c01);
-    _mm512_storeu_ps(out + 1 * P, c10), _mm512_storeu_ps(out + 1 * P + 16, c11);
-    _mm512_storeu_ps(out + 2 * P, c20), _mm512_storeu_ps(out + 2 * P + 16, c21);
-    _mm512_storeu_ps(out + 3 * P, c30), _mm512_storeu_ps(out + 3 * P + 16, c31);
-    _mm512_storeu_ps(out + 4 * P, c40), _mm512_storeu_ps(out + 4 * P + 16, c41);
-    _mm512_storeu_ps(out + 5 * P, c50), _mm512_storeu_ps(out + 5 * P + 16, c51);
-    _mm512_storeu_ps(out + 6 * P, c60), _mm512_storeu_ps(out + 6 * P + 16, c61);
-    _mm512_storeu_ps(out + 7 * P, c70), _mm512_storeu_ps(out + 7 * P + 16, c71);
+#define STORE(r) if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
+    STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
+    STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
+#undef STORE
 }
 
-typedef void (*kernel_fn)(const float *A, size_t lda, size_t K, const float *panel, float *out);
+typedef void (*kernel_fn)(const float *Ap, size_t K, const float *panel, float *C, size_t ldc, size_t rows,
+                          const float *bias, bool accumulate, bool relu);
 
-/* Blocks of rows, panels, then MR rows at a time; a short last group goes
- * through a zero-padded copy. pad: MR x K floats. */
-static void gemm_blocked(kernel_fn kernel, size_t mr, float *pad, const float *A, size_t lda, size_t M, size_t K,
+/* Blocks of rows; each block's A is packed into groups of MR rows stored
+ * k-major (the MR values of one k side by side, zeros past the last row),
+ * then every panel of B runs over every group. pack: BLOCK_ROWS + MR rows of K. */
+static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *A, size_t lda, size_t M, size_t K,
                          const float *B, size_t N, const float *bias, float *C, size_t ldc, bool accumulate,
                          bool relu)
 {
-    float out[AVX512_MR * P];
     for (size_t i0 = 0; i0 < M; i0 += BLOCK_ROWS) {
         size_t i1 = i0 + BLOCK_ROWS < M ? i0 + BLOCK_ROWS : M;
-        size_t full = i0 + (i1 - i0) / mr * mr;
-        if (full < i1) {
-            memset(pad, 0, mr * K * sizeof *pad);
-            for (size_t r = full; r < i1; r++) memcpy(pad + (r - full) * K, A + r * lda, K * sizeof *pad);
+        size_t groups = (i1 - i0 + mr - 1) / mr;
+        for (size_t g = 0; g < groups; g++) {
+            float *dst = pack + g * mr * K;
+            for (size_t r = 0; r < mr; r++) {
+                size_t i = i0 + g * mr + r;
+                if (i < i1) {
+                    const float *src = A + i * lda;
+                    for (size_t k = 0; k < K; k++) dst[k * mr + r] = src[k];
+                } else
+                    for (size_t k = 0; k < K; k++) dst[k * mr + r] = 0;
+            }
         }
         for (size_t p = 0; p < N / P; p++) {
             const float *panel = B + p * K * P;
             const float *pb = bias ? bias + p * P : NULL;
-            for (size_t i = i0; i < i1; i += mr) {
-                size_t rows = i1 - i < mr ? i1 - i : mr;
-                if (rows == mr) kernel(A + i * lda, lda, K, panel, out);
-                else kernel(pad, K, K, panel, out);
-                for (size_t r = 0; r < rows; r++) finish(C + (i + r) * ldc + p * P, out + r * P, pb, accumulate, relu);
+            for (size_t g = 0; g < groups; g++) {
+                size_t i = i0 + g * mr, rows = i1 - i < mr ? i1 - i : mr;
+                kernel(pack + g * mr * K, K, panel, C + i * ldc + p * P, ldc, rows, pb, accumulate, relu);
             }
         }
     }
@@ -155,17 +181,17 @@ static void gemm_blocked(kernel_fn kernel, size_t mr, float *pad, const float *A
 static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
                       const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
-    float *pad = lh_xmalloc(AVX2_MR * K * sizeof *pad);
-    gemm_blocked(kernel_avx2, AVX2_MR, pad, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
-    free(pad);
+    float *pack = lh_xmalloc((BLOCK_ROWS + AVX2_MR) * K * sizeof *pack);
+    gemm_blocked(kernel_avx2, AVX2_MR, pack, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
+    free(pack);
 }
 
 static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
                         const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
-    float *pad = lh_xmalloc(AVX512_MR * K * sizeof *pad);
-    gemm_blocked(kernel_avx512, AVX512_MR, pad, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
-    free(pad);
+    float *pack = lh_xmalloc((BLOCK_ROWS + AVX512_MR) * K * sizeof *pack);
+    gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
+    free(pack);
 }
 
 /* ---- dispatch ---- */

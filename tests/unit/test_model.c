@@ -242,17 +242,20 @@ static void t_vectors_match_tfjs(void **state)
         if (!lh_model_use_kernel(names[k])) continue;
         size_t stride = strcmp(names[k], best) == 0 ? SAN_STRIDE : OTHER_STRIDE, n;
         float *out = embed_some(stride, 0, &n);
-        double min = 1;
+        double min = 1, maxdiff = 0;
         size_t worst = 0;
         for (size_t i = 0; i < n; i++) {
             const float *v = out + i * LH_MODEL_DIM;
+            for (size_t j = 0; j < LH_MODEL_DIM; j++)
+                if (fabs(v[j] - cases[i * stride].vec[j]) > maxdiff) maxdiff = fabs(v[j] - cases[i * stride].vec[j]);
             double c = cosine(v, cases[i * stride].vec);
             if (c < min) min = c, worst = i * stride;
             double norm = 0;
             for (size_t j = 0; j < LH_MODEL_DIM; j++) norm += (double)v[j] * v[j];
             assert_true(fabs(norm - 1) < 1e-4);
         }
-        fprintf(stderr, "model-cosine kernel=%s texts=%zu min=%.7f (case %zu)\n", names[k], n, min, worst);
+        fprintf(stderr, "model-cosine kernel=%s texts=%zu min=%.9f 1-min=%.1e (case %zu) max|diff|=%.1e\n", names[k], n,
+                min, 1 - min, worst, maxdiff);
         assert_true(min >= 0.999);
         free(out);
     }
