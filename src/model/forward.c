@@ -37,23 +37,32 @@
 #define FFN 1536
 #define D1 512
 
+/* A thread's buffers, grown to the rows of the largest batch it ran (a
+ * single query needs ~30 KB a token, not the ~9 MB of a full batch). */
 typedef struct workspace {
+    size_t rows; /* capacity */
     float *x, *h, *t, *qkv, *att, *f, *kt, *v, *s, *pooled, *final;
 } workspace;
 
-static void workspace_init(workspace *w)
+static void workspace_free(workspace *w);
+
+static void workspace_reserve(workspace *w, size_t rows, size_t texts)
 {
-    w->x = lh_xmalloc(sizeof(float) * MAX_ROWS * 256);
-    w->h = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
-    w->t = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
-    w->qkv = lh_xmalloc(sizeof(float) * MAX_ROWS * 3 * D1);
-    w->att = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
-    w->f = lh_xmalloc(sizeof(float) * MAX_ROWS * FFN);
+    if (rows < texts) rows = texts; /* pooled and final hold a row a text */
+    if (rows <= w->rows) return;
+    workspace_free(w);
+    w->rows = rows;
+    w->x = lh_xmalloc(sizeof(float) * rows * 256);
+    w->h = lh_xmalloc(sizeof(float) * rows * D1);
+    w->t = lh_xmalloc(sizeof(float) * rows * D1);
+    w->qkv = lh_xmalloc(sizeof(float) * rows * 3 * D1);
+    w->att = lh_xmalloc(sizeof(float) * rows * D1);
+    w->f = lh_xmalloc(sizeof(float) * rows * FFN);
     w->kt = lh_xmalloc(sizeof(float) * 128 * LH_MODEL_MAX_TOKENS);
     w->v = lh_xmalloc(sizeof(float) * 128 * LH_MODEL_MAX_TOKENS);
     w->s = lh_xmalloc(sizeof(float) * LH_MODEL_MAX_TOKENS * LH_MODEL_MAX_TOKENS);
-    w->pooled = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
-    w->final = lh_xmalloc(sizeof(float) * MAX_ROWS * D1);
+    w->pooled = lh_xmalloc(sizeof(float) * rows * D1);
+    w->final = lh_xmalloc(sizeof(float) * rows * D1);
 }
 
 static void workspace_free(workspace *w)
@@ -185,8 +194,7 @@ typedef struct job {
 static void *worker(void *arg)
 {
     job *j = arg;
-    workspace w;
-    workspace_init(&w);
+    workspace w = {0};
     int32_t *ids[MAX_ROWS];
     size_t len[MAX_ROWS];
     float *outs[MAX_ROWS];
@@ -202,6 +210,7 @@ static void *worker(void *arg)
         }
         bool last = i >= j->n;
         if (count && (last || rows >= BATCH_ROWS || count == MAX_ROWS)) {
+            workspace_reserve(&w, rows, count);
             forward(j->m, ids, len, count, outs, &w);
             for (size_t b = 0; b < count; b++) free(ids[b]);
             count = rows = 0;

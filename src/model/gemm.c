@@ -148,7 +148,7 @@ typedef void (*kernel_fn)(const float *Ap, size_t K, const float *panel, float *
 
 /* Blocks of rows; each block's A is packed into groups of MR rows stored
  * k-major (the MR values of one k side by side, zeros past the last row),
- * then every panel of B runs over every group. pack: BLOCK_ROWS + MR rows of K. */
+ * then every panel of B runs over every group. pack: min(M, BLOCK_ROWS) + MR rows of K. */
 static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *A, size_t lda, size_t M, size_t K,
                          const float *B, size_t N, const float *bias, float *C, size_t ldc, bool accumulate,
                          bool relu)
@@ -181,7 +181,7 @@ static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *
 static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
                       const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
-    float *pack = lh_xmalloc((BLOCK_ROWS + AVX2_MR) * K * sizeof *pack);
+    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX2_MR) * K * sizeof *pack);
     gemm_blocked(kernel_avx2, AVX2_MR, pack, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
     free(pack);
 }
@@ -189,7 +189,7 @@ static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const floa
 static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N,
                         const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
-    float *pack = lh_xmalloc((BLOCK_ROWS + AVX512_MR) * K * sizeof *pack);
+    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
     gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, N, bias, C, ldc, accumulate, relu);
     free(pack);
 }
