@@ -15,6 +15,7 @@
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_model.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,58 @@ static long rss_kb(pid_t pid)
         if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
     fclose(f);
     return kb;
+}
+
+/* ---- queries from concurrent clients ---- */
+
+typedef struct client {
+    lh_ai *ai;        /* NULL: lh_model_embed directly, one text a call */
+    const lh_model *m;
+    char **queries;
+    size_t nq, done;
+    double until;
+} client;
+
+static void *client_main(void *arg)
+{
+    client *c = arg;
+    lh_err err;
+    for (size_t i = 0; now() < c->until; i++) {
+        const char *q = c->queries[i % c->nq];
+        if (c->ai) {
+            float *v;
+            uint32_t dim;
+            if (lh_ai_embed(c->ai, &q, 1, NULL, NULL, &v, &dim, &err) == LH_OK) free(v);
+        } else {
+            float v[LH_MODEL_DIM];
+            lh_model_embed(c->m, &q, NULL, 1, v, 1, &err);
+        }
+        c->done++;
+    }
+    return NULL;
+}
+
+/* Queries a second from `clients` threads for `seconds`. */
+static double query_rate(lh_ai *ai, const lh_model *m, int clients, double seconds)
+{
+    enum { NQ = 64 };
+    char *queries[NQ];
+    for (int i = 0; i < NQ; i++) queries[i] = text_of(20 + next() % 40);
+    pthread_t tid[16];
+    client c[16];
+    double t0 = now();
+    for (int i = 0; i < clients; i++) {
+        c[i] = (client){.ai = ai, .m = m, .queries = queries, .nq = NQ, .until = t0 + seconds};
+        pthread_create(&tid[i], NULL, client_main, &c[i]);
+    }
+    size_t total = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(tid[i], NULL);
+        total += c[i].done;
+    }
+    double rate = total / (now() - t0);
+    for (int i = 0; i < NQ; i++) free(queries[i]);
+    return rate;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -193,6 +246,14 @@ int main(int argc, char **argv)
     if (ai) {
         qsort(slat, 100, sizeof slat[0], cmp_double);
         printf("embed-query-latency engine=sidecar p50_ms=%.3f p99_ms=%.3f\n", slat[50], slat[99]);
+    }
+    /* 4 clients, one query a call, through the providers as a server calls them */
+    lh_ai *local;
+    if (lh_ai_open(&(lh_ai_config){.provider = "local"}, &local, &err) == LH_OK) {
+        printf("embed-queries clients=4 ours_per_s=%.0f", query_rate(local, m, 4, 2.0));
+        if (ai) printf(" sidecar_per_s=%.0f", query_rate(ai, m, 4, 2.0));
+        printf("\n");
+        lh_ai_close(local);
     }
     printf("embed-rss ours_mb=%.1f", rss_kb(getpid()) / 1024.0);
     if (sc) {

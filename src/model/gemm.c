@@ -103,6 +103,9 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *Ap, siz
 /* ---- AVX-512: 12 rows x 32 columns, 24 accumulators ---- */
 
 #define AVX512_MR 12
+/* How far ahead in the panel to prefetch: a single query reads each weight
+ * once, from memory, and the hardware prefetcher alone falls behind. */
+#define PREFETCH_FLOATS (16 * P)
 
 /* One row of the result: (acc + bias) + C if accumulating, ReLU if asked. */
 __attribute__((target("avx512f"), always_inline)) static inline void
@@ -126,6 +129,8 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const float *Ap, si
     for (size_t k = 0; k < K; k++) {
         const float *b = panel + k * P;
         const float *a = Ap + k * AVX512_MR;
+        _mm_prefetch((const char *)(b + PREFETCH_FLOATS), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + PREFETCH_FLOATS + 16), _MM_HINT_T0);
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #define ROW(r)                                                                                    \
     do {                                                                                          \

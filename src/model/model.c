@@ -11,6 +11,7 @@
 #include "lakehouse/lh_mem.h"
 
 #include <errno.h>
+#include <immintrin.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -25,7 +26,8 @@
 #define LH_MODEL_BUILD_PATH "build/model/use-lite-en.lhm"
 #endif
 
-/* ---- CRC-32C (Castagnoli), bitwise-table; the file is read once ---- */
+/* ---- CRC-32C (Castagnoli): SSE4.2's crc32 where the CPU has it (~10 ms for
+ * the 28 MB file), else a table ---- */
 
 static uint32_t crc_table[256];
 
@@ -38,13 +40,26 @@ static void crc_init(void)
     }
 }
 
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n)
+{
+    uint64_t c = crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        c = _mm_crc32_u64(c, w);
+    }
+    crc = (uint32_t)c;
+    for (; n; n--) crc = _mm_crc32_u8(crc, *p++);
+    return crc;
+}
+
 static uint32_t crc32c(const void *data, size_t n)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, crc_init);
     const unsigned char *p = data;
     uint32_t c = 0xFFFFFFFFu;
-    /* slicing by one byte is ~400 MB/s: 28 MB in well under 100 ms */
+    if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(c, p, n);
     for (; n; n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
     return ~c;
 }

@@ -210,6 +210,66 @@ static void t_hash_provider(void **state)
     assert_contains(err.message, "cannot chat");
 }
 
+/* Concurrent calls (as a server's queries make them) each get exactly the
+ * vectors they would get alone. */
+struct local_worker {
+    lh_ai *ai;
+    const float *expected; /* 6 x 512 */
+    int seed;
+    int failures;
+};
+
+static const char *local_texts[] = {"forklift operator", "registered nurse, night shifts",
+                                    "pastry chef", "", "python developer (remote)",
+                                    "Ünïcödé ﬁ 日本語 😀"};
+
+static void *local_worker_main(void *arg)
+{
+    struct local_worker *w = arg;
+    for (int round = 0; round < 25; round++) {
+        size_t n = 1 + (size_t)((w->seed + round) % 3), first = (size_t)((w->seed * 7 + round) % 4);
+        float *out;
+        uint32_t dim;
+        lh_err err;
+        if (lh_ai_embed(w->ai, local_texts + first, n, NULL, NULL, &out, &dim, &err) != LH_OK) {
+            w->failures++;
+            continue;
+        }
+        if (memcmp(out, w->expected + first * 512, n * 512 * sizeof(float)) != 0) w->failures++;
+        free(out);
+    }
+    return NULL;
+}
+
+static void t_local_concurrent(void **state)
+{
+    (void)state;
+    lh_ai *ai;
+    lh_err err;
+    lh_code rc = lh_ai_open(&(lh_ai_config){.provider = "local"}, &ai, &err);
+    if (rc) fail_msg("%s", err.message);
+    float expected[6 * 512];
+    for (size_t i = 0; i < 6; i++) {
+        float *one;
+        uint32_t dim;
+        assert_int_equal(lh_ai_embed(ai, local_texts + i, 1, NULL, NULL, &one, &dim, &err), LH_OK);
+        memcpy(expected + i * 512, one, sizeof(float) * 512);
+        free(one);
+    }
+    enum { T = 6 };
+    pthread_t tid[T];
+    struct local_worker w[T];
+    for (int t = 0; t < T; t++) {
+        w[t] = (struct local_worker){.ai = ai, .expected = expected, .seed = t};
+        assert_int_equal(pthread_create(&tid[t], NULL, local_worker_main, &w[t]), 0);
+    }
+    for (int t = 0; t < T; t++) {
+        pthread_join(tid[t], NULL);
+        assert_int_equal(w[t].failures, 0);
+    }
+    lh_ai_close(ai);
+}
+
 /* "local" without a URL: the bundled model in this process (src/model/). */
 static void t_local_in_process(void **state)
 {
@@ -1093,7 +1153,7 @@ int main(void)
     const struct CMUnitTest hash_and_parse[] = {
         cmocka_unit_test(t_hash_properties),   cmocka_unit_test(t_hash_hostile_bytes),
         cmocka_unit_test(t_hash_known_answer), cmocka_unit_test(t_hash_provider),
-        cmocka_unit_test(t_local_in_process),
+        cmocka_unit_test(t_local_in_process),  cmocka_unit_test(t_local_concurrent),
         cmocka_unit_test(t_parse_ollama),      cmocka_unit_test(t_parse_openai),
         cmocka_unit_test(t_parse_chat),
     };
