@@ -3,7 +3,7 @@
  * (scripts/sidecar/, tfjs on WASM), side by side in one run on the same texts:
  * short queries (~30 characters), 300- and 1,500-character documents.
  *
- *   build/bench/bench_embed [--docs N] [--threads T] [--no-sidecar]
+ *   build/bench/bench_embed [--docs N] [--threads T] [--kernel NAME] [--no-sidecar]
  *
  * Prints per kind
  *   embed-ratio kind=<short|medium|long> ours_per_s=<n> sidecar_per_s=<n> ratio=<x>
@@ -149,8 +149,14 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--docs") && i + 1 < argc) docs = (size_t)atol(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-sidecar")) sidecar_on = 0;
+        else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
+            if (!lh_model_use_kernel(argv[++i])) {
+                fprintf(stderr, "bench_embed: kernel %s does not run here\n", argv[i]);
+                return 2;
+            }
+        }
         else {
-            fprintf(stderr, "usage: bench_embed [--docs N] [--threads T] [--no-sidecar]\n");
+            fprintf(stderr, "usage: bench_embed [--docs N] [--threads T] [--kernel NAME] [--no-sidecar]\n");
             return 2;
         }
     }

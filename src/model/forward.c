@@ -113,7 +113,7 @@ static void attention(const float *qkv, size_t n, int d, int heads, float *kt, f
         for (size_t p = 0; p < hd / MODEL_PANEL; p++)
             for (size_t j = 0; j < n; j++)
                 memcpy(v + (p * n + j) * MODEL_PANEL, vv + j * stride + p * MODEL_PANEL, MODEL_PANEL * sizeof *v);
-        model_gemm(q, stride, n, hd, kt, npad, NULL, s, npad, false, false);
+        model_gemm(q, stride, n, hd, kt, NULL, npad, NULL, s, npad, false, false);
         for (size_t i = 0; i < n; i++) {
             float *row = s + i * npad;
             float max = -INFINITY;
@@ -126,7 +126,7 @@ static void attention(const float *qkv, size_t n, int d, int heads, float *kt, f
             float inv = 1.0f / sum;
             for (size_t j = 0; j < n; j++) row[j] *= inv;
         }
-        model_gemm(s, npad, n, n, v, hd, NULL, out + h * hd, (size_t)d, false, false);
+        model_gemm(s, npad, n, n, v, NULL, hd, NULL, out + h * hd, (size_t)d, false, false);
     }
 }
 
@@ -152,14 +152,14 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
         const float *in = l == 0 ? w->x : w->h;
         layer_norm(in, rows, L->d, L->ln1_scale, L->ln1_bias, w->t);
         size_t d = (size_t)L->d;
-        if (l == 0) model_gemm(w->x, 256, rows, 256, L->res_w, D1, L->res_b, w->h, D1, false, false);
-        model_gemm(w->t, d, rows, d, L->qkv_w, 3 * d, L->qkv_b, w->qkv, 3 * d, false, false);
+        if (l == 0) model_gemm(w->x, 256, rows, 256, L->res_w, L->res_h, D1, L->res_b, w->h, D1, false, false);
+        model_gemm(w->t, d, rows, d, L->qkv_w, L->qkv_h, 3 * d, L->qkv_b, w->qkv, 3 * d, false, false);
         for (size_t b = 0, r = 0; b < count; r += len[b], b++)
             attention(w->qkv + r * 3 * d, len[b], L->d, L->heads, w->kt, w->v, w->s, w->att + r * d);
-        model_gemm(w->att, d, rows, d, L->out_w, D1, L->out_b, w->h, D1, true, false);
+        model_gemm(w->att, d, rows, d, L->out_w, L->out_h, D1, L->out_b, w->h, D1, true, false);
         layer_norm(w->h, rows, D1, L->ln2_scale, L->ln2_bias, w->t);
-        model_gemm(w->t, D1, rows, D1, L->ffn1_w, FFN, L->ffn1_b, w->f, FFN, false, true);
-        model_gemm(w->f, FFN, rows, FFN, L->ffn2_w, D1, L->ffn2_b, w->h, D1, true, false);
+        model_gemm(w->t, D1, rows, D1, L->ffn1_w, L->ffn1_h, FFN, L->ffn1_b, w->f, FFN, false, true);
+        model_gemm(w->f, FFN, rows, FFN, L->ffn2_w, L->ffn2_h, D1, L->ffn2_b, w->h, D1, true, false);
     }
     for (size_t b = 0, r = 0; b < count; r += len[b], b++) {
         float *p = w->pooled + b * D1;
@@ -169,7 +169,7 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
         float div = (float)(len[b] ? len[b] : 1);
         for (int c = 0; c < D1; c++) p[c] /= div;
     }
-    model_gemm(w->pooled, D1, count, D1, m->final_w, D1, m->final_b, w->final, D1, false, false);
+    model_gemm(w->pooled, D1, count, D1, m->final_w, m->final_h, D1, m->final_b, w->final, D1, false, false);
     for (size_t b = 0; b < count; b++) {
         float *v = w->final + b * D1;
         double ss = 0;

@@ -52,6 +52,8 @@ typedef struct model_layer {
     const float *ln2_scale, *ln2_bias;
     const float *ffn1_w, *ffn1_b; /* 512 x 1536, panels */
     const float *ffn2_w, *ffn2_b; /* 1536 x 512, panels */
+    /* bfloat16 copies of the matrices (NULL unless the bf16 kernel was chosen at open) */
+    const uint16_t *qkv_h, *out_h, *res_h, *ffn1_h, *ffn2_h;
 } model_layer;
 
 struct lh_model {
@@ -61,6 +63,8 @@ struct lh_model {
     const float *timing_inv; /* 128 */
     model_layer layer[2];
     const float *final_w, *final_b; /* 512 x 512 panels, 512 */
+    const uint16_t *final_h;
+    uint16_t *bf16; /* the copies' storage */
     model_piece pieces[MODEL_VOCAB];
     uint32_t *cps;
     int32_t *table; /* open addressing: piece ids, -1 empty */
@@ -81,9 +85,13 @@ size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t ma
                       int32_t **ids);
 
 /* C[M x N] = (accumulate ? C : 0) + A[M x K] . B[K x N] + bias (may be
- * NULL), then ReLU if relu. B in column panels of 32 (N a multiple of 32);
- * A's rows lda floats apart, C's ldc. */
-void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, size_t N, const float *bias,
-                float *C, size_t ldc, bool accumulate, bool relu);
+ * NULL), then ReLU if relu. B in column panels of 32 (N a multiple of 32),
+ * Bh the same in bfloat16 or NULL; A's rows lda floats apart, C's ldc. */
+void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh, size_t N,
+                const float *bias, float *C, size_t ldc, bool accumulate, bool relu);
+
+/* The kernel in use reads bfloat16 copies of the weights (Bh) when given;
+ * lh_model_open makes them then. */
+bool model_kernel_wants_bf16(void);
 
 #endif

@@ -240,6 +240,37 @@ static lh_code read_vocab(lh_model *m, const unsigned char *base, size_t len, ui
     return LH_OK;
 }
 
+/* ---- bfloat16 copies of the matrices, for the avx512-bf16w kernel ---- */
+
+static const uint16_t *to_bf16(uint16_t **at, const float *src, size_t n)
+{
+    uint16_t *dst = *at;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &src[i], 4);
+        dst[i] = (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16); /* round to nearest even */
+    }
+    *at += n;
+    return dst;
+}
+
+static void make_bf16(lh_model *m)
+{
+    size_t total = 256 * 768 + 256 * 512 * 2 + 512 * 1536 * 2 + 512 * 1536 + 512 * 512 + 512 * 1536 * 2 + 512 * 512;
+    m->bf16 = lh_xmalloc(total * sizeof *m->bf16);
+    uint16_t *at = m->bf16;
+    for (int l = 0; l < 2; l++) {
+        model_layer *L = &m->layer[l];
+        size_t d = (size_t)L->d;
+        L->qkv_h = to_bf16(&at, L->qkv_w, d * 3 * d);
+        L->out_h = to_bf16(&at, L->out_w, d * 512);
+        if (L->res_w) L->res_h = to_bf16(&at, L->res_w, 256 * 512);
+        L->ffn1_h = to_bf16(&at, L->ffn1_w, 512 * 1536);
+        L->ffn2_h = to_bf16(&at, L->ffn2_w, 1536 * 512);
+    }
+    m->final_h = to_bf16(&at, m->final_w, 512 * 512);
+}
+
 /* ---- open ---- */
 
 static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool verify_crc, lh_err *err)
@@ -277,6 +308,7 @@ static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool ve
     }
     m->final_w = t[i++];
     m->final_b = t[i++];
+    if (model_kernel_wants_bf16()) make_bf16(m);
     return LH_OK;
 }
 
@@ -340,5 +372,6 @@ void lh_model_close(lh_model *m)
     if (m->mapping) munmap(m->mapping, m->mapping_len);
     free(m->cps);
     free(m->table);
+    free(m->bf16);
     free(m);
 }

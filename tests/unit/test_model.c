@@ -262,6 +262,35 @@ static void t_vectors_match_tfjs(void **state)
     assert_true(lh_model_use_kernel(best));
 }
 
+/* The optional kernel with bfloat16 weights (made when a model is opened
+ * with it chosen): its quality loss, measured against tfjs. */
+static void t_vectors_bf16_weights(void **state)
+{
+    (void)state;
+    const char *before = lh_model_kernel();
+    if (!lh_model_use_kernel("avx512-bf16w")) skip();
+    lh_model *m16;
+    lh_err err;
+    assert_int_equal(lh_model_open(NULL, &m16, &err), LH_OK);
+    size_t stride = 2 * SAN_STRIDE, n = (ncases + stride - 1) / stride;
+    const char **texts = lh_xmalloc(n * sizeof *texts);
+    size_t *lens = lh_xmalloc(n * sizeof *lens);
+    for (size_t i = 0; i < n; i++) texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
+    float *out = lh_xmalloc(n * LH_MODEL_DIM * sizeof *out);
+    assert_int_equal(lh_model_embed(m16, texts, lens, n, out, 0, &err), LH_OK);
+    double min = 1, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        double c = cosine(out + i * LH_MODEL_DIM, cases[i * stride].vec);
+        sum += c;
+        if (c < min) min = c;
+    }
+    fprintf(stderr, "model-cosine kernel=avx512-bf16w texts=%zu min=%.6f mean=%.6f\n", n, min, sum / n);
+    assert_true(min >= 0.999);
+    free(out), free(texts), free(lens);
+    lh_model_close(m16);
+    assert_true(lh_model_use_kernel(before));
+}
+
 /* A text's vector is bit-identical alone, in a batch, with any thread count. */
 static void t_deterministic(void **state)
 {
@@ -285,6 +314,7 @@ int main(void)
         cmocka_unit_test(t_file_checks),
         cmocka_unit_test(t_tokenizer_exact),
         cmocka_unit_test(t_vectors_match_tfjs),
+        cmocka_unit_test(t_vectors_bf16_weights),
         cmocka_unit_test(t_deterministic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
