@@ -56,7 +56,16 @@ static void gemm_scalar(const float *A, size_t lda, size_t M, size_t K, const fl
  * registers, over A packed so the MR values of one k are adjacent; the last
  * rows of a block are padded with zero rows, so the same kernel (and the
  * same order of sums) handles them. */
-#define BLOCK_ROWS 96 /* rows whose A stays in L2 while the panels stream by */
+/* Rows of A packed at a time: as many as fit PACK_BYTES (most of L2), so
+ * each weight panel is read from memory as few times as a batch allows. */
+#define PACK_BYTES (1u << 20)
+static size_t block_rows(size_t K)
+{
+    size_t rows = PACK_BYTES / (K * sizeof(float));
+    rows = rows / 12 * 12; /* whole groups of both SIMD kernels' rows (12 and 3) */
+    return rows < 12 ? 12 : rows;
+}
+#define BLOCK_ROWS block_rows(K)
 
 /* ---- AVX2 + FMA: 3 rows x 32 columns, 12 accumulators ---- */
 
