@@ -23,15 +23,84 @@
 #include <unistd.h>
 
 static const char *words[] = {
-    "experienced", "forklift", "operator", "warehouse", "logistics", "safety", "certified", "nurse",
-    "registered", "python", "developer", "remote", "senior", "junior", "data", "engineer", "kubernetes",
-    "cloud", "infrastructure", "customer", "service", "representative", "bilingual", "spanish", "sales",
-    "manager", "team", "leadership", "projects", "delivered", "on", "time", "and", "within", "budget",
-    "the", "a", "of", "in", "with", "for", "to", "years", "experience", "strong", "communication",
-    "skills", "available", "immediately", "night", "shifts", "weekends", "licensed", "electrician",
-    "residential", "commercial", "wiring", "installation", "maintenance", "accounting", "payroll",
-    "invoices", "reconciliation", "excel", "reporting", "machine", "learning", "models", "production",
-    "pipelines", "Berlin", "Madrid", "Chicago", "Toronto", "healthcare", "hospital", "patients", "care",
+    "experienced",
+    "forklift",
+    "operator",
+    "warehouse",
+    "logistics",
+    "safety",
+    "certified",
+    "nurse",
+    "registered",
+    "python",
+    "developer",
+    "remote",
+    "senior",
+    "junior",
+    "data",
+    "engineer",
+    "kubernetes",
+    "cloud",
+    "infrastructure",
+    "customer",
+    "service",
+    "representative",
+    "bilingual",
+    "spanish",
+    "sales",
+    "manager",
+    "team",
+    "leadership",
+    "projects",
+    "delivered",
+    "on",
+    "time",
+    "and",
+    "within",
+    "budget",
+    "the",
+    "a",
+    "of",
+    "in",
+    "with",
+    "for",
+    "to",
+    "years",
+    "experience",
+    "strong",
+    "communication",
+    "skills",
+    "available",
+    "immediately",
+    "night",
+    "shifts",
+    "weekends",
+    "licensed",
+    "electrician",
+    "residential",
+    "commercial",
+    "wiring",
+    "installation",
+    "maintenance",
+    "accounting",
+    "payroll",
+    "invoices",
+    "reconciliation",
+    "excel",
+    "reporting",
+    "machine",
+    "learning",
+    "models",
+    "production",
+    "pipelines",
+    "Berlin",
+    "Madrid",
+    "Chicago",
+    "Toronto",
+    "healthcare",
+    "hospital",
+    "patients",
+    "care",
 };
 
 static unsigned rng = 12345;
@@ -85,7 +154,7 @@ static long rss_kb(pid_t pid)
 /* ---- queries from concurrent clients ---- */
 
 typedef struct client {
-    lh_ai *ai;        /* NULL: lh_model_embed directly, one text a call */
+    lh_ai *ai; /* NULL: lh_model_embed directly, one text a call */
     const lh_model *m;
     char **queries;
     size_t nq, done;
@@ -146,17 +215,20 @@ int main(int argc, char **argv)
     int threads = 0;
     int sidecar_on = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--docs") && i + 1 < argc) docs = (size_t)atol(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-sidecar")) sidecar_on = 0;
+        if (!strcmp(argv[i], "--docs") && i + 1 < argc)
+            docs = (size_t)atol(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-sidecar"))
+            sidecar_on = 0;
         else if (!strcmp(argv[i], "--kernel") && i + 1 < argc) {
             if (!lh_model_use_kernel(argv[++i])) {
                 fprintf(stderr, "bench_embed: kernel %s does not run here\n", argv[i]);
                 return 2;
             }
-        }
-        else {
-            fprintf(stderr, "usage: bench_embed [--docs N] [--threads T] [--kernel NAME] [--no-sidecar]\n");
+        } else {
+            fprintf(stderr,
+                    "usage: bench_embed [--docs N] [--threads T] [--kernel NAME] [--no-sidecar]\n");
             return 2;
         }
     }
@@ -173,7 +245,9 @@ int main(int argc, char **argv)
     lh_ai *ai = NULL;
     if (sidecar_on) {
         if (lh_sidecar_start(&(lh_sidecar_config){0}, &sc, &err) ||
-            lh_ai_open(&(lh_ai_config){.provider = "local", .url = lh_sidecar_url(sc), .batch_size = 64,
+            lh_ai_open(&(lh_ai_config){.provider = "local",
+                                       .url = lh_sidecar_url(sc),
+                                       .batch_size = 64,
                                        .timeout_ms = 600000},
                        &ai, &err)) {
             fprintf(stderr, "bench_embed: sidecar: %s (use --no-sidecar)\n", err.message);
@@ -213,17 +287,20 @@ int main(int argc, char **argv)
             side_s = now() - t0;
             for (size_t i = 0; i < n; i++) {
                 double c = 0;
-                for (size_t j = 0; j < LH_MODEL_DIM; j++) c += (double)ours[i * LH_MODEL_DIM + j] * theirs[i * dim + j];
+                for (size_t j = 0; j < LH_MODEL_DIM; j++)
+                    c += (double)ours[i * LH_MODEL_DIM + j] * theirs[i * dim + j];
                 if (c < min_cos) min_cos = c;
             }
             free(theirs);
         }
         double ours_ps = n / ours_s, side_ps = side_s > 0 ? n / side_s : 0;
-        printf("embed-ratio kind=%s ours_per_s=%.1f sidecar_per_s=%.1f ratio=%.2f\n", kinds[k].kind, ours_ps,
-               side_ps, side_ps > 0 ? ours_ps / side_ps : 0);
-        printf("  (%zu texts of ~%zu characters, %.1f tokens each; ours: %.2f CPU ms a text, %.1f GFLOP/s a CPU; "
+        printf("embed-ratio kind=%s ours_per_s=%.1f sidecar_per_s=%.1f ratio=%.2f\n", kinds[k].kind,
+               ours_ps, side_ps, side_ps > 0 ? ours_ps / side_ps : 0);
+        printf("  (%zu texts of ~%zu characters, %.1f tokens each; ours: %.2f CPU ms a text, %.1f "
+               "GFLOP/s a CPU; "
                "min cosine ours vs sidecar %.6f)\n",
-               n, kinds[k].chars, (double)tokens / n, ours_cpu * 1e3 / n, tokens * 9.3e6 / ours_cpu / 1e9, min_cos);
+               n, kinds[k].chars, (double)tokens / n, ours_cpu * 1e3 / n,
+               tokens * 9.3e6 / ours_cpu / 1e9, min_cos);
         for (size_t i = 0; i < n; i++) free(texts[i]);
         free(texts);
         free(ours);
@@ -248,7 +325,8 @@ int main(int argc, char **argv)
         free(t);
     }
     qsort(lat, Q, sizeof lat[0], cmp_double);
-    printf("embed-query-latency engine=ours p50_ms=%.3f p99_ms=%.3f\n", lat[Q / 2], lat[Q * 99 / 100]);
+    printf("embed-query-latency engine=ours p50_ms=%.3f p99_ms=%.3f\n", lat[Q / 2],
+           lat[Q * 99 / 100]);
     if (ai) {
         qsort(slat, 100, sizeof slat[0], cmp_double);
         printf("embed-query-latency engine=sidecar p50_ms=%.3f p99_ms=%.3f\n", slat[50], slat[99]);

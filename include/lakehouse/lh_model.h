@@ -29,9 +29,9 @@
 
 #include "lakehouse/lh_err.h"
 
-#define LH_MODEL_DIM 512
+#define LH_MODEL_DIM        512
 #define LH_MODEL_MAX_TOKENS 128 /* tokens past this are ignored, as the package does */
-#define LH_MODEL_NAME "use-lite"
+#define LH_MODEL_NAME       "use-lite"
 
 typedef struct lh_model lh_model;
 
@@ -57,8 +57,8 @@ void lh_model_close(lh_model *m);
 /* The package's token ids for text (len bytes of UTF-8; invalid bytes read
  * as U+FFFD, as Node decodes them). All tokens, not clipped to 128.
  * *ids: malloc'd (NULL when *n is 0). */
-lh_code lh_model_tokenize(const lh_model *m, const char *text, size_t len, int32_t **ids,
-                          size_t *n, lh_err *err);
+lh_code lh_model_tokenize(const lh_model *m, const char *text, size_t len, int32_t **ids, size_t *n,
+                          lh_err *err);
 
 /* Embeds n texts (lens NULL: NUL-terminated) into out[n * LH_MODEL_DIM].
  * threads: 0 for one per core (at most 8), else that many. "" gets the

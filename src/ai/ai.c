@@ -20,7 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum provider { PROVIDER_HASH, PROVIDER_OLLAMA, PROVIDER_OPENAI, PROVIDER_LOCAL, PROVIDER_LOCAL_NODE };
+enum provider {
+    PROVIDER_HASH,
+    PROVIDER_OLLAMA,
+    PROVIDER_OPENAI,
+    PROVIDER_LOCAL,
+    PROVIDER_LOCAL_NODE
+};
 
 static const struct {
     const char *name;
@@ -105,9 +111,10 @@ static lh_code open_hash(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
 /* "local" without a URL: the bundled model, in this process. */
 static lh_code open_local(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
 {
-    if (!empty(cfg->model) && strcmp(cfg->model, LH_MODEL_NAME) != 0 && strcmp(cfg->model, LH_MODEL_NAME ":latest") != 0)
-        return lh_err_set(err, LH_EINVAL, "provider local has one model, \"%s\" (not \"%s\")", LH_MODEL_NAME,
-                          cfg->model);
+    if (!empty(cfg->model) && strcmp(cfg->model, LH_MODEL_NAME) != 0 &&
+        strcmp(cfg->model, LH_MODEL_NAME ":latest") != 0)
+        return lh_err_set(err, LH_EINVAL, "provider local has one model, \"%s\" (not \"%s\")",
+                          LH_MODEL_NAME, cfg->model);
     lh_code rc = lh_model_open(NULL, &ai->local, err);
     if (rc) return lh_err_wrap(err, "provider local");
     ai->model = lh_xstrdup(LH_MODEL_NAME);
@@ -162,10 +169,12 @@ lh_code lh_ai_open(const lh_ai_config *cfg, lh_ai **out, lh_err *err)
            strcmp(providers[p].name, cfg->provider) != 0)
         p++;
     if (p == sizeof providers / sizeof providers[0])
-        return lh_err_set(err, LH_EINVAL, "unknown provider \"%s\" (local, local-node, hash, ollama or openai)",
+        return lh_err_set(err, LH_EINVAL,
+                          "unknown provider \"%s\" (local, local-node, hash, ollama or openai)",
                           cfg->provider);
     if (cfg->timeout_ms < 0) return lh_err_set(err, LH_EINVAL, "timeout_ms is negative");
-    if (!empty(cfg->chat_model) && (p == PROVIDER_HASH || p == PROVIDER_LOCAL || p == PROVIDER_LOCAL_NODE))
+    if (!empty(cfg->chat_model) &&
+        (p == PROVIDER_HASH || p == PROVIDER_LOCAL || p == PROVIDER_LOCAL_NODE))
         return lh_err_set(err, LH_EINVAL, "provider %s cannot chat (chat_model \"%s\")",
                           cfg->provider, cfg->chat_model);
     lh_ai *ai = lh_xcalloc(1, sizeof *ai);
@@ -174,7 +183,7 @@ lh_code lh_ai_open(const lh_ai_config *cfg, lh_ai **out, lh_err *err)
     ai->retries = cfg->retries < 0 ? 3 : cfg->retries;
     ai->batch_size = cfg->batch_size ? cfg->batch_size : 32;
     ai->errors = cfg->errors;
-    lh_code rc = ai->provider == PROVIDER_HASH                         ? open_hash(ai, cfg, err)
+    lh_code rc = ai->provider == PROVIDER_HASH                       ? open_hash(ai, cfg, err)
                  : ai->provider == PROVIDER_LOCAL && empty(cfg->url) ? open_local(ai, cfg, err)
                                                                      : open_http(ai, cfg, err);
     if (rc) {
@@ -261,17 +270,20 @@ static lh_code embed_hash(lh_ai *ai, const char *const *texts, size_t n, lh_ai_p
     return LH_OK;
 }
 
-static lh_code embed_local(lh_ai *ai, const char *const *texts, size_t n, lh_ai_progress_fn progress,
-                           void *progress_ctx, float **out, uint32_t *dim, lh_err *err)
+static lh_code embed_local(lh_ai *ai, const char *const *texts, size_t n,
+                           lh_ai_progress_fn progress, void *progress_ctx, float **out,
+                           uint32_t *dim, lh_err *err)
 {
     if (n > SIZE_MAX / sizeof(float) / LH_MODEL_DIM)
         return lh_err_set(err, LH_ENOMEM, "%zu texts of %u dimensions", n, LH_MODEL_DIM);
     float *v = malloc(n * LH_MODEL_DIM * sizeof(float));
     if (!v)
-        return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %u dimensions", n, LH_MODEL_DIM);
+        return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %u dimensions", n,
+                          LH_MODEL_DIM);
     for (size_t start = 0; start < n; start += LOCAL_CHUNK) {
         size_t m = n - start < LOCAL_CHUNK ? n - start : LOCAL_CHUNK;
-        lh_code rc = lh_model_embed(ai->local, texts + start, NULL, m, v + start * LH_MODEL_DIM, 0, err);
+        lh_code rc =
+            lh_model_embed(ai->local, texts + start, NULL, m, v + start * LH_MODEL_DIM, 0, err);
         if (rc) {
             free(v);
             return rc;

@@ -33,9 +33,9 @@
 #include <unistd.h>
 
 #define BATCH_ROWS 256
-#define MAX_ROWS (BATCH_ROWS + LH_MODEL_MAX_TOKENS)
-#define FFN 1536
-#define D1 512
+#define MAX_ROWS   (BATCH_ROWS + LH_MODEL_MAX_TOKENS)
+#define FFN        1536
+#define D1         512
 
 /* A thread's buffers, grown to the rows of the largest batch it ran (a
  * single query needs ~30 KB a token, not the ~9 MB of a full batch). */
@@ -71,7 +71,8 @@ static void workspace_free(workspace *w)
     free(w->kt), free(w->v), free(w->s), free(w->pooled), free(w->final);
 }
 
-static void layer_norm(const float *x, size_t rows, int d, const float *scale, const float *bias, float *y)
+static void layer_norm(const float *x, size_t rows, int d, const float *scale, const float *bias,
+                       float *y)
 {
     for (size_t i = 0; i < rows; i++) {
         const float *a = x + i * (size_t)d;
@@ -93,7 +94,8 @@ static void layer_norm(const float *x, size_t rows, int d, const float *scale, c
  * out (stride d), as two matrix products a head: S = Q.K^T (K^T packed into
  * panels, its columns padded to 32), softmax over the n real columns, then
  * O = P.V (V packed into panels). kt, v, s: scratch of the workspace. */
-static void attention(const float *qkv, size_t n, int d, int heads, float *kt, float *v, float *s, float *out)
+static void attention(const float *qkv, size_t n, int d, int heads, float *kt, float *v, float *s,
+                      float *out)
 {
     size_t hd = (size_t)(d / heads), stride = 3 * (size_t)d;
     size_t npad = (n + MODEL_PANEL - 1) / MODEL_PANEL * MODEL_PANEL;
@@ -112,7 +114,8 @@ static void attention(const float *qkv, size_t n, int d, int heads, float *kt, f
         /* V: n rows x hd columns, in panels */
         for (size_t p = 0; p < hd / MODEL_PANEL; p++)
             for (size_t j = 0; j < n; j++)
-                memcpy(v + (p * n + j) * MODEL_PANEL, vv + j * stride + p * MODEL_PANEL, MODEL_PANEL * sizeof *v);
+                memcpy(v + (p * n + j) * MODEL_PANEL, vv + j * stride + p * MODEL_PANEL,
+                       MODEL_PANEL * sizeof *v);
         model_gemm(q, stride, n, hd, kt, NULL, npad, NULL, s, npad, false, false);
         for (size_t i = 0; i < n; i++) {
             float *row = s + i * npad;
@@ -131,14 +134,15 @@ static void attention(const float *qkv, size_t n, int d, int heads, float *kt, f
 }
 
 /* Runs one batch: texts b = 0..count-1 with ids[b][0..len[b]) into out[b]. */
-static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, size_t count, float *const *out,
-                    workspace *w)
+static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, size_t count,
+                    float *const *out, workspace *w)
 {
     size_t rows = 0;
     for (size_t b = 0; b < count; b++) {
         for (size_t p = 0; p < len[b]; p++, rows++) {
             int32_t id = ids[b][p];
-            const float *e = m->embeddings + (size_t)(id >= 0 && id < (int32_t)MODEL_ROWS ? id : 0) * 256;
+            const float *e =
+                m->embeddings + (size_t)(id >= 0 && id < (int32_t)MODEL_ROWS ? id : 0) * 256;
             float *x = w->x + rows * 256;
             for (int c = 0; c < 128; c++) {
                 float angle = (float)p * m->timing_inv[c];
@@ -152,14 +156,20 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
         const float *in = l == 0 ? w->x : w->h;
         layer_norm(in, rows, L->d, L->ln1_scale, L->ln1_bias, w->t);
         size_t d = (size_t)L->d;
-        if (l == 0) model_gemm(w->x, 256, rows, 256, L->res_w, L->res_h, D1, L->res_b, w->h, D1, false, false);
-        model_gemm(w->t, d, rows, d, L->qkv_w, L->qkv_h, 3 * d, L->qkv_b, w->qkv, 3 * d, false, false);
+        if (l == 0)
+            model_gemm(w->x, 256, rows, 256, L->res_w, L->res_h, D1, L->res_b, w->h, D1, false,
+                       false);
+        model_gemm(w->t, d, rows, d, L->qkv_w, L->qkv_h, 3 * d, L->qkv_b, w->qkv, 3 * d, false,
+                   false);
         for (size_t b = 0, r = 0; b < count; r += len[b], b++)
-            attention(w->qkv + r * 3 * d, len[b], L->d, L->heads, w->kt, w->v, w->s, w->att + r * d);
+            attention(w->qkv + r * 3 * d, len[b], L->d, L->heads, w->kt, w->v, w->s,
+                      w->att + r * d);
         model_gemm(w->att, d, rows, d, L->out_w, L->out_h, D1, L->out_b, w->h, D1, true, false);
         layer_norm(w->h, rows, D1, L->ln2_scale, L->ln2_bias, w->t);
-        model_gemm(w->t, D1, rows, D1, L->ffn1_w, L->ffn1_h, FFN, L->ffn1_b, w->f, FFN, false, true);
-        model_gemm(w->f, FFN, rows, FFN, L->ffn2_w, L->ffn2_h, D1, L->ffn2_b, w->h, D1, true, false);
+        model_gemm(w->t, D1, rows, D1, L->ffn1_w, L->ffn1_h, FFN, L->ffn1_b, w->f, FFN, false,
+                   true);
+        model_gemm(w->f, FFN, rows, FFN, L->ffn2_w, L->ffn2_h, D1, L->ffn2_b, w->h, D1, true,
+                   false);
     }
     for (size_t b = 0, r = 0; b < count; r += len[b], b++) {
         float *p = w->pooled + b * D1;
@@ -169,7 +179,8 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
         float div = (float)(len[b] ? len[b] : 1);
         for (int c = 0; c < D1; c++) p[c] /= div;
     }
-    model_gemm(w->pooled, D1, count, D1, m->final_w, m->final_h, D1, m->final_b, w->final, D1, false, false);
+    model_gemm(w->pooled, D1, count, D1, m->final_w, m->final_h, D1, m->final_b, w->final, D1,
+               false, false);
     for (size_t b = 0; b < count; b++) {
         float *v = w->final + b * D1;
         double ss = 0;
@@ -221,11 +232,12 @@ static void *worker(void *arg)
     return NULL;
 }
 
-lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t *lens, size_t n, float *out,
-                       int threads, lh_err *err)
+lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t *lens, size_t n,
+                       float *out, int threads, lh_err *err)
 {
     if (n == 0) return LH_OK;
-    if (!texts || !out) return lh_err_set(err, LH_EINVAL, "lh_model_embed: texts and out are required");
+    if (!texts || !out)
+        return lh_err_set(err, LH_EINVAL, "lh_model_embed: texts and out are required");
     if (threads <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;

@@ -32,8 +32,9 @@ static inline void finish(float *c, const float *acc, const float *bias, bool ac
 
 /* ---- scalar ---- */
 
-static void gemm_scalar(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh, size_t N,
-                        const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+static void gemm_scalar(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                        const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                        bool accumulate, bool relu)
 {
     (void)Bh;
     for (size_t p = 0; p < N / P; p++) {
@@ -72,7 +73,8 @@ static size_t block_rows(size_t K)
 #define AVX2_MR 3
 
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-epilogue_avx2(float *c, __m256 v0, __m256 v1, __m256 v2, __m256 v3, const float *bias, bool accumulate, bool relu)
+epilogue_avx2(float *c, __m256 v0, __m256 v1, __m256 v2, __m256 v3, const float *bias,
+              bool accumulate, bool relu)
 {
     __m256 v[4] = {v0, v1, v2, v3};
     for (int q = 0; q < 4; q++) {
@@ -83,9 +85,9 @@ epilogue_avx2(float *c, __m256 v0, __m256 v1, __m256 v2, __m256 v3, const float 
     }
 }
 
-__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *Ap, size_t K, const void *panel_, float *C,
-                                                            size_t ldc, size_t rows, const float *bias,
-                                                            bool accumulate, bool relu)
+__attribute__((target("avx2,fma"))) static void
+kernel_avx2(const float *Ap, size_t K, const void *panel_, float *C, size_t ldc, size_t rows,
+            const float *bias, bool accumulate, bool relu)
 {
     const float *panel = panel_;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
@@ -122,16 +124,20 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *Ap, siz
 __attribute__((target("avx512f"), always_inline)) static inline void
 epilogue_avx512(float *c, __m512 v0, __m512 v1, const float *bias, bool accumulate, bool relu)
 {
-    if (bias) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(bias)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(bias + 16));
-    if (accumulate) v0 = _mm512_add_ps(v0, _mm512_loadu_ps(c)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(c + 16));
-    if (relu) v0 = _mm512_max_ps(v0, _mm512_setzero_ps()), v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+    if (bias)
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(bias)),
+        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(bias + 16));
+    if (accumulate)
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(c)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(c + 16));
+    if (relu)
+        v0 = _mm512_max_ps(v0, _mm512_setzero_ps()), v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
     _mm512_storeu_ps(c, v0);
     _mm512_storeu_ps(c + 16, v1);
 }
 
-__attribute__((target("avx512f"))) static void kernel_avx512(const float *Ap, size_t K, const void *panel_,
-                                                             float *C, size_t ldc, size_t rows, const float *bias,
-                                                             bool accumulate, bool relu)
+__attribute__((target("avx512f"))) static void
+kernel_avx512(const float *Ap, size_t K, const void *panel_, float *C, size_t ldc, size_t rows,
+              const float *bias, bool accumulate, bool relu)
 {
     const float *panel = panel_;
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -144,27 +150,48 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const float *Ap, si
         _mm_prefetch((const char *)(b + PREFETCH_FLOATS), _MM_HINT_T0);
         _mm_prefetch((const char *)(b + PREFETCH_FLOATS + 16), _MM_HINT_T0);
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#define ROW(r)                                                                                    \
-    do {                                                                                          \
-        __m512 x = _mm512_set1_ps(a[r]);                                                       \
-        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                \
-        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                \
+#define ROW(r)                                                                                     \
+    do {                                                                                           \
+        __m512 x = _mm512_set1_ps(a[r]);                                                           \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                 \
+        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                 \
     } while (0)
-        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
-        ROW(6); ROW(7); ROW(8); ROW(9); ROW(10); ROW(11);
+        ROW(0);
+        ROW(1);
+        ROW(2);
+        ROW(3);
+        ROW(4);
+        ROW(5);
+        ROW(6);
+        ROW(7);
+        ROW(8);
+        ROW(9);
+        ROW(10);
+        ROW(11);
 #undef ROW
     }
-#define STORE(r) if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
-    STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
-    STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
+#define STORE(r)                                                                                   \
+    if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
+    STORE(0);
+    STORE(1);
+    STORE(2);
+    STORE(3);
+    STORE(4);
+    STORE(5);
+    STORE(6);
+    STORE(7);
+    STORE(8);
+    STORE(9);
+    STORE(10);
+    STORE(11);
 #undef STORE
 }
 
 /* The same with the weights in bfloat16: half the bytes to read; each value
  * widens to float exactly, products and sums stay float. */
-__attribute__((target("avx512f"))) static void kernel_avx512_bf16w(const float *Ap, size_t K, const void *panel_,
-                                                                   float *C, size_t ldc, size_t rows,
-                                                                   const float *bias, bool accumulate, bool relu)
+__attribute__((target("avx512f"))) static void
+kernel_avx512_bf16w(const float *Ap, size_t K, const void *panel_, float *C, size_t ldc,
+                    size_t rows, const float *bias, bool accumulate, bool relu)
 {
     const uint16_t *panel = panel_;
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -175,35 +202,57 @@ __attribute__((target("avx512f"))) static void kernel_avx512_bf16w(const float *
         const uint16_t *b = panel + k * P;
         const float *a = Ap + k * AVX512_MR;
         _mm_prefetch((const char *)(b + PREFETCH_FLOATS), _MM_HINT_T0);
-        __m512 b0 = _mm512_castsi512_ps(
-            _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)b)), 16));
+        __m512 b0 = _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)b)), 16));
         __m512 b1 = _mm512_castsi512_ps(_mm512_slli_epi32(
-            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(b + 16))), 16));
-#define ROW(r)                                                                                    \
-    do {                                                                                          \
-        __m512 x = _mm512_set1_ps(a[r]);                                                       \
-        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                \
-        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                \
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(b + 16))),
+            16));
+#define ROW(r)                                                                                     \
+    do {                                                                                           \
+        __m512 x = _mm512_set1_ps(a[r]);                                                           \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                 \
+        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                 \
     } while (0)
-        ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5);
-        ROW(6); ROW(7); ROW(8); ROW(9); ROW(10); ROW(11);
+        ROW(0);
+        ROW(1);
+        ROW(2);
+        ROW(3);
+        ROW(4);
+        ROW(5);
+        ROW(6);
+        ROW(7);
+        ROW(8);
+        ROW(9);
+        ROW(10);
+        ROW(11);
 #undef ROW
     }
-#define STORE(r) if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
-    STORE(0); STORE(1); STORE(2); STORE(3); STORE(4); STORE(5);
-    STORE(6); STORE(7); STORE(8); STORE(9); STORE(10); STORE(11);
+#define STORE(r)                                                                                   \
+    if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
+    STORE(0);
+    STORE(1);
+    STORE(2);
+    STORE(3);
+    STORE(4);
+    STORE(5);
+    STORE(6);
+    STORE(7);
+    STORE(8);
+    STORE(9);
+    STORE(10);
+    STORE(11);
 #undef STORE
 }
 
-typedef void (*kernel_fn)(const float *Ap, size_t K, const void *panel, float *C, size_t ldc, size_t rows,
-                          const float *bias, bool accumulate, bool relu);
+typedef void (*kernel_fn)(const float *Ap, size_t K, const void *panel, float *C, size_t ldc,
+                          size_t rows, const float *bias, bool accumulate, bool relu);
 
 /* Blocks of rows; each block's A is packed into groups of MR rows stored
  * k-major (the MR values of one k side by side, zeros past the last row),
  * then every panel of B runs over every group. pack: min(M, BLOCK_ROWS) + MR rows of K. */
-static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *A, size_t lda, size_t M, size_t K,
-                         const void *B, size_t elem, size_t N, const float *bias, float *C, size_t ldc,
-                         bool accumulate, bool relu)
+static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *A, size_t lda,
+                         size_t M, size_t K, const void *B, size_t elem, size_t N,
+                         const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
     for (size_t i0 = 0; i0 < M; i0 += BLOCK_ROWS) {
         size_t i1 = i0 + BLOCK_ROWS < M ? i0 + BLOCK_ROWS : M;
@@ -224,48 +273,55 @@ static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *
             const float *pb = bias ? bias + p * P : NULL;
             for (size_t g = 0; g < groups; g++) {
                 size_t i = i0 + g * mr, rows = i1 - i < mr ? i1 - i : mr;
-                kernel(pack + g * mr * K, K, panel, C + i * ldc + p * P, ldc, rows, pb, accumulate, relu);
+                kernel(pack + g * mr * K, K, panel, C + i * ldc + p * P, ldc, rows, pb, accumulate,
+                       relu);
             }
         }
     }
 }
 
-static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh, size_t N,
-                      const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                      const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                      bool accumulate, bool relu)
 {
     (void)Bh;
     float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX2_MR) * K * sizeof *pack);
-    gemm_blocked(kernel_avx2, AVX2_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc, accumulate, relu);
+    gemm_blocked(kernel_avx2, AVX2_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
+                 accumulate, relu);
     free(pack);
 }
 
-static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
-                        size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                        const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                        bool accumulate, bool relu)
 {
     (void)Bh;
     float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
-    gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc, accumulate, relu);
+    gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
+                 accumulate, relu);
     free(pack);
 }
 
 /* bfloat16 weights where the matrix has them (the model's, when it was
  * opened with this kernel chosen); float otherwise (attention). */
-static void gemm_avx512_bf16w(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
-                              size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+static void gemm_avx512_bf16w(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                              const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                              bool accumulate, bool relu)
 {
     float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
     if (Bh)
-        gemm_blocked(kernel_avx512_bf16w, AVX512_MR, pack, A, lda, M, K, Bh, sizeof *Bh, N, bias, C, ldc, accumulate,
-                     relu);
+        gemm_blocked(kernel_avx512_bf16w, AVX512_MR, pack, A, lda, M, K, Bh, sizeof *Bh, N, bias, C,
+                     ldc, accumulate, relu);
     else
-        gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc, accumulate, relu);
+        gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
+                     accumulate, relu);
     free(pack);
 }
 
 /* ---- dispatch ---- */
 
-typedef void (*gemm_fn)(const float *, size_t, size_t, size_t, const float *, const uint16_t *, size_t,
-                        const float *, float *, size_t, bool, bool);
+typedef void (*gemm_fn)(const float *, size_t, size_t, size_t, const float *, const uint16_t *,
+                        size_t, const float *, float *, size_t, bool, bool);
 
 static const struct {
     const char *name;
@@ -298,8 +354,8 @@ static int current(void)
     return k;
 }
 
-void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh, size_t N,
-                const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
+                size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
     if (M == 0) return;
     kernels[current()].fn(A, lda, M, K, B, Bh, N, bias, C, ldc, accumulate, relu);

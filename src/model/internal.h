@@ -25,25 +25,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_MAGIC "LHMODEL\0"
-#define MODEL_VERSION 1u
+#define MODEL_MAGIC       "LHMODEL\0"
+#define MODEL_VERSION     1u
 #define MODEL_HEADER_SIZE 128u
-#define MODEL_ENTRY_SIZE 64u
-#define MODEL_VOCAB 8000u
-#define MODEL_ROWS 8002u       /* embedding rows: the vocabulary and two spare */
-#define MODEL_RESERVED 6u      /* ids below this are never produced by the tokenizer */
-#define MODEL_MAX_PIECE 16u    /* longest piece, in code points, the loader accepts */
-#define MODEL_PANEL 32u        /* columns per weight panel */
+#define MODEL_ENTRY_SIZE  64u
+#define MODEL_VOCAB       8000u
+#define MODEL_ROWS        8002u /* embedding rows: the vocabulary and two spare */
+#define MODEL_RESERVED    6u    /* ids below this are never produced by the tokenizer */
+#define MODEL_MAX_PIECE   16u   /* longest piece, in code points, the loader accepts */
+#define MODEL_PANEL       32u   /* columns per weight panel */
 
 typedef struct model_piece {
     double score;
-    uint32_t *cps;  /* code points (into lh_model.cps) */
+    uint32_t *cps; /* code points (into lh_model.cps) */
     uint32_t ncp;
     uint32_t utf16; /* length in UTF-16 units, as JavaScript counts it */
 } model_piece;
 
 typedef struct model_layer {
-    int d;                      /* width of the layer's input: 256 or 512 */
+    int d; /* width of the layer's input: 256 or 512 */
     int heads, head_dim;
     const float *ln1_scale, *ln1_bias;
     const float *qkv_w, *qkv_b; /* d x 3d, panels */
@@ -87,8 +87,8 @@ size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t ma
 /* C[M x N] = (accumulate ? C : 0) + A[M x K] . B[K x N] + bias (may be
  * NULL), then ReLU if relu. B in column panels of 32 (N a multiple of 32),
  * Bh the same in bfloat16 or NULL; A's rows lda floats apart, C's ldc. */
-void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh, size_t N,
-                const float *bias, float *C, size_t ldc, bool accumulate, bool relu);
+void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
+                size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu);
 
 /* The kernel in use reads bfloat16 copies of the weights (Bh) when given;
  * lh_model_open makes them then. */

