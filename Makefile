@@ -86,6 +86,9 @@ all: $(BIN) $(LIB) $(MODEL_FILE)
 
 model: $(MODEL_FILE)
 
+# The suites that run the model need its file, not just the library.
+$(OUT)/tests/test_model $(OUT)/tests/test_ai build/bench/bench_embed: | $(MODEL_FILE)
+
 $(MODEL_FILE): scripts/model/convert.mjs $(wildcard $(MODEL_PKG)/package.json $(MODEL_PKG)/dist/model.json $(MODEL_PKG)/dist/vocab.json)
 	@if [ ! -f $(MODEL_PKG)/dist/model.json ]; then \
 	    echo "$(MODEL_PKG) is missing: run scripts/bootstrap (npm ci) first" >&2; exit 1; fi
