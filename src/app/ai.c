@@ -1,6 +1,6 @@
 /*
  * ai.c — the application's embedding and chat providers: one lh_ai per
- * (provider, model) on first use, the local sidecar started when a "local"
+ * (provider, model) on first use, the Node sidecar started when a "local-node"
  * provider is first needed (or at `serve`), and the chat provider.
  */
 #include "internal.h"
@@ -76,7 +76,7 @@ static lh_code sidecar_locked(lh_app *app, lh_err *err)
 
 lh_code lh_app_start_sidecar(lh_app *app, lh_err *err)
 {
-    if (strcmp(app->ai_provider, "local") != 0) return LH_OK;
+    if (strcmp(app->ai_provider, "local-node") != 0) return LH_OK;
     pthread_mutex_lock(&app->ai_mu);
     lh_code rc = sidecar_locked(app, err);
     pthread_mutex_unlock(&app->ai_mu);
@@ -107,7 +107,7 @@ lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err
         lh_ai_config c = {.provider = provider, .model = model, .api_key = app->ai_api_key,
                           .url = configured ? app->ai_url : NULL, .timeout_ms = app->ai_timeout_ms,
                           .retries = app->ai_retries, .batch_size = app->ai_batch_size, .errors = app->errors};
-        if (!strcmp(provider, "local")) {
+        if (!strcmp(provider, "local-node")) { /* the Node sidecar; "local" runs in this process */
             rc = sidecar_locked(app, err);
             if (rc == LH_OK) c.url = lh_sidecar_url(app->sidecar);
         }

@@ -35,7 +35,7 @@ struct key {
 static const char *const backends[] = {"fs", "s3", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
-static const char *const ai_providers[] = {"local", "hash", "ollama", "openai", NULL};
+static const char *const ai_providers[] = {"local", "local-node", "hash", "ollama", "openai", NULL};
 static const char *const ai_chat_providers[] = {"none", "ollama", "openai", NULL};
 
 static bool check_listen(const char *s)
@@ -104,11 +104,11 @@ static const struct key keys[] = {
      T_INT, OFF(query_timeout_ms), 1, 24LL * 3600 * 1000, NULL, NULL, NULL},
     {{"query.max_rows", "integer", "100000", "default cap on rows in a JSON result"},
      T_INT, OFF(query_max_rows), 1, 1000000000, NULL, NULL, NULL},
-    {{"ai.provider", "enum", "local", "local | hash | ollama | openai"},
+    {{"ai.provider", "enum", "local", "local | local-node | hash | ollama | openai"},
      T_ENUM, OFF(ai_provider), 0, 0, ai_providers, NULL, NULL},
     {{"ai.url", "string", "",
       "embedding server URL (\"\" = ollama http://127.0.0.1:11434, openai https://api.openai.com, "
-      "local the sidecar)"},
+      "local-node the sidecar; local runs in process)"},
      T_STR, OFF(ai_url), 0, 0, NULL, NULL, NULL},
     {{"ai.model", "string", "", "embedding model (\"\" = the provider's: local use-lite, hash hash-256)"},
      T_STR, OFF(ai_model), 0, 0, NULL, NULL, NULL},

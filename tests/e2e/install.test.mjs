@@ -133,8 +133,8 @@ test('serve from the install answers /health and SQL', async () => {
   }
 });
 
-test('the local embedding sidecar runs from share/lakehouse/sidecar', async () => {
-  const s = await serveInstalled({ LAKEHOUSE_AI_PROVIDER: 'local' });
+test('the embedding sidecar (local-node) runs from share/lakehouse/sidecar', async () => {
+  const s = await serveInstalled({ LAKEHOUSE_AI_PROVIDER: 'local-node' });
   try {
     // serve starts the sidecar; /health names its pid once it is up.
     let sidecar;
@@ -151,12 +151,12 @@ test('the local embedding sidecar runs from share/lakehouse/sidecar', async () =
     assert.equal(ing.status, 201, await ing.clone().text());
     const idx = await fetch(`${s.url}/v1/vectors/indexes`, {
       method: 'POST',
-      body: JSON.stringify({ name: 'certs_idx', dataset: 'certs', id_column: 'certification', text_columns: ['certification'], provider: 'local' }),
+      body: JSON.stringify({ name: 'certs_idx', dataset: 'certs', id_column: 'certification', text_columns: ['certification'], provider: 'local-node' }),
     });
     const manifest = await json(idx);
     assert.equal(idx.status, 201, JSON.stringify(manifest));
     assert.equal(manifest.dim, 512, 'USE-Lite vectors');
-    assert.equal(manifest.text.provider, 'local');
+    assert.equal(manifest.text.provider, 'local-node');
     const hits = await fetch(`${s.url}/v1/search`, {
       method: 'POST',
       body: JSON.stringify({ index: 'certs_idx', query: 'welder', k: 3, mode: 'vector' }),
@@ -164,6 +164,26 @@ test('the local embedding sidecar runs from share/lakehouse/sidecar', async () =
     const body = await json(hits);
     assert.equal(hits.status, 200, JSON.stringify(body));
     assert.equal(body.hits.length, 3);
+  } finally {
+    const { code } = await s.stop();
+    assert.equal(code, 0, s.logs());
+  }
+});
+
+test('the bundled model (local) runs in process from share/lakehouse/use-lite-en.lhm', async () => {
+  const s = await serveInstalled({ LAKEHOUSE_AI_PROVIDER: 'local' });
+  try {
+    const csv = fs.readFileSync(path.join(ROOT, 'examples/certifications.csv'));
+    assert.equal((await fetch(`${s.url}/v1/ingest?dataset=certs&filename=certifications.csv`, { method: 'POST', body: csv })).status, 201);
+    const idx = await fetch(`${s.url}/v1/vectors/indexes`, {
+      method: 'POST',
+      body: JSON.stringify({ name: 'certs_idx', dataset: 'certs', id_column: 'certification', text_columns: ['certification'] }),
+    });
+    const manifest = await json(idx);
+    assert.equal(idx.status, 201, JSON.stringify(manifest));
+    assert.deepEqual([manifest.dim, manifest.text.provider, manifest.text.model], [512, 'local', 'use-lite']);
+    const health = await json(await fetch(`${s.url}/health`));
+    assert.equal(health.modules.ai.sidecar, undefined, 'no sidecar: the model runs in the server');
   } finally {
     const { code } = await s.stop();
     assert.equal(code, 0, s.logs());

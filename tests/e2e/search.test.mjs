@@ -90,17 +90,19 @@ function ollamaFixture() {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, state, url: `http://127.0.0.1:${server.address().port}` })));
 }
 
-describe('text indexes with the local embedding sidecar', () => {
+// The bundled model, in process (local) and in the Node sidecar (local-node): the same vectors, the same answers.
+for (const provider of ['local', 'local-node']) describe(`text indexes with the bundled model (${provider})`, () => {
   let srv;
   let dir;
   before(async () => {
     dir = tempDir();
     assert.equal(run(['ingest', writePeople(dir, PEOPLE), '--dataset', 'workers', '--data', dir, '--log-level', 'warn']).status, 0);
-    srv = await startServer({ dataDir: dir, env: { LAKEHOUSE_AI_PROVIDER: 'local' } });
-    await until('the sidecar', async () => {
-      const h = await call(`${srv.url}/health`, 'GET');
-      return h.body.modules.ai.sidecar?.state === 'running';
-    });
+    srv = await startServer({ dataDir: dir, env: { LAKEHOUSE_AI_PROVIDER: provider } });
+    if (provider === 'local-node')
+      await until('the sidecar', async () => {
+        const h = await call(`${srv.url}/health`, 'GET');
+        return h.body.modules.ai.sidecar?.state === 'running';
+      });
   });
   after(async () => {
     await srv?.stop();
@@ -114,7 +116,7 @@ describe('text indexes with the local embedding sidecar', () => {
     assert.equal(c.body.count, PEOPLE.length);
     assert.equal(c.body.dim, 512);
     assert.equal(c.body.metric, 'cosine');
-    assert.equal(c.body.text.provider, 'local');
+    assert.equal(c.body.text.provider, provider);
     assert.equal(c.body.text.model, 'use-lite');
     assert.equal(c.body.embedding.embedded, PEOPLE.length);
     assert.ok(c.body.origin.version >= 1);

@@ -192,8 +192,11 @@ static void t_hash_provider(void **state)
                      LH_EINVAL);
     assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "bert"}, &ai, &err), LH_EINVAL);
     assert_contains(err.message, "unknown provider \"bert\"");
-    assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "local"}, &ai, &err), LH_EINVAL);
+    assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "local-node"}, &ai, &err), LH_EINVAL);
     assert_contains(err.message, "needs a url");
+    assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "local", .model = "bert"}, &ai, &err),
+                     LH_EINVAL);
+    assert_contains(err.message, "one model");
     assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "ollama", .url = "ftp://x"}, &ai, &err),
                      LH_EINVAL);
     assert_int_equal(
@@ -202,6 +205,99 @@ static void t_hash_provider(void **state)
             &ai, &err),
         LH_EINVAL);
     assert_contains(err.message, "cannot chat");
+    assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "local", .chat_model = "x"}, &ai, &err),
+                     LH_EINVAL);
+    assert_contains(err.message, "cannot chat");
+}
+
+/* Concurrent calls (as a server's queries make them) each get exactly the
+ * vectors they would get alone. */
+struct local_worker {
+    lh_ai *ai;
+    const float *expected; /* 6 x 512 */
+    int seed;
+    int failures;
+};
+
+static const char *local_texts[] = {"forklift operator",
+                                    "registered nurse, night shifts",
+                                    "pastry chef",
+                                    "",
+                                    "python developer (remote)",
+                                    "Ünïcödé ﬁ 日本語 😀"};
+
+static void *local_worker_main(void *arg)
+{
+    struct local_worker *w = arg;
+    for (int round = 0; round < 25; round++) {
+        size_t n = 1 + (size_t)((w->seed + round) % 3), first = (size_t)((w->seed * 7 + round) % 4);
+        float *out;
+        uint32_t dim;
+        lh_err err;
+        if (lh_ai_embed(w->ai, local_texts + first, n, NULL, NULL, &out, &dim, &err) != LH_OK) {
+            w->failures++;
+            continue;
+        }
+        if (memcmp(out, w->expected + first * 512, n * 512 * sizeof(float)) != 0) w->failures++;
+        free(out);
+    }
+    return NULL;
+}
+
+static void t_local_concurrent(void **state)
+{
+    (void)state;
+    lh_ai *ai;
+    lh_err err;
+    lh_code rc = lh_ai_open(&(lh_ai_config){.provider = "local"}, &ai, &err);
+    if (rc) fail_msg("%s", err.message);
+    float expected[6 * 512];
+    for (size_t i = 0; i < 6; i++) {
+        float *one;
+        uint32_t dim;
+        assert_int_equal(lh_ai_embed(ai, local_texts + i, 1, NULL, NULL, &one, &dim, &err), LH_OK);
+        memcpy(expected + i * 512, one, sizeof(float) * 512);
+        free(one);
+    }
+    enum { T = 6 };
+    pthread_t tid[T];
+    struct local_worker w[T];
+    for (int t = 0; t < T; t++) {
+        w[t] = (struct local_worker){.ai = ai, .expected = expected, .seed = t};
+        assert_int_equal(pthread_create(&tid[t], NULL, local_worker_main, &w[t]), 0);
+    }
+    for (int t = 0; t < T; t++) {
+        pthread_join(tid[t], NULL);
+        assert_int_equal(w[t].failures, 0);
+    }
+    lh_ai_close(ai);
+}
+
+/* "local" without a URL: the bundled model in this process (src/model/). */
+static void t_local_in_process(void **state)
+{
+    (void)state;
+    lh_ai *ai;
+    lh_err err;
+    lh_code rc = lh_ai_open(&(lh_ai_config){.provider = "local"}, &ai, &err);
+    if (rc) fail_msg("%s", err.message);
+    assert_string_equal(lh_ai_provider(ai), "local");
+    assert_string_equal(lh_ai_model(ai), "use-lite");
+    assert_false(lh_ai_can_chat(ai));
+    const char *texts[] = {"a forklift operator", "warehouse forklift driver", "pastry chef", ""};
+    float *out;
+    uint32_t dim;
+    size_t calls[2] = {0, 0};
+    rc = lh_ai_embed(ai, texts, 4, progress_count, calls, &out, &dim, &err);
+    if (rc) fail_msg("%s", err.message);
+    assert_int_equal(dim, 512);
+    assert_int_equal(calls[0], 1);
+    double near = dot(out, out + 512, 512), far = dot(out, out + 1024, 512);
+    assert_true(near > far + 0.1);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(dot(out + i * 512, out + i * 512, 512) - 1.0) < 1e-4);
+    free(out);
+    lh_ai_close(ai);
 }
 
 /* ---- parsing answers ---- */
@@ -958,11 +1054,13 @@ static double cosine(const float *a, const float *b, uint32_t dim)
 
 static void embed_three(const char *url, lh_errors *errors)
 {
-    lh_ai *ai;
+    lh_ai *ai, *local;
     lh_err err;
     assert_int_equal(
-        lh_ai_open(&(lh_ai_config){.provider = "local", .url = url, .errors = errors}, &ai, &err),
+        lh_ai_open(&(lh_ai_config){.provider = "local-node", .url = url, .errors = errors}, &ai,
+                   &err),
         LH_OK);
+    assert_int_equal(lh_ai_open(&(lh_ai_config){.provider = "local"}, &local, &err), LH_OK);
     const char *texts[] = {"a forklift operator", "warehouse forklift driver", "pastry chef", ""};
     float *out;
     uint32_t dim;
@@ -973,6 +1071,16 @@ static void embed_three(const char *url, lh_errors *errors)
     print_message("sidecar: cos(operator, driver) = %.3f, cos(operator, chef) = %.3f\n", near, far);
     assert_true(near > far + 0.1);
     assert_true(fabs(dot(out, out, 512) - 1.0) < 0.01);
+    /* the in-process model gives the sidecar's vectors */
+    float *mine;
+    assert_int_equal(lh_ai_embed(local, texts, 4, NULL, NULL, &mine, &dim, &err), LH_OK);
+    for (int i = 0; i < 4; i++) {
+        double c = cosine(out + i * 512, mine + i * 512, 512);
+        if (c < 0.999)
+            fail_msg("text %d: cosine %.6f between the sidecar and the in-process model", i, c);
+    }
+    free(mine);
+    lh_ai_close(local);
     free(out);
     lh_ai_close(ai);
 }
@@ -1051,6 +1159,7 @@ int main(void)
     const struct CMUnitTest hash_and_parse[] = {
         cmocka_unit_test(t_hash_properties),   cmocka_unit_test(t_hash_hostile_bytes),
         cmocka_unit_test(t_hash_known_answer), cmocka_unit_test(t_hash_provider),
+        cmocka_unit_test(t_local_in_process),  cmocka_unit_test(t_local_concurrent),
         cmocka_unit_test(t_parse_ollama),      cmocka_unit_test(t_parse_openai),
         cmocka_unit_test(t_parse_chat),
     };

@@ -1,0 +1,383 @@
+/*
+ * gemm.c — the one matrix kernel of the forward pass, C = A.B + bias, with
+ * B (the weights) stored in column panels of 32 so a panel is read
+ * contiguously. Scalar, AVX2+FMA and AVX-512 versions, chosen at run time as
+ * src/vector/distance.c does; the SIMD ones are compiled with target
+ * attributes so the rest of the binary stays portable.
+ *
+ * Every version computes each C element as one running sum over k in
+ * ascending order, so a row's result does not depend on which rows share
+ * its block: a text's vector is the same whatever it is batched with.
+ */
+#include "internal.h"
+
+#include "lakehouse/lh_mem.h"
+
+#include <immintrin.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define P MODEL_PANEL
+
+static inline void finish(float *c, const float *acc, const float *bias, bool accumulate, bool relu)
+{
+    for (int j = 0; j < (int)P; j++) {
+        float v = acc[j] + (bias ? bias[j] : 0.0f);
+        if (accumulate) v += c[j];
+        c[j] = relu && v < 0 ? 0 : v;
+    }
+}
+
+/* ---- scalar ---- */
+
+static void gemm_scalar(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                        const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                        bool accumulate, bool relu)
+{
+    (void)Bh;
+    for (size_t p = 0; p < N / P; p++) {
+        const float *panel = B + p * K * P;
+        for (size_t i = 0; i < M; i++) {
+            float acc[P];
+            memset(acc, 0, sizeof acc);
+            const float *a = A + i * lda;
+            for (size_t k = 0; k < K; k++) {
+                float x = a[k];
+                const float *b = panel + k * P;
+                for (int j = 0; j < (int)P; j++) acc[j] += x * b[j];
+            }
+            finish(C + i * ldc + p * P, acc, bias ? bias + p * P : NULL, accumulate, relu);
+        }
+    }
+}
+
+/* The SIMD versions run MR rows at a time with the accumulators in
+ * registers, over A packed so the MR values of one k are adjacent; the last
+ * rows of a block are padded with zero rows, so the same kernel (and the
+ * same order of sums) handles them. */
+/* Rows of A packed at a time: as many as fit PACK_BYTES (most of L2), so
+ * each weight panel is read from memory as few times as a batch allows. */
+#define PACK_BYTES (1u << 20)
+static size_t block_rows(size_t K)
+{
+    size_t rows = PACK_BYTES / (K * sizeof(float));
+    rows = rows / 12 * 12; /* whole groups of both SIMD kernels' rows (12 and 3) */
+    return rows < 12 ? 12 : rows;
+}
+#define BLOCK_ROWS block_rows(K)
+
+/* ---- AVX2 + FMA: 3 rows x 32 columns, 12 accumulators ---- */
+
+#define AVX2_MR 3
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+epilogue_avx2(float *c, __m256 v0, __m256 v1, __m256 v2, __m256 v3, const float *bias,
+              bool accumulate, bool relu)
+{
+    __m256 v[4] = {v0, v1, v2, v3};
+    for (int q = 0; q < 4; q++) {
+        if (bias) v[q] = _mm256_add_ps(v[q], _mm256_loadu_ps(bias + 8 * q));
+        if (accumulate) v[q] = _mm256_add_ps(v[q], _mm256_loadu_ps(c + 8 * q));
+        if (relu) v[q] = _mm256_max_ps(v[q], _mm256_setzero_ps());
+        _mm256_storeu_ps(c + 8 * q, v[q]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void
+kernel_avx2(const float *Ap, size_t K, const void *panel_, float *C, size_t ldc, size_t rows,
+            const float *bias, bool accumulate, bool relu)
+{
+    const float *panel = panel_;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c03 = c00;
+    __m256 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m256 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+    for (size_t k = 0; k < K; k++) {
+        const float *b = panel + k * P;
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 b2 = _mm256_loadu_ps(b + 16), b3 = _mm256_loadu_ps(b + 24);
+        const float *a = Ap + k * AVX2_MR;
+        __m256 x = _mm256_broadcast_ss(a);
+        c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);
+        c02 = _mm256_fmadd_ps(x, b2, c02), c03 = _mm256_fmadd_ps(x, b3, c03);
+        x = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);
+        c12 = _mm256_fmadd_ps(x, b2, c12), c13 = _mm256_fmadd_ps(x, b3, c13);
+        x = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);
+        c22 = _mm256_fmadd_ps(x, b2, c22), c23 = _mm256_fmadd_ps(x, b3, c23);
+    }
+    epilogue_avx2(C, c00, c01, c02, c03, bias, accumulate, relu);
+    if (rows > 1) epilogue_avx2(C + ldc, c10, c11, c12, c13, bias, accumulate, relu);
+    if (rows > 2) epilogue_avx2(C + 2 * ldc, c20, c21, c22, c23, bias, accumulate, relu);
+}
+
+/* ---- AVX-512: 12 rows x 32 columns, 24 accumulators ---- */
+
+#define AVX512_MR 12
+/* How far ahead in the panel to prefetch: a single query reads each weight
+ * once, from memory, and the hardware prefetcher alone falls behind. */
+#define PREFETCH_FLOATS (16 * P)
+
+/* One row of the result: (acc + bias) + C if accumulating, ReLU if asked. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+epilogue_avx512(float *c, __m512 v0, __m512 v1, const float *bias, bool accumulate, bool relu)
+{
+    if (bias)
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(bias)),
+        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(bias + 16));
+    if (accumulate)
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(c)), v1 = _mm512_add_ps(v1, _mm512_loadu_ps(c + 16));
+    if (relu)
+        v0 = _mm512_max_ps(v0, _mm512_setzero_ps()), v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+    _mm512_storeu_ps(c, v0);
+    _mm512_storeu_ps(c + 16, v1);
+}
+
+__attribute__((target("avx512f"))) static void
+kernel_avx512(const float *Ap, size_t K, const void *panel_, float *C, size_t ldc, size_t rows,
+              const float *bias, bool accumulate, bool relu)
+{
+    const float *panel = panel_;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
+    __m512 c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+    for (size_t k = 0; k < K; k++) {
+        const float *b = panel + k * P;
+        const float *a = Ap + k * AVX512_MR;
+        _mm_prefetch((const char *)(b + PREFETCH_FLOATS), _MM_HINT_T0);
+        _mm_prefetch((const char *)(b + PREFETCH_FLOATS + 16), _MM_HINT_T0);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#define ROW(r)                                                                                     \
+    do {                                                                                           \
+        __m512 x = _mm512_set1_ps(a[r]);                                                           \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                 \
+        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                 \
+    } while (0)
+        ROW(0);
+        ROW(1);
+        ROW(2);
+        ROW(3);
+        ROW(4);
+        ROW(5);
+        ROW(6);
+        ROW(7);
+        ROW(8);
+        ROW(9);
+        ROW(10);
+        ROW(11);
+#undef ROW
+    }
+#define STORE(r)                                                                                   \
+    if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
+    STORE(0);
+    STORE(1);
+    STORE(2);
+    STORE(3);
+    STORE(4);
+    STORE(5);
+    STORE(6);
+    STORE(7);
+    STORE(8);
+    STORE(9);
+    STORE(10);
+    STORE(11);
+#undef STORE
+}
+
+/* The same with the weights in bfloat16: half the bytes to read; each value
+ * widens to float exactly, products and sums stay float. */
+__attribute__((target("avx512f"))) static void
+kernel_avx512_bf16w(const float *Ap, size_t K, const void *panel_, float *C, size_t ldc,
+                    size_t rows, const float *bias, bool accumulate, bool relu)
+{
+    const uint16_t *panel = panel_;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    __m512 c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00;
+    __m512 c90 = c00, c91 = c00, c100 = c00, c101 = c00, c110 = c00, c111 = c00;
+    for (size_t k = 0; k < K; k++) {
+        const uint16_t *b = panel + k * P;
+        const float *a = Ap + k * AVX512_MR;
+        _mm_prefetch((const char *)(b + PREFETCH_FLOATS), _MM_HINT_T0);
+        __m512 b0 = _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)b)), 16));
+        __m512 b1 = _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(b + 16))),
+            16));
+#define ROW(r)                                                                                     \
+    do {                                                                                           \
+        __m512 x = _mm512_set1_ps(a[r]);                                                           \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0);                                                 \
+        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1);                                                 \
+    } while (0)
+        ROW(0);
+        ROW(1);
+        ROW(2);
+        ROW(3);
+        ROW(4);
+        ROW(5);
+        ROW(6);
+        ROW(7);
+        ROW(8);
+        ROW(9);
+        ROW(10);
+        ROW(11);
+#undef ROW
+    }
+#define STORE(r)                                                                                   \
+    if (r < rows) epilogue_avx512(C + r * ldc, c##r##0, c##r##1, bias, accumulate, relu)
+    STORE(0);
+    STORE(1);
+    STORE(2);
+    STORE(3);
+    STORE(4);
+    STORE(5);
+    STORE(6);
+    STORE(7);
+    STORE(8);
+    STORE(9);
+    STORE(10);
+    STORE(11);
+#undef STORE
+}
+
+typedef void (*kernel_fn)(const float *Ap, size_t K, const void *panel, float *C, size_t ldc,
+                          size_t rows, const float *bias, bool accumulate, bool relu);
+
+/* Blocks of rows; each block's A is packed into groups of MR rows stored
+ * k-major (the MR values of one k side by side, zeros past the last row),
+ * then every panel of B runs over every group. pack: min(M, BLOCK_ROWS) + MR rows of K. */
+static void gemm_blocked(kernel_fn kernel, size_t mr, float *pack, const float *A, size_t lda,
+                         size_t M, size_t K, const void *B, size_t elem, size_t N,
+                         const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    for (size_t i0 = 0; i0 < M; i0 += BLOCK_ROWS) {
+        size_t i1 = i0 + BLOCK_ROWS < M ? i0 + BLOCK_ROWS : M;
+        size_t groups = (i1 - i0 + mr - 1) / mr;
+        for (size_t g = 0; g < groups; g++) {
+            float *dst = pack + g * mr * K;
+            for (size_t r = 0; r < mr; r++) {
+                size_t i = i0 + g * mr + r;
+                if (i < i1) {
+                    const float *src = A + i * lda;
+                    for (size_t k = 0; k < K; k++) dst[k * mr + r] = src[k];
+                } else
+                    for (size_t k = 0; k < K; k++) dst[k * mr + r] = 0;
+            }
+        }
+        for (size_t p = 0; p < N / P; p++) {
+            const void *panel = (const char *)B + p * K * P * elem;
+            const float *pb = bias ? bias + p * P : NULL;
+            for (size_t g = 0; g < groups; g++) {
+                size_t i = i0 + g * mr, rows = i1 - i < mr ? i1 - i : mr;
+                kernel(pack + g * mr * K, K, panel, C + i * ldc + p * P, ldc, rows, pb, accumulate,
+                       relu);
+            }
+        }
+    }
+}
+
+static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                      const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                      bool accumulate, bool relu)
+{
+    (void)Bh;
+    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX2_MR) * K * sizeof *pack);
+    gemm_blocked(kernel_avx2, AVX2_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
+                 accumulate, relu);
+    free(pack);
+}
+
+static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                        const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                        bool accumulate, bool relu)
+{
+    (void)Bh;
+    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
+    gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
+                 accumulate, relu);
+    free(pack);
+}
+
+/* bfloat16 weights where the matrix has them (the model's, when it was
+ * opened with this kernel chosen); float otherwise (attention). */
+static void gemm_avx512_bf16w(const float *A, size_t lda, size_t M, size_t K, const float *B,
+                              const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
+                              bool accumulate, bool relu)
+{
+    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
+    if (Bh)
+        gemm_blocked(kernel_avx512_bf16w, AVX512_MR, pack, A, lda, M, K, Bh, sizeof *Bh, N, bias, C,
+                     ldc, accumulate, relu);
+    else
+        gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
+                     accumulate, relu);
+    free(pack);
+}
+
+/* ---- dispatch ---- */
+
+typedef void (*gemm_fn)(const float *, size_t, size_t, size_t, const float *, const uint16_t *,
+                        size_t, const float *, float *, size_t, bool, bool);
+
+static const struct {
+    const char *name;
+    gemm_fn fn;
+} kernels[] = {{"scalar", gemm_scalar},
+               {"avx2", gemm_avx2},
+               {"avx512", gemm_avx512},
+               {"avx512-bf16w", gemm_avx512_bf16w}};
+
+static _Atomic int chosen = -1;
+
+static bool supported(int k)
+{
+    if (k == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (k == 2 || k == 3) return __builtin_cpu_supports("avx512f");
+    return true;
+}
+
+/* The widest exact kernel the CPU runs, unless $LAKEHOUSE_MODEL_KERNEL names
+ * another it runs (e.g. avx512-bf16w). */
+static int current(void)
+{
+    int k = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (k >= 0) return k;
+    k = supported(2) ? 2 : supported(1) ? 1 : 0;
+    const char *want = getenv("LAKEHOUSE_MODEL_KERNEL");
+    for (int i = 0; want && i < (int)(sizeof kernels / sizeof kernels[0]); i++)
+        if (!strcmp(kernels[i].name, want) && supported(i)) k = i;
+    atomic_store_explicit(&chosen, k, memory_order_relaxed);
+    return k;
+}
+
+void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
+                size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    if (M == 0) return;
+    kernels[current()].fn(A, lda, M, K, B, Bh, N, bias, C, ldc, accumulate, relu);
+}
+
+bool model_kernel_wants_bf16(void)
+{
+    return current() == 3;
+}
+
+const char *lh_model_kernel(void)
+{
+    return kernels[current()].name;
+}
+
+bool lh_model_use_kernel(const char *name)
+{
+    for (int k = 0; k < (int)(sizeof kernels / sizeof kernels[0]); k++)
+        if (!strcmp(kernels[k].name, name)) {
+            if (!supported(k)) return false;
+            atomic_store_explicit(&chosen, k, memory_order_relaxed);
+            return true;
+        }
+    return false;
+}
