@@ -219,7 +219,7 @@ for (const provider of ['local', 'local-node']) describe(`text indexes with the 
     assert.equal(ask.new.provenance[0].version, a.body.provenance[0].version);
   });
 
-  it('survives the sidecar dying mid-refresh: a clear error, no half-built version, and a retry completes', async () => {
+  if (provider === 'local-node') it('survives the sidecar dying mid-refresh: a clear error, no half-built version, and a retry completes', async () => {
     const long = [];
     for (let i = 0; i < 150; i++) long.push([`Worker ${i}`, 'York', `general operative number ${i}, `.repeat(40)]);
     const file = writePeople(dir, long, 'long.ndjson', 1000);
