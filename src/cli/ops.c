@@ -313,6 +313,13 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         for (const lh_op_param *q = op->params; param && q->name; q++)
             if (!strcmp(q->name, param)) p = q;
         bool is_bool = p && p->type == LH_OP_BOOL;
+        bool is_list = param && op->list && (!strcmp(param, "limit") || !strcmp(param, "cursor"));
+        if (!takes_value && !p && !is_list) { /* never take the next word as the value of an unknown flag */
+            const char *near = lh_cli_suggest_flag(a, op, flag);
+            rc = near ? lh_err_set(&err, LH_EINVAL, "unknown option --%s; did you mean --%s?", flag, near)
+                      : lh_err_set(&err, LH_EINVAL, "unknown option --%s", flag);
+            break;
+        }
         if (!value && fixed) value = fixed;
         if (!value && is_bool) value = "true";
         if (!value && (takes_value || param)) {
@@ -329,11 +336,6 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         else if (!strcmp(flag, "body")) body_path = value;
         else {
             rc = lh_op_set_text(op, args, param, value, &err);
-            if (rc && !strncmp(err.message, "unknown field", 13)) {
-                const char *near = lh_cli_suggest_flag(a, op, flag);
-                if (near) lh_err_set(&err, LH_EINVAL, "unknown option --%s; did you mean --%s?", flag, near);
-                else lh_err_set(&err, LH_EINVAL, "unknown option --%s", flag);
-            }
         }
     }
     if (rc == LH_OK && !status) rc = positional(a, op, args, words, n_words, &err);

@@ -47,6 +47,13 @@ describe('lakehouse CLI', () => {
     assert.match(csv.stdout, /^name,bucket,version,row_count,updated_at,deleted\naa,local,1,0,/);
     const nd = run(['catalog', 'list', '--format', 'ndjson', '--data', dir]);
     assert.equal(JSON.parse(nd.stdout.trim()).name, 'aa');
+    // flags in any order; an unknown flag never swallows the next word
+    const paged = run(['catalog', 'list', '--limit', '1', '--data', dir, '--json']);
+    assert.equal(paged.status, 0, paged.stderr);
+    assert.equal(JSON.parse(paged.stdout).datasets.length, 1);
+    const unknown = run(['catalog', 'list', '--data', dir, '--bogus']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /unknown option --bogus/);
     const bad = run(['catalog', 'show', 'aa', '--format', 'csv', '--data', dir]);
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /prints lists/);
