@@ -138,13 +138,13 @@ static void generic(lh_http_req *req, lh_http_res *res, void *ctx)
     json_decref(args);
 }
 
-void lh_app_routes(lh_app *app, lh_router *r)
+void lh_api_register(lh_app *app, lh_router *r)
 {
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         lh_api_binding *b = lh_xcalloc(1, sizeof *b);
         *b = (lh_api_binding){app, &routes[i], routes[i].op ? lh_op_find(routes[i].op) : NULL};
         if (routes[i].op && !b->op) {
-            fprintf(stderr, "lh_app_routes: no operation %s\n", routes[i].op);
+            fprintf(stderr, "lh_api_register: no operation %s\n", routes[i].op);
             abort();
         }
         lh_router_keep(r, b);
