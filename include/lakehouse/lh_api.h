@@ -30,7 +30,7 @@ typedef struct lh_api_route {
 const lh_api_route *lh_api_routes(size_t *n);
 
 /* Registers every route on r, bound to app. */
-void lh_app_routes(lh_app *app, lh_router *r);
+void lh_api_register(lh_app *app, lh_router *r);
 
 /* The OpenAPI 3.1 description of the route table (a new reference). */
 json_t *lh_api_openapi(void);
