@@ -41,6 +41,10 @@ describe('lakehouse CLI', () => {
       assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
       JSON.parse(r.stdout);
     }
+    // the Parquet export is the library's, so the CLI has it too
+    const pq = spawnSync(BIN, ['sql', 'SELECT 42 AS answer', '--format', 'parquet', '--data', dir], { env: cleanEnv() });
+    assert.equal(pq.status, 0, String(pq.stderr));
+    assert.equal(pq.stdout.subarray(0, 4).toString(), 'PAR1');
     // shortest round-trip numbers
     assert.match(run(['sql', 'SELECT 0.1 AS x', '--json', '--data', dir]).stdout, /\[0\.1\]/);
     const csv = run(['catalog', 'list', '--format', 'csv', '--data', dir]);
