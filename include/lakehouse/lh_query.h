@@ -11,6 +11,14 @@
  * LH_ETIMEOUT. DuckDB's own types stay behind this header; lh_query_duckdb.h
  * hands a connection to the few modules that drive DuckDB themselves.
  *
+ * Every engine has DuckDB's extension auto-install and auto-load off (a
+ * function of an extension not built in is an error, nothing is downloaded)
+ * and spills only into its temp_dir, up to max_temp_bytes. DuckDB's
+ * memory_limit bounds its buffers but not the strings one scalar call makes;
+ * max_string_length (characters) bounds those that repeat, lpad and rpad make (SQL macros
+ * over the built-ins, refusing with LH_EINVAL before they allocate), and a
+ * query over DuckDB's memory_limit fails with LH_ETOOBIG.
+ *
  * A sandboxed engine (allowed_dirs set) can read only files under those
  * folders, cannot ATTACH, INSTALL or LOAD, and its configuration is locked
  * (SET of any setting fails). Read-only cursors additionally refuse every
@@ -64,6 +72,9 @@ typedef struct lh_query_options {
     lh_query_lister lister;     /* may be NULL; called with resolver_ctx */
     void *resolver_ctx;
     const char *init_sql; /* run once after open, before the sandbox locks (macros) */
+    const char *temp_dir; /* DuckDB spill folder (created and emptied at open); NULL: DuckDB's */
+    long long max_temp_bytes;   /* > 0: DuckDB max_temp_directory_size */
+    long long max_string_length; /* > 0: repeat, lpad and rpad refuse to make a longer string */
 } lh_query_options;
 
 /* "v1.4.4": the DuckDB library actually loaded. */
@@ -77,6 +88,7 @@ typedef struct lh_query_args {
     json_t *params;       /* NULL, or an array bound to $1, $2, ... (null, bool, number, string) */
     long long timeout_ms; /* <= 0: no deadline */
     bool read_only;       /* refuse all but SELECT / EXPLAIN SELECT with LH_EFORBIDDEN */
+    long long max_result_bytes; /* > 0: a rendered result passing this fails with LH_ETOOBIG */
 } lh_query_args;
 
 /* Runs one SQL statement. The cursor holds a pooled connection until

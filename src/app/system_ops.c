@@ -293,7 +293,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *
     json_t *params = json_object_get(args, "params");
     if (json_is_null(params)) params = NULL;
     long long timeout_ms = lh_op_int(args, "timeout_ms", app->query_timeout_ms);
-    if (timeout_ms > app->query_timeout_ms * 10) timeout_ms = app->query_timeout_ms * 10;
+    if (timeout_ms > app->query_max_timeout_ms) timeout_ms = app->query_max_timeout_ms;
     run->format = LH_FORMAT_JSON;
     if (format && strcmp(format, "parquet") != 0 && !lh_result_format_parse(format, &run->format))
         return lh_err_set(err, LH_EINTERNAL, "format %s", format);
@@ -302,7 +302,9 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *
         run->max_rows = app->query_max_rows;
     if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
     if (!format || strcmp(format, "parquet") != 0) {
-        lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true};
+        /* JSON is answered whole, so its size is bounded; ndjson and csv stream */
+        lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true,
+                            .max_result_bytes = run->format == LH_FORMAT_JSON ? app->query_max_result_bytes : 0};
         return lh_query_open(app->query, &qa, &run->cursor, err);
     }
     /* parquet: COPY the checked statement into a temp file inside the sandbox */

@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct lh_query_lease {
     lh_query_engine *engine;
@@ -47,6 +51,7 @@ struct lh_query_cursor {
     lh_query_engine *engine;
     struct lh_query_lease *slot;
     long long timeout_ms;
+    long long max_result_bytes;
     struct timespec started;
     duckdb_prepared_statement stmt;
     duckdb_result result;
@@ -131,11 +136,35 @@ static lh_code run_internal(duckdb_connection conn, const char *sql, lh_err *err
     return rc;
 }
 
+/* DuckDB checks its interrupt between chunks, never inside one scalar call,
+ * and the strings a call makes are outside memory_limit: repeat('x', 2e9)
+ * allocates 2 GB and runs past any deadline. Macros in main shadow the
+ * built-ins (name resolution looks in main before system) and refuse a
+ * length over max before the built-in runs. */
+static lh_code bound_string_makers(duckdb_connection conn, long long max, lh_err *err)
+{
+    char *sql = lh_xasprintf(
+        "CREATE MACRO repeat(s, n) AS CASE WHEN CAST(len(s) AS HUGEINT) * n > %lld THEN "
+        "error('repeat(): the result would be longer than query.max_string_length (%lld)') "
+        "ELSE system.main.repeat(s, n) END;"
+        "CREATE MACRO lpad(s, n, fill) AS CASE WHEN n > %lld THEN "
+        "error('lpad(): the result would be longer than query.max_string_length (%lld)') "
+        "ELSE system.main.lpad(s, n, fill) END;"
+        "CREATE MACRO rpad(s, n, fill) AS CASE WHEN n > %lld THEN "
+        "error('rpad(): the result would be longer than query.max_string_length (%lld)') "
+        "ELSE system.main.rpad(s, n, fill) END",
+        max, max, max, max, max, max);
+    lh_code rc = run_internal(conn, sql, err);
+    free(sql);
+    return rc;
+}
+
 /* Runs init_sql, then (when sandboxed) confines file access and locks the configuration. */
 static lh_code configure(lh_query_engine *e, const lh_query_options *opt, lh_err *err)
 {
     duckdb_connection conn = e->slots[0].conn;
     lh_code rc = opt->init_sql ? run_internal(conn, opt->init_sql, err) : LH_OK;
+    if (rc == LH_OK && opt->max_string_length > 0) rc = bound_string_makers(conn, opt->max_string_length, err);
     if (rc || !opt->allowed_dirs) return rc;
     lh_buf set = {0};
     lh_buf_puts(&set, "SET allowed_directories=[");
@@ -155,6 +184,24 @@ static lh_code configure(lh_query_engine *e, const lh_query_options *opt, lh_err
     return rc;
 }
 
+/* Creates dir (mode 0700) or removes what an earlier run left in it: stale
+ * spill files, and anything planted there (DuckDB lets SQL read its temp folder). */
+static lh_code empty_temp_dir(const char *dir, lh_err *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return lh_err_errno(err, LH_EIO, errno, "cannot create the spill folder %s", dir);
+    DIR *d = opendir(dir);
+    if (!d) return lh_err_errno(err, LH_EIO, errno, "cannot open the spill folder %s", dir);
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
+        if (unlinkat(dirfd(d), ent->d_name, 0) != 0 && errno == EISDIR)
+            lh_log(LH_LOG_WARN, "query.temp_dir_entry", LH_KV_STR("dir", dir), LH_KV_STR("name", ent->d_name));
+    }
+    closedir(d);
+    return LH_OK;
+}
+
 lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out, lh_err *err)
 {
     duckdb_config config;
@@ -170,6 +217,22 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         duckdb_destroy_config(&config);
         return lh_err_set(err, LH_EINVAL, "query.memory_limit: DuckDB rejected \"%s\"",
                           opt->memory_limit);
+    }
+    /* nothing is downloaded or loaded behind the caller's back */
+    duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    duckdb_set_config(config, "autoload_known_extensions", "false");
+    if (opt->temp_dir) {
+        lh_code rc = empty_temp_dir(opt->temp_dir, err);
+        if (rc == LH_OK && duckdb_set_config(config, "temp_directory", opt->temp_dir) == DuckDBError)
+            rc = lh_err_set(err, LH_EINVAL, "DuckDB rejected temp_directory %s", opt->temp_dir);
+        if (rc) {
+            duckdb_destroy_config(&config);
+            return rc;
+        }
+    }
+    if (opt->max_temp_bytes > 0) {
+        snprintf(threads, sizeof threads, "%lldB", opt->max_temp_bytes);
+        duckdb_set_config(config, "max_temp_directory_size", threads);
     }
     lh_query_engine *e = lh_xcalloc(1, sizeof *e);
     char *open_error = NULL;
@@ -324,7 +387,7 @@ static lh_code code_for(duckdb_error_type t)
     switch (t) {
     case DUCKDB_ERROR_INTERRUPT: return LH_ETIMEOUT;
     case DUCKDB_ERROR_PERMISSION: return LH_EFORBIDDEN;
-    case DUCKDB_ERROR_OUT_OF_MEMORY: return LH_ENOMEM;
+    case DUCKDB_ERROR_OUT_OF_MEMORY: return LH_ETOOBIG; /* over memory_limit: the query asks too much */
     case DUCKDB_ERROR_IO: return LH_EIO;
     case DUCKDB_ERROR_INTERNAL:
     case DUCKDB_ERROR_FATAL: return LH_EINTERNAL;
@@ -339,7 +402,11 @@ static lh_code result_error(lh_query_cursor *c, duckdb_result *res, lh_err *err)
         return lh_err_set(err, LH_ETIMEOUT, "query exceeded its timeout of %lld ms and was cancelled",
                           c->timeout_ms);
     const char *msg = duckdb_result_error(res);
-    return lh_err_set(err, code_for(duckdb_result_error_type(res)), "%s", msg ? msg : "query failed");
+    duckdb_error_type t = duckdb_result_error_type(res);
+    if (t == DUCKDB_ERROR_OUT_OF_MEMORY)
+        return lh_err_set(err, LH_ETOOBIG, "the query needs more memory than query.memory_limit allows: %s",
+                          msg ? msg : "out of memory");
+    return lh_err_set(err, code_for(t), "%s", msg ? msg : "query failed");
 }
 
 static const char *statement_kind(duckdb_statement_type t)
@@ -657,6 +724,7 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     lh_query_cursor *c = lh_xcalloc(1, sizeof *c);
     c->engine = e;
     c->timeout_ms = args->timeout_ms;
+    c->max_result_bytes = args->max_result_bytes;
     clock_gettime(CLOCK_MONOTONIC, &c->started);
     lh_code rc = acquire(e, args->timeout_ms, &c->slot, err);
     if (rc) {
@@ -839,6 +907,11 @@ lh_code lh_query_exec(duckdb_connection conn, lh_query_lease *lease, const char 
 void lh_query_lease_release(lh_query_lease *l)
 {
     if (l) release(l->engine, l);
+}
+
+long long lh_query_cursor_max_bytes(const lh_query_cursor *c)
+{
+    return c->max_result_bytes;
 }
 
 const lh_type_node *lh_query_cursor_types(const lh_query_cursor *c)

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static lh_query_engine *engine;
 
@@ -449,6 +451,66 @@ static void test_catalog_views(void **state)
     lh_query_engine_close(e);
 }
 
+/* Resources: strings that one scalar call would make are refused before they
+ * are allocated, memory over memory_limit and results over max_result_bytes
+ * are LH_ETOOBIG, extensions are not fetched, spill goes to a folder emptied
+ * at open. */
+static void test_resource_limits(void **state)
+{
+    (void)state;
+    char spill[64], planted[96];
+    snprintf(spill, sizeof spill, "/tmp/lh-test-spill-%d", (int)getpid());
+    snprintf(planted, sizeof planted, "%s/planted", spill);
+    mkdir(spill, 0700);
+    if (symlink("/etc/hostname", planted) != 0) fail_msg("cannot plant %s", planted);
+    const char *dirs[] = {"/nonexistent-lakehouse-dir"};
+    lh_query_options o = {.threads = 1, .connections = 1, .memory_limit = "200MB", .allowed_dirs = dirs,
+                          .n_allowed_dirs = 1, .temp_dir = spill, .max_temp_bytes = 1 << 20,
+                          .max_string_length = 1000};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    struct stat st;
+    assert_int_not_equal(lstat(planted, &st), 0); /* emptied at open */
+    expect_csv(e, "SELECT repeat('ab', 3) AS r, lpad('a', 3, '-') AS l, rpad('a', 3, '-') AS p, repeat([1], 2) AS li",
+               "r,l,p,li\r\nababab,--a,a--,\"[1, 1]\"\r\n");
+    const char *huge[] = {"SELECT repeat('x', 2000000000)", "SELECT length(repeat('x', 2000000000))",
+                          "SELECT lpad('x', 2000000000, 'y')", "SELECT rpad(s, 1001, 'y') FROM (SELECT 'x' AS s)",
+                          "SELECT repeat(s, n) FROM (VALUES ('x', 10), ('ab', 501)) t(s, n)"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        if (run_on(e, huge[i], &err)) fail_msg("%s: accepted", huge[i]);
+        assert_int_equal(err.code, LH_EINVAL);
+        if (!strstr(err.message, "query.max_string_length (1000)")) fail_msg("%s: %s", huge[i], err.message);
+    }
+    assert_null(run_on(e, "SELECT length(string_agg(s, ',')) FROM (SELECT repeat('y', 1000) || i AS s "
+                          "FROM range(3000000) r(i))", &err));
+    assert_int_equal(err.code, LH_ETOOBIG);
+    assert_non_null(strstr(err.message, "query.memory_limit"));
+    assert_null(run_on(e, "SELECT * FROM read_xlsx('x.xlsx')", &err));
+    assert_non_null(strstr(err.message, "not in the catalog"));
+    expect_csv(e, "SELECT current_setting('autoinstall_known_extensions') AS i, "
+                  "current_setting('autoload_known_extensions') AS l",
+               "i,l\r\nfalse,false\r\n");
+    /* a rendered result over max_result_bytes: refused, what was rendered ends at a row */
+    lh_query_cursor *c;
+    lh_query_args args = {.sql = "SELECT range AS n FROM range(100000)", .timeout_ms = 10000,
+                          .max_result_bytes = 1000};
+    if (lh_query_open(e, &args, &c, &err)) fail_msg("%s", err.message);
+    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, 0);
+    lh_buf out = {0};
+    bool done = false;
+    lh_code rc = LH_OK;
+    while (!done && rc == LH_OK) rc = lh_result_writer_next(w, &out, &done, &err);
+    assert_int_equal(rc, LH_ETOOBIG);
+    assert_non_null(strstr(err.message, "query.max_result_bytes (1000 bytes)"));
+    assert_true(out.len < 1200 && out.data[out.len - 1] == ']'); /* rows are counted, not the header */
+    lh_buf_free(&out);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+    lh_query_engine_close(e);
+    rmdir(spill);
+}
+
 /* A version's SELECT casts every column to its manifest type; a type that is
  * not only a type (it would smuggle SQL in) makes the manifest corrupt. */
 static void test_manifest_types(void **state)
@@ -493,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
+        cmocka_unit_test(test_resource_limits),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }

@@ -1,0 +1,122 @@
+// sql.test.mjs — hostile SQL (issue 11): statements that once took the
+// machine, ran past their deadline or reached outside the data folder,
+// replayed against a real server with the safe outcome asserted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { json, startServer, tempDir } from '../e2e/harness.mjs';
+
+async function sql(srv, body, headers = {}) {
+  const t0 = Date.now();
+  const r = await fetch(`${srv.url}/v1/sql`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  let parsed;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = text;
+  }
+  return { status: r.status, body: parsed, text, ms: Date.now() - t0, headers: r.headers };
+}
+
+// The server's peak resident set, in bytes.
+function peakRss(srv) {
+  const m = fs.readFileSync(`/proc/${srv.child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return Number(m[1]) * 1024;
+}
+
+const GiB = 1024 ** 3;
+
+test('strings one call would make are refused at once; memory stays under its limit', async () => {
+  const srv = await startServer({ args: ['--set', 'query.memory_limit=1GB'] });
+  try {
+    for (const q of ["SELECT repeat('x', 2000000000)", "SELECT length(repeat('x', 2000000000))",
+                     "SELECT lpad('a', 2000000000, 'b')"]) {
+      const r = await sql(srv, { sql: q, timeout_ms: 2000 });
+      assert.equal(r.status, 400, q);
+      assert.match(r.body.error.message, /query\.max_string_length \(1048576\)/, q);
+      assert.ok(r.ms < 2000, `${q}: ${r.ms} ms`);
+    }
+    const ok = await sql(srv, { sql: "SELECT repeat('ab', 3) AS r" });
+    assert.deepEqual(ok.body.rows, [['ababab']]);
+    // an aggregate growing one value: DuckDB's memory_limit stops it (413 naming the setting)
+    const agg = await sql(srv, { sql: "SELECT length(string_agg(repeat('y', 1000), ',')) FROM range(3000000)", timeout_ms: 20000 });
+    assert.equal(agg.status, 413, agg.text.slice(0, 300));
+    assert.match(agg.body.error.message, /query\.memory_limit/);
+    const peak = peakRss(srv);
+    assert.ok(peak < 1.5 * GiB, `peak RSS ${(peak / GiB).toFixed(2)} GiB`);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a result over query.max_result_bytes is a 413 naming the setting', async () => {
+  const srv = await startServer({ args: ['--set', 'query.max_result_bytes=100000'] });
+  try {
+    const r = await sql(srv, { sql: 'SELECT range AS n FROM range(1000000)' });
+    assert.equal(r.status, 413, r.text.slice(0, 200));
+    assert.equal(r.body.error.code, 'payload_too_large');
+    assert.match(r.body.error.message, /query\.max_result_bytes \(100000 bytes\)/);
+    // streamed formats are not held in memory: they stream any size
+    const s = await sql(srv, { sql: 'SELECT range AS n FROM range(1000000)', format: 'csv' });
+    assert.equal(s.status, 200);
+    assert.equal(s.text.split('\r\n').length, 1000002);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('timeout_ms has a server-side maximum: larger values are capped', async () => {
+  const srv = await startServer({ args: ['--set', 'query.max_timeout_ms=1500'] });
+  try {
+    const t0 = Date.now();
+    const res = await fetch(`${srv.url}/v1/sql`, {
+      method: 'POST',
+      body: '{"sql":"SELECT count(*) FROM range(1000000000000)","timeout_ms":86400000000}',
+    });
+    const r = { status: res.status, text: await res.text(), ms: Date.now() - t0 };
+    assert.equal(r.status, 408, r.text.slice(0, 200));
+    assert.ok(r.ms >= 1400 && r.ms < 5000, `${r.ms} ms`);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('extensions are neither installed nor loaded; nothing lands under ~/.duckdb', async () => {
+  const home = tempDir('lh-home-');
+  const srv = await startServer({ env: { HOME: home } });
+  try {
+    const r = await sql(srv, { sql: "SELECT * FROM read_xlsx('x.xlsx')" });
+    assert.equal(r.status, 400, r.text.slice(0, 200));
+    assert.match(r.body.error.message, /read_xlsx/);
+    const s = await sql(srv, { sql: "SELECT current_setting('autoinstall_known_extensions') AS i, current_setting('autoload_known_extensions') AS l" });
+    assert.deepEqual(s.body.rows, [[false, false]]);
+    assert.equal(fs.existsSync(path.join(home, '.duckdb')), false);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('spill files stay in the data folder; nothing planted there or in ./.tmp is readable', async () => {
+  const dataDir = tempDir();
+  const cwd = tempDir('lh-cwd-');
+  fs.mkdirSync(path.join(dataDir, '_spill', 'sql'), { recursive: true });
+  fs.symlinkSync('/etc/hostname', path.join(dataDir, '_spill', 'sql', 'planted'));
+  fs.mkdirSync(path.join(cwd, '.tmp'));
+  fs.symlinkSync('/etc/hostname', path.join(cwd, '.tmp', 'x'));
+  const srv = await startServer({ dataDir, cwd, args: ['--set', 'query.max_temp_size=64MiB'] });
+  try {
+    const s = await sql(srv, { sql: "SELECT current_setting('temp_directory') AS d, current_setting('max_temp_directory_size') AS m" });
+    assert.equal(s.body.rows[0][0], path.join(dataDir, '_spill', 'sql'));
+    assert.equal(s.body.rows[0][1], '64.0 MiB');
+    for (const p of ['.tmp/x', path.join(dataDir, '_spill', 'sql', 'planted')]) {
+      const r = await sql(srv, { sql: `SELECT content FROM read_text('${p}')` });
+      // refused (403), or, in DuckDB's own spill folder which it always allows, gone (emptied at start)
+      assert.ok(r.status !== 200 || r.body.rows.length === 0, `${p} was read: ${r.text.slice(0, 200)}`);
+    }
+    assert.equal(fs.existsSync(path.join(dataDir, '_spill', 'sql', 'planted')), false);
+  } finally {
+    await srv.stop();
+  }
+});
