@@ -75,6 +75,7 @@ typedef struct lh_query_options {
     const char *temp_dir; /* DuckDB spill folder (created and emptied at open); NULL: DuckDB's */
     long long max_temp_bytes;   /* > 0: DuckDB max_temp_directory_size */
     long long max_string_length; /* > 0: repeat, lpad and rpad refuse to make a longer string */
+    int max_per_client;          /* > 0: connections one client (lh_query_args.client) may hold */
 } lh_query_options;
 
 /* "v1.4.4": the DuckDB library actually loaded. */
@@ -89,11 +90,15 @@ typedef struct lh_query_args {
     long long timeout_ms; /* <= 0: no deadline */
     bool read_only;       /* refuse all but SELECT / EXPLAIN SELECT with LH_EFORBIDDEN */
     long long max_result_bytes; /* > 0: a rendered result passing this fails with LH_ETOOBIG */
+    const char *client;         /* who asks (an actor, an address), for admission; NULL: the server */
 } lh_query_args;
 
 /* Runs one SQL statement. The cursor holds a pooled connection until
- * lh_query_close; when every connection is busy, waits up to the timeout,
- * then fails with LH_EUNAVAILABLE. Bad SQL is LH_EINVAL with DuckDB's message
+ * lh_query_close. Admission is fair between clients: one client holds at
+ * most max_per_client connections, and the last free connection goes only
+ * to a client that holds none (so long queries of one client never make
+ * another's short one wait). A statement not admitted waits up to its
+ * timeout, then fails with LH_EUNAVAILABLE saying why. Bad SQL is LH_EINVAL with DuckDB's message
  * (which carries the LINE and a caret at the position). */
 lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cursor **out,
                       lh_err *err);

@@ -86,7 +86,10 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                .init_sql = LH_DATASET_TABLES_INIT_SQL,
                                .temp_dir = sql_spill,
                                .max_temp_bytes = cfg->query_max_temp_size,
-                               .max_string_length = cfg->query_max_string_length};
+                               .max_string_length = cfg->query_max_string_length,
+                               .max_per_client = cfg->query_max_per_client > 0
+                                                     ? (int)cfg->query_max_per_client
+                                                     : (int)(cfg->query_connections / 2 > 0 ? cfg->query_connections / 2 : 1)};
         rc = lh_query_engine_open(&qo, &app->query, err);
     }
     if (rc == LH_OK) {

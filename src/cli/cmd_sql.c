@@ -122,7 +122,7 @@ int cmd_sql(int argc, char **argv)
         return status;
     }
     lh_app_sql_run run;
-    rc = lh_app_sql_open(app, args, &run, &err);
+    rc = lh_app_sql_open(app, args, NULL, &run, &err);
     json_decref(args);
     if (rc == LH_OK && run.parquet_path) {
         rc = cat_file(run.parquet_path, &err);

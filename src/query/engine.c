@@ -29,6 +29,7 @@ struct lh_query_lease {
     bool has_deadline;
     bool interrupted;
     struct timespec deadline; /* CLOCK_MONOTONIC */
+    char *client;             /* who holds the lease (owned); NULL: not said */
     json_t *views;            /* temp views made for the running statement, dropped after it */
 };
 
@@ -36,6 +37,7 @@ struct lh_query_engine {
     duckdb_database db;
     struct lh_query_lease *slots;
     int n_slots;
+    int max_per_client; /* leases one client may hold at once; 0: no cap */
     pthread_mutex_t mu;
     pthread_cond_t slot_freed;
     pthread_cond_t watchdog_wake;
@@ -256,6 +258,7 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         }
     }
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
+    e->max_per_client = opt->max_per_client;
     e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
     e->lister = opt->resolver ? opt->lister : NULL;
@@ -301,20 +304,49 @@ void lh_query_engine_close(lh_query_engine *e)
     free(e);
 }
 
-/* Leases a free connection, waiting up to timeout_ms (<= 0: forever). */
-static lh_code acquire(lh_query_engine *e, long long timeout_ms, struct lh_query_lease **out, lh_err *err)
+/* Admission (under e->mu): a named client holding k leases may take a free
+ * connection when k < max_per_client and, unless k is 0, when one more stays
+ * free — the last free connection is kept for a client that holds none, so a
+ * client with long queries cannot make another's SELECT 1 wait. NULL
+ * clients (the server's own work) count as holding none. */
+static bool admissible(lh_query_engine *e, const char *client, const char **why)
+{
+    int free_slots = 0, held = 0;
+    for (int i = 0; i < e->n_slots; i++) {
+        if (!e->slots[i].busy) free_slots++;
+        else if (client && e->slots[i].client && !strcmp(e->slots[i].client, client)) held++;
+    }
+    *why = NULL;
+    if (free_slots == 0) return false;
+    if (held == 0) return true;
+    if (e->max_per_client > 0 && held >= e->max_per_client) {
+        *why = "per_client";
+        return false;
+    }
+    return free_slots >= 2;
+}
+
+/* Leases a free connection for client (may be NULL), waiting up to
+ * timeout_ms (<= 0: forever) for admission. */
+static lh_code acquire(lh_query_engine *e, const char *client, long long timeout_ms, struct lh_query_lease **out,
+                       lh_err *err)
 {
     struct timespec deadline = lh_time_after_ms(CLOCK_REALTIME, timeout_ms);
+    /* the statement's deadline counts from now: time spent waiting is spent */
+    struct timespec run_deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&e->mu);
     for (;;) {
-        for (int i = 0; i < e->n_slots; i++) {
+        const char *why;
+        bool admit = admissible(e, client, &why);
+        for (int i = 0; admit && i < e->n_slots; i++) {
             struct lh_query_lease *s = &e->slots[i];
             if (s->busy) continue;
             s->busy = true;
+            s->client = client ? lh_xstrdup(client) : NULL;
             s->interrupted = false;
             s->has_deadline = timeout_ms > 0;
             if (s->has_deadline) {
-                s->deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
+                s->deadline = run_deadline;
                 pthread_cond_signal(&e->watchdog_wake);
             }
             pthread_mutex_unlock(&e->mu);
@@ -323,8 +355,12 @@ static lh_code acquire(lh_query_engine *e, long long timeout_ms, struct lh_query
         }
         int rc = timeout_ms > 0 ? pthread_cond_timedwait(&e->slot_freed, &e->mu, &deadline)
                                 : pthread_cond_wait(&e->slot_freed, &e->mu);
-        if (rc == ETIMEDOUT) {
+        if (rc == ETIMEDOUT && !admissible(e, client, &why)) {
             pthread_mutex_unlock(&e->mu);
+            if (why)
+                return lh_err_set(err, LH_EUNAVAILABLE,
+                                  "%s already runs %d queries, the most one client may (query.max_per_client); "
+                                  "try again later", client, e->max_per_client);
             return lh_err_set(err, LH_EUNAVAILABLE,
                               "all %d query connections are busy; try again later", e->n_slots);
         }
@@ -336,7 +372,9 @@ static void release(lh_query_engine *e, struct lh_query_lease *s)
     pthread_mutex_lock(&e->mu);
     s->busy = false;
     s->has_deadline = false;
-    pthread_cond_signal(&e->slot_freed);
+    free(s->client);
+    s->client = NULL;
+    pthread_cond_broadcast(&e->slot_freed); /* admission differs per waiter */
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -726,7 +764,7 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     c->timeout_ms = args->timeout_ms;
     c->max_result_bytes = args->max_result_bytes;
     clock_gettime(CLOCK_MONOTONIC, &c->started);
-    lh_code rc = acquire(e, args->timeout_ms, &c->slot, err);
+    lh_code rc = acquire(e, args->client, args->timeout_ms, &c->slot, err);
     if (rc) {
         free(c);
         return rc;
@@ -790,7 +828,7 @@ fail:
 lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
 {
     struct lh_query_lease *slot;
-    lh_code rc = acquire(e, 10000, &slot, err);
+    lh_code rc = acquire(e, NULL, 10000, &slot, err);
     if (rc) return rc;
     rc = ready_connection(e, slot, sql, err);
     if (rc) {
@@ -867,7 +905,7 @@ double lh_query_elapsed_ms(const lh_query_cursor *c)
 lh_code lh_query_lease_acquire(lh_query_engine *e, long long timeout_ms, lh_query_lease **out,
                                lh_err *err)
 {
-    return acquire(e, timeout_ms, out, err);
+    return acquire(e, NULL, timeout_ms, out, err);
 }
 
 duckdb_connection lh_query_lease_connection(lh_query_lease *l)

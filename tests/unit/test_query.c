@@ -511,6 +511,45 @@ static void test_resource_limits(void **state)
     rmdir(spill);
 }
 
+static lh_code open_as(lh_query_engine *e, const char *client, long long timeout_ms, lh_query_cursor **c, lh_err *err)
+{
+    lh_query_args args = {.sql = "SELECT 1", .timeout_ms = timeout_ms, .read_only = true, .client = client};
+    return lh_query_open(e, &args, c, err);
+}
+
+/* Admission: a client holds at most max_per_client connections, and the last
+ * free one is kept for a client holding none. */
+static void test_fair_admission(void **state)
+{
+    (void)state;
+    lh_query_options o = {.threads = 1, .connections = 3, .max_per_client = 2};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    lh_query_cursor *a1, *a2, *a3, *b1, *n1;
+    assert_int_equal(open_as(e, "a", 1000, &a1, &err), LH_OK);
+    assert_int_equal(open_as(e, "a", 1000, &a2, &err), LH_OK);
+    assert_int_equal(open_as(e, "a", 200, &a3, &err), LH_EUNAVAILABLE); /* its cap */
+    assert_non_null(strstr(err.message, "a already runs 2 queries"));
+    assert_non_null(strstr(err.message, "query.max_per_client"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(open_as(e, "b", 1000, &b1, &err), LH_OK); /* another client: at once */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+    lh_query_close(a1);
+    /* one connection free: kept for a client holding none */
+    assert_int_equal(open_as(e, "a", 200, &a3, &err), LH_EUNAVAILABLE);
+    assert_non_null(strstr(err.message, "all 3 query connections are busy"));
+    assert_int_equal(open_as(e, NULL, 200, &n1, &err), LH_OK); /* the server's own work holds none */
+    lh_query_close(n1);
+    assert_int_equal(open_as(e, "c", 200, &a3, &err), LH_OK);
+    lh_query_close(a3);
+    lh_query_close(a2);
+    lh_query_close(b1);
+    lh_query_engine_close(e);
+}
+
 /* A version's SELECT casts every column to its manifest type; a type that is
  * not only a type (it would smuggle SQL in) makes the manifest corrupt. */
 static void test_manifest_types(void **state)
@@ -555,7 +594,7 @@ int main(void)
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
-        cmocka_unit_test(test_resource_limits),
+        cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
