@@ -76,6 +76,10 @@ typedef struct lh_query_options {
     long long max_temp_bytes;   /* > 0: DuckDB max_temp_directory_size */
     long long max_string_length; /* > 0: repeat, lpad and rpad refuse to make a longer string */
     int max_per_client;          /* > 0: connections one client (lh_query_args.client) may hold */
+    /* non-NULL (NULL-terminated, borrowed): read-only statements may call only
+     * these table functions and may not name a table by a path; checked on
+     * the parse tree before binding, refused with LH_EFORBIDDEN */
+    const char *const *table_functions;
 } lh_query_options;
 
 /* "v1.4.4": the DuckDB library actually loaded. */

@@ -19,6 +19,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The table functions user SQL may call: generators, introspection and the
+ * datasets' own — none that reads a file by name (read_*, parquet_*, glob,
+ * query, query_table, sniff_csv, ...), so SQL reads the store only through
+ * the catalog. */
+static const char *const sql_table_functions[] = {
+    "dataset_version", "lh_version", "vector_search", "range", "generate_series", "unnest", "repeat",
+    "repeat_row", "json_each", "json_tree", "summary", "histogram", "histogram_values", "test_all_types",
+    "icu_calendar_names", "pg_timezone_names", "duckdb_columns", "duckdb_constraints", "duckdb_databases",
+    "duckdb_dependencies", "duckdb_functions", "duckdb_indexes", "duckdb_keywords", "duckdb_schemas",
+    "duckdb_sequences", "duckdb_settings", "duckdb_tables", "duckdb_types", "duckdb_views", "duckdb_extensions",
+    "duckdb_memory", "duckdb_optimizers", "pragma_table_info", "pragma_show", "pragma_version", "pragma_platform",
+    "pragma_collations", "pragma_database_size", NULL};
+
 /* DuckDB's own default is 80% of RAM per database, and there are two (SQL
  * and ingest): unset, the SQL engine gets 25% of physical memory and ingest
  * half that; a configured value applies to both. */
@@ -87,6 +100,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                .temp_dir = sql_spill,
                                .max_temp_bytes = cfg->query_max_temp_size,
                                .max_string_length = cfg->query_max_string_length,
+                               .table_functions = sql_table_functions,
                                .max_per_client = cfg->query_max_per_client > 0
                                                      ? (int)cfg->query_max_per_client
                                                      : (int)(cfg->query_connections / 2 > 0 ? cfg->query_connections / 2 : 1)};

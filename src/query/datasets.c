@@ -15,7 +15,7 @@
 
 const char LH_DATASET_TABLES_INIT_SQL[] =
     "CREATE MACRO dataset_version(dataset, version) AS TABLE "
-    "SELECT * FROM query_table(dataset || '@' || CAST(version AS VARCHAR));"
+    "SELECT * FROM query_table(dataset || '@' || CAST(CAST(version AS BIGINT) AS VARCHAR));"
     "CREATE MACRO lh_version(dataset, version) AS TABLE "
     "SELECT * FROM dataset_version(dataset, version)";
 

@@ -44,6 +44,7 @@ struct lh_query_engine {
     pthread_t watchdog;
     bool stop;
     bool sandboxed;
+    const char *const *table_functions; /* borrowed; NULL: no parse-tree check */
     lh_query_resolver resolver;
     lh_query_lister lister;
     void *resolver_ctx;
@@ -259,6 +260,7 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     }
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
     e->max_per_client = opt->max_per_client;
+    e->table_functions = opt->table_functions;
     e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
     e->lister = opt->resolver ? opt->lister : NULL;
@@ -635,6 +637,123 @@ static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_p
     return rc;
 }
 
+/* ---- datasets only ---------------------------------------------------------
+ *
+ * DuckDB's allowed_directories must hold the bucket folders (the resolver's
+ * read_parquet runs in the user's statement), so paths alone cannot keep a
+ * reader out of the journal, the manifests or a deleted dataset's Parquet.
+ * With table_functions set, a read-only statement is checked on its parse
+ * tree (json_serialize_sql: no binding, so no file is touched) before it is
+ * prepared: every table function it calls must be one of table_functions,
+ * and no table may be named by a path ('x.parquet', "/data/…"), which DuckDB
+ * would turn into a file scan. Datasets stay reachable through their names
+ * and dataset_version(), whose expansion (query_table, read_parquet) is the
+ * engine's, not the statement's.
+ */
+
+static const char *const files_hint =
+    "SQL here reads datasets, not files: load a file with `lakehouse ingest FILE --dataset NAME` "
+    "(or POST /v1/ingest), then query the dataset by its name (a version: dataset_version('NAME', N))";
+
+static bool names_a_path(const char *name)
+{
+    return name && strpbrk(name, "/\\.:*?~") != NULL;
+}
+
+/* LH_OK if the parse tree node (and all below it) reads only what it may. */
+static lh_code check_tree(lh_query_engine *e, json_t *node, int depth, lh_err *err)
+{
+    if (depth > 1000) return lh_err_set(err, LH_EINVAL, "the statement is nested too deeply");
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v) {
+            lh_code rc = check_tree(e, v, depth + 1, err);
+            if (rc) return rc;
+        }
+        return LH_OK;
+    }
+    if (!json_is_object(node)) return LH_OK;
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (type && !strcmp(type, "TABLE_FUNCTION")) {
+        const char *fn = json_string_value(json_object_get(json_object_get(node, "function"), "function_name"));
+        bool allowed = false;
+        for (const char *const *a = e->table_functions; fn && *a && !allowed; a++) allowed = !strcasecmp(fn, *a);
+        if (!allowed)
+            return lh_err_set(err, LH_EFORBIDDEN, "%s() is not available here. %s", fn ? fn : "this table function",
+                              files_hint);
+    } else if (type && (!strcmp(type, "BASE_TABLE") || !strcmp(type, "SHOW_REF"))) {
+        const char *name = json_string_value(json_object_get(node, "table_name"));
+        if (names_a_path(name)) return lh_err_set(err, LH_EFORBIDDEN, "%s names a file. %s", name, files_hint);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(node, key, v) {
+        lh_code rc = check_tree(e, v, depth + 1, err);
+        if (rc) return rc;
+    }
+    return LH_OK;
+}
+
+typedef enum { TREE_OK, TREE_NOT_SELECT, TREE_UNPARSED, TREE_UNREADABLE } tree_state;
+
+/* The parse tree of sql as JSON (caller decrefs) and how it went: only a
+ * SELECT serializes; TREE_UNREADABLE (no tree although DuckDB parsed it)
+ * must fail closed. Locations are 2^64-1 where unknown: ints as reals. */
+static json_t *parse_tree(duckdb_connection conn, const char *sql, tree_state *state)
+{
+    json_t *j = NULL;
+    duckdb_prepared_statement st;
+    duckdb_result r;
+    *state = TREE_UNREADABLE;
+    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
+        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
+        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
+            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), JSON_DECODE_INT_AS_REAL, NULL);
+        }
+        if (chunk) duckdb_destroy_data_chunk(&chunk);
+        duckdb_destroy_result(&r);
+    }
+    duckdb_destroy_prepare(&st);
+    if (j && json_is_true(json_object_get(j, "error"))) {
+        const char *type = json_string_value(json_object_get(j, "error_type")) ?: "";
+        *state = !strcmp(type, "not implemented") ? TREE_NOT_SELECT
+                 : !strcmp(type, "parser")        ? TREE_UNPARSED
+                                                  : TREE_UNREADABLE;
+        json_decref(j);
+        j = NULL;
+    } else if (j && json_is_array(json_object_get(j, "statements"))) {
+        *state = TREE_OK;
+    } else {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* LH_OK if sql (a read-only statement about to be prepared) reads only
+ * datasets; a statement that does not parse is left to prepare to refuse. */
+static lh_code check_datasets_only(lh_query_engine *e, duckdb_connection conn, const char *sql, lh_err *err)
+{
+    if (!e->table_functions) return LH_OK;
+    const char *inner = explained(sql);
+    tree_state state;
+    json_t *tree = parse_tree(conn, inner ? inner : sql, &state);
+    if (state == TREE_UNPARSED) return LH_OK; /* a syntax error: prepare says where, binding nothing */
+    if (state == TREE_UNREADABLE)
+        return lh_err_set(err, LH_EFORBIDDEN, "this statement cannot be checked to read only datasets");
+    if (state == TREE_NOT_SELECT) {
+        /* the read-only policy refuses it, or (PIVOT) it cannot be checked */
+        lh_code rc = check_read_only(conn, inner ? inner : sql, NULL, err);
+        return rc ? rc : refuse(err, NULL);
+    }
+    lh_code rc = check_tree(e, json_object_get(tree, "statements"), 0, err);
+    json_decref(tree);
+    return rc;
+}
+
 /* Sandboxed engines read datasets, never files: say so instead of DuckDB's
  * file-system refusal (or, for a path inside an allowed folder, its "No files found"). */
 static void explain_file_access(lh_query_engine *e, lh_err *err)
@@ -770,6 +889,7 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         return rc;
     }
     rc = ready_connection(e, c->slot, args->sql, err);
+    if (rc == LH_OK && args->read_only) rc = check_datasets_only(e, c->slot->conn, args->sql, err);
     if (rc) goto fail;
     resolver_failure = LH_OK;
     if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
@@ -831,7 +951,9 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
     lh_code rc = acquire(e, NULL, 10000, &slot, err);
     if (rc) return rc;
     rc = ready_connection(e, slot, sql, err);
+    if (rc == LH_OK) rc = check_datasets_only(e, slot->conn, sql, err);
     if (rc) {
+        drop_views(slot);
         release(e, slot);
         return rc;
     }

@@ -87,9 +87,14 @@ test('extensions are neither installed nor loaded; nothing lands under ~/.duckdb
   const home = tempDir('lh-home-');
   const srv = await startServer({ env: { HOME: home } });
   try {
+    // refused before binding (not a table function SQL here may call) ...
     const r = await sql(srv, { sql: "SELECT * FROM read_xlsx('x.xlsx')" });
-    assert.equal(r.status, 400, r.text.slice(0, 200));
+    assert.equal(r.status, 403, r.text.slice(0, 200));
     assert.match(r.body.error.message, /read_xlsx/);
+    // ... and, bound, DuckDB does not go looking for the extension
+    const f = await sql(srv, { sql: "SELECT to_json(1), st_point(1, 2)" });
+    assert.equal(f.status, 400, f.text.slice(0, 200));
+    assert.match(f.body.error.message, /st_point/);
     const s = await sql(srv, { sql: "SELECT current_setting('autoinstall_known_extensions') AS i, current_setting('autoload_known_extensions') AS l" });
     assert.deepEqual(s.body.rows, [[false, false]]);
     assert.equal(fs.existsSync(path.join(home, '.duckdb')), false);
@@ -147,6 +152,79 @@ test('one client with long queries cannot make another wait: per-client cap, a c
       }
     }
     assert.ok(done.some((r) => r.status === 503 && /query\.max_per_client/.test(r.body.error.message)));
+  } finally {
+    await srv.stop();
+  }
+});
+
+function filesUnder(dir) {
+  const out = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+test('SQL reads the store only through the catalog: no raw path, every dataset feature intact', async () => {
+  const srv = await startServer();
+  try {
+    const ingest = (name, body) => fetch(`${srv.url}/v1/ingest?dataset=${name}&filename=${name}.csv`, { method: 'POST', body });
+    assert.equal((await ingest('people', 'id,name\n1,Ann\n2,Bo\n3,Cy\n')).status, 201);
+    assert.equal((await ingest('gone', 'id,secret\n1,deleted-secret\n')).status, 201);
+    let res = await fetch(`${srv.url}/v1/catalog/datasets/people/tombstones`, {
+      method: 'POST', body: JSON.stringify({ key_column: 'id', values: ['2'], reason: 'erasure' }),
+    });
+    assert.equal(res.status, 201);
+    res = await fetch(`${srv.url}/v1/catalog/datasets/gone`, { method: 'DELETE' });
+    assert.ok(res.status < 300);
+    // the features: names, versions, tombstones hidden, introspection
+    assert.deepEqual((await sql(srv, { sql: 'SELECT id FROM people ORDER BY 1' })).body.rows, [[1], [3]]);
+    assert.deepEqual((await sql(srv, { sql: "SELECT count(*) FROM dataset_version('people', 2)" })).body.rows, [[3]]);
+    assert.deepEqual((await sql(srv, { sql: 'SELECT count(*) FROM "people@2"' })).body.rows, [[3]]);
+    assert.deepEqual((await sql(srv, { sql: "SELECT secret FROM dataset_version('gone', 2)" })).body.rows, [['deleted-secret']]);
+    assert.deepEqual((await sql(srv, { sql: 'SHOW TABLES' })).body.rows, [['people']]);
+    assert.equal((await sql(srv, { sql: 'DESCRIBE people' })).status, 200);
+    assert.equal((await sql(srv, { sql: 'SUMMARIZE people' })).status, 200);
+    assert.equal((await sql(srv, { sql: 'EXPLAIN SELECT * FROM people' })).status, 200);
+    assert.equal((await sql(srv, { sql: "SELECT count(*) FROM information_schema.tables WHERE table_name = 'people'" })).status, 200);
+    assert.equal((await sql(srv, { sql: 'SELECT * FROM range(3), generate_series(1, 2), unnest([1, 2])' })).status, 200);
+    // the raw files: data (with the tombstoned row), deleted data, manifests, the journal
+    const files = filesUnder(path.join(srv.dir, 'local')).filter((f) => !f.includes('/_tmp/'));
+    const parquet = files.filter((f) => f.endsWith('.parquet'));
+    const json = files.filter((f) => f.endsWith('.json') || f.includes('_journal'));
+    assert.ok(parquet.length >= 2 && json.length >= 1, files.join('\n'));
+    const q = (p) => p.replace(/'/g, "''");
+    const probes = [
+      ...parquet.map((f) => `SELECT * FROM read_parquet('${q(f)}')`),
+      ...parquet.map((f) => `SELECT * FROM '${q(f)}'`),
+      ...parquet.map((f) => `SELECT * FROM parquet_metadata('${q(f)}')`),
+      ...json.map((f) => `SELECT * FROM read_text('${q(f)}')`),
+      ...json.map((f) => `SELECT * FROM read_json_auto('${q(f)}')`),
+      `SELECT * FROM glob('${q(srv.dir)}/**')`,
+      `SELECT * FROM query_table('${q(parquet[0])}')`,
+      `SELECT * FROM query('SELECT * FROM read_parquet(''${q(parquet[0])}'')')`,
+      `SELECT * FROM system.main.read_parquet('${q(parquet[0])}')`,
+      `SELECT (SELECT count(*) FROM read_blob('${q(parquet[0])}'))`,
+      `WITH x AS (SELECT * FROM read_csv('${q(json[0])}')) SELECT * FROM x`,
+      `EXPLAIN ANALYZE SELECT * FROM read_parquet('${q(parquet[0])}')`,
+      `DESCRIBE SELECT * FROM read_parquet('${q(parquet[0])}')`,
+      `SUMMARIZE SELECT * FROM read_parquet('${q(parquet[0])}')`,
+      `SELECT * FROM "${parquet[0]}"`,
+    ];
+    for (const stmt of probes) {
+      const r = await sql(srv, { sql: stmt });
+      assert.equal(r.status, 403, `${stmt} -> ${r.status} ${r.text.slice(0, 300)}`);
+      assert.match(r.body.error.message, /reads datasets, not files/);
+      assert.doesNotMatch(r.text, /deleted-secret|Bo/);
+    }
+    // dataset_version cannot be bent into a path
+    for (const stmt of [`SELECT * FROM dataset_version('${q(parquet[0])}', 1)`, "SELECT * FROM dataset_version('people', '1/../../x.parquet')"]) {
+      const r = await sql(srv, { sql: stmt });
+      assert.ok(r.status >= 400 && r.status < 500, `${stmt} -> ${r.status}`);
+      assert.doesNotMatch(r.text, /deleted-secret/);
+    }
   } finally {
     await srv.stop();
   }

@@ -511,6 +511,50 @@ static void test_resource_limits(void **state)
     rmdir(spill);
 }
 
+/* table_functions: a statement may call only those, and may not name a
+ * table by a path — checked before binding, wherever the call sits. */
+static void test_datasets_only(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"range", NULL};
+    lh_query_options o = {.threads = 1, .connections = 1, .table_functions = allowed,
+                          .resolver = fake_resolve, .lister = fake_list};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    fake.version = 1;
+    fake.listed = true;
+    expect_csv(e, "SELECT count(*) AS n FROM t, range(2)", "n\r\n20\r\n");
+    expect_csv(e, "SHOW TABLES", "name\r\nt\r\n");
+    const char *refused[] = {
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT (SELECT count(*) FROM read_blob('/etc/hostname'))",
+        "SELECT * FROM range(1) WHERE EXISTS (SELECT 1 FROM glob('/etc/*'))",
+        "WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM x",
+        "SELECT * FROM system.main.read_text('/etc/hostname')",
+        "SELECT * FROM '/etc/hostname.csv'",
+        "SELECT * FROM \"data.parquet\"",
+        "EXPLAIN ANALYZE SELECT * FROM read_text('/etc/hostname')",
+        "DESCRIBE SELECT * FROM read_text('/etc/hostname')",
+        "SELECT 1; SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM query('SELECT 1')",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (run_on(e, refused[i], &err)) fail_msg("%s: accepted", refused[i]);
+        if (err.code != LH_EFORBIDDEN || !strstr(err.message, "reads datasets, not files"))
+            fail_msg("%s: %d %s", refused[i], err.code, err.message);
+    }
+    /* syntax errors keep DuckDB's message; non-SELECTs the read-only one */
+    assert_null(run_on(e, "SELEC 1", &err));
+    assert_int_equal(err.code, LH_EINVAL);
+    assert_null(run_on(e, "DROP TABLE t", &err));
+    assert_int_equal(err.code, LH_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "read-only"));
+    assert_int_equal(lh_query_check(e, "SELECT * FROM read_text('x')", &err), LH_EFORBIDDEN);
+    assert_int_equal(lh_query_check(e, "SELECT * FROM t", &err), LH_OK);
+    lh_query_engine_close(e);
+}
+
 static lh_code open_as(lh_query_engine *e, const char *client, long long timeout_ms, lh_query_cursor **c, lh_err *err)
 {
     lh_query_args args = {.sql = "SELECT 1", .timeout_ms = timeout_ms, .read_only = true, .client = client};
@@ -595,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
         cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
+        cmocka_unit_test(test_datasets_only),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
