@@ -152,6 +152,10 @@ void lh_sql_quote_literal(lh_buf *b, const char *s);
  */
 typedef struct lh_dataset_tables lh_dataset_tables;
 
+/* Deepest column type (STRUCT / LIST / MAP levels) a dataset version may have
+ * to be read by SQL; a deeper one fails its query with LH_EINVAL at once. */
+#define LH_DATASET_MAX_TYPE_DEPTH 128
+
 lh_code lh_dataset_tables_new(lh_catalog *catalog, lh_buckets *buckets, const char *cache_dir,
                               lh_dataset_tables **out, lh_err *err);
 void lh_dataset_tables_free(lh_dataset_tables *t);

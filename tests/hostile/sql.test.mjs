@@ -229,3 +229,24 @@ test('SQL reads the store only through the catalog: no raw path, every dataset f
     await srv.stop();
   }
 });
+
+test('a dataset nested 300 deep is refused at once, not run a minute past its deadline', async () => {
+  const srv = await startServer();
+  try {
+    const depth = 300;
+    const body = `{"id":1,"a":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}\n`;
+    const res = await fetch(`${srv.url}/v1/ingest?dataset=deep&filename=deep.ndjson`, { method: 'POST', body });
+    if (res.status !== 201) return; // refused at ingest (the store's own nesting limit): nothing to query
+    for (const q of ['SELECT count(*) FROM deep', 'SELECT typeof(a) FROM deep', "SELECT id FROM dataset_version('deep', 2)"]) {
+      const r = await sql(srv, { sql: q, timeout_ms: 2000 });
+      assert.equal(r.status, 400, `${q}: ${r.text.slice(0, 200)}`);
+      assert.match(r.body.error.message, /nested \d+ levels deep; SQL reads at most 128/);
+      assert.ok(r.ms < 2500, `${q}: ${r.ms} ms`);
+    }
+    const show = await sql(srv, { sql: 'SHOW TABLES', timeout_ms: 2000 });
+    assert.equal(show.status, 200);
+    assert.ok(show.ms < 2500, `SHOW TABLES: ${show.ms} ms`);
+  } finally {
+    await srv.stop();
+  }
+});

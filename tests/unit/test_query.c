@@ -616,6 +616,17 @@ static void test_manifest_types(void **state)
                              "TIMESTAMP WITH TIME ZONE|ENUM('a', 'it''s')\"\r\n");
     free(out);
     lh_buf_free(&q);
+    /* nested deeper than SQL reads in time: refused at once, saying so */
+    lh_buf deep = {0};
+    for (int i = 0; i < LH_DATASET_MAX_TYPE_DEPTH + 1; i++) lh_buf_puts(&deep, "STRUCT(a ");
+    lh_buf_puts(&deep, "BIGINT");
+    for (int i = 0; i < LH_DATASET_MAX_TYPE_DEPTH + 1; i++) lh_buf_putc(&deep, ')');
+    json_object_set_new(json_array_get(json_object_get(json_object_get(m, "schema"), "fields"), 1), "type",
+                        json_string(deep.data));
+    lh_buf_reset(&sql);
+    assert_int_equal(lh_dataset_tables_sql(NULL, m, &sql, &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "column s is nested 129 levels deep; SQL reads at most 128"));
+    lh_buf_free(&deep);
     const char *bad[] = {"INTEGER) AS x, (SELECT 1", "INTEGER -- x", "VARCHAR; DROP TABLE t", "INTEGER /* x */",
                          "DECIMAL(18,3", "STRUCT(\"a BIGINT)", "", "ENUM('a)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
