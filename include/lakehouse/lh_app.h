@@ -81,7 +81,8 @@ typedef struct lh_app_sql_run {
     long long max_rows;
     char *parquet_path;
 } lh_app_sql_run;
-lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *err);
+/* who->actor is the client for the engine's fair admission (NULL: none). */
+lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql_run *run, lh_err *err);
 /* A whole JSON result ({columns, rows, truncated, ...}) with elapsed_ms added, into out. */
 lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, lh_err *err);
 

@@ -87,8 +87,13 @@ typedef struct lh_config {
     char *log_format;                   /* text | json */
     /* [query] */
     long long query_threads;            /* DuckDB worker threads; 0 = one per core */
-    char *query_memory_limit;           /* DuckDB memory_limit ("" = DuckDB's default) */
+    char *query_memory_limit;           /* DuckDB memory_limit ("" = a share of RAM) */
+    long long query_max_temp_size;      /* DuckDB max_temp_directory_size, bytes */
+    long long query_max_result_bytes;   /* largest rendered result */
+    long long query_max_string_length;  /* longest repeat/lpad/rpad result, characters */
+    long long query_max_timeout_ms;     /* server-side cap on timeout_ms */
     long long query_connections;        /* pooled DuckDB connections (concurrent queries) */
+    long long query_max_per_client;     /* connections one client may hold; 0 = half of them */
     long long query_timeout_ms;         /* default per-query deadline */
     long long query_max_rows;           /* default cap on rows returned as JSON */
     /* [ai] */

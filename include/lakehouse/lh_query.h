@@ -11,6 +11,14 @@
  * LH_ETIMEOUT. DuckDB's own types stay behind this header; lh_query_duckdb.h
  * hands a connection to the few modules that drive DuckDB themselves.
  *
+ * Every engine has DuckDB's extension auto-install and auto-load off (a
+ * function of an extension not built in is an error, nothing is downloaded)
+ * and spills only into its temp_dir, up to max_temp_bytes. DuckDB's
+ * memory_limit bounds its buffers but not the strings one scalar call makes;
+ * max_string_length (characters) bounds those that repeat, lpad and rpad make (SQL macros
+ * over the built-ins, refusing with LH_EINVAL before they allocate), and a
+ * query over DuckDB's memory_limit fails with LH_ETOOBIG.
+ *
  * A sandboxed engine (allowed_dirs set) can read only files under those
  * folders, cannot ATTACH, INSTALL or LOAD, and its configuration is locked
  * (SET of any setting fails). Read-only cursors additionally refuse every
@@ -64,6 +72,14 @@ typedef struct lh_query_options {
     lh_query_lister lister;     /* may be NULL; called with resolver_ctx */
     void *resolver_ctx;
     const char *init_sql; /* run once after open, before the sandbox locks (macros) */
+    const char *temp_dir; /* DuckDB spill folder (created and emptied at open); NULL: DuckDB's */
+    long long max_temp_bytes;   /* > 0: DuckDB max_temp_directory_size */
+    long long max_string_length; /* > 0: repeat, lpad and rpad refuse to make a longer string */
+    int max_per_client;          /* > 0: connections one client (lh_query_args.client) may hold */
+    /* non-NULL (NULL-terminated, borrowed): read-only statements may call only
+     * these table functions and may not name a table by a path; checked on
+     * the parse tree before binding, refused with LH_EFORBIDDEN */
+    const char *const *table_functions;
 } lh_query_options;
 
 /* "v1.4.4": the DuckDB library actually loaded. */
@@ -77,11 +93,16 @@ typedef struct lh_query_args {
     json_t *params;       /* NULL, or an array bound to $1, $2, ... (null, bool, number, string) */
     long long timeout_ms; /* <= 0: no deadline */
     bool read_only;       /* refuse all but SELECT / EXPLAIN SELECT with LH_EFORBIDDEN */
+    long long max_result_bytes; /* > 0: a rendered result passing this fails with LH_ETOOBIG */
+    const char *client;         /* who asks (an actor, an address), for admission; NULL: the server */
 } lh_query_args;
 
 /* Runs one SQL statement. The cursor holds a pooled connection until
- * lh_query_close; when every connection is busy, waits up to the timeout,
- * then fails with LH_EUNAVAILABLE. Bad SQL is LH_EINVAL with DuckDB's message
+ * lh_query_close. Admission is fair between clients: one client holds at
+ * most max_per_client connections, and the last free connection goes only
+ * to a client that holds none (so long queries of one client never make
+ * another's short one wait). A statement not admitted waits up to its
+ * timeout, then fails with LH_EUNAVAILABLE saying why. Bad SQL is LH_EINVAL with DuckDB's message
  * (which carries the LINE and a caret at the position). */
 lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cursor **out,
                       lh_err *err);
@@ -130,6 +151,10 @@ void lh_sql_quote_literal(lh_buf *b, const char *s);
  * deleting it loses nothing).
  */
 typedef struct lh_dataset_tables lh_dataset_tables;
+
+/* Deepest column type (STRUCT / LIST / MAP levels) a dataset version may have
+ * to be read by SQL; a deeper one fails its query with LH_EINVAL at once. */
+#define LH_DATASET_MAX_TYPE_DEPTH 128
 
 lh_code lh_dataset_tables_new(lh_catalog *catalog, lh_buckets *buckets, const char *cache_dir,
                               lh_dataset_tables **out, lh_err *err);

@@ -74,6 +74,7 @@ lh_op_ctx lh_api_call(const lh_http_req *req)
 bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
 {
     if (rc == LH_OK) return false;
+    if (rc == LH_EUNAVAILABLE) lh_http_res_header(res, "Retry-After", "1");
     lh_http_res_error(res, err);
     return true;
 }

@@ -94,7 +94,8 @@ void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
     if (!args) return;
     lh_app_sql_run run;
     lh_err err;
-    lh_code rc = lh_app_sql_open(b->app, args, &run, &err);
+    lh_op_ctx call = lh_api_call(req);
+    lh_code rc = lh_app_sql_open(b->app, args, &call.who, &run, &err);
     json_decref(args);
     if (lh_api_failed(res, rc, &err)) return;
     if (run.parquet_path) {

@@ -14,8 +14,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* The table functions user SQL may call: generators, introspection and the
+ * datasets' own — none that reads a file by name (read_*, parquet_*, glob,
+ * query, query_table, sniff_csv, ...), so SQL reads the store only through
+ * the catalog. */
+static const char *const sql_table_functions[] = {
+    "dataset_version", "lh_version", "vector_search", "range", "generate_series", "unnest", "repeat",
+    "repeat_row", "json_each", "json_tree", "summary", "histogram", "histogram_values", "test_all_types",
+    "icu_calendar_names", "pg_timezone_names", "duckdb_columns", "duckdb_constraints", "duckdb_databases",
+    "duckdb_dependencies", "duckdb_functions", "duckdb_indexes", "duckdb_keywords", "duckdb_schemas",
+    "duckdb_sequences", "duckdb_settings", "duckdb_tables", "duckdb_types", "duckdb_views", "duckdb_extensions",
+    "duckdb_memory", "duckdb_optimizers", "pragma_table_info", "pragma_show", "pragma_version", "pragma_platform",
+    "pragma_collations", "pragma_database_size", NULL};
+
+/* DuckDB's own default is 80% of RAM per database, and there are two (SQL
+ * and ingest): unset, the SQL engine gets 25% of physical memory and ingest
+ * half that; a configured value applies to both. */
+static void memory_limits(const char *configured, char *sql, char *ingest, size_t size)
+{
+    if (configured && *configured) {
+        snprintf(sql, size, "%s", configured);
+        snprintf(ingest, size, "%s", configured);
+        return;
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    long long mib = pages > 0 && page > 0 ? (long long)pages * page / (1 << 20) : 4096;
+    snprintf(sql, size, "%lldMiB", mib / 4 > 64 ? mib / 4 : 64);
+    snprintf(ingest, size, "%lldMiB", mib / 8 > 64 ? mib / 8 : 64);
+}
 
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
@@ -23,6 +54,8 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->data_dir = lh_xstrdup(cfg->storage_data_dir);
     app->query_timeout_ms = cfg->query_timeout_ms;
     app->query_max_rows = cfg->query_max_rows;
+    app->query_max_timeout_ms = cfg->query_max_timeout_ms;
+    app->query_max_result_bytes = cfg->query_max_result_bytes;
     app->started_at = time(NULL);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
@@ -44,24 +77,41 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     }
     if (rc == LH_OK) rc = lh_catalog_open(app->buckets, app->journal, &app->catalog, err);
     if (rc == LH_OK) rc = lh_dataset_tables_new(app->catalog, app->buckets, cache_dir, &app->tables, err);
+    char sql_memory[32], ingest_memory[32];
+    memory_limits(cfg->query_memory_limit, sql_memory, ingest_memory, sizeof sql_memory);
+    /* DuckDB's spill folders: its own, outside _tmp (swept for uploads), never the cwd */
+    char *spill_dir = lh_xasprintf("%s/_spill", cfg->storage_data_dir);
+    char *sql_spill = lh_xasprintf("%s/sql", spill_dir);
+    char *ingest_spill = lh_xasprintf("%s/ingest", spill_dir);
+    if (rc == LH_OK && mkdir(spill_dir, 0700) != 0 && errno != EEXIST)
+        rc = lh_err_errno(err, LH_EIO, errno, "cannot create %s", spill_dir);
     if (rc == LH_OK) {
         const char *const *dirs;
         size_t n_dirs = lh_dataset_tables_dirs(app->tables, &dirs);
         lh_query_options qo = {.threads = (int)cfg->query_threads,
-                               .memory_limit = cfg->query_memory_limit,
+                               .memory_limit = sql_memory,
                                .connections = (int)cfg->query_connections,
                                .allowed_dirs = dirs,
                                .n_allowed_dirs = n_dirs,
                                .resolver = lh_dataset_tables_resolve,
                                .lister = lh_dataset_tables_list,
                                .resolver_ctx = app->tables,
-                               .init_sql = LH_DATASET_TABLES_INIT_SQL};
+                               .init_sql = LH_DATASET_TABLES_INIT_SQL,
+                               .temp_dir = sql_spill,
+                               .max_temp_bytes = cfg->query_max_temp_size,
+                               .max_string_length = cfg->query_max_string_length,
+                               .table_functions = sql_table_functions,
+                               .max_per_client = cfg->query_max_per_client > 0
+                                                     ? (int)cfg->query_max_per_client
+                                                     : (int)(cfg->query_connections / 2 > 0 ? cfg->query_connections / 2 : 1)};
         rc = lh_query_engine_open(&qo, &app->query, err);
     }
     if (rc == LH_OK) {
         lh_query_options io = {.threads = (int)cfg->query_threads,
-                               .memory_limit = cfg->query_memory_limit,
-                               .connections = (int)cfg->ingest_concurrency};
+                               .memory_limit = ingest_memory,
+                               .connections = (int)cfg->ingest_concurrency,
+                               .temp_dir = ingest_spill,
+                               .max_temp_bytes = cfg->query_max_temp_size};
         rc = lh_query_engine_open(&io, &app->ingest_engine, err);
     }
     if (rc == LH_OK) {
@@ -97,6 +147,9 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     if (rc == LH_OK) lh_catalog_observe(app->catalog, lh_vectors_dataset_changed, app->vectors);
     free(wal_dir);
     free(cache_dir);
+    free(spill_dir);
+    free(sql_spill);
+    free(ingest_spill);
     if (rc) {
         lh_app_close(app);
         return rc;

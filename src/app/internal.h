@@ -15,6 +15,8 @@ struct lh_app {
     char replica[16];
     long long query_timeout_ms;
     long long query_max_rows;
+    long long query_max_timeout_ms;
+    long long query_max_result_bytes;
     lh_buckets *buckets;
     lh_errors *errors;
     lh_journal *journal;

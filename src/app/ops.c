@@ -57,7 +57,7 @@ static const lh_op_param p_sql[] = {
     {"params", LH_OP_ARRAY, false, NULL, 0, 0, "values for $1, $2, ..."},
     {"format", LH_OP_STRING, false, lh_op_choices_sql_format, 0, 0, "json (default), ndjson, csv or parquet"},
     {"max_rows", LH_OP_INT, false, NULL, 1, INT64, "at most this many rows (json: capped by query.max_rows)"},
-    {"timeout_ms", LH_OP_INT, false, NULL, 1, INT64, "deadline (default query.timeout_ms, capped at 10x it)"},
+    {"timeout_ms", LH_OP_INT, false, NULL, 1, INT64, "deadline (default query.timeout_ms, capped at query.max_timeout_ms)"},
     END};
 static const lh_op_param p_ingest[] = {
     {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset (created if needed)"},

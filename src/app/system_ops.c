@@ -286,14 +286,14 @@ LH_OP_RUN(lh_app_run_journal_flush)
 
 /* ---- SQL ---- */
 
-lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *err)
+lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql_run *run, lh_err *err)
 {
     memset(run, 0, sizeof *run);
     const char *sql = lh_op_str(args, "sql"), *format = lh_op_str(args, "format");
     json_t *params = json_object_get(args, "params");
     if (json_is_null(params)) params = NULL;
     long long timeout_ms = lh_op_int(args, "timeout_ms", app->query_timeout_ms);
-    if (timeout_ms > app->query_timeout_ms * 10) timeout_ms = app->query_timeout_ms * 10;
+    if (timeout_ms > app->query_max_timeout_ms) timeout_ms = app->query_max_timeout_ms;
     run->format = LH_FORMAT_JSON;
     if (format && strcmp(format, "parquet") != 0 && !lh_result_format_parse(format, &run->format))
         return lh_err_set(err, LH_EINTERNAL, "format %s", format);
@@ -302,7 +302,10 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *
         run->max_rows = app->query_max_rows;
     if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
     if (!format || strcmp(format, "parquet") != 0) {
-        lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true};
+        /* JSON is answered whole, so its size is bounded; ndjson and csv stream */
+        lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true,
+                            .max_result_bytes = run->format == LH_FORMAT_JSON ? app->query_max_result_bytes : 0,
+                            .client = who ? who->actor : NULL};
         return lh_query_open(app->query, &qa, &run->cursor, err);
     }
     /* parquet: COPY the checked statement into a temp file inside the sandbox */
@@ -316,7 +319,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *
     lh_buf_printf(&copy, "COPY (\n%s\n) TO ", sql);
     lh_sql_quote_literal(&copy, path);
     lh_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
-    lh_query_args qa = {.sql = copy.data, .params = params, .timeout_ms = timeout_ms};
+    lh_query_args qa = {.sql = copy.data, .params = params, .timeout_ms = timeout_ms, .client = who ? who->actor : NULL};
     lh_query_cursor *cur;
     rc = lh_query_open(app->query, &qa, &cur, err);
     if (rc == LH_OK) lh_query_close(cur);
@@ -352,12 +355,11 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, l
 
 LH_OP_RUN(lh_app_run_sql)
 {
-    (void)call;
     const char *format = lh_op_str(args, "format");
     if (format && strcmp(format, "json") != 0)
         return lh_err_set(err, LH_EUNSUPPORTED, "format %s is streamed, not answered as JSON", format);
     lh_app_sql_run run;
-    lh_code rc = lh_app_sql_open(app, args, &run, err);
+    lh_code rc = lh_app_sql_open(app, args, &call->who, &run, err);
     if (rc) return rc;
     lh_buf text = {0};
     rc = lh_app_sql_json(run.cursor, run.max_rows, &text, err);

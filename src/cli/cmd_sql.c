@@ -27,7 +27,7 @@ static void help(void)
            "  --max-rows N         stop after N rows (default: query.max_rows for table and\n"
            "                       json, unlimited for ndjson and csv)\n"
            "  --timeout-ms N       cancel the statement after N ms (default: query.timeout_ms,\n"
-           "                       at most 10x it)\n" LH_CLI_COMMON_HELP
+           "                       at most query.max_timeout_ms)\n" LH_CLI_COMMON_HELP
            "\nexamples:\n"
            "  lakehouse sql \"SELECT 42 AS answer\"\n"
            "  echo \"SELECT * FROM range(5)\" | lakehouse sql --format csv\n");
@@ -122,7 +122,7 @@ int cmd_sql(int argc, char **argv)
         return status;
     }
     lh_app_sql_run run;
-    rc = lh_app_sql_open(app, args, &run, &err);
+    rc = lh_app_sql_open(app, args, NULL, &run, &err);
     json_decref(args);
     if (rc == LH_OK && run.parquet_path) {
         rc = cat_file(run.parquet_path, &err);

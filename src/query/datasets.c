@@ -15,7 +15,7 @@
 
 const char LH_DATASET_TABLES_INIT_SQL[] =
     "CREATE MACRO dataset_version(dataset, version) AS TABLE "
-    "SELECT * FROM query_table(dataset || '@' || CAST(version AS VARCHAR));"
+    "SELECT * FROM query_table(dataset || '@' || CAST(CAST(version AS BIGINT) AS VARCHAR));"
     "CREATE MACRO lh_version(dataset, version) AS TABLE "
     "SELECT * FROM dataset_version(dataset, version)";
 
@@ -95,6 +95,27 @@ static bool type_ok(const char *type)
     return depth == 0;
 }
 
+/* How deep a type nests: the deepest parenthesis plus every '[' (list and
+ * array levels), outside quoted names and literals. type is type_ok. */
+static int type_depth(const char *type)
+{
+    int depth = 0, deepest = 0, lists = 0;
+    for (const char *p = type; *p; p++) {
+        if (*p == '"' || *p == '\'') {
+            char q = *p;
+            for (p++; *p && !(*p == q && p[1] != q); p++)
+                if (*p == q) p++;
+        } else if (*p == '(') {
+            if (++depth > deepest) deepest = depth;
+        } else if (*p == ')') {
+            depth--;
+        } else if (*p == '[') {
+            lists++;
+        }
+    }
+    return deepest + lists;
+}
+
 /* The SELECT for manifest m. Every column is cast to the version's schema
  * type (a no-op where the Parquet type is already that), so the result's
  * types are the catalog's, and schema_only — the same columns over no rows,
@@ -117,6 +138,14 @@ static lh_code manifest_sql(lh_dataset_tables *t, const json_t *m, bool schema_o
             return lh_err_set(err, LH_ECORRUPT, "dataset %s v%lld: column %s has an invalid type",
                               json_string_value(json_object_get(m, "dataset")),
                               (long long)json_integer_value(json_object_get(m, "version")), name);
+        /* DuckDB binds, casts and prints a nested type in time that grows
+         * much faster than its depth (600 levels: a minute, past any deadline) */
+        if (type_depth(type) > LH_DATASET_MAX_TYPE_DEPTH)
+            return lh_err_set(err, LH_EINVAL,
+                              "dataset %s v%lld: column %s is nested %d levels deep; SQL reads at most %d",
+                              json_string_value(json_object_get(m, "dataset")),
+                              (long long)json_integer_value(json_object_get(m, "version")), name, type_depth(type),
+                              LH_DATASET_MAX_TYPE_DEPTH);
         if (i) lh_buf_puts(sql, ", ");
         lh_buf_puts(sql, "CAST(");
         if (empty) lh_buf_puts(sql, "NULL");

@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct lh_query_lease {
     lh_query_engine *engine;
@@ -25,6 +29,7 @@ struct lh_query_lease {
     bool has_deadline;
     bool interrupted;
     struct timespec deadline; /* CLOCK_MONOTONIC */
+    char *client;             /* who holds the lease (owned); NULL: not said */
     json_t *views;            /* temp views made for the running statement, dropped after it */
 };
 
@@ -32,12 +37,14 @@ struct lh_query_engine {
     duckdb_database db;
     struct lh_query_lease *slots;
     int n_slots;
+    int max_per_client; /* leases one client may hold at once; 0: no cap */
     pthread_mutex_t mu;
     pthread_cond_t slot_freed;
     pthread_cond_t watchdog_wake;
     pthread_t watchdog;
     bool stop;
     bool sandboxed;
+    const char *const *table_functions; /* borrowed; NULL: no parse-tree check */
     lh_query_resolver resolver;
     lh_query_lister lister;
     void *resolver_ctx;
@@ -47,6 +54,7 @@ struct lh_query_cursor {
     lh_query_engine *engine;
     struct lh_query_lease *slot;
     long long timeout_ms;
+    long long max_result_bytes;
     struct timespec started;
     duckdb_prepared_statement stmt;
     duckdb_result result;
@@ -131,11 +139,35 @@ static lh_code run_internal(duckdb_connection conn, const char *sql, lh_err *err
     return rc;
 }
 
+/* DuckDB checks its interrupt between chunks, never inside one scalar call,
+ * and the strings a call makes are outside memory_limit: repeat('x', 2e9)
+ * allocates 2 GB and runs past any deadline. Macros in main shadow the
+ * built-ins (name resolution looks in main before system) and refuse a
+ * length over max before the built-in runs. */
+static lh_code bound_string_makers(duckdb_connection conn, long long max, lh_err *err)
+{
+    char *sql = lh_xasprintf(
+        "CREATE MACRO repeat(s, n) AS CASE WHEN CAST(len(s) AS HUGEINT) * n > %lld THEN "
+        "error('repeat(): the result would be longer than query.max_string_length (%lld)') "
+        "ELSE system.main.repeat(s, n) END;"
+        "CREATE MACRO lpad(s, n, fill) AS CASE WHEN n > %lld THEN "
+        "error('lpad(): the result would be longer than query.max_string_length (%lld)') "
+        "ELSE system.main.lpad(s, n, fill) END;"
+        "CREATE MACRO rpad(s, n, fill) AS CASE WHEN n > %lld THEN "
+        "error('rpad(): the result would be longer than query.max_string_length (%lld)') "
+        "ELSE system.main.rpad(s, n, fill) END",
+        max, max, max, max, max, max);
+    lh_code rc = run_internal(conn, sql, err);
+    free(sql);
+    return rc;
+}
+
 /* Runs init_sql, then (when sandboxed) confines file access and locks the configuration. */
 static lh_code configure(lh_query_engine *e, const lh_query_options *opt, lh_err *err)
 {
     duckdb_connection conn = e->slots[0].conn;
     lh_code rc = opt->init_sql ? run_internal(conn, opt->init_sql, err) : LH_OK;
+    if (rc == LH_OK && opt->max_string_length > 0) rc = bound_string_makers(conn, opt->max_string_length, err);
     if (rc || !opt->allowed_dirs) return rc;
     lh_buf set = {0};
     lh_buf_puts(&set, "SET allowed_directories=[");
@@ -155,6 +187,24 @@ static lh_code configure(lh_query_engine *e, const lh_query_options *opt, lh_err
     return rc;
 }
 
+/* Creates dir (mode 0700) or removes what an earlier run left in it: stale
+ * spill files, and anything planted there (DuckDB lets SQL read its temp folder). */
+static lh_code empty_temp_dir(const char *dir, lh_err *err)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return lh_err_errno(err, LH_EIO, errno, "cannot create the spill folder %s", dir);
+    DIR *d = opendir(dir);
+    if (!d) return lh_err_errno(err, LH_EIO, errno, "cannot open the spill folder %s", dir);
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        if (!strcmp(ent->d_name, ".") || !strcmp(ent->d_name, "..")) continue;
+        if (unlinkat(dirfd(d), ent->d_name, 0) != 0 && errno == EISDIR)
+            lh_log(LH_LOG_WARN, "query.temp_dir_entry", LH_KV_STR("dir", dir), LH_KV_STR("name", ent->d_name));
+    }
+    closedir(d);
+    return LH_OK;
+}
+
 lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out, lh_err *err)
 {
     duckdb_config config;
@@ -170,6 +220,22 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         duckdb_destroy_config(&config);
         return lh_err_set(err, LH_EINVAL, "query.memory_limit: DuckDB rejected \"%s\"",
                           opt->memory_limit);
+    }
+    /* nothing is downloaded or loaded behind the caller's back */
+    duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    duckdb_set_config(config, "autoload_known_extensions", "false");
+    if (opt->temp_dir) {
+        lh_code rc = empty_temp_dir(opt->temp_dir, err);
+        if (rc == LH_OK && duckdb_set_config(config, "temp_directory", opt->temp_dir) == DuckDBError)
+            rc = lh_err_set(err, LH_EINVAL, "DuckDB rejected temp_directory %s", opt->temp_dir);
+        if (rc) {
+            duckdb_destroy_config(&config);
+            return rc;
+        }
+    }
+    if (opt->max_temp_bytes > 0) {
+        snprintf(threads, sizeof threads, "%lldB", opt->max_temp_bytes);
+        duckdb_set_config(config, "max_temp_directory_size", threads);
     }
     lh_query_engine *e = lh_xcalloc(1, sizeof *e);
     char *open_error = NULL;
@@ -193,6 +259,8 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         }
     }
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
+    e->max_per_client = opt->max_per_client;
+    e->table_functions = opt->table_functions;
     e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
     e->lister = opt->resolver ? opt->lister : NULL;
@@ -238,20 +306,49 @@ void lh_query_engine_close(lh_query_engine *e)
     free(e);
 }
 
-/* Leases a free connection, waiting up to timeout_ms (<= 0: forever). */
-static lh_code acquire(lh_query_engine *e, long long timeout_ms, struct lh_query_lease **out, lh_err *err)
+/* Admission (under e->mu): a named client holding k leases may take a free
+ * connection when k < max_per_client and, unless k is 0, when one more stays
+ * free — the last free connection is kept for a client that holds none, so a
+ * client with long queries cannot make another's SELECT 1 wait. NULL
+ * clients (the server's own work) count as holding none. */
+static bool admissible(lh_query_engine *e, const char *client, const char **why)
+{
+    int free_slots = 0, held = 0;
+    for (int i = 0; i < e->n_slots; i++) {
+        if (!e->slots[i].busy) free_slots++;
+        else if (client && e->slots[i].client && !strcmp(e->slots[i].client, client)) held++;
+    }
+    *why = NULL;
+    if (free_slots == 0) return false;
+    if (held == 0) return true;
+    if (e->max_per_client > 0 && held >= e->max_per_client) {
+        *why = "per_client";
+        return false;
+    }
+    return free_slots >= 2;
+}
+
+/* Leases a free connection for client (may be NULL), waiting up to
+ * timeout_ms (<= 0: forever) for admission. */
+static lh_code acquire(lh_query_engine *e, const char *client, long long timeout_ms, struct lh_query_lease **out,
+                       lh_err *err)
 {
     struct timespec deadline = lh_time_after_ms(CLOCK_REALTIME, timeout_ms);
+    /* the statement's deadline counts from now: time spent waiting is spent */
+    struct timespec run_deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&e->mu);
     for (;;) {
-        for (int i = 0; i < e->n_slots; i++) {
+        const char *why;
+        bool admit = admissible(e, client, &why);
+        for (int i = 0; admit && i < e->n_slots; i++) {
             struct lh_query_lease *s = &e->slots[i];
             if (s->busy) continue;
             s->busy = true;
+            s->client = client ? lh_xstrdup(client) : NULL;
             s->interrupted = false;
             s->has_deadline = timeout_ms > 0;
             if (s->has_deadline) {
-                s->deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
+                s->deadline = run_deadline;
                 pthread_cond_signal(&e->watchdog_wake);
             }
             pthread_mutex_unlock(&e->mu);
@@ -260,8 +357,12 @@ static lh_code acquire(lh_query_engine *e, long long timeout_ms, struct lh_query
         }
         int rc = timeout_ms > 0 ? pthread_cond_timedwait(&e->slot_freed, &e->mu, &deadline)
                                 : pthread_cond_wait(&e->slot_freed, &e->mu);
-        if (rc == ETIMEDOUT) {
+        if (rc == ETIMEDOUT && !admissible(e, client, &why)) {
             pthread_mutex_unlock(&e->mu);
+            if (why)
+                return lh_err_set(err, LH_EUNAVAILABLE,
+                                  "%s already runs %d queries, the most one client may (query.max_per_client); "
+                                  "try again later", client, e->max_per_client);
             return lh_err_set(err, LH_EUNAVAILABLE,
                               "all %d query connections are busy; try again later", e->n_slots);
         }
@@ -273,7 +374,9 @@ static void release(lh_query_engine *e, struct lh_query_lease *s)
     pthread_mutex_lock(&e->mu);
     s->busy = false;
     s->has_deadline = false;
-    pthread_cond_signal(&e->slot_freed);
+    free(s->client);
+    s->client = NULL;
+    pthread_cond_broadcast(&e->slot_freed); /* admission differs per waiter */
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -324,7 +427,7 @@ static lh_code code_for(duckdb_error_type t)
     switch (t) {
     case DUCKDB_ERROR_INTERRUPT: return LH_ETIMEOUT;
     case DUCKDB_ERROR_PERMISSION: return LH_EFORBIDDEN;
-    case DUCKDB_ERROR_OUT_OF_MEMORY: return LH_ENOMEM;
+    case DUCKDB_ERROR_OUT_OF_MEMORY: return LH_ETOOBIG; /* over memory_limit: the query asks too much */
     case DUCKDB_ERROR_IO: return LH_EIO;
     case DUCKDB_ERROR_INTERNAL:
     case DUCKDB_ERROR_FATAL: return LH_EINTERNAL;
@@ -339,7 +442,11 @@ static lh_code result_error(lh_query_cursor *c, duckdb_result *res, lh_err *err)
         return lh_err_set(err, LH_ETIMEOUT, "query exceeded its timeout of %lld ms and was cancelled",
                           c->timeout_ms);
     const char *msg = duckdb_result_error(res);
-    return lh_err_set(err, code_for(duckdb_result_error_type(res)), "%s", msg ? msg : "query failed");
+    duckdb_error_type t = duckdb_result_error_type(res);
+    if (t == DUCKDB_ERROR_OUT_OF_MEMORY)
+        return lh_err_set(err, LH_ETOOBIG, "the query needs more memory than query.memory_limit allows: %s",
+                          msg ? msg : "out of memory");
+    return lh_err_set(err, code_for(t), "%s", msg ? msg : "query failed");
 }
 
 static const char *statement_kind(duckdb_statement_type t)
@@ -530,6 +637,123 @@ static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_p
     return rc;
 }
 
+/* ---- datasets only ---------------------------------------------------------
+ *
+ * DuckDB's allowed_directories must hold the bucket folders (the resolver's
+ * read_parquet runs in the user's statement), so paths alone cannot keep a
+ * reader out of the journal, the manifests or a deleted dataset's Parquet.
+ * With table_functions set, a read-only statement is checked on its parse
+ * tree (json_serialize_sql: no binding, so no file is touched) before it is
+ * prepared: every table function it calls must be one of table_functions,
+ * and no table may be named by a path ('x.parquet', "/data/…"), which DuckDB
+ * would turn into a file scan. Datasets stay reachable through their names
+ * and dataset_version(), whose expansion (query_table, read_parquet) is the
+ * engine's, not the statement's.
+ */
+
+static const char *const files_hint =
+    "SQL here reads datasets, not files: load a file with `lakehouse ingest FILE --dataset NAME` "
+    "(or POST /v1/ingest), then query the dataset by its name (a version: dataset_version('NAME', N))";
+
+static bool names_a_path(const char *name)
+{
+    return name && strpbrk(name, "/\\.:*?~") != NULL;
+}
+
+/* LH_OK if the parse tree node (and all below it) reads only what it may. */
+static lh_code check_tree(lh_query_engine *e, json_t *node, int depth, lh_err *err)
+{
+    if (depth > 1000) return lh_err_set(err, LH_EINVAL, "the statement is nested too deeply");
+    if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v) {
+            lh_code rc = check_tree(e, v, depth + 1, err);
+            if (rc) return rc;
+        }
+        return LH_OK;
+    }
+    if (!json_is_object(node)) return LH_OK;
+    const char *type = json_string_value(json_object_get(node, "type"));
+    if (type && !strcmp(type, "TABLE_FUNCTION")) {
+        const char *fn = json_string_value(json_object_get(json_object_get(node, "function"), "function_name"));
+        bool allowed = false;
+        for (const char *const *a = e->table_functions; fn && *a && !allowed; a++) allowed = !strcasecmp(fn, *a);
+        if (!allowed)
+            return lh_err_set(err, LH_EFORBIDDEN, "%s() is not available here. %s", fn ? fn : "this table function",
+                              files_hint);
+    } else if (type && (!strcmp(type, "BASE_TABLE") || !strcmp(type, "SHOW_REF"))) {
+        const char *name = json_string_value(json_object_get(node, "table_name"));
+        if (names_a_path(name)) return lh_err_set(err, LH_EFORBIDDEN, "%s names a file. %s", name, files_hint);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(node, key, v) {
+        lh_code rc = check_tree(e, v, depth + 1, err);
+        if (rc) return rc;
+    }
+    return LH_OK;
+}
+
+typedef enum { TREE_OK, TREE_NOT_SELECT, TREE_UNPARSED, TREE_UNREADABLE } tree_state;
+
+/* The parse tree of sql as JSON (caller decrefs) and how it went: only a
+ * SELECT serializes; TREE_UNREADABLE (no tree although DuckDB parsed it)
+ * must fail closed. Locations are 2^64-1 where unknown: ints as reals. */
+static json_t *parse_tree(duckdb_connection conn, const char *sql, tree_state *state)
+{
+    json_t *j = NULL;
+    duckdb_prepared_statement st;
+    duckdb_result r;
+    *state = TREE_UNREADABLE;
+    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
+        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
+        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
+            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), JSON_DECODE_INT_AS_REAL, NULL);
+        }
+        if (chunk) duckdb_destroy_data_chunk(&chunk);
+        duckdb_destroy_result(&r);
+    }
+    duckdb_destroy_prepare(&st);
+    if (j && json_is_true(json_object_get(j, "error"))) {
+        const char *type = json_string_value(json_object_get(j, "error_type")) ?: "";
+        *state = !strcmp(type, "not implemented") ? TREE_NOT_SELECT
+                 : !strcmp(type, "parser")        ? TREE_UNPARSED
+                                                  : TREE_UNREADABLE;
+        json_decref(j);
+        j = NULL;
+    } else if (j && json_is_array(json_object_get(j, "statements"))) {
+        *state = TREE_OK;
+    } else {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+/* LH_OK if sql (a read-only statement about to be prepared) reads only
+ * datasets; a statement that does not parse is left to prepare to refuse. */
+static lh_code check_datasets_only(lh_query_engine *e, duckdb_connection conn, const char *sql, lh_err *err)
+{
+    if (!e->table_functions) return LH_OK;
+    const char *inner = explained(sql);
+    tree_state state;
+    json_t *tree = parse_tree(conn, inner ? inner : sql, &state);
+    if (state == TREE_UNPARSED) return LH_OK; /* a syntax error: prepare says where, binding nothing */
+    if (state == TREE_UNREADABLE)
+        return lh_err_set(err, LH_EFORBIDDEN, "this statement cannot be checked to read only datasets");
+    if (state == TREE_NOT_SELECT) {
+        /* the read-only policy refuses it, or (PIVOT) it cannot be checked */
+        lh_code rc = check_read_only(conn, inner ? inner : sql, NULL, err);
+        return rc ? rc : refuse(err, NULL);
+    }
+    lh_code rc = check_tree(e, json_object_get(tree, "statements"), 0, err);
+    json_decref(tree);
+    return rc;
+}
+
 /* Sandboxed engines read datasets, never files: say so instead of DuckDB's
  * file-system refusal (or, for a path inside an allowed folder, its "No files found"). */
 static void explain_file_access(lh_query_engine *e, lh_err *err)
@@ -657,13 +881,15 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     lh_query_cursor *c = lh_xcalloc(1, sizeof *c);
     c->engine = e;
     c->timeout_ms = args->timeout_ms;
+    c->max_result_bytes = args->max_result_bytes;
     clock_gettime(CLOCK_MONOTONIC, &c->started);
-    lh_code rc = acquire(e, args->timeout_ms, &c->slot, err);
+    lh_code rc = acquire(e, args->client, args->timeout_ms, &c->slot, err);
     if (rc) {
         free(c);
         return rc;
     }
     rc = ready_connection(e, c->slot, args->sql, err);
+    if (rc == LH_OK && args->read_only) rc = check_datasets_only(e, c->slot->conn, args->sql, err);
     if (rc) goto fail;
     resolver_failure = LH_OK;
     if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
@@ -722,10 +948,12 @@ fail:
 lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
 {
     struct lh_query_lease *slot;
-    lh_code rc = acquire(e, 10000, &slot, err);
+    lh_code rc = acquire(e, NULL, 10000, &slot, err);
     if (rc) return rc;
     rc = ready_connection(e, slot, sql, err);
+    if (rc == LH_OK) rc = check_datasets_only(e, slot->conn, sql, err);
     if (rc) {
+        drop_views(slot);
         release(e, slot);
         return rc;
     }
@@ -799,7 +1027,7 @@ double lh_query_elapsed_ms(const lh_query_cursor *c)
 lh_code lh_query_lease_acquire(lh_query_engine *e, long long timeout_ms, lh_query_lease **out,
                                lh_err *err)
 {
-    return acquire(e, timeout_ms, out, err);
+    return acquire(e, NULL, timeout_ms, out, err);
 }
 
 duckdb_connection lh_query_lease_connection(lh_query_lease *l)
@@ -839,6 +1067,11 @@ lh_code lh_query_exec(duckdb_connection conn, lh_query_lease *lease, const char 
 void lh_query_lease_release(lh_query_lease *l)
 {
     if (l) release(l->engine, l);
+}
+
+long long lh_query_cursor_max_bytes(const lh_query_cursor *c)
+{
+    return c->max_result_bytes;
 }
 
 const lh_type_node *lh_query_cursor_types(const lh_query_cursor *c)

@@ -37,5 +37,6 @@ void lh_render_value(lh_buf *out, const lh_type_node *t, duckdb_vector vec, idx_
 /* The next chunk of the cursor's result (caller destroys), NULL at the end. */
 lh_code lh_query_cursor_fetch(lh_query_cursor *c, duckdb_data_chunk *chunk, lh_err *err);
 const lh_type_node *lh_query_cursor_types(const lh_query_cursor *c);
+long long lh_query_cursor_max_bytes(const lh_query_cursor *c); /* <= 0: unlimited */
 
 #endif

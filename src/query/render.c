@@ -579,6 +579,7 @@ struct lh_result_writer {
     lh_result_format format;
     long long max_rows;
     long long rows;
+    long long bytes; /* rendered so far (not counted: the table format's buffered cells) */
     bool truncated;
     int state;
     /* table format: buffered cells, row-major, n_cols per row */
@@ -836,13 +837,24 @@ lh_code lh_result_writer_next(lh_result_writer *w, lh_buf *out, bool *done, lh_e
         if (rc) return rc;
         if (chunk) {
             idx_t size = duckdb_data_chunk_get_size(chunk);
+            long long max_bytes = lh_query_cursor_max_bytes(w->cursor);
             for (idx_t r = 0; r < size; r++) {
                 if (w->max_rows > 0 && w->rows >= w->max_rows) {
                     w->truncated = true;
                     break;
                 }
+                size_t before = out->len;
                 write_row(w, out, chunk, r);
+                w->bytes += (long long)(out->len - before);
                 w->rows++;
+                if (max_bytes > 0 && w->bytes > max_bytes) {
+                    out->len = before; /* what stays ends at the last complete row */
+                    duckdb_destroy_data_chunk(&chunk);
+                    return lh_err_set(err, LH_ETOOBIG,
+                                      "the result is larger than query.max_result_bytes (%lld bytes) after %lld "
+                                      "rows; select fewer rows or columns, or ask for format parquet",
+                                      max_bytes, w->rows - 1);
+                }
             }
             duckdb_destroy_data_chunk(&chunk);
             if (!w->truncated) return LH_OK;

@@ -271,8 +271,8 @@ describe('ingest and SQL over HTTP', () => {
       ['CREATE TABLE t AS SELECT 1', 403],
       ['CREATE MACRO m() AS 1', 403],
       ['DROP MACRO lh_version', 403],
-      ["SELECT * FROM query('CREATE TABLE t AS SELECT 1')", 400],
-      ["SELECT * FROM query('COPY (SELECT 1) TO ''/tmp/x.csv''')", 400],
+      ["SELECT * FROM query('CREATE TABLE t AS SELECT 1')", 403],
+      ["SELECT * FROM query('COPY (SELECT 1) TO ''/tmp/x.csv''')", 403],
       ['SELECT 1; SELECT 2', 400],
       ["EXPORT DATABASE '/tmp/evil-export'", 403],
     ];

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static lh_query_engine *engine;
 
@@ -449,6 +451,149 @@ static void test_catalog_views(void **state)
     lh_query_engine_close(e);
 }
 
+/* Resources: strings that one scalar call would make are refused before they
+ * are allocated, memory over memory_limit and results over max_result_bytes
+ * are LH_ETOOBIG, extensions are not fetched, spill goes to a folder emptied
+ * at open. */
+static void test_resource_limits(void **state)
+{
+    (void)state;
+    char spill[64], planted[96];
+    snprintf(spill, sizeof spill, "/tmp/lh-test-spill-%d", (int)getpid());
+    snprintf(planted, sizeof planted, "%s/planted", spill);
+    mkdir(spill, 0700);
+    if (symlink("/etc/hostname", planted) != 0) fail_msg("cannot plant %s", planted);
+    const char *dirs[] = {"/nonexistent-lakehouse-dir"};
+    lh_query_options o = {.threads = 1, .connections = 1, .memory_limit = "200MB", .allowed_dirs = dirs,
+                          .n_allowed_dirs = 1, .temp_dir = spill, .max_temp_bytes = 1 << 20,
+                          .max_string_length = 1000};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    struct stat st;
+    assert_int_not_equal(lstat(planted, &st), 0); /* emptied at open */
+    expect_csv(e, "SELECT repeat('ab', 3) AS r, lpad('a', 3, '-') AS l, rpad('a', 3, '-') AS p, repeat([1], 2) AS li",
+               "r,l,p,li\r\nababab,--a,a--,\"[1, 1]\"\r\n");
+    const char *huge[] = {"SELECT repeat('x', 2000000000)", "SELECT length(repeat('x', 2000000000))",
+                          "SELECT lpad('x', 2000000000, 'y')", "SELECT rpad(s, 1001, 'y') FROM (SELECT 'x' AS s)",
+                          "SELECT repeat(s, n) FROM (VALUES ('x', 10), ('ab', 501)) t(s, n)"};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        if (run_on(e, huge[i], &err)) fail_msg("%s: accepted", huge[i]);
+        assert_int_equal(err.code, LH_EINVAL);
+        if (!strstr(err.message, "query.max_string_length (1000)")) fail_msg("%s: %s", huge[i], err.message);
+    }
+    assert_null(run_on(e, "SELECT length(string_agg(s, ',')) FROM (SELECT repeat('y', 1000) || i AS s "
+                          "FROM range(3000000) r(i))", &err));
+    assert_int_equal(err.code, LH_ETOOBIG);
+    assert_non_null(strstr(err.message, "query.memory_limit"));
+    assert_null(run_on(e, "SELECT * FROM read_xlsx('x.xlsx')", &err));
+    assert_non_null(strstr(err.message, "not in the catalog"));
+    expect_csv(e, "SELECT current_setting('autoinstall_known_extensions') AS i, "
+                  "current_setting('autoload_known_extensions') AS l",
+               "i,l\r\nfalse,false\r\n");
+    /* a rendered result over max_result_bytes: refused, what was rendered ends at a row */
+    lh_query_cursor *c;
+    lh_query_args args = {.sql = "SELECT range AS n FROM range(100000)", .timeout_ms = 10000,
+                          .max_result_bytes = 1000};
+    if (lh_query_open(e, &args, &c, &err)) fail_msg("%s", err.message);
+    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, 0);
+    lh_buf out = {0};
+    bool done = false;
+    lh_code rc = LH_OK;
+    while (!done && rc == LH_OK) rc = lh_result_writer_next(w, &out, &done, &err);
+    assert_int_equal(rc, LH_ETOOBIG);
+    assert_non_null(strstr(err.message, "query.max_result_bytes (1000 bytes)"));
+    assert_true(out.len < 1200 && out.data[out.len - 1] == ']'); /* rows are counted, not the header */
+    lh_buf_free(&out);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+    lh_query_engine_close(e);
+    rmdir(spill);
+}
+
+/* table_functions: a statement may call only those, and may not name a
+ * table by a path — checked before binding, wherever the call sits. */
+static void test_datasets_only(void **state)
+{
+    (void)state;
+    static const char *const allowed[] = {"range", NULL};
+    lh_query_options o = {.threads = 1, .connections = 1, .table_functions = allowed,
+                          .resolver = fake_resolve, .lister = fake_list};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    fake.version = 1;
+    fake.listed = true;
+    expect_csv(e, "SELECT count(*) AS n FROM t, range(2)", "n\r\n20\r\n");
+    expect_csv(e, "SHOW TABLES", "name\r\nt\r\n");
+    const char *refused[] = {
+        "SELECT * FROM read_text('/etc/hostname')",
+        "SELECT (SELECT count(*) FROM read_blob('/etc/hostname'))",
+        "SELECT * FROM range(1) WHERE EXISTS (SELECT 1 FROM glob('/etc/*'))",
+        "WITH x AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM x",
+        "SELECT * FROM system.main.read_text('/etc/hostname')",
+        "SELECT * FROM '/etc/hostname.csv'",
+        "SELECT * FROM \"data.parquet\"",
+        "EXPLAIN ANALYZE SELECT * FROM read_text('/etc/hostname')",
+        "DESCRIBE SELECT * FROM read_text('/etc/hostname')",
+        "SELECT 1; SELECT * FROM read_text('/etc/hostname')",
+        "SELECT * FROM query('SELECT 1')",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        if (run_on(e, refused[i], &err)) fail_msg("%s: accepted", refused[i]);
+        if (err.code != LH_EFORBIDDEN || !strstr(err.message, "reads datasets, not files"))
+            fail_msg("%s: %d %s", refused[i], err.code, err.message);
+    }
+    /* syntax errors keep DuckDB's message; non-SELECTs the read-only one */
+    assert_null(run_on(e, "SELEC 1", &err));
+    assert_int_equal(err.code, LH_EINVAL);
+    assert_null(run_on(e, "DROP TABLE t", &err));
+    assert_int_equal(err.code, LH_EFORBIDDEN);
+    assert_non_null(strstr(err.message, "read-only"));
+    assert_int_equal(lh_query_check(e, "SELECT * FROM read_text('x')", &err), LH_EFORBIDDEN);
+    assert_int_equal(lh_query_check(e, "SELECT * FROM t", &err), LH_OK);
+    lh_query_engine_close(e);
+}
+
+static lh_code open_as(lh_query_engine *e, const char *client, long long timeout_ms, lh_query_cursor **c, lh_err *err)
+{
+    lh_query_args args = {.sql = "SELECT 1", .timeout_ms = timeout_ms, .read_only = true, .client = client};
+    return lh_query_open(e, &args, c, err);
+}
+
+/* Admission: a client holds at most max_per_client connections, and the last
+ * free one is kept for a client holding none. */
+static void test_fair_admission(void **state)
+{
+    (void)state;
+    lh_query_options o = {.threads = 1, .connections = 3, .max_per_client = 2};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    lh_query_cursor *a1, *a2, *a3, *b1, *n1;
+    assert_int_equal(open_as(e, "a", 1000, &a1, &err), LH_OK);
+    assert_int_equal(open_as(e, "a", 1000, &a2, &err), LH_OK);
+    assert_int_equal(open_as(e, "a", 200, &a3, &err), LH_EUNAVAILABLE); /* its cap */
+    assert_non_null(strstr(err.message, "a already runs 2 queries"));
+    assert_non_null(strstr(err.message, "query.max_per_client"));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(open_as(e, "b", 1000, &b1, &err), LH_OK); /* another client: at once */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+    lh_query_close(a1);
+    /* one connection free: kept for a client holding none */
+    assert_int_equal(open_as(e, "a", 200, &a3, &err), LH_EUNAVAILABLE);
+    assert_non_null(strstr(err.message, "all 3 query connections are busy"));
+    assert_int_equal(open_as(e, NULL, 200, &n1, &err), LH_OK); /* the server's own work holds none */
+    lh_query_close(n1);
+    assert_int_equal(open_as(e, "c", 200, &a3, &err), LH_OK);
+    lh_query_close(a3);
+    lh_query_close(a2);
+    lh_query_close(b1);
+    lh_query_engine_close(e);
+}
+
 /* A version's SELECT casts every column to its manifest type; a type that is
  * not only a type (it would smuggle SQL in) makes the manifest corrupt. */
 static void test_manifest_types(void **state)
@@ -471,6 +616,17 @@ static void test_manifest_types(void **state)
                              "TIMESTAMP WITH TIME ZONE|ENUM('a', 'it''s')\"\r\n");
     free(out);
     lh_buf_free(&q);
+    /* nested deeper than SQL reads in time: refused at once, saying so */
+    lh_buf deep = {0};
+    for (int i = 0; i < LH_DATASET_MAX_TYPE_DEPTH + 1; i++) lh_buf_puts(&deep, "STRUCT(a ");
+    lh_buf_puts(&deep, "BIGINT");
+    for (int i = 0; i < LH_DATASET_MAX_TYPE_DEPTH + 1; i++) lh_buf_putc(&deep, ')');
+    json_object_set_new(json_array_get(json_object_get(json_object_get(m, "schema"), "fields"), 1), "type",
+                        json_string(deep.data));
+    lh_buf_reset(&sql);
+    assert_int_equal(lh_dataset_tables_sql(NULL, m, &sql, &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "column s is nested 129 levels deep; SQL reads at most 128"));
+    lh_buf_free(&deep);
     const char *bad[] = {"INTEGER) AS x, (SELECT 1", "INTEGER -- x", "VARCHAR; DROP TABLE t", "INTEGER /* x */",
                          "DECIMAL(18,3", "STRUCT(\"a BIGINT)", "", "ENUM('a)"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -493,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
+        cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
+        cmocka_unit_test(test_datasets_only),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
