@@ -95,6 +95,12 @@ typedef struct lh_commit {
     int64_t expected_parent; /* 0: commit on whatever is the head; else LH_ECONFLICT if not */
 } lh_commit;
 
+/* Objects up to this size have their sha256 checked by a commit (larger: size). */
+#define LH_COMMIT_HASH_MAX (16ULL << 20)
+
+/* A new version with req's objects. LH_EINVAL unless every object is in the
+ * dataset's bucket under datasets/<name>/, exists, and has the size (and, up to
+ * LH_COMMIT_HASH_MAX bytes, the sha256) it claims. */
 lh_code lh_catalog_commit(lh_catalog *c, const char *name, const lh_commit *req,
                           const lh_who *who, json_t **out, lh_err *err);
 

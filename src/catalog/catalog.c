@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_COMMIT_ATTEMPTS 1000
 #define PURGE_GRACE_MS (3600LL * 1000)
@@ -319,7 +320,10 @@ static lh_code advance_build(void *ctx, int64_t next, json_t **out, lh_err *err)
     if (rc == LH_OK) {
         recount_rows(m);
         rc = lh_manifest_validate(m, err);
-        if (rc) rc = lh_err_set(err, LH_EINVAL, "refusing to write an invalid manifest: %s", err->message);
+        if (rc) {
+            lh_err_wrap(err, "refusing to write an invalid manifest");
+            rc = err ? (err->code = LH_EINVAL) : LH_EINVAL;
+        }
     }
     if (rc) {
         json_decref(m);
@@ -506,12 +510,73 @@ static lh_code build_commit(lh_catalog *c, struct dataset *ds, void *ctx, const 
     return LH_OK;
 }
 
+/* A commit only points at what is there: each object lies in the dataset's
+ * own bucket under datasets/<name>/, exists, has the size it claims and, up to
+ * LH_COMMIT_HASH_MAX bytes, the sha256 it claims (larger objects are checked by
+ * size; their hash is the writer's word, as ingest's content-addressed keys are).
+ * Objects of the wrong shape are left to lh_manifest_validate's message. */
+static lh_code verify_objects(struct dataset *ds, const json_t *objects, lh_err *err)
+{
+    char *prefix = lh_xasprintf("datasets/%s/", ds->name);
+    size_t plen = strlen(prefix), i;
+    json_t *o;
+    lh_code rc = LH_OK;
+    json_array_foreach(objects, i, o) {
+        const char *bucket = json_string_value(json_object_get(o, "bucket"));
+        const char *key = json_string_value(json_object_get(o, "key"));
+        const char *sha = json_string_value(json_object_get(o, "sha256"));
+        json_t *size = json_object_get(o, "size");
+        if (!bucket || !key || !sha || !json_is_integer(size) || json_integer_value(size) < 0) continue;
+        if (strcmp(bucket, ds->bucket->name) != 0) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu is in bucket \"%s\"; dataset %s lives in bucket \"%s\"", i,
+                            bucket, ds->name, ds->bucket->name);
+            break;
+        }
+        if (strncmp(key, prefix, plen) != 0 || lh_store_key_check(key, NULL) != LH_OK) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu: key \"%s\" is not under %s", i, key, prefix);
+            break;
+        }
+        lh_object_info info;
+        lh_err head_err;
+        rc = lh_store_head(ds->bucket, key, &info, &head_err);
+        if (rc == LH_ENOTFOUND) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu: %s/%s does not exist", i, bucket, key);
+            break;
+        }
+        if (rc) {
+            if (err) *err = head_err;
+            break;
+        }
+        if (info.size != (uint64_t)json_integer_value(size)) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu: %s/%s holds %llu bytes, not %lld", i, bucket, key,
+                            (unsigned long long)info.size, (long long)json_integer_value(size));
+            break;
+        }
+        if (info.size <= LH_COMMIT_HASH_MAX) {
+            lh_buf data = {0};
+            rc = lh_store_get(ds->bucket, key, &data, err);
+            char actual[65];
+            if (rc == LH_OK) {
+                lh_sha256_hex(data.data, data.len, actual);
+                if (strcasecmp(actual, sha) != 0)
+                    rc = lh_err_set(err, LH_EINVAL, "object %zu: %s/%s has sha256 %s, not %s", i, bucket, key,
+                                    actual, sha);
+            }
+            lh_buf_free(&data);
+            if (rc) break;
+        }
+    }
+    free(prefix);
+    return rc;
+}
+
 lh_code lh_catalog_commit(lh_catalog *c, const char *name, const lh_commit *req, const lh_who *who,
                           json_t **out, lh_err *err)
 {
     struct dataset *ds;
     lh_code rc = lookup(c, name, &ds, err);
     if (rc) return rc;
+    if (json_is_array(req->objects) && (rc = verify_objects(ds, req->objects, err))) return rc;
     return advance(c, ds, "commit", req->message, req->expected_parent, false, build_commit,
                    (void *)req, who, out, err);
 }
