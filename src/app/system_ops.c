@@ -79,17 +79,12 @@ json_t *lh_app_health(lh_app *app, bool *ready)
 
 /* ---- storage ---- */
 
-/* The first path segments Lakehouse manages: raw writes and deletes are
- * refused there (and on the bare names, which would shadow the folders). */
-static const char *const managed[] = {"_catalog", "_journal", "_errors", "_vectors", "_tmp", "datasets"};
-
+/* The first path segments Lakehouse manages (lh_store_key_managed): raw
+ * writes and deletes are refused there and on the bare names. */
 static lh_code check_raw_key(const char *key, const char *verb, lh_err *err)
 {
-    size_t seg = strcspn(key, "/");
-    for (size_t i = 0; i < sizeof managed / sizeof *managed; i++)
-        if (strlen(managed[i]) == seg && !strncmp(key, managed[i], seg))
-            return lh_err_set(err, LH_EFORBIDDEN, "%s/ is managed by Lakehouse; raw %s are refused there", managed[i],
-                              verb);
+    const char *folder = lh_store_key_managed(key);
+    if (folder) return lh_err_set(err, LH_EFORBIDDEN, "%s/ is managed by Lakehouse; raw %s are refused there", folder, verb);
     return LH_OK;
 }
 
