@@ -11,11 +11,61 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The pid an ingest temp file's name carries ("ingest-<pid>-…"), or 0. */
+static long name_pid(const char *name)
+{
+    if (strncmp(name, "ingest-", 7) != 0 || !isdigit((unsigned char)name[7])) return 0;
+    char *end;
+    long pid = strtol(name + 7, &end, 10);
+    return *end == '-' && pid > 0 && pid <= 4194304 ? pid : 0;
+}
+
+/* Start-up sweep of <data>/_tmp: what crashed processes left (uploads being
+ * received, Parquet being converted, index builds). Every process holds a
+ * shared flock on _tmp/.live while it runs; one that gets it exclusively is
+ * alone on the data folder and removes every temp file. Otherwise it removes
+ * only files of dead processes (by the pid in their names) and files older
+ * than LH_TMP_STALE_S. Directories are left alone. */
+static void tmp_sweep(lh_app *app)
+{
+    if (mkdir(app->tmp_dir, 0755) != 0 && errno != EEXIST) return;
+    char *lock = lh_xasprintf("%s/.live", app->tmp_dir);
+    app->tmp_lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(lock);
+    bool alone = app->tmp_lock_fd >= 0 && flock(app->tmp_lock_fd, LOCK_EX | LOCK_NB) == 0;
+    DIR *d = opendir(app->tmp_dir);
+    time_t now = time(NULL);
+    size_t removed = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *path = lh_xasprintf("%s/%s", app->tmp_dir, e->d_name);
+        struct stat st;
+        long pid = name_pid(e->d_name);
+        bool dead = pid && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (alone || dead || now - st.st_mtime > LH_TMP_STALE_S) &&
+            unlink(path) == 0)
+            removed++;
+        free(path);
+    }
+    if (d) closedir(d);
+    if (app->tmp_lock_fd >= 0) flock(app->tmp_lock_fd, LOCK_SH);
+    if (removed) lh_log(LH_LOG_INFO, "app.tmp_swept", LH_KV_INT("files", (int64_t)removed));
+}
 
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
@@ -36,6 +86,8 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     char *cache_dir = lh_xasprintf("%s/_cache", cfg->storage_data_dir);
     app->tmp_dir = lh_xasprintf("%s/_tmp", cfg->storage_data_dir);
     app->max_upload_bytes = cfg->ingest_max_upload_bytes;
+    app->tmp_lock_fd = -1;
+    tmp_sweep(app);
     lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
     if (rc == LH_OK) rc = lh_errors_open(lh_buckets_default(app->buckets), &jo, &app->errors, err);
     if (rc == LH_OK) {
@@ -122,6 +174,7 @@ void lh_app_close(lh_app *app)
     lh_buckets_close(app->buckets);
     free(app->data_dir);
     free(app->tmp_dir);
+    if (app->tmp_lock_fd >= 0) close(app->tmp_lock_fd);
     free(app);
 }
 

@@ -111,3 +111,36 @@ test('JSON nested 10,000 deep is a clear 400, for the CLI and the server', { tim
     await srv.stop();
   }
 });
+
+test('temp files of killed processes are swept at start-up, a live process\'s are not', { timeout: 60000 }, async () => {
+  const dir = tempDir();
+  let srv = await startServer({ dataDir: dir });
+  await srv.stop('SIGKILL');
+  // what a SIGKILL during an upload, a conversion and a bucket write leaves
+  const deadPid = 4194000;
+  const tmp = path.join(dir, '_tmp');
+  const stale = [
+    path.join(tmp, 'upload-c6a305f900000002-0'),
+    path.join(tmp, `ingest-${deadPid}-3-0.parquet`),
+    path.join(dir, 'local', '.lh-tmp', `${deadPid}-00000000deadbeef`),
+  ];
+  for (const f of stale) {
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(f, 'half');
+  }
+  srv = await startServer({ dataDir: dir });
+  try {
+    for (const f of stale) assert.equal(fs.existsSync(f), false, f);
+    // a second process on the same folder leaves the live server's fresh files alone
+    const live = path.join(tmp, 'upload-ffffffff00000001-0');
+    fs.writeFileSync(live, 'in flight');
+    const cli = run(['catalog', 'list', '--data', dir, '--log-level', 'warn']);
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.equal(fs.existsSync(live), true);
+    fs.writeFileSync(stale[1], 'half');
+    run(['catalog', 'list', '--data', dir, '--log-level', 'warn']);
+    assert.equal(fs.existsSync(stale[1]), false, 'a dead pid\'s file goes even while others run');
+  } finally {
+    await srv.stop();
+  }
+});
