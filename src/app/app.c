@@ -67,6 +67,65 @@ static void tmp_sweep(lh_app *app)
     if (removed) lh_log(LH_LOG_INFO, "app.tmp_swept", LH_KV_INT("files", (int64_t)removed));
 }
 
+/* Replaces every occurrence of from in err->message with to. */
+static void message_replace(lh_err *err, const char *from, const char *to)
+{
+    size_t flen = strlen(from), tlen = strlen(to);
+    if (!flen || tlen > flen) return;
+    char *at, *p = err->message;
+    while ((at = strstr(p, from))) {
+        memcpy(at, to, tlen);
+        memmove(at + tlen, at + flen, strlen(at + flen) + 1);
+        p = at + tlen;
+    }
+}
+
+/* Reading a data object failed its checks: DuckDB's words for a damaged Parquet file. */
+static bool parquet_damage(const char *m)
+{
+    static const char *const signs[] = {"too small to be a Parquet file", "No magic bytes found", "not a parquet file",
+                                        "Corrupt", "corrupt", "Invalid Parquet", "Parquet file is truncated",
+                                        "Couldn't deserialize thrift", "ZSTD Decompression failure", "Snappy decompression failure"};
+    if (!strstr(m, ".parquet")) return false;
+    for (size_t i = 0; i < sizeof signs / sizeof *signs; i++)
+        if (strstr(m, signs[i])) return true;
+    return false;
+}
+
+lh_code lh_app_error_scrub(lh_app *app, lh_code rc, lh_err *err)
+{
+    if (rc == LH_OK || !err || !app) return rc;
+    /* a bucket's folder becomes the bucket's name: "local/datasets/d/data/x.parquet" */
+    for (size_t i = 0; i < lh_buckets_count(app->buckets); i++) {
+        lh_store *s = lh_buckets_at(app->buckets, i);
+        char root[4096];
+        if (!lh_store_local_path(s, "k", root, sizeof root)) continue;
+        root[strlen(root) - 1] = '\0'; /* "<root>/" */
+        char *named = lh_xasprintf("%s/", s->name);
+        message_replace(err, root, named);
+        free(named);
+    }
+    char *data = lh_xasprintf("%s/", app->data_dir);
+    message_replace(err, data, ""); /* caches and the rest: relative to the data folder */
+    free(data);
+    if (parquet_damage(err->message)) {
+        rc = err->code = LH_ECORRUPT;
+        /* note "bucket/datasets/<name>/…" for /health */
+        const char *at = strstr(err->message, "/datasets/");
+        if (at) {
+            const char *start = at;
+            while (start > err->message && !strchr("'\" ", start[-1])) start--;
+            size_t n = strcspn(at, "'\" ");
+            char *where = lh_xasprintf("%.*s", (int)((size_t)(at - start) + n), start);
+            char dataset[128];
+            if (sscanf(at, "/datasets/%127[^/]", dataset) == 1)
+                lh_catalog_note_corrupt(app->catalog, dataset, where, err->message);
+            free(where);
+        }
+    }
+    return rc;
+}
+
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
     lh_app *app = lh_xcalloc(1, sizeof *app);

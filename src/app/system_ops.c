@@ -72,8 +72,11 @@ json_t *lh_app_health(lh_app *app, bool *ready)
                         json_pack("{s:s, s:s, s:b, s:o?}", "status",
                                   !sidecar ? "ok" : state && !strcmp(state, "running") ? "ok" : "degraded", "provider",
                                   app->ai_provider, "chat", app->chat != NULL, "sidecar", sidecar));
+    json_t *corrupt = lh_catalog_corrupt(app->catalog);
+    bool intact = json_array_size(corrupt) == 0;
+    json_object_set_new(modules, "catalog", json_pack("{s:s, s:o}", "status", intact ? "ok" : "degraded", "corrupt", corrupt));
     *ready = query_ok && storage_ok;
-    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready ? "ok" : "degraded", "ready", *ready, "version",
+    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready && intact ? "ok" : "degraded", "ready", *ready, "version",
                      lh_version(), "uptime_s", (json_int_t)(time(NULL) - app->started_at), "modules", modules);
 }
 
@@ -298,7 +301,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *
     if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
     if (!format || strcmp(format, "parquet") != 0) {
         lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true};
-        return lh_query_open(app->query, &qa, &run->cursor, err);
+        return lh_app_error_scrub(app, lh_query_open(app->query, &qa, &run->cursor, err), err);
     }
     /* parquet: COPY the checked statement into a temp file inside the sandbox */
     lh_code rc = lh_query_check(app->query, sql, err);
@@ -319,7 +322,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, lh_app_sql_run *run, lh_err *
     if (rc) {
         unlink(path);
         free(path);
-        return rc;
+        return lh_app_error_scrub(app, rc, err);
     }
     run->parquet_path = path;
     return LH_OK;

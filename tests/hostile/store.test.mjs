@@ -144,3 +144,49 @@ test('temp files of killed processes are swept at start-up, a live process\'s ar
     await srv.stop();
   }
 });
+
+test('a corrupt Parquet file or manifest: 500 corrupt without server paths, older versions readable, /health degraded', { timeout: 60000 }, async () => {
+  let srv = await startServer();
+  const sql = async (s, q) => {
+    const r = await post(`${s.url}/v1/sql`, { sql: q });
+    return { status: r.status, body: await json(r) };
+  };
+  try {
+    assert.equal((await ingest(srv, 'd', 'a.csv', 'id,n\n1,a\n')).status, 201);
+    assert.equal((await ingest(srv, 'd', 'b.csv', 'id,n\n2,b\n')).status, 201);
+    assert.equal((await ingest(srv, 'e', 'b.csv', 'id,n\n2,b\n')).status, 201);
+    assert.equal((await json(await fetch(`${srv.url}/health`))).status, 'ok');
+    const head = await json(await fetch(`${srv.url}/v1/catalog/datasets/d`));
+    fs.writeFileSync(path.join(srv.dir, 'local', head.objects[1].key), 'PAR1garbage');
+    const broken = await sql(srv, 'SELECT count(*) FROM d');
+    assert.equal(broken.status, 500, JSON.stringify(broken.body));
+    assert.equal(broken.body.error.code, 'corrupt');
+    assert.ok(!broken.body.error.message.includes(srv.dir), broken.body.error.message);
+    assert.match(broken.body.error.message, /local\/datasets\/d\/data\//);
+    assert.deepEqual((await sql(srv, "SELECT count(*) FROM lh_version('d', 2)")).body.rows, [[1]]);
+    const health = await json(await fetch(`${srv.url}/health`));
+    assert.equal(health.status, 'degraded');
+    assert.equal(health.modules.catalog.corrupt[0].dataset, 'd');
+  } finally {
+    await srv.stop();
+  }
+  // a torn newest manifest, found at the next start
+  const vdir = path.join(srv.dir, 'local', '_catalog', 'datasets', 'e');
+  fs.writeFileSync(path.join(vdir, 'v00000002.json'), '{"format":1,"data');
+  srv = await startServer({ dataDir: srv.dir });
+  try {
+    const r = await fetch(`${srv.url}/v1/catalog/datasets/e`);
+    const body = await json(r);
+    assert.equal(r.status, 500);
+    assert.equal(body.error.code, 'corrupt');
+    assert.ok(!body.error.message.includes(srv.dir));
+    assert.equal((await fetch(`${srv.url}/v1/catalog/datasets/e/versions/1`)).status, 200);
+    assert.equal((await fetch(`${srv.url}/v1/catalog/datasets/e/versions`)).status, 200);
+    assert.deepEqual((await sql(srv, "SELECT count(*) FROM lh_version('e', 1)")).body.rows, [[0]]);
+    const health = await json(await fetch(`${srv.url}/health`));
+    assert.equal(health.status, 'degraded');
+    assert.match(JSON.stringify(health.modules.catalog.corrupt), /v00000002\.json/);
+  } finally {
+    await srv.stop();
+  }
+});
