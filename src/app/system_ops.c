@@ -387,5 +387,5 @@ lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, si
     if (n == 0) return lh_err_set(err, LH_EINVAL, "no file to ingest");
     o.progress = call->progress;
     o.progress_ctx = call->progress_ctx;
-    return lh_ingest(app->ingester, src, n, &o, &call->who, out, err);
+    return lh_app_error_scrub(app, lh_ingest(app->ingester, src, n, &o, &call->who, out, err), err);
 }

@@ -190,3 +190,24 @@ test('a corrupt Parquet file or manifest: 500 corrupt without server paths, olde
     await srv.stop();
   }
 });
+
+test('an error journal that cannot flush neither records its own failure nor grows a write-ahead file per attempt', { timeout: 60000 }, async () => {
+  const dir = tempDir();
+  // a file where the error journal's folder should be (what a raw PUT of "_errors" once did)
+  fs.mkdirSync(path.join(dir, 'local'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'local', '_errors'), 'x');
+  const srv = await startServer({ dataDir: dir, args: ['--set', 'journal.flush_ms=50'] });
+  try {
+    // a failure to record: a refused ingest
+    const bad = await ingest(srv, 'bad', 'bad.json', '{"a":');
+    assert.equal(bad.status, 400);
+    await new Promise((r) => setTimeout(r, 3000));
+    const wals = fs.readdirSync(path.join(dir, '_wal')).filter((f) => f.startsWith('errors-'));
+    assert.ok(wals.length <= 2, `error journal write-ahead files: ${wals.join(' ')}`);
+    const errors = await json(await fetch(`${srv.url}/v1/errors?limit=100`));
+    assert.ok(errors.errors.length <= 2, JSON.stringify(errors.errors.map((e) => e.error)));
+    assert.ok(!errors.errors.some((e) => /_errors\//.test(e.key ?? '')), 'recorded its own failure');
+  } finally {
+    await srv.stop();
+  }
+});
