@@ -6,6 +6,7 @@
 #   make SAN=1      the same build with AddressSanitizer + UndefinedBehaviorSanitizer (build/san/)
 #   make SAN=thread ThreadSanitizer (build/tsan/), for the concurrent suites (make test-tsan)
 #   make fuzz       run every libFuzzer target for FUZZ_SECONDS each
+#   make crash-test CRASH_KILLS=1000 random SIGKILLs across ingest, commit, journal flush, index promotion
 #   make format     clang-format every C file in place
 #
 # One static library holds every module; the binary is src/cli/ over it.
@@ -15,6 +16,7 @@ SAN      ?= 0
 V        ?= 0
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS ?= 10
+CRASH_KILLS ?= 1000
 
 ifeq ($(SAN),1)
   OUT      := build/san
@@ -78,7 +80,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(OUT)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test test-unit test-e2e test-hostile test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
+.PHONY: all run test test-unit test-e2e test-hostile crash-test test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
         bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed model
 .DEFAULT_GOAL := all
 
@@ -135,6 +137,10 @@ test-e2e: $(BIN) $(TOOL_BIN)
 test-hostile: $(BIN) $(TOOL_BIN)
 	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
 	    scripts/with-s3rver node --test --test-concurrency=1 tests/hostile/
+
+# The full crash test (a bounded one runs in test-e2e: tests/e2e/durability.test.mjs).
+crash-test: $(BIN) $(TOOL_BIN)
+	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) node tests/crash/crash.mjs $(CRASH_KILLS)
 
 # The suites that drive the CLI and the search path, once more with the
 # ASan+UBSan binary: a leak or undefined behaviour fails the command it is in.

@@ -90,7 +90,14 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, l
 lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_op_ctx *call,
                       json_t **out, lh_err *err);
 
-/* GET /health's body; *ready when SQL and the default bucket answer. */
+/* What a client may see of a failure: server paths become bucket/key (or
+ * relative to the data folder), and a damaged data file becomes LH_ECORRUPT
+ * (noted for /health). Returns the (possibly new) code. lh_app_call and
+ * lh_app_sql_open apply it; an edge that runs a cursor itself applies it too. */
+lh_code lh_app_error_scrub(lh_app *app, lh_code rc, lh_err *err);
+
+/* GET /health's body; *ready when SQL and the default bucket answer; status
+ * "degraded" while any stored data fails its checks (lh_catalog_corrupt). */
 json_t *lh_app_health(lh_app *app, bool *ready);
 
 #endif

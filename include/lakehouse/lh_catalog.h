@@ -67,6 +67,15 @@ void lh_catalog_observe(lh_catalog *c, lh_catalog_observer fn, void *ctx);
  * {datasets, versions, skipped:[{key, error}]} */
 lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err);
 
+/* Stored data that failed its checks since open: a manifest (noted by the
+ * catalog) or a data object (noted by whoever read it), where = "bucket/key".
+ * A corrupt version fails reads of the newest version with LH_ECORRUPT; the
+ * intact versions before it stay readable. */
+void lh_catalog_note_corrupt(lh_catalog *c, const char *dataset, const char *where, const char *message);
+
+/* [{dataset, where, error}] (a new reference); empty when all is well. */
+json_t *lh_catalog_corrupt(lh_catalog *c);
+
 /* ---- changes (each returns the new version's manifest in *out, a new reference) ---- */
 
 typedef struct lh_create_options {
@@ -95,6 +104,12 @@ typedef struct lh_commit {
     int64_t expected_parent; /* 0: commit on whatever is the head; else LH_ECONFLICT if not */
 } lh_commit;
 
+/* Objects up to this size have their sha256 checked by a commit (larger: size). */
+#define LH_COMMIT_HASH_MAX (16ULL << 20)
+
+/* A new version with req's objects. LH_EINVAL unless every object is in the
+ * dataset's bucket under datasets/<name>/, exists, and has the size (and, up to
+ * LH_COMMIT_HASH_MAX bytes, the sha256) it claims. */
 lh_code lh_catalog_commit(lh_catalog *c, const char *name, const lh_commit *req,
                           const lh_who *who, json_t **out, lh_err *err);
 

@@ -38,7 +38,9 @@ typedef struct lh_err {
     char message[LH_ERR_MESSAGE_MAX];
 } lh_err;
 
-/* Sets *err (if non-NULL) and returns code, so callers can `return lh_err_set(...)`. */
+/* Sets *err (if non-NULL) and returns code, so callers can `return lh_err_set(...)`.
+ * The arguments may point into err->message (it is formatted aside first), but
+ * to add context to an error keep its code and say so: lh_err_wrap. */
 lh_code lh_err_set(lh_err *err, lh_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -34,6 +34,11 @@
 #include "lakehouse/lh_journal.h"
 #include "lakehouse/lh_query.h"
 
+/* JSON inputs nesting deeper than this are refused (LH_EINVAL) before they
+ * reach DuckDB's reader, whose work grows with depth and whose stack does not
+ * survive thousands of levels. */
+#define LH_INGEST_JSON_DEPTH_MAX 64
+
 typedef struct lh_ingester lh_ingester;
 
 typedef struct lh_ingester_config {

@@ -123,6 +123,13 @@ void lh_store_close(lh_store *s);
 
 lh_code lh_store_key_check(const char *key, lh_err *err);
 
+/* The managed folder (first segment: "_catalog", "_journal", "_errors",
+ * "_vectors", "_tmp", "datasets") that key lies in or names, else NULL. Only
+ * the module owning a folder writes under it (raw object writes are refused
+ * there by the app), and no one creates an object with a folder's bare name:
+ * lh_store_put refuses it (LH_EFORBIDDEN), as it would shadow the folder. */
+const char *lh_store_key_managed(const char *key);
+
 lh_code lh_store_put(lh_store *s, const char *key, const void *data, size_t len, unsigned flags,
                      lh_err *err);
 lh_code lh_store_put_file(lh_store *s, const char *key, const char *path, unsigned flags,

@@ -11,10 +11,14 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +52,110 @@ static void memory_limits(const char *configured, char *sql, char *ingest, size_
     snprintf(ingest, size, "%lldMiB", mib / 8 > 64 ? mib / 8 : 64);
 }
 
+#include <sys/file.h>
+#include <time.h>
+
+/* The pid an ingest temp file's name carries ("ingest-<pid>-…"), or 0. */
+static long name_pid(const char *name)
+{
+    if (strncmp(name, "ingest-", 7) != 0 || !isdigit((unsigned char)name[7])) return 0;
+    char *end;
+    long pid = strtol(name + 7, &end, 10);
+    return *end == '-' && pid > 0 && pid <= 4194304 ? pid : 0;
+}
+
+/* Start-up sweep of <data>/_tmp: what crashed processes left (uploads being
+ * received, Parquet being converted, index builds). Every process holds a
+ * shared flock on _tmp/.live while it runs; one that gets it exclusively is
+ * alone on the data folder and removes every temp file. Otherwise it removes
+ * only files of dead processes (by the pid in their names) and files older
+ * than LH_TMP_STALE_S. Directories are left alone. */
+static void tmp_sweep(lh_app *app)
+{
+    if (mkdir(app->tmp_dir, 0755) != 0 && errno != EEXIST) return;
+    char *lock = lh_xasprintf("%s/.live", app->tmp_dir);
+    app->tmp_lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(lock);
+    bool alone = app->tmp_lock_fd >= 0 && flock(app->tmp_lock_fd, LOCK_EX | LOCK_NB) == 0;
+    DIR *d = opendir(app->tmp_dir);
+    time_t now = time(NULL);
+    size_t removed = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *path = lh_xasprintf("%s/%s", app->tmp_dir, e->d_name);
+        struct stat st;
+        long pid = name_pid(e->d_name);
+        bool dead = pid && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (alone || dead || now - st.st_mtime > LH_TMP_STALE_S) &&
+            unlink(path) == 0)
+            removed++;
+        free(path);
+    }
+    if (d) closedir(d);
+    if (app->tmp_lock_fd >= 0) flock(app->tmp_lock_fd, LOCK_SH);
+    if (removed) lh_log(LH_LOG_INFO, "app.tmp_swept", LH_KV_INT("files", (int64_t)removed));
+}
+
+/* Replaces every occurrence of from in err->message with to. */
+static void message_replace(lh_err *err, const char *from, const char *to)
+{
+    size_t flen = strlen(from), tlen = strlen(to);
+    if (!flen || tlen > flen) return;
+    char *at, *p = err->message;
+    while ((at = strstr(p, from))) {
+        memcpy(at, to, tlen);
+        memmove(at + tlen, at + flen, strlen(at + flen) + 1);
+        p = at + tlen;
+    }
+}
+
+/* Reading a data object failed its checks: DuckDB's words for a damaged Parquet file. */
+static bool parquet_damage(const char *m)
+{
+    static const char *const signs[] = {"too small to be a Parquet file", "No magic bytes found", "not a parquet file",
+                                        "Corrupt", "corrupt", "Invalid Parquet", "Parquet file is truncated",
+                                        "Couldn't deserialize thrift", "ZSTD Decompression failure", "Snappy decompression failure"};
+    if (!strstr(m, ".parquet")) return false;
+    for (size_t i = 0; i < sizeof signs / sizeof *signs; i++)
+        if (strstr(m, signs[i])) return true;
+    return false;
+}
+
+lh_code lh_app_error_scrub(lh_app *app, lh_code rc, lh_err *err)
+{
+    if (rc == LH_OK || !err || !app) return rc;
+    /* a bucket's folder becomes the bucket's name: "local/datasets/d/data/x.parquet" */
+    for (size_t i = 0; i < lh_buckets_count(app->buckets); i++) {
+        lh_store *s = lh_buckets_at(app->buckets, i);
+        char root[4096];
+        if (!lh_store_local_path(s, "k", root, sizeof root)) continue;
+        root[strlen(root) - 1] = '\0'; /* "<root>/" */
+        char *named = lh_xasprintf("%s/", s->name);
+        message_replace(err, root, named);
+        free(named);
+    }
+    char *data = lh_xasprintf("%s/", app->data_dir);
+    message_replace(err, data, ""); /* caches and the rest: relative to the data folder */
+    free(data);
+    if (parquet_damage(err->message)) {
+        rc = err->code = LH_ECORRUPT;
+        /* note "bucket/datasets/<name>/…" for /health */
+        const char *at = strstr(err->message, "/datasets/");
+        if (at) {
+            const char *start = at;
+            while (start > err->message && !strchr("'\" ", start[-1])) start--;
+            size_t n = strcspn(at, "'\" ");
+            char *where = lh_xasprintf("%.*s", (int)((size_t)(at - start) + n), start);
+            char dataset[128];
+            if (sscanf(at, "/datasets/%127[^/]", dataset) == 1)
+                lh_catalog_note_corrupt(app->catalog, dataset, where, err->message);
+            free(where);
+        }
+    }
+    return rc;
+}
+
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
     lh_app *app = lh_xcalloc(1, sizeof *app);
@@ -69,6 +177,8 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     char *cache_dir = lh_xasprintf("%s/_cache", cfg->storage_data_dir);
     app->tmp_dir = lh_xasprintf("%s/_tmp", cfg->storage_data_dir);
     app->max_upload_bytes = cfg->ingest_max_upload_bytes;
+    app->tmp_lock_fd = -1;
+    tmp_sweep(app);
     lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
     if (rc == LH_OK) rc = lh_errors_open(lh_buckets_default(app->buckets), &jo, &app->errors, err);
     if (rc == LH_OK) {
@@ -175,6 +285,7 @@ void lh_app_close(lh_app *app)
     lh_buckets_close(app->buckets);
     free(app->data_dir);
     free(app->tmp_dir);
+    if (app->tmp_lock_fd >= 0) close(app->tmp_lock_fd);
     free(app);
 }
 

@@ -27,6 +27,7 @@ struct lh_app {
     lh_ingester *ingester;
     lh_vectors *vectors;
     char *tmp_dir;
+    int tmp_lock_fd; /* shared flock on <tmp_dir>/.live while this process runs (see tmp_sweep) */
     long long max_upload_bytes;
     time_t started_at;
     /* embedding and chat providers (ai.c) */
@@ -52,6 +53,10 @@ lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err
 json_t *lh_app_sidecar_status(lh_app *app); /* NULL when not started */
 
 /* The run functions of the operation table (ops.c), one file per family. */
+/* Temp files under <data>/_tmp older than this are stale even while other
+ * processes share the data folder (the start-up sweep removes them). */
+#define LH_TMP_STALE_S 3600
+
 #define LH_OP_RUN(fn) lh_code fn(lh_app *app, json_t *args, const lh_op_ctx *call, json_t **out, lh_err *err)
 /* system_ops.c */
 LH_OP_RUN(lh_app_run_version);

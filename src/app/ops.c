@@ -458,7 +458,7 @@ lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_op_ctx
     if (!args) args = none;
     static const lh_op_ctx anonymous = {.who = {.actor = "anonymous", .source = "library"}};
     lh_code rc = lh_op_check(op, args, err);
-    if (rc == LH_OK) rc = op->run(app, args, call ? call : &anonymous, out, err);
+    if (rc == LH_OK) rc = lh_app_error_scrub(app, op->run(app, args, call ? call : &anonymous, out, err), err);
     json_decref(none);
     return rc;
 }

@@ -72,24 +72,22 @@ json_t *lh_app_health(lh_app *app, bool *ready)
                         json_pack("{s:s, s:s, s:b, s:o?}", "status",
                                   !sidecar ? "ok" : state && !strcmp(state, "running") ? "ok" : "degraded", "provider",
                                   app->ai_provider, "chat", app->chat != NULL, "sidecar", sidecar));
+    json_t *corrupt = lh_catalog_corrupt(app->catalog);
+    bool intact = json_array_size(corrupt) == 0;
+    json_object_set_new(modules, "catalog", json_pack("{s:s, s:o}", "status", intact ? "ok" : "degraded", "corrupt", corrupt));
     *ready = query_ok && storage_ok;
-    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready ? "ok" : "degraded", "ready", *ready, "version",
+    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready && intact ? "ok" : "degraded", "ready", *ready, "version",
                      lh_version(), "uptime_s", (json_int_t)(time(NULL) - app->started_at), "modules", modules);
 }
 
 /* ---- storage ---- */
 
-/* The first path segments Lakehouse manages: raw writes and deletes are
- * refused there (and on the bare names, which would shadow the folders). */
-static const char *const managed[] = {"_catalog", "_journal", "_errors", "_vectors", "_tmp", "datasets"};
-
+/* The first path segments Lakehouse manages (lh_store_key_managed): raw
+ * writes and deletes are refused there and on the bare names. */
 static lh_code check_raw_key(const char *key, const char *verb, lh_err *err)
 {
-    size_t seg = strcspn(key, "/");
-    for (size_t i = 0; i < sizeof managed / sizeof *managed; i++)
-        if (strlen(managed[i]) == seg && !strncmp(key, managed[i], seg))
-            return lh_err_set(err, LH_EFORBIDDEN, "%s/ is managed by Lakehouse; raw %s are refused there", managed[i],
-                              verb);
+    const char *folder = lh_store_key_managed(key);
+    if (folder) return lh_err_set(err, LH_EFORBIDDEN, "%s/ is managed by Lakehouse; raw %s are refused there", folder, verb);
     return LH_OK;
 }
 
@@ -306,7 +304,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql
         lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true,
                             .max_result_bytes = run->format == LH_FORMAT_JSON ? app->query_max_result_bytes : 0,
                             .client = who ? who->actor : NULL};
-        return lh_query_open(app->query, &qa, &run->cursor, err);
+        return lh_app_error_scrub(app, lh_query_open(app->query, &qa, &run->cursor, err), err);
     }
     /* parquet: COPY the checked statement into a temp file inside the sandbox */
     lh_code rc = lh_query_check(app->query, sql, err);
@@ -327,7 +325,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql
     if (rc) {
         unlink(path);
         free(path);
-        return rc;
+        return lh_app_error_scrub(app, rc, err);
     }
     run->parquet_path = path;
     return LH_OK;
@@ -391,5 +389,5 @@ lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, si
     if (n == 0) return lh_err_set(err, LH_EINVAL, "no file to ingest");
     o.progress = call->progress;
     o.progress_ctx = call->progress_ctx;
-    return lh_ingest(app->ingester, src, n, &o, &call->who, out, err);
+    return lh_app_error_scrub(app, lh_ingest(app->ingester, src, n, &o, &call->who, out, err), err);
 }

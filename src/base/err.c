@@ -54,10 +54,12 @@ lh_code lh_err_set(lh_err *err, lh_code code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
+        char message[LH_ERR_MESSAGE_MAX]; /* fmt's arguments may point into err->message */
         va_start(ap, fmt);
-        err->code = code;
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        vsnprintf(message, sizeof message, fmt, ap);
         va_end(ap);
+        err->code = code;
+        memcpy(err->message, message, sizeof message);
     }
     return code;
 }
@@ -66,12 +68,14 @@ lh_code lh_err_errno(lh_err *err, lh_code code, int errnum, const char *fmt, ...
 {
     if (err) {
         va_list ap;
+        char message[LH_ERR_MESSAGE_MAX]; /* fmt's arguments may point into err->message */
         va_start(ap, fmt);
-        err->code = code;
-        int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
+        int n = vsnprintf(message, sizeof message, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (size_t)n < sizeof err->message)
-            snprintf(err->message + n, sizeof err->message - (size_t)n, ": %s", strerror(errnum));
+        if (n >= 0 && (size_t)n < sizeof message)
+            snprintf(message + n, sizeof message - (size_t)n, ": %s", strerror(errnum));
+        err->code = code;
+        memcpy(err->message, message, sizeof message);
     }
     return code;
 }

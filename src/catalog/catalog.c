@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_COMMIT_ATTEMPTS 1000
 #define PURGE_GRACE_MS (3600LL * 1000)
@@ -42,7 +43,36 @@ struct lh_catalog {
     size_t n, cap;
     lh_catalog_observer observer;
     void *observer_ctx;
+    pthread_mutex_t corrupt_mu;
+    json_t *corrupt; /* object: where -> {dataset, where, error}: what failed its checks */
 };
+
+void lh_catalog_note_corrupt(lh_catalog *c, const char *dataset, const char *where, const char *message)
+{
+    if (!c || !where) return;
+    pthread_mutex_lock(&c->corrupt_mu);
+    if (!json_object_get(c->corrupt, where)) {
+        lh_log(LH_LOG_ERROR, "catalog.corrupt", LH_KV_STR("dataset", dataset ? dataset : "-"),
+               LH_KV_STR("where", where), LH_KV_STR("error", message ? message : ""));
+        json_object_set_new(c->corrupt, where,
+                            json_pack("{s:s?, s:s, s:s?}", "dataset", dataset, "where", where, "error", message));
+    }
+    pthread_mutex_unlock(&c->corrupt_mu);
+}
+
+json_t *lh_catalog_corrupt(lh_catalog *c)
+{
+    json_t *out = json_array();
+    pthread_mutex_lock(&c->corrupt_mu);
+    const char *k;
+    json_t *v;
+    json_object_foreach(c->corrupt, k, v) json_array_append(out, v);
+    pthread_mutex_unlock(&c->corrupt_mu);
+    return out;
+}
+
+/* Records a corrupt version of ds (its manifest's key) for health. */
+static void note_version(lh_catalog *c, struct dataset *ds, int64_t v, const lh_err *err);
 
 /* ---- small helpers ---- */
 
@@ -105,13 +135,24 @@ static lh_code check_manifest(struct dataset *ds, int64_t v, lh_code rc, json_t 
     return rc;
 }
 
+static void note_version(lh_catalog *c, struct dataset *ds, int64_t v, const lh_err *err)
+{
+    char *key = lh_manifests_key(&ds->log, v);
+    char *where = lh_xasprintf("%s/%s", ds->bucket->name, key);
+    lh_catalog_note_corrupt(c, ds->name, where, err ? err->message : NULL);
+    free(where);
+    free(key);
+}
+
 static lh_code read_manifest(lh_catalog *c, struct dataset *ds, int64_t v, json_t **out, lh_err *err)
 {
-    (void)c;
     json_t *m = NULL;
     lh_code rc = lh_manifests_read(&ds->log, v, &m, err);
     rc = check_manifest(ds, v, rc, m, err);
-    if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
+    if (rc == LH_ECORRUPT) {
+        lh_err_wrap(err, "bucket %s", ds->bucket->name);
+        note_version(c, ds, v, err);
+    }
     if (rc) {
         json_decref(m);
         return rc;
@@ -137,9 +178,11 @@ static lh_code take_version(void *ctx, int64_t v, json_t *m, lh_err *err)
 /* Reads versions past the known head until one is absent. Caller holds ds->mu. */
 static lh_code refresh_head(lh_catalog *c, struct dataset *ds, lh_err *err)
 {
-    (void)c;
     lh_code rc = lh_manifests_scan(&ds->log, head_version(ds), take_version, ds, NULL, err);
-    if (rc == LH_ECORRUPT) lh_err_wrap(err, "bucket %s", ds->bucket->name);
+    if (rc == LH_ECORRUPT) {
+        lh_err_wrap(err, "bucket %s", ds->bucket->name);
+        note_version(c, ds, head_version(ds) + 1, err);
+    }
     return rc;
 }
 
@@ -225,6 +268,7 @@ static lh_code lookup(lh_catalog *c, const char *name, struct dataset **out, lh_
     pthread_mutex_lock(&ds->mu);
     rc = refresh_head(c, ds, err);
     pthread_mutex_unlock(&ds->mu);
+    if (rc == LH_ECORRUPT && ds->head) rc = LH_OK; /* older versions stay readable; the head says corrupt */
     if (rc || !ds->head) {
         dataset_free(ds);
         return rc ? rc : lh_err_set(err, LH_ENOTFOUND, "no dataset named \"%s\"", name);
@@ -319,7 +363,10 @@ static lh_code advance_build(void *ctx, int64_t next, json_t **out, lh_err *err)
     if (rc == LH_OK) {
         recount_rows(m);
         rc = lh_manifest_validate(m, err);
-        if (rc) rc = lh_err_set(err, LH_EINVAL, "refusing to write an invalid manifest: %s", err->message);
+        if (rc) {
+            lh_err_wrap(err, "refusing to write an invalid manifest");
+            rc = err ? (err->code = LH_EINVAL) : LH_EINVAL;
+        }
     }
     if (rc) {
         json_decref(m);
@@ -506,12 +553,73 @@ static lh_code build_commit(lh_catalog *c, struct dataset *ds, void *ctx, const 
     return LH_OK;
 }
 
+/* A commit only points at what is there: each object lies in the dataset's
+ * own bucket under datasets/<name>/, exists, has the size it claims and, up to
+ * LH_COMMIT_HASH_MAX bytes, the sha256 it claims (larger objects are checked by
+ * size; their hash is the writer's word, as ingest's content-addressed keys are).
+ * Objects of the wrong shape are left to lh_manifest_validate's message. */
+static lh_code verify_objects(struct dataset *ds, const json_t *objects, lh_err *err)
+{
+    char *prefix = lh_xasprintf("datasets/%s/", ds->name);
+    size_t plen = strlen(prefix), i;
+    json_t *o;
+    lh_code rc = LH_OK;
+    json_array_foreach(objects, i, o) {
+        const char *bucket = json_string_value(json_object_get(o, "bucket"));
+        const char *key = json_string_value(json_object_get(o, "key"));
+        const char *sha = json_string_value(json_object_get(o, "sha256"));
+        json_t *size = json_object_get(o, "size");
+        if (!bucket || !key || !sha || !json_is_integer(size) || json_integer_value(size) < 0) continue;
+        if (strcmp(bucket, ds->bucket->name) != 0) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu is in bucket \"%s\"; dataset %s lives in bucket \"%s\"", i,
+                            bucket, ds->name, ds->bucket->name);
+            break;
+        }
+        if (strncmp(key, prefix, plen) != 0 || lh_store_key_check(key, NULL) != LH_OK) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu: key \"%s\" is not under %s", i, key, prefix);
+            break;
+        }
+        lh_object_info info;
+        lh_err head_err;
+        rc = lh_store_head(ds->bucket, key, &info, &head_err);
+        if (rc == LH_ENOTFOUND) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu: %s/%s does not exist", i, bucket, key);
+            break;
+        }
+        if (rc) {
+            if (err) *err = head_err;
+            break;
+        }
+        if (info.size != (uint64_t)json_integer_value(size)) {
+            rc = lh_err_set(err, LH_EINVAL, "object %zu: %s/%s holds %llu bytes, not %lld", i, bucket, key,
+                            (unsigned long long)info.size, (long long)json_integer_value(size));
+            break;
+        }
+        if (info.size <= LH_COMMIT_HASH_MAX) {
+            lh_buf data = {0};
+            rc = lh_store_get(ds->bucket, key, &data, err);
+            char actual[65];
+            if (rc == LH_OK) {
+                lh_sha256_hex(data.data, data.len, actual);
+                if (strcasecmp(actual, sha) != 0)
+                    rc = lh_err_set(err, LH_EINVAL, "object %zu: %s/%s has sha256 %s, not %s", i, bucket, key,
+                                    actual, sha);
+            }
+            lh_buf_free(&data);
+            if (rc) break;
+        }
+    }
+    free(prefix);
+    return rc;
+}
+
 lh_code lh_catalog_commit(lh_catalog *c, const char *name, const lh_commit *req, const lh_who *who,
                           json_t **out, lh_err *err)
 {
     struct dataset *ds;
     lh_code rc = lookup(c, name, &ds, err);
     if (rc) return rc;
+    if (json_is_array(req->objects) && (rc = verify_objects(ds, req->objects, err))) return rc;
     return advance(c, ds, "commit", req->message, req->expected_parent, false, build_commit,
                    (void *)req, who, out, err);
 }
@@ -700,6 +808,8 @@ lh_code lh_catalog_get(lh_catalog *c, const char *name, int64_t version, json_t 
     pthread_mutex_lock(&ds->mu);
     rc = refresh_head(c, ds, err);
     int64_t head = head_version(ds);
+    /* a corrupt newer version fails "the newest", not the intact versions before it */
+    if (rc == LH_ECORRUPT && version >= 1 && version <= head) rc = LH_OK;
     if (rc == LH_OK && (version == 0 || version == head)) {
         *out = json_incref(ds->head);
     } else if (rc == LH_OK && (version < 1 || version > head)) {
@@ -719,6 +829,7 @@ lh_code lh_catalog_versions(lh_catalog *c, const char *name, json_t **out, lh_er
     if (rc) return rc;
     pthread_mutex_lock(&ds->mu);
     rc = refresh_head(c, ds, err);
+    if (rc == LH_ECORRUPT) rc = LH_OK; /* the readable versions; the corrupt one is in lh_catalog_corrupt */
     if (rc == LH_OK) *out = json_deep_copy(ds->summaries);
     pthread_mutex_unlock(&ds->mu);
     return rc;
@@ -777,7 +888,7 @@ lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
                 lh_err read_err;
                 lh_code r = read_manifest(c, ds, v, &m, &read_err);
                 if (r == LH_ENOTFOUND) break;
-                if (r) {
+                if (r) { /* read_manifest noted it for health */
                     json_array_append_new(skipped, json_pack("{s:s, s:I, s:s}", "dataset", name, "version",
                                                              (json_int_t)v, "error", read_err.message));
                     json_array_append_new(ds->summaries, json_null());
@@ -937,6 +1048,8 @@ lh_code lh_catalog_open(lh_buckets *buckets, lh_journal *journal_, lh_catalog **
     c->buckets = buckets;
     c->journal = journal_;
     pthread_rwlock_init(&c->lock, NULL);
+    pthread_mutex_init(&c->corrupt_mu, NULL);
+    c->corrupt = json_object();
     lh_code rc = lh_catalog_rebuild(c, NULL, err);
     if (rc) {
         lh_catalog_close(c);
@@ -952,6 +1065,8 @@ void lh_catalog_close(lh_catalog *c)
     for (size_t i = 0; i < c->n; i++) dataset_free(c->ds[i]);
     free(c->ds);
     pthread_rwlock_destroy(&c->lock);
+    pthread_mutex_destroy(&c->corrupt_mu);
+    json_decref(c->corrupt);
     free(c);
 }
 

@@ -472,7 +472,9 @@ static lh_code claim_build_version(void *ctx, int64_t version, json_t **out, lh_
     rc = lh_vectors_manifest_check(m, e->name, version, err);
     if (rc) {
         json_decref(m);
-        return lh_err_set(err, LH_EINTERNAL, "refusing to write an invalid manifest: %s", err->message);
+        lh_err_wrap(err, "refusing to write an invalid manifest");
+        if (err) err->code = LH_EINTERNAL;
+        return LH_EINTERNAL;
     }
     *out = m;
     return LH_OK;

@@ -141,14 +141,23 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
                              const lh_ingest_options *opt, lh_err *err)
 {
     lh_buf src = {0}, sql = {0};
+    /* DuckDB keeps rejected rows in temp tables of the (pooled) connection:
+     * each conversion names its own and drops them on every path out, so no
+     * ingest ever reads another's rejects */
+    static atomic_ulong reject_seq;
+    char rejects[64], scans[64], drop[160];
+    unsigned long seq = atomic_fetch_add(&reject_seq, 1);
+    snprintf(rejects, sizeof rejects, "lh_rejects_%lu", seq);
+    snprintf(scans, sizeof scans, "lh_reject_scans_%lu", seq);
+    snprintf(drop, sizeof drop, "DROP TABLE IF EXISTS %s; DROP TABLE IF EXISTS %s", rejects, scans);
     switch (in->format) {
     case FMT_CSV:
     case FMT_TSV:
         lh_buf_puts(&src, "read_csv(");
         lh_sql_quote_literal(&src, in->path);
         lh_buf_printf(&src, ", auto_detect = true, sample_size = 20480, encoding = '%s', "
-                            "store_rejects = true, rejects_table = 'lh_rejects', rejects_scan = 'lh_reject_scans'",
-                      in->encoding);
+                            "store_rejects = true, rejects_table = '%s', rejects_scan = '%s'",
+                      in->encoding, rejects, scans);
         if (in->format == FMT_TSV) lh_buf_puts(&src, ", delim = '\\t'");
         lh_buf_putc(&src, ')');
         break;
@@ -178,10 +187,12 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
             memcpy(at, in->name, nlen);
             memmove(at + nlen, at + plen, strlen(at + plen) + 1);
         }
-        if (strstr(err->message, "is not latin-1 encoded") || strstr(err->message, "Invalid unicode"))
-            lh_err_set(err, LH_EINVAL, "%s is not valid UTF-8 (nor Latin-1) text: %s", in->name, err->message);
-        else
+        if (strstr(err->message, "is not latin-1 encoded") || strstr(err->message, "Invalid unicode")) {
+            lh_err_wrap(err, "%s is not valid UTF-8 (nor Latin-1) text", in->name);
+            rc = err->code = LH_EINVAL;
+        } else {
             lh_err_wrap(err, "%s", in->name);
+        }
     }
     bool csv = in->format == FMT_CSV || in->format == FMT_TSV;
     if (rc == LH_OK && csv && in->quotes % 2) {
@@ -200,17 +211,18 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
     }
     if (rc == LH_OK && csv) {
         json_t *count, *samples;
-        rc = query_strings(conn, "SELECT CAST(count(DISTINCT line) AS VARCHAR) FROM lh_rejects", &count, err);
+        char q[256];
+        snprintf(q, sizeof q, "SELECT CAST(count(DISTINCT line) AS VARCHAR) FROM %s", rejects);
+        rc = query_strings(conn, q, &count, err);
         if (rc == LH_OK) {
             in->rejected = atoll(json_string_value(json_array_get(json_array_get(count, 0), 0)));
             json_decref(count);
         }
         if (rc == LH_OK && in->rejected) {
-            char q[256];
             snprintf(q, sizeof q,
                      "SELECT CAST(line AS VARCHAR), CAST(min(error_type) AS VARCHAR), min(error_message) "
-                     "FROM lh_rejects GROUP BY line ORDER BY line LIMIT %d",
-                     MAX_REJECT_SAMPLES);
+                     "FROM %s GROUP BY line ORDER BY line LIMIT %d",
+                     rejects, MAX_REJECT_SAMPLES);
             rc = query_strings(conn, q, &samples, err);
             if (rc == LH_OK) {
                 size_t i;
@@ -224,8 +236,6 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
                 json_decref(samples);
             }
         }
-        lh_err ignored;
-        lh_query_exec(conn, NULL, "DROP TABLE IF EXISTS lh_rejects; DROP TABLE IF EXISTS lh_reject_scans", &ignored);
         if (rc == LH_OK && in->rejected && !opt->skip_bad_rows) {
             json_t *first = json_array_get(in->rejects, 0);
             rc = lh_err_set(err, LH_EINVAL,
@@ -235,6 +245,10 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
                             (long long)json_integer_value(json_object_get(first, "line")),
                             json_string_value(json_object_get(first, "error")));
         }
+    }
+    if (csv) {
+        lh_err ignored;
+        lh_query_exec(conn, NULL, drop, &ignored);
     }
     lh_buf_free(&src);
     lh_buf_free(&sql);
@@ -532,6 +546,8 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         rc = ingest_sniff(in->path, in->name, &in->format, &in->encoding, err);
         if (rc) break;
         if (forced != FMT_UNKNOWN) in->format = forced;
+        if (in->format == FMT_JSON && (rc = ingest_json_depth_check(in->path, in->name, LH_INGEST_JSON_DEPTH_MAX, err)))
+            break;
         in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
         rc = convert(ing, in, opt, err);
         if (rc) break;

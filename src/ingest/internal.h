@@ -25,6 +25,19 @@ bool ingest_format_parse(const char *s, ingest_format *out);
 lh_code ingest_sniff(const char *path, const char *name, ingest_format *format,
                      const char **encoding, lh_err *err);
 
+/* Counts the nesting of JSON text fed in pieces, outside strings. */
+typedef struct ingest_json_nesting {
+    int depth, deepest;
+    bool in_string, escape;
+} ingest_json_nesting;
+
+/* Feeds n bytes; false as soon as the nesting passes limit. */
+bool ingest_json_nesting_feed(ingest_json_nesting *s, const char *p, size_t n, int limit);
+
+/* LH_EINVAL if the JSON (or NDJSON) file at path nests deeper than limit:
+ * checked before DuckDB's reader, which recurses once per level. */
+lh_code ingest_json_depth_check(const char *path, const char *name, int limit, lh_err *err);
+
 /* One document chunk row. */
 typedef struct doc_row {
     int page;

@@ -128,3 +128,41 @@ lh_code ingest_sniff(const char *path, const char *name, ingest_format *format, 
     *format = tabs ? FMT_TSV : (commas || semis) ? FMT_CSV : FMT_TEXT;
     return LH_OK;
 }
+
+/* ---- JSON nesting ---- */
+
+bool ingest_json_nesting_feed(ingest_json_nesting *s, const char *p, size_t n, int limit)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (s->in_string) {
+            if (s->escape) s->escape = false;
+            else if (c == '\\') s->escape = true;
+            else if (c == '"') s->in_string = false;
+        } else if (c == '"') {
+            s->in_string = true;
+        } else if (c == '{' || c == '[') {
+            if (++s->depth > s->deepest) s->deepest = s->depth;
+            if (s->depth > limit) return false;
+        } else if ((c == '}' || c == ']') && s->depth > 0) {
+            s->depth--;
+        }
+    }
+    return true;
+}
+
+lh_code ingest_json_depth_check(const char *path, const char *name, int limit, lh_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "%s", name);
+    ingest_json_nesting s = {0};
+    char buf[65536];
+    ssize_t got;
+    bool ok = true;
+    while (ok && (got = read(fd, buf, sizeof buf)) > 0) ok = ingest_json_nesting_feed(&s, buf, (size_t)got, limit);
+    close(fd);
+    if (!ok)
+        return lh_err_set(err, LH_EINVAL, "%s: JSON nests deeper than %d levels; nothing was ingested", name,
+                          limit);
+    return LH_OK;
+}

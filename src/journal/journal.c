@@ -265,5 +265,12 @@ lh_code lh_errors_query(lh_errors *e, int64_t since_ms, size_t limit, json_t **o
 void lh_errors_store_observer(void *ctx, const char *op, const char *bucket, const char *key,
                               const lh_err *err)
 {
+    /* the journal's own failed flush is not news for the journal: recording it
+     * would give the next flush one more record to fail on, forever */
+    if (key && strncmp(key, "_errors/", 8) == 0) {
+        lh_log(LH_LOG_WARN, "errors.flush_failed", LH_KV_STR("bucket", bucket ? bucket : "-"),
+               LH_KV_STR("error", err->message));
+        return;
+    }
     lh_errors_record(ctx, op, bucket, key, err);
 }

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SEGLOG_MAX_BACKOFF_MS 30000
+
 struct segment {
     char *key;
     json_t *records; /* array */
@@ -47,6 +49,7 @@ struct seglog {
     json_t *inflight; /* records a flush is writing (NULL when none): still visible to scans */
     int wal_fd;      /* current generation */
     unsigned gen;    /* current generation number */
+    size_t gen_appends; /* records appended to it */
     unsigned oldest_gen; /* oldest generation with records not yet in a segment */
     int lock_fd;     /* flock held for the process lifetime */
     uint64_t seq;
@@ -173,6 +176,7 @@ lh_code seglog_flush(seglog *log, lh_err *err)
     /* later appends go to a new generation, which this flush does not cover */
     if (log->wal_fd >= 0) close(log->wal_fd);
     log->gen++;
+    log->gen_appends = 0;
     log->wal_fd = open_wal(log, log->gen);
     char *key = segment_key(log);
     pthread_mutex_unlock(&log->mu);
@@ -190,7 +194,15 @@ lh_code seglog_flush(seglog *log, lh_err *err)
         log->stats.last_flush_ms = lh_time_now_ms();
         cache_add(log, key, json_incref(batch));
     } else {
-        /* keep the records, ahead of anything appended meanwhile */
+        /* Keep the records, ahead of anything appended meanwhile. A generation
+         * opened for this flush that received nothing is given back, so a store
+         * that keeps failing costs no new WAL file per attempt. */
+        if (log->gen_appends == 0 && log->gen == covered + 1) {
+            if (log->wal_fd >= 0) close(log->wal_fd);
+            remove_wals(log, (int)getpid(), log->gen, log->gen);
+            log->gen = covered;
+            log->wal_fd = open_wal(log, log->gen);
+        }
         json_array_extend(batch, log->buffer);
         json_decref(log->buffer);
         log->buffer = json_incref(batch);
@@ -208,6 +220,7 @@ lh_code seglog_flush(seglog *log, lh_err *err)
 static void *flusher_main(void *arg)
 {
     seglog *log = arg;
+    long pause_ms = 200; /* after a failed flush; doubles while the store keeps failing */
     pthread_mutex_lock(&log->mu);
     while (!log->stop) {
         struct timespec until = lh_time_after_ms(CLOCK_MONOTONIC, log->flush_ms);
@@ -221,8 +234,15 @@ static void *flusher_main(void *arg)
         if (seglog_flush(log, &err) != LH_OK) {
             lh_log(LH_LOG_WARN, "seglog.flush_failed", LH_KV_STR("log", log->name),
                    LH_KV_STR("error", err.message));
-            struct timespec pause = {0, 200 * 1000000L}; /* don't spin on a failing store */
-            nanosleep(&pause, NULL);
+            /* don't spin on a failing store: back off, waking early only to stop */
+            pthread_mutex_lock(&log->mu);
+            struct timespec resume = lh_time_after_ms(CLOCK_MONOTONIC, pause_ms);
+            while (!log->stop && pthread_cond_timedwait(&log->wake, &log->mu, &resume) != ETIMEDOUT) {
+            }
+            pthread_mutex_unlock(&log->mu);
+            if (pause_ms < SEGLOG_MAX_BACKOFF_MS) pause_ms *= 2;
+        } else {
+            pause_ms = 200;
         }
         pthread_mutex_lock(&log->mu);
     }
@@ -255,6 +275,7 @@ void seglog_append(seglog *log, json_t *record)
         lh_log(LH_LOG_WARN, "seglog.wal_write_failed", LH_KV_STR("log", log->name),
                LH_KV_STR("error", strerror(errno)));
     json_array_append(log->buffer, record);
+    log->gen_appends++;
     log->stats.appended++;
     if ((long)json_array_size(log->buffer) >= log->flush_events) pthread_cond_signal(&log->wake);
     pthread_mutex_unlock(&log->mu);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,7 +331,8 @@ static const lh_store_ops fs_ops = {
     .close = fs_close,
 };
 
-/* Temp files older than an hour belong to writers that died. */
+/* Temp files ("<pid>-<random>") of a dead process, or older than an hour,
+ * belong to writers that died. */
 static void sweep_temps(const char *tmpdir)
 {
     DIR *d = opendir(tmpdir);
@@ -342,7 +344,11 @@ static void sweep_temps(const char *tmpdir)
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && now - st.st_mtime > 3600) unlink(path);
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        bool dead = end != e->d_name && *end == '-' && pid > 0 && pid <= 4194304 && pid != (long)getpid() &&
+                    kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (dead || now - st.st_mtime > 3600)) unlink(path);
     }
     closedir(d);
 }

@@ -63,6 +63,28 @@ lh_code lh_store_key_check(const char *key, lh_err *err)
     return LH_OK;
 }
 
+static const char *const managed[] = {"_catalog", "_journal", "_errors", "_vectors", "_tmp", "datasets"};
+
+const char *lh_store_key_managed(const char *key)
+{
+    size_t seg = key ? strcspn(key, "/") : 0;
+    for (size_t i = 0; seg && i < sizeof managed / sizeof *managed; i++)
+        if (strlen(managed[i]) == seg && !strncmp(key, managed[i], seg)) return managed[i];
+    return NULL;
+}
+
+/* Key rules for writes: a valid key that is not a managed folder's bare name. */
+static lh_code write_key_check(const char *key, lh_err *err)
+{
+    lh_code rc = lh_store_key_check(key, err);
+    if (rc) return rc;
+    const char *folder = lh_store_key_managed(key);
+    if (folder && strcmp(folder, key) == 0)
+        return lh_err_set(err, LH_EFORBIDDEN, "\"%s\" names a folder Lakehouse manages; no object may take its name",
+                          key);
+    return LH_OK;
+}
+
 static lh_code failed(lh_store *s, const char *op, const char *key, lh_code rc, lh_err *err)
 {
     if (s->on_error) s->on_error(s->on_error_ctx, op, s->name, key, err);
@@ -82,7 +104,7 @@ static lh_code failed(lh_store *s, const char *op, const char *key, lh_code rc, 
 lh_code lh_store_put(lh_store *s, const char *key, const void *data, size_t len, unsigned flags,
                      lh_err *err)
 {
-    lh_code rc = lh_store_key_check(key, err);
+    lh_code rc = write_key_check(key, err);
     if (rc) return rc;
     lh_store_src src = {.data = data, .len = len, .fd = -1};
     CALL("put", (flags & LH_PUT_IF_ABSENT) ? LH_EEXIST : LH_OK, s->ops->put(s, key, &src, flags, err));
@@ -91,7 +113,7 @@ lh_code lh_store_put(lh_store *s, const char *key, const void *data, size_t len,
 lh_code lh_store_put_file(lh_store *s, const char *key, const char *path, unsigned flags,
                           lh_err *err)
 {
-    lh_code rc = lh_store_key_check(key, err);
+    lh_code rc = write_key_check(key, err);
     if (rc) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot open %s", path);

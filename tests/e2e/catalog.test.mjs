@@ -2,13 +2,21 @@
 // rollback, tombstones, delete, purge, rebuild from storage, the journal, and
 // hostile names that must be refused without touching the disk.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { json, rawRequest, run, startServer } from './harness.mjs';
 
 const sha = (c) => c.repeat(64);
-const object = (key, rows, c = 'a') => ({ bucket: 'local', key, size: 100, sha256: sha(c), rows });
+// Commits point only at real objects (their size and sha256 are checked):
+// place one in the fs bucket of the server at dir and describe it.
+function object(dir, key, rows, c = 'a') {
+  const data = Buffer.from(c.repeat(100));
+  fs.mkdirSync(path.dirname(path.join(dir, 'local', key)), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'local', key), data);
+  return { bucket: 'local', key, size: data.length, sha256: crypto.createHash('sha256').update(data).digest('hex'), rows };
+}
 
 async function call(srv, method, url, body, headers = {}) {
   const res = await fetch(`${srv.url}${url}`, {
@@ -52,7 +60,7 @@ describe('catalog over HTTP', () => {
 
   it('commits in append and replace mode, with schema, lineage and row counts', async () => {
     let r = await call(srv, 'POST', '/v1/catalog/datasets/workers/commits', {
-      objects: [object('datasets/workers/data/a.parquet', 10)],
+      objects: [object(srv.dir, 'datasets/workers/data/a.parquet', 10)],
       schema: [{ name: 'id', type: 'BIGINT' }, { name: 'city', type: 'VARCHAR' }],
       lineage: { source: 'workers.csv', content_hash: sha('b') },
       message: 'first load',
@@ -64,12 +72,12 @@ describe('catalog over HTTP', () => {
     assert.equal(r.body.schema.fields.length, 2);
     assert.match(r.body.schema.fingerprint, /^[0-9a-f]{64}$/);
     assert.equal(r.body.lineage.source, 'workers.csv');
-    r = await call(srv, 'POST', '/v1/catalog/datasets/workers/commits', { objects: [object('datasets/workers/data/b.parquet', 5, 'c')] });
+    r = await call(srv, 'POST', '/v1/catalog/datasets/workers/commits', { objects: [object(srv.dir, 'datasets/workers/data/b.parquet', 5, 'c')] });
     assert.equal(r.body.version, 3);
     assert.equal(r.body.row_count, 15);
     assert.equal(r.body.objects.length, 2);
     assert.equal(r.body.schema.fields.length, 2, 'schema carried over');
-    r = await call(srv, 'POST', '/v1/catalog/datasets/workers/commits', { mode: 'replace', objects: [object('datasets/workers/data/c.parquet', 7, 'd')] });
+    r = await call(srv, 'POST', '/v1/catalog/datasets/workers/commits', { mode: 'replace', objects: [object(srv.dir, 'datasets/workers/data/c.parquet', 7, 'd')] });
     assert.equal(r.body.version, 4);
     assert.equal(r.body.row_count, 7);
     assert.equal(r.body.objects.length, 1);
@@ -223,7 +231,7 @@ describe('catalog from the CLI', () => {
   it('sees what the server wrote, after every local cache is gone', async () => {
     const srv = await startServer();
     await call(srv, 'POST', '/v1/catalog/datasets', { name: 'clients' });
-    await call(srv, 'POST', '/v1/catalog/datasets/clients/commits', { objects: [{ bucket: 'local', key: 'datasets/clients/data/x', size: 1, sha256: sha('e'), rows: 3 }] });
+    await call(srv, 'POST', '/v1/catalog/datasets/clients/commits', { objects: [object(srv.dir, 'datasets/clients/data/x', 3, 'e')] });
     await srv.stop();
     fs.rmSync(path.join(srv.dir, '_wal'), { recursive: true, force: true });
     const list = run(['catalog', 'list', '--json', '--data', srv.dir, '--log-level', 'warn']);

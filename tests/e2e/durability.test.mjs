@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { assertClean, crashRun } from '../crash/crash.mjs';
 import { cleanEnv, run, s3Args, tempDir } from './harness.mjs';
 
 const TOOL = path.join(process.env.LH_TOOLS || 'build/release/tools', 'commit_loop');
@@ -105,5 +106,12 @@ describe('crash safety', () => {
     const journaled = new Set(history.filter((e) => e.action === 'commit').map((e) => e.new.version));
     for (const x of acked) assert.ok(journaled.has(x.version), `no journal event for version ${x.version}`);
     assert.equal(new Set(history.map((e) => e.id)).size, history.length, 'no event twice');
+  });
+
+  // the bounded run of `make crash-test` (tests/crash/crash.mjs)
+  it('survives 40 random SIGKILLs across ingest, commit, journal flush and index promotion: nothing lost, no orphans', { timeout: 120000 }, async () => {
+    const r = await crashRun({ kills: 40 });
+    assertClean(r);
+    assert.ok(r.acknowledged.commits > 0 && r.kills === 40);
   });
 });

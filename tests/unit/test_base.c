@@ -58,6 +58,12 @@ static void test_err_set_wrap(void **state)
     big[sizeof big - 1] = '\0';
     lh_err_set(&err, LH_EINVAL, "%s", big);
     assert_int_equal(strlen(err.message), LH_ERR_MESSAGE_MAX - 1);
+    /* an error's own message as an argument is read before it is overwritten */
+    lh_err_set(&err, LH_EIO, "needs size and rows");
+    lh_err_set(&err, LH_EINVAL, "refusing: %s", err.message);
+    assert_string_equal(err.message, "refusing: needs size and rows");
+    lh_err_errno(&err, LH_EIO, 2, "again: %s", err.message);
+    assert_string_equal(err.message, "again: refusing: needs size and rows: No such file or directory");
 }
 
 static void test_buf(void **state)

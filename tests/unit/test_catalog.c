@@ -31,6 +31,7 @@ struct fixture {
 };
 
 static const lh_who alice = {"alice", "test"};
+static lh_store *test_store; /* the fixture's default bucket */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -50,6 +51,7 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err.message);
         return -1;
     }
+    test_store = lh_buckets_default(f->buckets);
     *state = f;
     return 0;
 }
@@ -66,11 +68,13 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Stores an object holding its own key and describes it, as commits check. */
 static json_t *one_object(const char *key, int rows)
 {
     char sha[65];
     lh_sha256_hex(key, strlen(key), sha);
-    return json_pack("[{s:s, s:s, s:i, s:s, s:i}]", "bucket", "local", "key", key, "size", 10,
+    if (lh_store_put(test_store, key, key, strlen(key), 0, NULL)) fail_msg("put %s", key);
+    return json_pack("[{s:s, s:s, s:i, s:s, s:i}]", "bucket", "local", "key", key, "size", (int)strlen(key),
                      "sha256", sha, "rows", rows);
 }
 
@@ -290,6 +294,57 @@ static void t_corrupt_versions(void **state)
     json_decref(objects);
 }
 
+/* Commits point only at real objects of their own dataset (issue 11). */
+static void t_commit_validation(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "checked", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    assert_int_equal(lh_catalog_create(f->cat, "other", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    json_t *good = one_object("datasets/checked/data/a", 1);
+    json_t *elsewhere = one_object("datasets/other/data/a", 1);
+    json_t *catalog = one_object("_catalog/datasets/checked/x", 1);
+    struct {
+        const char *field;
+        json_t *value;
+        const char *message;
+    } lies[] = {
+        {"bucket", json_string("rescue"), "lives in bucket"},
+        {"key", json_string("datasets/checked/data/missing"), "does not exist"},
+        {"key", json_string("_catalog/datasets/checked/x"), "is not under datasets/checked/"},
+        {"key", json_string("datasets/other/data/a"), "is not under datasets/checked/"},
+        {"key", json_string("datasets/checked/../other/data/a"), "is not under"},
+        {"size", json_integer(999), "holds 23 bytes, not 999"},
+        {"sha256", json_string("0000000000000000000000000000000000000000000000000000000000000000"), "has sha256"},
+    };
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        json_t *objects = json_deep_copy(good);
+        json_object_set_new(json_array_get(objects, 0), lies[i].field, lies[i].value);
+        lh_commit c = {.objects = objects};
+        lh_code rc = lh_catalog_commit(f->cat, "checked", &c, &alice, &m, &err);
+        json_decref(objects);
+        if (rc != LH_EINVAL || !strstr(err.message, lies[i].message))
+            fail_msg("lie %zu (%s) gave %d: %s", i, lies[i].field, rc, err.message);
+    }
+    /* a malformed object is refused once, with the validator's words (no self-formatting) */
+    json_t *shapeless = json_pack("[{s:s, s:s}]", "bucket", "local", "key", "datasets/checked/data/a");
+    lh_commit bad = {.objects = shapeless};
+    assert_int_equal(lh_catalog_commit(f->cat, "checked", &bad, &alice, &m, &err), LH_EINVAL);
+    assert_string_equal(err.message, "refusing to write an invalid manifest: manifest object 0 needs bucket, key, "
+                                     "size, sha256 (hex) and rows");
+    json_decref(shapeless);
+    lh_commit c = {.objects = good};
+    assert_int_equal(lh_catalog_commit(f->cat, "checked", &c, &alice, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 2);
+    json_decref(m);
+    json_decref(good);
+    json_decref(elsewhere);
+    json_decref(catalog);
+}
+
 static void t_rebuild_from_store(void **state)
 {
     struct fixture *f = *state;
@@ -365,6 +420,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(t_concurrent_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(t_corrupt_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_commit_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(t_rebuild_from_store, setup, teardown),
         cmocka_unit_test_setup_teardown(t_purge, setup, teardown),
     };

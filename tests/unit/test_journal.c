@@ -15,6 +15,7 @@
 
 #include <ftw.h>
 #include <pthread.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +397,48 @@ static void t_journal_and_errors(void **state)
     lh_journal_close(j);
 }
 
+static size_t count_wals(const char *dir)
+{
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) n += strstr(de->d_name, ".wal") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* A store that refuses the error journal's segments (a file where its folder
+ * should be) must not make it record its own failures, nor leave one WAL file
+ * per attempt behind (issue 11). */
+static void t_errors_flush_failing(void **state)
+{
+    struct fixture *f = *state;
+    char *blocker = lh_xasprintf("%s/bucket/_errors", f->dir);
+    FILE *fp = fopen(blocker, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    free(blocker);
+    lh_store *base = &f->store->base;
+    lh_journal_options o = {.wal_dir = f->wal, .replica = "rep", .flush_ms = 3600000, .flush_events = 1000};
+    lh_errors *e;
+    lh_err err;
+    assert_int_equal(lh_errors_open(base, &o, &e, &err), LH_OK);
+    base->on_error = lh_errors_store_observer;
+    base->on_error_ctx = e;
+    lh_err failure = {.code = LH_EIO};
+    snprintf(failure.message, sizeof failure.message, "disk on fire");
+    lh_errors_record(e, "put", "local", "a/b", &failure);
+    size_t wals = count_wals(f->wal);
+    for (int i = 0; i < 20; i++) assert_int_not_equal(lh_errors_flush(e, &err), LH_OK);
+    assert_true(count_wals(f->wal) <= wals);
+    json_t *all;
+    assert_int_equal(lh_errors_query(e, 0, 100, &all, &err), LH_OK);
+    assert_int_equal(json_array_size(all), 1);
+    json_decref(all);
+    base->on_error = NULL;
+    lh_errors_close(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_store_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(t_concurrent_appenders, setup, teardown),
         cmocka_unit_test_setup_teardown(t_journal_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_errors_flush_failing, setup, teardown),
     };
     return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
 }

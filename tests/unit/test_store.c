@@ -387,6 +387,15 @@ static void t_hostile_keys(void **state)
     }
     /* NUL inside a key cannot even be expressed past the first byte: the key ends there */
     assert_int_equal(lh_store_key_check("ok/key", &err), LH_OK);
+    /* a managed folder's bare name would shadow the folder: no writer may take it */
+    const char *bare[] = {"_catalog", "_journal", "_errors", "_vectors", "_tmp", "datasets"};
+    for (size_t i = 0; i < sizeof bare / sizeof bare[0]; i++) {
+        if (lh_store_put(s, bare[i], "x", 1, 0, &err) != LH_EFORBIDDEN) fail_msg("bare \"%s\" was accepted", bare[i]);
+        assert_string_equal(lh_store_key_managed(bare[i]), bare[i]);
+    }
+    assert_null(lh_store_key_managed("_errorsx/a"));
+    assert_string_equal(lh_store_key_managed("_errors/seg"), "_errors");
+    assert_int_equal(lh_store_put(s, "_errors/seg", "x", 1, 0, &err), LH_OK);
 }
 
 static void t_files(void **state)
