@@ -27,6 +27,13 @@ struct lh_app {
     char *tmp_dir;
     long long max_upload_bytes;
     time_t started_at;
+    /* /health's last probe (system_ops.c): served while fresh, refreshed by one caller */
+    struct lh_app_health_cache {
+        pthread_mutex_t mu;
+        json_t *body; /* without uptime_s; NULL before the first probe */
+        bool ready, refreshing;
+        struct timespec at;
+    } health;
     /* embedding and chat providers (ai.c) */
     pthread_mutex_t ai_mu;
     char *ai_provider, *ai_url, *ai_model, *ai_api_key, *sidecar_node, *sidecar_script;
@@ -91,5 +98,9 @@ LH_OP_RUN(lh_app_run_index_stale);
 LH_OP_RUN(lh_app_run_search);
 LH_OP_RUN(lh_app_run_ask);
 
+
+/* The buckets' failure observer: records the failure in the error journal and
+ * makes the next /health probe again (system_ops.c). */
+void lh_app_store_failed(void *app, const char *op, const char *bucket, const char *key, const lh_err *err);
 
 #endif

@@ -11,6 +11,8 @@
 #include "lakehouse/lh_version.h"
 
 #include <errno.h>
+#include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ LH_OP_RUN(lh_app_run_version)
 }
 
 /* ---- health ---- */
+
+#define LH_HEALTH_CACHE_MS 1000
 
 /* Readiness of the SQL engine: a trivial query must run within a second.
  * "busy" (every connection leased) is reported but still counts as ready. */
@@ -55,11 +59,17 @@ static json_t *check_storage(lh_app *app, bool *ok)
         all &= up;
         if (strcmp(json_string_value(json_object_get(b, "name")), def) == 0) *ok = up;
     }
-    return json_pack("{s:s, s:s, s:s, s:o}", "status", all ? "ok" : *ok ? "degraded" : "failing", "data_dir",
-                     app->data_dir, "default_bucket", def, "buckets", buckets);
+    /* latency to 0.01 ms: more digits are noise */
+    json_array_foreach(buckets, i, b) {
+        double ms = json_real_value(json_object_get(b, "latency_ms"));
+        json_object_set_new(b, "latency_ms", json_real(round(ms * 100) / 100));
+    }
+    /* no data_dir: /health is anonymous, and a server path helps only an attacker */
+    return json_pack("{s:s, s:s, s:o}", "status", all ? "ok" : *ok ? "degraded" : "failing", "default_bucket", def,
+                     "buckets", buckets);
 }
 
-json_t *lh_app_health(lh_app *app, bool *ready)
+static json_t *probe_health(lh_app *app, bool *ready)
 {
     bool query_ok, storage_ok;
     json_t *modules = json_object();
@@ -73,8 +83,55 @@ json_t *lh_app_health(lh_app *app, bool *ready)
                                   !sidecar ? "ok" : state && !strcmp(state, "running") ? "ok" : "degraded", "provider",
                                   app->ai_provider, "chat", app->chat != NULL, "sidecar", sidecar));
     *ready = query_ok && storage_ok;
-    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready ? "ok" : "degraded", "ready", *ready, "version",
-                     lh_version(), "uptime_s", (json_int_t)(time(NULL) - app->started_at), "modules", modules);
+    return json_pack("{s:s, s:b, s:s, s:o}", "status", *ready ? "ok" : "degraded", "ready", *ready, "version",
+                     lh_version(), "modules", modules);
+}
+
+void lh_app_store_failed(void *ctx, const char *op, const char *bucket, const char *key, const lh_err *err)
+{
+    lh_app *app = ctx;
+    lh_errors_store_observer(app->errors, op, bucket, key, err);
+    pthread_mutex_lock(&app->health.mu);
+    app->health.at.tv_sec -= LH_HEALTH_CACHE_MS / 1000 + 1; /* stale now */
+    pthread_mutex_unlock(&app->health.mu);
+}
+
+static long long ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (long long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* The probe (a query and a read of every bucket) runs at most once per
+ * LH_HEALTH_CACHE_MS and by one caller at a time (single flight): callers
+ * meanwhile get the last answer, so a burst of checks never queues behind I/O. */
+json_t *lh_app_health(lh_app *app, bool *ready)
+{
+    struct lh_app_health_cache *h = &app->health;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&h->mu);
+    bool stale = !h->body || ms_between(&h->at, &now) >= LH_HEALTH_CACHE_MS;
+    bool probe = stale && (!h->refreshing || !h->body);
+    if (probe) h->refreshing = true;
+    pthread_mutex_unlock(&h->mu);
+    if (probe) {
+        bool ok;
+        json_t *fresh = probe_health(app, &ok);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&h->mu);
+        json_decref(h->body);
+        h->body = fresh;
+        h->ready = ok;
+        h->at = now;
+        h->refreshing = false;
+        pthread_mutex_unlock(&h->mu);
+    }
+    pthread_mutex_lock(&h->mu);
+    json_t *out = json_deep_copy(h->body); /* callers own theirs: jansson values are not shared across threads */
+    *ready = h->ready;
+    pthread_mutex_unlock(&h->mu);
+    json_object_set_new(out, "uptime_s", json_integer((json_int_t)(time(NULL) - app->started_at)));
+    return out;
 }
 
 /* ---- storage ---- */
