@@ -89,7 +89,8 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, l
 lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_op_ctx *call,
                       json_t **out, lh_err *err);
 
-/* GET /health's body; *ready when SQL and the default bucket answer. */
-json_t *lh_app_health(lh_app *app, bool *ready);
+/* GET /health's JSON body (owned, newline-terminated), from a probe at most
+ * a second old; *ready when SQL and the default bucket answered it. */
+char *lh_app_health(lh_app *app, bool *ready);
 
 #endif

@@ -124,6 +124,7 @@ void lh_app_close(lh_app *app)
     free(app->data_dir);
     free(app->tmp_dir);
     json_decref(app->health.body);
+    free(app->health.text);
     pthread_mutex_destroy(&app->health.mu);
     free(app);
 }

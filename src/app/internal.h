@@ -30,7 +30,9 @@ struct lh_app {
     /* /health's last probe (system_ops.c): served while fresh, refreshed by one caller */
     struct lh_app_health_cache {
         pthread_mutex_t mu;
-        json_t *body; /* without uptime_s; NULL before the first probe */
+        json_t *body; /* NULL before the first probe */
+        char *text;   /* body rendered, with uptime_s = text_uptime */
+        long long text_uptime;
         bool ready, refreshing;
         struct timespec at;
     } health;

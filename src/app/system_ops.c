@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_time.h"
 #include "lakehouse/lh_version.h"
@@ -103,8 +104,9 @@ static long long ms_between(const struct timespec *a, const struct timespec *b)
 
 /* The probe (a query and a read of every bucket) runs at most once per
  * LH_HEALTH_CACHE_MS and by one caller at a time (single flight): callers
- * meanwhile get the last answer, so a burst of checks never queues behind I/O. */
-json_t *lh_app_health(lh_app *app, bool *ready)
+ * meanwhile get the last answer, so a burst of checks never queues behind I/O.
+ * The text is rendered once per probe and uptime second, then copied. */
+char *lh_app_health(lh_app *app, bool *ready)
 {
     struct lh_app_health_cache *h = &app->health;
     struct timespec now;
@@ -124,13 +126,26 @@ json_t *lh_app_health(lh_app *app, bool *ready)
         h->ready = ok;
         h->at = now;
         h->refreshing = false;
+        free(h->text);
+        h->text = NULL;
         pthread_mutex_unlock(&h->mu);
     }
+    long long uptime = (long long)(time(NULL) - app->started_at);
     pthread_mutex_lock(&h->mu);
-    json_t *out = json_deep_copy(h->body); /* callers own theirs: jansson values are not shared across threads */
+    if (!h->text || h->text_uptime != uptime) {
+        free(h->text);
+        json_object_set_new(h->body, "uptime_s", json_integer((json_int_t)uptime));
+        char *t = lh_json_dumps(h->body, JSON_COMPACT);
+        size_t n = t ? strlen(t) : 0;
+        h->text = lh_xmalloc(n + 2);
+        memcpy(h->text, t ? t : "", n);
+        memcpy(h->text + n, "\n", 2);
+        free(t);
+        h->text_uptime = uptime;
+    }
+    char *out = lh_xstrdup(h->text);
     *ready = h->ready;
     pthread_mutex_unlock(&h->mu);
-    json_object_set_new(out, "uptime_s", json_integer((json_int_t)(time(NULL) - app->started_at)));
     return out;
 }
 
