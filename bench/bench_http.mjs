@@ -87,7 +87,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lh-bench-http-'));
 const port = await freePort();
 // as deployed: info level, one access-log line per request (to a file)
 const log = fs.openSync(path.join(dir, 'server.log'), 'w');
-const ours = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data')],
+// the anchor has no per-address limit: lift ours above wrk's connections
+const ours = spawn(BIN, ['serve', '--listen', `127.0.0.1:${port}`, '--data', path.join(dir, 'data'), '--set', 'server.max_connections_per_ip=1024'],
   { stdio: ['ignore', 'ignore', log], env: { ...process.env, LAKEHOUSE_AI_PROVIDER: 'hash' } });
 const anchor = spawn(ANCHOR, [], { stdio: ['ignore', 'pipe', 'pipe'] });
 try {

@@ -123,6 +123,10 @@ void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_htt
  * instead of being handed to the worker pool (saves two thread switches). */
 void lh_router_mark_inline(lh_router *r);
 
+/* Marks the route added last as polled (health checks): its successful calls
+ * are access-logged at debug level, failures at info as usual. */
+void lh_router_mark_quiet(lh_router *r);
+
 typedef struct lh_upload_options {
     const char *tmp_dir;
     size_t max_bytes;
@@ -142,6 +146,7 @@ typedef struct lh_route_match {
     char allow[128];              /* for 405: the methods that do exist, "GET, POST" */
     const lh_upload_options *upload; /* non-NULL for upload routes */
     bool run_inline;                 /* see lh_router_mark_inline */
+    bool quiet;                      /* see lh_router_mark_quiet */
 } lh_route_match;
 
 /* LH_OK, LH_ENOTFOUND (no pattern matches the path), LH_EMETHOD (the path

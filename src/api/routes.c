@@ -166,6 +166,7 @@ void lh_app_routes(lh_app *app, lh_router *r)
             lh_router_add(r, routes[i].method, routes[i].path, fn, b);
         }
         if (runs_inline(&routes[i])) lh_router_mark_inline(r);
+        if (!strcmp(routes[i].path, "/health")) lh_router_mark_quiet(r); /* polled by load balancers */
     }
 }
 

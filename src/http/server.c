@@ -863,13 +863,12 @@ static double ms_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+/* One access-log line; polled routes (lh_router_mark_quiet) log success at debug. */
+static void access_log(const struct request *r, struct MHD_Connection *c, enum MHD_RequestTerminationCode toe)
 {
-    lh_http_server *s = cls;
-    struct request *r = *con_cls;
-    if (!r) return;
-    *con_cls = NULL;
+    bool complete = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    lh_log_level level = r->match.quiet && r->res.status < 300 && complete ? LH_LOG_DEBUG : LH_LOG_INFO;
+    if (!lh_log_enabled(level)) return;
     char addr[INET6_ADDRSTRLEN] = "-";
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -880,12 +879,20 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
     }
     lh_log_set_request_id(r->id);
-    lh_log(LH_LOG_INFO, "http.access", LH_KV_STR("method", r->req.method),
-           LH_KV_STR("path", r->log_path), LH_KV_INT("status", r->res.status),
-           LH_KV_INT("bytes", (long long)atomic_load(&r->bytes_out)),
-           LH_KV_DBL("ms", ms_since(&r->start)), LH_KV_STR("client", addr),
-           LH_KV_BOOL("complete", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    lh_log(level, "http.access", LH_KV_STR("method", r->req.method), LH_KV_STR("path", r->log_path),
+           LH_KV_INT("status", r->res.status), LH_KV_INT("bytes", (long long)atomic_load(&r->bytes_out)),
+           LH_KV_DBL("ms", ms_since(&r->start)), LH_KV_STR("client", addr), LH_KV_BOOL("complete", complete));
     lh_log_set_request_id(NULL);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    lh_http_server *s = cls;
+    struct request *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    access_log(r, c, toe);
     request_unref(r);
     /* keep-alive: the next request's headers are due within the idle timeout */
     conn_phase(s, c, CONN_HEADERS, s->opt.idle_timeout_s);
