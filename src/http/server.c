@@ -6,7 +6,8 @@
  * thread, so a trickle of connections cannot exhaust the server. Handlers run
  * on a pool of worker_threads: the connection is suspended (MHD suspend/resume)
  * while its handler runs, so a long query never stalls the event loops. Routes
- * marked inline (cheap, never blocking) run on the event loop.
+ * marked inline (cheap, never blocking) run on the event loop. A streamed
+ * body is made on the pool too, a chunk at a time (see stream_reader).
  *
  * Slow clients: a reaper closes (shutdown(2)) a connection whose request
  * headers have not arrived header_timeout_s after it became ready (accept, or
@@ -56,6 +57,7 @@
 #include <unistd.h>
 
 #define MAX_RES_HEADERS 16
+#define STREAM_CHUNK (64u << 10) /* bytes a worker makes per turn of a streamed body */
 #define DISCARD_LIMIT (64u << 20) /* bytes drained after a 413 before the connection is cut */
 
 /* One TCP connection, tracked for the slow-client reaper. */
@@ -74,6 +76,7 @@ struct conn {
 struct pool {
     pthread_mutex_t mu;
     pthread_cond_t wake;
+    pthread_cond_t parked; /* a connection of a queued request is now suspended */
     struct request *head, *tail;
     bool stop;
     size_t n;
@@ -127,8 +130,14 @@ struct request {
     struct MHD_Connection *connection;
     bool dispatched;          /* handed to the pool (or run inline) */
     bool handled;             /* the handler has run; guarded by pool.mu */
+    bool parked;              /* its connection is suspended; guarded by pool.mu */
     bool bad_framing;         /* answered at the first call, body not read */
     bool answered_raw;        /* a mid-body 413 written straight to the socket */
+    enum { JOB_HANDLER, JOB_STREAM } job; /* what the pool is to do next */
+    /* a streamed body's next chunk, made by a worker; guarded by pool.mu */
+    char *chunk;
+    size_t chunk_len, chunk_off;
+    enum { STREAM_MORE, STREAM_END, STREAM_ERROR } stream_state;
     lh_http_server *server;
     lh_http_req req;
     lh_http_res res;
@@ -354,6 +363,7 @@ static void request_unref(struct request *r)
         free(r->res.headers[i].value);
     }
     lh_buf_free(&r->body);
+    free(r->chunk);
     if (r->up.pp) MHD_destroy_post_processor(r->up.pp);
     if (r->up.fd >= 0) close(r->up.fd);
     for (size_t i = 0; i < r->req.n_uploads; i++) unlink(r->req.uploads[i].path);
@@ -403,11 +413,32 @@ static struct request *request_new(lh_http_server *s, struct MHD_Connection *c, 
     return r;
 }
 
+static bool pool_park(lh_http_server *s, struct request *r);
+
+/* A streamed body is produced on the worker pool, a chunk at a time, so a
+ * query that computes as it streams never blocks an event loop: the reader
+ * hands out the chunk a worker made, or parks the connection and asks for the
+ * next one. Once the pool is stopping it produces inline. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct request *r = cls;
-    ssize_t n = r->res.stream(r->res.stream_ctx, buf, max);
+    lh_http_server *s = r->server;
+    pthread_mutex_lock(&s->pool.mu);
+    ssize_t got = 0;
+    if (r->chunk_off < r->chunk_len) {
+        got = (ssize_t)(r->chunk_len - r->chunk_off < max ? r->chunk_len - r->chunk_off : max);
+        memcpy(buf, r->chunk + r->chunk_off, (size_t)got);
+        r->chunk_off += (size_t)got;
+    } else if (r->stream_state != STREAM_MORE) {
+        got = r->stream_state == STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    pthread_mutex_unlock(&s->pool.mu);
+    if (got > 0) atomic_fetch_add(&r->bytes_out, (size_t)got);
+    if (got != 0) return got;
+    r->job = JOB_STREAM;
+    if (pool_park(s, r)) return 0;
+    ssize_t n = r->res.stream(r->res.stream_ctx, buf, max); /* stopping: inline */
     if (n > 0) {
         atomic_fetch_add(&r->bytes_out, (size_t)n);
         return n;
@@ -426,7 +457,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r)
     struct MHD_Response *resp;
     if (res->stream) {
         atomic_fetch_add(&r->refs, 1);
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, r,
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_CHUNK, stream_reader, r,
                                                  stream_done);
         if (!resp) request_unref(r);
     } else {
@@ -709,10 +740,20 @@ static void *worker_main(void *cls)
         p->head = r->next_job;
         if (!p->head) p->tail = NULL;
         pthread_mutex_unlock(&p->mu);
-        run_handler(r);
-        struct MHD_Connection *c = r->connection; /* r is the event loop's once handled */
-        pthread_mutex_lock(&p->mu);
-        r->handled = true;
+        struct MHD_Connection *c = r->connection; /* r is the event loop's once resumed */
+        if (r->job == JOB_STREAM) {
+            if (!r->chunk) r->chunk = lh_xmalloc(STREAM_CHUNK);
+            ssize_t n = r->res.stream(r->res.stream_ctx, r->chunk, STREAM_CHUNK);
+            pthread_mutex_lock(&p->mu);
+            r->chunk_len = n > 0 ? (size_t)n : 0;
+            r->chunk_off = 0;
+            if (n <= 0) r->stream_state = n == 0 ? STREAM_END : STREAM_ERROR;
+        } else {
+            run_handler(r);
+            pthread_mutex_lock(&p->mu);
+            r->handled = true;
+        }
+        while (!r->parked) pthread_cond_wait(&p->parked, &p->mu);
         pthread_mutex_unlock(&p->mu);
         MHD_resume_connection(c);
         pthread_mutex_lock(&p->mu);
@@ -721,16 +762,31 @@ static void *worker_main(void *cls)
     return NULL;
 }
 
-static void pool_submit(lh_http_server *s, struct request *r)
+/* Hands r's next job to the pool and suspends its connection; false once the
+ * pool is stopping (the caller then does the work itself). The worker waits
+ * for the suspension before it resumes, and nothing is queued after the stop,
+ * so no connection is left suspended when libmicrohttpd stops. */
+static bool pool_park(lh_http_server *s, struct request *r)
 {
     struct pool *p = &s->pool;
     pthread_mutex_lock(&p->mu);
+    if (p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        return false;
+    }
     r->next_job = NULL;
+    r->parked = false;
     if (p->tail) p->tail->next_job = r;
     else p->head = r;
     p->tail = r;
     pthread_cond_signal(&p->wake);
     pthread_mutex_unlock(&p->mu);
+    MHD_suspend_connection(r->connection);
+    pthread_mutex_lock(&p->mu);
+    r->parked = true;
+    pthread_cond_broadcast(&p->parked);
+    pthread_mutex_unlock(&p->mu);
+    return true;
 }
 
 static bool pool_handled(lh_http_server *s, struct request *r)
@@ -850,10 +906,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         run_handler(r);
         return queue(c, r);
     }
-    /* suspend first: the worker may resume before this call returns */
-    MHD_suspend_connection(c);
-    pool_submit(s, r);
-    return MHD_YES;
+    r->job = JOB_HANDLER;
+    if (pool_park(s, r)) return MHD_YES;
+    run_handler(r); /* stopping: inline */
+    return queue(c, r);
 }
 
 static double ms_since(const struct timespec *t0)
@@ -941,6 +997,7 @@ static void server_free(lh_http_server *s)
 {
     free(s->pool.threads);
     pthread_cond_destroy(&s->pool.wake);
+    pthread_cond_destroy(&s->pool.parked);
     pthread_mutex_destroy(&s->pool.mu);
     pthread_cond_destroy(&s->reaper_wake);
     pthread_mutex_destroy(&s->conn_mu);
@@ -996,6 +1053,7 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
     s->conns.next = s->conns.prev = &s->conns;
     pthread_mutex_init(&s->pool.mu, NULL);
     pthread_cond_init(&s->pool.wake, NULL);
+    pthread_cond_init(&s->pool.parked, NULL);
     if (getrandom(&s->id_salt, sizeof s->id_salt, 0) != sizeof s->id_salt)
         s->id_salt = (uint32_t)time(NULL) ^ (uint32_t)getpid();
     atomic_init(&s->next_id, 1);
