@@ -57,7 +57,9 @@ typedef struct lh_http_res lh_http_res;
 typedef void (*lh_http_handler)(lh_http_req *req, lh_http_res *res, void *ctx);
 
 /* A streamed body: fill buf with up to max bytes and return how many;
- * return 0 at the end, -1 to abort the response (the connection is closed). */
+ * return 0 at the end, -1 to abort the response (the connection is closed).
+ * Called on a worker thread, one call at a time per response: it may compute
+ * (fetch the next rows) but must not wait for events, or it holds a worker. */
 typedef ssize_t (*lh_http_stream_fn)(void *ctx, char *buf, size_t max);
 
 /* ---- request accessors (all returned strings live in req->arena) ---- */
