@@ -15,15 +15,17 @@
  * whose body averages under min_body_rate bytes/s after header_timeout_s.
  * libmicrohttpd's own timeout only catches fully idle connections.
  *
- * Framing: an unparsable or conflicting Content-Length is a 400, an oversized
- * one a 413, answered by us (libmicrohttpd 0.9.75 would send its own HTML error
- * with the header block twice); chunked bodies over the limit are drained
- * up to DISCARD_LIMIT and answered 413 with the JSON body.
+ * Framing (lh_http_check_framing): two different Content-Lengths, or one beside
+ * Transfer-Encoding, are a 400 and a declared length over the limit a 413, both
+ * answered before the body is read; a chunked body gets its 413 written the
+ * moment it passes the limit, then is drained up to DISCARD_LIMIT. A length
+ * libmicrohttpd itself cannot parse (-1, 21+ digits) it answers on its own,
+ * before any handler (docs/http.md: its 0.9.75 sends that header block twice).
  *
  * Lifecycle of one request (the MHD access handler is called repeatedly):
  *   1st call   allocate `struct request`, check Content-Length (413 at once
  *              if over the limit: the body is never read)
- *   Nth call   append a piece of the body (413 as soon as it passes the limit)
+ *   Nth call   append a piece of the body (a streamed one past the limit: 413)
  *   last call  suspend the connection and hand the request to a worker (or run
  *              an inline handler at once); the worker resumes the connection
  *   next call  queue the response (never on the first call for a normal
