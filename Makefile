@@ -81,7 +81,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-hostile crash-test test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed model
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http model
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB) $(MODEL_FILE)
@@ -225,6 +225,15 @@ bench-ann: bootstrap all build/bench/bench_ann build/bench/bench_ann_avx2
 build/bench/bench_ann_avx2: bench/bench_ann.cpp $(LIB)
 	@mkdir -p $(@D)
 	$(call say,CXX,$<)g++ -std=c++17 -O3 -mavx2 -mfma -Iinclude $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# HTTP: ours against a bare libmicrohttpd server built here, with wrk (see bench/bench_http.mjs).
+build/bench/http_anchor: bench/http_anchor.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -pthread -o $@ $< -lmicrohttpd
+
+bench-http: all build/bench/http_anchor
+	$(Q)command -v wrk >/dev/null || { echo "bench-http needs wrk (scripts/bootstrap installs it)"; exit 1; }
+	$(Q)LH_BIN=$(abspath $(BIN)) ANCHOR_BIN=$(abspath build/bench/http_anchor) node bench/bench_http.mjs
 
 bench-sql: bootstrap all build/bench/bench_sql
 	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench

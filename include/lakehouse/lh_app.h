@@ -96,8 +96,9 @@ lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, si
  * lh_app_sql_open apply it; an edge that runs a cursor itself applies it too. */
 lh_code lh_app_error_scrub(lh_app *app, lh_code rc, lh_err *err);
 
-/* GET /health's body; *ready when SQL and the default bucket answer; status
+/* GET /health's JSON body (owned, newline-terminated), from a probe at most
+ * a second old; *ready when SQL and the default bucket answered it; status
  * "degraded" while any stored data fails its checks (lh_catalog_corrupt). */
-json_t *lh_app_health(lh_app *app, bool *ready);
+char *lh_app_health(lh_app *app, bool *ready);
 
 #endif

@@ -66,6 +66,10 @@ typedef struct lh_config {
     long long server_idle_timeout_s;    /* close connections idle this long */
     long long server_max_connections;   /* concurrent connections, all clients */
     long long server_max_connections_per_ip;
+    long long server_header_timeout_s;  /* headers due this long after a connection opens */
+    long long server_min_body_rate;     /* bytes/s a body must average after that */
+    long long server_event_threads;     /* epoll threads */
+    long long server_worker_threads;    /* handler threads */
     long long server_shutdown_timeout_s; /* how long SIGTERM waits for in-flight requests */
     /* [storage] */
     char *storage_data_dir;             /* local state, and the implicit "local" bucket */

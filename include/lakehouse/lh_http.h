@@ -3,8 +3,8 @@
  *
  * A handler receives a parsed request and fills a response; it never touches
  * sockets. The server reads the whole body first (up to max_body_bytes, else
- * 413), matches the route (404 / 405 with Allow), runs the handler on the
- * connection's thread, writes an access-log line and a request id
+ * 413), matches the route (404 / 405 with Allow), runs the handler on a
+ * worker thread (inline routes: on the event loop), writes an access-log line and a request id
  * (X-Request-Id, echoed from the client when it is sane). Errors always use
  * one body: {"error":{"code":"not_found","message":"…","request_id":"…"}}.
  *
@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lakehouse/lh_err.h"
@@ -56,7 +57,9 @@ typedef struct lh_http_res lh_http_res;
 typedef void (*lh_http_handler)(lh_http_req *req, lh_http_res *res, void *ctx);
 
 /* A streamed body: fill buf with up to max bytes and return how many;
- * return 0 at the end, -1 to abort the response (the connection is closed). */
+ * return 0 at the end, -1 to abort the response (the connection is closed).
+ * Called on a worker thread, one call at a time per response: it may compute
+ * (fetch the next rows) but must not wait for events, or it holds a worker. */
 typedef ssize_t (*lh_http_stream_fn)(void *ctx, char *buf, size_t max);
 
 /* ---- request accessors (all returned strings live in req->arena) ---- */
@@ -117,6 +120,15 @@ void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_htt
  * up to max_bytes (413 above). A multipart/form-data body gives one upload per
  * file part (text parts become lh_http_form fields); any other body is one
  * upload named by the ?filename= query parameter. */
+/* Marks the route added last as cheap: its handler never blocks on I/O, a
+ * lock held across I/O or a query, so it runs on the event-loop thread
+ * instead of being handed to the worker pool (saves two thread switches). */
+void lh_router_mark_inline(lh_router *r);
+
+/* Marks the route added last as polled (health checks): its successful calls
+ * are access-logged at debug level, failures at info as usual. */
+void lh_router_mark_quiet(lh_router *r);
+
 typedef struct lh_upload_options {
     const char *tmp_dir;
     size_t max_bytes;
@@ -135,6 +147,8 @@ typedef struct lh_route_match {
     } params[LH_HTTP_MAX_PARAMS]; /* values allocated in the arena given to match */
     char allow[128];              /* for 405: the methods that do exist, "GET, POST" */
     const lh_upload_options *upload; /* non-NULL for upload routes */
+    bool run_inline;                 /* see lh_router_mark_inline */
+    bool quiet;                      /* see lh_router_mark_quiet */
 } lh_route_match;
 
 /* LH_OK, LH_ENOTFOUND (no pattern matches the path), LH_EMETHOD (the path
@@ -147,6 +161,15 @@ lh_code lh_router_match(const lh_router *r, const char *method, const char *path
  * plus_is_space decodes '+' as ' ' (query strings). */
 bool lh_url_decode(lh_arena *arena, const char *s, size_t n, bool plus_is_space, char **out);
 
+/* ---- request framing ---- */
+
+/* Judges a request's framing headers before its body is read: the values of
+ * every Content-Length header (n_cl of them) and Transfer-Encoding (or NULL).
+ * Returns 0 and sets *len (UINT64_MAX when the length is not declared), 400 for
+ * an unparsable, signed, listed or conflicting Content-Length or one sent with
+ * Transfer-Encoding, 413 when the declared length passes limit. */
+int lh_http_check_framing(const char *const *cl, size_t n_cl, const char *te, uint64_t limit, uint64_t *len);
+
 /* ---- server ---- */
 
 typedef struct lh_http_options {
@@ -157,6 +180,11 @@ typedef struct lh_http_options {
     unsigned max_connections;
     unsigned max_connections_per_ip;
     unsigned shutdown_timeout_s;
+    /* 0 picks the default for each of these (see docs/configuration.md) */
+    unsigned event_threads;    /* epoll threads that read requests and write responses (2) */
+    unsigned worker_threads;   /* threads that run handlers: queries, ingest, builds (16) */
+    unsigned header_timeout_s; /* a request's headers must arrive within this (10) */
+    unsigned min_body_rate;    /* bytes/s a body must average after header_timeout_s (1024) */
 } lh_http_options;
 
 typedef struct lh_http_server lh_http_server;

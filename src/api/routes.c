@@ -139,6 +139,16 @@ static void generic(lh_http_req *req, lh_http_res *res, void *ctx)
     json_decref(args);
 }
 
+/* Routes whose handlers never wait on I/O or a query (health answers from its
+ * cache): they run on the event loop, the rest on the worker pool. */
+static bool runs_inline(const lh_api_route *rt)
+{
+    static const char *const cheap[] = {"/health", "/v1/version", "/"};
+    for (size_t i = 0; i < sizeof cheap / sizeof *cheap; i++)
+        if (!strcmp(rt->method, "GET") && !strcmp(rt->path, cheap[i])) return true;
+    return false;
+}
+
 void lh_api_register(lh_app *app, lh_router *r)
 {
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
@@ -156,6 +166,8 @@ void lh_api_register(lh_app *app, lh_router *r)
         } else {
             lh_router_add(r, routes[i].method, routes[i].path, fn, b);
         }
+        if (runs_inline(&routes[i])) lh_router_mark_inline(r);
+        if (!strcmp(routes[i].path, "/health")) lh_router_mark_quiet(r); /* polled by load balancers */
     }
 }
 

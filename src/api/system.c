@@ -3,11 +3,13 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 void lh_api_health(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     (void)req;
     const lh_api_binding *b = ctx;
     bool ready;
-    json_t *body = lh_app_health(b->app, &ready);
-    lh_http_res_json(res, ready ? 200 : 503, body);
+    char *body = lh_app_health(b->app, &ready);
+    lh_http_res_bytes(res, ready ? 200 : 503, "application/json", body, strlen(body));
 }

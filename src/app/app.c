@@ -165,6 +165,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->query_max_timeout_ms = cfg->query_max_timeout_ms;
     app->query_max_result_bytes = cfg->query_max_result_bytes;
     app->started_at = time(NULL);
+    pthread_mutex_init(&app->health.mu, NULL);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
     snprintf(app->replica, sizeof app->replica, "%08x", r);
@@ -182,7 +183,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
     if (rc == LH_OK) rc = lh_errors_open(lh_buckets_default(app->buckets), &jo, &app->errors, err);
     if (rc == LH_OK) {
-        lh_buckets_observe(app->buckets, lh_errors_store_observer, app->errors);
+        lh_buckets_observe(app->buckets, lh_app_store_failed, app);
         rc = lh_journal_open(lh_buckets_default(app->buckets), &jo, &app->journal, err);
     }
     if (rc == LH_OK) rc = lh_catalog_open(app->buckets, app->journal, &app->catalog, err);
@@ -286,6 +287,9 @@ void lh_app_close(lh_app *app)
     free(app->data_dir);
     free(app->tmp_dir);
     if (app->tmp_lock_fd >= 0) close(app->tmp_lock_fd);
+    json_decref(app->health.body);
+    free(app->health.text);
+    pthread_mutex_destroy(&app->health.mu);
     free(app);
 }
 

@@ -30,6 +30,15 @@ struct lh_app {
     int tmp_lock_fd; /* shared flock on <tmp_dir>/.live while this process runs (see tmp_sweep) */
     long long max_upload_bytes;
     time_t started_at;
+    /* /health's last probe (system_ops.c): served while fresh, refreshed by one caller */
+    struct lh_app_health_cache {
+        pthread_mutex_t mu;
+        json_t *body; /* NULL before the first probe */
+        char *text;   /* body rendered, with uptime_s = text_uptime */
+        long long text_uptime;
+        bool ready, refreshing;
+        struct timespec at;
+    } health;
     /* embedding and chat providers (ai.c) */
     pthread_mutex_t ai_mu;
     char *ai_provider, *ai_url, *ai_model, *ai_api_key, *sidecar_node, *sidecar_script;
@@ -98,5 +107,9 @@ LH_OP_RUN(lh_app_run_index_stale);
 LH_OP_RUN(lh_app_run_search);
 LH_OP_RUN(lh_app_run_ask);
 
+
+/* The buckets' failure observer: records the failure in the error journal and
+ * makes the next /health probe again (system_ops.c). */
+void lh_app_store_failed(void *app, const char *op, const char *bucket, const char *key, const lh_err *err);
 
 #endif

@@ -6,11 +6,14 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_time.h"
 #include "lakehouse/lh_version.h"
 
 #include <errno.h>
+#include <math.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,8 @@ LH_OP_RUN(lh_app_run_version)
 }
 
 /* ---- health ---- */
+
+#define LH_HEALTH_CACHE_MS 1000
 
 /* Readiness of the SQL engine: a trivial query must run within a second.
  * "busy" (every connection leased) is reported but still counts as ready. */
@@ -55,11 +60,17 @@ static json_t *check_storage(lh_app *app, bool *ok)
         all &= up;
         if (strcmp(json_string_value(json_object_get(b, "name")), def) == 0) *ok = up;
     }
-    return json_pack("{s:s, s:s, s:s, s:o}", "status", all ? "ok" : *ok ? "degraded" : "failing", "data_dir",
-                     app->data_dir, "default_bucket", def, "buckets", buckets);
+    /* latency to 0.01 ms: more digits are noise */
+    json_array_foreach(buckets, i, b) {
+        double ms = json_real_value(json_object_get(b, "latency_ms"));
+        json_object_set_new(b, "latency_ms", json_real(round(ms * 100) / 100));
+    }
+    /* no data_dir: /health is anonymous, and a server path helps only an attacker */
+    return json_pack("{s:s, s:s, s:o}", "status", all ? "ok" : *ok ? "degraded" : "failing", "default_bucket", def,
+                     "buckets", buckets);
 }
 
-json_t *lh_app_health(lh_app *app, bool *ready)
+static json_t *probe_health(lh_app *app, bool *ready)
 {
     bool query_ok, storage_ok;
     json_t *modules = json_object();
@@ -76,8 +87,69 @@ json_t *lh_app_health(lh_app *app, bool *ready)
     bool intact = json_array_size(corrupt) == 0;
     json_object_set_new(modules, "catalog", json_pack("{s:s, s:o}", "status", intact ? "ok" : "degraded", "corrupt", corrupt));
     *ready = query_ok && storage_ok;
-    return json_pack("{s:s, s:b, s:s, s:I, s:o}", "status", *ready && intact ? "ok" : "degraded", "ready", *ready, "version",
-                     lh_version(), "uptime_s", (json_int_t)(time(NULL) - app->started_at), "modules", modules);
+    return json_pack("{s:s, s:b, s:s, s:o}", "status", *ready && intact ? "ok" : "degraded", "ready", *ready, "version",
+                     lh_version(), "modules", modules);
+}
+
+void lh_app_store_failed(void *ctx, const char *op, const char *bucket, const char *key, const lh_err *err)
+{
+    lh_app *app = ctx;
+    lh_errors_store_observer(app->errors, op, bucket, key, err);
+    pthread_mutex_lock(&app->health.mu);
+    app->health.at.tv_sec -= LH_HEALTH_CACHE_MS / 1000 + 1; /* stale now */
+    pthread_mutex_unlock(&app->health.mu);
+}
+
+static long long ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (long long)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* The probe (a query and a read of every bucket) runs at most once per
+ * LH_HEALTH_CACHE_MS and by one caller at a time (single flight): callers
+ * meanwhile get the last answer, so a burst of checks never queues behind I/O.
+ * The text is rendered once per probe and uptime second, then copied. */
+char *lh_app_health(lh_app *app, bool *ready)
+{
+    struct lh_app_health_cache *h = &app->health;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&h->mu);
+    bool stale = !h->body || ms_between(&h->at, &now) >= LH_HEALTH_CACHE_MS;
+    bool probe = stale && (!h->refreshing || !h->body);
+    if (probe) h->refreshing = true;
+    pthread_mutex_unlock(&h->mu);
+    if (probe) {
+        bool ok;
+        json_t *fresh = probe_health(app, &ok);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&h->mu);
+        json_decref(h->body);
+        h->body = fresh;
+        h->ready = ok;
+        h->at = now;
+        h->refreshing = false;
+        free(h->text);
+        h->text = NULL;
+        pthread_mutex_unlock(&h->mu);
+    }
+    long long uptime = (long long)(time(NULL) - app->started_at);
+    pthread_mutex_lock(&h->mu);
+    if (!h->text || h->text_uptime != uptime) {
+        free(h->text);
+        json_object_set_new(h->body, "uptime_s", json_integer((json_int_t)uptime));
+        char *t = lh_json_dumps(h->body, JSON_COMPACT);
+        size_t n = t ? strlen(t) : 0;
+        h->text = lh_xmalloc(n + 2);
+        memcpy(h->text, t ? t : "", n);
+        memcpy(h->text + n, "\n", 2);
+        free(t);
+        h->text_uptime = uptime;
+    }
+    char *out = lh_xstrdup(h->text);
+    *ready = h->ready;
+    pthread_mutex_unlock(&h->mu);
+    return out;
 }
 
 /* ---- storage ---- */

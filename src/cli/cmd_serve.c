@@ -120,7 +120,11 @@ int cmd_serve(int argc, char **argv)
                               .idle_timeout_s = (unsigned)cfg.server_idle_timeout_s,
                               .max_connections = (unsigned)cfg.server_max_connections,
                               .max_connections_per_ip = (unsigned)cfg.server_max_connections_per_ip,
-                              .shutdown_timeout_s = (unsigned)cfg.server_shutdown_timeout_s};
+                              .shutdown_timeout_s = (unsigned)cfg.server_shutdown_timeout_s,
+                              .event_threads = (unsigned)cfg.server_event_threads,
+                              .worker_threads = (unsigned)cfg.server_worker_threads,
+                              .header_timeout_s = (unsigned)cfg.server_header_timeout_s,
+                              .min_body_rate = (unsigned)cfg.server_min_body_rate};
         rc = lh_http_server_start(&ho, router, &server, &err);
     }
     if (rc) {

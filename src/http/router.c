@@ -21,6 +21,8 @@ struct route {
     lh_http_handler fn;
     void *ctx;
     bool is_upload;
+    bool is_inline;
+    bool is_quiet;
     lh_upload_options upload; /* tmp_dir owned */
 };
 
@@ -103,6 +105,16 @@ void lh_router_add(lh_router *r, const char *method, const char *pattern, lh_htt
         p += len;
         if (*p == '/') p++;
     }
+}
+
+void lh_router_mark_inline(lh_router *r)
+{
+    if (r->n) r->routes[r->n - 1].is_inline = true;
+}
+
+void lh_router_mark_quiet(lh_router *r)
+{
+    if (r->n) r->routes[r->n - 1].is_quiet = true;
 }
 
 void lh_router_add_upload(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,
@@ -228,6 +240,8 @@ lh_code lh_router_match(const lh_router *r, const char *method, const char *path
     m->fn = best->fn;
     m->ctx = best->ctx;
     m->upload = best->is_upload ? &best->upload : NULL;
+    m->run_inline = best->is_inline;
+    m->quiet = best->is_quiet;
     for (size_t i = 0; i < n; i++) {
         if (!is_param(best->segments[i])) continue;
         char *value;

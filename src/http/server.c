@@ -1,16 +1,35 @@
 /*
  * server.c — libmicrohttpd glue: request lifecycle, limits, access log, shutdown.
  *
- * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so a
- * slow handler (a long SQL query) only ever blocks its own client. Handlers run
- * on that thread with the request id set for logging.
+ * Threading: event_threads epoll loops (MHD_USE_EPOLL_INTERNAL_THREAD with a
+ * thread pool) read requests and write responses; a connection costs no
+ * thread, so a trickle of connections cannot exhaust the server. Handlers run
+ * on a pool of worker_threads: the connection is suspended (MHD suspend/resume)
+ * while its handler runs, so a long query never stalls the event loops. Routes
+ * marked inline (cheap, never blocking) run on the event loop. A streamed
+ * body is made on the pool too, a chunk at a time (see stream_reader).
+ *
+ * Slow clients: a reaper closes (shutdown(2)) a connection whose request
+ * headers have not arrived header_timeout_s after it became ready (accept, or
+ * for keep-alive the end of the previous response: idle_timeout_s), and one
+ * whose body averages under min_body_rate bytes/s after header_timeout_s.
+ * libmicrohttpd's own timeout only catches fully idle connections.
+ *
+ * Framing (lh_http_check_framing): two different Content-Lengths, or one beside
+ * Transfer-Encoding, are a 400 and a declared length over the limit a 413, both
+ * answered before the body is read; a chunked body gets its 413 written the
+ * moment it passes the limit, then is drained up to DISCARD_LIMIT. A length
+ * libmicrohttpd itself cannot parse (-1, 21+ digits) it answers on its own,
+ * before any handler (docs/http.md: its 0.9.75 sends that header block twice).
  *
  * Lifecycle of one request (the MHD access handler is called repeatedly):
  *   1st call   allocate `struct request`, check Content-Length (413 at once
  *              if over the limit: the body is never read)
- *   Nth call   append a piece of the body (413 as soon as it passes the limit)
- *   last call  route, run the handler, queue its response (never on the first
- *              call for a normal request: doing so breaks keep-alive)
+ *   Nth call   append a piece of the body (a streamed one past the limit: 413)
+ *   last call  suspend the connection and hand the request to a worker (or run
+ *              an inline handler at once); the worker resumes the connection
+ *   next call  queue the response (never on the first call for a normal
+ *              request: doing so breaks keep-alive)
  *   completed  MHD_OPTION_NOTIFY_COMPLETED: access log, release.
  * A request is reference counted: the MHD completion and a streamed response
  * each hold a reference, because MHD frees a response after it reports the
@@ -35,14 +54,45 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_RES_HEADERS 16
-#define DISCARD_LIMIT (4u << 20) /* bytes read past a 413 before the connection is cut */
+#define STREAM_CHUNK (64u << 10) /* bytes a worker makes per turn of a streamed body */
+#define DISCARD_LIMIT (64u << 20) /* bytes drained after a 413 before the connection is cut */
+
+/* One TCP connection, tracked for the slow-client reaper. */
+enum conn_phase { CONN_HEADERS, CONN_BODY, CONN_BUSY };
+struct conn {
+    struct conn *prev, *next;
+    MHD_socket fd;
+    enum conn_phase phase;
+    struct timespec since; /* when the phase began */
+    unsigned deadline_s;   /* CONN_HEADERS: close when still waiting this long */
+    uint64_t body_bytes;   /* CONN_BODY: received so far */
+    bool cut;              /* shutdown(2) already called */
+};
+
+/* The handler pool: a FIFO of requests whose connections are suspended. */
+struct pool {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_cond_t parked; /* a connection of a queued request is now suspended */
+    struct request *head, *tail;
+    bool stop;
+    size_t n;
+    pthread_t *threads;
+};
 
 struct lh_http_server {
     struct MHD_Daemon *daemon;
+    struct pool pool;
+    pthread_mutex_t conn_mu; /* guards conns and every struct conn */
+    struct conn conns;       /* list head */
+    pthread_t reaper;
+    pthread_cond_t reaper_wake;
+    bool reaper_stop;
     const lh_router *router;
     lh_http_options opt;
     int port;
@@ -78,6 +128,18 @@ struct upload_state {
 
 struct request {
     atomic_int refs;
+    struct request *next_job; /* in the pool's FIFO */
+    struct MHD_Connection *connection;
+    bool dispatched;          /* handed to the pool (or run inline) */
+    bool handled;             /* the handler has run; guarded by pool.mu */
+    bool parked;              /* its connection is suspended; guarded by pool.mu */
+    bool bad_framing;         /* answered at the first call, body not read */
+    bool answered_raw;        /* a mid-body 413 written straight to the socket */
+    enum { JOB_HANDLER, JOB_STREAM } job; /* what the pool is to do next */
+    /* a streamed body's next chunk, made by a worker; guarded by pool.mu */
+    char *chunk;
+    size_t chunk_len, chunk_off;
+    enum { STREAM_MORE, STREAM_END, STREAM_ERROR } stream_state;
     lh_http_server *server;
     lh_http_req req;
     lh_http_res res;
@@ -303,6 +365,7 @@ static void request_unref(struct request *r)
         free(r->res.headers[i].value);
     }
     lh_buf_free(&r->body);
+    free(r->chunk);
     if (r->up.pp) MHD_destroy_post_processor(r->up.pp);
     if (r->up.fd >= 0) close(r->up.fd);
     for (size_t i = 0; i < r->req.n_uploads; i++) unlink(r->req.uploads[i].path);
@@ -334,6 +397,7 @@ static struct request *request_new(lh_http_server *s, struct MHD_Connection *c, 
     r->req.path = lh_arena_strdup(r->req.arena, url);
     r->log_path = strlen(url) > 256 ? lh_arena_printf(r->req.arena, "%.256s...", url) : r->req.path;
     r->req.connection = c;
+    r->connection = c;
     r->req.body = "";
     r->up.fd = -1;
     r->match_rc = lh_router_match(s->router, method, url, r->req.arena, &r->match);
@@ -351,11 +415,32 @@ static struct request *request_new(lh_http_server *s, struct MHD_Connection *c, 
     return r;
 }
 
+static bool pool_park(lh_http_server *s, struct request *r);
+
+/* A streamed body is produced on the worker pool, a chunk at a time, so a
+ * query that computes as it streams never blocks an event loop: the reader
+ * hands out the chunk a worker made, or parks the connection and asks for the
+ * next one. Once the pool is stopping it produces inline. */
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct request *r = cls;
-    ssize_t n = r->res.stream(r->res.stream_ctx, buf, max);
+    lh_http_server *s = r->server;
+    pthread_mutex_lock(&s->pool.mu);
+    ssize_t got = 0;
+    if (r->chunk_off < r->chunk_len) {
+        got = (ssize_t)(r->chunk_len - r->chunk_off < max ? r->chunk_len - r->chunk_off : max);
+        memcpy(buf, r->chunk + r->chunk_off, (size_t)got);
+        r->chunk_off += (size_t)got;
+    } else if (r->stream_state != STREAM_MORE) {
+        got = r->stream_state == STREAM_END ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    pthread_mutex_unlock(&s->pool.mu);
+    if (got > 0) atomic_fetch_add(&r->bytes_out, (size_t)got);
+    if (got != 0) return got;
+    r->job = JOB_STREAM;
+    if (pool_park(s, r)) return 0;
+    ssize_t n = r->res.stream(r->res.stream_ctx, buf, max); /* stopping: inline */
     if (n > 0) {
         atomic_fetch_add(&r->bytes_out, (size_t)n);
         return n;
@@ -374,7 +459,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r)
     struct MHD_Response *resp;
     if (res->stream) {
         atomic_fetch_add(&r->refs, 1);
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, r,
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_CHUNK, stream_reader, r,
                                                  stream_done);
         if (!resp) request_unref(r);
     } else {
@@ -545,6 +630,235 @@ static void upload_finish(struct request *r)
     r->up.fd = -1;
 }
 
+/* ---- connections: phases for the slow-client reaper ---- */
+
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void conn_phase(lh_http_server *s, struct MHD_Connection *c, enum conn_phase phase, unsigned deadline_s)
+{
+    struct conn *k = conn_of(c);
+    if (!k) return;
+    pthread_mutex_lock(&s->conn_mu);
+    k->phase = phase;
+    k->deadline_s = deadline_s;
+    k->body_bytes = 0;
+    clock_gettime(CLOCK_MONOTONIC, &k->since);
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+static void conn_body_bytes(lh_http_server *s, struct MHD_Connection *c, size_t n)
+{
+    struct conn *k = conn_of(c);
+    if (!k) return;
+    pthread_mutex_lock(&s->conn_mu);
+    k->body_bytes += n;
+    pthread_mutex_unlock(&s->conn_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    lh_http_server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *k = lh_xcalloc(1, sizeof *k);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+        k->phase = CONN_HEADERS;
+        k->deadline_s = s->opt.header_timeout_s;
+        clock_gettime(CLOCK_MONOTONIC, &k->since);
+        pthread_mutex_lock(&s->conn_mu);
+        k->next = s->conns.next;
+        k->prev = &s->conns;
+        s->conns.next->prev = k;
+        s->conns.next = k;
+        pthread_mutex_unlock(&s->conn_mu);
+        *socket_context = k;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        /* libmicrohttpd closes the fd after this returns: unlinking under the
+         * lock keeps the reaper from touching a reused descriptor */
+        struct conn *k = *socket_context;
+        pthread_mutex_lock(&s->conn_mu);
+        k->prev->next = k->next;
+        k->next->prev = k->prev;
+        pthread_mutex_unlock(&s->conn_mu);
+        free(k);
+        *socket_context = NULL;
+    }
+}
+
+static double secs_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Every 250 ms: cut connections that send their headers or body too slowly. */
+static void *reaper_main(void *cls)
+{
+    lh_http_server *s = cls;
+    pthread_mutex_lock(&s->conn_mu);
+    while (!s->reaper_stop) {
+        struct timespec now, wake;
+        clock_gettime(CLOCK_REALTIME, &wake);
+        wake.tv_nsec += 250 * 1000000L;
+        if (wake.tv_nsec >= 1000000000L) wake.tv_sec++, wake.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&s->reaper_wake, &s->conn_mu, &wake);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (struct conn *k = s->conns.next; k != &s->conns; k = k->next) {
+            if (k->cut || k->fd == MHD_INVALID_SOCKET) continue;
+            double age = secs_between(&k->since, &now);
+            const char *why = NULL;
+            if (k->phase == CONN_HEADERS && age > k->deadline_s)
+                why = "headers";
+            else if (k->phase == CONN_BODY && age > s->opt.header_timeout_s &&
+                     (double)k->body_bytes < age * s->opt.min_body_rate)
+                why = "body";
+            if (!why) continue;
+            /* the event loop sees end-of-stream and closes the connection itself */
+            shutdown(k->fd, SHUT_RDWR);
+            k->cut = true;
+            lh_log(LH_LOG_WARN, "http.slow_client", LH_KV_STR("phase", why), LH_KV_DBL("seconds", (double)(long)age),
+                   LH_KV_INT("body_bytes", (long long)k->body_bytes));
+        }
+    }
+    pthread_mutex_unlock(&s->conn_mu);
+    return NULL;
+}
+
+/* ---- the handler pool ---- */
+
+static void *worker_main(void *cls)
+{
+    lh_http_server *s = cls;
+    struct pool *p = &s->pool;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->head && !p->stop) pthread_cond_wait(&p->wake, &p->mu);
+        struct request *r = p->head;
+        if (!r) break; /* stopping and nothing left */
+        p->head = r->next_job;
+        if (!p->head) p->tail = NULL;
+        pthread_mutex_unlock(&p->mu);
+        struct MHD_Connection *c = r->connection; /* r is the event loop's once resumed */
+        if (r->job == JOB_STREAM) {
+            if (!r->chunk) r->chunk = lh_xmalloc(STREAM_CHUNK);
+            ssize_t n = r->res.stream(r->res.stream_ctx, r->chunk, STREAM_CHUNK);
+            pthread_mutex_lock(&p->mu);
+            r->chunk_len = n > 0 ? (size_t)n : 0;
+            r->chunk_off = 0;
+            if (n <= 0) r->stream_state = n == 0 ? STREAM_END : STREAM_ERROR;
+        } else {
+            run_handler(r);
+            pthread_mutex_lock(&p->mu);
+            r->handled = true;
+        }
+        while (!r->parked) pthread_cond_wait(&p->parked, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+        MHD_resume_connection(c);
+        pthread_mutex_lock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Hands r's next job to the pool and suspends its connection; false once the
+ * pool is stopping (the caller then does the work itself). The worker waits
+ * for the suspension before it resumes, and nothing is queued after the stop,
+ * so no connection is left suspended when libmicrohttpd stops. */
+static bool pool_park(lh_http_server *s, struct request *r)
+{
+    struct pool *p = &s->pool;
+    pthread_mutex_lock(&p->mu);
+    if (p->stop) {
+        pthread_mutex_unlock(&p->mu);
+        return false;
+    }
+    r->next_job = NULL;
+    r->parked = false;
+    if (p->tail) p->tail->next_job = r;
+    else p->head = r;
+    p->tail = r;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+    MHD_suspend_connection(r->connection);
+    pthread_mutex_lock(&p->mu);
+    r->parked = true;
+    pthread_cond_broadcast(&p->parked);
+    pthread_mutex_unlock(&p->mu);
+    return true;
+}
+
+static bool pool_handled(lh_http_server *s, struct request *r)
+{
+    pthread_mutex_lock(&s->pool.mu);
+    bool done = r->handled;
+    pthread_mutex_unlock(&s->pool.mu);
+    return done;
+}
+
+/* ---- framing ---- */
+
+struct header_walk {
+    const char *cl[8];
+    size_t n_cl;
+    const char *te;
+};
+
+static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct header_walk *w = cls;
+    if (!strcasecmp(key, "Content-Length")) {
+        if (w->n_cl == sizeof w->cl / sizeof *w->cl) return MHD_NO;
+        w->cl[w->n_cl++] = value ? value : "";
+    } else if (!strcasecmp(key, "Transfer-Encoding")) {
+        w->te = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* 0, or the status (400/413) with the error already in r->res. */
+static int check_framing(struct request *r, struct MHD_Connection *c)
+{
+    struct header_walk w = {.n_cl = 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_framing, &w);
+    uint64_t len;
+    int status = w.n_cl == sizeof w.cl / sizeof *w.cl ? 400 : lh_http_check_framing(w.cl, w.n_cl, w.te, body_limit(r), &len);
+    if (status == 413) respond_too_big(r);
+    else if (status == 400)
+        lh_http_res_errorf(&r->res, LH_EINVAL, "malformed request framing: %s",
+                           w.te && w.n_cl ? "Content-Length together with Transfer-Encoding"
+                           : w.n_cl > 1   ? "more than one Content-Length"
+                                          : "Content-Length is not a plain decimal number");
+    if (status) lh_http_res_header(&r->res, "Connection", "close");
+    return status;
+}
+
+/* A streamed (chunked) body just passed the limit. libmicrohttpd 0.9 cannot
+ * queue a response mid-body, so the 413 is written to the socket here, the
+ * write side is shut, and the rest of the body is read and dropped (bounded)
+ * so the client sees the answer instead of a reset. */
+static void answer_mid_body(struct request *r, struct MHD_Connection *c)
+{
+    respond_too_big(r);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci) return;
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nX-Request-Id: %s\r\n"
+                     "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                     r->id, r->res.len);
+    struct iovec iov[2] = {{head, (size_t)n}, {r->res.data, r->res.len}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t w = sendmsg(ci->connect_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) atomic_store(&r->bytes_out, (size_t)w);
+    shutdown(ci->connect_fd, SHUT_WR);
+    r->answered_raw = true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -555,25 +869,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r) {
         r = request_new(s, c, url, method);
         *con_cls = r;
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || *end || n > body_limit(r)) {
-                respond_too_big(r); /* answered now; MHD closes without reading the body */
-                return queue(c, r);
-            }
+        conn_phase(s, c, CONN_BODY, 0);
+        if (check_framing(r, c)) { /* answered now; MHD closes without reading the body */
+            r->bad_framing = true;
+            return queue(c, r);
         }
         return MHD_YES;
     }
     if (*upload_size) {
+        conn_body_bytes(s, c, *upload_size);
         size_t received = r->match.upload ? r->up.total : r->body.len;
         if (!r->too_big && received + *upload_size > body_limit(r)) {
-            /* MHD cannot answer mid-upload: drop the body, answer 413 at its end,
-             * and cut off a client that keeps sending far past the limit. */
             lh_buf_free(&r->body);
-            respond_too_big(r);
+            answer_mid_body(r, c);
         }
         if (r->too_big) {
             r->discarded += *upload_size;
@@ -590,8 +898,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (r->queued) return MHD_YES;
+    if (r->answered_raw) return MHD_NO; /* the 413 went out already: close */
+    if (r->dispatched) return pool_handled(s, r) ? queue(c, r) : MHD_YES;
+    r->dispatched = true;
     if (r->match.upload) upload_finish(r);
-    if (!r->too_big) run_handler(r);
+    conn_phase(s, c, CONN_BUSY, 0);
+    if (r->too_big || r->bad_framing) return queue(c, r);
+    if (r->match_rc != LH_OK || r->match.run_inline) {
+        run_handler(r);
+        return queue(c, r);
+    }
+    r->job = JOB_HANDLER;
+    if (pool_park(s, r)) return MHD_YES;
+    run_handler(r); /* stopping: inline */
     return queue(c, r);
 }
 
@@ -602,13 +921,12 @@ static double ms_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+/* One access-log line; polled routes (lh_router_mark_quiet) log success at debug. */
+static void access_log(const struct request *r, struct MHD_Connection *c, enum MHD_RequestTerminationCode toe)
 {
-    lh_http_server *s = cls;
-    struct request *r = *con_cls;
-    if (!r) return;
-    *con_cls = NULL;
+    bool complete = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    lh_log_level level = r->match.quiet && r->res.status < 300 && complete ? LH_LOG_DEBUG : LH_LOG_INFO;
+    if (!lh_log_enabled(level)) return;
     char addr[INET6_ADDRSTRLEN] = "-";
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -619,13 +937,23 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof addr);
     }
     lh_log_set_request_id(r->id);
-    lh_log(LH_LOG_INFO, "http.access", LH_KV_STR("method", r->req.method),
-           LH_KV_STR("path", r->log_path), LH_KV_INT("status", r->res.status),
-           LH_KV_INT("bytes", (long long)atomic_load(&r->bytes_out)),
-           LH_KV_DBL("ms", ms_since(&r->start)), LH_KV_STR("client", addr),
-           LH_KV_BOOL("complete", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    lh_log(level, "http.access", LH_KV_STR("method", r->req.method), LH_KV_STR("path", r->log_path),
+           LH_KV_INT("status", r->res.status), LH_KV_INT("bytes", (long long)atomic_load(&r->bytes_out)),
+           LH_KV_DBL("ms", ms_since(&r->start)), LH_KV_STR("client", addr), LH_KV_BOOL("complete", complete));
     lh_log_set_request_id(NULL);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    lh_http_server *s = cls;
+    struct request *r = *con_cls;
+    if (!r) return;
+    *con_cls = NULL;
+    access_log(r, c, toe);
     request_unref(r);
+    /* keep-alive: the next request's headers are due within the idle timeout */
+    conn_phase(s, c, CONN_HEADERS, s->opt.idle_timeout_s);
     pthread_mutex_lock(&s->mu);
     if (--s->in_flight == 0) pthread_cond_broadcast(&s->idle);
     pthread_mutex_unlock(&s->mu);
@@ -646,6 +974,38 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = '\0';
     lh_log(LH_LOG_WARN, "http.mhd", LH_KV_STR("message", msg));
+}
+
+static void pool_stop(lh_http_server *s)
+{
+    pthread_mutex_lock(&s->pool.mu);
+    s->pool.stop = true;
+    pthread_cond_broadcast(&s->pool.wake);
+    pthread_mutex_unlock(&s->pool.mu);
+    for (size_t i = 0; i < s->pool.n; i++) pthread_join(s->pool.threads[i], NULL);
+    s->pool.n = 0;
+}
+
+static void reaper_stop(lh_http_server *s)
+{
+    pthread_mutex_lock(&s->conn_mu);
+    s->reaper_stop = true;
+    pthread_cond_signal(&s->reaper_wake);
+    pthread_mutex_unlock(&s->conn_mu);
+    pthread_join(s->reaper, NULL);
+}
+
+static void server_free(lh_http_server *s)
+{
+    free(s->pool.threads);
+    pthread_cond_destroy(&s->pool.wake);
+    pthread_cond_destroy(&s->pool.parked);
+    pthread_mutex_destroy(&s->pool.mu);
+    pthread_cond_destroy(&s->reaper_wake);
+    pthread_mutex_destroy(&s->conn_mu);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
 }
 
 lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router,
@@ -684,17 +1044,29 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
     lh_http_server *s = lh_xcalloc(1, sizeof *s);
     s->router = router;
     s->opt = *opt;
+    if (!s->opt.event_threads) s->opt.event_threads = 2;
+    if (!s->opt.worker_threads) s->opt.worker_threads = 16;
+    if (!s->opt.header_timeout_s) s->opt.header_timeout_s = 10;
+    if (!s->opt.min_body_rate) s->opt.min_body_rate = 1024;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_mutex_init(&s->conn_mu, NULL);
+    pthread_cond_init(&s->reaper_wake, NULL);
+    s->conns.next = s->conns.prev = &s->conns;
+    pthread_mutex_init(&s->pool.mu, NULL);
+    pthread_cond_init(&s->pool.wake, NULL);
+    pthread_cond_init(&s->pool.parked, NULL);
     if (getrandom(&s->id_salt, sizeof s->id_salt, 0) != sizeof s->id_salt)
         s->id_salt = (uint32_t)time(NULL) ^ (uint32_t)getpid();
     atomic_init(&s->next_id, 1);
 
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC |
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->opt.event_threads,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->idle_timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)opt->max_connections_per_ip,
@@ -702,10 +1074,19 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
         NULL, MHD_OPTION_END);
     if (!s->daemon) {
         int e = errno;
-        pthread_cond_destroy(&s->idle);
-        pthread_mutex_destroy(&s->mu);
-        free(s);
+        server_free(s);
         return lh_err_errno(err, LH_EIO, e, "cannot listen on %s:%d", opt->host, opt->port);
+    }
+    s->pool.threads = lh_xcalloc(s->opt.worker_threads, sizeof *s->pool.threads);
+    for (; s->pool.n < s->opt.worker_threads; s->pool.n++)
+        if (pthread_create(&s->pool.threads[s->pool.n], NULL, worker_main, s) != 0) break;
+    bool reaper = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;
+    if (s->pool.n == 0 || !reaper) {
+        if (reaper) reaper_stop(s);
+        pool_stop(s);
+        MHD_stop_daemon(s->daemon);
+        server_free(s);
+        return lh_err_set(err, LH_EIO, "cannot start the server's threads");
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_LISTEN_FD);
     struct sockaddr_storage bound;
@@ -750,8 +1131,10 @@ void lh_http_server_stop(lh_http_server *s)
     pthread_mutex_unlock(&s->mu);
     if (left)
         lh_log(LH_LOG_WARN, "server.drain_timeout", LH_KV_INT("abandoned", left));
+    /* handlers still running finish and resume their connections first:
+     * libmicrohttpd must not be stopped with a connection suspended */
+    pool_stop(s);
     MHD_stop_daemon(s->daemon);
-    pthread_cond_destroy(&s->idle);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
+    reaper_stop(s);
+    server_free(s);
 }

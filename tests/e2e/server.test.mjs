@@ -33,7 +33,9 @@ describe('lakehouse serve', () => {
     assert.equal(body.modules.query.status, 'ok');
     assert.equal(body.modules.query.duckdb_version, 'v1.4.4');
     assert.equal(body.modules.storage.status, 'ok');
-    assert.equal(body.modules.storage.data_dir, srv.dir);
+    // anonymous callers see no server paths (issue 11)
+    assert.equal(body.modules.storage.data_dir, undefined);
+    assert.ok(!JSON.stringify(body).includes(srv.dir));
   });
 
   it('names DuckDB 1.4.4 in /v1/version', async () => {

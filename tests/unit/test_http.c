@@ -1,7 +1,8 @@
 /*
  * test_http.c — the HTTP server in-process, driven by a real HTTP client
  * (libcurl): routing errors, body limits, JSON helpers, request ids,
- * streaming, and a graceful stop with a request in flight (src/http/).
+ * streaming, the handler pool beside the event loop, the framing rules, and a
+ * graceful stop with a request in flight (src/http/).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- handlers under test ---- */
@@ -78,6 +80,13 @@ static void h_stream(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_http_res_stream(res, 200, "text/plain", count_stream, c, free);
 }
 
+static void h_ping(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    lh_http_res_json(res, 200, json_pack("{s:b}", "pong", 1));
+}
+
 static void h_silent(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     (void)req;
@@ -101,9 +110,13 @@ static int setup(void **state)
     lh_router_add(router, "GET", "/slow", h_slow, NULL);
     lh_router_add(router, "GET", "/stream", h_stream, NULL);
     lh_router_add(router, "GET", "/silent", h_silent, NULL);
+    lh_router_add(router, "GET", "/ping", h_ping, NULL);
+    lh_router_mark_inline(router);
+    /* a tiny pool, so that a few slow handlers fill it */
     lh_http_options o = {.host = "127.0.0.1", .port = 0, .max_body_bytes = 1024,
                          .idle_timeout_s = 5, .max_connections = 64,
-                         .max_connections_per_ip = 64, .shutdown_timeout_s = 5};
+                         .max_connections_per_ip = 64, .shutdown_timeout_s = 5,
+                         .event_threads = 1, .worker_threads = 2};
     lh_err err;
     if (lh_http_server_start(&o, router, &server, &err)) {
         fprintf(stderr, "start: %s\n", err.message);
@@ -307,6 +320,63 @@ static void *slow_client(void *arg)
     return NULL;
 }
 
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Handlers run on the worker pool: four 400 ms handlers on two workers queue
+ * (all answered), while the event loop keeps answering inline routes at once. */
+static void test_worker_pool(void **state)
+{
+    (void)state;
+    struct response r[4], ping;
+    pthread_t t[4];
+    double t0 = now_ms();
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, slow_client, &r[i]);
+    usleep(100 * 1000); /* both workers busy, two requests queued */
+    double p0 = now_ms();
+    request("GET", "/ping", NULL, 0, false, NULL, &ping);
+    assert_int_equal(ping.status, 200);
+    assert_true(now_ms() - p0 < 200);
+    response_free(&ping);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].status, 200);
+        assert_string_equal(r[i].body.data, "{\"slept\":true}\n");
+        response_free(&r[i]);
+    }
+    assert_true(now_ms() - t0 >= 780); /* two rounds of two */
+}
+
+/* The framing rules held before a body is read. */
+static void test_framing(void **state)
+{
+    (void)state;
+    uint64_t len;
+    const char *one[] = {"12"}, *pad[] = {" 7 "}, *two_same[] = {"7", "7"}, *two_diff[] = {"2", "20"};
+    const char *neg[] = {"-1"}, *plus[] = {"+5"}, *list[] = {"5, 5"}, *huge[] = {"99999999999999999999999"};
+    const char *big[] = {"4097"}, *empty[] = {""};
+    assert_int_equal(lh_http_check_framing(NULL, 0, NULL, 4096, &len), 0);
+    assert_true(len == UINT64_MAX);
+    assert_int_equal(lh_http_check_framing(NULL, 0, "chunked", 4096, &len), 0);
+    assert_int_equal(lh_http_check_framing(one, 1, NULL, 4096, &len), 0);
+    assert_true(len == 12);
+    assert_int_equal(lh_http_check_framing(pad, 1, NULL, 4096, &len), 0);
+    assert_true(len == 7);
+    assert_int_equal(lh_http_check_framing(two_same, 2, NULL, 4096, &len), 0);
+    assert_int_equal(lh_http_check_framing(two_diff, 2, NULL, 4096, &len), 400);
+    assert_int_equal(lh_http_check_framing(one, 1, "chunked", 4096, &len), 400);
+    assert_int_equal(lh_http_check_framing(neg, 1, NULL, 4096, &len), 400);
+    assert_int_equal(lh_http_check_framing(plus, 1, NULL, 4096, &len), 400);
+    assert_int_equal(lh_http_check_framing(list, 1, NULL, 4096, &len), 400);
+    assert_int_equal(lh_http_check_framing(empty, 1, NULL, 4096, &len), 400);
+    assert_int_equal(lh_http_check_framing(huge, 1, NULL, 4096, &len), 413);
+    assert_int_equal(lh_http_check_framing(big, 1, NULL, 4096, &len), 413);
+}
+
 static void test_graceful_stop(void **state)
 {
     (void)state;
@@ -334,6 +404,8 @@ int main(void)
         cmocka_unit_test(test_json_body),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_worker_pool),
+        cmocka_unit_test(test_framing),
         cmocka_unit_test(test_graceful_stop), /* last: stops the server */
     };
     return cmocka_run_group_tests_name("http", tests, setup, teardown);
