@@ -282,7 +282,7 @@ static void test_ai_section(void **state)
     lh_buf_free(&dump);
     lh_config_free(&c);
 
-    expect_error("[ai]\nprovider = \"bert\"\n", "ai.provider: expected one of local | hash | ollama | openai",
+    expect_error("[ai]\nprovider = \"bert\"\n", "ai.provider: expected one of local | local-node | hash | ollama | openai",
                  "\"bert\"");
     expect_error("[ai]\nchat_provider = \"local\"\n", "ai.chat_provider", "none | ollama | openai");
     expect_error("[ai]\nbatch_size = 0\n", "ai.batch_size", "out of range");
