@@ -75,6 +75,8 @@ void lh_catalog_note_corrupt(lh_catalog *c, const char *dataset, const char *whe
 
 /* [{dataset, where, error}] (a new reference); empty when all is well. */
 json_t *lh_catalog_corrupt(lh_catalog *c);
+/* How many things failed their checks so far (cheap: for caches of the above). */
+size_t lh_catalog_corrupt_count(lh_catalog *c);
 
 /* ---- changes (each returns the new version's manifest in *out, a new reference) ---- */
 

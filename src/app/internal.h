@@ -38,6 +38,7 @@ struct lh_app {
         long long text_uptime;
         bool ready, refreshing;
         struct timespec at;
+        size_t corrupt; /* lh_catalog_corrupt_count at the probe */
     } health;
     /* embedding and chat providers (ai.c) */
     pthread_mutex_t ai_mu;

@@ -115,7 +115,9 @@ char *lh_app_health(lh_app *app, bool *ready)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     pthread_mutex_lock(&h->mu);
-    bool stale = !h->body || ms_between(&h->at, &now) >= LH_HEALTH_CACHE_MS;
+    /* something found corrupt since the last probe is news at once */
+    size_t corrupt = lh_catalog_corrupt_count(app->catalog);
+    bool stale = !h->body || ms_between(&h->at, &now) >= LH_HEALTH_CACHE_MS || corrupt != h->corrupt;
     bool probe = stale && (!h->refreshing || !h->body);
     if (probe) h->refreshing = true;
     pthread_mutex_unlock(&h->mu);
@@ -128,6 +130,7 @@ char *lh_app_health(lh_app *app, bool *ready)
         h->body = fresh;
         h->ready = ok;
         h->at = now;
+        h->corrupt = corrupt;
         h->refreshing = false;
         free(h->text);
         h->text = NULL;

@@ -60,6 +60,14 @@ void lh_catalog_note_corrupt(lh_catalog *c, const char *dataset, const char *whe
     pthread_mutex_unlock(&c->corrupt_mu);
 }
 
+size_t lh_catalog_corrupt_count(lh_catalog *c)
+{
+    pthread_mutex_lock(&c->corrupt_mu);
+    size_t n = json_object_size(c->corrupt);
+    pthread_mutex_unlock(&c->corrupt_mu);
+    return n;
+}
+
 json_t *lh_catalog_corrupt(lh_catalog *c)
 {
     json_t *out = json_array();
