@@ -103,7 +103,7 @@ static const struct key keys[] = {
      T_SIZE, OFF(query_max_temp_size), 0, 1LL << 50, NULL, NULL, NULL},
     {{"query.max_result_bytes", "size", "64MiB", "largest JSON SQL result (413 above)"},
      T_SIZE, OFF(query_max_result_bytes), 1024, 1LL << 40, NULL, NULL, NULL},
-    {{"query.max_string_length", "integer", "1048576", "longest string (characters) repeat/lpad/rpad may make (400 above)"},
+    {{"query.max_string_length", "integer", "65536", "longest string (characters) repeat/lpad/rpad may make (400 above)"},
      T_INT, OFF(query_max_string_length), 1024, 1LL << 31, NULL, NULL, NULL},
     {{"query.max_timeout_ms", "integer", "300000", "server-side maximum of timeout_ms (larger values are capped)"},
      T_INT, OFF(query_max_timeout_ms), 1, 24LL * 3600 * 1000, NULL, NULL, NULL},

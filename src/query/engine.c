@@ -143,9 +143,30 @@ static lh_code run_internal(duckdb_connection conn, const char *sql, lh_err *err
  * and the strings a call makes are outside memory_limit: repeat('x', 2e9)
  * allocates 2 GB and runs past any deadline. Macros in main shadow the
  * built-ins (name resolution looks in main before system) and refuse a
- * length over max before the built-in runs. */
+ * length over max before the built-in runs; printf and format (overloads
+ * for 0..16 arguments) refuse huge or argument-given widths. */
 static lh_code bound_string_makers(duckdb_connection conn, long long max, lh_err *err)
 {
+    lh_buf fmt = {0};
+    /* printf/format widths and precisions: refused from 6 digits (100000) or when taken from an argument */
+    static const char *const pattern[] = {"printf", "%[^a-zA-Z%]*([0-9]{6}|[*])", "format",
+                                          "[{][^}]*:[^}]*([0-9]{6}|[{])"};
+    for (int k = 0; k < 4; k += 2) {
+        lh_buf_printf(&fmt, "CREATE MACRO %s", pattern[k]);
+        for (int n = 0; n <= 16; n++) {
+            lh_buf_puts(&fmt, n ? ", (f" : "(f");
+            for (int i = 1; i <= n; i++) lh_buf_printf(&fmt, ", a%d", i);
+            lh_buf_printf(&fmt, ") AS CASE WHEN regexp_matches(f, '%s') THEN error('%s(): widths of 100000 or more, "
+                                "or taken from an argument, are not allowed here') ELSE system.main.%s(f",
+                          pattern[k + 1], pattern[k], pattern[k]);
+            for (int i = 1; i <= n; i++) lh_buf_printf(&fmt, ", a%d", i);
+            lh_buf_puts(&fmt, ") END");
+        }
+        lh_buf_puts(&fmt, ";");
+    }
+    lh_code rc = run_internal(conn, fmt.data, err);
+    lh_buf_free(&fmt);
+    if (rc) return rc;
     char *sql = lh_xasprintf(
         "CREATE MACRO repeat(s, n) AS CASE WHEN CAST(len(s) AS HUGEINT) * n > %lld THEN "
         "error('repeat(): the result would be longer than query.max_string_length (%lld)') "
@@ -157,7 +178,7 @@ static lh_code bound_string_makers(duckdb_connection conn, long long max, lh_err
         "error('rpad(): the result would be longer than query.max_string_length (%lld)') "
         "ELSE system.main.rpad(s, n, fill) END",
         max, max, max, max, max, max);
-    lh_code rc = run_internal(conn, sql, err);
+    rc = run_internal(conn, sql, err);
     free(sql);
     return rc;
 }

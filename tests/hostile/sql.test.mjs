@@ -35,9 +35,18 @@ test('strings one call would make are refused at once; memory stays under its li
                      "SELECT lpad('a', 2000000000, 'b')"]) {
       const r = await sql(srv, { sql: q, timeout_ms: 2000 });
       assert.equal(r.status, 400, q);
-      assert.match(r.body.error.message, /query\.max_string_length \(1048576\)/, q);
+      assert.match(r.body.error.message, /query\.max_string_length \(65536\)/, q);
       assert.ok(r.ms < 2000, `${q}: ${r.ms} ms`);
     }
+    for (const q of ["SELECT length(printf('%1000000000d', 1))", "SELECT printf('%*d', 2000000000, 1)",
+                     "SELECT length(format('{:>1000000000}', 'x'))", "SELECT format('{:{}}', 'x', 2000000000)"]) {
+      const r = await sql(srv, { sql: q, timeout_ms: 2000 });
+      assert.equal(r.status, 400, `${q}: ${r.text.slice(0, 200)}`);
+      assert.match(r.body.error.message, /widths of 100000 or more/, q);
+      assert.ok(r.ms < 2000, `${q}: ${r.ms} ms`);
+    }
+    const fmt = await sql(srv, { sql: "SELECT printf('%5d|%s|%.2f', 42, 'a', 3.14159) AS p, format('{:>4}-{}', 'x', 1) AS f" });
+    assert.deepEqual(fmt.body.rows, [['   42|a|3.14', '   x-1']]);
     const ok = await sql(srv, { sql: "SELECT repeat('ab', 3) AS r" });
     assert.deepEqual(ok.body.rows, [['ababab']]);
     // an aggregate growing one value: DuckDB's memory_limit stops it (413 naming the setting)
