@@ -98,6 +98,7 @@ typedef struct lh_config {
     long long query_max_timeout_ms;     /* server-side cap on timeout_ms */
     long long query_connections;        /* pooled DuckDB connections (concurrent queries) */
     long long query_max_per_client;     /* connections one client may hold; 0 = half of them */
+    long long query_short_timeout_ms;   /* deadlines this short may use the reserved connection */
     long long query_timeout_ms;         /* default per-query deadline */
     long long query_max_rows;           /* default cap on rows returned as JSON */
     /* [ai] */

@@ -76,6 +76,7 @@ typedef struct lh_query_options {
     long long max_temp_bytes;   /* > 0: DuckDB max_temp_directory_size */
     long long max_string_length; /* > 0: repeat, lpad and rpad refuse to make a longer string */
     int max_per_client;          /* > 0: connections one client (lh_query_args.client) may hold */
+    long long short_timeout_ms;  /* > 0: one connection is kept for statements with timeout_ms <= this */
     /* non-NULL (NULL-terminated, borrowed): read-only statements may call only
      * these table functions and may not name a table by a path; checked on
      * the parse tree before binding, refused with LH_EFORBIDDEN */
@@ -98,11 +99,13 @@ typedef struct lh_query_args {
 } lh_query_args;
 
 /* Runs one SQL statement. The cursor holds a pooled connection until
- * lh_query_close. Admission is fair between clients: one client holds at
- * most max_per_client connections, and the last free connection goes only
- * to a client that holds none (so long queries of one client never make
- * another's short one wait). A statement not admitted waits up to its
- * timeout, then fails with LH_EUNAVAILABLE saying why. Bad SQL is LH_EINVAL with DuckDB's message
+ * lh_query_close. Admission is fair: a statement of a named client with a
+ * long deadline runs only while that client holds fewer than
+ * max_per_client connections and one connection stays free; short
+ * statements (timeout_ms <= short_timeout_ms) and the server's own (no
+ * client) take any free one — long queries never make a short one wait.
+ * A statement not admitted waits within its timeout (the wait counts
+ * against it), then fails with LH_EUNAVAILABLE saying why. Bad SQL is LH_EINVAL with DuckDB's message
  * (which carries the LINE and a caret at the position). */
 lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cursor **out,
                       lh_err *err);

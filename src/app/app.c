@@ -212,6 +212,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                .max_temp_bytes = cfg->query_max_temp_size,
                                .max_string_length = cfg->query_max_string_length,
                                .table_functions = sql_table_functions,
+                               .short_timeout_ms = cfg->query_short_timeout_ms,
                                .max_per_client = cfg->query_max_per_client > 0
                                                      ? (int)cfg->query_max_per_client
                                                      : (int)(cfg->query_connections / 2 > 0 ? cfg->query_connections / 2 : 1)};

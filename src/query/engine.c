@@ -38,6 +38,7 @@ struct lh_query_engine {
     struct lh_query_lease *slots;
     int n_slots;
     int max_per_client; /* leases one client may hold at once; 0: no cap */
+    long long short_timeout_ms; /* statements with a deadline this short may use the reserved connection */
     pthread_mutex_t mu;
     pthread_cond_t slot_freed;
     pthread_cond_t watchdog_wake;
@@ -143,9 +144,30 @@ static lh_code run_internal(duckdb_connection conn, const char *sql, lh_err *err
  * and the strings a call makes are outside memory_limit: repeat('x', 2e9)
  * allocates 2 GB and runs past any deadline. Macros in main shadow the
  * built-ins (name resolution looks in main before system) and refuse a
- * length over max before the built-in runs. */
+ * length over max before the built-in runs; printf and format (overloads
+ * for 0..16 arguments) refuse huge or argument-given widths. */
 static lh_code bound_string_makers(duckdb_connection conn, long long max, lh_err *err)
 {
+    lh_buf fmt = {0};
+    /* printf/format widths and precisions: refused from 6 digits (100000) or when taken from an argument */
+    static const char *const pattern[] = {"printf", "%[^a-zA-Z%]*([0-9]{6}|[*])", "format",
+                                          "[{][^}]*:[^}]*([0-9]{6}|[{])"};
+    for (int k = 0; k < 4; k += 2) {
+        lh_buf_printf(&fmt, "CREATE MACRO %s", pattern[k]);
+        for (int n = 0; n <= 16; n++) {
+            lh_buf_puts(&fmt, n ? ", (f" : "(f");
+            for (int i = 1; i <= n; i++) lh_buf_printf(&fmt, ", a%d", i);
+            lh_buf_printf(&fmt, ") AS CASE WHEN regexp_matches(f, '%s') THEN error('%s(): widths of 100000 or more, "
+                                "or taken from an argument, are not allowed here') ELSE system.main.%s(f",
+                          pattern[k + 1], pattern[k], pattern[k]);
+            for (int i = 1; i <= n; i++) lh_buf_printf(&fmt, ", a%d", i);
+            lh_buf_puts(&fmt, ") END");
+        }
+        lh_buf_puts(&fmt, ";");
+    }
+    lh_code rc = run_internal(conn, fmt.data, err);
+    lh_buf_free(&fmt);
+    if (rc) return rc;
     char *sql = lh_xasprintf(
         "CREATE MACRO repeat(s, n) AS CASE WHEN CAST(len(s) AS HUGEINT) * n > %lld THEN "
         "error('repeat(): the result would be longer than query.max_string_length (%lld)') "
@@ -157,7 +179,7 @@ static lh_code bound_string_makers(duckdb_connection conn, long long max, lh_err
         "error('rpad(): the result would be longer than query.max_string_length (%lld)') "
         "ELSE system.main.rpad(s, n, fill) END",
         max, max, max, max, max, max);
-    lh_code rc = run_internal(conn, sql, err);
+    rc = run_internal(conn, sql, err);
     free(sql);
     return rc;
 }
@@ -260,6 +282,7 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     }
     for (int i = 0; i < e->n_slots; i++) e->slots[i].engine = e;
     e->max_per_client = opt->max_per_client;
+    e->short_timeout_ms = opt->short_timeout_ms;
     e->table_functions = opt->table_functions;
     e->sandboxed = opt->allowed_dirs != NULL;
     e->resolver = opt->resolver;
@@ -306,12 +329,12 @@ void lh_query_engine_close(lh_query_engine *e)
     free(e);
 }
 
-/* Admission (under e->mu): a named client holding k leases may take a free
- * connection when k < max_per_client and, unless k is 0, when one more stays
- * free — the last free connection is kept for a client that holds none, so a
- * client with long queries cannot make another's SELECT 1 wait. NULL
- * clients (the server's own work) count as holding none. */
-static bool admissible(lh_query_engine *e, const char *client, const char **why)
+/* Admission (under e->mu). The server's own work (no client) and short
+ * statements (timeout_ms <= short_timeout_ms) take any free connection;
+ * a long statement needs its client to hold fewer than max_per_client and
+ * leaves one connection free for short ones. So one client's long queries
+ * can neither fill the pool nor make anyone's short statement wait. */
+static bool admissible(lh_query_engine *e, const char *client, long long timeout_ms, const char **why)
 {
     int free_slots = 0, held = 0;
     for (int i = 0; i < e->n_slots; i++) {
@@ -320,12 +343,16 @@ static bool admissible(lh_query_engine *e, const char *client, const char **why)
     }
     *why = NULL;
     if (free_slots == 0) return false;
-    if (held == 0) return true;
+    if (!client || (timeout_ms > 0 && timeout_ms <= e->short_timeout_ms)) return true;
     if (e->max_per_client > 0 && held >= e->max_per_client) {
         *why = "per_client";
         return false;
     }
-    return free_slots >= 2;
+    if (e->short_timeout_ms > 0 && e->n_slots >= 2 && free_slots < 2) {
+        *why = "reserved";
+        return false;
+    }
+    return true;
 }
 
 /* Leases a free connection for client (may be NULL), waiting up to
@@ -339,7 +366,7 @@ static lh_code acquire(lh_query_engine *e, const char *client, long long timeout
     pthread_mutex_lock(&e->mu);
     for (;;) {
         const char *why;
-        bool admit = admissible(e, client, &why);
+        bool admit = admissible(e, client, timeout_ms, &why);
         for (int i = 0; admit && i < e->n_slots; i++) {
             struct lh_query_lease *s = &e->slots[i];
             if (s->busy) continue;
@@ -357,12 +384,17 @@ static lh_code acquire(lh_query_engine *e, const char *client, long long timeout
         }
         int rc = timeout_ms > 0 ? pthread_cond_timedwait(&e->slot_freed, &e->mu, &deadline)
                                 : pthread_cond_wait(&e->slot_freed, &e->mu);
-        if (rc == ETIMEDOUT && !admissible(e, client, &why)) {
+        if (rc == ETIMEDOUT && !admissible(e, client, timeout_ms, &why)) {
             pthread_mutex_unlock(&e->mu);
-            if (why)
+            if (why && !strcmp(why, "per_client"))
                 return lh_err_set(err, LH_EUNAVAILABLE,
                                   "%s already runs %d queries, the most one client may (query.max_per_client); "
                                   "try again later", client, e->max_per_client);
+            if (why)
+                return lh_err_set(err, LH_EUNAVAILABLE,
+                                  "all %d query connections but the one kept for short statements (timeout_ms <= "
+                                  "%lld, query.short_timeout_ms) are busy; try again later",
+                                  e->n_slots, e->short_timeout_ms);
             return lh_err_set(err, LH_EUNAVAILABLE,
                               "all %d query connections are busy; try again later", e->n_slots);
         }
