@@ -4,6 +4,7 @@
 // commit readable, no torn version, and a journal that recovers its WAL.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { assertClean, crashRun } from '../crash/crash.mjs';
@@ -113,5 +114,6 @@ describe('crash safety', () => {
     const r = await crashRun({ kills: 40 });
     assertClean(r);
     assert.ok(r.acknowledged.commits > 0 && r.kills === 40);
+    fs.rmSync(r.data, { recursive: true, force: true });
   });
 });
