@@ -26,6 +26,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_crc32c.h"
 #include "lakehouse/lh_mem.h"
 
 #include <errno.h>
@@ -62,42 +63,6 @@ typedef struct file_header {
 
 _Static_assert(sizeof(file_header) <= HEADER_SIZE, "header too large");
 
-/* ---- CRC32C (Castagnoli), SSE4.2 when present ---- */
-
-static uint32_t crc_table[256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p, size_t n)
-{
-    uint64_t c = crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        c = _mm_crc32_u64(c, w);
-    }
-    crc = (uint32_t)c;
-    for (; n; n--) crc = _mm_crc32_u8(crc, *p++);
-    return crc;
-}
-
-static uint32_t crc32c(uint32_t crc, const void *data, size_t n)
-{
-    pthread_once(&crc_once, crc_init);
-    const unsigned char *p = data;
-    crc = ~crc;
-    if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(crc, p, n);
-    for (; n; n--) crc = crc_table[(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-    return ~crc;
-}
 
 static uint64_t align_up(uint64_t n)
 {
@@ -109,7 +74,7 @@ static uint64_t align_up(uint64_t n)
 static lh_code write_at(int fd, uint64_t off, const void *p, size_t n, uint32_t *crc, const char *path, lh_err *err)
 {
     const char *c = p;
-    if (crc) *crc = crc32c(*crc, p, n);
+    if (crc) *crc = lh_crc32c(*crc, p, n);
     while (n) {
         ssize_t w = pwrite(fd, c, n, (off_t)off);
         if (w < 0 && errno == EINTR) continue;
@@ -127,7 +92,7 @@ static uint32_t crc_zeros(uint32_t crc, uint64_t n)
     static const unsigned char zeros[ALIGN];
     while (n) {
         size_t k = n < ALIGN ? (size_t)n : ALIGN;
-        crc = crc32c(crc, zeros, k);
+        crc = lh_crc32c(crc, zeros, k);
         n -= k;
     }
     return crc;
@@ -221,7 +186,7 @@ lh_code lh_hnsw_save(const lh_hnsw *h, const char *path, lh_err *err)
         if (rc == LH_OK) rc = write_at(fd, fh.sq_off + h->dim * sizeof(float), h->sq_step, h->dim * sizeof(float), &crc, tmp, err);
     }
     fh.data_crc = crc;
-    fh.header_crc = crc32c(0, &fh, offsetof(file_header, header_crc));
+    fh.header_crc = lh_crc32c(0, &fh, offsetof(file_header, header_crc));
     char header[HEADER_SIZE] = {0};
     memcpy(header, &fh, sizeof fh);
     if (rc == LH_OK) rc = write_at(fd, 0, header, HEADER_SIZE, NULL, tmp, err);
@@ -298,7 +263,7 @@ lh_code lh_hnsw_load(const char *path, lh_hnsw **out, lh_err *err)
     if (memcmp(fh.magic, MAGIC, 8) != 0) why = "wrong magic (not a Lakehouse HNSW index)";
     else if (fh.version != VERSION) why = "unsupported format version";
     else if (fh.header_size != HEADER_SIZE) why = "unexpected header size";
-    else if (crc32c(0, &fh, offsetof(file_header, header_crc)) != fh.header_crc) why = "header checksum mismatch";
+    else if (lh_crc32c(0, &fh, offsetof(file_header, header_crc)) != fh.header_crc) why = "header checksum mismatch";
     else if (fh.file_len != (uint64_t)st.st_size) why = "file length differs from its header (truncated?)";
     if (why) {
         close(fd);
@@ -380,8 +345,8 @@ void hnsw_file_reseal(unsigned char *data, size_t len)
     if (len < HEADER_SIZE) return;
     file_header fh;
     memcpy(&fh, data, sizeof fh);
-    if (fh.nodes_off < len) fh.data_crc = crc32c(0, data + fh.nodes_off, len - fh.nodes_off);
-    fh.header_crc = crc32c(0, &fh, offsetof(file_header, header_crc));
+    if (fh.nodes_off < len) fh.data_crc = lh_crc32c(0, data + fh.nodes_off, len - fh.nodes_off);
+    fh.header_crc = lh_crc32c(0, &fh, offsetof(file_header, header_crc));
     memcpy(data, &fh, sizeof fh);
 }
 
@@ -402,7 +367,7 @@ lh_code lh_hnsw_verify(const lh_hnsw *h, lh_err *err)
         const file_header *fh = h->mapping;
         /* the data CRC covers everything after the header, padding included;
          * deletes made since loading are private copies and change it */
-        uint32_t crc = crc32c(0, (const char *)h->mapping + fh->nodes_off, h->mapping_len - fh->nodes_off);
+        uint32_t crc = lh_crc32c(0, (const char *)h->mapping + fh->nodes_off, h->mapping_len - fh->nodes_off);
         if (crc != fh->data_crc && atomic_load(&h->deleted) == fh->deleted)
             return lh_err_set(err, LH_ECORRUPT, "index data checksum mismatch");
     }

@@ -8,6 +8,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_crc32c.h"
 #include "lakehouse/lh_mem.h"
 
 #include <errno.h>
@@ -26,44 +27,6 @@
 #define LH_MODEL_BUILD_PATH "build/model/use-lite-en.lhm"
 #endif
 
-/* ---- CRC-32C (Castagnoli): SSE4.2's crc32 where the CPU has it (~10 ms for
- * the 28 MB file), else a table ---- */
-
-static uint32_t crc_table[256];
-
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const unsigned char *p,
-                                                         size_t n)
-{
-    uint64_t c = crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        c = _mm_crc32_u64(c, w);
-    }
-    crc = (uint32_t)c;
-    for (; n; n--) crc = _mm_crc32_u8(crc, *p++);
-    return crc;
-}
-
-static uint32_t crc32c(const void *data, size_t n)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, crc_init);
-    const unsigned char *p = data;
-    uint32_t c = 0xFFFFFFFFu;
-    if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(c, p, n);
-    for (; n; n--) c = crc_table[(c ^ *p++) & 0xFF] ^ (c >> 8);
-    return ~c;
-}
 
 static uint32_t rd32(const unsigned char *p)
 {
@@ -293,11 +256,11 @@ static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool ve
                           "model file: version %u, this build reads %u (re-run make)",
                           rd32(base + 8), MODEL_VERSION);
     if (rd32(base + 12) != MODEL_HEADER_SIZE) return corrupt(err, "bad header size");
-    if (verify_crc && crc32c(base, 124) != rd32(base + 124))
+    if (verify_crc && lh_crc32c(0, base, 124) != rd32(base + 124))
         return corrupt(err, "header checksum mismatch");
     if (rd64(base + 56) != len)
         return corrupt(err, "file size differs from its header (truncated?)");
-    if (verify_crc && crc32c(base + MODEL_HEADER_SIZE, len - MODEL_HEADER_SIZE) != rd32(base + 120))
+    if (verify_crc && lh_crc32c(0, base + MODEL_HEADER_SIZE, len - MODEL_HEADER_SIZE) != rd32(base + 120))
         return corrupt(err, "data checksum mismatch");
     const float *t[NTENSORS];
     lh_code rc = read_tensors(base, len, rd64(base + 64), rd32(base + 48), t, err);
