@@ -922,6 +922,10 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
     }
     rc = ready_connection(e, c->slot, args->sql, err);
     if (rc == LH_OK && args->read_only) rc = check_datasets_only(e, c->slot->conn, args->sql, err);
+    /* the deadline (waiting for a connection counts) can pass during the check: that is a timeout, not a refusal */
+    if (rc && was_interrupted(c))
+        rc = lh_err_set(err, LH_ETIMEOUT, "query exceeded its timeout of %lld ms and was cancelled",
+                        (long long)args->timeout_ms);
     if (rc) goto fail;
     resolver_failure = LH_OK;
     if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
