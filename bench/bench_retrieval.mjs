@@ -10,7 +10,7 @@
 //   local   vector search over USE-Lite (the bundled model, in process)
 //   bm25    full-text search over the same chunks
 //   hybrid  the index's default fusion of local and bm25
-// then embedding throughput (chunks/s) of the sidecar while building, and
+// then embedding throughput (chunks/s) of the model while building, and
 // /v1/search latency (hybrid) under concurrent load on loopback.
 //
 // Options (environment): ROWS (2000 workers), QUERIES (300), CLIENTS (8),
@@ -90,7 +90,7 @@ async function startServer(dir) {
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     const h = await call(`${url}/health`, 'GET').catch(() => null);
-    if (h?.modules?.ai?.sidecar?.state === 'running') break;
+    if (h?.ready) break; // provider local runs in process: ready when the server is
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url, child };
