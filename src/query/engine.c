@@ -614,44 +614,6 @@ static const char *kind_by_word(const char *sql)
 
 typedef enum { SQL_QUERY, SQL_NOT_QUERY, SQL_UNPARSED } sql_class;
 
-typedef enum { TREE_OK, TREE_NOT_SELECT, TREE_UNPARSED, TREE_UNREADABLE } tree_state;
-
-/* The parse tree of sql as JSON (caller decrefs) and how it went: only a
- * SELECT serializes; TREE_UNREADABLE (no tree although DuckDB parsed it)
- * must fail closed. Locations are 2^64-1 where unknown: ints as reals. */
-static json_t *parse_tree(duckdb_connection conn, const char *sql, tree_state *state)
-{
-    json_t *j = NULL;
-    duckdb_prepared_statement st;
-    duckdb_result r;
-    *state = TREE_UNREADABLE;
-    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
-        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
-        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
-        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
-            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
-            j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), JSON_DECODE_INT_AS_REAL, NULL);
-        }
-        if (chunk) duckdb_destroy_data_chunk(&chunk);
-        duckdb_destroy_result(&r);
-    }
-    duckdb_destroy_prepare(&st);
-    if (j && json_is_true(json_object_get(j, "error"))) {
-        const char *type = json_string_value(json_object_get(j, "error_type")) ?: "";
-        *state = !strcmp(type, "not implemented") ? TREE_NOT_SELECT
-                 : !strcmp(type, "parser")        ? TREE_UNPARSED
-                                                  : TREE_UNREADABLE;
-        json_decref(j);
-        j = NULL;
-    } else if (j && json_is_array(json_object_get(j, "statements"))) {
-        *state = TREE_OK;
-    } else {
-        json_decref(j);
-        j = NULL;
-    }
-    return j;
-}
-
 /* Parses sql, without binding it, and says whether it is one SELECT. */
 static sql_class classify_unbound(duckdb_connection conn, const char *sql)
 {
@@ -659,9 +621,25 @@ static sql_class classify_unbound(duckdb_connection conn, const char *sql)
     idx_t n = duckdb_extract_statements(conn, sql, &ex);
     duckdb_destroy_extracted(&ex);
     if (n != 1) return SQL_UNPARSED;
-    tree_state state;
-    json_decref(parse_tree(conn, sql, &state));
-    return state == TREE_OK ? SQL_QUERY : state == TREE_NOT_SELECT ? SQL_NOT_QUERY : SQL_UNPARSED;
+    sql_class k = SQL_UNPARSED;
+    duckdb_prepared_statement st;
+    duckdb_result r;
+    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
+        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
+        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
+            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            json_t *j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), 0, NULL);
+            if (!json_is_true(json_object_get(j, "error"))) k = SQL_QUERY;
+            else if (!strcmp(json_string_value(json_object_get(j, "error_type")) ?: "", "not implemented"))
+                k = SQL_NOT_QUERY;
+            json_decref(j);
+        }
+        if (chunk) duckdb_destroy_data_chunk(&chunk);
+        duckdb_destroy_result(&r);
+    }
+    duckdb_destroy_prepare(&st);
+    return k;
 }
 
 /* LH_OK if sql only reads, else LH_EFORBIDDEN saying what it is. stmt is sql
@@ -749,7 +727,43 @@ static lh_code check_tree(lh_query_engine *e, json_t *node, int depth, lh_err *e
     return LH_OK;
 }
 
+typedef enum { TREE_OK, TREE_NOT_SELECT, TREE_UNPARSED, TREE_UNREADABLE } tree_state;
 
+/* The parse tree of sql as JSON (caller decrefs) and how it went: only a
+ * SELECT serializes; TREE_UNREADABLE (no tree although DuckDB parsed it)
+ * must fail closed. Locations are 2^64-1 where unknown: ints as reals. */
+static json_t *parse_tree(duckdb_connection conn, const char *sql, tree_state *state)
+{
+    json_t *j = NULL;
+    duckdb_prepared_statement st;
+    duckdb_result r;
+    *state = TREE_UNREADABLE;
+    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
+        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
+        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
+            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
+            j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), JSON_DECODE_INT_AS_REAL, NULL);
+        }
+        if (chunk) duckdb_destroy_data_chunk(&chunk);
+        duckdb_destroy_result(&r);
+    }
+    duckdb_destroy_prepare(&st);
+    if (j && json_is_true(json_object_get(j, "error"))) {
+        const char *type = json_string_value(json_object_get(j, "error_type")) ?: "";
+        *state = !strcmp(type, "not implemented") ? TREE_NOT_SELECT
+                 : !strcmp(type, "parser")        ? TREE_UNPARSED
+                                                  : TREE_UNREADABLE;
+        json_decref(j);
+        j = NULL;
+    } else if (j && json_is_array(json_object_get(j, "statements"))) {
+        *state = TREE_OK;
+    } else {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
 
 /* LH_OK if sql (a read-only statement about to be prepared) reads only
  * datasets; a statement that does not parse is left to prepare to refuse. */
