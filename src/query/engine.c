@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_hash.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_time.h"
@@ -31,7 +32,32 @@ struct lh_query_lease {
     struct timespec deadline; /* CLOCK_MONOTONIC */
     char *client;             /* who holds the lease (owned); NULL: not said */
     json_t *views;            /* temp views made for the running statement, dropped after it */
+    duckdb_prepared_statement serializer; /* json_serialize_sql($1), prepared on first use */
+    struct plan *plans;       /* PLANS_PER_CONNECTION prepared statements kept for reuse */
+    uint64_t uses;            /* statements run: the clock of plan reuse */
 };
+
+/* A prepared statement kept on its connection (DuckDB's plans belong to one).
+ * Reused only while the resolver gives every table name it resolved the same
+ * SQL as when it was prepared: a new version or a refusal replans. */
+#define PLANS_PER_CONNECTION 16
+struct plan {
+    char *sql;    /* owned; NULL: empty */
+    uint64_t hash;
+    uint64_t used; /* lease->uses when last run */
+    duckdb_prepared_statement stmt;
+    json_t *resolved; /* [[name, sql], ...] the resolver answered while preparing */
+};
+
+/* Statement texts that passed the datasets-only check: the check depends on
+ * the text alone and costs a json_serialize_sql round trip (about half of a
+ * `SELECT 1`), so repeated statements skip it. Direct-mapped by hash. */
+#define CHECKED_SLOTS 512
+#define CHECKED_MAX_LEN 4096
+typedef struct {
+    uint64_t hash;
+    char *sql; /* owned; NULL: empty */
+} checked_text;
 
 struct lh_query_engine {
     duckdb_database db;
@@ -49,6 +75,8 @@ struct lh_query_engine {
     lh_query_resolver resolver;
     lh_query_lister lister;
     void *resolver_ctx;
+    pthread_mutex_t checked_mu;
+    checked_text checked[CHECKED_SLOTS];
 };
 
 struct lh_query_cursor {
@@ -58,6 +86,7 @@ struct lh_query_cursor {
     long long max_result_bytes;
     struct timespec started;
     duckdb_prepared_statement stmt;
+    bool kept; /* stmt is a plan its connection keeps */
     duckdb_result result;
     bool has_result;
     size_t n_cols;
@@ -109,6 +138,11 @@ static _Thread_local bool binding_views;
  * only its message, as a Binder Error. */
 static _Thread_local lh_code resolver_failure;
 
+/* While this thread prepares a statement to keep: what the resolver answered
+ * ([[name, sql], ...]); JSON null once it answered something a plan cannot
+ * be checked against (an error, or "not a dataset"). */
+static _Thread_local json_t *resolving;
+
 /* Unknown table names go to the resolver; its SQL runs in their place through
  * DuckDB's query() table function. */
 static void replacement_scan(duckdb_replacement_scan_info info, const char *name, void *data)
@@ -117,6 +151,14 @@ static void replacement_scan(duckdb_replacement_scan_info info, const char *name
     lh_buf sql = {0};
     lh_err err;
     lh_code rc = e->resolver(e->resolver_ctx, name, binding_views, &sql, &err);
+    if (resolving && json_is_array(resolving)) {
+        if (rc == LH_OK && sql.len) {
+            json_array_append_new(resolving, json_pack("[ss]", name, sql.data));
+        } else {
+            json_decref(resolving);
+            resolving = json_null();
+        }
+    }
     if (rc == LH_OK && sql.len) {
         duckdb_replacement_scan_set_function_name(info, "query");
         duckdb_value v = duckdb_create_varchar(sql.data);
@@ -227,6 +269,59 @@ static lh_code empty_temp_dir(const char *dir, lh_err *err)
     return LH_OK;
 }
 
+/* ---- plans kept per connection ------------------------------------------ */
+
+static void plan_forget(struct plan *p)
+{
+    free(p->sql);
+    if (p->stmt) duckdb_destroy_prepare(&p->stmt);
+    json_decref(p->resolved);
+    memset(p, 0, sizeof *p);
+}
+
+/* The kept plan of sql on this connection if the resolver still answers as
+ * it did when sql was prepared (bindings cleared), else NULL. */
+static duckdb_prepared_statement plan_reuse(lh_query_engine *e, struct lh_query_lease *s, const char *sql)
+{
+    uint64_t hash = lh_hash_fnv1a(LH_FNV1A_BASIS, sql, strlen(sql));
+    struct plan *p = NULL;
+    for (int i = 0; i < PLANS_PER_CONNECTION && !p; i++)
+        if (s->plans[i].sql && s->plans[i].hash == hash && !strcmp(s->plans[i].sql, sql)) p = &s->plans[i];
+    if (!p) return NULL;
+    size_t i;
+    json_t *pair;
+    json_array_foreach(p->resolved, i, pair) {
+        lh_buf now = {0};
+        lh_err ignored;
+        bool same = e->resolver(e->resolver_ctx, json_string_value(json_array_get(pair, 0)), false, &now,
+                                &ignored) == LH_OK &&
+                    now.len && !strcmp(now.data, json_string_value(json_array_get(pair, 1)));
+        lh_buf_free(&now);
+        if (!same) {
+            plan_forget(p);
+            return NULL;
+        }
+    }
+    duckdb_clear_bindings(p->stmt);
+    p->used = ++s->uses;
+    return p->stmt;
+}
+
+/* Keeps stmt, prepared from sql with the resolver's answers resolved, in
+ * place of the least recently used plan. */
+static void plan_keep(struct lh_query_lease *s, const char *sql, duckdb_prepared_statement stmt, json_t *resolved)
+{
+    struct plan *p = &s->plans[0];
+    for (int i = 1; i < PLANS_PER_CONNECTION; i++)
+        if (s->plans[i].used < p->used) p = &s->plans[i];
+    plan_forget(p);
+    p->sql = lh_xstrdup(sql);
+    p->hash = lh_hash_fnv1a(LH_FNV1A_BASIS, sql, strlen(sql));
+    p->stmt = stmt;
+    p->resolved = json_incref(resolved);
+    p->used = ++s->uses;
+}
+
 lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out, lh_err *err)
 {
     duckdb_config config;
@@ -297,7 +392,9 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
         free(e);
         return rc;
     }
+    for (int i = 0; i < e->n_slots; i++) e->slots[i].plans = lh_xcalloc(PLANS_PER_CONNECTION, sizeof(struct plan));
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->checked_mu, NULL);
     pthread_cond_init(&e->slot_freed, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -319,11 +416,16 @@ void lh_query_engine_close(lh_query_engine *e)
     pthread_join(e->watchdog, NULL);
     for (int i = 0; i < e->n_slots; i++) {
         json_decref(e->slots[i].views);
+        if (e->slots[i].serializer) duckdb_destroy_prepare(&e->slots[i].serializer);
+        for (int p = 0; p < PLANS_PER_CONNECTION; p++) plan_forget(&e->slots[i].plans[p]);
+        free(e->slots[i].plans);
         duckdb_disconnect(&e->slots[i].conn);
     }
     duckdb_close(&e->db);
+    for (int i = 0; i < CHECKED_SLOTS; i++) free(e->checked[i].sql);
     pthread_cond_destroy(&e->watchdog_wake);
     pthread_cond_destroy(&e->slot_freed);
+    pthread_mutex_destroy(&e->checked_mu);
     pthread_mutex_destroy(&e->mu);
     free(e->slots);
     free(e);
@@ -614,44 +716,56 @@ static const char *kind_by_word(const char *sql)
 
 typedef enum { SQL_QUERY, SQL_NOT_QUERY, SQL_UNPARSED } sql_class;
 
-/* Parses sql, without binding it, and says whether it is one SELECT. */
-static sql_class classify_unbound(duckdb_connection conn, const char *sql)
+/* json_serialize_sql(sql) on the lease's connection, decoded with flags;
+ * NULL if it did not run. It parses without binding: nothing is read. */
+static json_t *serialize_sql(struct lh_query_lease *s, const char *sql, size_t flags)
 {
-    duckdb_extracted_statements ex = NULL;
-    idx_t n = duckdb_extract_statements(conn, sql, &ex);
-    duckdb_destroy_extracted(&ex);
-    if (n != 1) return SQL_UNPARSED;
-    sql_class k = SQL_UNPARSED;
-    duckdb_prepared_statement st;
+    if (!s->serializer && duckdb_prepare(s->conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)",
+                                         &s->serializer) == DuckDBError) {
+        duckdb_destroy_prepare(&s->serializer);
+        return NULL;
+    }
+    if (duckdb_bind_varchar(s->serializer, 1, sql) == DuckDBError) return NULL;
+    json_t *j = NULL;
     duckdb_result r;
-    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
-        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
+    if (duckdb_execute_prepared(s->serializer, &r) == DuckDBSuccess) {
         duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
         if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
             duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
-            json_t *j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), 0, NULL);
-            if (!json_is_true(json_object_get(j, "error"))) k = SQL_QUERY;
-            else if (!strcmp(json_string_value(json_object_get(j, "error_type")) ?: "", "not implemented"))
-                k = SQL_NOT_QUERY;
-            json_decref(j);
+            j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), flags, NULL);
         }
         if (chunk) duckdb_destroy_data_chunk(&chunk);
-        duckdb_destroy_result(&r);
     }
-    duckdb_destroy_prepare(&st);
+    duckdb_destroy_result(&r);
+    return j;
+}
+
+/* Parses sql, without binding it, and says whether it is one SELECT. */
+static sql_class classify_unbound(struct lh_query_lease *s, const char *sql)
+{
+    duckdb_extracted_statements ex = NULL;
+    idx_t n = duckdb_extract_statements(s->conn, sql, &ex);
+    duckdb_destroy_extracted(&ex);
+    if (n != 1) return SQL_UNPARSED;
+    json_t *j = serialize_sql(s, sql, 0);
+    sql_class k = SQL_UNPARSED;
+    if (j && !json_is_true(json_object_get(j, "error"))) k = SQL_QUERY;
+    else if (j && !strcmp(json_string_value(json_object_get(j, "error_type")) ?: "", "not implemented"))
+        k = SQL_NOT_QUERY;
+    json_decref(j);
     return k;
 }
 
 /* LH_OK if sql only reads, else LH_EFORBIDDEN saying what it is. stmt is sql
  * prepared, or NULL when preparing failed: then LH_OK means "not refused; the
  * prepare error stands". */
-static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_prepared_statement stmt,
+static lh_code check_read_only(struct lh_query_lease *s, const char *sql, duckdb_prepared_statement stmt,
                                lh_err *err)
 {
     const char *inner = explained(sql);
     if (!stmt) {
-        if (inner) return check_read_only(conn, inner, NULL, err);
-        return classify_unbound(conn, sql) == SQL_NOT_QUERY ? refuse(err, kind_by_word(sql)) : LH_OK;
+        if (inner) return check_read_only(s, inner, NULL, err);
+        return classify_unbound(s, sql) == SQL_NOT_QUERY ? refuse(err, kind_by_word(sql)) : LH_OK;
     }
     duckdb_statement_type t = duckdb_prepared_statement_type(stmt);
     if (t == DUCKDB_STATEMENT_TYPE_SELECT) return LH_OK;
@@ -661,10 +775,10 @@ static lh_code check_read_only(duckdb_connection conn, const char *sql, duckdb_p
      * prepare what we took apart, it must at least parse as one */
     duckdb_prepared_statement inner_stmt;
     lh_code rc;
-    if (duckdb_prepare(conn, inner, &inner_stmt) == DuckDBSuccess)
-        rc = check_read_only(conn, inner, inner_stmt, err);
+    if (duckdb_prepare(s->conn, inner, &inner_stmt) == DuckDBSuccess)
+        rc = check_read_only(s, inner, inner_stmt, err);
     else
-        rc = classify_unbound(conn, inner) == SQL_QUERY ? LH_OK : refuse(err, kind_by_word(inner));
+        rc = classify_unbound(s, inner) == SQL_QUERY ? LH_OK : refuse(err, kind_by_word(inner));
     duckdb_destroy_prepare(&inner_stmt);
     return rc;
 }
@@ -732,23 +846,10 @@ typedef enum { TREE_OK, TREE_NOT_SELECT, TREE_UNPARSED, TREE_UNREADABLE } tree_s
 /* The parse tree of sql as JSON (caller decrefs) and how it went: only a
  * SELECT serializes; TREE_UNREADABLE (no tree although DuckDB parsed it)
  * must fail closed. Locations are 2^64-1 where unknown: ints as reals. */
-static json_t *parse_tree(duckdb_connection conn, const char *sql, tree_state *state)
+static json_t *parse_tree(struct lh_query_lease *s, const char *sql, tree_state *state)
 {
-    json_t *j = NULL;
-    duckdb_prepared_statement st;
-    duckdb_result r;
+    json_t *j = serialize_sql(s, sql, JSON_DECODE_INT_AS_REAL);
     *state = TREE_UNREADABLE;
-    if (duckdb_prepare(conn, "SELECT CAST(json_serialize_sql($1::VARCHAR) AS VARCHAR)", &st) == DuckDBSuccess &&
-        duckdb_bind_varchar(st, 1, sql) == DuckDBSuccess && duckdb_execute_prepared(st, &r) == DuckDBSuccess) {
-        duckdb_data_chunk chunk = duckdb_fetch_chunk(r);
-        if (chunk && duckdb_data_chunk_get_size(chunk) == 1) {
-            duckdb_string_t *v = duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, 0));
-            j = json_loadb(duckdb_string_t_data(v), duckdb_string_t_length(*v), JSON_DECODE_INT_AS_REAL, NULL);
-        }
-        if (chunk) duckdb_destroy_data_chunk(&chunk);
-        duckdb_destroy_result(&r);
-    }
-    duckdb_destroy_prepare(&st);
     if (j && json_is_true(json_object_get(j, "error"))) {
         const char *type = json_string_value(json_object_get(j, "error_type")) ?: "";
         *state = !strcmp(type, "not implemented") ? TREE_NOT_SELECT
@@ -765,24 +866,55 @@ static json_t *parse_tree(duckdb_connection conn, const char *sql, tree_state *s
     return j;
 }
 
+static checked_text *checked_slot(lh_query_engine *e, const char *sql, uint64_t *hash)
+{
+    *hash = lh_hash_fnv1a(LH_FNV1A_BASIS, sql, strlen(sql));
+    return &e->checked[lh_hash_mix64(*hash) % CHECKED_SLOTS];
+}
+
+static bool was_checked(lh_query_engine *e, const char *sql)
+{
+    uint64_t hash;
+    checked_text *t = checked_slot(e, sql, &hash);
+    pthread_mutex_lock(&e->checked_mu);
+    bool hit = t->sql && t->hash == hash && !strcmp(t->sql, sql);
+    pthread_mutex_unlock(&e->checked_mu);
+    return hit;
+}
+
+static void remember_checked(lh_query_engine *e, const char *sql)
+{
+    if (strlen(sql) > CHECKED_MAX_LEN) return;
+    uint64_t hash;
+    checked_text *t = checked_slot(e, sql, &hash);
+    char *copy = lh_xstrdup(sql);
+    pthread_mutex_lock(&e->checked_mu);
+    char *old = t->sql;
+    t->sql = copy;
+    t->hash = hash;
+    pthread_mutex_unlock(&e->checked_mu);
+    free(old);
+}
+
 /* LH_OK if sql (a read-only statement about to be prepared) reads only
  * datasets; a statement that does not parse is left to prepare to refuse. */
-static lh_code check_datasets_only(lh_query_engine *e, duckdb_connection conn, const char *sql, lh_err *err)
+static lh_code check_datasets_only(lh_query_engine *e, struct lh_query_lease *s, const char *sql, lh_err *err)
 {
-    if (!e->table_functions) return LH_OK;
+    if (!e->table_functions || was_checked(e, sql)) return LH_OK;
     const char *inner = explained(sql);
     tree_state state;
-    json_t *tree = parse_tree(conn, inner ? inner : sql, &state);
+    json_t *tree = parse_tree(s, inner ? inner : sql, &state);
     if (state == TREE_UNPARSED) return LH_OK; /* a syntax error: prepare says where, binding nothing */
     if (state == TREE_UNREADABLE)
         return lh_err_set(err, LH_EFORBIDDEN, "this statement cannot be checked to read only datasets");
     if (state == TREE_NOT_SELECT) {
         /* the read-only policy refuses it, or (PIVOT) it cannot be checked */
-        lh_code rc = check_read_only(conn, inner ? inner : sql, NULL, err);
+        lh_code rc = check_read_only(s, inner ? inner : sql, NULL, err);
         return rc ? rc : refuse(err, NULL);
     }
     lh_code rc = check_tree(e, json_object_get(tree, "statements"), 0, err);
     json_decref(tree);
+    if (rc == LH_OK) remember_checked(e, sql);
     return rc;
 }
 
@@ -921,14 +1053,30 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         return rc;
     }
     rc = ready_connection(e, c->slot, args->sql, err);
-    if (rc == LH_OK && args->read_only) rc = check_datasets_only(e, c->slot->conn, args->sql, err);
+    if (rc == LH_OK && args->read_only) rc = check_datasets_only(e, c->slot, args->sql, err);
     /* the deadline (waiting for a connection counts) can pass during the check: that is a timeout, not a refusal */
     if (rc && was_interrupted(c))
         rc = lh_err_set(err, LH_ETIMEOUT, "query exceeded its timeout of %lld ms and was cancelled",
                         (long long)args->timeout_ms);
     if (rc) goto fail;
+    /* a statement that made no introspection views may keep its plan */
+    bool keep = !c->slot->views && strlen(args->sql) <= CHECKED_MAX_LEN;
+    if (keep && (c->stmt = plan_reuse(e, c->slot, args->sql))) {
+        c->kept = true;
+        goto run;
+    }
     resolver_failure = LH_OK;
-    if (duckdb_prepare(c->slot->conn, args->sql, &c->stmt) == DuckDBError) {
+    resolving = keep ? json_array() : NULL;
+    duckdb_state prep = duckdb_prepare(c->slot->conn, args->sql, &c->stmt);
+    json_t *resolved = resolving;
+    resolving = NULL;
+    if (prep == DuckDBSuccess && json_is_array(resolved) &&
+        (!args->read_only || check_read_only(c->slot, args->sql, c->stmt, NULL) == LH_OK)) {
+        plan_keep(c->slot, args->sql, c->stmt, resolved);
+        c->kept = true;
+    }
+    json_decref(resolved);
+    if (prep == DuckDBError) {
         const char *msg = duckdb_prepare_error(c->stmt);
         lh_code code = was_interrupted(c) ? LH_ETIMEOUT : resolver_failure ? resolver_failure : prepare_error_code(msg);
         rc = lh_err_set(err, code, "%s", msg ? msg : "cannot prepare statement");
@@ -937,7 +1085,7 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
             drop_system_suggestion(err->message);
         }
         lh_err refused;
-        if (args->read_only && rc != LH_ETIMEOUT && check_read_only(c->slot->conn, args->sql, NULL, &refused)) {
+        if (args->read_only && rc != LH_ETIMEOUT && check_read_only(c->slot, args->sql, NULL, &refused)) {
             if (err) *err = refused;
             rc = refused.code;
         } else {
@@ -945,8 +1093,9 @@ lh_code lh_query_open(lh_query_engine *e, const lh_query_args *args, lh_query_cu
         }
         goto fail;
     }
+run:
     if (args->read_only) {
-        rc = check_read_only(c->slot->conn, args->sql, c->stmt, err);
+        rc = check_read_only(c->slot, args->sql, c->stmt, err);
         if (rc) goto fail;
     }
     rc = bind_params(c, args->params, err);
@@ -987,7 +1136,7 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
     lh_code rc = acquire(e, NULL, 10000, &slot, err);
     if (rc) return rc;
     rc = ready_connection(e, slot, sql, err);
-    if (rc == LH_OK) rc = check_datasets_only(e, slot->conn, sql, err);
+    if (rc == LH_OK) rc = check_datasets_only(e, slot, sql, err);
     if (rc) {
         drop_views(slot);
         release(e, slot);
@@ -1004,14 +1153,14 @@ lh_code lh_query_check(lh_query_engine *e, const char *sql, lh_err *err)
             drop_system_suggestion(err->message);
         }
         lh_err refused;
-        if (check_read_only(slot->conn, sql, NULL, &refused)) {
+        if (check_read_only(slot, sql, NULL, &refused)) {
             if (err) *err = refused;
             rc = refused.code;
         } else {
             explain_file_access(e, err);
         }
     } else {
-        rc = check_read_only(slot->conn, sql, stmt, err);
+        rc = check_read_only(slot, sql, stmt, err);
     }
     duckdb_destroy_prepare(&stmt);
     drop_views(slot);
@@ -1023,7 +1172,7 @@ void lh_query_close(lh_query_cursor *c)
 {
     if (!c) return;
     if (c->has_result) duckdb_destroy_result(&c->result);
-    if (c->stmt) duckdb_destroy_prepare(&c->stmt);
+    if (c->stmt && !c->kept) duckdb_destroy_prepare(&c->stmt);
     for (size_t i = 0; i < c->n_cols; i++) {
         free(c->names[i]);
         lh_type_node_free(&c->types[i]);

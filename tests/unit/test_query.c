@@ -342,12 +342,14 @@ static struct {
     bool listed;        /* the lister names t */
     int data_reads;     /* resolutions that read "data" */
     int schema_reads;   /* schema-only resolutions */
+    bool deleted;       /* t is deleted */
 } fake;
 
 static lh_code fake_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql, lh_err *err)
 {
     (void)ctx;
     int v;
+    if (!strcmp(name, "t") && fake.deleted) return lh_err_set(err, LH_ENOTFOUND, "dataset t is deleted");
     if (!strcmp(name, "t")) v = fake.version;
     else if (!strcmp(name, "t@1")) v = 1;
     else if (!strcmp(name, "t@2")) v = 2;
@@ -544,10 +546,11 @@ static void test_datasets_only(void **state)
         "SELECT 1; SELECT * FROM read_text('/etc/hostname')",
         "SELECT * FROM query('SELECT 1')",
     };
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-        if (run_on(e, refused[i], &err)) fail_msg("%s: accepted", refused[i]);
+    for (size_t i = 0; i < 2 * sizeof refused / sizeof refused[0]; i++) { /* twice: refusals are not remembered */
+        const char *sql = refused[i % (sizeof refused / sizeof refused[0])];
+        if (run_on(e, sql, &err)) fail_msg("%s: accepted", sql);
         if (err.code != LH_EFORBIDDEN || !strstr(err.message, "reads datasets, not files"))
-            fail_msg("%s: %d %s", refused[i], err.code, err.message);
+            fail_msg("%s: %d %s", sql, err.code, err.message);
     }
     /* syntax errors keep DuckDB's message; non-SELECTs the read-only one */
     assert_null(run_on(e, "SELEC 1", &err));
@@ -557,6 +560,59 @@ static void test_datasets_only(void **state)
     assert_non_null(strstr(err.message, "read-only"));
     assert_int_equal(lh_query_check(e, "SELECT * FROM read_text('x')", &err), LH_EFORBIDDEN);
     assert_int_equal(lh_query_check(e, "SELECT * FROM t", &err), LH_OK);
+    lh_query_engine_close(e);
+}
+
+/* Kept plans: a statement run again reuses its connection's plan only while
+ * the resolver answers as before — a new version, a deletion or new
+ * parameters are never answered from the old plan. */
+static void test_kept_plans(void **state)
+{
+    (void)state;
+    lh_query_options o = {.threads = 1, .connections = 1, .resolver = fake_resolve, .lister = fake_list};
+    lh_query_engine *e;
+    lh_err err;
+    if (lh_query_engine_open(&o, &e, &err)) fail_msg("%s", err.message);
+    fake.version = 1;
+    fake.deleted = false;
+    const char *sql = "SELECT count(*) AS n, max(typeof(a)) AS ty FROM t";
+    for (int i = 0; i < 3; i++) expect_csv(e, sql, "n,ty\r\n10,BIGINT\r\n");
+    fake.version = 2;
+    expect_csv(e, sql, "n,ty\r\n20,VARCHAR\r\n");
+    expect_csv(e, sql, "n,ty\r\n20,VARCHAR\r\n");
+    fake.deleted = true;
+    assert_null(run_on(e, sql, &err));
+    assert_int_equal(err.code, LH_ENOTFOUND);
+    fake.deleted = false;
+    fake.version = 1;
+    expect_csv(e, sql, "n,ty\r\n10,BIGINT\r\n");
+    /* more statements than a connection keeps: each still answers its own */
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 40; i++) {
+            char q[64], want[32];
+            snprintf(q, sizeof q, "SELECT %d + count(*) AS n FROM t", i);
+            snprintf(want, sizeof want, "n\r\n%d\r\n", i + 10);
+            expect_csv(e, q, want);
+        }
+    /* a kept plan takes new parameters */
+    for (int i = 0; i < 3; i++) {
+        lh_query_cursor *c;
+        json_t *params = json_pack("[i]", i);
+        lh_query_args args = {.sql = "SELECT CAST($1 AS INTEGER) * 2 AS d", .timeout_ms = 10000,
+                              .read_only = true, .params = params};
+        if (lh_query_open(e, &args, &c, &err)) fail_msg("%s", err.message);
+        lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_CSV, 0);
+        lh_buf out = {0};
+        bool done = false;
+        while (!done) assert_int_equal(lh_result_writer_next(w, &out, &done, &err), LH_OK);
+        char want[32];
+        snprintf(want, sizeof want, "d\r\n%d\r\n", 2 * i);
+        assert_string_equal(out.data, want);
+        lh_buf_free(&out);
+        lh_result_writer_free(w);
+        lh_query_close(c);
+        json_decref(params);
+    }
     lh_query_engine_close(e);
 }
 
@@ -666,7 +722,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
         cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
-        cmocka_unit_test(test_datasets_only),
+        cmocka_unit_test(test_datasets_only),      cmocka_unit_test(test_kept_plans),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
