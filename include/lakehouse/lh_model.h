@@ -66,6 +66,12 @@ lh_code lh_model_tokenize(const lh_model *m, const char *text, size_t len, int32
 lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t *lens, size_t n,
                        float *out, int threads, lh_err *err);
 
+/* Embeds one text (len bytes) into out[LH_MODEL_DIM], in one pass with
+ * the texts of concurrent callers (queries: a pass reads every weight once,
+ * so a batch costs little more than one text). Never waits for company.
+ * The vector is the one lh_model_embed gives. */
+lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out, lh_err *err);
+
 /* ---- kernels (process-wide; for tests and benchmarks) ---- */
 
 /* "avx512", "avx2" or "scalar": the matrix kernel in use (the widest the CPU

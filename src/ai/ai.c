@@ -280,6 +280,16 @@ static lh_code embed_local(lh_ai *ai, const char *const *texts, size_t n,
     if (!v)
         return lh_err_set(err, LH_ENOMEM, "out of memory for %zu vectors of %u dimensions", n,
                           LH_MODEL_DIM);
+    if (n == 1) { /* a query: embedded with its concurrent peers */
+        lh_code rc = lh_model_embed_one(ai->local, texts[0], texts[0] ? strlen(texts[0]) : 0, v, err);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+        *out = v;
+        *dim = LH_MODEL_DIM;
+        return LH_OK;
+    }
     for (size_t start = 0; start < n; start += LOCAL_CHUNK) {
         size_t m = n - start < LOCAL_CHUNK ? n - start : LOCAL_CHUNK;
         lh_code rc =

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 struct stream {
+    lh_app *app; /* scrubs a failure before the client sees it */
     lh_query_cursor *cursor;
     lh_result_writer *writer;
     lh_result_format format;
@@ -47,6 +48,7 @@ static ssize_t stream_fill(void *ctx, char *buf, size_t max)
         st->sent = 0;
         lh_err err;
         if (lh_result_writer_next(st->writer, &st->pending, &st->done, &err) != LH_OK) {
+            lh_app_error_scrub(st->app, err.code, &err);
             if (st->format != LH_FORMAT_NDJSON) return -1; /* csv: cut the stream short */
             lh_buf_puts(&st->pending, "{\"error\":{\"code\":");
             lh_buf_json_string(&st->pending, lh_code_name(err.code), strlen(lh_code_name(err.code)));
@@ -115,7 +117,8 @@ void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
     }
     if (run.format == LH_FORMAT_JSON) {
         lh_buf out = {0};
-        if (!lh_api_failed(res, lh_app_sql_json(run.cursor, run.max_rows, &out, &err), &err)) {
+        rc = lh_app_error_scrub(b->app, lh_app_sql_json(run.cursor, run.max_rows, &out, &err), &err);
+        if (!lh_api_failed(res, rc, &err)) {
             size_t len = out.len;
             lh_http_res_bytes(res, 200, "application/json", lh_buf_detach(&out), len);
         }
@@ -124,6 +127,7 @@ void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
         return;
     }
     struct stream *st = lh_xcalloc(1, sizeof *st);
+    st->app = b->app;
     st->cursor = run.cursor;
     st->format = run.format;
     st->writer = lh_result_writer_new(run.cursor, run.format, run.max_rows);

@@ -25,6 +25,8 @@
 
 #define VEC_COMMIT_ATTEMPTS 50 /* lost races a version or promotion survives (lh_manifests) */
 #define QCACHE_SLOTS 512
+#define RCACHE_SETS 2048
+#define RCACHE_WAYS 4
 
 /* The two write-once logs of an index (lh_manifests.h): versions
  * _catalog/indexes/<name>/v<N>.json and promotions
@@ -64,6 +66,15 @@ struct lh_vectors {
         float *vec;
         uint32_t dim;
     } qcache[QCACHE_SLOTS];
+    /* source rows of recent hits, by dataset version and id (search.c), a
+     * set-associative LRU: versions never change, so an entry is never stale */
+    pthread_mutex_t rcache_mu;
+    uint64_t rcache_clock;
+    struct rcache_entry {
+        char *key;
+        json_t *row; /* never modified once cached: shared read-only */
+        uint64_t used;
+    } rcache[RCACHE_SETS][RCACHE_WAYS];
 };
 
 /* What a writer has prepared: the graph and ids of the new version, the
@@ -142,5 +153,6 @@ void vec_worker_stop(lh_vectors *v);
 /* ---- search.c ---- */
 
 void vec_qcache_free(lh_vectors *v);
+void vec_rcache_free(lh_vectors *v);
 
 #endif

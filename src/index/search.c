@@ -186,58 +186,128 @@ static lh_code filter_bitmap(lh_vectors *v, const lh_vindex *x, const char *filt
     return rc ? lh_err_wrap(err, "filter") : LH_OK;
 }
 
-/* ---- source rows ---- */
+/* ---- source rows: a direct-mapped cache in front of one SQL query for
+ * the rows not in it ---- */
 
-/* {id as JSON text: row object} for the hits, from the dataset version embedded. */
+static struct rcache_entry *rcache_set(lh_vectors *v, const char *key)
+{
+    return v->rcache[lh_hash_mix64(lh_hash_fnv1a(LH_FNV1A_BASIS, key, strlen(key))) % RCACHE_SETS];
+}
+
+/* The cached row of key (a new reference), or NULL. */
+static json_t *rcache_get(lh_vectors *v, const char *key)
+{
+    struct rcache_entry *set = rcache_set(v, key);
+    json_t *row = NULL;
+    pthread_mutex_lock(&v->rcache_mu);
+    for (int w = 0; w < RCACHE_WAYS && !row; w++)
+        if (set[w].key && !strcmp(set[w].key, key)) {
+            row = json_incref(set[w].row);
+            set[w].used = ++v->rcache_clock;
+        }
+    pthread_mutex_unlock(&v->rcache_mu);
+    return row;
+}
+
+/* Caches row under key in place of its set's least recently used entry. */
+static void rcache_put(lh_vectors *v, const char *key, json_t *row)
+{
+    struct rcache_entry *set = rcache_set(v, key), *e = &set[0];
+    char *copy = lh_xstrdup(key);
+    pthread_mutex_lock(&v->rcache_mu);
+    for (int w = 1; w < RCACHE_WAYS; w++)
+        if (set[w].used < e->used) e = &set[w];
+    char *old_key = e->key;
+    json_t *old_row = e->row;
+    *e = (struct rcache_entry){.key = copy, .row = json_incref(row), .used = ++v->rcache_clock};
+    pthread_mutex_unlock(&v->rcache_mu);
+    free(old_key);
+    json_decref(old_row);
+}
+
+void vec_rcache_free(lh_vectors *v)
+{
+    for (size_t i = 0; i < RCACHE_SETS; i++)
+        for (int w = 0; w < RCACHE_WAYS; w++) {
+            free(v->rcache[i][w].key);
+            json_decref(v->rcache[i][w].row);
+        }
+}
+
+/* The key of an id in a row map: a string as it is, else its JSON text. */
+static char *id_key(const json_t *id)
+{
+    return json_is_string(id) ? lh_xstrdup(json_string_value(id)) : json_dumps(id, JSON_ENCODE_ANY);
+}
+
+/* {id key: row object} for the hits, from the dataset version embedded. */
 static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, json_t **out, lh_err *err)
 {
     const json_t *origin = json_object_get(x->manifest, "origin");
+    char *table = lh_xasprintf("%s@%" PRId64, str(origin, "dataset"), num(origin, "version"));
+    json_t *by_id = json_object();
     lh_buf sql = {0};
     lh_buf_puts(&sql, "SELECT * FROM ");
-    source_table(&sql, origin);
+    lh_sql_quote_ident(&sql, table);
     lh_buf_puts(&sql, " WHERE CAST(");
     lh_sql_quote_ident(&sql, str(origin, "id_column"));
     lh_buf_puts(&sql, lh_idtab_strings(x->ids) ? " AS VARCHAR) IN (" : " AS BIGINT) IN (");
+    size_t misses = 0;
     for (size_t i = 0; i < f->n; i++) {
-        lh_id id = lh_idtab_get(x->ids, f->hits[i].label);
-        if (i) lh_buf_puts(&sql, ", ");
-        if (lh_idtab_strings(x->ids)) {
-            char *s = lh_xstrndup(id.s, id.len);
-            lh_sql_quote_literal(&sql, s);
-            free(s);
+        json_t *idv = lh_idtab_json(x->ids, f->hits[i].label);
+        char *key = id_key(idv), *ck = lh_xasprintf("%s\x1f%s", table, key);
+        json_t *row = rcache_get(v, ck);
+        if (row) {
+            json_object_set_new(by_id, key, row);
         } else {
-            lh_buf_printf(&sql, "%" PRId64, id.i);
+            lh_id id = lh_idtab_get(x->ids, f->hits[i].label);
+            if (misses++) lh_buf_puts(&sql, ", ");
+            if (lh_idtab_strings(x->ids)) lh_sql_quote_literal(&sql, key);
+            else lh_buf_printf(&sql, "%" PRId64, id.i);
         }
+        free(ck);
+        free(key);
+        json_decref(idv);
     }
     lh_buf_puts(&sql, ")");
-    lh_query_args qa = {.sql = sql.data, .timeout_ms = 30000, .read_only = true};
-    lh_query_cursor *c;
-    lh_code rc = lh_query_open(v->cfg.sandbox, &qa, &c, err);
+    lh_code rc = LH_OK;
+    json_t *res = NULL;
+    if (misses) {
+        lh_query_args qa = {.sql = sql.data, .timeout_ms = 30000, .read_only = true};
+        lh_query_cursor *c;
+        rc = lh_query_open(v->cfg.sandbox, &qa, &c, err);
+        lh_buf body = {0};
+        if (rc == LH_OK) {
+            lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, (long long)misses + 1);
+            bool done = false;
+            while (rc == LH_OK && !done) rc = lh_result_writer_next(w, &body, &done, err);
+            lh_result_writer_free(w);
+            lh_query_close(c);
+        }
+        res = rc == LH_OK ? json_loadb(body.data, body.len, 0, NULL) : NULL;
+        lh_buf_free(&body);
+        if (rc == LH_OK && !res) rc = lh_err_set(err, LH_EINTERNAL, "cannot read the source rows");
+    }
     lh_buf_free(&sql);
-    if (rc) return rc;
-    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, (long long)f->n + 1);
-    lh_buf body = {0};
-    bool done = false;
-    while (rc == LH_OK && !done) rc = lh_result_writer_next(w, &body, &done, err);
-    lh_result_writer_free(w);
-    lh_query_close(c);
-    json_t *res = rc == LH_OK ? json_loadb(body.data, body.len, 0, NULL) : NULL;
-    lh_buf_free(&body);
-    if (rc) return rc;
-    if (!res) return lh_err_set(err, LH_EINTERNAL, "cannot read the source rows");
-    json_t *cols = json_object_get(res, "columns"), *by_id = json_object();
+    json_t *cols = json_object_get(res, "columns");
     size_t idcol = 0, i, j;
     json_t *col, *row;
     json_array_foreach(cols, i, col) if (!strcmp(str(col, "name"), str(origin, "id_column"))) idcol = i;
     json_array_foreach(json_object_get(res, "rows"), i, row) {
         json_t *o = json_object();
         json_array_foreach(cols, j, col) json_object_set(o, str(col, "name"), json_array_get(row, j));
-        json_t *idv = json_array_get(row, idcol);
-        char *key = json_is_string(idv) ? lh_xstrdup(json_string_value(idv)) : json_dumps(idv, JSON_ENCODE_ANY);
+        char *key = id_key(json_array_get(row, idcol)), *ck = lh_xasprintf("%s\x1f%s", table, key);
+        rcache_put(v, ck, o);
         json_object_set_new(by_id, key, o);
+        free(ck);
         free(key);
     }
     json_decref(res);
+    free(table);
+    if (rc) {
+        json_decref(by_id);
+        return rc;
+    }
     *out = by_id;
     return LH_OK;
 }
@@ -256,7 +326,7 @@ static json_t *hit_json(const lh_vindex *x, const found *f, size_t i, json_t *ro
     }
     json_object_set_new(h, "chunk_text", json_string(x->text->chunks[f->hits[i].label]));
     if (rows) {
-        char *key = json_is_string(id) ? lh_xstrdup(json_string_value(id)) : json_dumps(id, JSON_ENCODE_ANY);
+        char *key = id_key(id);
         json_t *row = json_object_get(rows, key);
         json_object_set(h, "row", row ? row : json_null());
         free(key);

@@ -253,3 +253,62 @@ lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
     return LH_OK;
 }
+
+/* ---- one text at a time, embedded together ----
+ *
+ * A single text reads every weight once (~18 MB): concurrent queries are
+ * bound by memory, not arithmetic. So callers queue their text; whoever
+ * finds no batch running embeds all that are queued (itself included) in
+ * one pass, and the others wait for it. Nobody waits for a batch to fill:
+ * a lone caller runs at once. A text's vector does not depend on its
+ * batch-mates (see gemm.c). */
+
+#define QUEUE_MAX 32 /* texts embedded in one pass at most */
+
+struct model_waiting {
+    const char *text;
+    size_t len;
+    float *out;
+    bool done;
+    struct model_waiting *next;
+};
+
+lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out, lh_err *err)
+{
+    (void)err;
+    struct model_waiting me = {.text = text ? text : "", .len = text ? len : 0, .out = out};
+    pthread_mutex_lock(&m->queue_mu);
+    struct model_waiting **tail = &m->queue;
+    while (*tail) tail = &(*tail)->next;
+    *tail = &me;
+    while (!me.done) {
+        if (m->leading) {
+            pthread_cond_wait(&m->queue_done, &m->queue_mu);
+            continue;
+        }
+        /* lead: take up to QUEUE_MAX waiting texts, embed them unlocked */
+        m->leading = true;
+        struct model_waiting *batch[QUEUE_MAX];
+        size_t n = 0;
+        while (m->queue && n < QUEUE_MAX) {
+            batch[n++] = m->queue;
+            m->queue = m->queue->next;
+        }
+        pthread_mutex_unlock(&m->queue_mu);
+        const char *texts[QUEUE_MAX];
+        size_t lens[QUEUE_MAX];
+        float *vecs = lh_xmalloc(n * LH_MODEL_DIM * sizeof *vecs);
+        for (size_t i = 0; i < n; i++) texts[i] = batch[i]->text, lens[i] = batch[i]->len;
+        lh_model_embed(m, texts, lens, n, vecs, 0, NULL); /* fails only on NULL arguments */
+        pthread_mutex_lock(&m->queue_mu);
+        for (size_t i = 0; i < n; i++) {
+            memcpy(batch[i]->out, vecs + i * LH_MODEL_DIM, LH_MODEL_DIM * sizeof *vecs);
+            batch[i]->done = true;
+        }
+        free(vecs);
+        m->leading = false;
+        pthread_cond_broadcast(&m->queue_done);
+    }
+    pthread_mutex_unlock(&m->queue_mu);
+    return LH_OK;
+}

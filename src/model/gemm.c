@@ -13,11 +13,14 @@
 
 #include "lakehouse/lh_mem.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define P MODEL_PANEL
 
@@ -318,6 +321,89 @@ static void gemm_avx512_bf16w(const float *A, size_t lda, size_t M, size_t K, co
     free(pack);
 }
 
+/* ---- AMX: bfloat16 tiles, float sums ----
+ *
+ * Sapphire Rapids and later multiply 16x32 by 32x16 bfloat16 tiles into a
+ * 16x16 float tile in one instruction. The weights are copied at open into
+ * tile order (lh_model: 16 columns x 2 k per 64-byte row); A is rounded to
+ * bfloat16 a block of 16 rows at a time. Each C element is still one sum
+ * over k in ascending pairs, independent of the other rows. */
+
+#define AMX_COLS 64 /* four 16-column C tiles at a time */
+
+struct amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) static void
+gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
+         size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    if (!Bh || N % AMX_COLS || K % 32) {
+        gemm_avx512(A, lda, M, K, B, NULL, N, bias, C, ldc, accumulate, relu);
+        return;
+    }
+    struct amx_config cfg = {.palette = 1};
+    for (int t = 0; t < 6; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    _tile_loadconfig(&cfg);
+    uint16_t *a = lh_xmalloc(16 * K * sizeof *a);
+    float out[16 * AMX_COLS];
+    const size_t pairs = K / 2;
+    for (size_t i0 = 0; i0 < M; i0 += 16) {
+        size_t rows = M - i0 < 16 ? M - i0 : 16;
+        for (size_t r = 0; r < 16; r++)
+            for (size_t k = 0; k < K; k++) a[r * K + k] = r < rows ? model_bf16(A[(i0 + r) * lda + k]) : 0;
+        for (size_t n0 = 0; n0 < N; n0 += AMX_COLS) {
+            const uint16_t *b = Bh + (n0 / 16) * pairs * 32; /* 16 columns x pairs x 2 per tile column */
+            const size_t next = pairs * 32;                   /* to the next 16 columns */
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (size_t k = 0; k < K; k += 32) {
+                const uint16_t *bk = b + (k / 2) * 32;
+                _tile_loadd(4, a + k, K * sizeof *a);
+                _tile_loadd(5, bk, 64);
+                _tile_dpbf16ps(0, 4, 5);
+                _tile_loadd(5, bk + next, 64);
+                _tile_dpbf16ps(1, 4, 5);
+                _tile_loadd(5, bk + 2 * next, 64);
+                _tile_dpbf16ps(2, 4, 5);
+                _tile_loadd(5, bk + 3 * next, 64);
+                _tile_dpbf16ps(3, 4, 5);
+            }
+            _tile_stored(0, out, AMX_COLS * sizeof *out);
+            _tile_stored(1, out + 16, AMX_COLS * sizeof *out);
+            _tile_stored(2, out + 32, AMX_COLS * sizeof *out);
+            _tile_stored(3, out + 48, AMX_COLS * sizeof *out);
+            for (size_t r = 0; r < rows; r++)
+                for (int q = 0; q < AMX_COLS / 32; q++)
+                    epilogue_avx512(C + (i0 + r) * ldc + n0 + 32 * q, _mm512_loadu_ps(out + r * AMX_COLS + 32 * q),
+                                    _mm512_loadu_ps(out + r * AMX_COLS + 32 * q + 16),
+                                    bias ? bias + n0 + 32 * q : NULL, accumulate, relu);
+        }
+    }
+    _tile_release();
+    free(a);
+}
+
+/* AMX needs the CPU's tiles and the kernel's leave to use them (Linux 5.16+). */
+static bool amx_usable(void)
+{
+    static _Atomic int usable = -1;
+    int u = atomic_load(&usable);
+    if (u >= 0) return u;
+    unsigned eax, ebx, ecx, edx;
+    u = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) && (edx & (1u << 24)) &&
+        __builtin_cpu_supports("avx512f") && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+                                                     18 /* XFEATURE_XTILEDATA */) == 0;
+    atomic_store(&usable, u);
+    return u;
+}
+
 /* ---- dispatch ---- */
 
 typedef void (*gemm_fn)(const float *, size_t, size_t, size_t, const float *, const uint16_t *,
@@ -329,7 +415,8 @@ static const struct {
 } kernels[] = {{"scalar", gemm_scalar},
                {"avx2", gemm_avx2},
                {"avx512", gemm_avx512},
-               {"avx512-bf16w", gemm_avx512_bf16w}};
+               {"avx512-bf16w", gemm_avx512_bf16w},
+               {"amx-bf16", gemm_amx}};
 
 static _Atomic int chosen = -1;
 
@@ -337,6 +424,7 @@ static bool supported(int k)
 {
     if (k == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (k == 2 || k == 3) return __builtin_cpu_supports("avx512f");
+    if (k == 4) return amx_usable();
     return true;
 }
 
@@ -361,9 +449,9 @@ void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, 
     kernels[current()].fn(A, lda, M, K, B, Bh, N, bias, C, ldc, accumulate, relu);
 }
 
-bool model_kernel_wants_bf16(void)
+model_bf16_layout model_kernel_bf16(void)
 {
-    return current() == 3;
+    return current() == 3 ? MODEL_BF16_PANELS : current() == 4 ? MODEL_BF16_TILES : MODEL_BF16_NONE;
 }
 
 const char *lh_model_kernel(void)

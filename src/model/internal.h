@@ -21,9 +21,11 @@
 
 #include "lakehouse/lh_model.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define MODEL_MAGIC       "LHMODEL\0"
 #define MODEL_VERSION     1u
@@ -69,6 +71,11 @@ struct lh_model {
     uint32_t *cps;
     int32_t *table; /* open addressing: piece ids, -1 empty */
     uint32_t table_mask;
+    /* lh_model_embed_one: texts waiting to be embedded together (forward.c) */
+    pthread_mutex_t queue_mu;
+    pthread_cond_t queue_done;
+    struct model_waiting *queue;
+    bool leading; /* a caller is embedding a batch */
 };
 
 /* The id of the piece spelled by cps[0..n), or -1. Later duplicates win, as
@@ -86,12 +93,22 @@ size_t model_tokenize(const lh_model *m, const char *text, size_t len, size_t ma
 
 /* C[M x N] = (accumulate ? C : 0) + A[M x K] . B[K x N] + bias (may be
  * NULL), then ReLU if relu. B in column panels of 32 (N a multiple of 32),
- * Bh the same in bfloat16 or NULL; A's rows lda floats apart, C's ldc. */
+ * Bh the same in bfloat16 (model_kernel_bf16's layout) or NULL; A's rows lda floats apart, C's ldc. */
 void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
                 size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu);
 
-/* The kernel in use reads bfloat16 copies of the weights (Bh) when given;
- * lh_model_open makes them then. */
-bool model_kernel_wants_bf16(void);
+/* The bfloat16 copies of the weights (Bh) the kernel in use reads, if any:
+ * lh_model_open makes them. Panels as B; tiles: each 16 columns, k-pair
+ * major, 16 columns x 2 k values a 64-byte row (AMX). */
+/* f rounded to bfloat16, to nearest even. */
+static inline uint16_t model_bf16(float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+typedef enum { MODEL_BF16_NONE, MODEL_BF16_PANELS, MODEL_BF16_TILES } model_bf16_layout;
+model_bf16_layout model_kernel_bf16(void);
 
 #endif

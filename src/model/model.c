@@ -210,22 +210,24 @@ static lh_code read_vocab(lh_model *m, const unsigned char *base, size_t len, ui
     return LH_OK;
 }
 
-/* ---- bfloat16 copies of the matrices, for the avx512-bf16w kernel ---- */
+/* ---- bfloat16 copies of the matrices, for the avx512-bf16w and amx kernels ---- */
 
-static const uint16_t *to_bf16(uint16_t **at, const float *src, size_t n)
+
+/* src: K x N in column panels of MODEL_PANEL; the copy in layout. */
+static const uint16_t *to_bf16(uint16_t **at, const float *src, size_t K, size_t N, model_bf16_layout layout)
 {
     uint16_t *dst = *at;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &src[i], 4);
-        dst[i] =
-            (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16); /* round to nearest even */
-    }
-    *at += n;
+    for (size_t k = 0; k < K; k++)
+        for (size_t n = 0; n < N; n++) {
+            size_t from = (n / MODEL_PANEL) * K * MODEL_PANEL + k * MODEL_PANEL + n % MODEL_PANEL;
+            size_t to = layout == MODEL_BF16_TILES ? (((n / 16) * (K / 2) + k / 2) * 16 + n % 16) * 2 + k % 2 : from;
+            dst[to] = model_bf16(src[from]);
+        }
+    *at += K * N;
     return dst;
 }
 
-static void make_bf16(lh_model *m)
+static void make_bf16(lh_model *m, model_bf16_layout layout)
 {
     size_t total = 256 * 768 + 256 * 512 * 2 + 512 * 1536 * 2 + 512 * 1536 + 512 * 512 +
                    512 * 1536 * 2 + 512 * 512;
@@ -234,13 +236,13 @@ static void make_bf16(lh_model *m)
     for (int l = 0; l < 2; l++) {
         model_layer *L = &m->layer[l];
         size_t d = (size_t)L->d;
-        L->qkv_h = to_bf16(&at, L->qkv_w, d * 3 * d);
-        L->out_h = to_bf16(&at, L->out_w, d * 512);
-        if (L->res_w) L->res_h = to_bf16(&at, L->res_w, 256 * 512);
-        L->ffn1_h = to_bf16(&at, L->ffn1_w, 512 * 1536);
-        L->ffn2_h = to_bf16(&at, L->ffn2_w, 1536 * 512);
+        L->qkv_h = to_bf16(&at, L->qkv_w, d, 3 * d, layout);
+        L->out_h = to_bf16(&at, L->out_w, d, 512, layout);
+        if (L->res_w) L->res_h = to_bf16(&at, L->res_w, 256, 512, layout);
+        L->ffn1_h = to_bf16(&at, L->ffn1_w, 512, 1536, layout);
+        L->ffn2_h = to_bf16(&at, L->ffn2_w, 1536, 512, layout);
     }
-    m->final_h = to_bf16(&at, m->final_w, 512 * 512);
+    m->final_h = to_bf16(&at, m->final_w, 512, 512, layout);
 }
 
 /* ---- open ---- */
@@ -285,7 +287,7 @@ static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool ve
     }
     m->final_w = t[i++];
     m->final_b = t[i++];
-    if (model_kernel_wants_bf16()) make_bf16(m);
+    if (model_kernel_bf16() != MODEL_BF16_NONE) make_bf16(m, model_kernel_bf16());
     return LH_OK;
 }
 
@@ -294,6 +296,8 @@ lh_code lh_model_open_buffer(const void *data, size_t len, bool verify_crc, lh_m
 {
     *out = NULL;
     lh_model *m = lh_xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->queue_mu, NULL);
+    pthread_cond_init(&m->queue_done, NULL);
     lh_code rc = parse(m, data, len, verify_crc, err);
     if (rc) {
         lh_model_close(m);
@@ -332,6 +336,8 @@ lh_code lh_model_open(const char *path, lh_model **out, lh_err *err)
     close(fd);
     if (map == MAP_FAILED) return lh_err_errno(err, LH_EIO, e, "cannot map model file %s", path);
     lh_model *m = lh_xcalloc(1, sizeof *m);
+    pthread_mutex_init(&m->queue_mu, NULL);
+    pthread_cond_init(&m->queue_done, NULL);
     m->mapping = map;
     m->mapping_len = len;
     lh_code rc = parse(m, map, len, true, err);
@@ -352,5 +358,7 @@ void lh_model_close(lh_model *m)
     free(m->cps);
     free(m->table);
     free(m->bf16);
+    pthread_mutex_destroy(&m->queue_mu);
+    pthread_cond_destroy(&m->queue_done);
     free(m);
 }

@@ -204,6 +204,22 @@ for (const provider of ['local', 'local-node']) describe(`text indexes with the 
     assert.equal((await call(`${srv.url}/v1/vectors/refresh/nope`, 'POST')).status, 404);
   });
 
+  it('carries the rows of the dataset version it embedded: a replaced row shows after the refresh, never before', async () => {
+    const put = (rows) => fetch(`${srv.url}/v1/ingest?dataset=crew&filename=crew.ndjson&mode=replace`, {
+      method: 'POST', body: rows.map((r) => JSON.stringify(r)).join('\n'),
+    });
+    assert.equal((await put([{ id: 1, name: 'Old Name', role: 'crane operator on night shifts' }])).status, 201);
+    const c = await call(`${srv.url}/v1/vectors/indexes`, 'POST', { name: 'crew_idx', dataset: 'crew', id_column: 'id', text_columns: ['role'] });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    const top = async () => (await call(`${srv.url}/v1/search`, 'POST', { index: 'crew_idx', query: 'crane operator', k: 1 })).body.hits[0].row.name;
+    assert.equal(await top(), 'Old Name');
+    assert.equal(await top(), 'Old Name'); // a second time: the row from memory, the same
+    assert.equal((await put([{ id: 1, name: 'New Name', role: 'crane operator on night shifts' }])).status, 201);
+    assert.equal(await top(), 'Old Name', 'the index still answers from the version it embedded');
+    assert.equal((await call(`${srv.url}/v1/vectors/refresh/crew`, 'POST')).status, 200);
+    assert.equal(await top(), 'New Name');
+  });
+
   it('answers with citations, extractive without a chat provider, and journals what it used', async () => {
     const a = await call(`${srv.url}/v1/ask`, 'POST', { question: 'Who can bake bread?', index: 'workers_idx', k: 3 });
     assert.equal(a.status, 200, JSON.stringify(a.body));

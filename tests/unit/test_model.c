@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,35 +272,82 @@ static void t_vectors_match_tfjs(void **state)
     assert_true(lh_model_use_kernel(best));
 }
 
-/* The optional kernel with bfloat16 weights (made when a model is opened
- * with it chosen): its quality loss, measured against tfjs. */
+/* The optional kernels with bfloat16 weights (copies made when a model is
+ * opened with one chosen): their quality loss against tfjs, and a text's
+ * vector still the same alone as in a batch. */
 static void t_vectors_bf16_weights(void **state)
 {
     (void)state;
     const char *before = lh_model_kernel();
-    if (!lh_model_use_kernel("avx512-bf16w")) skip();
-    lh_model *m16;
-    lh_err err;
-    assert_int_equal(lh_model_open(NULL, &m16, &err), LH_OK);
-    size_t stride = 2 * SAN_STRIDE, n = (ncases + stride - 1) / stride;
-    const char **texts = lh_xmalloc(n * sizeof *texts);
-    size_t *lens = lh_xmalloc(n * sizeof *lens);
-    for (size_t i = 0; i < n; i++)
-        texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
-    float *out = lh_xmalloc(n * LH_MODEL_DIM * sizeof *out);
-    assert_int_equal(lh_model_embed(m16, texts, lens, n, out, 0, &err), LH_OK);
-    double min = 1, sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        double c = cosine(out + i * LH_MODEL_DIM, cases[i * stride].vec);
-        sum += c;
-        if (c < min) min = c;
+    const char *names[] = {"avx512-bf16w", "amx-bf16"};
+    size_t ran = 0;
+    for (size_t k = 0; k < 2; k++) {
+        if (!lh_model_use_kernel(names[k])) continue;
+        ran++;
+        lh_model *m16;
+        lh_err err;
+        assert_int_equal(lh_model_open(NULL, &m16, &err), LH_OK);
+        size_t stride = 2 * SAN_STRIDE, n = (ncases + stride - 1) / stride;
+        const char **texts = lh_xmalloc(n * sizeof *texts);
+        size_t *lens = lh_xmalloc(n * sizeof *lens);
+        for (size_t i = 0; i < n; i++)
+            texts[i] = (const char *)cases[i * stride].bytes, lens[i] = cases[i * stride].len;
+        float *out = lh_xmalloc(n * LH_MODEL_DIM * sizeof *out);
+        assert_int_equal(lh_model_embed(m16, texts, lens, n, out, 0, &err), LH_OK);
+        double min = 1, sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            double c = cosine(out + i * LH_MODEL_DIM, cases[i * stride].vec);
+            sum += c;
+            if (c < min) min = c;
+        }
+        fprintf(stderr, "model-cosine kernel=%s texts=%zu min=%.6f mean=%.6f\n", names[k], n, min, sum / n);
+        assert_true(min >= 0.999);
+        for (size_t i = 0; i < n; i += 7) {
+            float alone[LH_MODEL_DIM];
+            assert_int_equal(lh_model_embed(m16, &texts[i], &lens[i], 1, alone, 1, &err), LH_OK);
+            assert_memory_equal(alone, out + i * LH_MODEL_DIM, sizeof alone);
+        }
+        free(out), free(texts), free(lens);
+        lh_model_close(m16);
     }
-    fprintf(stderr, "model-cosine kernel=avx512-bf16w texts=%zu min=%.6f mean=%.6f\n", n, min,
-            sum / n);
-    assert_true(min >= 0.999);
-    free(out), free(texts), free(lens);
-    lh_model_close(m16);
     assert_true(lh_model_use_kernel(before));
+    if (!ran) skip();
+}
+
+/* lh_model_embed_one from concurrent threads: each caller gets the vector
+ * its text has alone, whatever it was batched with. */
+typedef struct {
+    size_t first;
+    int bad;
+} one_job;
+
+static void *embed_one_thread(void *arg)
+{
+    one_job *j = arg;
+    for (size_t i = j->first; i < ncases; i += 4 * SAN_STRIDE) {
+        float v[LH_MODEL_DIM], alone[LH_MODEL_DIM];
+        lh_err err;
+        const char *t = (const char *)cases[i].bytes;
+        if (lh_model_embed_one(model, t, cases[i].len, v, &err) ||
+            lh_model_embed(model, &t, &cases[i].len, 1, alone, 1, &err) || memcmp(v, alone, sizeof v))
+            j->bad++;
+    }
+    return NULL;
+}
+
+static void t_embed_one_concurrent(void **state)
+{
+    (void)state;
+    pthread_t tid[4];
+    one_job jobs[4];
+    for (size_t t = 0; t < 4; t++) {
+        jobs[t] = (one_job){.first = t * SAN_STRIDE};
+        assert_int_equal(pthread_create(&tid[t], NULL, embed_one_thread, &jobs[t]), 0);
+    }
+    for (size_t t = 0; t < 4; t++) {
+        pthread_join(tid[t], NULL);
+        assert_int_equal(jobs[t].bad, 0);
+    }
 }
 
 /* A text's vector is bit-identical alone, in a batch, with any thread count. */
@@ -325,7 +373,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_file_checks),        cmocka_unit_test(t_tokenizer_exact),
         cmocka_unit_test(t_vectors_match_tfjs), cmocka_unit_test(t_vectors_bf16_weights),
-        cmocka_unit_test(t_deterministic),
+        cmocka_unit_test(t_deterministic),      cmocka_unit_test(t_embed_one_concurrent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
