@@ -13,7 +13,7 @@
 // then embedding throughput (chunks/s) of the model while building, and
 // /v1/search latency (hybrid) under concurrent load on loopback.
 //
-// Options (environment): ROWS (2000 workers), QUERIES (300), CLIENTS (8),
+// Options (environment): ROWS (2000 workers), QUERIES (300), CLIENTS (4),
 // SECONDS (10), LH_BIN (the binary).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,7 +23,7 @@ import path from 'node:path';
 const BIN = process.env.LH_BIN || path.resolve('bin/lakehouse');
 const ROWS = Number(process.env.ROWS || 2000);
 const QUERIES = Number(process.env.QUERIES || 300);
-const CLIENTS = Number(process.env.CLIENTS || 8);
+const CLIENTS = Number(process.env.CLIENTS || 4);
 const SECONDS = Number(process.env.SECONDS || 10);
 
 const ROLE = {
