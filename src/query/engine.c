@@ -99,6 +99,8 @@ const char *lh_query_duckdb_version(void)
     return duckdb_library_version();
 }
 
+#define REINTERRUPT_MS 50 /* how often a lease past its deadline is interrupted again */
+
 static bool before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
@@ -114,12 +116,18 @@ static void *watchdog_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &now);
         for (int i = 0; i < e->n_slots; i++) {
             struct lh_query_lease *s = &e->slots[i];
-            if (!s->busy || !s->has_deadline || s->interrupted) continue;
+            if (!s->busy || !s->has_deadline) continue;
+            struct timespec wake = s->deadline;
             if (!before(&now, &s->deadline)) {
+                /* DuckDB forgets an interrupt when the connection's next
+                 * statement starts (the deadline can pass between two):
+                 * repeat it until the lease is given back */
                 s->interrupted = true;
                 duckdb_interrupt(s->conn);
-            } else if (!have_next || before(&s->deadline, &next)) {
-                next = s->deadline;
+                wake = lh_time_after_ms(CLOCK_MONOTONIC, REINTERRUPT_MS);
+            }
+            if (!have_next || before(&wake, &next)) {
+                next = wake;
                 have_next = true;
             }
         }

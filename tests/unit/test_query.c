@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "lakehouse/lh_query.h"
+#include "lakehouse/lh_query_duckdb.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -248,6 +249,27 @@ static void test_timeout(void **state)
     /* the connection is healthy afterwards (the interrupt hit only that query) */
     out = run("SELECT 1", LH_FORMAT_CSV, 0, 1000, &err);
     assert_string_equal(out, "1\r\n1\r\n");
+    free(out);
+}
+
+/* A deadline that passes between two statements of a lease still stops the
+ * next one: DuckDB forgets an interrupt when a statement starts, so the
+ * watchdog repeats it (before, the statement below ran unbounded). */
+static void test_deadline_between_statements(void **state)
+{
+    (void)state;
+    lh_query_lease *lease;
+    lh_err err;
+    assert_int_equal(lh_query_lease_acquire(engine, 100, &lease, &err), LH_OK);
+    usleep(300 * 1000); /* the deadline passes while the lease is idle */
+    double t0 = now_ms();
+    lh_code rc = lh_query_exec(lh_query_lease_connection(lease), lease, "SELECT count(*) FROM range(1000000000000)", &err);
+    double elapsed = now_ms() - t0;
+    lh_query_lease_release(lease);
+    assert_int_equal(rc, LH_ETIMEOUT);
+    assert_true(elapsed < 5000);
+    char *out = run("SELECT 1", LH_FORMAT_CSV, 0, 1000, &err);
+    assert_non_null(out);
     free(out);
 }
 
@@ -718,7 +740,7 @@ int main(void)
         cmocka_unit_test(test_scalar_types),    cmocka_unit_test(test_temporal_types),
         cmocka_unit_test(test_nested_types),    cmocka_unit_test(test_formats),
         cmocka_unit_test(test_max_rows),        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_timeout),         cmocka_unit_test(test_pool_exhaustion),
+        cmocka_unit_test(test_timeout),         cmocka_unit_test(test_deadline_between_statements),         cmocka_unit_test(test_pool_exhaustion),
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
         cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
