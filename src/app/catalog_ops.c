@@ -11,9 +11,9 @@ static lh_code items(lh_code rc, json_t *list, const char *name, json_t *args, j
 
 LH_OP_RUN(lh_app_run_catalog_list)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_catalog_list(app->catalog, lh_op_bool(args, "include_deleted", false), &list, err);
+    if (rc == LH_OK) list = lh_app_visible(&call->who, list, "name", LH_BIND_DATASET);
     return items(rc, list, "datasets", args, out);
 }
 

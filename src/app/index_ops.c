@@ -39,10 +39,9 @@ static lh_code build_spec(json_t *args, const lh_op_ctx *call, lh_vectors_spec *
 
 LH_OP_RUN(lh_app_run_index_list)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_vectors_list(app->vectors, &list, err);
-    if (rc == LH_OK) *out = lh_op_page(list, "indexes", args);
+    if (rc == LH_OK) *out = lh_op_page(lh_app_visible(&call->who, list, "name", LH_BIND_INDEX), "indexes", args);
     return rc;
 }
 
@@ -145,11 +144,10 @@ LH_OP_RUN(lh_app_run_index_refresh)
 
 LH_OP_RUN(lh_app_run_index_stale)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_vectors_stale(app->vectors, &list, err);
     if (rc) return rc;
-    *out = lh_op_page(list, "stale", args);
+    *out = lh_op_page(lh_app_visible(&call->who, list, "index", LH_BIND_INDEX), "stale", args);
     json_object_set_new(*out, "refreshing", json_boolean(lh_vectors_refreshing(app->vectors)));
     return LH_OK;
 }

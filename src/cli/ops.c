@@ -76,12 +76,25 @@ static const action storage_actions[] = {
     {"rm", "storage.delete", "bucket,key", ""},
 };
 
+static const action profile_actions[] = {
+    {"list", "profiles.list", "", ""},
+    {"show", "profiles.get", "id", ""},
+    {"create", "profiles.create", "id", ""},
+    {"update", "profiles.update", "id", ""},
+    {"delete", "profiles.delete", "id", ""},
+    {"me", "profiles.me", "", ""},
+    {"keys", "keys.list", "profile", ""},
+    {"key-create", "keys.create", "profile", ""},
+    {"key-revoke", "keys.revoke", "profile,id", ""},
+};
+
 #define N(a) (sizeof a / sizeof *a)
 static const command commands[] = {
     {"catalog", "datasets and versions", catalog_actions, N(catalog_actions)},
     {"index", "vector and text indexes, their versions and live pointer", index_actions, N(index_actions)},
     {"journal", "the mutation journal and the error journal", journal_actions, N(journal_actions)},
     {"storage", "buckets and raw objects", storage_actions, N(storage_actions)},
+    {"profile", "profiles (who a caller is, what it may use) and their API keys", profile_actions, N(profile_actions)},
 };
 
 /* ---- help ---- */
@@ -377,7 +390,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
     if (!strcmp(op->name, "storage.get")) {
         lh_buf data = {0};
         bool rescued = false;
-        rc = lh_app_object_get(app, args, &data, &rescued, &err);
+        rc = lh_app_object_get(app, args, &call, &data, &rescued, &err);
         if (rc == LH_OK) {
             FILE *f = file ? fopen(file, "wb") : stdout;
             if (!f || fwrite(data.data ? data.data : "", 1, data.len, f) != data.len)
@@ -455,4 +468,9 @@ int cmd_journal(int argc, char **argv)
 int cmd_storage(int argc, char **argv)
 {
     return run_command(&commands[3], argc, argv);
+}
+
+int cmd_profile(int argc, char **argv)
+{
+    return run_command(&commands[4], argc, argv);
 }
