@@ -371,6 +371,18 @@ static lh_code check_value(const lh_op_param *p, json_t *v, lh_err *err)
         json_array_foreach(v, i, x) {
             if (p->type == LH_OP_STRINGS && !json_is_string(x))
                 return lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be a string", p->name, i);
+            if (p->type == LH_OP_STRINGS && p->choices) {
+                bool known = false;
+                for (const char *const *c = p->choices; *c && !known; c++) known = !strcmp(*c, json_string_value(x));
+                if (!known) {
+                    lh_buf list = {0};
+                    for (const char *const *c = p->choices; *c; c++) lh_buf_printf(&list, "%s%s", c == p->choices ? "" : ", ", *c);
+                    lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be one of %s, not \"%.40s\"", p->name, i, list.data,
+                               json_string_value(x));
+                    lh_buf_free(&list);
+                    return LH_EINVAL;
+                }
+            }
             if (p->type == LH_OP_NUMBERS &&
                 (!json_is_number(x) || !isfinite(json_number_value(x)) || fabs(json_number_value(x)) > 3.0e38))
                 return lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be a finite float", p->name, i);

@@ -497,14 +497,16 @@ LH_OP_RUN(lh_app_run_profiles_me)
 {
     (void)app, (void)args, (void)err;
     const lh_profile *p = call->who.profile;
-    if (!p) {
-        *out = json_pack("{s:s, s:s, s:[s], s:b}", "id", call->who.actor ? call->who.actor : "local", "kind", "person",
-                         "scopes", "admin", "local", 1);
+    if (!p) { /* the local operator */
+        *out = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:[s], s:[s], s:b}", "id", "local", "kind", "person",
+                         "description", "the local operator (no key)", "scopes", "admin", "datasets", "*", "views",
+                         "*", "indexes", "*", "local", 1);
         return LH_OK;
     }
-    *out = public_view(app, p->doc);
-    json_object_del(*out, "keys");
-    json_object_set_new(*out, "local", json_false());
+    *out = json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:b}", "id", p->id, "kind", json_object_get(p->doc, "kind"),
+                     "description", json_object_get(p->doc, "description"), "scopes", json_object_get(p->doc, "scopes"),
+                     "datasets", json_object_get(p->doc, "datasets"), "views", json_object_get(p->doc, "views"),
+                     "indexes", json_object_get(p->doc, "indexes"), "local", 0);
     return LH_OK;
 }
 

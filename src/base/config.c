@@ -846,7 +846,7 @@ static const struct key *key_for_env(const char *name, size_t len)
 /* LAKEHOUSE_* variables that are read elsewhere, not settings. */
 static bool not_a_setting(const char *name, size_t n)
 {
-    static const char *const others[] = {"CONFIG", "SIDECAR", "SIDECAR_DEBUG"};
+    static const char *const others[] = {"CONFIG", "SIDECAR", "SIDECAR_DEBUG", "API_KEY"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         if (strlen(others[i]) == n && strncmp(name, others[i], n) == 0) return true;
     return false;

@@ -75,6 +75,9 @@ void lh_cli_close_app(lh_config *cfg, lh_app *app);
 
 /* The caller for manifests and the journal: --actor, else $USER; source "cli". */
 lh_who lh_cli_who(const char *actor);
+/* Acts as the profile of api_key (else $LAKEHOUSE_API_KEY) on the local data
+ * folder, confined as over HTTP; neither: the local operator (admin). */
+lh_code lh_cli_identify(lh_app *app, const char *api_key, lh_who *who, lh_err *err);
 
 void lh_cli_print_json(const json_t *j); /* indented, to stdout */
 

@@ -159,7 +159,8 @@ static void command_help(const command *c)
            "  --json               the answer as JSON (default: a table)\n"
            "  --format F           table, json, ndjson or csv (ndjson and csv: lists)\n"
            "  --body FILE          arguments from a JSON object (\"-\" = stdin), as the HTTP body\n"
-           "  --actor NAME         who is making the change (default: $USER)\n" LH_CLI_COMMON_HELP,
+           "  --actor NAME         who is making the change (default: $USER)\n"
+           "  --api-key KEY        act as that key's profile, confined as over HTTP (or $LAKEHOUSE_API_KEY)\n" LH_CLI_COMMON_HELP,
            c->name);
 }
 
@@ -182,7 +183,7 @@ static void action_help(const command *c, const action *a, const lh_op *op)
     }
     if (op->list) printf("  --%-22s %s\n  --%-22s %s\n", "limit N", "items per page (default 100)", "cursor C",
                          "the page after the one that printed this cursor");
-    printf("  --json, --format F, --body FILE, --actor NAME, and:\n" LH_CLI_COMMON_HELP);
+    printf("  --json, --format F, --body FILE, --actor NAME, --api-key KEY, and:\n" LH_CLI_COMMON_HELP);
 }
 
 /* ---- arguments ---- */
@@ -290,7 +291,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
     json_t *args = json_object();
     char **words = lh_xcalloc((size_t)argc + 1, sizeof *words);
     int n_words = 0, status = 0;
-    const char *actor = NULL, *body_path = NULL;
+    const char *actor = NULL, *body_path = NULL, *api_key = NULL;
     lh_cli_output output = LH_CLI_TABLE;
     lh_err err;
     lh_code rc = LH_OK;
@@ -319,7 +320,8 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
             output = LH_CLI_JSON;
             continue;
         }
-        bool takes_value = common_opt || !strcmp(flag, "format") || !strcmp(flag, "actor") || !strcmp(flag, "body");
+        bool takes_value = common_opt || !strcmp(flag, "format") || !strcmp(flag, "actor") || !strcmp(flag, "body") ||
+                           !strcmp(flag, "api-key");
         char pbuf[128];
         const char *fixed = NULL, *param = takes_value ? NULL : alias_of(a, flag, &fixed, pbuf, sizeof pbuf);
         const lh_op_param *p = NULL;
@@ -346,6 +348,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         else if (!strcmp(flag, "format")) {
             if (!lh_cli_output_parse(value, &output)) status = lh_cli_usage_error(c->name, "--format is table, json, ndjson or csv");
         } else if (!strcmp(flag, "actor")) actor = value;
+        else if (!strcmp(flag, "api-key")) api_key = value;
         else if (!strcmp(flag, "body")) body_path = value;
         else {
             rc = lh_op_set_text(op, args, param, value, &err);
@@ -387,7 +390,9 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
     if (isatty(2)) call.progress = progress;
     json_t *out = NULL;
     const char *file = file_word(a, words, n_words);
-    if (!strcmp(op->name, "storage.get")) {
+    rc = lh_cli_identify(app, api_key, &call.who, &err);
+    if (rc) {
+    } else if (!strcmp(op->name, "storage.get")) {
         lh_buf data = {0};
         bool rescued = false;
         rc = lh_app_object_get(app, args, &call, &data, &rescued, &err);
@@ -425,7 +430,7 @@ const char *lh_cli_suggest_flag(const void *act, const lh_op *op, const char *fl
         names[n] = bufs[n];
         n++;
     }
-    static const char *const common[] = {"json", "format", "body", "actor", "config", "data", "set", "log-level", "help"};
+    static const char *const common[] = {"json", "format", "body", "actor", "api-key", "config", "data", "set", "log-level", "help"};
     for (size_t i = 0; i < sizeof common / sizeof *common; i++) names[n++] = common[i];
     if (op->list) names[n++] = "limit", names[n++] = "cursor";
     return lh_cli_nearest(flag, names, n);
