@@ -88,7 +88,7 @@ static struct lh_app_auth_fail *fail_slot(struct lh_app_auth *a, const char *pee
     struct lh_app_auth_fail *oldest = &a->fails[0];
     for (size_t i = 0; i < FAIL_SLOTS; i++) {
         struct lh_app_auth_fail *f = &a->fails[i];
-        if (!strcmp(f->addr, peer)) return f;
+        if (f->addr[0] && !strcmp(f->addr, peer)) return f;
         if (f->window_ms < oldest->window_ms) oldest = f;
     }
     snprintf(oldest->addr, sizeof oldest->addr, "%s", peer);
@@ -98,12 +98,23 @@ static struct lh_app_auth_fail *fail_slot(struct lh_app_auth *a, const char *pee
     return oldest;
 }
 
-/* Whether peer is over its failures for this window (then keys are refused unverified). */
-static bool throttled(lh_app *app, const char *peer, int64_t now, bool *note)
+/* Failures are counted per source address (for the journal) and per
+ * address and key id (for verification): only a key whose id exists costs an
+ * argon2id hash, so past LH_AUTH_FAIL_BURST wrong secrets for one key from
+ * one address, that key is refused from there unverified for the rest of the
+ * window. Other keys and other addresses are not slowed. */
+static void counter_name(char *out, size_t n, const char *peer, const char *key_id)
+{
+    snprintf(out, n, "%s%s%s", peer, key_id ? "|" : "", key_id ? key_id : "");
+}
+
+static bool throttled(lh_app *app, const char *peer, const char *key_id, int64_t now, bool *note)
 {
     struct lh_app_auth *a = &app->auth;
+    char name[64];
+    counter_name(name, sizeof name, peer, key_id);
     pthread_mutex_lock(&a->mu);
-    struct lh_app_auth_fail *f = fail_slot(a, peer, now);
+    struct lh_app_auth_fail *f = fail_slot(a, name, now);
     if (now - f->window_ms >= LH_AUTH_FAIL_WINDOW_MS) {
         f->window_ms = now;
         f->count = 0;
@@ -116,15 +127,28 @@ static bool throttled(lh_app *app, const char *peer, int64_t now, bool *note)
     return over;
 }
 
-static lh_code fail(lh_app *app, const char *peer, const char *key_id, const char *reason, const char *source,
-                    lh_err *err)
+/* A failed attempt: counted, and journaled while the address is within its burst. */
+static lh_code fail(lh_app *app, const char *peer, const char *key_id, bool costly, const char *reason,
+                    const char *source, lh_err *err)
 {
     struct lh_app_auth *a = &app->auth;
     int64_t now = lh_time_now_ms();
+    char name[64];
     pthread_mutex_lock(&a->mu);
-    fail_slot(a, peer, now)->count++;
+    if (costly) {
+        counter_name(name, sizeof name, peer, key_id);
+        fail_slot(a, name, now)->count++;
+    }
+    struct lh_app_auth_fail *f = fail_slot(a, peer, now);
+    if (now - f->window_ms >= LH_AUTH_FAIL_WINDOW_MS) {
+        f->window_ms = now;
+        f->count = 0;
+    }
+    int count = ++f->count;
     pthread_mutex_unlock(&a->mu);
-    journal_auth(app, "fail", key_id ? key_id : "anonymous", peer, reason, source);
+    if (count <= LH_AUTH_FAIL_BURST) journal_auth(app, "fail", key_id ? key_id : "anonymous", peer, reason, source);
+    else if (count == LH_AUTH_FAIL_BURST + 1)
+        journal_auth(app, "throttle", "anonymous", peer, "more failures from this address in this window go unjournaled", source);
     return lh_err_set(err, LH_EUNAUTHORIZED, "%s", reason);
 }
 
@@ -271,13 +295,13 @@ lh_code lh_app_authenticate(lh_app *app, const char *authorization, const char *
     const char *key = NULL;
     if (authorization && *authorization) {
         if (strncasecmp(authorization, "Bearer ", 7) != 0)
-            return fail(app, peer, NULL, "Authorization must be \"Bearer <key>\"", source, err);
+            return fail(app, peer, NULL, false, "Authorization must be \"Bearer <key>\"", source, err);
         key = authorization + 7;
         while (*key == ' ') key++;
     }
     if (!key || !*key) {
         if (!lh_app_auth_required(app)) return LH_OK; /* the local operator */
-        return fail(app, peer, NULL, "this server needs an API key: send Authorization: Bearer <key>", source, err);
+        return fail(app, peer, NULL, false, "this server needs an API key: send Authorization: Bearer <key>", source, err);
     }
     uint8_t digest[32];
     lh_sha256 h;
@@ -299,32 +323,33 @@ lh_code lh_app_authenticate(lh_app *app, const char *authorization, const char *
                 json_decref(k0);
             }
         }
-    } else {
-        bool note;
-        if (throttled(app, peer, now, &note)) {
-            if (note) journal_auth(app, "throttle", "anonymous", peer, "too many failed attempts", source);
-            return lh_err_set(err, LH_EUNAUTHORIZED,
-                              "too many failed attempts from this address; wait %d s", LH_AUTH_FAIL_WINDOW_MS / 1000);
-        }
-        if (!key_shape(key, key_id)) return fail(app, peer, NULL, "not a Lakehouse API key", source, err);
+    } else if (!key_shape(key, key_id)) {
+        return fail(app, peer, NULL, false, "not a Lakehouse API key", source, err);
     }
     const lh_profile *p;
     json_t *rec;
     lh_err lookup;
     if (lh_app_profile_of_key(app, key_id, &p, &rec, &lookup) != LH_OK)
-        return fail(app, peer, key_id, "unknown API key", source, err);
+        return fail(app, peer, key_id, false, "unknown API key", source, err);
     if (!cached) {
+        bool note;
+        if (throttled(app, peer, key_id, now, &note)) {
+            json_decref(rec);
+            if (note) journal_auth(app, "throttle", key_id, peer, "too many wrong secrets for this key", source);
+            return lh_err_set(err, LH_EUNAUTHORIZED, "too many failed attempts for this key from this address; wait %d s",
+                              LH_AUTH_FAIL_WINDOW_MS / 1000);
+        }
         const char *hash = json_string_value(json_object_get(rec, "hash"));
         if (!hash || crypto_pwhash_str_verify(hash, key, strlen(key)) != 0) {
             json_decref(rec);
-            return fail(app, peer, key_id, "wrong API key", source, err);
+            return fail(app, peer, key_id, true, "wrong API key", source, err);
         }
     }
     const char *why = key_unusable(p, rec);
     json_decref(rec);
     if (why) {
         if (cached) lh_app_auth_forget(app, key_id);
-        return fail(app, peer, key_id, why, source, err);
+        return fail(app, peer, key_id, false, why, source, err);
     }
     if (!cached) cache_insert(app, digest, key_id);
     who->profile = p;

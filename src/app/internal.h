@@ -80,7 +80,7 @@ struct lh_app {
             bool used;
         } *slots; /* LH_AUTH_CACHE_SLOTS */
         struct lh_app_auth_fail {
-            char addr[64];
+            char addr[64]; /* "<address>" or "<address>|<key id>" */
             int64_t window_ms;
             int count;
             bool noted;
