@@ -78,7 +78,8 @@ typedef struct lh_op {
     lh_code (*run)(lh_app *app, json_t *args, const lh_op_ctx *call, json_t **out, lh_err *err);
     lh_scope scope; /* what the caller needs (lh_app_authorize) */
     /* the arguments naming the objects the call touches, checked against a
-     * profile's bindings: "dataset:name", "index:index,indexes", "entity:entity_id";
+     * profile's bindings: "dataset:name", "index:index,indexes", "entity:entity_id",
+     * several kinds joined by ';' ("index:name;dataset:dataset");
      * NULL: none (listings filter their items instead) */
     const char *binds;
 } lh_op;

@@ -372,10 +372,10 @@ static void bound_list(const lh_profile *p, const char *member, char *out, size_
     if (!used) snprintf(out, n, "none");
 }
 
-static lh_code refuse(lh_app *app, const lh_who *who, const lh_op *op, lh_err *err)
+/* A refusal (err already set): journaled under the profile, with the reason. */
+static lh_code refuse(lh_app *app, const lh_who *who, lh_err *err)
 {
     journal_auth(app, "refuse", lh_profile_id(who->profile), NULL, err->message, who->source);
-    (void)op;
     return LH_EFORBIDDEN;
 }
 
@@ -388,21 +388,14 @@ static bool allowed(const lh_profile *p, const char *kind, const char *name)
     return lh_profile_binds(p, LH_BIND_DATASET, name) || lh_profile_binds(p, LH_BIND_INDEX, name);
 }
 
-lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_who *who, lh_err *err)
+/* One binding spec, "kind:param,param", against the profile's bindings. */
+static lh_code check_binding(lh_app *app, const lh_op *op, const char *spec, json_t *args, const lh_who *who, lh_err *err)
 {
-    const lh_profile *p = who ? who->profile : NULL;
-    if (!p || op->scope == LH_SCOPE_ANY) return LH_OK;
-    unsigned have = lh_profile_scopes(p);
-    if (have & LH_SCOPE_ADMIN) return LH_OK;
-    if (!(have & op->scope)) {
-        lh_err_set(err, LH_EFORBIDDEN, "profile %s lacks scope \"%s\", which %s needs", lh_profile_id(p),
-                   lh_scope_name(op->scope), op->name);
-        return refuse(app, who, op, err);
-    }
-    if (!op->binds) return LH_OK;
+    const lh_profile *p = who->profile;
     char kind[16];
-    const char *colon = strchr(op->binds, ':');
-    snprintf(kind, sizeof kind, "%.*s", (int)(colon - op->binds), op->binds);
+    const char *colon = strchr(spec, ':');
+    if (!colon) return lh_err_set(err, LH_EINTERNAL, "%s: bad binding spec", op->name);
+    snprintf(kind, sizeof kind, "%.*s", (int)(colon - spec), spec);
     const char *member = !strcmp(kind, "index") ? "indexes" : "datasets";
     char names[400];
     bool named = false;
@@ -420,14 +413,37 @@ lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_wh
             bound_list(p, member, names, sizeof names);
             lh_err_set(err, LH_EFORBIDDEN, "profile %s may not use %s \"%.80s\" (bound %s: %s)", lh_profile_id(p),
                        kind, name ? name : "", member, names);
-            return refuse(app, who, op, err);
+            return refuse(app, who, err);
         }
     }
     if (!named) { /* an operation over every object of a kind: only for admin */
         bound_list(p, member, names, sizeof names);
         lh_err_set(err, LH_EFORBIDDEN, "profile %s must name the %s %s works on (bound %s: %s)", lh_profile_id(p), kind,
                    op->name, member, names);
-        return refuse(app, who, op, err);
+        return refuse(app, who, err);
+    }
+    return LH_OK;
+}
+
+lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_who *who, lh_err *err)
+{
+    const lh_profile *p = who ? who->profile : NULL;
+    if (!p || op->scope == LH_SCOPE_ANY) return LH_OK;
+    unsigned have = lh_profile_scopes(p);
+    if (have & LH_SCOPE_ADMIN) return LH_OK;
+    if (!(have & op->scope)) {
+        lh_err_set(err, LH_EFORBIDDEN, "profile %s lacks scope \"%s\", which %s needs", lh_profile_id(p),
+                   lh_scope_name(op->scope), op->name);
+        return refuse(app, who, err);
+    }
+    /* "kind:param,param;kind:param": each kind's named objects must be bound */
+    for (const char *spec = op->binds; spec && *spec;) {
+        size_t len = strcspn(spec, ";");
+        char one[128];
+        snprintf(one, sizeof one, "%.*s", (int)len, spec);
+        spec += len + (spec[len] == ';');
+        lh_code rc = check_binding(app, op, one, args, who, err);
+        if (rc) return rc;
     }
     return LH_OK;
 }

@@ -269,7 +269,7 @@ static const lh_op ops[] = {
     {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_app_run_catalog_purge, LH_SCOPE_ADMIN, NULL},
     {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_app_run_catalog_rebuild, LH_SCOPE_ADMIN, NULL},
     {"index.list", "indexes, their live version and size", p_none, "indexes", "name,live,versions,count", false, lh_app_run_index_list, LH_SCOPE_READ, NULL},
-    {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_app_run_index_create, LH_SCOPE_MANAGE, "index:name"},
+    {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_app_run_index_create, LH_SCOPE_MANAGE, "index:name;dataset:dataset"},
     {"index.show", "the live version's manifest and memory", p_index_name, NULL, NULL, false, lh_app_run_index_show, LH_SCOPE_READ, "index:name"},
     {"index.history", "promotions and versions, oldest first", p_index_name, NULL, NULL, false, lh_app_run_index_history, LH_SCOPE_READ, "index:name"},
     {"index.search", "nearest neighbours of a vector", p_index_search, NULL, NULL, false, lh_app_run_index_search, LH_SCOPE_READ, "index:name"},

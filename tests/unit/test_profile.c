@@ -134,14 +134,19 @@ static void test_every_op_declares_a_scope(void **state)
             fail_msg("%s mutates with scope read", ops[i].name);
         /* every parameter a binding names exists */
         if (!ops[i].binds) continue;
-        const char *colon = strchr(ops[i].binds, ':');
-        assert_non_null(colon);
-        char list[128];
-        snprintf(list, sizeof list, "%s", colon + 1);
-        for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-            bool found = false;
-            for (const lh_op_param *q = ops[i].params; q->name; q++) found |= !strcmp(q->name, p);
-            if (!found) fail_msg("%s binds unknown parameter %s", ops[i].name, p);
+        char specs[128];
+        snprintf(specs, sizeof specs, "%s", ops[i].binds);
+        for (char *s1 = NULL, *spec = strtok_r(specs, ";", &s1); spec; spec = strtok_r(NULL, ";", &s1)) {
+            char *colon = strchr(spec, ':');
+            assert_non_null(colon);
+            *colon = '\0';
+            if (strcmp(spec, "dataset") && strcmp(spec, "index") && strcmp(spec, "entity"))
+                fail_msg("%s binds an unknown kind %s", ops[i].name, spec);
+            for (char *s2 = NULL, *p = strtok_r(colon + 1, ",", &s2); p; p = strtok_r(NULL, ",", &s2)) {
+                bool found = false;
+                for (const lh_op_param *q = ops[i].params; q->name; q++) found |= !strcmp(q->name, p);
+                if (!found) fail_msg("%s binds unknown parameter %s", ops[i].name, p);
+            }
         }
     }
     assert_int_equal(lh_op_find("profiles.create")->scope, LH_SCOPE_ADMIN);
@@ -405,6 +410,18 @@ static void test_scopes_and_bindings(void **state)
     refused(f, &reader, "search", "{\"index\":\"x\",\"query\":\"q\"}", LH_EFORBIDDEN);
     refused(f, &reader, "ask", "{\"question\":\"q\"}", LH_EFORBIDDEN); /* every index: admin only */
     json_decref(call_as(f, &ops, "catalog.show", "{\"name\":\"secret\"}", LH_OK)); /* "*" */
+    /* an index over an unbound dataset would be a way round: both must be bound */
+    json_decref(call_ok(f, "profiles.create",
+                        "{\"id\":\"builder\",\"kind\":\"agent\",\"scopes\":[\"manage\",\"read\"],\"datasets\":[\"open\"],"
+                        "\"indexes\":[\"*\"]}"));
+    char *bkey = new_key(f, "builder");
+    lh_who builder;
+    assert_int_equal(authenticate(f->app, bkey, "127.0.0.1", &builder, &err), LH_OK);
+    assert_string_equal(refused(f, &builder, "index.create",
+                                "{\"name\":\"steal\",\"dataset\":\"secret\",\"id_column\":\"id\",\"text_columns\":[\"v\"]}",
+                                LH_EFORBIDDEN),
+                        "profile builder may not use dataset \"secret\" (bound datasets: open)");
+    free(bkey);
     /* listings */
     json_t *list = call_as(f, &reader, "catalog.list", NULL, LH_OK);
     assert_int_equal(json_array_size(json_object_get(list, "datasets")), 1);
