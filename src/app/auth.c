@@ -262,7 +262,16 @@ lh_code lh_app_listen_check(lh_app *app, const char *host, lh_err *err)
 
 bool lh_app_auth_required(lh_app *app)
 {
-    return app->auth.required || lh_app_keys_exist(app);
+    if (app->auth.required || lh_app_keys_exist(app)) return true;
+    /* a key made by another process (the CLI, a replica) closes this server too:
+     * look for new profiles in storage now and then */
+    int64_t now = lh_time_now_ms(), last = __atomic_load_n(&app->auth.scanned_ms, __ATOMIC_RELAXED);
+    if (now - last < LH_PROFILES_RECHECK_MS ||
+        !__atomic_compare_exchange_n(&app->auth.scanned_ms, &last, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return false;
+    lh_err err;
+    lh_app_profiles_load(app, &err);
+    return lh_app_keys_exist(app);
 }
 
 /* Whether key (a JSON key record) works now; else the reason. */

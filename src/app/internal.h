@@ -86,7 +86,8 @@ struct lh_app {
             bool noted;
         } *fails;
         bool required; /* auth.required, or serving beyond loopback */
-        int64_t rechecked_ms;
+        int64_t rechecked_ms; /* the last re-read of a cached key's profile */
+        int64_t scanned_ms;   /* the last look for keys made elsewhere (while none is known) */
     } auth;
 };
 

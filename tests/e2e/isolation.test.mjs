@@ -60,6 +60,8 @@ const probes = [
   ['POST', '/v1/ingest?dataset=secret&filename=a.csv', 'id,v\n9,x\n', 403],
   ['GET', '/v1/profiles', null, 403],
   ['POST', '/v1/profiles/x/keys', {}, 403],
+  ['POST', '/v1/sql', { sql: 'SELECT * FROM secret', format: 'parquet' }, 400],
+  ['POST', '/v1/sql', { sql: "SELECT * FROM dataset_version('secret', 1)", format: 'parquet' }, 400],
   ...[
     'SELECT * FROM secret',
     'SELECT * FROM "secret"',
@@ -210,6 +212,14 @@ test('auth.required needs a key on loopback too; without keys, loopback is the l
     const me = await (await fetch(`${open.url}/v1/profiles/me`)).json();
     assert.equal(me.local, true);
     assert.deepEqual(me.scopes, ['admin']);
+    // a key made by another process (the CLI here) closes the server within LH_PROFILES_RECHECK_MS
+    makeKey(open.dir, 'late', 'agent', ['read']);
+    let status = 200;
+    for (let i = 0; i < 40 && status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await fetch(`${open.url}/v1/catalog/datasets`)).status;
+    }
+    assert.equal(status, 401);
   } finally {
     await open.stop();
   }
