@@ -418,16 +418,26 @@ LH_OP_RUN(lh_app_run_profiles_update)
     return rc ? rc : commit_change(app, lh_op_str(args, "id"), "update", apply_edit, &e, &call->who, out, err);
 }
 
+/* The arguments of a change that names its profile (delete, key revoke). */
+struct named {
+    const char *id;    /* the profile */
+    const char *value; /* the reason, the key id */
+};
+
+static bool live(const json_t *current, const char *id, lh_err *err, lh_code *rc)
+{
+    if (current && !json_is_true(json_object_get(current, "deleted"))) return true;
+    *rc = lh_err_set(err, LH_ENOTFOUND, "no profile \"%s\"", id);
+    return false;
+}
+
 static json_t *apply_delete(const json_t *current, void *ctx, lh_err *err, lh_code *rc)
 {
-    const char *reason = ctx;
-    if (!current || json_is_true(json_object_get(current, "deleted"))) {
-        *rc = lh_err_set(err, LH_ENOTFOUND, "no profile \"%s\"", json_string_value(json_object_get(current, "id")));
-        return NULL;
-    }
+    const struct named *d = ctx;
+    if (!live(current, d->id, err, rc)) return NULL;
     json_t *m = json_deep_copy(current);
     json_object_set_new(m, "deleted", json_true());
-    json_object_set_new(m, "delete_reason", reason ? json_string(reason) : json_null());
+    json_object_set_new(m, "delete_reason", d->value ? json_string(d->value) : json_null());
     return m;
 }
 
@@ -436,9 +446,8 @@ LH_OP_RUN(lh_app_run_profiles_delete)
     const char *id = lh_op_str(args, "id");
     lh_code rc = lh_profile_id_check(id, err);
     if (rc) return rc;
-    rc = commit_change(app, id, "delete", apply_delete, (void *)lh_op_str(args, "reason"), &call->who, out, err);
-    if (rc == LH_ENOTFOUND) lh_err_set(err, LH_ENOTFOUND, "no profile \"%s\"", id);
-    return rc;
+    struct named d = {id, lh_op_str(args, "reason")};
+    return commit_change(app, id, "delete", apply_delete, &d, &call->who, out, err);
 }
 
 /* The live profile id (refreshed from storage), or LH_ENOTFOUND. *doc: a new reference to its public view. */
@@ -521,10 +530,7 @@ struct new_key {
 static json_t *apply_key_create(const json_t *current, void *ctx, lh_err *err, lh_code *rc)
 {
     struct new_key *k = ctx;
-    if (!current || json_is_true(json_object_get(current, "deleted"))) {
-        *rc = lh_err_set(err, LH_ENOTFOUND, "no profile \"%s\"", lh_op_str(k->args, "profile"));
-        return NULL;
-    }
+    if (!live(current, lh_op_str(k->args, "profile"), err, rc)) return NULL;
     json_t *m = json_deep_copy(current);
     char ts[LH_TIME_ISO_LEN], exp[LH_TIME_ISO_LEN];
     int64_t now = lh_time_now_ms();
@@ -540,7 +546,9 @@ static json_t *apply_key_create(const json_t *current, void *ctx, lh_err *err, l
 LH_OP_RUN(lh_app_run_keys_create)
 {
     const char *profile = lh_op_str(args, "profile");
-    lh_code rc = lh_profile_id_check(profile, err);
+    json_t *exists = NULL;
+    lh_code rc = get_live(app, profile, &exists, err); /* no lookup record for a profile that is not there */
+    json_decref(exists);
     if (rc) return rc;
     uint8_t id_bytes[LH_KEY_ID_HEX / 2], secret[LH_KEY_SECRET_HEX / 2];
     randombytes_buf(id_bytes, sizeof id_bytes);
@@ -600,11 +608,9 @@ LH_OP_RUN(lh_app_run_keys_list)
 
 static json_t *apply_key_revoke(const json_t *current, void *ctx, lh_err *err, lh_code *rc)
 {
-    const char *key_id = ctx;
-    if (!current || json_is_true(json_object_get(current, "deleted"))) {
-        *rc = lh_err_set(err, LH_ENOTFOUND, "no profile \"%s\"", json_string_value(json_object_get(current, "id")));
-        return NULL;
-    }
+    const struct named *r = ctx;
+    const char *key_id = r->value;
+    if (!live(current, r->id, err, rc)) return NULL;
     json_t *m = json_deep_copy(current);
     size_t i;
     json_t *k;
@@ -617,8 +623,7 @@ static json_t *apply_key_revoke(const json_t *current, void *ctx, lh_err *err, l
         return m;
     }
     json_decref(m);
-    *rc = lh_err_set(err, LH_ENOTFOUND, "profile \"%s\" has no live key \"%.40s\"",
-                     json_string_value(json_object_get(current, "id")), key_id);
+    *rc = lh_err_set(err, LH_ENOTFOUND, "profile \"%s\" has no live key \"%.40s\"", r->id, key_id);
     return NULL;
 }
 
@@ -628,7 +633,8 @@ LH_OP_RUN(lh_app_run_keys_revoke)
     lh_code rc = lh_profile_id_check(profile, err);
     if (rc) return rc;
     json_t *view = NULL;
-    rc = commit_change(app, profile, "key_revoke", apply_key_revoke, (void *)lh_op_str(args, "id"), &call->who, &view, err);
+    struct named r = {profile, lh_op_str(args, "id")};
+    rc = commit_change(app, profile, "key_revoke", apply_key_revoke, &r, &call->who, &view, err);
     if (rc == LH_OK) {
         *out = json_pack("{s:s, s:s, s:b}", "profile", profile, "id", lh_op_str(args, "id"), "revoked", 1);
         lh_app_auth_forget(app, lh_op_str(args, "id"));
@@ -665,7 +671,8 @@ lh_code lh_app_profile_of_key(lh_app *app, const char *key_id, const lh_profile 
     free(rec_key);
     if (rc == LH_OK) {
         json_t *rec = json_loadb(b.data ? b.data : "", b.len, 0, NULL);
-        snprintf(profile, sizeof profile, "%s", json_string_value(json_object_get(rec, "profile")) ?: "");
+        const char *named = json_string_value(json_object_get(rec, "profile"));
+        snprintf(profile, sizeof profile, "%s", named ? named : "");
         json_decref(rec);
     }
     lh_buf_free(&b);
