@@ -169,6 +169,9 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     pthread_mutex_init(&app->health.mu, NULL);
     pthread_mutex_init(&app->profiles.mu, NULL);
     pthread_mutex_init(&app->profiles.write_mu, NULL);
+    pthread_mutex_init(&app->views.mu, NULL);
+    pthread_mutex_init(&app->views.write_mu, NULL);
+    app->views.byname = json_object();
     lh_app_auth_init(app, cfg->auth_required != 0);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
@@ -210,7 +213,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                .n_allowed_dirs = n_dirs,
                                .resolver = lh_app_scoped_resolve, /* a profile sees only what it binds */
                                .lister = lh_app_scoped_list,
-                               .resolver_ctx = app->tables,
+                               .resolver_ctx = app, /* datasets and views */
                                .init_sql = LH_DATASET_TABLES_INIT_SQL,
                                .temp_dir = sql_spill,
                                .max_temp_bytes = cfg->query_max_temp_size,
@@ -265,6 +268,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     if (rc == LH_OK) lh_catalog_observe(app->catalog, lh_vectors_dataset_changed, app->vectors);
     if (rc == LH_OK && sodium_init() < 0) rc = lh_err_set(err, LH_EINTERNAL, "libsodium failed to initialise");
     if (rc == LH_OK) rc = lh_app_profiles_load(app, err);
+    if (rc == LH_OK) rc = lh_app_views_load(app, err);
     free(wal_dir);
     free(cache_dir);
     free(spill_dir);
@@ -303,6 +307,9 @@ void lh_app_close(lh_app *app)
     lh_app_auth_free(app);
     pthread_mutex_destroy(&app->profiles.mu);
     pthread_mutex_destroy(&app->profiles.write_mu);
+    json_decref(app->views.byname);
+    pthread_mutex_destroy(&app->views.mu);
+    pthread_mutex_destroy(&app->views.write_mu);
     free(app);
 }
 

@@ -33,7 +33,14 @@ const lh_profile *lh_app_scope_swap(const lh_profile *p)
 
 lh_code lh_app_scoped_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql, lh_err *err)
 {
+    lh_app *app = ctx;
     const lh_profile *p = scope_now;
+    json_t *view = strchr(name, '@') ? NULL : lh_app_view_get(app, name);
+    if (view) { /* a view: its redacted SELECT, for those bound to it */
+        lh_code rc = !p || lh_profile_binds(p, LH_BIND_VIEW, name) ? lh_app_view_sql(app, view, schema_only, sql, err) : LH_OK;
+        json_decref(view);
+        return rc;
+    }
     if (p) {
         char dataset[80];
         size_t n = strcspn(name, "@");
@@ -42,14 +49,15 @@ lh_code lh_app_scoped_resolve(void *ctx, const char *name, bool schema_only, lh_
         dataset[n] = '\0';
         if (!lh_profile_reads_dataset(p, dataset)) return LH_OK; /* as if it did not exist */
     }
-    return lh_dataset_tables_resolve(ctx, name, schema_only, sql, err);
+    return lh_dataset_tables_resolve(app->tables, name, schema_only, sql, err);
 }
 
 lh_code lh_app_scoped_list(void *ctx, json_t **tables, lh_err *err)
 {
-    lh_code rc = lh_dataset_tables_list(ctx, tables, err);
+    lh_app *app = ctx;
+    lh_code rc = lh_dataset_tables_list(app->tables, tables, err);
+    if (rc) return rc;
     const lh_profile *p = scope_now;
-    if (rc || !p) return rc;
     json_t *kept = json_array();
     size_t i;
     json_t *t;
@@ -57,6 +65,14 @@ lh_code lh_app_scoped_list(void *ctx, json_t **tables, lh_err *err)
         if (lh_profile_reads_dataset(p, json_string_value(json_object_get(t, "name")))) json_array_append(kept, t);
     }
     json_decref(*tables);
+    pthread_mutex_lock(&app->views.mu);
+    const char *name;
+    json_t *v;
+    json_object_foreach(app->views.byname, name, v) {
+        if (!json_is_true(json_object_get(v, "deleted")) && lh_profile_binds(p, LH_BIND_VIEW, name))
+            json_array_append_new(kept, json_pack("{s:s, s:s}", "name", name, "table", name));
+    }
+    pthread_mutex_unlock(&app->views.mu);
     *tables = kept;
     return LH_OK;
 }
@@ -388,10 +404,11 @@ static lh_code refuse(lh_app *app, const lh_who *who, lh_err *err)
     return LH_EFORBIDDEN;
 }
 
-/* Whether p may touch `name` of this spec kind ("dataset", "index", "entity"). */
+/* Whether p may touch `name` of this spec kind ("dataset", "view", "index", "entity"). */
 static bool allowed(const lh_profile *p, const char *kind, const char *name)
 {
     if (!strcmp(kind, "dataset")) return lh_profile_binds(p, LH_BIND_DATASET, name);
+    if (!strcmp(kind, "view")) return lh_profile_binds(p, LH_BIND_VIEW, name);
     if (!strcmp(kind, "index")) return lh_profile_binds(p, LH_BIND_INDEX, name);
     /* an entity of the journal: a dataset or an index the profile binds */
     return lh_profile_binds(p, LH_BIND_DATASET, name) || lh_profile_binds(p, LH_BIND_INDEX, name);
@@ -405,14 +422,19 @@ static lh_code check_binding(lh_app *app, const lh_op *op, const char *spec, jso
     const char *colon = strchr(spec, ':');
     if (!colon) return lh_err_set(err, LH_EINTERNAL, "%s: bad binding spec", op->name);
     snprintf(kind, sizeof kind, "%.*s", (int)(colon - spec), spec);
-    const char *member = !strcmp(kind, "index") ? "indexes" : "datasets";
+    const char *member = !strcmp(kind, "index") ? "indexes" : !strcmp(kind, "view") ? "views" : "datasets";
     char names[400];
-    bool named = false;
+    bool named = false, optional = false;
     for (const char *q = colon + 1; *q;) {
         char param[64];
         size_t len = strcspn(q, ",");
         snprintf(param, sizeof param, "%.*s", (int)len, q);
         q += len + (q[len] == ',');
+        size_t plen = strlen(param);
+        if (plen && param[plen - 1] == '?') { /* checked when given */
+            param[plen - 1] = '\0';
+            optional = true;
+        }
         json_t *v = json_object_get(args, param);
         size_t n = json_is_array(v) ? json_array_size(v) : json_is_string(v) ? 1 : 0;
         for (size_t i = 0; i < n; i++) {
@@ -425,7 +447,7 @@ static lh_code check_binding(lh_app *app, const lh_op *op, const char *spec, jso
             return refuse(app, who, err);
         }
     }
-    if (!named) { /* an operation over every object of a kind: only for admin */
+    if (!named && !optional) { /* an operation over every object of a kind: only for admin */
         bound_list(p, member, names, sizeof names);
         lh_err_set(err, LH_EFORBIDDEN, "profile %s must name the %s %s works on (bound %s: %s)", lh_profile_id(p), kind,
                    op->name, member, names);

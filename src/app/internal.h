@@ -70,6 +70,11 @@ struct lh_app {
         lh_profile **items, **old;
         size_t n, n_old;
     } profiles;
+    /* views (views.c): name -> newest manifest */
+    struct lh_app_views {
+        pthread_mutex_t mu, write_mu;
+        json_t *byname;
+    } views;
     /* authentication (auth.c) */
     struct lh_app_auth {
         pthread_mutex_t mu;
@@ -99,6 +104,11 @@ bool lh_app_keys_exist(lh_app *app); /* a live key of a live profile */
 /* The profile holding key_id (read from storage when another process made it); *key: its record. */
 lh_code lh_app_profile_of_key(lh_app *app, const char *key_id, const lh_profile **p, json_t **key, lh_err *err);
 void lh_app_profile_recheck(lh_app *app, const char *id); /* re-reads it from storage */
+/* views.c */
+lh_code lh_app_views_load(lh_app *app, lh_err *err);
+json_t *lh_app_view_get(lh_app *app, const char *name); /* live view or NULL, a new reference */
+/* The SELECT that is view's table (schema_only: its columns over no rows). */
+lh_code lh_app_view_sql(lh_app *app, const json_t *view, bool schema_only, lh_buf *sql, lh_err *err);
 /* auth.c */
 void lh_app_auth_init(lh_app *app, bool required);
 void lh_app_auth_free(lh_app *app);
@@ -176,6 +186,12 @@ LH_OP_RUN(lh_app_run_profiles_me);
 LH_OP_RUN(lh_app_run_keys_create);
 LH_OP_RUN(lh_app_run_keys_list);
 LH_OP_RUN(lh_app_run_keys_revoke);
+/* views.c */
+LH_OP_RUN(lh_app_run_views_create);
+LH_OP_RUN(lh_app_run_views_list);
+LH_OP_RUN(lh_app_run_views_get);
+LH_OP_RUN(lh_app_run_views_update);
+LH_OP_RUN(lh_app_run_views_delete);
 
 
 /* The buckets' failure observer: records the failure in the error journal and

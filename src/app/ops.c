@@ -242,6 +242,33 @@ static const lh_op_param p_key_revoke[] = {
     {"id", LH_OP_STRING, true, NULL, 0, 0, "the key's id (the hex after lh_)"},
     END};
 
+/* ---- views ---- */
+
+static const lh_op_param p_view_create[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view: [a-z][a-z0-9_]{0,62}, not a dataset's name"},
+    {"base_dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset it shows"},
+    {"columns", LH_OP_STRINGS, false, NULL, 1, 4096, "the columns it shows (default: all)"},
+    {"row_filter", LH_OP_STRING, false, NULL, 0, 0, "an SQL condition the rows it shows meet"},
+    {"column_redactions", LH_OP_OBJECT, false, NULL, 0, 0,
+     "{column: null | \"hash\" | {\"mask\": {\"keep_prefix\": N, \"keep_suffix\": N}}}"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it is for"},
+    END};
+static const lh_op_param p_view_update[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view"},
+    {"base_dataset", LH_OP_STRING, false, NULL, 0, 0, "the dataset it shows"},
+    {"columns", LH_OP_STRINGS, false, NULL, 1, 4096, "the columns it shows"},
+    {"row_filter", LH_OP_STRING, false, NULL, 0, 0, "an SQL condition the rows it shows meet"},
+    {"column_redactions", LH_OP_OBJECT, false, NULL, 0, 0, "{column: null | \"hash\" | {\"mask\": {...}}}"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it is for"},
+    END};
+static const lh_op_param p_view_name[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view"},
+    END};
+static const lh_op_param p_view_delete[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+
 static const lh_op ops[] = {
     {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version, LH_SCOPE_ANY, NULL},
     {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets, LH_SCOPE_ADMIN, NULL},
@@ -290,6 +317,11 @@ static const lh_op ops[] = {
     {"profiles.me", "the calling profile", p_none, NULL, NULL, false, lh_app_run_profiles_me, LH_SCOPE_ANY, NULL},
     {"keys.create", "an API key for a profile (shown once)", p_key_create, NULL, NULL, true, lh_app_run_keys_create, LH_SCOPE_ADMIN, NULL},
     {"keys.list", "a profile's keys (never their secrets)", p_key_list, "keys", "id,label,created_at,expires_at,revoked_at,last_used_at", false, lh_app_run_keys_list, LH_SCOPE_ADMIN, NULL},
+    {"views.create", "an AI-safe view: a dataset's columns, a row filter, redactions", p_view_create, NULL, NULL, true, lh_app_run_views_create, LH_SCOPE_MANAGE, "view:name;dataset:base_dataset"},
+    {"views.list", "views, sorted by name", p_none, "views", "name,base_dataset,columns,version", false, lh_app_run_views_list, LH_SCOPE_READ, NULL},
+    {"views.get", "a view's definition", p_view_name, NULL, NULL, false, lh_app_run_views_get, LH_SCOPE_READ, "view:name"},
+    {"views.update", "changes a view (a new version)", p_view_update, NULL, NULL, true, lh_app_run_views_update, LH_SCOPE_MANAGE, "view:name;dataset:base_dataset?"},
+    {"views.delete", "deletes a view (a new version; history stays)", p_view_delete, NULL, NULL, true, lh_app_run_views_delete, LH_SCOPE_MANAGE, "view:name"},
     {"keys.revoke", "revokes a key at once", p_key_revoke, NULL, NULL, true, lh_app_run_keys_revoke, LH_SCOPE_ADMIN, NULL},
 };
 

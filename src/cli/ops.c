@@ -88,6 +88,14 @@ static const action profile_actions[] = {
     {"key-revoke", "keys.revoke", "profile,id", ""},
 };
 
+static const action view_actions[] = {
+    {"list", "views.list", "", ""},
+    {"show", "views.get", "name", ""},
+    {"create", "views.create", "name", "base=base_dataset,filter=row_filter,redact=column_redactions"},
+    {"update", "views.update", "name", "base=base_dataset,filter=row_filter,redact=column_redactions"},
+    {"delete", "views.delete", "name", ""},
+};
+
 #define N(a) (sizeof a / sizeof *a)
 static const command commands[] = {
     {"catalog", "datasets and versions", catalog_actions, N(catalog_actions)},
@@ -95,6 +103,7 @@ static const command commands[] = {
     {"journal", "the mutation journal and the error journal", journal_actions, N(journal_actions)},
     {"storage", "buckets and raw objects", storage_actions, N(storage_actions)},
     {"profile", "profiles (who a caller is, what it may use) and their API keys", profile_actions, N(profile_actions)},
+    {"view", "AI-safe views: a dataset's columns, a row filter and redactions", view_actions, N(view_actions)},
 };
 
 /* ---- help ---- */
@@ -478,4 +487,9 @@ int cmd_storage(int argc, char **argv)
 int cmd_profile(int argc, char **argv)
 {
     return run_command(&commands[4], argc, argv);
+}
+
+int cmd_view(int argc, char **argv)
+{
+    return run_command(&commands[5], argc, argv);
 }

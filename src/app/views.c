@@ -1,0 +1,399 @@
+/*
+ * views.c — AI-safe views: a dataset seen through a column list, a row
+ * filter and column redactions, as versioned objects in the default bucket
+ * (_catalog/views/<name>/v00000001.json, one write-once log each, journaled
+ * as entity type "view"), and the SQL that makes one a table.
+ *
+ *   {name, base_dataset, columns: [..] | null (all), row_filter: "SQL" | null,
+ *    column_redactions: {column: null | "hash" | {"mask": {keep_prefix, keep_suffix}}},
+ *    description, version, created_at, created_by, updated_at, updated_by, deleted}
+ *
+ * Redaction happens in the SQL engine: a view's table is
+ *   SELECT <columns, each redacted> FROM (<the base dataset's SELECT>) WHERE (<row_filter>)
+ * and the base dataset's SELECT reads its Parquet files directly (not by
+ * name), so a profile bound to the view and not to its dataset gets the
+ * redacted rows only: null → NULL, hash → sha256 of the value's text,
+ * mask → the first keep_prefix and last keep_suffix characters, '*' between.
+ */
+#include "internal.h"
+
+#include "lakehouse/lh_json.h"
+#include "lakehouse/lh_manifests.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the registry: name -> newest manifest ---- */
+
+static lh_manifests view_log(lh_app *app, const char *name, char *dir, size_t n)
+{
+    snprintf(dir, n, "_catalog/views/%s", name);
+    return (lh_manifests){.buckets = app->buckets, .store = lh_buckets_default(app->buckets), .dir = dir,
+                          .stem = "v", .what = "view"};
+}
+
+struct last {
+    const char *name;
+    json_t *m;
+};
+
+static lh_code keep_last(void *ctx, int64_t n, json_t *m, lh_err *err)
+{
+    struct last *l = ctx;
+    const char *name = json_string_value(json_object_get(m, "name"));
+    if (!name || strcmp(name, l->name) || json_integer_value(json_object_get(m, "version")) != n ||
+        !json_is_string(json_object_get(m, "base_dataset"))) {
+        json_decref(m);
+        return lh_err_set(err, LH_ECORRUPT, "view %s version %lld is not a view manifest", l->name, (long long)n);
+    }
+    json_decref(l->m);
+    l->m = m;
+    return LH_OK;
+}
+
+static lh_code refresh_view(lh_app *app, const char *name, lh_err *err)
+{
+    pthread_mutex_lock(&app->views.mu);
+    int64_t after = json_integer_value(json_object_get(json_object_get(app->views.byname, name), "version"));
+    pthread_mutex_unlock(&app->views.mu);
+    char dir[128];
+    lh_manifests log = view_log(app, name, dir, sizeof dir);
+    struct last l = {name, NULL};
+    int64_t head;
+    lh_code rc = lh_manifests_scan(&log, after, keep_last, &l, &head, err);
+    if (rc == LH_OK && l.m) {
+        pthread_mutex_lock(&app->views.mu);
+        json_object_set_new(app->views.byname, name, l.m);
+        pthread_mutex_unlock(&app->views.mu);
+    } else {
+        json_decref(l.m);
+    }
+    return rc;
+}
+
+static bool list_view_dir(void *ctx, const lh_object_info *info)
+{
+    json_t *names = ctx;
+    const char *rest = info->key + strlen("_catalog/views/");
+    const char *slash = strchr(rest, '/');
+    if (slash) {
+        char *name = lh_xstrndup(rest, (size_t)(slash - rest));
+        json_object_set_new(names, name, json_true());
+        free(name);
+    }
+    return true;
+}
+
+lh_code lh_app_views_load(lh_app *app, lh_err *err)
+{
+    json_t *names = json_object();
+    lh_code rc = lh_store_list(lh_buckets_default(app->buckets), "_catalog/views/", list_view_dir, names, err);
+    const char *name;
+    json_t *v;
+    json_object_foreach(names, name, v) {
+        if (rc == LH_OK && lh_catalog_name_check(name, NULL) == LH_OK) rc = refresh_view(app, name, err);
+    }
+    json_decref(names);
+    return rc;
+}
+
+/* The live view `name` (a new reference), or NULL. */
+json_t *lh_app_view_get(lh_app *app, const char *name)
+{
+    pthread_mutex_lock(&app->views.mu);
+    json_t *m = json_object_get(app->views.byname, name);
+    if (m && json_is_true(json_object_get(m, "deleted"))) m = NULL;
+    json_incref(m);
+    pthread_mutex_unlock(&app->views.mu);
+    return m;
+}
+
+/* ---- SQL ---- */
+
+static void redacted(lh_buf *sql, const char *col, json_t *how)
+{
+    lh_buf q = {0};
+    lh_sql_quote_ident(&q, col);
+    if (json_is_null(how)) {
+        lh_buf_puts(sql, "CAST(NULL AS VARCHAR)");
+    } else if (json_is_string(how)) { /* "hash" */
+        lh_buf_printf(sql, "sha256(CAST(%s AS VARCHAR))", q.data);
+    } else {
+        json_t *mask = json_object_get(how, "mask");
+        long long p = json_integer_value(json_object_get(mask, "keep_prefix"));
+        long long s = json_integer_value(json_object_get(mask, "keep_suffix"));
+        lh_buf_printf(sql,
+                      "CASE WHEN %1$s IS NULL THEN NULL "
+                      "WHEN length(CAST(%1$s AS VARCHAR)) <= %2$lld THEN repeat('*', length(CAST(%1$s AS VARCHAR))) "
+                      "ELSE left(CAST(%1$s AS VARCHAR), %3$lld) || repeat('*', length(CAST(%1$s AS VARCHAR)) - %2$lld) || "
+                      "right(CAST(%1$s AS VARCHAR), %4$lld) END",
+                      q.data, p + s, p, s);
+    }
+    lh_buf_printf(sql, " AS %s", q.data);
+    lh_buf_free(&q);
+}
+
+lh_code lh_app_view_sql(lh_app *app, const json_t *view, bool schema_only, lh_buf *sql, lh_err *err)
+{
+    const char *base = json_string_value(json_object_get(view, "base_dataset"));
+    lh_buf inner = {0};
+    /* the base by its files, not by name: the caller's scope does not apply to it */
+    lh_code rc = lh_dataset_tables_resolve(app->tables, base, schema_only, &inner, err);
+    if (rc == LH_OK && !inner.len) rc = lh_err_set(err, LH_ENOTFOUND, "view %s: no dataset %s",
+                                                   json_string_value(json_object_get(view, "name")), base);
+    json_t *columns = json_object_get(view, "columns"), *all = NULL;
+    if (rc == LH_OK && !json_is_array(columns)) { /* every column of the base's current schema */
+        json_t *m;
+        rc = lh_catalog_get(app->catalog, base, 0, &m, err);
+        if (rc == LH_OK) {
+            all = json_array();
+            size_t i;
+            json_t *f;
+            json_array_foreach(json_object_get(json_object_get(m, "schema"), "fields"), i, f)
+                json_array_append(all, json_object_get(f, "name"));
+            json_decref(m);
+            columns = all;
+        }
+    }
+    if (rc == LH_OK) {
+        json_t *redactions = json_object_get(view, "column_redactions");
+        lh_buf_puts(sql, "SELECT ");
+        size_t i;
+        json_t *c;
+        json_array_foreach(columns, i, c) {
+            const char *col = json_string_value(c);
+            if (i) lh_buf_puts(sql, ", ");
+            json_t *how = json_object_get(redactions, col);
+            if (how) redacted(sql, col, how);
+            else lh_sql_quote_ident(sql, col);
+        }
+        if (!json_array_size(columns)) lh_buf_puts(sql, "NULL AS \"_empty\"");
+        lh_buf_printf(sql, " FROM (%s) AS lh_base", inner.data);
+        const char *filter = json_string_value(json_object_get(view, "row_filter"));
+        if (filter && *filter) lh_buf_printf(sql, " WHERE (%s)", filter);
+    }
+    json_decref(all);
+    lh_buf_free(&inner);
+    return rc;
+}
+
+/* ---- checks ---- */
+
+static lh_code check_view(lh_app *app, json_t *view, lh_err *err)
+{
+    const char *name = json_string_value(json_object_get(view, "name"));
+    const char *base = json_string_value(json_object_get(view, "base_dataset"));
+    lh_code rc = lh_catalog_name_check(name, NULL);
+    if (rc) return lh_err_set(err, LH_EINVAL, "\"name\" must match [a-z][a-z0-9_]{0,62}, not \"%.70s\"", name);
+    json_t *m;
+    rc = lh_catalog_get(app->catalog, name, 0, &m, NULL);
+    if (rc == LH_OK) {
+        json_decref(m);
+        return lh_err_set(err, LH_EEXIST, "\"%s\" is a dataset; a view needs a name of its own", name);
+    }
+    rc = lh_catalog_get(app->catalog, base, 0, &m, err);
+    if (rc) return rc;
+    json_t *fields = json_object_get(json_object_get(m, "schema"), "fields");
+    json_t *known = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(fields, i, f) json_object_set(known, json_string_value(json_object_get(f, "name")), json_true());
+    json_decref(m);
+    json_array_foreach(json_object_get(view, "columns"), i, f) {
+        if (rc == LH_OK && !json_object_get(known, json_string_value(f)))
+            rc = lh_err_set(err, LH_EINVAL, "\"columns\"[%zu]: %s has no column \"%.60s\"", i, base, json_string_value(f));
+    }
+    const char *col;
+    json_t *how;
+    json_object_foreach(json_object_get(view, "column_redactions"), col, how) {
+        if (rc) break;
+        json_t *mask = json_is_object(how) ? json_object_get(how, "mask") : NULL;
+        json_t *p = json_object_get(mask, "keep_prefix"), *s = json_object_get(mask, "keep_suffix");
+        if (!json_object_get(known, col))
+            rc = lh_err_set(err, LH_EINVAL, "\"column_redactions\": %s has no column \"%.60s\"", base, col);
+        else if (!(json_is_null(how) || (json_is_string(how) && !strcmp(json_string_value(how), "hash")) ||
+                   (json_is_object(how) && json_object_size(how) == 1 && json_is_object(mask) &&
+                    json_object_size(mask) == (size_t)(!!p + !!s) && (!p || (json_is_integer(p) && json_integer_value(p) >= 0 && json_integer_value(p) <= 64)) &&
+                    (!s || (json_is_integer(s) && json_integer_value(s) >= 0 && json_integer_value(s) <= 64)))))
+            rc = lh_err_set(err, LH_EINVAL,
+                            "\"column_redactions\".%s must be null, \"hash\" or {\"mask\": {\"keep_prefix\": 0..64, "
+                            "\"keep_suffix\": 0..64}}", col);
+    }
+    json_decref(known);
+    if (rc) return rc;
+    /* the row filter is checked as user SQL over the base (the sandbox's rules:
+     * one read-only SELECT, no file-reading functions), under the caller's scope */
+    const char *filter = json_string_value(json_object_get(view, "row_filter"));
+    if (filter && *filter) {
+        lh_buf sql = {0};
+        lh_buf_puts(&sql, "SELECT * FROM ");
+        lh_sql_quote_ident(&sql, base);
+        lh_buf_printf(&sql, " WHERE (%s) LIMIT 0", filter);
+        rc = lh_query_check(app->query, sql.data, err);
+        if (rc == LH_OK) {
+            lh_query_args qa = {.sql = sql.data, .timeout_ms = 5000, .read_only = true};
+            lh_query_cursor *cur;
+            rc = lh_query_open(app->query, &qa, &cur, err);
+            if (rc == LH_OK) lh_query_close(cur);
+        }
+        if (rc) lh_err_wrap(err, "\"row_filter\"");
+        lh_buf_free(&sql);
+    }
+    return rc;
+}
+
+/* ---- commits ---- */
+
+struct commit {
+    lh_app *app;
+    const char *name;
+    lh_manifests *log;
+    json_t *current;
+    json_t *args;
+    bool create, remove;
+    const lh_who *who;
+};
+
+static lh_code commit_refresh(void *ctx, int64_t *head, lh_err *err)
+{
+    struct commit *c = ctx;
+    json_decref(c->current);
+    struct last l = {c->name, NULL};
+    lh_code rc = lh_manifests_scan(c->log, 0, keep_last, &l, head, err);
+    c->current = l.m;
+    return rc;
+}
+
+static const char *const fields[] = {"base_dataset", "columns", "row_filter", "column_redactions", "description", NULL};
+
+static lh_code commit_build(void *ctx, int64_t next, json_t **out, lh_err *err)
+{
+    struct commit *c = ctx;
+    bool live = c->current && !json_is_true(json_object_get(c->current, "deleted"));
+    if (c->create && live) return lh_err_set(err, LH_EEXIST, "view \"%s\" exists", c->name);
+    if (!c->create && !live) return lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", c->name);
+    json_t *m = c->create ? json_pack("{s:n, s:n, s:{}, s:s}", "columns", "row_filter", "column_redactions",
+                                      "description", "")
+                          : json_deep_copy(c->current);
+    if (c->create && c->current) { /* a name used before: its history goes on */
+        json_object_set(m, "created_at", json_object_get(c->current, "created_at"));
+        json_object_set(m, "created_by", json_object_get(c->current, "created_by"));
+    }
+    for (const char *const *f = fields; *f && !c->remove; f++) {
+        json_t *v = json_object_get(c->args, *f);
+        if (v) json_object_set(m, *f, v);
+    }
+    char ts[LH_TIME_ISO_LEN];
+    lh_time_iso8601(lh_time_now_ms(), ts);
+    const char *actor = c->who->actor ? c->who->actor : "anonymous";
+    json_object_set_new(m, "format", json_integer(1));
+    json_object_set_new(m, "name", json_string(c->name));
+    json_object_set_new(m, "version", json_integer(next));
+    json_object_set_new(m, "deleted", json_boolean(c->remove));
+    json_object_set_new(m, "updated_at", json_string(ts));
+    json_object_set_new(m, "updated_by", json_string(actor));
+    if (!json_object_get(m, "created_at")) {
+        json_object_set_new(m, "created_at", json_string(ts));
+        json_object_set_new(m, "created_by", json_string(actor));
+    }
+    lh_code rc = c->remove ? LH_OK : check_view(c->app, m, err);
+    if (rc) {
+        json_decref(m);
+        return rc;
+    }
+    *out = m;
+    return LH_OK;
+}
+
+static lh_code change(lh_app *app, json_t *args, bool create, bool remove, const char *action, const lh_who *who,
+                      json_t **out, lh_err *err)
+{
+    const char *name = lh_op_str(args, "name");
+    if (lh_catalog_name_check(name, NULL) != LH_OK)
+        return lh_err_set(err, LH_EINVAL, "\"name\" must match [a-z][a-z0-9_]{0,62}, not \"%.70s\"", name);
+    char dir[128];
+    lh_manifests log = view_log(app, name, dir, sizeof dir);
+    struct commit c = {app, name, &log, NULL, args, create, remove, who};
+    lh_manifests_writer w = {commit_refresh, commit_build};
+    json_t *m = NULL;
+    int64_t n;
+    pthread_mutex_lock(&app->views.write_mu);
+    lh_code rc = lh_manifests_commit(&log, &w, &c, LH_MANIFESTS_ANY_HEAD, &m, &n, err);
+    pthread_mutex_unlock(&app->views.write_mu);
+    if (rc == LH_OK) {
+        lh_journal_event ev = {.entity_type = "view", .entity_id = name, .action = action, .old_value = c.current,
+                               .new_value = m, .actor = who->actor, .source = who->source};
+        lh_journal_record(app->journal, &ev);
+        pthread_mutex_lock(&app->views.mu);
+        json_object_set(app->views.byname, name, m);
+        pthread_mutex_unlock(&app->views.mu);
+        json_object_del(m, "format");
+        *out = m;
+    } else {
+        json_decref(m);
+    }
+    json_decref(c.current);
+    return rc;
+}
+
+LH_OP_RUN(lh_app_run_views_create)
+{
+    return change(app, args, true, false, "create", &call->who, out, err);
+}
+
+LH_OP_RUN(lh_app_run_views_update)
+{
+    return change(app, args, false, false, "update", &call->who, out, err);
+}
+
+LH_OP_RUN(lh_app_run_views_delete)
+{
+    return change(app, args, false, true, "delete", &call->who, out, err);
+}
+
+LH_OP_RUN(lh_app_run_views_get)
+{
+    (void)call;
+    const char *name = lh_op_str(args, "name");
+    lh_code rc = lh_catalog_name_check(name, NULL) == LH_OK ? refresh_view(app, name, err) : LH_OK;
+    if (rc) return rc;
+    json_t *m = lh_app_view_get(app, name);
+    if (!m) return lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", name);
+    *out = json_deep_copy(m);
+    json_object_del(*out, "format");
+    json_decref(m);
+    return LH_OK;
+}
+
+LH_OP_RUN(lh_app_run_views_list)
+{
+    lh_code rc = lh_app_views_load(app, err);
+    if (rc) return rc;
+    json_t *list = json_array();
+    pthread_mutex_lock(&app->views.mu);
+    const char *name;
+    json_t *m;
+    json_object_foreach(app->views.byname, name, m) {
+        if (json_is_true(json_object_get(m, "deleted"))) continue;
+        json_t *v = json_deep_copy(m);
+        json_object_del(v, "format");
+        json_array_append_new(list, v);
+    }
+    pthread_mutex_unlock(&app->views.mu);
+    /* by name */
+    size_t n = json_array_size(list);
+    for (size_t a = 1; a < n; a++)
+        for (size_t b = a; b > 0; b--) {
+            json_t *x = json_array_get(list, b - 1), *y = json_array_get(list, b);
+            if (strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name"))) <= 0)
+                break;
+            json_incref(x);
+            json_array_set(list, b - 1, y);
+            json_array_set_new(list, b, x);
+        }
+    *out = lh_op_page(lh_app_visible(&call->who, list, "name", LH_BIND_VIEW), "views", args);
+    return LH_OK;
+}
