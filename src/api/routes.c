@@ -60,6 +60,7 @@ static const lh_api_route routes[] = {
     {"GET", "/v1/views", "views.list", 200, NULL, NULL, NULL, NULL, false},
     {"POST", "/v1/views", "views.create", 201, NULL, NULL, NULL, NULL, false},
     {"GET", "/v1/views/{name}", "views.get", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/catalog/datasets/{dataset}/suggested-view", "views.suggest", 200, NULL, NULL, NULL, NULL, false},
     {"PATCH", "/v1/views/{name}", "views.update", 200, NULL, NULL, NULL, NULL, false},
     {"DELETE", "/v1/views/{name}", "views.delete", 200, NULL, NULL, NULL, NULL, false},
     {"GET", "/v1/profiles", "profiles.list", 200, NULL, NULL, NULL, NULL, false},

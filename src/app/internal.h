@@ -192,6 +192,7 @@ LH_OP_RUN(lh_app_run_views_list);
 LH_OP_RUN(lh_app_run_views_get);
 LH_OP_RUN(lh_app_run_views_update);
 LH_OP_RUN(lh_app_run_views_delete);
+LH_OP_RUN(lh_app_run_views_suggest);
 
 
 /* The buckets' failure observer: records the failure in the error journal and

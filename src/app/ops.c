@@ -269,6 +269,10 @@ static const lh_op_param p_view_delete[] = {
     {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
     END};
 
+static const lh_op_param p_view_suggest[] = {
+    {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset whose PII tags propose the redactions"},
+    END};
+
 static const lh_op ops[] = {
     {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version, LH_SCOPE_ANY, NULL},
     {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets, LH_SCOPE_ADMIN, NULL},
@@ -322,6 +326,7 @@ static const lh_op ops[] = {
     {"views.get", "a view's definition", p_view_name, NULL, NULL, false, lh_app_run_views_get, LH_SCOPE_READ, "view:name"},
     {"views.update", "changes a view (a new version)", p_view_update, NULL, NULL, true, lh_app_run_views_update, LH_SCOPE_MANAGE, "view:name;dataset:base_dataset?"},
     {"views.delete", "deletes a view (a new version; history stays)", p_view_delete, NULL, NULL, true, lh_app_run_views_delete, LH_SCOPE_MANAGE, "view:name"},
+    {"views.suggest", "a view definition proposed from ingest's PII tags (not created)", p_view_suggest, NULL, NULL, false, lh_app_run_views_suggest, LH_SCOPE_READ, "dataset:dataset"},
     {"keys.revoke", "revokes a key at once", p_key_revoke, NULL, NULL, true, lh_app_run_keys_revoke, LH_SCOPE_ADMIN, NULL},
 };
 

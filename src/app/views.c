@@ -397,3 +397,39 @@ LH_OP_RUN(lh_app_run_views_list)
     *out = lh_op_page(lh_app_visible(&call->who, list, "name", LH_BIND_VIEW), "views", args);
     return LH_OK;
 }
+
+/* ---- suggestions from ingest's PII tags ---- */
+
+/* The redaction proposed for a column ingest tagged as personal data (NULL: none). */
+static json_t *proposal(const char *pii)
+{
+    if (!strcmp(pii, "person_name")) return json_string("hash");
+    if (!strcmp(pii, "phone")) return json_pack("{s:{s:i, s:i}}", "mask", "keep_prefix", 0, "keep_suffix", 4);
+    if (!strcmp(pii, "email")) return json_pack("{s:{s:i, s:i}}", "mask", "keep_prefix", 1, "keep_suffix", 4);
+    return json_null(); /* national_id and any other kind: nothing of it */
+}
+
+LH_OP_RUN(lh_app_run_views_suggest)
+{
+    (void)call;
+    const char *dataset = lh_op_str(args, "dataset");
+    json_t *m;
+    lh_code rc = lh_catalog_get(app->catalog, dataset, 0, &m, err);
+    if (rc) return rc;
+    json_t *columns = json_array(), *redactions = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(m, "schema"), "fields"), i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        const char *pii = json_string_value(json_object_get(f, "pii"));
+        json_array_append_new(columns, json_string(name));
+        if (pii) json_object_set_new(redactions, name, proposal(pii));
+    }
+    json_decref(m);
+    char *name = lh_xasprintf("%.57s_safe", dataset);
+    *out = json_pack("{s:s, s:s, s:o, s:n, s:o, s:s}", "name", name, "base_dataset", dataset, "columns", columns,
+                     "row_filter", "column_redactions", redactions, "description",
+                     "proposed from ingest's PII tags: names hashed, phones and emails masked, other personal data nulled");
+    free(name);
+    return LH_OK;
+}

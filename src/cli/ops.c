@@ -94,6 +94,7 @@ static const action view_actions[] = {
     {"create", "views.create", "name", "base=base_dataset,filter=row_filter,redact=column_redactions"},
     {"update", "views.update", "name", "base=base_dataset,filter=row_filter,redact=column_redactions"},
     {"delete", "views.delete", "name", ""},
+    {"suggest", "views.suggest", "dataset", ""},
 };
 
 #define N(a) (sizeof a / sizeof *a)

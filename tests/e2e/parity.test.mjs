@@ -128,10 +128,22 @@ const rows = [
   { name: 'keys.list', cli: ['profile', 'keys', 'p{}', '--json'], http: ['GET', '/v1/profiles/p{}/keys'], twin: true },
   { name: 'keys.revoke missing', cli: ['profile', 'key-revoke', 'p_cli', '0000000000000000'], http: ['DELETE', '/v1/profiles/p_http/keys/0000000000000000'], code: 'not_found', fold: true },
   { name: 'profiles.delete', cli: ['profile', 'delete', 'p{}', '--json'], http: ['DELETE', '/v1/profiles/p{}'], twin: true },
+  // AI-safe views
+  { name: 'views.create', cli: ['view', 'create', 'sv{}', '--base', 'base', '--columns', 'doc,title', '--redact', '{"title":"hash"}', '--json'], http: ['POST', '/v1/views', { name: 'sv{}', base_dataset: 'base', columns: ['doc', 'title'], column_redactions: { title: 'hash' } }], twin: true },
+  { name: 'views.create bad column', cli: ['view', 'create', 'zz', '--base', 'base', '--columns', 'nope'], http: ['POST', '/v1/views', { name: 'zz', base_dataset: 'base', columns: ['nope'] }], code: 'bad_request' },
+  { name: 'views.create bad redaction', cli: ['view', 'create', 'zz', '--base', 'base', '--redact', '{"title":"rot13"}'], http: ['POST', '/v1/views', { name: 'zz', base_dataset: 'base', column_redactions: { title: 'rot13' } }], code: 'bad_request' },
+  { name: 'views.create a dataset name', cli: ['view', 'create', 'base', '--base', 'base'], http: ['POST', '/v1/views', { name: 'base', base_dataset: 'base' }], code: 'already_exists' },
+  { name: 'views.get', cli: ['view', 'show', 'sv_cli', '--json'], http: ['GET', '/v1/views/sv_cli'] },
+  { name: 'views.get missing', cli: ['view', 'show', 'nope'], http: ['GET', '/v1/views/nope'], code: 'not_found' },
+  { name: 'views.update', cli: ['view', 'update', 'sv{}', '--filter', 'doc < 3', '--json'], http: ['PATCH', '/v1/views/sv{}', { row_filter: 'doc < 3' }], twin: true },
+  { name: 'views.list', cli: ['view', 'list', '--json'], http: ['GET', '/v1/views'] },
+  { name: 'sql over a view', cli: ['sql', 'SELECT doc, title FROM sv_cli ORDER BY doc', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT doc, title FROM sv_cli ORDER BY doc' }] },
+  { name: 'views.suggest', cli: ['view', 'suggest', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/suggested-view'] },
+  { name: 'views.delete', cli: ['view', 'delete', 'sv{}', '--json'], http: ['DELETE', '/v1/views/sv{}'], twin: true },
   { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
 ];
 
-const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile'];
+const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view'];
 
 test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, async () => {
   // an admin profile and its key, before the server starts: every call then needs a key
