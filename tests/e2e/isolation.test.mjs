@@ -233,3 +233,41 @@ test('auth.required needs a key on loopback too; without keys, loopback is the l
     await closed.stop();
   }
 });
+
+test('a profile bound to a view reads its redacted rows only, over HTTP', { timeout: 120000 }, async () => {
+  const dir = tempDir();
+  cli(['sample', '--rows', '50', '--ingest', '--data', dir]); // ships workers_safe and profile "agent"
+  const raw = JSON.parse(cli(['sql', 'SELECT first_name, last_name, email, phone FROM workers', '--json', '--data', dir]));
+  const key = JSON.parse(cli(['profile', 'key-create', 'agent', '--json', '--data', dir])).key;
+  const srv = await startServer({ dataDir: dir });
+  const sql = async (q) => {
+    const r = await fetch(`${srv.url}/v1/sql`, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ sql: q }) });
+    return { status: r.status, text: await r.text() };
+  };
+  try {
+    const seen = await sql('SELECT * FROM workers_safe');
+    assert.equal(seen.status, 200, seen.text);
+    assert.equal(JSON.parse(seen.text).rows.length, 50);
+    // no raw name, email or phone comes back, for any query shape
+    const shapes = [
+      'SELECT * FROM workers_safe',
+      'SELECT first_name || last_name || email || phone FROM workers_safe',
+      "SELECT * FROM workers_safe WHERE first_name LIKE '%a%'",
+      'SELECT DISTINCT email FROM workers_safe',
+      'SELECT * FROM workers',
+      "SELECT * FROM dataset_version('workers', 1)",
+    ];
+    for (const q of shapes) {
+      const r = await sql(q);
+      for (const [first, last, email, phone] of raw.rows) {
+        for (const value of [email, phone, `"${first}"`, `"${last}"`]) assert.ok(!r.text.includes(value), `${q} leaked ${value}`);
+      }
+    }
+    const tables = await sql('SELECT table_name FROM information_schema.tables ORDER BY 1');
+    assert.deepEqual(JSON.parse(tables.text).rows, [['workers_safe']]);
+    const views = await (await fetch(`${srv.url}/v1/views`, { headers: { Authorization: `Bearer ${key}` } })).json();
+    assert.deepEqual(views.views.map((v) => v.name), ['workers_safe']);
+  } finally {
+    await srv.stop();
+  }
+});
