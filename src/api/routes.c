@@ -68,6 +68,7 @@ static const lh_api_route routes[] = {
     {"GET", "/v1/profiles/me", "profiles.me", 200, NULL, NULL, NULL, NULL, false},
     {"GET", "/v1/profiles/{id}", "profiles.get", 200, NULL, NULL, NULL, NULL, false},
     {"PATCH", "/v1/profiles/{id}", "profiles.update", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/profiles/{id}/search", "profiles.search", 200, NULL, NULL, NULL, NULL, false},
     {"DELETE", "/v1/profiles/{id}", "profiles.delete", 200, NULL, NULL, NULL, NULL, false},
     {"GET", "/v1/profiles/{profile}/keys", "keys.list", 200, NULL, NULL, NULL, NULL, false},
     {"POST", "/v1/profiles/{profile}/keys", "keys.create", 201, NULL, NULL, NULL, NULL, false},

@@ -183,6 +183,7 @@ LH_OP_RUN(lh_app_run_profiles_get);
 LH_OP_RUN(lh_app_run_profiles_update);
 LH_OP_RUN(lh_app_run_profiles_delete);
 LH_OP_RUN(lh_app_run_profiles_me);
+LH_OP_RUN(lh_app_run_profiles_search);
 LH_OP_RUN(lh_app_run_keys_create);
 LH_OP_RUN(lh_app_run_keys_list);
 LH_OP_RUN(lh_app_run_keys_revoke);

@@ -229,6 +229,13 @@ static const lh_op_param p_profile_delete[] = {
     {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile"},
     {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
     END};
+static const lh_op_param p_profile_search[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile searching"},
+    {"query", LH_OP_STRING, true, NULL, 0, 0, "what to look for"},
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "one of its bound indexes (default: the first)"},
+    {"k", LH_OP_INT, false, NULL, 1, LH_VINDEX_MAX_K, "results (default 10)"},
+    {"mode", LH_OP_STRING, false, lh_op_choices_search_mode, 0, 0, "hybrid (default), vector or text"},
+    END};
 static const lh_op_param p_key_create[] = {
     {"profile", LH_OP_STRING, true, NULL, 0, 0, "the profile the key acts as"},
     {"label", LH_OP_STRING, false, NULL, 0, 0, "what the key is for"},
@@ -318,6 +325,7 @@ static const lh_op ops[] = {
     {"profiles.get", "a profile (its keys without secrets)", p_profile_id, NULL, NULL, false, lh_app_run_profiles_get, LH_SCOPE_ADMIN, NULL},
     {"profiles.update", "changes a profile (a new version)", p_profile_update, NULL, NULL, true, lh_app_run_profiles_update, LH_SCOPE_ADMIN, NULL},
     {"profiles.delete", "deletes a profile (a new version; its keys stop working)", p_profile_delete, NULL, NULL, true, lh_app_run_profiles_delete, LH_SCOPE_ADMIN, NULL},
+    {"profiles.search", "searches as a profile: its bound indexes only, its index preferences (403 names the allowed ones)", p_profile_search, NULL, NULL, false, lh_app_run_profiles_search, LH_SCOPE_READ, NULL},
     {"profiles.me", "the calling profile", p_none, NULL, NULL, false, lh_app_run_profiles_me, LH_SCOPE_ANY, NULL},
     {"keys.create", "an API key for a profile (shown once)", p_key_create, NULL, NULL, true, lh_app_run_keys_create, LH_SCOPE_ADMIN, NULL},
     {"keys.list", "a profile's keys (never their secrets)", p_key_list, "keys", "id,label,created_at,expires_at,revoked_at,last_used_at", false, lh_app_run_keys_list, LH_SCOPE_ADMIN, NULL},

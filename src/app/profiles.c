@@ -698,3 +698,53 @@ void lh_app_profile_recheck(lh_app *app, const char *id)
     lh_err err;
     refresh_profile(app, id, &err);
 }
+
+/* ---- searching as a profile ---- */
+
+LH_OP_RUN(lh_app_run_profiles_search)
+{
+    const char *id = lh_op_str(args, "id"), *index = lh_op_str(args, "index");
+    const lh_profile *me = call->who.profile;
+    if (me && !(me->scopes & LH_SCOPE_ADMIN) && strcmp(me->id, id) != 0)
+        return lh_err_set(err, LH_EFORBIDDEN, "profile %s may not search as profile %s", me->id, id);
+    json_t *doc;
+    lh_code rc = get_live(app, id, &doc, err);
+    if (rc) return rc;
+    json_decref(doc);
+    const lh_profile *p = lh_app_profile_find(app, id);
+    json_t *bound = json_object_get(p->doc, "indexes");
+    if (!index) { /* the profile's first bound index */
+        size_t i;
+        json_t *v;
+        json_array_foreach(bound, i, v) {
+            if (strcmp(json_string_value(v), "*") != 0) {
+                index = json_string_value(v);
+                break;
+            }
+        }
+        if (!index) return lh_err_set(err, LH_EINVAL, "profile %s binds no index by name: give \"index\"", id);
+    }
+    if (!(p->scopes & LH_SCOPE_ADMIN) && !lh_profile_binds(p, LH_BIND_INDEX, index)) {
+        lh_buf names = {0};
+        size_t i;
+        json_t *v;
+        json_array_foreach(bound, i, v) lh_buf_printf(&names, "%s%s", i ? ", " : "", json_string_value(v));
+        lh_err_set(err, LH_EFORBIDDEN, "profile %s may not use index \"%.80s\" (bound indexes: %s)", id, index,
+                   names.len ? names.data : "none");
+        lh_buf_free(&names);
+        return LH_EFORBIDDEN;
+    }
+    json_t *q = json_pack("{s:s, s:s, s:I}", "index", index, "query", lh_op_str(args, "query"), "k",
+                          (json_int_t)lh_op_int(args, "k", 10));
+    if (lh_op_str(args, "mode")) json_object_set_new(q, "mode", json_string(lh_op_str(args, "mode")));
+    /* the profile's index preferences */
+    json_t *ef = json_object_get(json_object_get(p->doc, "index_config"), "ef_search");
+    if (json_is_integer(ef) && json_integer_value(ef) > 0) json_object_set(q, "ef", ef);
+    /* searched with the profile's own scope, whoever asks */
+    lh_op_ctx as = *call;
+    as.who.profile = p;
+    rc = lh_app_call(app, "search", q, &as, out, err);
+    json_decref(q);
+    if (rc == LH_OK) json_object_set_new(*out, "profile", json_string(id));
+    return rc;
+}

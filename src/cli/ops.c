@@ -83,6 +83,7 @@ static const action profile_actions[] = {
     {"update", "profiles.update", "id", ""},
     {"delete", "profiles.delete", "id", ""},
     {"me", "profiles.me", "", ""},
+    {"search", "profiles.search", "id,query", ""},
     {"keys", "keys.list", "profile", ""},
     {"key-create", "keys.create", "profile", ""},
     {"key-revoke", "keys.revoke", "profile,id", ""},

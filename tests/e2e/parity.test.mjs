@@ -123,6 +123,7 @@ const rows = [
   { name: 'profiles.get missing', cli: ['profile', 'show', 'nope'], http: ['GET', '/v1/profiles/nope'], code: 'not_found' },
   { name: 'profiles.update', cli: ['profile', 'update', 'p{}', '--description', 'twin', '--json'], http: ['PATCH', '/v1/profiles/p{}', { description: 'twin' }], twin: true },
   { name: 'profiles.list', cli: ['profile', 'list', '--json'], http: ['GET', '/v1/profiles'] },
+  { name: 'profiles.search out of scope', cli: ['profile', 'search', 'p_cli', 'doc 7', '--index', 't_cli'], http: ['POST', '/v1/profiles/p_cli/search', { query: 'doc 7', index: 't_cli' }], code: 'forbidden' },
   { name: 'profiles.me', cli: ['profile', 'me', '--json'], http: ['GET', '/v1/profiles/me'] },
   { name: 'keys.create', cli: ['profile', 'key-create', 'p{}', '--label', 'twin', '--json'], http: ['POST', '/v1/profiles/p{}/keys', { label: 'twin' }], twin: true, shape: true },
   { name: 'keys.list', cli: ['profile', 'keys', 'p{}', '--json'], http: ['GET', '/v1/profiles/p{}/keys'], twin: true },

@@ -597,6 +597,40 @@ static void test_views_redact_in_the_engine(void **state)
     free(key);
 }
 
+/* ---- searching as a profile ---- */
+
+static void test_search_as_a_profile(void **state)
+{
+    struct fixture *f = *state;
+    ingest_csv(f, "docs", "id,text\n1,forklift operator\n2,night shift welder\n");
+    ingest_csv(f, "memos", "id,text\n1,classified memo\n");
+    json_decref(call_ok(f, "index.create", "{\"name\":\"docs_idx\",\"dataset\":\"docs\",\"id_column\":\"id\",\"text_columns\":[\"text\"]}"));
+    json_decref(call_ok(f, "index.create", "{\"name\":\"memos_idx\",\"dataset\":\"memos\",\"id_column\":\"id\",\"text_columns\":[\"text\"]}"));
+    json_decref(call_ok(f, "profiles.create",
+                        "{\"id\":\"finder\",\"kind\":\"model\",\"scopes\":[\"read\"],\"datasets\":[\"docs\"],"
+                        "\"indexes\":[\"docs_idx\"],\"index_config\":{\"ef_search\":32}}"));
+    json_decref(call_ok(f, "profiles.create", "{\"id\":\"other\",\"kind\":\"agent\",\"scopes\":[\"read\"]}"));
+    /* the default index is the first bound one */
+    json_t *out = call_ok(f, "profiles.search", "{\"id\":\"finder\",\"query\":\"welder\",\"k\":1}");
+    assert_string_equal(json_string_value(json_object_get(out, "profile")), "finder");
+    char *text = json_dumps(out, 0);
+    assert_non_null(strstr(text, "welder"));
+    free(text);
+    json_decref(out);
+    /* out of its scope: 403 with the allowed list */
+    assert_string_equal(refused(f, &tester, "profiles.search", "{\"id\":\"finder\",\"query\":\"memo\",\"index\":\"memos_idx\"}",
+                                LH_EFORBIDDEN),
+                        "profile finder may not use index \"memos_idx\" (bound indexes: docs_idx)");
+    /* a profile searches as itself only */
+    char *key = new_key(f, "other");
+    lh_who other;
+    lh_err err;
+    assert_int_equal(authenticate(f->app, key, "127.0.0.1", &other, &err), LH_OK);
+    assert_string_equal(refused(f, &other, "profiles.search", "{\"id\":\"finder\",\"query\":\"welder\"}", LH_EFORBIDDEN),
+                        "profile other may not search as profile finder");
+    free(key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scopes_and_bindings, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_scoped_sql, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_views_redact_in_the_engine, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_search_as_a_profile, app_setup, app_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
