@@ -169,9 +169,8 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     pthread_mutex_init(&app->health.mu, NULL);
     pthread_mutex_init(&app->profiles.mu, NULL);
     pthread_mutex_init(&app->profiles.write_mu, NULL);
-    pthread_mutex_init(&app->views.mu, NULL);
-    pthread_mutex_init(&app->views.write_mu, NULL);
-    app->views.byname = json_object();
+    lh_app_objects_init(&app->views, "view", "_catalog/views");
+    lh_app_objects_init(&app->workspaces, "workspace", "_catalog/workspaces");
     lh_app_auth_init(app, cfg->auth_required != 0);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
@@ -269,6 +268,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     if (rc == LH_OK && sodium_init() < 0) rc = lh_err_set(err, LH_EINTERNAL, "libsodium failed to initialise");
     if (rc == LH_OK) rc = lh_app_profiles_load(app, err);
     if (rc == LH_OK) rc = lh_app_views_load(app, err);
+    if (rc == LH_OK) rc = lh_app_objects_load(app, &app->workspaces, err);
     free(wal_dir);
     free(cache_dir);
     free(spill_dir);
@@ -307,9 +307,8 @@ void lh_app_close(lh_app *app)
     lh_app_auth_free(app);
     pthread_mutex_destroy(&app->profiles.mu);
     pthread_mutex_destroy(&app->profiles.write_mu);
-    json_decref(app->views.byname);
-    pthread_mutex_destroy(&app->views.mu);
-    pthread_mutex_destroy(&app->views.write_mu);
+    lh_app_objects_free(&app->views);
+    lh_app_objects_free(&app->workspaces);
     free(app);
 }
 

@@ -20,6 +20,14 @@ struct lh_profile {
     bool deleted;
 };
 
+/* Named, versioned JSON objects in the default bucket (objects.c). */
+typedef struct lh_app_objects {
+    const char *kind;   /* the journal's entity type: "view", "workspace" */
+    const char *prefix; /* "_catalog/views" */
+    pthread_mutex_t mu, write_mu;
+    json_t *byname; /* name -> newest version */
+} lh_app_objects;
+
 struct lh_app {
     char *data_dir;
     char replica[16];
@@ -70,11 +78,8 @@ struct lh_app {
         lh_profile **items, **old;
         size_t n, n_old;
     } profiles;
-    /* views (views.c): name -> newest manifest */
-    struct lh_app_views {
-        pthread_mutex_t mu, write_mu;
-        json_t *byname;
-    } views;
+    lh_app_objects views;      /* views.c */
+    lh_app_objects workspaces; /* workspaces.c */
     /* authentication (auth.c) */
     struct lh_app_auth {
         pthread_mutex_t mu;
@@ -104,6 +109,19 @@ bool lh_app_keys_exist(lh_app *app); /* a live key of a live profile */
 /* The profile holding key_id (read from storage when another process made it); *key: its record. */
 lh_code lh_app_profile_of_key(lh_app *app, const char *key_id, const lh_profile **p, json_t **key, lh_err *err);
 void lh_app_profile_recheck(lh_app *app, const char *id); /* re-reads it from storage */
+/* objects.c */
+void lh_app_objects_init(lh_app_objects *o, const char *kind, const char *prefix);
+void lh_app_objects_free(lh_app_objects *o);
+lh_code lh_app_objects_load(lh_app *app, lh_app_objects *o, lh_err *err);  /* every name in storage */
+lh_code lh_app_objects_refresh(lh_app *app, lh_app_objects *o, const char *name, lh_err *err);
+json_t *lh_app_objects_get(lh_app_objects *o, const char *name); /* the live object or NULL, a new reference */
+json_t *lh_app_objects_list(lh_app_objects *o);                  /* the live ones by name, new */
+/* Fills next (a copy of the live version, or {} for a new or deleted name)
+ * from live; an error refuses the change. */
+typedef lh_code (*lh_app_object_change)(lh_app *app, const json_t *live, json_t *next, void *ctx, lh_err *err);
+/* Commits the next version of `name`, journaled as action; *out: it (new). */
+lh_code lh_app_objects_commit(lh_app *app, lh_app_objects *o, const char *name, const char *action,
+                              lh_app_object_change change, void *ctx, const lh_who *who, json_t **out, lh_err *err);
 /* views.c */
 lh_code lh_app_views_load(lh_app *app, lh_err *err);
 json_t *lh_app_view_get(lh_app *app, const char *name); /* live view or NULL, a new reference */

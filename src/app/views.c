@@ -17,98 +17,20 @@
  */
 #include "internal.h"
 
-#include "lakehouse/lh_json.h"
-#include "lakehouse/lh_manifests.h"
 #include "lakehouse/lh_mem.h"
-#include "lakehouse/lh_time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the registry: name -> newest manifest ---- */
-
-static lh_manifests view_log(lh_app *app, const char *name, char *dir, size_t n)
-{
-    snprintf(dir, n, "_catalog/views/%s", name);
-    return (lh_manifests){.buckets = app->buckets, .store = lh_buckets_default(app->buckets), .dir = dir,
-                          .stem = "v", .what = "view"};
-}
-
-struct last {
-    const char *name;
-    json_t *m;
-};
-
-static lh_code keep_last(void *ctx, int64_t n, json_t *m, lh_err *err)
-{
-    struct last *l = ctx;
-    const char *name = json_string_value(json_object_get(m, "name"));
-    if (!name || strcmp(name, l->name) || json_integer_value(json_object_get(m, "version")) != n ||
-        !json_is_string(json_object_get(m, "base_dataset"))) {
-        json_decref(m);
-        return lh_err_set(err, LH_ECORRUPT, "view %s version %lld is not a view manifest", l->name, (long long)n);
-    }
-    json_decref(l->m);
-    l->m = m;
-    return LH_OK;
-}
-
-static lh_code refresh_view(lh_app *app, const char *name, lh_err *err)
-{
-    pthread_mutex_lock(&app->views.mu);
-    int64_t after = json_integer_value(json_object_get(json_object_get(app->views.byname, name), "version"));
-    pthread_mutex_unlock(&app->views.mu);
-    char dir[128];
-    lh_manifests log = view_log(app, name, dir, sizeof dir);
-    struct last l = {name, NULL};
-    int64_t head;
-    lh_code rc = lh_manifests_scan(&log, after, keep_last, &l, &head, err);
-    if (rc == LH_OK && l.m) {
-        pthread_mutex_lock(&app->views.mu);
-        json_object_set_new(app->views.byname, name, l.m);
-        pthread_mutex_unlock(&app->views.mu);
-    } else {
-        json_decref(l.m);
-    }
-    return rc;
-}
-
-static bool list_view_dir(void *ctx, const lh_object_info *info)
-{
-    json_t *names = ctx;
-    const char *rest = info->key + strlen("_catalog/views/");
-    const char *slash = strchr(rest, '/');
-    if (slash) {
-        char *name = lh_xstrndup(rest, (size_t)(slash - rest));
-        json_object_set_new(names, name, json_true());
-        free(name);
-    }
-    return true;
-}
-
 lh_code lh_app_views_load(lh_app *app, lh_err *err)
 {
-    json_t *names = json_object();
-    lh_code rc = lh_store_list(lh_buckets_default(app->buckets), "_catalog/views/", list_view_dir, names, err);
-    const char *name;
-    json_t *v;
-    json_object_foreach(names, name, v) {
-        if (rc == LH_OK && lh_catalog_name_check(name, NULL) == LH_OK) rc = refresh_view(app, name, err);
-    }
-    json_decref(names);
-    return rc;
+    return lh_app_objects_load(app, &app->views, err);
 }
 
-/* The live view `name` (a new reference), or NULL. */
 json_t *lh_app_view_get(lh_app *app, const char *name)
 {
-    pthread_mutex_lock(&app->views.mu);
-    json_t *m = json_object_get(app->views.byname, name);
-    if (m && json_is_true(json_object_get(m, "deleted"))) m = NULL;
-    json_incref(m);
-    pthread_mutex_unlock(&app->views.mu);
-    return m;
+    return lh_app_objects_get(&app->views, name);
 }
 
 /* ---- SQL ---- */
@@ -245,98 +167,46 @@ static lh_code check_view(lh_app *app, json_t *view, lh_err *err)
     return rc;
 }
 
-/* ---- commits ---- */
-
-struct commit {
-    lh_app *app;
-    const char *name;
-    lh_manifests *log;
-    json_t *current;
-    json_t *args;
-    bool create, remove;
-    const lh_who *who;
-};
-
-static lh_code commit_refresh(void *ctx, int64_t *head, lh_err *err)
-{
-    struct commit *c = ctx;
-    json_decref(c->current);
-    struct last l = {c->name, NULL};
-    lh_code rc = lh_manifests_scan(c->log, 0, keep_last, &l, head, err);
-    c->current = l.m;
-    return rc;
-}
+/* ---- changes ---- */
 
 static const char *const fields[] = {"base_dataset", "columns", "row_filter", "column_redactions", "description", NULL};
 
-static lh_code commit_build(void *ctx, int64_t next, json_t **out, lh_err *err)
+struct edit {
+    json_t *args;
+    bool create, remove;
+};
+
+static lh_code edit_view(lh_app *app, const json_t *live, json_t *m, void *ctx, lh_err *err)
 {
-    struct commit *c = ctx;
-    bool live = c->current && !json_is_true(json_object_get(c->current, "deleted"));
-    if (c->create && live) return lh_err_set(err, LH_EEXIST, "view \"%s\" exists", c->name);
-    if (!c->create && !live) return lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", c->name);
-    json_t *m = c->create ? json_pack("{s:n, s:n, s:{}, s:s}", "columns", "row_filter", "column_redactions",
-                                      "description", "")
-                          : json_deep_copy(c->current);
-    if (c->create && c->current) { /* a name used before: its history goes on */
-        json_object_set(m, "created_at", json_object_get(c->current, "created_at"));
-        json_object_set(m, "created_by", json_object_get(c->current, "created_by"));
+    struct edit *e = ctx;
+    const char *name = lh_op_str(e->args, "name");
+    if (e->create && live) return lh_err_set(err, LH_EEXIST, "view \"%s\" exists", name);
+    if (!e->create && !live) return lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", name);
+    if (e->remove) {
+        json_object_set_new(m, "deleted", json_true());
+        json_object_set_new(m, "delete_reason", lh_op_str(e->args, "reason") ? json_string(lh_op_str(e->args, "reason")) : json_null());
+        return LH_OK;
     }
-    for (const char *const *f = fields; *f && !c->remove; f++) {
-        json_t *v = json_object_get(c->args, *f);
+    if (e->create) {
+        json_object_set_new(m, "columns", json_null());
+        json_object_set_new(m, "row_filter", json_null());
+        json_object_set_new(m, "column_redactions", json_object());
+        json_object_set_new(m, "description", json_string(""));
+    }
+    for (const char *const *f = fields; *f; f++) {
+        json_t *v = json_object_get(e->args, *f);
         if (v) json_object_set(m, *f, v);
     }
-    char ts[LH_TIME_ISO_LEN];
-    lh_time_iso8601(lh_time_now_ms(), ts);
-    const char *actor = c->who->actor ? c->who->actor : "anonymous";
-    json_object_set_new(m, "format", json_integer(1));
-    json_object_set_new(m, "name", json_string(c->name));
-    json_object_set_new(m, "version", json_integer(next));
-    json_object_set_new(m, "deleted", json_boolean(c->remove));
-    json_object_set_new(m, "updated_at", json_string(ts));
-    json_object_set_new(m, "updated_by", json_string(actor));
-    if (!json_object_get(m, "created_at")) {
-        json_object_set_new(m, "created_at", json_string(ts));
-        json_object_set_new(m, "created_by", json_string(actor));
-    }
-    lh_code rc = c->remove ? LH_OK : check_view(c->app, m, err);
-    if (rc) {
-        json_decref(m);
-        return rc;
-    }
-    *out = m;
-    return LH_OK;
+    json_object_set_new(m, "name", json_string(name));
+    json_object_set_new(m, "deleted", json_false());
+    return check_view(app, m, err);
 }
 
 static lh_code change(lh_app *app, json_t *args, bool create, bool remove, const char *action, const lh_who *who,
                       json_t **out, lh_err *err)
 {
-    const char *name = lh_op_str(args, "name");
-    if (lh_catalog_name_check(name, NULL) != LH_OK)
-        return lh_err_set(err, LH_EINVAL, "\"name\" must match [a-z][a-z0-9_]{0,62}, not \"%.70s\"", name);
-    char dir[128];
-    lh_manifests log = view_log(app, name, dir, sizeof dir);
-    struct commit c = {app, name, &log, NULL, args, create, remove, who};
-    lh_manifests_writer w = {commit_refresh, commit_build};
-    json_t *m = NULL;
-    int64_t n;
-    pthread_mutex_lock(&app->views.write_mu);
-    lh_code rc = lh_manifests_commit(&log, &w, &c, LH_MANIFESTS_ANY_HEAD, &m, &n, err);
-    pthread_mutex_unlock(&app->views.write_mu);
-    if (rc == LH_OK) {
-        lh_journal_event ev = {.entity_type = "view", .entity_id = name, .action = action, .old_value = c.current,
-                               .new_value = m, .actor = who->actor, .source = who->source};
-        lh_journal_record(app->journal, &ev);
-        pthread_mutex_lock(&app->views.mu);
-        json_object_set(app->views.byname, name, m);
-        pthread_mutex_unlock(&app->views.mu);
-        json_object_del(m, "format");
-        *out = m;
-    } else {
-        json_decref(m);
-    }
-    json_decref(c.current);
-    return rc;
+    struct edit e = {args, create, remove};
+    return lh_app_objects_commit(app, &app->views, lh_op_str(args, "name"), action, edit_view, &e, who, out, err);
 }
 
 LH_OP_RUN(lh_app_run_views_create)
@@ -358,43 +228,17 @@ LH_OP_RUN(lh_app_run_views_get)
 {
     (void)call;
     const char *name = lh_op_str(args, "name");
-    lh_code rc = lh_catalog_name_check(name, NULL) == LH_OK ? refresh_view(app, name, err) : LH_OK;
+    lh_code rc = lh_app_objects_refresh(app, &app->views, name, err);
     if (rc) return rc;
-    json_t *m = lh_app_view_get(app, name);
-    if (!m) return lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", name);
-    *out = json_deep_copy(m);
-    json_object_del(*out, "format");
-    json_decref(m);
-    return LH_OK;
+    *out = lh_app_view_get(app, name);
+    return *out ? LH_OK : lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", name);
 }
 
 LH_OP_RUN(lh_app_run_views_list)
 {
     lh_code rc = lh_app_views_load(app, err);
     if (rc) return rc;
-    json_t *list = json_array();
-    pthread_mutex_lock(&app->views.mu);
-    const char *name;
-    json_t *m;
-    json_object_foreach(app->views.byname, name, m) {
-        if (json_is_true(json_object_get(m, "deleted"))) continue;
-        json_t *v = json_deep_copy(m);
-        json_object_del(v, "format");
-        json_array_append_new(list, v);
-    }
-    pthread_mutex_unlock(&app->views.mu);
-    /* by name */
-    size_t n = json_array_size(list);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0; b--) {
-            json_t *x = json_array_get(list, b - 1), *y = json_array_get(list, b);
-            if (strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name"))) <= 0)
-                break;
-            json_incref(x);
-            json_array_set(list, b - 1, y);
-            json_array_set_new(list, b, x);
-        }
-    *out = lh_op_page(lh_app_visible(&call->who, list, "name", LH_BIND_VIEW), "views", args);
+    *out = lh_op_page(lh_app_visible(&call->who, lh_app_objects_list(&app->views), "name", LH_BIND_VIEW), "views", args);
     return LH_OK;
 }
 
