@@ -212,6 +212,14 @@ LH_OP_RUN(lh_app_run_views_get);
 LH_OP_RUN(lh_app_run_views_update);
 LH_OP_RUN(lh_app_run_views_delete);
 LH_OP_RUN(lh_app_run_views_suggest);
+/* workspaces.c */
+LH_OP_RUN(lh_app_run_workspaces_create);
+LH_OP_RUN(lh_app_run_workspaces_list);
+LH_OP_RUN(lh_app_run_workspaces_get);
+LH_OP_RUN(lh_app_run_workspaces_add);
+LH_OP_RUN(lh_app_run_workspaces_remove);
+LH_OP_RUN(lh_app_run_workspaces_activity);
+LH_OP_RUN(lh_app_run_workspaces_handoff);
 
 
 /* The buckets' failure observer: records the failure in the error journal and

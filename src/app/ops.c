@@ -280,6 +280,37 @@ static const lh_op_param p_view_suggest[] = {
     {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset whose PII tags propose the redactions"},
     END};
 
+/* ---- workspaces ---- */
+
+static const lh_op_param p_ws_create[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace: [a-z][a-z0-9_]{0,62}"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it is for"},
+    {"owner", LH_OP_STRING, false, NULL, 0, 0, "its profile (default: the caller; \"local\": the local operator)"},
+    END};
+static const lh_op_param p_ws_name[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    END};
+static const lh_op_param p_ws_list[] = {
+    {"q", LH_OP_STRING, false, NULL, 0, 0, "only those whose name, description or items mention it"},
+    END};
+static const lh_op_param p_ws_add[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    {"kind", LH_OP_STRING, true, lh_op_choices_workspace_item, 0, 0, "dataset, view, query, search or note"},
+    {"ref", LH_OP_STRING, false, NULL, 0, 0, "dataset, view: its name"},
+    {"sql", LH_OP_STRING, false, NULL, 0, 0, "query: the statement (kept, not run)"},
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "search: the index"},
+    {"query", LH_OP_STRING, false, NULL, 0, 0, "search: what was looked for"},
+    {"note", LH_OP_STRING, false, NULL, 0, 0, "why it is on the list"},
+    END};
+static const lh_op_param p_ws_remove[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    {"item", LH_OP_INT, true, NULL, 1, INT64, "the item's id"},
+    END};
+static const lh_op_param p_ws_handoff[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    {"to", LH_OP_STRING, true, NULL, 0, 0, "the new owner: a profile id (\"local\": the local operator)"},
+    END};
+
 static const lh_op ops[] = {
     {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version, LH_SCOPE_ANY, NULL},
     {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets, LH_SCOPE_ADMIN, NULL},
@@ -335,6 +366,13 @@ static const lh_op ops[] = {
     {"views.update", "changes a view (a new version)", p_view_update, NULL, NULL, true, lh_app_run_views_update, LH_SCOPE_MANAGE, "view:name;dataset:base_dataset?"},
     {"views.delete", "deletes a view (a new version; history stays)", p_view_delete, NULL, NULL, true, lh_app_run_views_delete, LH_SCOPE_MANAGE, "view:name"},
     {"views.suggest", "a view definition proposed from ingest's PII tags (not created)", p_view_suggest, NULL, NULL, false, lh_app_run_views_suggest, LH_SCOPE_READ, "dataset:dataset"},
+    {"workspaces.create", "a workspace: a shortlist of datasets, views, queries and searches", p_ws_create, NULL, NULL, true, lh_app_run_workspaces_create, LH_SCOPE_READ, NULL},
+    {"workspaces.list", "the caller's workspaces, by name", p_ws_list, "workspaces", "name,owner,description,version", false, lh_app_run_workspaces_list, LH_SCOPE_READ, NULL},
+    {"workspaces.get", "a workspace and its shortlist", p_ws_name, NULL, NULL, false, lh_app_run_workspaces_get, LH_SCOPE_READ, NULL},
+    {"workspaces.add", "adds an item to a workspace's shortlist", p_ws_add, NULL, NULL, true, lh_app_run_workspaces_add, LH_SCOPE_READ, NULL},
+    {"workspaces.remove", "takes an item off a workspace's shortlist", p_ws_remove, NULL, NULL, true, lh_app_run_workspaces_remove, LH_SCOPE_READ, NULL},
+    {"workspaces.activity", "a workspace's changes, newest first (from the journal)", p_ws_name, "events", "ts,action,actor,source", false, lh_app_run_workspaces_activity, LH_SCOPE_READ, NULL},
+    {"workspaces.handoff", "hands a workspace to another profile (nothing is copied)", p_ws_handoff, NULL, NULL, true, lh_app_run_workspaces_handoff, LH_SCOPE_READ, NULL},
     {"keys.revoke", "revokes a key at once", p_key_revoke, NULL, NULL, true, lh_app_run_keys_revoke, LH_SCOPE_ADMIN, NULL},
 };
 

@@ -25,6 +25,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_view(int argc, char **argv);
+int cmd_workspace(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);

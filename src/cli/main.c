@@ -21,6 +21,7 @@ static const struct command {
     {"search", cmd_search, "search a text index by meaning, keywords or both"},
     {"ask", cmd_ask, "answer a question from text indexes, with citations"},
     {"storage", cmd_storage, "buckets and raw objects"},
+    {"workspace", cmd_workspace, "workspaces: create, add, remove, activity, handoff"},
     {"view", cmd_view, "AI-safe views: create, list, show, update, delete"},
     {"profile", cmd_profile, "profiles and API keys: create, list, update, key-create, key-revoke"},
     {"journal", cmd_journal, "the mutation journal and the error journal"},

@@ -98,6 +98,16 @@ static const action view_actions[] = {
     {"suggest", "views.suggest", "dataset", ""},
 };
 
+static const action workspace_actions[] = {
+    {"list", "workspaces.list", "", ""},
+    {"show", "workspaces.get", "name", ""},
+    {"create", "workspaces.create", "name", ""},
+    {"add", "workspaces.add", "name,kind,ref?", ""},
+    {"remove", "workspaces.remove", "name,item", ""},
+    {"activity", "workspaces.activity", "name", ""},
+    {"handoff", "workspaces.handoff", "name,to", ""},
+};
+
 #define N(a) (sizeof a / sizeof *a)
 static const command commands[] = {
     {"catalog", "datasets and versions", catalog_actions, N(catalog_actions)},
@@ -106,6 +116,7 @@ static const command commands[] = {
     {"storage", "buckets and raw objects", storage_actions, N(storage_actions)},
     {"profile", "profiles (who a caller is, what it may use) and their API keys", profile_actions, N(profile_actions)},
     {"view", "AI-safe views: a dataset's columns, a row filter and redactions", view_actions, N(view_actions)},
+    {"workspace", "workspaces: a shortlist, its activity, and hand-off to another profile", workspace_actions, N(workspace_actions)},
 };
 
 /* ---- help ---- */
@@ -494,4 +505,9 @@ int cmd_profile(int argc, char **argv)
 int cmd_view(int argc, char **argv)
 {
     return run_command(&commands[5], argc, argv);
+}
+
+int cmd_workspace(int argc, char **argv)
+{
+    return run_command(&commands[6], argc, argv);
 }
