@@ -14,7 +14,7 @@ import path from 'node:path';
 import { run, startServer, tempDir } from './harness.mjs';
 
 const EXIT = { bad_request: 2, not_found: 3, conflict: 4, already_exists: 4, timeout: 5, forbidden: 6 };
-const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s|last_used_at)$/;
+const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s|last_used_at|added_at|replica)$/;
 
 function normalize(v, fold) {
   if (Array.isArray(v)) return v.map((x) => normalize(x, fold));
@@ -128,6 +128,19 @@ const rows = [
   { name: 'keys.create', cli: ['profile', 'key-create', 'p{}', '--label', 'twin', '--json'], http: ['POST', '/v1/profiles/p{}/keys', { label: 'twin' }], twin: true, shape: true },
   { name: 'keys.list', cli: ['profile', 'keys', 'p{}', '--json'], http: ['GET', '/v1/profiles/p{}/keys'], twin: true },
   { name: 'keys.revoke missing', cli: ['profile', 'key-revoke', 'p_cli', '0000000000000000'], http: ['DELETE', '/v1/profiles/p_http/keys/0000000000000000'], code: 'not_found', fold: true },
+  // workspaces
+  { name: 'workspaces.create', cli: ['workspace', 'create', 'w{}', '--description', 'twin', '--json'], http: ['POST', '/v1/workspaces', { name: 'w{}', description: 'twin' }], twin: true },
+  { name: 'workspaces.add', cli: ['workspace', 'add', 'w{}', 'dataset', 'base', '--note', 'good', '--json'], http: ['POST', '/v1/workspaces/w{}/items', { kind: 'dataset', ref: 'base', note: 'good' }], twin: true },
+  { name: 'workspaces.add bad kind', cli: ['workspace', 'add', 'w_cli', 'table', 'base'], http: ['POST', '/v1/workspaces/w_http/items', { kind: 'table', ref: 'base' }], code: 'bad_request' },
+  { name: 'workspaces.add missing dataset', cli: ['workspace', 'add', 'w_cli', 'dataset', 'nope'], http: ['POST', '/v1/workspaces/w_http/items', { kind: 'dataset', ref: 'nope' }], code: 'not_found' },
+  { name: 'workspaces.get', cli: ['workspace', 'show', 'w_cli', '--json'], http: ['GET', '/v1/workspaces/w_cli'] },
+  { name: 'workspaces.get missing', cli: ['workspace', 'show', 'nope'], http: ['GET', '/v1/workspaces/nope'], code: 'not_found' },
+  { name: 'workspaces.list', cli: ['workspace', 'list', '--q', 'twin', '--json'], http: ['GET', '/v1/workspaces?q=twin'] },
+  { name: 'workspaces.remove', cli: ['workspace', 'remove', 'w{}', '1', '--json'], http: ['DELETE', '/v1/workspaces/w{}/items/1'], twin: true },
+  { name: 'workspaces.remove missing', cli: ['workspace', 'remove', 'w_cli', '99'], http: ['DELETE', '/v1/workspaces/w_http/items/99'], code: 'not_found', fold: true },
+  { name: 'workspaces.activity', cli: ['workspace', 'activity', 'w_cli', '--json'], http: ['GET', '/v1/workspaces/w_cli/activity'], shape: true },
+  { name: 'workspaces.handoff', cli: ['workspace', 'handoff', 'w{}', 'p{}', '--json'], http: ['POST', '/v1/workspaces/w{}/handoff', { to: 'p{}' }], twin: true },
+  { name: 'workspaces.handoff missing', cli: ['workspace', 'handoff', 'w_cli', 'nobody'], http: ['POST', '/v1/workspaces/w_http/handoff', { to: 'nobody' }], code: 'not_found' },
   { name: 'profiles.delete', cli: ['profile', 'delete', 'p{}', '--json'], http: ['DELETE', '/v1/profiles/p{}'], twin: true },
   // AI-safe views
   { name: 'views.create', cli: ['view', 'create', 'sv{}', '--base', 'base', '--columns', 'doc,title', '--redact', '{"title":"hash"}', '--json'], http: ['POST', '/v1/views', { name: 'sv{}', base_dataset: 'base', columns: ['doc', 'title'], column_redactions: { title: 'hash' } }], twin: true },
@@ -144,7 +157,7 @@ const rows = [
   { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
 ];
 
-const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view'];
+const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace'];
 
 test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, async () => {
   // an admin profile and its key, before the server starts: every call then needs a key
