@@ -33,7 +33,14 @@
  * (admin) only while the server listens on loopback, auth.required is false
  * and no key exists; otherwise 401. `serve` on a non-loopback address with no
  * key refuses to start (lh_app_listen_check). Failures are journaled (entity
- * type "auth", never key material) and limited per source address.
+ * type "auth", never key material) and limited per source address and key.
+ *
+ * What a profile reads is decided below every edge: lh_app_authorize checks
+ * an operation's scope and the objects its arguments name (lh_op.scope,
+ * lh_op.binds); listings drop what is not bound; the SQL engine's resolver
+ * and lister see only bound datasets and views. Views (AI-safe, redacted in
+ * the engine: views.*) and workspaces (workspaces.*) are catalog objects of
+ * src/app/; docs/access.md is the user's guide.
  */
 #ifndef LH_PROFILE_H
 #define LH_PROFILE_H
