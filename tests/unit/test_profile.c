@@ -603,7 +603,7 @@ static void test_views_redact_in_the_engine(void **state)
 static void test_search_as_a_profile(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "docs", "id,text\n1,forklift operator\n2,night shift welder\n");
+    ingest_csv(f, "docs", "id,text,owner\n1,forklift operator,ZEDOWNER\n2,night shift welder,ZEDOWNER\n");
     ingest_csv(f, "memos", "id,text\n1,classified memo\n");
     json_decref(call_ok(f, "index.create", "{\"name\":\"docs_idx\",\"dataset\":\"docs\",\"id_column\":\"id\",\"text_columns\":[\"text\"]}"));
     json_decref(call_ok(f, "index.create", "{\"name\":\"memos_idx\",\"dataset\":\"memos\",\"id_column\":\"id\",\"text_columns\":[\"text\"]}"));
@@ -616,6 +616,16 @@ static void test_search_as_a_profile(void **state)
     assert_string_equal(json_string_value(json_object_get(out, "profile")), "finder");
     char *text = json_dumps(out, 0);
     assert_non_null(strstr(text, "welder"));
+    assert_non_null(strstr(text, "ZEDOWNER")); /* it reads the dataset: the source rows come along */
+    free(text);
+    json_decref(out);
+    /* bound to the index and not its dataset: the passages, never the source rows */
+    json_decref(call_ok(f, "profiles.create",
+                        "{\"id\":\"passages\",\"kind\":\"model\",\"scopes\":[\"read\"],\"indexes\":[\"docs_idx\"]}"));
+    out = call_ok(f, "profiles.search", "{\"id\":\"passages\",\"query\":\"welder\",\"k\":2}");
+    text = json_dumps(out, 0);
+    assert_non_null(strstr(text, "welder"));
+    assert_null(strstr(text, "ZEDOWNER"));
     free(text);
     json_decref(out);
     /* out of its scope: 403 with the allowed list */
