@@ -20,6 +20,8 @@ LH_OP_RUN(lh_app_run_catalog_list)
 LH_OP_RUN(lh_app_run_catalog_create)
 {
     lh_create_options o = {.bucket = lh_op_str(args, "bucket"), .description = lh_op_str(args, "description")};
+    lh_code rc = lh_app_name_not_a_view(app, lh_op_str(args, "name"), err);
+    if (rc) return rc;
     return lh_catalog_create(app->catalog, lh_op_str(args, "name"), &o, &call->who, out, err);
 }
 

@@ -125,6 +125,8 @@ lh_code lh_app_objects_commit(lh_app *app, lh_app_objects *o, const char *name, 
 /* views.c */
 lh_code lh_app_views_load(lh_app *app, lh_err *err);
 json_t *lh_app_view_get(lh_app *app, const char *name); /* live view or NULL, a new reference */
+/* LH_EEXIST when name is a view's (datasets and views share SQL's table names). */
+lh_code lh_app_name_not_a_view(lh_app *app, const char *name, lh_err *err);
 /* The SELECT that is view's table (schema_only: its columns over no rows). */
 lh_code lh_app_view_sql(lh_app *app, const json_t *view, bool schema_only, lh_buf *sql, lh_err *err);
 /* auth.c */

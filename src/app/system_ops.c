@@ -468,6 +468,7 @@ lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, si
                       json_t **out, lh_err *err)
 {
     lh_code rc = lh_app_authorize(app, lh_op_find("ingest"), args, &call->who, err);
+    if (rc == LH_OK) rc = lh_app_name_not_a_view(app, lh_op_str(args, "dataset"), err);
     if (rc) return rc;
     lh_ingest_options o = {.dataset = lh_op_str(args, "dataset"),
                            .format = lh_op_str(args, "format"),

@@ -33,6 +33,13 @@ json_t *lh_app_view_get(lh_app *app, const char *name)
     return lh_app_objects_get(&app->views, name);
 }
 
+lh_code lh_app_name_not_a_view(lh_app *app, const char *name, lh_err *err)
+{
+    json_t *v = name ? lh_app_view_get(app, name) : NULL;
+    json_decref(v);
+    return v ? lh_err_set(err, LH_EEXIST, "\"%s\" is a view; a dataset needs a name of its own", name) : LH_OK;
+}
+
 /* ---- SQL ---- */
 
 static void redacted(lh_buf *sql, const char *col, json_t *how)

@@ -538,6 +538,8 @@ static void test_views_redact_in_the_engine(void **state)
                                    LH_EINVAL),
                            "must be null, \"hash\" or"));
     refused(f, &tester, "views.create", "{\"name\":\"people\",\"base_dataset\":\"people\"}", LH_EEXIST);
+    assert_string_equal(refused(f, &tester, "catalog.create", "{\"name\":\"people_safe\"}", LH_EEXIST),
+                        "\"people_safe\" is a view; a dataset needs a name of its own");
     refused(f, &tester, "views.create",
             "{\"name\":\"v3\",\"base_dataset\":\"people\",\"row_filter\":\"true) UNION ALL SELECT * FROM read_csv('/etc/passwd') WHERE (true\"}",
             LH_EFORBIDDEN);
