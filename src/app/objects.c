@@ -222,7 +222,7 @@ lh_code lh_app_objects_commit(lh_app *app, lh_app_objects *o, const char *name, 
                                .new_value = m, .actor = who->actor, .source = who->source};
         lh_journal_record(app->journal, &ev);
         pthread_mutex_lock(&o->mu);
-        json_object_set(o->byname, name, m);
+        json_object_set_new(o->byname, name, json_deep_copy(m)); /* *out is the caller's to change */
         pthread_mutex_unlock(&o->mu);
         *out = m;
     } else {

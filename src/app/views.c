@@ -237,8 +237,11 @@ LH_OP_RUN(lh_app_run_views_get)
     const char *name = lh_op_str(args, "name");
     lh_code rc = lh_app_objects_refresh(app, &app->views, name, err);
     if (rc) return rc;
-    *out = lh_app_view_get(app, name);
-    return *out ? LH_OK : lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", name);
+    json_t *m = lh_app_view_get(app, name);
+    if (!m) return lh_err_set(err, LH_ENOTFOUND, "no view \"%s\"", name);
+    *out = json_deep_copy(m); /* the caller's to change; the registry's stays as it is */
+    json_decref(m);
+    return LH_OK;
 }
 
 LH_OP_RUN(lh_app_run_views_list)

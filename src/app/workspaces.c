@@ -185,7 +185,11 @@ LH_OP_RUN(lh_app_run_workspaces_handoff)
 
 LH_OP_RUN(lh_app_run_workspaces_get)
 {
-    return open_workspace(app, lh_op_str(args, "name"), &call->who, out, err);
+    json_t *ws;
+    lh_code rc = open_workspace(app, lh_op_str(args, "name"), &call->who, &ws, err);
+    if (rc == LH_OK) *out = json_deep_copy(ws); /* the caller's to change */
+    json_decref(ws);
+    return rc;
 }
 
 /* Whether text occurs in the workspace's name, description or items. */
