@@ -36,7 +36,7 @@ else
 endif
 
 DUCKDB_DIR := deps/duckdb
-PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0
+PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0 libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

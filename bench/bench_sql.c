@@ -7,6 +7,9 @@
  *
  * Prints median latencies and ratios, and one machine-readable line per query:
  *   sql-ratio query=<name> http_ms=<n> inproc_ms=<n> ratio=<x>
+ * then what an API key adds to SELECT 1 (p50 without a key — none exists yet —
+ * and with one, after its one-time argon2id verification; docs/access.md):
+ *   sql-auth select1_ms=<n> select1_key_ms=<n> added_ms=<x>
  */
 #include <curl/curl.h>
 #include <duckdb.h>
@@ -56,6 +59,8 @@ static size_t sink(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+static struct curl_slist *auth_header; /* Authorization: Bearer <key>, once one exists */
+
 static double http_query(CURL *h, const char *url, const char *sql)
 {
     char body[2048];
@@ -65,6 +70,7 @@ static double http_query(CURL *h, const char *url, const char *sql)
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &got);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, auth_header);
     double t0 = now_ms();
     CURLcode rc = curl_easy_perform(h);
     double dt = now_ms() - t0;
@@ -207,6 +213,37 @@ int main(int argc, char **argv)
     for (size_t q = 0; q < N_QUERIES; q++)
         printf("sql-ratio query=%s http_ms=%.2f inproc_ms=%.2f ratio=%.2f\n", queries[q].name, results[q][0],
                results[q][1], results[q][0] / results[q][1]);
+
+    /* what a key adds: SELECT 1 without one (none exists yet), then with one */
+    enum { AUTH_RUNS = 201 };
+    static double plain[AUTH_RUNS], keyed[AUTH_RUNS];
+    for (int i = 0; i < AUTH_RUNS; i++) plain[i] = http_query(h, url, "SELECT 1");
+    snprintf(cmd, sizeof cmd,
+             "'%s' profile create bench --kind person --scopes read --data '%s' --log-level warn > /dev/null && "
+             "'%s' profile key-create bench --json --data '%s' --log-level warn > '%s/bench-key.json'",
+             bin, data, bin, data, data);
+    sh(cmd);
+    snprintf(cmd, sizeof cmd, "%s/bench-key.json", data);
+    FILE *kf = fopen(cmd, "r");
+    char text[4096] = "", key[256] = "";
+    size_t klen = kf ? fread(text, 1, sizeof text - 1, kf) : 0;
+    if (kf) fclose(kf);
+    text[klen] = '\0';
+    char *at = strstr(text, "\"key\": \"");
+    if (!at || sscanf(at + 8, "%255[^\"]", key) != 1) {
+        fprintf(stderr, "bench_sql: no key in %s\n", cmd);
+        return 1;
+    }
+    char header[320];
+    snprintf(header, sizeof header, "Authorization: Bearer %s", key);
+    auth_header = curl_slist_append(NULL, header);
+    http_query(h, url, "SELECT 1"); /* the one argon2id verification */
+    for (int i = 0; i < AUTH_RUNS; i++) keyed[i] = http_query(h, url, "SELECT 1");
+    qsort(plain, AUTH_RUNS, sizeof plain[0], cmp);
+    qsort(keyed, AUTH_RUNS, sizeof keyed[0], cmp);
+    printf("sql-auth select1_ms=%.3f select1_key_ms=%.3f added_ms=%.3f\n", plain[AUTH_RUNS / 2],
+           keyed[AUTH_RUNS / 2], keyed[AUTH_RUNS / 2] - plain[AUTH_RUNS / 2]);
+    curl_slist_free_all(auth_header);
     curl_easy_cleanup(h);
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);

@@ -11,14 +11,14 @@
 # binary being completed (once per shell), so they follow the binary; the
 # commands and actions are listed here.
 
-_lakehouse_commands="serve ingest sql catalog index search ask storage journal sample config version help"
+_lakehouse_commands="serve ingest sql catalog index search ask storage journal profile view workspace sample config version help"
 
 # The actions of the commands that take one.
 # The actions of COMMAND: the commands generated from the operation table list
 # them in their help ("  catalog show NAME"); config has two of its own.
 _lakehouse_actions() {
     case $2 in
-        catalog | index | storage | journal)
+        catalog | index | storage | journal | profile | view | workspace)
             "$1" "$2" --help 2>/dev/null | sed -nE "s/^  $2 ([a-z-]+).*/\1/p" | tr '\n' ' ' ;;
         config) echo "show keys" ;;
     esac

@@ -26,6 +26,7 @@
 #include "lakehouse/lh_ingest.h"
 #include "lakehouse/lh_journal.h"
 #include "lakehouse/lh_op.h"
+#include "lakehouse/lh_profile.h"
 #include "lakehouse/lh_query.h"
 #include "lakehouse/lh_vectors.h"
 
@@ -57,6 +58,29 @@ lh_vectors *lh_app_vectors(lh_app *app);
 const char *lh_app_tmp_dir(lh_app *app);
 long long lh_app_max_upload_bytes(lh_app *app);
 
+/* ---- identity and access (lh_profile.h) ---- */
+
+/* Who is calling, by the policy of lh_profile.h. authorization: the value of
+ * an Authorization header ("Bearer <key>"; NULL or "": none); peer: the
+ * source address (failures are limited and journaled per address). Sets
+ * who->profile (NULL: the local operator) and, with a key, who->actor to the
+ * profile id. LH_EUNAUTHORIZED when a key is needed and missing, or fails. */
+lh_code lh_app_authenticate(lh_app *app, const char *authorization, const char *peer, lh_who *who, lh_err *err);
+
+/* `serve` says where it listens: beyond loopback every call needs a key, and
+ * with no key yet it is LH_EFORBIDDEN with what to do (refuse to start). */
+lh_code lh_app_listen_check(lh_app *app, const char *host, lh_err *err);
+
+/* Whether a call without a key is refused now (auth.required, a non-loopback
+ * listener, or a key exists). */
+bool lh_app_auth_required(lh_app *app);
+
+/* Whether who may run op with args (checked): the op's scope, then the
+ * objects its arguments name (op->binds). LH_EFORBIDDEN naming the missing
+ * scope or the bound objects; refusals are journaled. lh_app_call and the
+ * byte functions below call it; no edge decides access. */
+lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_who *who, lh_err *err);
+
 /* ---- operations (lh_op.h describes them) ---- */
 
 /* Checks and runs op `name` (LH_ENOTFOUND if there is none). args NULL: none.
@@ -66,7 +90,8 @@ lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_op_ctx
 /* ---- operations whose payload is not JSON (checked args first) ---- */
 
 /* storage.get: an object's bytes; *rescued when the rescue bucket answered. */
-lh_code lh_app_object_get(lh_app *app, json_t *args, lh_buf *out, bool *rescued, lh_err *err);
+lh_code lh_app_object_get(lh_app *app, json_t *args, const lh_op_ctx *call, lh_buf *out, bool *rescued,
+                          lh_err *err);
 /* storage.put: writes an object from memory (data) or a file (path), journaled;
  * refused (LH_EFORBIDDEN) under the prefixes Lakehouse manages. *out: {bucket, key, size}. */
 lh_code lh_app_object_put(lh_app *app, json_t *args, const char *data, size_t len, const char *path,

@@ -39,9 +39,13 @@
 typedef struct lh_catalog lh_catalog;
 
 /* Who is making a change, for manifests and the journal. */
+struct lh_profile;
 typedef struct lh_who {
     const char *actor;  /* a person, an agent, "system" */
     const char *source; /* "http", "cli", "mcp", "system" */
+    /* the caller's resolved profile (lh_profile.h), borrowed; NULL: the local
+     * operator (the CLI on this machine, a loopback server with no keys): admin */
+    const struct lh_profile *profile;
 } lh_who;
 
 /* The version whose commit ingested the input with this sha256, if the

@@ -71,6 +71,8 @@ typedef struct lh_config {
     long long server_event_threads;     /* epoll threads */
     long long server_worker_threads;    /* handler threads */
     long long server_shutdown_timeout_s; /* how long SIGTERM waits for in-flight requests */
+    /* [auth] */
+    long long auth_required;            /* bool: a key on every request, even on loopback */
     /* [storage] */
     char *storage_data_dir;             /* local state, and the implicit "local" bucket */
     char *storage_default_bucket;       /* "" = the first [bucket.*], else "local" */

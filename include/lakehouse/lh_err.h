@@ -28,6 +28,7 @@ typedef enum lh_code {
     LH_EIO,          /* the operating system said no: 500 io_error */
     LH_ENOMEM,       /* allocation failed: 500 out_of_memory */
     LH_EINTERNAL,    /* a bug: 500 internal */
+    LH_EUNAUTHORIZED, /* no credentials, or ones that fail: 401 unauthorized */
     LH_CODE_COUNT
 } lh_code;
 
@@ -60,7 +61,7 @@ const char *lh_code_name(lh_code code);
 int lh_code_http_status(lh_code code);
 
 /* Process exit status for a code: 0 ok, 2 usage/bad input, 3 not found, 4 conflict,
- * 5 timeout, 6 forbidden, 1 everything else. */
+ * 5 timeout, 6 forbidden or unauthorized, 1 everything else. */
 int lh_code_exit_status(lh_code code);
 
 #endif

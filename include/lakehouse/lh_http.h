@@ -67,6 +67,8 @@ typedef ssize_t (*lh_http_stream_fn)(void *ctx, char *buf, size_t max);
 const char *lh_http_param(const lh_http_req *req, const char *name);  /* path parameter */
 const char *lh_http_query(const lh_http_req *req, const char *name);  /* decoded, or NULL */
 const char *lh_http_header(const lh_http_req *req, const char *name); /* or NULL */
+/* The client's address, numeric, into buf ("-" when unknown); returns buf. */
+const char *lh_http_client_addr(const lh_http_req *req, char *buf, size_t n);
 
 /* Integer query argument in [min, max]; absent -> def. */
 lh_code lh_http_query_int(const lh_http_req *req, const char *name, long long def, long long min,

@@ -54,6 +54,17 @@ typedef struct lh_op_ctx {
     void *progress_ctx;
 } lh_op_ctx;
 
+/* What an operation needs of its caller (lh_profile.h: a profile's scopes
+ * are a set of READ..ADMIN; ADMIN holds every other). */
+typedef enum lh_scope {
+    LH_SCOPE_UNSET = 0,  /* never in the table: test_app checks every op declares one */
+    LH_SCOPE_ANY = 1,    /* any caller let in (system.version, profiles.me) */
+    LH_SCOPE_READ = 2,   /* SQL, search, ask and listings over bound objects */
+    LH_SCOPE_INGEST = 4, /* new data into bound datasets */
+    LH_SCOPE_MANAGE = 8, /* catalog changes, rollback, tombstones, indexes */
+    LH_SCOPE_ADMIN = 16, /* profiles, keys, buckets, raw storage, the journals' totals */
+} lh_scope;
+
 typedef struct lh_op {
     const char *name;    /* "catalog.commit" */
     const char *summary; /* one line */
@@ -65,6 +76,12 @@ typedef struct lh_op {
      * whose body is not JSON (object bytes, uploads, streamed SQL): their
      * edges call the dedicated functions below after lh_op_check. */
     lh_code (*run)(lh_app *app, json_t *args, const lh_op_ctx *call, json_t **out, lh_err *err);
+    lh_scope scope; /* what the caller needs (lh_app_authorize) */
+    /* the arguments naming the objects the call touches, checked against a
+     * profile's bindings: "dataset:name", "index:index,indexes", "entity:entity_id",
+     * several kinds joined by ';' ("index:name;dataset:dataset");
+     * NULL: none (listings filter their items instead) */
+    const char *binds;
 } lh_op;
 
 /* Every operation, in a stable order. */
@@ -88,7 +105,7 @@ lh_code lh_op_set_text(const lh_op *op, json_t *args, const char *name, const ch
  * parser accepts exactly these (test_app checks it). */
 extern const char *const lh_op_choices_commit_mode[], *const lh_op_choices_metric[], *const lh_op_choices_quantization[],
     *const lh_op_choices_search_mode[], *const lh_op_choices_fusion[], *const lh_op_choices_refresh[],
-    *const lh_op_choices_sql_format[], *const lh_op_choices_ingest_format[];
+    *const lh_op_choices_sql_format[], *const lh_op_choices_ingest_format[], *const lh_op_choices_workspace_item[];
 
 #define LH_OP_LIST_DEFAULT 100
 #define LH_OP_LIST_MAX 10000

@@ -75,6 +75,9 @@ typedef struct lh_vectors_config {
     lh_ai *chat;             /* answers for lh_vectors_ask (NULL: extractive answers) */
     lh_query_engine *sandbox; /* runs search filters (user SQL): sandboxed, read-only */
     lh_errors *errors;       /* failed background refreshes (may be NULL) */
+    /* SQL's vector_search asks it whether the caller may read the index (NULL: always) */
+    bool (*index_allowed)(void *ctx, const char *index);
+    void *index_allowed_ctx;
 } lh_vectors_config;
 
 lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *err);

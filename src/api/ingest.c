@@ -9,12 +9,13 @@
 void lh_api_ingest(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     const lh_api_binding *b = ctx;
+    lh_op_ctx call;
+    if (!lh_api_call(req, res, b, &call)) return;
     json_t *args = lh_api_args(req, res, b, false), *report;
     if (!args) return;
     lh_ingest_source src[LH_HTTP_MAX_UPLOADS];
     for (size_t i = 0; i < req->n_uploads; i++)
         src[i] = (lh_ingest_source){.path = req->uploads[i].path, .name = req->uploads[i].filename};
-    lh_op_ctx call = lh_api_call(req);
     lh_err err;
     lh_code rc = lh_app_ingest(b->app, args, src, req->n_uploads, &call, &report, &err);
     if (rc == LH_EINVAL && req->n_uploads == 0)

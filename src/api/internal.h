@@ -13,8 +13,10 @@ typedef struct lh_api_binding {
     const lh_op *op;
 } lh_api_binding;
 
-/* Who is calling: X-Lakehouse-Actor (unauthenticated until profiles exist), source "http". */
-lh_op_ctx lh_api_call(const lh_http_req *req);
+/* Who is calling (lh_app_authenticate: Authorization: Bearer <key>, the
+ * client's address); source "http". X-Lakehouse-Actor names the actor only
+ * for the local operator (no key). False after answering 401. */
+bool lh_api_call(lh_http_req *req, lh_http_res *res, const lh_api_binding *b, lh_op_ctx *call);
 
 /* The operation's arguments from the path, the query string, the multipart
  * form fields and (with_body) a JSON object body, checked; NULL after

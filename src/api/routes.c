@@ -57,6 +57,29 @@ static const lh_api_route routes[] = {
     {"POST", "/v1/vectors/indexes/{name}/rollback", "index.rollback", 200, NULL, NULL, NULL, NULL, false},
     {"POST", "/v1/search", "search", 200, NULL, NULL, NULL, NULL, false},
     {"POST", "/v1/ask", "ask", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/views", "views.list", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/views", "views.create", 201, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/views/{name}", "views.get", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/catalog/datasets/{dataset}/suggested-view", "views.suggest", 200, NULL, NULL, NULL, NULL, false},
+    {"PATCH", "/v1/views/{name}", "views.update", 200, NULL, NULL, NULL, NULL, false},
+    {"DELETE", "/v1/views/{name}", "views.delete", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/workspaces", "workspaces.list", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/workspaces", "workspaces.create", 201, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/workspaces/{name}", "workspaces.get", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/workspaces/{name}/items", "workspaces.add", 201, NULL, NULL, NULL, NULL, false},
+    {"DELETE", "/v1/workspaces/{name}/items/{item}", "workspaces.remove", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/workspaces/{name}/activity", "workspaces.activity", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/workspaces/{name}/handoff", "workspaces.handoff", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/profiles", "profiles.list", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/profiles", "profiles.create", 201, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/profiles/me", "profiles.me", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/profiles/{id}", "profiles.get", 200, NULL, NULL, NULL, NULL, false},
+    {"PATCH", "/v1/profiles/{id}", "profiles.update", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/profiles/{id}/search", "profiles.search", 200, NULL, NULL, NULL, NULL, false},
+    {"DELETE", "/v1/profiles/{id}", "profiles.delete", 200, NULL, NULL, NULL, NULL, false},
+    {"GET", "/v1/profiles/{profile}/keys", "keys.list", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/v1/profiles/{profile}/keys", "keys.create", 201, NULL, NULL, NULL, NULL, false},
+    {"DELETE", "/v1/profiles/{profile}/keys/{id}", "keys.revoke", 200, NULL, NULL, NULL, NULL, false},
 };
 
 const lh_api_route *lh_api_routes(size_t *n)
@@ -65,10 +88,16 @@ const lh_api_route *lh_api_routes(size_t *n)
     return routes;
 }
 
-lh_op_ctx lh_api_call(const lh_http_req *req)
+bool lh_api_call(lh_http_req *req, lh_http_res *res, const lh_api_binding *b, lh_op_ctx *call)
 {
     const char *actor = lh_http_header(req, "X-Lakehouse-Actor");
-    return (lh_op_ctx){.who = {.actor = actor && *actor ? actor : "anonymous", .source = "http"}};
+    *call = (lh_op_ctx){.who = {.actor = actor && *actor ? actor : "anonymous", .source = "http"}};
+    char peer[64];
+    lh_err err;
+    lh_code rc = lh_app_authenticate(b->app, lh_http_header(req, "Authorization"), lh_http_client_addr(req, peer, sizeof peer),
+                                     &call->who, &err);
+    if (rc == LH_EUNAUTHORIZED) lh_http_res_header(res, "WWW-Authenticate", "Bearer realm=\"lakehouse\"");
+    return !lh_api_failed(res, rc, &err);
 }
 
 bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
@@ -130,9 +159,10 @@ json_t *lh_api_args(lh_http_req *req, lh_http_res *res, const lh_api_binding *b,
 static void generic(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     const lh_api_binding *b = ctx;
+    lh_op_ctx call;
+    if (!lh_api_call(req, res, b, &call)) return;
     json_t *args = lh_api_args(req, res, b, true), *out;
     if (!args) return;
-    lh_op_ctx call = lh_api_call(req);
     lh_err err;
     if (!lh_api_failed(res, lh_app_call(b->app, b->op->name, args, &call, &out, &err), &err))
         lh_http_res_json(res, b->route->status, out);
@@ -225,7 +255,7 @@ static json_t *operation(const lh_api_route *rt, json_t *used_ids)
         json_object_set_new(used_ids, id, json_true());
         json_object_set_new(o, "operationId", json_string(id));
     }
-    bool json_body = (!strcmp(rt->method, "POST") || !strcmp(rt->method, "PUT")) &&
+    bool json_body = (!strcmp(rt->method, "POST") || !strcmp(rt->method, "PUT") || !strcmp(rt->method, "PATCH")) &&
                      (!rt->request_type || !strcmp(rt->request_type, J));
     static const lh_op_param list_params[] = {
         {"limit", LH_OP_INT, false, NULL, 1, LH_OP_LIST_MAX, "items per page (default 100)"},
@@ -302,7 +332,7 @@ void lh_api_openapi_doc(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     lh_api_binding b = *(const lh_api_binding *)ctx;
     static const lh_op_param no_params[] = {{NULL, 0, false, NULL, 0, 0, NULL}};
-    static const lh_op none = {"openapi", "", no_params, NULL, NULL, false, NULL};
+    static const lh_op none = {"openapi", "", no_params, NULL, NULL, false, NULL, LH_SCOPE_ANY, NULL};
     b.op = &none;
     json_t *args = lh_api_args(req, res, &b, false);
     if (!args) return;

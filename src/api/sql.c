@@ -92,11 +92,12 @@ static void file_free(void *ctx)
 void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     const lh_api_binding *b = ctx;
+    lh_op_ctx call;
+    if (!lh_api_call(req, res, b, &call)) return;
     json_t *args = lh_api_args(req, res, b, true);
     if (!args) return;
     lh_app_sql_run run;
     lh_err err;
-    lh_op_ctx call = lh_api_call(req);
     lh_code rc = lh_app_sql_open(b->app, args, &call.who, &run, &err);
     json_decref(args);
     if (lh_api_failed(res, rc, &err)) return;

@@ -12,6 +12,7 @@
 #include "lakehouse/lh_mem.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -166,6 +167,11 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->query_max_result_bytes = cfg->query_max_result_bytes;
     app->started_at = time(NULL);
     pthread_mutex_init(&app->health.mu, NULL);
+    pthread_mutex_init(&app->profiles.mu, NULL);
+    pthread_mutex_init(&app->profiles.write_mu, NULL);
+    lh_app_objects_init(&app->views, "view", "_catalog/views");
+    lh_app_objects_init(&app->workspaces, "workspace", "_catalog/workspaces");
+    lh_app_auth_init(app, cfg->auth_required != 0);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
     snprintf(app->replica, sizeof app->replica, "%08x", r);
@@ -204,9 +210,9 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                .connections = (int)cfg->query_connections,
                                .allowed_dirs = dirs,
                                .n_allowed_dirs = n_dirs,
-                               .resolver = lh_dataset_tables_resolve,
-                               .lister = lh_dataset_tables_list,
-                               .resolver_ctx = app->tables,
+                               .resolver = lh_app_scoped_resolve, /* a profile sees only what it binds */
+                               .lister = lh_app_scoped_list,
+                               .resolver_ctx = app, /* datasets and views */
                                .init_sql = LH_DATASET_TABLES_INIT_SQL,
                                .temp_dir = sql_spill,
                                .max_temp_bytes = cfg->query_max_temp_size,
@@ -252,11 +258,17 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                 .default_provider = app->ai_provider,
                                 .chat = app->chat,
                                 .sandbox = app->query,
-                                .errors = app->errors};
+                                .errors = app->errors,
+                                .index_allowed = lh_app_index_allowed,
+                                .index_allowed_ctx = app};
         rc = lh_vectors_open(&vc, &app->vectors, err);
     }
     if (rc == LH_OK) rc = lh_vectors_register_sql(app->vectors, app->query, err);
     if (rc == LH_OK) lh_catalog_observe(app->catalog, lh_vectors_dataset_changed, app->vectors);
+    if (rc == LH_OK && sodium_init() < 0) rc = lh_err_set(err, LH_EINTERNAL, "libsodium failed to initialise");
+    if (rc == LH_OK) rc = lh_app_profiles_load(app, err);
+    if (rc == LH_OK) rc = lh_app_views_load(app, err);
+    if (rc == LH_OK) rc = lh_app_objects_load(app, &app->workspaces, err);
     free(wal_dir);
     free(cache_dir);
     free(spill_dir);
@@ -291,6 +303,12 @@ void lh_app_close(lh_app *app)
     json_decref(app->health.body);
     free(app->health.text);
     pthread_mutex_destroy(&app->health.mu);
+    lh_app_profiles_free(app);
+    lh_app_auth_free(app);
+    pthread_mutex_destroy(&app->profiles.mu);
+    pthread_mutex_destroy(&app->profiles.write_mu);
+    lh_app_objects_free(&app->views);
+    lh_app_objects_free(&app->workspaces);
     free(app);
 }
 

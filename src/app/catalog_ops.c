@@ -11,15 +11,17 @@ static lh_code items(lh_code rc, json_t *list, const char *name, json_t *args, j
 
 LH_OP_RUN(lh_app_run_catalog_list)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_catalog_list(app->catalog, lh_op_bool(args, "include_deleted", false), &list, err);
+    if (rc == LH_OK) list = lh_app_visible(&call->who, list, "name", LH_BIND_DATASET);
     return items(rc, list, "datasets", args, out);
 }
 
 LH_OP_RUN(lh_app_run_catalog_create)
 {
     lh_create_options o = {.bucket = lh_op_str(args, "bucket"), .description = lh_op_str(args, "description")};
+    lh_code rc = lh_app_name_not_a_view(app, lh_op_str(args, "name"), err);
+    if (rc) return rc;
     return lh_catalog_create(app->catalog, lh_op_str(args, "name"), &o, &call->who, out, err);
 }
 

@@ -39,10 +39,9 @@ static lh_code build_spec(json_t *args, const lh_op_ctx *call, lh_vectors_spec *
 
 LH_OP_RUN(lh_app_run_index_list)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_vectors_list(app->vectors, &list, err);
-    if (rc == LH_OK) *out = lh_op_page(list, "indexes", args);
+    if (rc == LH_OK) *out = lh_op_page(lh_app_visible(&call->who, list, "name", LH_BIND_INDEX), "indexes", args);
     return rc;
 }
 
@@ -145,18 +144,16 @@ LH_OP_RUN(lh_app_run_index_refresh)
 
 LH_OP_RUN(lh_app_run_index_stale)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_vectors_stale(app->vectors, &list, err);
     if (rc) return rc;
-    *out = lh_op_page(list, "stale", args);
+    *out = lh_op_page(lh_app_visible(&call->who, list, "index", LH_BIND_INDEX), "stale", args);
     json_object_set_new(*out, "refreshing", json_boolean(lh_vectors_refreshing(app->vectors)));
     return LH_OK;
 }
 
 LH_OP_RUN(lh_app_run_search)
 {
-    (void)call;
     lh_search_request q = {.index = lh_op_str(args, "index"),
                            .query = lh_op_str(args, "query"),
                            .k = (size_t)lh_op_int(args, "k", 10),
@@ -168,6 +165,17 @@ LH_OP_RUN(lh_app_run_search)
                            .with_rows = lh_op_bool(args, "rows", true)};
     const char *mode = lh_op_str(args, "mode");
     if (mode && !lh_search_mode_parse(mode, &q.mode)) return lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
+    /* a bound index serves its passages; its source rows only to who reads its dataset */
+    const lh_profile *p = call->who.profile;
+    if (q.with_rows && p && !(lh_profile_scopes(p) & LH_SCOPE_ADMIN)) {
+        json_t *info = NULL;
+        lh_err ignore;
+        const char *dataset = NULL;
+        if (lh_vectors_get(app->vectors, q.index, &info, &ignore) == LH_OK)
+            dataset = json_string_value(json_object_get(json_object_get(json_object_get(info, "manifest"), "origin"), "dataset"));
+        q.with_rows = dataset && lh_profile_reads_dataset(p, dataset);
+        json_decref(info);
+    }
     return lh_vectors_query(app->vectors, &q, out, err);
 }
 

@@ -9,6 +9,24 @@
 
 #include "lakehouse/lh_ai.h"
 #include "lakehouse/lh_app.h"
+#include "lakehouse/lh_profile.h"
+
+/* A profile's version as the registry holds it (profiles.c): immutable once made. */
+struct lh_profile {
+    char *id;
+    json_t *doc; /* the manifest, key hashes included */
+    int64_t version;
+    unsigned scopes;
+    bool deleted;
+};
+
+/* Named, versioned JSON objects in the default bucket (objects.c). */
+typedef struct lh_app_objects {
+    const char *kind;   /* the journal's entity type: "view", "workspace" */
+    const char *prefix; /* "_catalog/views" */
+    pthread_mutex_t mu, write_mu;
+    json_t *byname; /* name -> newest version */
+} lh_app_objects;
 
 struct lh_app {
     char *data_dir;
@@ -54,7 +72,78 @@ struct lh_app {
     lh_ai *chat;
     lh_sidecar *sidecar;
     bool ai_ready;
+    /* profiles (profiles.c): the newest snapshot of each, and replaced ones kept until close */
+    struct lh_app_profiles {
+        pthread_mutex_t mu, write_mu;
+        lh_profile **items, **old;
+        size_t n, n_old;
+    } profiles;
+    lh_app_objects views;      /* views.c */
+    lh_app_objects workspaces; /* workspaces.c */
+    /* authentication (auth.c) */
+    struct lh_app_auth {
+        pthread_mutex_t mu;
+        struct lh_app_auth_slot {
+            uint8_t digest[32]; /* SHA-256 of a verified key */
+            char key_id[LH_KEY_ID_HEX + 1];
+            int64_t last_used_ms;
+            bool used;
+        } *slots; /* LH_AUTH_CACHE_SLOTS */
+        struct lh_app_auth_fail {
+            char addr[64]; /* "<address>" or "<address>|<key id>" */
+            int64_t window_ms;
+            int count;
+            bool noted;
+        } *fails;
+        bool required; /* auth.required, or serving beyond loopback */
+        int64_t rechecked_ms; /* the last re-read of a cached key's profile */
+        int64_t scanned_ms;   /* the last look for keys made elsewhere (while none is known) */
+    } auth;
 };
+
+/* profiles.c */
+lh_code lh_app_profiles_load(lh_app *app, lh_err *err);
+void lh_app_profiles_free(lh_app *app);
+const lh_profile *lh_app_profile_find(lh_app *app, const char *id);
+bool lh_app_keys_exist(lh_app *app); /* a live key of a live profile */
+/* The profile holding key_id (read from storage when another process made it); *key: its record. */
+lh_code lh_app_profile_of_key(lh_app *app, const char *key_id, const lh_profile **p, json_t **key, lh_err *err);
+void lh_app_profile_recheck(lh_app *app, const char *id); /* re-reads it from storage */
+/* objects.c */
+void lh_app_objects_init(lh_app_objects *o, const char *kind, const char *prefix);
+void lh_app_objects_free(lh_app_objects *o);
+lh_code lh_app_objects_load(lh_app *app, lh_app_objects *o, lh_err *err);  /* every name in storage */
+lh_code lh_app_objects_refresh(lh_app *app, lh_app_objects *o, const char *name, lh_err *err);
+json_t *lh_app_objects_get(lh_app_objects *o, const char *name); /* the live object or NULL, a new reference */
+json_t *lh_app_objects_list(lh_app_objects *o);                  /* the live ones by name, new */
+/* Fills next (a copy of the live version, or {} for a new or deleted name)
+ * from live; an error refuses the change. */
+typedef lh_code (*lh_app_object_change)(lh_app *app, const json_t *live, json_t *next, void *ctx, lh_err *err);
+/* Commits the next version of `name`, journaled as action; *out: it (new). */
+lh_code lh_app_objects_commit(lh_app *app, lh_app_objects *o, const char *name, const char *action,
+                              lh_app_object_change change, void *ctx, const lh_who *who, json_t **out, lh_err *err);
+/* views.c */
+lh_code lh_app_views_load(lh_app *app, lh_err *err);
+json_t *lh_app_view_get(lh_app *app, const char *name); /* live view or NULL, a new reference */
+/* LH_EEXIST when name is a view's (datasets and views share SQL's table names). */
+lh_code lh_app_name_not_a_view(lh_app *app, const char *name, lh_err *err);
+/* The SELECT that is view's table (schema_only: its columns over no rows). */
+lh_code lh_app_view_sql(lh_app *app, const json_t *view, bool schema_only, lh_buf *sql, lh_err *err);
+/* auth.c */
+void lh_app_auth_init(lh_app *app, bool required);
+void lh_app_auth_free(lh_app *app);
+void lh_app_auth_forget(lh_app *app, const char *key_id); /* drops a key's cached verification */
+int64_t lh_app_key_last_used(lh_app *app, const char *key_id); /* ms, 0: not since start */
+/* The profile whose bindings the SQL resolver, lister and vector_search apply on
+ * this thread (NULL: none); returns the previous one, to restore. */
+const lh_profile *lh_app_scope_swap(const lh_profile *p);
+lh_code lh_app_scoped_resolve(void *ctx, const char *name, bool schema_only, lh_buf *sql, lh_err *err);
+lh_code lh_app_scoped_list(void *ctx, json_t **tables, lh_err *err);
+bool lh_app_index_allowed(void *ctx, const char *index);
+/* Listings as who may see them (items stolen, a new reference returned). */
+json_t *lh_app_visible(const lh_who *who, json_t *items, const char *field, lh_bind_kind kind);
+json_t *lh_app_visible_events(const lh_who *who, json_t *events);
+json_t *lh_app_visible_errors(const lh_who *who, json_t *errors);
 
 /* ai.c: providers by name (an lh_vectors_ai_fn; ctx: the app). */
 void lh_app_ai_init(lh_app *app, const lh_config *cfg);
@@ -107,6 +196,32 @@ LH_OP_RUN(lh_app_run_index_refresh);
 LH_OP_RUN(lh_app_run_index_stale);
 LH_OP_RUN(lh_app_run_search);
 LH_OP_RUN(lh_app_run_ask);
+/* profiles.c */
+LH_OP_RUN(lh_app_run_profiles_create);
+LH_OP_RUN(lh_app_run_profiles_list);
+LH_OP_RUN(lh_app_run_profiles_get);
+LH_OP_RUN(lh_app_run_profiles_update);
+LH_OP_RUN(lh_app_run_profiles_delete);
+LH_OP_RUN(lh_app_run_profiles_me);
+LH_OP_RUN(lh_app_run_profiles_search);
+LH_OP_RUN(lh_app_run_keys_create);
+LH_OP_RUN(lh_app_run_keys_list);
+LH_OP_RUN(lh_app_run_keys_revoke);
+/* views.c */
+LH_OP_RUN(lh_app_run_views_create);
+LH_OP_RUN(lh_app_run_views_list);
+LH_OP_RUN(lh_app_run_views_get);
+LH_OP_RUN(lh_app_run_views_update);
+LH_OP_RUN(lh_app_run_views_delete);
+LH_OP_RUN(lh_app_run_views_suggest);
+/* workspaces.c */
+LH_OP_RUN(lh_app_run_workspaces_create);
+LH_OP_RUN(lh_app_run_workspaces_list);
+LH_OP_RUN(lh_app_run_workspaces_get);
+LH_OP_RUN(lh_app_run_workspaces_add);
+LH_OP_RUN(lh_app_run_workspaces_remove);
+LH_OP_RUN(lh_app_run_workspaces_activity);
+LH_OP_RUN(lh_app_run_workspaces_handoff);
 
 
 /* The buckets' failure observer: records the failure in the error journal and

@@ -203,46 +203,177 @@ static const lh_op_param p_ask[] = {
     {"k", LH_OP_INT, false, NULL, 1, LH_ASK_MAX_K, "passages per index (default 5)"},
     END};
 
+/* ---- profiles and keys ---- */
+
+#define PROFILE_FIELDS(required)                                                                                  \
+    {"kind", LH_OP_STRING, required, lh_profile_kinds, 0, 0, "person, agent or model"},                            \
+        {"description", LH_OP_STRING, false, NULL, 0, 0, "who or what it is"},                                  \
+        {"scopes", LH_OP_STRINGS, required, lh_profile_scopes_names, 0, 4, "read, ingest, manage, admin"},      \
+        {"datasets", LH_OP_STRINGS, false, NULL, 0, LH_PROFILE_MAX_BINDINGS, "bound datasets (\"*\": all)"},   \
+        {"views", LH_OP_STRINGS, false, NULL, 0, LH_PROFILE_MAX_BINDINGS, "bound views"},                        \
+        {"indexes", LH_OP_STRINGS, false, NULL, 0, LH_PROFILE_MAX_BINDINGS, "bound indexes (\"*\": all)"},     \
+        {"index_config", LH_OP_OBJECT, false, NULL, 0, 0, "index preferences: HNSW parameters, embedding model"}
+
+static const lh_op_param p_profile_create[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile: [a-z][a-z0-9_.-]{0,62}"},
+    PROFILE_FIELDS(true),
+    END};
+static const lh_op_param p_profile_update[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile"},
+    PROFILE_FIELDS(false),
+    END};
+static const lh_op_param p_profile_id[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile"},
+    END};
+static const lh_op_param p_profile_delete[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+static const lh_op_param p_profile_search[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the profile searching"},
+    {"query", LH_OP_STRING, true, NULL, 0, 0, "what to look for"},
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "one of its bound indexes (default: the first)"},
+    {"k", LH_OP_INT, false, NULL, 1, LH_VINDEX_MAX_K, "results (default 10)"},
+    {"mode", LH_OP_STRING, false, lh_op_choices_search_mode, 0, 0, "hybrid (default), vector or text"},
+    END};
+static const lh_op_param p_key_create[] = {
+    {"profile", LH_OP_STRING, true, NULL, 0, 0, "the profile the key acts as"},
+    {"label", LH_OP_STRING, false, NULL, 0, 0, "what the key is for"},
+    {"expires_in_days", LH_OP_INT, false, NULL, 1, 36500, "days until it stops working (default: never)"},
+    END};
+static const lh_op_param p_key_list[] = {
+    {"profile", LH_OP_STRING, true, NULL, 0, 0, "the profile"},
+    END};
+static const lh_op_param p_key_revoke[] = {
+    {"profile", LH_OP_STRING, true, NULL, 0, 0, "the profile"},
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the key's id (the hex after lh_)"},
+    END};
+
+/* ---- views ---- */
+
+static const lh_op_param p_view_create[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view: [a-z][a-z0-9_]{0,62}, not a dataset's name"},
+    {"base_dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset it shows"},
+    {"columns", LH_OP_STRINGS, false, NULL, 1, 4096, "the columns it shows (default: all)"},
+    {"row_filter", LH_OP_STRING, false, NULL, 0, 0, "an SQL condition the rows it shows meet"},
+    {"column_redactions", LH_OP_OBJECT, false, NULL, 0, 0,
+     "{column: null | \"hash\" | {\"mask\": {\"keep_prefix\": N, \"keep_suffix\": N}}}"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it is for"},
+    END};
+static const lh_op_param p_view_update[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view"},
+    {"base_dataset", LH_OP_STRING, false, NULL, 0, 0, "the dataset it shows"},
+    {"columns", LH_OP_STRINGS, false, NULL, 1, 4096, "the columns it shows"},
+    {"row_filter", LH_OP_STRING, false, NULL, 0, 0, "an SQL condition the rows it shows meet"},
+    {"column_redactions", LH_OP_OBJECT, false, NULL, 0, 0, "{column: null | \"hash\" | {\"mask\": {...}}}"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it is for"},
+    END};
+static const lh_op_param p_view_name[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view"},
+    END};
+static const lh_op_param p_view_delete[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the view"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+
+static const lh_op_param p_view_suggest[] = {
+    {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset whose PII tags propose the redactions"},
+    END};
+
+/* ---- workspaces ---- */
+
+static const lh_op_param p_ws_create[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace: [a-z][a-z0-9_]{0,62}"},
+    {"description", LH_OP_STRING, false, NULL, 0, 0, "what it is for"},
+    {"owner", LH_OP_STRING, false, NULL, 0, 0, "its profile (default: the caller; \"local\": the local operator)"},
+    END};
+static const lh_op_param p_ws_name[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    END};
+static const lh_op_param p_ws_list[] = {
+    {"q", LH_OP_STRING, false, NULL, 0, 0, "only those whose name, description or items mention it"},
+    END};
+static const lh_op_param p_ws_add[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    {"kind", LH_OP_STRING, true, lh_op_choices_workspace_item, 0, 0, "dataset, view, query, search or note"},
+    {"ref", LH_OP_STRING, false, NULL, 0, 0, "dataset, view: its name"},
+    {"sql", LH_OP_STRING, false, NULL, 0, 0, "query: the statement (kept, not run)"},
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "search: the index"},
+    {"query", LH_OP_STRING, false, NULL, 0, 0, "search: what was looked for"},
+    {"note", LH_OP_STRING, false, NULL, 0, 0, "why it is on the list"},
+    END};
+static const lh_op_param p_ws_remove[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    {"item", LH_OP_INT, true, NULL, 1, INT64, "the item's id"},
+    END};
+static const lh_op_param p_ws_handoff[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the workspace"},
+    {"to", LH_OP_STRING, true, NULL, 0, 0, "the new owner: a profile id (\"local\": the local operator)"},
+    END};
+
 static const lh_op ops[] = {
-    {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version},
-    {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets},
-    {"storage.objects", "objects under a prefix, with sizes", p_objects, "objects", "key,size,mtime_ms", false, lh_app_run_objects},
-    {"storage.get", "an object's bytes (the rescue bucket answers if the bucket fails)", p_object, NULL, NULL, false, NULL},
-    {"storage.put", "writes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, NULL},
-    {"storage.delete", "deletes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, lh_app_run_object_delete},
-    {"errors.list", "recorded failures, newest first", p_errors, "errors", "ts,operation,code,bucket,key,error", false, lh_app_run_errors},
-    {"errors.flush", "writes buffered failures to the store now", p_none, NULL, NULL, true, lh_app_run_errors_flush},
-    {"journal.recent", "the newest mutation events", p_none, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_recent},
-    {"journal.history", "every event of one entity, newest first", p_history, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_history},
-    {"journal.stats", "counts by action and entity type", p_none, NULL, NULL, false, lh_app_run_journal_stats},
-    {"journal.flush", "writes buffered events to the store now", p_none, NULL, NULL, true, lh_app_run_journal_flush},
-    {"sql", "runs one read-only statement over the datasets", p_sql, NULL, NULL, false, lh_app_run_sql},
-    {"ingest", "files to one new version of a dataset", p_ingest, NULL, NULL, true, NULL},
-    {"catalog.list", "datasets, sorted by name", p_catalog_list, "datasets", "name,bucket,version,row_count,updated_at,deleted", false, lh_app_run_catalog_list},
-    {"catalog.create", "an empty dataset (version 1)", p_catalog_create, NULL, NULL, true, lh_app_run_catalog_create},
-    {"catalog.show", "a version's manifest", p_catalog_show, NULL, NULL, false, lh_app_run_catalog_show},
-    {"catalog.versions", "a dataset's history, oldest first", p_name, "versions", "version,operation,created_at,author,row_count,message", false, lh_app_run_catalog_versions},
-    {"catalog.commit", "a new version from data objects already in the store", p_catalog_commit, NULL, NULL, true, lh_app_run_catalog_commit},
-    {"catalog.rollback", "a new version with the state of an earlier one", p_catalog_rollback, NULL, NULL, true, lh_app_run_catalog_rollback},
-    {"catalog.tombstones", "the rows hidden in the current version", p_name, "tombstones", "key_column,key_value,deleted_at,actor,reason", false, lh_app_run_catalog_tombstones},
-    {"catalog.tombstone", "hides rows by key (a new version; rows stay in the files)", p_catalog_tombstone, NULL, NULL, true, lh_app_run_catalog_tombstone},
-    {"catalog.delete", "marks a dataset deleted (a new version; history stays)", p_catalog_delete, NULL, NULL, true, lh_app_run_catalog_delete},
-    {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_app_run_catalog_purge},
-    {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_app_run_catalog_rebuild},
-    {"index.list", "indexes, their live version and size", p_none, "indexes", "name,live,versions,count", false, lh_app_run_index_list},
-    {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_app_run_index_create},
-    {"index.show", "the live version's manifest and memory", p_index_name, NULL, NULL, false, lh_app_run_index_show},
-    {"index.history", "promotions and versions, oldest first", p_index_name, NULL, NULL, false, lh_app_run_index_history},
-    {"index.search", "nearest neighbours of a vector", p_index_search, NULL, NULL, false, lh_app_run_index_search},
-    {"index.add", "adds or replaces vectors (a new version)", p_index_add, NULL, NULL, true, lh_app_run_index_add},
-    {"index.remove", "removes vectors by id (a new version)", p_index_remove, NULL, NULL, true, lh_app_run_index_remove},
-    {"index.rebuild", "a new version built again from stored embeddings", p_index_rebuild, NULL, NULL, true, lh_app_run_index_rebuild},
-    {"index.promote", "makes a version live", p_index_promote, NULL, NULL, true, lh_app_run_index_promote},
-    {"index.rollback", "back to an earlier live version", p_index_rollback, NULL, NULL, true, lh_app_run_index_rollback},
-    {"index.refresh", "embeds the rows text indexes have not seen", p_index_refresh, NULL, NULL, true, lh_app_run_index_refresh},
-    {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_app_run_index_stale},
-    {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_app_run_search},
-    {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_app_run_ask},
+    {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version, LH_SCOPE_ANY, NULL},
+    {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets, LH_SCOPE_ADMIN, NULL},
+    {"storage.objects", "objects under a prefix, with sizes", p_objects, "objects", "key,size,mtime_ms", false, lh_app_run_objects, LH_SCOPE_ADMIN, NULL},
+    {"storage.get", "an object's bytes (the rescue bucket answers if the bucket fails)", p_object, NULL, NULL, false, NULL, LH_SCOPE_ADMIN, NULL},
+    {"storage.put", "writes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, NULL, LH_SCOPE_ADMIN, NULL},
+    {"storage.delete", "deletes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, lh_app_run_object_delete, LH_SCOPE_ADMIN, NULL},
+    {"errors.list", "recorded failures, newest first", p_errors, "errors", "ts,operation,code,bucket,key,error", false, lh_app_run_errors, LH_SCOPE_READ, NULL},
+    {"errors.flush", "writes buffered failures to the store now", p_none, NULL, NULL, true, lh_app_run_errors_flush, LH_SCOPE_MANAGE, NULL},
+    {"journal.recent", "the newest mutation events", p_none, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_recent, LH_SCOPE_READ, NULL},
+    {"journal.history", "every event of one entity, newest first", p_history, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_history, LH_SCOPE_READ, "entity:entity_id"},
+    {"journal.stats", "counts by action and entity type", p_none, NULL, NULL, false, lh_app_run_journal_stats, LH_SCOPE_ADMIN, NULL},
+    {"journal.flush", "writes buffered events to the store now", p_none, NULL, NULL, true, lh_app_run_journal_flush, LH_SCOPE_MANAGE, NULL},
+    {"sql", "runs one read-only statement over the datasets", p_sql, NULL, NULL, false, lh_app_run_sql, LH_SCOPE_READ, NULL},
+    {"ingest", "files to one new version of a dataset", p_ingest, NULL, NULL, true, NULL, LH_SCOPE_INGEST, "dataset:dataset"},
+    {"catalog.list", "datasets, sorted by name", p_catalog_list, "datasets", "name,bucket,version,row_count,updated_at,deleted", false, lh_app_run_catalog_list, LH_SCOPE_READ, NULL},
+    {"catalog.create", "an empty dataset (version 1)", p_catalog_create, NULL, NULL, true, lh_app_run_catalog_create, LH_SCOPE_MANAGE, "dataset:name"},
+    {"catalog.show", "a version's manifest", p_catalog_show, NULL, NULL, false, lh_app_run_catalog_show, LH_SCOPE_READ, "dataset:name"},
+    {"catalog.versions", "a dataset's history, oldest first", p_name, "versions", "version,operation,created_at,author,row_count,message", false, lh_app_run_catalog_versions, LH_SCOPE_READ, "dataset:name"},
+    {"catalog.commit", "a new version from data objects already in the store", p_catalog_commit, NULL, NULL, true, lh_app_run_catalog_commit, LH_SCOPE_MANAGE, "dataset:name"},
+    {"catalog.rollback", "a new version with the state of an earlier one", p_catalog_rollback, NULL, NULL, true, lh_app_run_catalog_rollback, LH_SCOPE_MANAGE, "dataset:name"},
+    {"catalog.tombstones", "the rows hidden in the current version", p_name, "tombstones", "key_column,key_value,deleted_at,actor,reason", false, lh_app_run_catalog_tombstones, LH_SCOPE_READ, "dataset:name"},
+    {"catalog.tombstone", "hides rows by key (a new version; rows stay in the files)", p_catalog_tombstone, NULL, NULL, true, lh_app_run_catalog_tombstone, LH_SCOPE_MANAGE, "dataset:name"},
+    {"catalog.delete", "marks a dataset deleted (a new version; history stays)", p_catalog_delete, NULL, NULL, true, lh_app_run_catalog_delete, LH_SCOPE_MANAGE, "dataset:name"},
+    {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_app_run_catalog_purge, LH_SCOPE_ADMIN, NULL},
+    {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_app_run_catalog_rebuild, LH_SCOPE_ADMIN, NULL},
+    {"index.list", "indexes, their live version and size", p_none, "indexes", "name,live,versions,count", false, lh_app_run_index_list, LH_SCOPE_READ, NULL},
+    {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_app_run_index_create, LH_SCOPE_MANAGE, "index:name;dataset:dataset"},
+    {"index.show", "the live version's manifest and memory", p_index_name, NULL, NULL, false, lh_app_run_index_show, LH_SCOPE_READ, "index:name"},
+    {"index.history", "promotions and versions, oldest first", p_index_name, NULL, NULL, false, lh_app_run_index_history, LH_SCOPE_READ, "index:name"},
+    {"index.search", "nearest neighbours of a vector", p_index_search, NULL, NULL, false, lh_app_run_index_search, LH_SCOPE_READ, "index:name"},
+    {"index.add", "adds or replaces vectors (a new version)", p_index_add, NULL, NULL, true, lh_app_run_index_add, LH_SCOPE_MANAGE, "index:name"},
+    {"index.remove", "removes vectors by id (a new version)", p_index_remove, NULL, NULL, true, lh_app_run_index_remove, LH_SCOPE_MANAGE, "index:name"},
+    {"index.rebuild", "a new version built again from stored embeddings", p_index_rebuild, NULL, NULL, true, lh_app_run_index_rebuild, LH_SCOPE_MANAGE, "index:name"},
+    {"index.promote", "makes a version live", p_index_promote, NULL, NULL, true, lh_app_run_index_promote, LH_SCOPE_MANAGE, "index:name"},
+    {"index.rollback", "back to an earlier live version", p_index_rollback, NULL, NULL, true, lh_app_run_index_rollback, LH_SCOPE_MANAGE, "index:name"},
+    {"index.refresh", "embeds the rows text indexes have not seen", p_index_refresh, NULL, NULL, true, lh_app_run_index_refresh, LH_SCOPE_MANAGE, "dataset:dataset"},
+    {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_app_run_index_stale, LH_SCOPE_READ, NULL},
+    {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_app_run_search, LH_SCOPE_READ, "index:index"},
+    {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_app_run_ask, LH_SCOPE_READ, "index:index,indexes"},
+    {"profiles.create", "a profile: who a caller is and what it may use", p_profile_create, NULL, NULL, true, lh_app_run_profiles_create, LH_SCOPE_ADMIN, NULL},
+    {"profiles.list", "profiles, sorted by id", p_none, "profiles", "id,kind,scopes,datasets,indexes,version", false, lh_app_run_profiles_list, LH_SCOPE_ADMIN, NULL},
+    {"profiles.get", "a profile (its keys without secrets)", p_profile_id, NULL, NULL, false, lh_app_run_profiles_get, LH_SCOPE_ADMIN, NULL},
+    {"profiles.update", "changes a profile (a new version)", p_profile_update, NULL, NULL, true, lh_app_run_profiles_update, LH_SCOPE_ADMIN, NULL},
+    {"profiles.delete", "deletes a profile (a new version; its keys stop working)", p_profile_delete, NULL, NULL, true, lh_app_run_profiles_delete, LH_SCOPE_ADMIN, NULL},
+    {"profiles.search", "searches as a profile: its bound indexes only, its index preferences (403 names the allowed ones)", p_profile_search, NULL, NULL, false, lh_app_run_profiles_search, LH_SCOPE_READ, NULL},
+    {"profiles.me", "the calling profile", p_none, NULL, NULL, false, lh_app_run_profiles_me, LH_SCOPE_ANY, NULL},
+    {"keys.create", "an API key for a profile (shown once)", p_key_create, NULL, NULL, true, lh_app_run_keys_create, LH_SCOPE_ADMIN, NULL},
+    {"keys.list", "a profile's keys (never their secrets)", p_key_list, "keys", "id,label,created_at,expires_at,revoked_at,last_used_at", false, lh_app_run_keys_list, LH_SCOPE_ADMIN, NULL},
+    {"views.create", "an AI-safe view: a dataset's columns, a row filter, redactions", p_view_create, NULL, NULL, true, lh_app_run_views_create, LH_SCOPE_MANAGE, "view:name;dataset:base_dataset"},
+    {"views.list", "views, sorted by name", p_none, "views", "name,base_dataset,columns,version", false, lh_app_run_views_list, LH_SCOPE_READ, NULL},
+    {"views.get", "a view's definition", p_view_name, NULL, NULL, false, lh_app_run_views_get, LH_SCOPE_READ, "view:name"},
+    {"views.update", "changes a view (a new version)", p_view_update, NULL, NULL, true, lh_app_run_views_update, LH_SCOPE_MANAGE, "view:name;dataset:base_dataset?"},
+    {"views.delete", "deletes a view (a new version; history stays)", p_view_delete, NULL, NULL, true, lh_app_run_views_delete, LH_SCOPE_MANAGE, "view:name"},
+    {"views.suggest", "a view definition proposed from ingest's PII tags (not created)", p_view_suggest, NULL, NULL, false, lh_app_run_views_suggest, LH_SCOPE_READ, "dataset:dataset"},
+    {"workspaces.create", "a workspace: a shortlist of datasets, views, queries and searches", p_ws_create, NULL, NULL, true, lh_app_run_workspaces_create, LH_SCOPE_READ, NULL},
+    {"workspaces.list", "the caller's workspaces, by name", p_ws_list, "workspaces", "name,owner,description,version", false, lh_app_run_workspaces_list, LH_SCOPE_READ, NULL},
+    {"workspaces.get", "a workspace and its shortlist", p_ws_name, NULL, NULL, false, lh_app_run_workspaces_get, LH_SCOPE_READ, NULL},
+    {"workspaces.add", "adds an item to a workspace's shortlist", p_ws_add, NULL, NULL, true, lh_app_run_workspaces_add, LH_SCOPE_READ, NULL},
+    {"workspaces.remove", "takes an item off a workspace's shortlist", p_ws_remove, NULL, NULL, true, lh_app_run_workspaces_remove, LH_SCOPE_READ, NULL},
+    {"workspaces.activity", "a workspace's changes, newest first (from the journal)", p_ws_name, "events", "ts,action,actor,source", false, lh_app_run_workspaces_activity, LH_SCOPE_READ, NULL},
+    {"workspaces.handoff", "hands a workspace to another profile (nothing is copied)", p_ws_handoff, NULL, NULL, true, lh_app_run_workspaces_handoff, LH_SCOPE_READ, NULL},
+    {"keys.revoke", "revokes a key at once", p_key_revoke, NULL, NULL, true, lh_app_run_keys_revoke, LH_SCOPE_ADMIN, NULL},
 };
 
 const lh_op *lh_op_all(size_t *n)
@@ -323,6 +454,18 @@ static lh_code check_value(const lh_op_param *p, json_t *v, lh_err *err)
         json_array_foreach(v, i, x) {
             if (p->type == LH_OP_STRINGS && !json_is_string(x))
                 return lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be a string", p->name, i);
+            if (p->type == LH_OP_STRINGS && p->choices) {
+                bool known = false;
+                for (const char *const *c = p->choices; *c && !known; c++) known = !strcmp(*c, json_string_value(x));
+                if (!known) {
+                    lh_buf list = {0};
+                    for (const char *const *c = p->choices; *c; c++) lh_buf_printf(&list, "%s%s", c == p->choices ? "" : ", ", *c);
+                    lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be one of %s, not \"%.40s\"", p->name, i, list.data,
+                               json_string_value(x));
+                    lh_buf_free(&list);
+                    return LH_EINVAL;
+                }
+            }
             if (p->type == LH_OP_NUMBERS &&
                 (!json_is_number(x) || !isfinite(json_number_value(x)) || fabs(json_number_value(x)) > 3.0e38))
                 return lh_err_set(err, LH_EINVAL, "\"%s\"[%zu] must be a finite float", p->name, i);
@@ -457,8 +600,14 @@ lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_op_ctx
     json_t *none = args ? NULL : json_object();
     if (!args) args = none;
     static const lh_op_ctx anonymous = {.who = {.actor = "anonymous", .source = "library"}};
+    if (!call) call = &anonymous;
     lh_code rc = lh_op_check(op, args, err);
-    if (rc == LH_OK) rc = lh_app_error_scrub(app, op->run(app, args, call ? call : &anonymous, out, err), err);
+    if (rc == LH_OK && app) rc = lh_app_authorize(app, op, args, &call->who, err);
+    if (rc == LH_OK) {
+        const lh_profile *was = lh_app_scope_swap(call->who.profile);
+        rc = lh_app_error_scrub(app, op->run(app, args, call, out, err), err);
+        lh_app_scope_swap(was);
+    }
     json_decref(none);
     return rc;
 }

@@ -236,10 +236,12 @@ static void journal_object(lh_app *app, const lh_op_ctx *call, const char *actio
     free(id);
 }
 
-lh_code lh_app_object_get(lh_app *app, json_t *args, lh_buf *out, bool *rescued, lh_err *err)
+lh_code lh_app_object_get(lh_app *app, json_t *args, const lh_op_ctx *call, lh_buf *out, bool *rescued,
+                          lh_err *err)
 {
     lh_store *s;
-    lh_code rc = bucket_of(app, args, &s, err);
+    lh_code rc = lh_app_authorize(app, lh_op_find("storage.get"), args, &call->who, err);
+    if (rc == LH_OK) rc = bucket_of(app, args, &s, err);
     return rc ? rc : lh_buckets_get(app->buckets, s, lh_op_str(args, "key"), out, rescued, err);
 }
 
@@ -248,7 +250,8 @@ lh_code lh_app_object_put(lh_app *app, json_t *args, const char *data, size_t le
 {
     lh_store *s;
     const char *key = lh_op_str(args, "key");
-    lh_code rc = bucket_of(app, args, &s, err);
+    lh_code rc = lh_app_authorize(app, lh_op_find("storage.put"), args, &call->who, err);
+    if (rc == LH_OK) rc = bucket_of(app, args, &s, err);
     if (rc == LH_OK) rc = check_raw_key(key, "writes", err);
     if (rc) return rc;
     struct stat st;
@@ -304,13 +307,12 @@ static lh_code parse_since(const char *s, int64_t *out, lh_err *err)
 
 LH_OP_RUN(lh_app_run_errors)
 {
-    (void)call;
     int64_t since = 0;
     const char *s = lh_op_str(args, "since");
     json_t *list;
     lh_code rc = s ? parse_since(s, &since, err) : LH_OK;
     if (rc == LH_OK) rc = lh_errors_query(app->errors, since, page_reach(args), &list, err);
-    if (rc == LH_OK) *out = lh_op_page(list, "errors", args);
+    if (rc == LH_OK) *out = lh_op_page(lh_app_visible_errors(&call->who, list), "errors", args);
     return rc;
 }
 
@@ -324,21 +326,19 @@ LH_OP_RUN(lh_app_run_errors_flush)
 
 LH_OP_RUN(lh_app_run_journal_recent)
 {
-    (void)call;
     json_t *list;
     lh_code rc = lh_journal_recent(app->journal, NULL, page_reach(args), &list, err);
-    if (rc == LH_OK) *out = lh_op_page(list, "events", args);
+    if (rc == LH_OK) *out = lh_op_page(lh_app_visible_events(&call->who, list), "events", args);
     return rc;
 }
 
 LH_OP_RUN(lh_app_run_journal_history)
 {
-    (void)call;
     json_t *list;
     const char *id = lh_op_str(args, "entity_id");
     lh_code rc = lh_journal_recent(app->journal, id, page_reach(args), &list, err);
     if (rc) return rc;
-    *out = lh_op_page(list, "events", args);
+    *out = lh_op_page(lh_app_visible_events(&call->who, list), "events", args);
     json_object_set_new(*out, "entity_id", json_string(id));
     return LH_OK;
 }
@@ -359,6 +359,9 @@ LH_OP_RUN(lh_app_run_journal_flush)
 
 /* ---- SQL ---- */
 
+static lh_code sql_open_scoped(lh_app *app, json_t *args, const char *sql, const char *format, json_t *params,
+                               long long timeout_ms, const lh_who *who, lh_app_sql_run *run, lh_err *err);
+
 lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql_run *run, lh_err *err)
 {
     memset(run, 0, sizeof *run);
@@ -374,6 +377,19 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql
     if (run->format == LH_FORMAT_JSON && (run->max_rows == 0 || run->max_rows > app->query_max_rows))
         run->max_rows = app->query_max_rows;
     if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
+    lh_code rc = lh_app_authorize(app, lh_op_find("sql"), args, who, err);
+    if (rc) return rc;
+    /* the statement binds on this thread: the resolver and lister see only what the profile binds */
+    const lh_profile *was = lh_app_scope_swap(who ? who->profile : NULL);
+    rc = sql_open_scoped(app, args, sql, format, params, timeout_ms, who, run, err);
+    lh_app_scope_swap(was);
+    return rc;
+}
+
+static lh_code sql_open_scoped(lh_app *app, json_t *args, const char *sql, const char *format, json_t *params,
+                               long long timeout_ms, const lh_who *who, lh_app_sql_run *run, lh_err *err)
+{
+    (void)args;
     if (!format || strcmp(format, "parquet") != 0) {
         /* JSON is answered whole, so its size is bounded; ndjson and csv stream */
         lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true,
@@ -451,6 +467,9 @@ LH_OP_RUN(lh_app_run_sql)
 lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_op_ctx *call,
                       json_t **out, lh_err *err)
 {
+    lh_code rc = lh_app_authorize(app, lh_op_find("ingest"), args, &call->who, err);
+    if (rc == LH_OK) rc = lh_app_name_not_a_view(app, lh_op_str(args, "dataset"), err);
+    if (rc) return rc;
     lh_ingest_options o = {.dataset = lh_op_str(args, "dataset"),
                            .format = lh_op_str(args, "format"),
                            .bucket = lh_op_str(args, "bucket"),

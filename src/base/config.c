@@ -56,6 +56,9 @@ static bool check_nonempty(const char *s)
 static const struct key keys[] = {
     {{"server.listen", "string", "127.0.0.1:3100", "address to listen on, HOST:PORT"},
      T_STR, OFF(server_listen), 0, 0, NULL, check_listen, "HOST:PORT with a port in 0..65535 (0 = any free port)"},
+    {{"auth.required", "bool", "false",
+      "every HTTP request needs an API key, even on loopback (always so beyond loopback)"},
+     T_BOOL, OFF(auth_required), 0, 1, NULL, NULL, NULL},
     {{"server.max_body_bytes", "size", "16MiB", "largest accepted request body (413 above)"},
      T_SIZE, OFF(server_max_body_bytes), 1024, 64 * GIB, NULL, NULL, NULL},
     {{"server.idle_timeout_s", "integer", "30", "seconds before an idle connection is closed"},
@@ -843,7 +846,7 @@ static const struct key *key_for_env(const char *name, size_t len)
 /* LAKEHOUSE_* variables that are read elsewhere, not settings. */
 static bool not_a_setting(const char *name, size_t n)
 {
-    static const char *const others[] = {"CONFIG", "SIDECAR", "SIDECAR_DEBUG"};
+    static const char *const others[] = {"CONFIG", "SIDECAR", "SIDECAR_DEBUG", "API_KEY"};
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
         if (strlen(others[i]) == n && strncmp(name, others[i], n) == 0) return true;
     return false;

@@ -28,6 +28,7 @@ static const struct {
     [LH_EIO] = {"io_error", 500, 1},
     [LH_ENOMEM] = {"out_of_memory", 500, 1},
     [LH_EINTERNAL] = {"internal", 500, 1},
+    [LH_EUNAUTHORIZED] = {"unauthorized", 401, 6},
 };
 
 static int valid(lh_code code)

@@ -6,6 +6,7 @@
 
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
+#include "lakehouse/lh_mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,16 @@ lh_who lh_cli_who(const char *actor)
 {
     if (!actor || !*actor) actor = getenv("USER");
     return (lh_who){.actor = actor && *actor ? actor : "cli", .source = "cli"};
+}
+
+lh_code lh_cli_identify(lh_app *app, const char *api_key, lh_who *who, lh_err *err)
+{
+    if (!api_key || !*api_key) api_key = getenv("LAKEHOUSE_API_KEY");
+    if (!api_key || !*api_key) return LH_OK; /* the local operator */
+    char *bearer = lh_xasprintf("Bearer %s", api_key);
+    lh_code rc = lh_app_authenticate(app, bearer, "cli", who, err);
+    free(bearer);
+    return rc;
 }
 
 void lh_cli_print_json(const json_t *j)

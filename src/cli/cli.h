@@ -23,6 +23,9 @@ int cmd_catalog(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_storage(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
+int cmd_view(int argc, char **argv);
+int cmd_workspace(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);
@@ -74,6 +77,9 @@ void lh_cli_close_app(lh_config *cfg, lh_app *app);
 
 /* The caller for manifests and the journal: --actor, else $USER; source "cli". */
 lh_who lh_cli_who(const char *actor);
+/* Acts as the profile of api_key (else $LAKEHOUSE_API_KEY) on the local data
+ * folder, confined as over HTTP; neither: the local operator (admin). */
+lh_code lh_cli_identify(lh_app *app, const char *api_key, lh_who *who, lh_err *err);
 
 void lh_cli_print_json(const json_t *j); /* indented, to stdout */
 

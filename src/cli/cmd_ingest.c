@@ -145,7 +145,8 @@ int cmd_ingest(int argc, char **argv)
     lh_op_ctx call = {.who = lh_cli_who(actor)};
     if (isatty(2)) call.progress = progress;
     json_t *report = NULL;
-    rc = lh_app_ingest(app, args, sources, n, &call, &report, &err);
+    rc = lh_cli_identify(app, NULL, &call.who, &err);
+    if (rc == LH_OK) rc = lh_app_ingest(app, args, sources, n, &call, &report, &err);
     if (rc == LH_OK) {
         if (json) lh_cli_print_json(report);
         else summary(report);

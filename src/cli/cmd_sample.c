@@ -79,6 +79,27 @@ int cmd_sample(int argc, char **argv)
         }
         free(path);
     }
+    if (rc == LH_OK && ingest) {
+        /* what AI readers see: workers_safe (proposed from the PII tags) and an agent bound to it */
+        lh_op_ctx call = {.who = who};
+        json_t *view = NULL, *made = NULL;
+        json_t *ask = json_pack("{s:s}", "dataset", "workers");
+        rc = lh_app_call(app, "views.suggest", ask, &call, &view, &err);
+        if (rc == LH_OK) rc = lh_app_call(app, "views.create", view, &call, &made, &err);
+        if (rc == LH_EEXIST) rc = LH_OK;
+        json_decref(made);
+        made = NULL;
+        json_t *agent = json_pack("{s:s, s:s, s:s, s:[s], s:[s]}", "id", "agent", "kind", "agent", "description",
+                                  "an AI reader of the sample: workers through workers_safe only", "scopes", "read",
+                                  "views", "workers_safe");
+        if (rc == LH_OK) rc = lh_app_call(app, "profiles.create", agent, &call, &made, &err);
+        if (rc == LH_EEXIST) rc = LH_OK;
+        if (rc == LH_OK) printf("workers_safe  a view of workers (names hashed, phones and emails masked), for profile agent\n");
+        json_decref(made);
+        json_decref(agent);
+        json_decref(view);
+        json_decref(ask);
+    }
     status = rc ? lh_cli_fail("sample", &err) : 0;
     free(dir);
     if (app) lh_cli_close_app(&cfg, app);

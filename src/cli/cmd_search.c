@@ -114,7 +114,8 @@ static int run(const char *cmd, lh_cli_common *common, json_t *args, const char 
     lh_op_ctx call = {.who = lh_cli_who(actor)};
     json_t *out;
     lh_err err;
-    lh_code rc = lh_app_call(app, cmd, args, &call, &out, &err);
+    lh_code rc = lh_cli_identify(app, NULL, &call.who, &err);
+    if (rc == LH_OK) rc = lh_app_call(app, cmd, args, &call, &out, &err);
     if (rc == LH_OK) {
         json ? lh_cli_print_json(out) : print(out);
         json_decref(out);

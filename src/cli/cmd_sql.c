@@ -122,7 +122,9 @@ int cmd_sql(int argc, char **argv)
         return status;
     }
     lh_app_sql_run run;
-    rc = lh_app_sql_open(app, args, NULL, &run, &err);
+    lh_who who = lh_cli_who(NULL);
+    rc = lh_cli_identify(app, NULL, &who, &err);
+    if (rc == LH_OK) rc = lh_app_sql_open(app, args, &who, &run, &err);
     json_decref(args);
     if (rc == LH_OK && run.parquet_path) {
         rc = cat_file(run.parquet_path, &err);

@@ -76,12 +76,47 @@ static const action storage_actions[] = {
     {"rm", "storage.delete", "bucket,key", ""},
 };
 
+static const action profile_actions[] = {
+    {"list", "profiles.list", "", ""},
+    {"show", "profiles.get", "id", ""},
+    {"create", "profiles.create", "id", ""},
+    {"update", "profiles.update", "id", ""},
+    {"delete", "profiles.delete", "id", ""},
+    {"me", "profiles.me", "", ""},
+    {"search", "profiles.search", "id,query", ""},
+    {"keys", "keys.list", "profile", ""},
+    {"key-create", "keys.create", "profile", ""},
+    {"key-revoke", "keys.revoke", "profile,id", ""},
+};
+
+static const action view_actions[] = {
+    {"list", "views.list", "", ""},
+    {"show", "views.get", "name", ""},
+    {"create", "views.create", "name", "base=base_dataset,filter=row_filter,redact=column_redactions"},
+    {"update", "views.update", "name", "base=base_dataset,filter=row_filter,redact=column_redactions"},
+    {"delete", "views.delete", "name", ""},
+    {"suggest", "views.suggest", "dataset", ""},
+};
+
+static const action workspace_actions[] = {
+    {"list", "workspaces.list", "", ""},
+    {"show", "workspaces.get", "name", ""},
+    {"create", "workspaces.create", "name", ""},
+    {"add", "workspaces.add", "name,kind,ref?", ""},
+    {"remove", "workspaces.remove", "name,item", ""},
+    {"activity", "workspaces.activity", "name", ""},
+    {"handoff", "workspaces.handoff", "name,to", ""},
+};
+
 #define N(a) (sizeof a / sizeof *a)
 static const command commands[] = {
     {"catalog", "datasets and versions", catalog_actions, N(catalog_actions)},
     {"index", "vector and text indexes, their versions and live pointer", index_actions, N(index_actions)},
     {"journal", "the mutation journal and the error journal", journal_actions, N(journal_actions)},
     {"storage", "buckets and raw objects", storage_actions, N(storage_actions)},
+    {"profile", "profiles (who a caller is, what it may use) and their API keys", profile_actions, N(profile_actions)},
+    {"view", "AI-safe views: a dataset's columns, a row filter and redactions", view_actions, N(view_actions)},
+    {"workspace", "workspaces: a shortlist, its activity, and hand-off to another profile", workspace_actions, N(workspace_actions)},
 };
 
 /* ---- help ---- */
@@ -146,7 +181,8 @@ static void command_help(const command *c)
            "  --json               the answer as JSON (default: a table)\n"
            "  --format F           table, json, ndjson or csv (ndjson and csv: lists)\n"
            "  --body FILE          arguments from a JSON object (\"-\" = stdin), as the HTTP body\n"
-           "  --actor NAME         who is making the change (default: $USER)\n" LH_CLI_COMMON_HELP,
+           "  --actor NAME         who is making the change (default: $USER)\n"
+           "  --api-key KEY        act as that key's profile, confined as over HTTP (or $LAKEHOUSE_API_KEY)\n" LH_CLI_COMMON_HELP,
            c->name);
 }
 
@@ -169,7 +205,7 @@ static void action_help(const command *c, const action *a, const lh_op *op)
     }
     if (op->list) printf("  --%-22s %s\n  --%-22s %s\n", "limit N", "items per page (default 100)", "cursor C",
                          "the page after the one that printed this cursor");
-    printf("  --json, --format F, --body FILE, --actor NAME, and:\n" LH_CLI_COMMON_HELP);
+    printf("  --json, --format F, --body FILE, --actor NAME, --api-key KEY, and:\n" LH_CLI_COMMON_HELP);
 }
 
 /* ---- arguments ---- */
@@ -277,7 +313,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
     json_t *args = json_object();
     char **words = lh_xcalloc((size_t)argc + 1, sizeof *words);
     int n_words = 0, status = 0;
-    const char *actor = NULL, *body_path = NULL;
+    const char *actor = NULL, *body_path = NULL, *api_key = NULL;
     lh_cli_output output = LH_CLI_TABLE;
     lh_err err;
     lh_code rc = LH_OK;
@@ -306,7 +342,8 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
             output = LH_CLI_JSON;
             continue;
         }
-        bool takes_value = common_opt || !strcmp(flag, "format") || !strcmp(flag, "actor") || !strcmp(flag, "body");
+        bool takes_value = common_opt || !strcmp(flag, "format") || !strcmp(flag, "actor") || !strcmp(flag, "body") ||
+                           !strcmp(flag, "api-key");
         char pbuf[128];
         const char *fixed = NULL, *param = takes_value ? NULL : alias_of(a, flag, &fixed, pbuf, sizeof pbuf);
         const lh_op_param *p = NULL;
@@ -333,6 +370,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         else if (!strcmp(flag, "format")) {
             if (!lh_cli_output_parse(value, &output)) status = lh_cli_usage_error(c->name, "--format is table, json, ndjson or csv");
         } else if (!strcmp(flag, "actor")) actor = value;
+        else if (!strcmp(flag, "api-key")) api_key = value;
         else if (!strcmp(flag, "body")) body_path = value;
         else {
             rc = lh_op_set_text(op, args, param, value, &err);
@@ -374,10 +412,12 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
     if (isatty(2)) call.progress = progress;
     json_t *out = NULL;
     const char *file = file_word(a, words, n_words);
-    if (!strcmp(op->name, "storage.get")) {
+    rc = lh_cli_identify(app, api_key, &call.who, &err);
+    if (rc) {
+    } else if (!strcmp(op->name, "storage.get")) {
         lh_buf data = {0};
         bool rescued = false;
-        rc = lh_app_object_get(app, args, &data, &rescued, &err);
+        rc = lh_app_object_get(app, args, &call, &data, &rescued, &err);
         if (rc == LH_OK) {
             FILE *f = file ? fopen(file, "wb") : stdout;
             if (!f || fwrite(data.data ? data.data : "", 1, data.len, f) != data.len)
@@ -412,7 +452,7 @@ const char *lh_cli_suggest_flag(const void *act, const lh_op *op, const char *fl
         names[n] = bufs[n];
         n++;
     }
-    static const char *const common[] = {"json", "format", "body", "actor", "config", "data", "set", "log-level", "help"};
+    static const char *const common[] = {"json", "format", "body", "actor", "api-key", "config", "data", "set", "log-level", "help"};
     for (size_t i = 0; i < sizeof common / sizeof *common; i++) names[n++] = common[i];
     if (op->list) names[n++] = "limit", names[n++] = "cursor";
     return lh_cli_nearest(flag, names, n);
@@ -455,4 +495,19 @@ int cmd_journal(int argc, char **argv)
 int cmd_storage(int argc, char **argv)
 {
     return run_command(&commands[3], argc, argv);
+}
+
+int cmd_profile(int argc, char **argv)
+{
+    return run_command(&commands[4], argc, argv);
+}
+
+int cmd_view(int argc, char **argv)
+{
+    return run_command(&commands[5], argc, argv);
+}
+
+int cmd_workspace(int argc, char **argv)
+{
+    return run_command(&commands[6], argc, argv);
 }

@@ -1138,3 +1138,17 @@ void lh_http_server_stop(lh_http_server *s)
     reaper_stop(s);
     server_free(s);
 }
+
+const char *lh_http_client_addr(const lh_http_req *req, char *buf, size_t n)
+{
+    snprintf(buf, n, "-");
+    const union MHD_ConnectionInfo *ci =
+        req->connection ? MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET) inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)n);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)n);
+    }
+    return buf;
+}

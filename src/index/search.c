@@ -534,6 +534,9 @@ static void tf_bind(duckdb_bind_info info)
     tf_state *b = lh_xcalloc(1, sizeof *b);
     lh_err err;
     lh_code rc = check_request(&q, &err);
+    /* a caller who may not read the index is told what one that does not exist is told */
+    if (rc == LH_OK && v->cfg.index_allowed && !v->cfg.index_allowed(v->cfg.index_allowed_ctx, index ? index : ""))
+        rc = lh_err_set(&err, LH_ENOTFOUND, "no index named %s", index ? index : "");
     if (rc == LH_OK) rc = acquire_text(v, index, &b->x, &err);
     if (rc == LH_OK) rc = run(v, b->x, &q, NULL, &b->f, &err);
     duckdb_free(index);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { run, startServer, tempDir } from './harness.mjs';
 
 const EXIT = { bad_request: 2, not_found: 3, conflict: 4, already_exists: 4, timeout: 5, forbidden: 6 };
-const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s)$/;
+const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s|last_used_at|added_at|replica)$/;
 
 function normalize(v, fold) {
   if (Array.isArray(v)) return v.map((x) => normalize(x, fold));
@@ -113,12 +113,63 @@ const rows = [
   { name: 'search missing', cli: ['search', 'nope', 'doc'], http: ['POST', '/v1/search', { index: 'nope', query: 'doc' }], code: 'not_found' },
   { name: 'ask', cli: ['ask', 'which', 'doc', 'is', '7?', '--index', 't_cli', '--k', '2', '--json'], http: ['POST', '/v1/ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] },
   { name: 'ask big k', cli: ['ask', 'x', '--index', 't_cli', '--k', '51'], http: ['POST', '/v1/ask', { question: 'x', indexes: ['t_cli'], k: 51 }], code: 'bad_request' },
+  // profiles and keys (both edges act as the admin profile "parity", by its key)
+  { name: 'profiles.create', cli: ['profile', 'create', 'p{}', '--kind', 'agent', '--scopes', 'read', '--datasets', 'base', '--json'], http: ['POST', '/v1/profiles', { id: 'p{}', kind: 'agent', scopes: ['read'], datasets: ['base'] }], twin: true },
+  { name: 'profiles.create exists', cli: ['profile', 'create', 'parity', '--kind', 'person', '--scopes', 'admin'], http: ['POST', '/v1/profiles', { id: 'parity', kind: 'person', scopes: ['admin'] }], code: 'already_exists' },
+  { name: 'profiles.create bad kind', cli: ['profile', 'create', 'zz', '--kind', 'robot', '--scopes', 'read'], http: ['POST', '/v1/profiles', { id: 'zz', kind: 'robot', scopes: ['read'] }], code: 'bad_request' },
+  { name: 'profiles.create bad scope', cli: ['profile', 'create', 'zz', '--kind', 'agent', '--scopes', 'root'], http: ['POST', '/v1/profiles', { id: 'zz', kind: 'agent', scopes: ['root'] }], code: 'bad_request' },
+  { name: 'profiles.create bad id', cli: ['profile', 'create', 'Zed', '--kind', 'agent', '--scopes', 'read'], http: ['POST', '/v1/profiles', { id: 'Zed', kind: 'agent', scopes: ['read'] }], code: 'bad_request' },
+  { name: 'profiles.get', cli: ['profile', 'show', 'p_cli', '--json'], http: ['GET', '/v1/profiles/p_cli'] },
+  { name: 'profiles.get missing', cli: ['profile', 'show', 'nope'], http: ['GET', '/v1/profiles/nope'], code: 'not_found' },
+  { name: 'profiles.update', cli: ['profile', 'update', 'p{}', '--description', 'twin', '--json'], http: ['PATCH', '/v1/profiles/p{}', { description: 'twin' }], twin: true },
+  { name: 'profiles.list', cli: ['profile', 'list', '--json'], http: ['GET', '/v1/profiles'] },
+  { name: 'profiles.search out of scope', cli: ['profile', 'search', 'p_cli', 'doc 7', '--index', 't_cli'], http: ['POST', '/v1/profiles/p_cli/search', { query: 'doc 7', index: 't_cli' }], code: 'forbidden' },
+  { name: 'profiles.me', cli: ['profile', 'me', '--json'], http: ['GET', '/v1/profiles/me'] },
+  { name: 'keys.create', cli: ['profile', 'key-create', 'p{}', '--label', 'twin', '--json'], http: ['POST', '/v1/profiles/p{}/keys', { label: 'twin' }], twin: true, shape: true },
+  { name: 'keys.list', cli: ['profile', 'keys', 'p{}', '--json'], http: ['GET', '/v1/profiles/p{}/keys'], twin: true },
+  { name: 'keys.revoke missing', cli: ['profile', 'key-revoke', 'p_cli', '0000000000000000'], http: ['DELETE', '/v1/profiles/p_http/keys/0000000000000000'], code: 'not_found', fold: true },
+  // workspaces
+  { name: 'workspaces.create', cli: ['workspace', 'create', 'w{}', '--description', 'twin', '--json'], http: ['POST', '/v1/workspaces', { name: 'w{}', description: 'twin' }], twin: true },
+  { name: 'workspaces.add', cli: ['workspace', 'add', 'w{}', 'dataset', 'base', '--note', 'good', '--json'], http: ['POST', '/v1/workspaces/w{}/items', { kind: 'dataset', ref: 'base', note: 'good' }], twin: true },
+  { name: 'workspaces.add bad kind', cli: ['workspace', 'add', 'w_cli', 'table', 'base'], http: ['POST', '/v1/workspaces/w_http/items', { kind: 'table', ref: 'base' }], code: 'bad_request' },
+  { name: 'workspaces.add missing dataset', cli: ['workspace', 'add', 'w_cli', 'dataset', 'nope'], http: ['POST', '/v1/workspaces/w_http/items', { kind: 'dataset', ref: 'nope' }], code: 'not_found' },
+  { name: 'workspaces.get', cli: ['workspace', 'show', 'w_cli', '--json'], http: ['GET', '/v1/workspaces/w_cli'] },
+  { name: 'workspaces.get missing', cli: ['workspace', 'show', 'nope'], http: ['GET', '/v1/workspaces/nope'], code: 'not_found' },
+  { name: 'workspaces.list', cli: ['workspace', 'list', '--q', 'twin', '--json'], http: ['GET', '/v1/workspaces?q=twin'] },
+  { name: 'workspaces.remove', cli: ['workspace', 'remove', 'w{}', '1', '--json'], http: ['DELETE', '/v1/workspaces/w{}/items/1'], twin: true },
+  { name: 'workspaces.remove missing', cli: ['workspace', 'remove', 'w_cli', '99'], http: ['DELETE', '/v1/workspaces/w_http/items/99'], code: 'not_found', fold: true },
+  { name: 'workspaces.activity', cli: ['workspace', 'activity', 'w_cli', '--json'], http: ['GET', '/v1/workspaces/w_cli/activity'], shape: true },
+  { name: 'workspaces.handoff', cli: ['workspace', 'handoff', 'w{}', 'p{}', '--json'], http: ['POST', '/v1/workspaces/w{}/handoff', { to: 'p{}' }], twin: true },
+  { name: 'workspaces.handoff missing', cli: ['workspace', 'handoff', 'w_cli', 'nobody'], http: ['POST', '/v1/workspaces/w_http/handoff', { to: 'nobody' }], code: 'not_found' },
+  { name: 'profiles.delete', cli: ['profile', 'delete', 'p{}', '--json'], http: ['DELETE', '/v1/profiles/p{}'], twin: true },
+  // AI-safe views
+  { name: 'views.create', cli: ['view', 'create', 'sv{}', '--base', 'base', '--columns', 'doc,title', '--redact', '{"title":"hash"}', '--json'], http: ['POST', '/v1/views', { name: 'sv{}', base_dataset: 'base', columns: ['doc', 'title'], column_redactions: { title: 'hash' } }], twin: true },
+  { name: 'views.create bad column', cli: ['view', 'create', 'zz', '--base', 'base', '--columns', 'nope'], http: ['POST', '/v1/views', { name: 'zz', base_dataset: 'base', columns: ['nope'] }], code: 'bad_request' },
+  { name: 'views.create bad redaction', cli: ['view', 'create', 'zz', '--base', 'base', '--redact', '{"title":"rot13"}'], http: ['POST', '/v1/views', { name: 'zz', base_dataset: 'base', column_redactions: { title: 'rot13' } }], code: 'bad_request' },
+  { name: 'views.create a dataset name', cli: ['view', 'create', 'base', '--base', 'base'], http: ['POST', '/v1/views', { name: 'base', base_dataset: 'base' }], code: 'already_exists' },
+  { name: 'views.get', cli: ['view', 'show', 'sv_cli', '--json'], http: ['GET', '/v1/views/sv_cli'] },
+  { name: 'views.get missing', cli: ['view', 'show', 'nope'], http: ['GET', '/v1/views/nope'], code: 'not_found' },
+  { name: 'views.update', cli: ['view', 'update', 'sv{}', '--filter', 'doc < 3', '--json'], http: ['PATCH', '/v1/views/sv{}', { row_filter: 'doc < 3' }], twin: true },
+  { name: 'views.list', cli: ['view', 'list', '--json'], http: ['GET', '/v1/views'] },
+  { name: 'sql over a view', cli: ['sql', 'SELECT doc, title FROM sv_cli ORDER BY doc', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT doc, title FROM sv_cli ORDER BY doc' }] },
+  { name: 'views.suggest', cli: ['view', 'suggest', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/suggested-view'] },
+  { name: 'views.delete', cli: ['view', 'delete', 'sv{}', '--json'], http: ['DELETE', '/v1/views/sv{}'], twin: true },
+  { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
 ];
 
+const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace'];
+
 test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, async () => {
-  const srv = await startServer();
+  // an admin profile and its key, before the server starts: every call then needs a key
+  const dataDir = tempDir();
+  assert.equal(run(['profile', 'create', 'parity', '--kind', 'person', '--scopes', 'admin', '--data', dataDir]).status, 0);
+  const made = run(['profile', 'key-create', 'parity', '--json', '--data', dataDir]);
+  assert.equal(made.status, 0, made.stderr);
+  const adminKey = JSON.parse(made.stdout).key;
+  const srv = await startServer({ dataDir });
   const dir = tempDir();
   try {
+    assert.equal((await fetch(`${srv.url}/v1/catalog/datasets`)).status, 401, 'a key is needed once one exists');
     const docs = path.join(dir, 'base.ndjson');
     fs.writeFileSync(docs, Array.from({ length: 30 }, (_, i) => JSON.stringify({ doc: i, title: `doc ${i} about item ${i % 5}`, embedding: embedding(i) })).join('\n') + '\n');
     const file = path.join(dir, 'blob.txt');
@@ -129,7 +180,7 @@ test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, 
     const cliArgs = (args, who) => args.map((a) => (a === '@file' ? file : a === '@csv' ? csv : a.replaceAll('{}', who)));
     const httpCall = async ([method, p, body], who) => {
       const url = srv.url + p.replaceAll('{}', who);
-      const init = { method, headers: { 'X-Lakehouse-Actor': 'parity' } };
+      const init = { method, headers: { Authorization: `Bearer ${adminKey}` } };
       if (typeof body === 'string') init.body = body;
       else if (body) {
         const fill = (v) => (typeof v === 'string' ? v.replaceAll('{}', who) : Array.isArray(v) ? v.map(fill) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)])) : v);
@@ -142,9 +193,9 @@ test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, 
     };
     const failures = [];
     for (const row of rows) {
-      const args = cliArgs(row.cli, '_cli'), at = ['catalog', 'index', 'journal', 'storage'].includes(args[0]) ? 2 : 1;
+      const args = cliArgs(row.cli, '_cli'), at = MULTI.includes(args[0]) ? 2 : 1;
       if (args[0] !== 'version') args.splice(at, 0, '--data', srv.dir);
-      const cli = run(args);
+      const cli = run(args, { env: { LAKEHOUSE_API_KEY: adminKey } });
       const http = await httpCall(row.http, row.twin ? '_http' : '_cli');
       try {
         if (row.code) {
@@ -176,9 +227,9 @@ test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, 
 });
 
 test('every CLI command with an HTTP twin has a parity row', () => {
-  const covered = new Set(rows.map((r) => r.cli[0] + (['catalog', 'index', 'journal', 'storage'].includes(r.cli[0]) ? ' ' + r.cli[1] : '')));
+  const covered = new Set(rows.map((r) => r.cli[0] + (MULTI.includes(r.cli[0]) ? ' ' + r.cli[1] : '')));
   const help = (c) => run([c, '--help']).stdout;
-  for (const c of ['catalog', 'index', 'journal', 'storage']) {
+  for (const c of MULTI) {
     for (const m of help(c).matchAll(new RegExp(`^  ${c} ([a-z-]+)`, 'gm'))) assert.ok(covered.has(`${c} ${m[1]}`), `no parity row for ${c} ${m[1]}`);
   }
   for (const c of ['sql', 'ingest', 'search', 'ask', 'version']) assert.ok(covered.has(c), `no parity row for ${c}`);

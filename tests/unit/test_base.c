@@ -31,6 +31,8 @@ static void test_err_mapping(void **state)
     assert_int_equal(lh_code_http_status(LH_ETOOBIG), 413);
     assert_int_equal(lh_code_http_status(LH_ETIMEOUT), 408);
     assert_int_equal(lh_code_http_status(LH_EFORBIDDEN), 403);
+    assert_int_equal(lh_code_http_status(LH_EUNAUTHORIZED), 401);
+    assert_string_equal(lh_code_name(LH_EUNAUTHORIZED), "unauthorized");
     assert_int_equal(lh_code_http_status((lh_code)999), 500);
     assert_int_equal(lh_code_exit_status(LH_OK), 0);
     assert_int_equal(lh_code_exit_status(LH_EINVAL), 2);

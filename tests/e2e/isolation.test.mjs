@@ -1,0 +1,273 @@
+// isolation.test.mjs — profiles and keys over the real server: for each
+// profile kind and each route, a caller without the right gets 401 or 403 and
+// no byte of an unbound dataset, including through SQL tricks (old versions,
+// joins, subqueries, vector_search, information_schema, duckdb_*()), search
+// filters, ask, journal history, the error journal and storage. Also: the
+// policy (no key once a key exists, refusing to listen beyond loopback with
+// no key), and keys on the CLI.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { run, startServer, tempDir } from './harness.mjs';
+
+const MARK = 'classified'; // every row of the unbound dataset holds it
+
+function cli(args, env = {}) {
+  const r = run(args, { env });
+  assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function makeKey(dir, id, kind, scopes, datasets = [], indexes = []) {
+  const args = ['profile', 'create', id, '--kind', kind, '--scopes', scopes.join(','), '--data', dir];
+  if (datasets.length) args.push('--datasets', datasets.join(','));
+  if (indexes.length) args.push('--indexes', indexes.join(','));
+  cli(args);
+  return JSON.parse(cli(['profile', 'key-create', id, '--json', '--data', dir])).key;
+}
+
+// [method, path, body?, expectation]; expectation: a status, or 'clean' (any
+// status, no byte of the secret dataset in the answer).
+const probes = [
+  ['GET', '/v1/catalog/datasets', null, 'clean'],
+  ['GET', '/v1/catalog/datasets?include_deleted=true', null, 'clean'],
+  ['GET', '/v1/catalog/datasets/secret', null, 403],
+  ['GET', '/v1/catalog/datasets/secret/versions', null, 403],
+  ['GET', '/v1/catalog/datasets/secret/versions/1', null, 403],
+  ['GET', '/v1/catalog/datasets/secret/tombstones', null, 403],
+  ['DELETE', '/v1/catalog/datasets/secret', null, 403],
+  ['POST', '/v1/catalog/datasets/secret/rollback', { version: 1 }, 403],
+  ['POST', '/v1/catalog/datasets', { name: 'newone' }, 403],
+  ['GET', '/v1/journal/history/secret', null, 403],
+  ['GET', '/v1/journal/history/secret_idx', null, 403],
+  ['GET', '/v1/journal/recent', null, 'clean'],
+  ['GET', '/v1/journal/stats', null, 403],
+  ['GET', '/v1/errors?since=0', null, 'clean'],
+  ['GET', '/v1/storage/buckets', null, 403],
+  ['GET', '/v1/storage/buckets/local/objects?prefix=datasets/', null, 403],
+  ['GET', '/v1/storage/buckets/local/object?key=_catalog/datasets/secret/v00000001.json', null, 403],
+  ['GET', '/v1/vectors/indexes', null, 'clean'],
+  ['GET', '/v1/vectors/indexes/secret_idx', null, 403],
+  ['GET', '/v1/vectors/indexes/secret_idx/history', null, 403],
+  ['GET', '/v1/vectors/stale', null, 'clean'],
+  ['POST', '/v1/vectors/indexes/secret_idx/promote', { version: 1 }, 403],
+  ['POST', '/v1/search', { index: 'secret_idx', query: 'one' }, 403],
+  ['POST', '/v1/search', { index: 'open_idx', query: 'row', filter: "id IN (SELECT id FROM secret)" }, 'clean'],
+  ['POST', '/v1/search', { index: 'open_idx', query: 'row', filter: "EXISTS (SELECT 1 FROM dataset_version('secret', 1))" }, 'clean'],
+  ['POST', '/v1/ask', { question: 'one', indexes: ['secret_idx'] }, 403],
+  ['POST', '/v1/ask', { question: 'one' }, 403],
+  ['POST', '/v1/ingest?dataset=secret&filename=a.csv', 'id,v\n9,x\n', 403],
+  ['GET', '/v1/profiles', null, 403],
+  ['POST', '/v1/profiles/x/keys', {}, 403],
+  ['POST', '/v1/sql', { sql: 'SELECT * FROM secret', format: 'parquet' }, 400],
+  ['POST', '/v1/sql', { sql: "SELECT * FROM dataset_version('secret', 1)", format: 'parquet' }, 400],
+  ...[
+    'SELECT * FROM secret',
+    'SELECT * FROM "secret"',
+    'SELECT * FROM "secret@1"',
+    "SELECT * FROM dataset_version('secret', 1)",
+    "SELECT * FROM lh_version('secret', 1)",
+    "SELECT * FROM query_table('secret')",
+    'SELECT * FROM open JOIN secret USING (id)',
+    'SELECT v FROM open UNION ALL SELECT v FROM secret',
+    'WITH s AS (SELECT * FROM secret) SELECT * FROM s',
+    'SELECT (SELECT string_agg(v, \',\') FROM secret)',
+    "SELECT * FROM vector_search('secret_idx', 'one', 5)",
+    'SELECT * FROM information_schema.tables',
+    'SELECT * FROM information_schema.columns',
+    'SELECT * FROM duckdb_tables()',
+    'SELECT * FROM duckdb_views()',
+    'SELECT * FROM duckdb_columns()',
+    'SHOW TABLES',
+    'DESCRIBE secret',
+    'SUMMARIZE secret',
+  ].flatMap((sql) => [
+    ['POST', '/v1/sql', { sql }, 'clean'],
+    ['POST', '/v1/sql', { sql, format: 'ndjson' }, 'clean'],
+    ['POST', '/v1/sql', { sql, format: 'csv' }, 'clean'],
+  ]),
+];
+
+test('each profile kind sees no byte of an unbound dataset, on any route', { timeout: 300000 }, async () => {
+  const dir = tempDir();
+  const work = tempDir();
+  const csv = (name, rows) => {
+    const p = path.join(work, `${name}.csv`);
+    fs.writeFileSync(p, rows);
+    return p;
+  };
+  cli(['ingest', csv('open', 'id,v\n1,row one\n2,row two\n'), '--dataset', 'open', '--data', dir]);
+  cli(['ingest', csv('secret', `id,v\n1,${MARK} one\n2,${MARK} two\n`), '--dataset', 'secret', '--data', dir]);
+  cli(['index', 'create', 'open_idx', '--dataset', 'open', '--id', 'id', '--text', 'v', '--data', dir]);
+  cli(['index', 'create', 'secret_idx', '--dataset', 'secret', '--id', 'id', '--text', 'v', '--data', dir]);
+  const keys = {
+    agent: makeKey(dir, 'agent1', 'agent', ['read'], ['open'], ['open_idx']),
+    model: makeKey(dir, 'model1', 'model', ['read'], ['open'], ['open_idx']),
+    person: makeKey(dir, 'person1', 'person', ['read', 'ingest', 'manage'], ['open'], ['open_idx']),
+  };
+  const admin = makeKey(dir, 'root', 'person', ['admin']);
+  const victim = makeKey(dir, 'victim', 'agent', ['read'], ['open']); // only ever guessed at
+  const srv = await startServer({ dataDir: dir });
+  const call = async (key, [method, p, body]) => {
+    const init = { method, headers: {} };
+    if (key) init.headers.Authorization = `Bearer ${key}`;
+    if (typeof body === 'string') init.body = body;
+    else if (body) {
+      init.body = JSON.stringify(body);
+      init.headers['Content-Type'] = 'application/json';
+    }
+    const r = await fetch(srv.url + p, init);
+    return { status: r.status, text: await r.text() };
+  };
+  try {
+    // the admin reads the secret: the marker is really there to find
+    const seen = await call(admin, ['POST', '/v1/sql', { sql: 'SELECT v FROM secret' }]);
+    assert.equal(seen.status, 200);
+    assert.ok(seen.text.includes(MARK));
+    const failures = [];
+    for (const [kind, key] of [['no key', null], ['wrong key', victim.slice(0, -1) + (victim.endsWith('0') ? '1' : '0')], ...Object.entries(keys)]) {
+      for (const probe of probes) {
+        const r = await call(key, probe);
+        const what = `${kind} ${probe[0]} ${probe[1]} ${probe[2] ? JSON.stringify(probe[2]) : ''}`;
+        if (r.text.includes(MARK)) failures.push(`${what}: leaked ${r.text.slice(0, 200)}`);
+        const want = key === null || kind === 'wrong key' ? 401 : probe[3];
+        if (want !== 'clean' && r.status !== want) failures.push(`${what}: status ${r.status}, want ${want}: ${r.text.slice(0, 200)}`);
+        if (want === 'clean' && /^GET .*(datasets|indexes|recent|stale)/.test(`${probe[0]} ${probe[1]}`) && /secret/.test(r.text))
+          failures.push(`${what}: lists the unbound: ${r.text.slice(0, 200)}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+    // what a profile may do, it does
+    const ok = await call(keys.agent, ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM open' }]);
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(JSON.parse(ok.text).rows, [[2]]);
+    const hits = await call(keys.model, ['POST', '/v1/search', { index: 'open_idx', query: 'row', k: 2 }]);
+    assert.equal(hits.status, 200, hits.text);
+    const forbidden = JSON.parse((await call(keys.agent, ['GET', '/v1/catalog/datasets/secret'])).text);
+    assert.equal(forbidden.error.code, 'forbidden');
+    assert.match(forbidden.error.message, /bound datasets: open/);
+    const scope = JSON.parse((await call(keys.agent, ['POST', '/v1/catalog/datasets', { name: 'open' }])).text);
+    assert.match(scope.error.message, /lacks scope "manage"/);
+    const ingest = await call(keys.person, ['POST', '/v1/ingest?dataset=open&filename=b.csv', 'id,v\n3,row three\n']);
+    assert.equal(ingest.status, 201, ingest.text);
+    // a revoked key stops at once
+    const keyId = keys.model.slice(3, 19);
+    const revoked = await call(admin, ['DELETE', `/v1/profiles/model1/keys/${keyId}`]);
+    assert.equal(revoked.status, 200, revoked.text);
+    assert.equal((await call(keys.model, ['GET', '/v1/profiles/me'])).status, 401);
+    // refusals and failures are journaled, without key material
+    const events = JSON.parse((await call(admin, ['GET', '/v1/journal/recent?limit=10000'])).text).events;
+    const auth = events.filter((e) => e.entity_type === 'auth');
+    assert.ok(auth.some((e) => e.action === 'refuse'));
+    assert.ok(auth.some((e) => e.action === 'fail'));
+    const all = JSON.stringify(events);
+    for (const k of [...Object.values(keys), admin]) assert.ok(!all.includes(k.slice(20)), 'a secret in the journal');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('keys on the CLI confine it like HTTP', () => {
+  const dir = tempDir();
+  const work = tempDir();
+  const p = path.join(work, 's.csv');
+  fs.writeFileSync(p, `id,v\n1,${MARK}\n`);
+  cli(['ingest', p, '--dataset', 'secret', '--data', dir]);
+  cli(['catalog', 'create', 'open', '--data', dir]);
+  const key = makeKey(dir, 'agent1', 'agent', ['read'], ['open']);
+  const env = { LAKEHOUSE_API_KEY: key };
+  const sql = run(['sql', 'SELECT * FROM secret', '--data', dir], { env });
+  assert.notEqual(sql.status, 0);
+  assert.ok(!sql.stdout.includes(MARK) && !sql.stderr.includes(MARK));
+  const show = run(['catalog', 'show', 'secret', '--data', dir], { env });
+  assert.equal(show.status, 6, show.stderr);
+  assert.match(show.stderr, /may not use dataset "secret"/);
+  const list = JSON.parse(cli(['catalog', 'list', '--json', '--data', dir], env));
+  assert.deepEqual(list.datasets.map((d) => d.name), ['open']);
+  const bad = run(['catalog', 'list', '--api-key', 'lh_nope', '--data', dir]);
+  assert.equal(bad.status, 6);
+  assert.match(bad.stderr, /not a Lakehouse API key/);
+  // without a key the CLI is the local operator
+  assert.ok(cli(['sql', 'SELECT v FROM secret', '--data', dir]).includes(MARK));
+});
+
+test('serve refuses to listen beyond loopback without a key, and starts with one', { timeout: 60000 }, async () => {
+  const dir = tempDir();
+  await assert.rejects(startServer({ dataDir: dir, args: ['--listen', '0.0.0.0:0'] }), /refusing to listen on 0\.0\.0\.0 with no API key/);
+  const key = makeKey(dir, 'root', 'person', ['admin']);
+  const srv = await startServer({ dataDir: dir, args: ['--listen', '0.0.0.0:0'] });
+  try {
+    assert.equal((await fetch(`${srv.url}/v1/catalog/datasets`)).status, 401);
+    const r = await fetch(`${srv.url}/v1/catalog/datasets`, { headers: { Authorization: `Bearer ${key}` } });
+    assert.equal(r.status, 200);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('auth.required needs a key on loopback too; without keys, loopback is the local operator', { timeout: 60000 }, async () => {
+  const open = await startServer();
+  try {
+    const me = await (await fetch(`${open.url}/v1/profiles/me`)).json();
+    assert.equal(me.local, true);
+    assert.deepEqual(me.scopes, ['admin']);
+    // a key made by another process (the CLI here) closes the server within LH_PROFILES_RECHECK_MS
+    makeKey(open.dir, 'late', 'agent', ['read']);
+    let status = 200;
+    for (let i = 0; i < 40 && status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = (await fetch(`${open.url}/v1/catalog/datasets`)).status;
+    }
+    assert.equal(status, 401);
+  } finally {
+    await open.stop();
+  }
+  const closed = await startServer({ args: ['--set', 'auth.required=true'] });
+  try {
+    const r = await fetch(`${closed.url}/v1/version`);
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="lakehouse"');
+    assert.equal((await fetch(`${closed.url}/health`)).status, 200);
+  } finally {
+    await closed.stop();
+  }
+});
+
+test('a profile bound to a view reads its redacted rows only, over HTTP', { timeout: 120000 }, async () => {
+  const dir = tempDir();
+  cli(['sample', '--rows', '50', '--ingest', '--data', dir]); // ships workers_safe and profile "agent"
+  const raw = JSON.parse(cli(['sql', 'SELECT first_name, last_name, email, phone FROM workers', '--json', '--data', dir]));
+  const key = JSON.parse(cli(['profile', 'key-create', 'agent', '--json', '--data', dir])).key;
+  const srv = await startServer({ dataDir: dir });
+  const sql = async (q) => {
+    const r = await fetch(`${srv.url}/v1/sql`, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ sql: q }) });
+    return { status: r.status, text: await r.text() };
+  };
+  try {
+    const seen = await sql('SELECT * FROM workers_safe');
+    assert.equal(seen.status, 200, seen.text);
+    assert.equal(JSON.parse(seen.text).rows.length, 50);
+    // no raw name, email or phone comes back, for any query shape
+    const shapes = [
+      'SELECT * FROM workers_safe',
+      'SELECT first_name || last_name || email || phone FROM workers_safe',
+      "SELECT * FROM workers_safe WHERE first_name LIKE '%a%'",
+      'SELECT DISTINCT email FROM workers_safe',
+      'SELECT * FROM workers',
+      "SELECT * FROM dataset_version('workers', 1)",
+    ];
+    for (const q of shapes) {
+      const r = await sql(q);
+      for (const [first, last, email, phone] of raw.rows) {
+        for (const value of [email, phone, `"${first}"`, `"${last}"`]) assert.ok(!r.text.includes(value), `${q} leaked ${value}`);
+      }
+    }
+    const tables = await sql('SELECT table_name FROM information_schema.tables ORDER BY 1');
+    assert.deepEqual(JSON.parse(tables.text).rows, [['workers_safe']]);
+    const views = await (await fetch(`${srv.url}/v1/views`, { headers: { Authorization: `Bearer ${key}` } })).json();
+    assert.deepEqual(views.views.map((v) => v.name), ['workers_safe']);
+  } finally {
+    await srv.stop();
+  }
+});
