@@ -474,7 +474,14 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r)
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     for (size_t i = 0; i < res->n_headers; i++)
         MHD_add_response_header(resp, res->headers[i].name, res->headers[i].value);
-    if (atomic_load(&r->server->stopping)) MHD_add_response_header(resp, "Connection", "close");
+    if (atomic_load(&r->server->stopping)) {
+        MHD_add_response_header(resp, "Connection", "close");
+    } else {
+        /* say when an idle connection closes, so a client stops reusing it before (RFC 9112 Keep-Alive) */
+        char keep[32];
+        snprintf(keep, sizeof keep, "timeout=%u", r->server->opt.idle_timeout_s);
+        MHD_add_response_header(resp, "Keep-Alive", keep);
+    }
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)res->status, resp);
     MHD_destroy_response(resp);
     r->queued = ret == MHD_YES;

@@ -110,6 +110,8 @@ describe('lakehouse serve', () => {
   it('serves HEAD and concurrent requests', async () => {
     const head = await fetch(`${srv.url}/health`, { method: 'HEAD' });
     assert.equal(head.status, 200);
+    // clients learn when an idle connection closes, so they do not reuse one the server closed
+    assert.equal(head.headers.get('keep-alive'), 'timeout=2');
     const all = await Promise.all(Array.from({ length: 40 }, () => fetch(`${srv.url}/v1/version`)));
     for (const r of all) assert.equal(r.status, 200);
   });
