@@ -41,10 +41,14 @@ struct lh_query_lease {
  * Reused only while the resolver gives every table name it resolved the same
  * SQL as when it was prepared: a new version or a refusal replans. */
 #define PLANS_PER_CONNECTION 16
+/* DuckDB 1.4 keeps ~2 KB per run of a prepared statement until it is
+ * destroyed: a plan is replanned after this many runs, bounding that. */
+#define PLAN_MAX_RUNS 100
 struct plan {
     char *sql;    /* owned; NULL: empty */
     uint64_t hash;
     uint64_t used; /* lease->uses when last run */
+    unsigned runs;
     duckdb_prepared_statement stmt;
     json_t *resolved; /* [[name, sql], ...] the resolver answered while preparing */
 };
@@ -296,6 +300,10 @@ static duckdb_prepared_statement plan_reuse(lh_query_engine *e, struct lh_query_
     for (int i = 0; i < PLANS_PER_CONNECTION && !p; i++)
         if (s->plans[i].sql && s->plans[i].hash == hash && !strcmp(s->plans[i].sql, sql)) p = &s->plans[i];
     if (!p) return NULL;
+    if (p->runs >= PLAN_MAX_RUNS) {
+        plan_forget(p);
+        return NULL;
+    }
     size_t i;
     json_t *pair;
     json_array_foreach(p->resolved, i, pair) {
@@ -312,6 +320,7 @@ static duckdb_prepared_statement plan_reuse(lh_query_engine *e, struct lh_query_
     }
     duckdb_clear_bindings(p->stmt);
     p->used = ++s->uses;
+    p->runs++;
     return p->stmt;
 }
 
@@ -328,6 +337,7 @@ static void plan_keep(struct lh_query_lease *s, const char *sql, duckdb_prepared
     p->stmt = stmt;
     p->resolved = json_incref(resolved);
     p->used = ++s->uses;
+    p->runs = 1;
 }
 
 lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out, lh_err *err)

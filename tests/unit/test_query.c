@@ -638,6 +638,38 @@ static void test_kept_plans(void **state)
     lh_query_engine_close(e);
 }
 
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6)) kb = atol(line + 6);
+    if (f) fclose(f);
+    return kb;
+}
+
+/* A statement run again and again keeps memory flat: DuckDB grows a prepared
+ * statement with each run (~2 KB), so kept plans are replanned now and then. */
+static void test_kept_plans_stay_small(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip(); /* the sanitizers' allocators hold freed memory back */
+#endif
+    lh_err err;
+    for (int i = 0; i < 2000; i++) free(run("SELECT 1", LH_FORMAT_CSV, 0, 1000, &err));
+    long before = rss_kb();
+    for (int i = 0; i < 30000; i++) {
+        char *out = run("SELECT 1", LH_FORMAT_CSV, 0, 1000, &err);
+        assert_non_null(out);
+        free(out);
+    }
+    long grown = rss_kb() - before;
+    fprintf(stderr, "30,000 runs of one statement: RSS %+ld kB\n", grown);
+    assert_true(grown < 12 * 1024); /* kept without replanning: ~60 MB */
+}
+
 static lh_code open_as(lh_query_engine *e, const char *client, long long timeout_ms, lh_query_cursor **c, lh_err *err)
 {
     lh_query_args args = {.sql = "SELECT 1", .timeout_ms = timeout_ms, .read_only = true, .client = client};
@@ -744,7 +776,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
         cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
-        cmocka_unit_test(test_datasets_only),      cmocka_unit_test(test_kept_plans),
+        cmocka_unit_test(test_datasets_only),      cmocka_unit_test(test_kept_plans),       cmocka_unit_test(test_kept_plans_stay_small),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }
