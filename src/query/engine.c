@@ -70,7 +70,7 @@ struct lh_query_engine {
     int max_per_client; /* leases one client may hold at once; 0: no cap */
     long long short_timeout_ms; /* statements with a deadline this short may use the reserved connection */
     pthread_mutex_t mu;
-    pthread_cond_t slot_freed;
+    struct waiter *waiting;      /* FIFO of acquire calls not yet admitted */
     pthread_cond_t watchdog_wake;
     pthread_t watchdog;
     bool stop;
@@ -413,7 +413,6 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     for (int i = 0; i < e->n_slots; i++) e->slots[i].plans = lh_xcalloc(PLANS_PER_CONNECTION, sizeof(struct plan));
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->checked_mu, NULL);
-    pthread_cond_init(&e->slot_freed, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -442,11 +441,36 @@ void lh_query_engine_close(lh_query_engine *e)
     duckdb_close(&e->db);
     for (int i = 0; i < CHECKED_SLOTS; i++) free(e->checked[i].sql);
     pthread_cond_destroy(&e->watchdog_wake);
-    pthread_cond_destroy(&e->slot_freed);
     pthread_mutex_destroy(&e->checked_mu);
     pthread_mutex_destroy(&e->mu);
     free(e->slots);
     free(e);
+}
+
+/* A caller waiting for a connection (acquire), queued in arrival order. */
+struct waiter {
+    const char *client;
+    long long timeout_ms;
+    struct timespec run_deadline;
+    pthread_cond_t granted_cv;
+    struct lh_query_lease *granted; /* set by release, under e->mu */
+    struct waiter *next;
+};
+
+/* Leases a free connection (one must be free) to w's statement, under e->mu. */
+static struct lh_query_lease *take(lh_query_engine *e, const struct waiter *w)
+{
+    struct lh_query_lease *s = e->slots;
+    while (s->busy) s++;
+    s->busy = true;
+    s->client = w->client ? lh_xstrdup(w->client) : NULL;
+    s->interrupted = false;
+    s->has_deadline = w->timeout_ms > 0;
+    if (s->has_deadline) {
+        s->deadline = w->run_deadline;
+        pthread_cond_signal(&e->watchdog_wake);
+    }
+    return s;
 }
 
 /* Admission (under e->mu). The server's own work (no client) and short
@@ -480,47 +504,55 @@ static bool admissible(lh_query_engine *e, const char *client, long long timeout
 static lh_code acquire(lh_query_engine *e, const char *client, long long timeout_ms, struct lh_query_lease **out,
                        lh_err *err)
 {
+    struct waiter w = {.client = client, .timeout_ms = timeout_ms,
+                       /* the statement's deadline counts from now: time spent waiting is spent */
+                       .run_deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms)};
     struct timespec deadline = lh_time_after_ms(CLOCK_REALTIME, timeout_ms);
-    /* the statement's deadline counts from now: time spent waiting is spent */
-    struct timespec run_deadline = lh_time_after_ms(CLOCK_MONOTONIC, timeout_ms);
+    const char *why;
     pthread_mutex_lock(&e->mu);
-    for (;;) {
-        const char *why;
-        bool admit = admissible(e, client, timeout_ms, &why);
-        for (int i = 0; admit && i < e->n_slots; i++) {
-            struct lh_query_lease *s = &e->slots[i];
-            if (s->busy) continue;
-            s->busy = true;
-            s->client = client ? lh_xstrdup(client) : NULL;
-            s->interrupted = false;
-            s->has_deadline = timeout_ms > 0;
-            if (s->has_deadline) {
-                s->deadline = run_deadline;
-                pthread_cond_signal(&e->watchdog_wake);
-            }
-            pthread_mutex_unlock(&e->mu);
-            *out = s;
-            return LH_OK;
-        }
-        int rc = timeout_ms > 0 ? pthread_cond_timedwait(&e->slot_freed, &e->mu, &deadline)
-                                : pthread_cond_wait(&e->slot_freed, &e->mu);
-        if (rc == ETIMEDOUT && !admissible(e, client, timeout_ms, &why)) {
-            pthread_mutex_unlock(&e->mu);
-            if (why && !strcmp(why, "per_client"))
-                return lh_err_set(err, LH_EUNAVAILABLE,
-                                  "%s already runs %d queries, the most one client may (query.max_per_client); "
-                                  "try again later", client, e->max_per_client);
-            if (why)
-                return lh_err_set(err, LH_EUNAVAILABLE,
-                                  "all %d query connections but the one kept for short statements (timeout_ms <= "
-                                  "%lld, query.short_timeout_ms) are busy; try again later",
-                                  e->n_slots, e->short_timeout_ms);
-            return lh_err_set(err, LH_EUNAVAILABLE,
-                              "all %d query connections are busy; try again later", e->n_slots);
-        }
+    if (admissible(e, client, timeout_ms, &why)) {
+        /* waiters, if any, are not admissible now (release hands out eagerly) */
+        *out = take(e, &w);
+        pthread_mutex_unlock(&e->mu);
+        return LH_OK;
     }
+    pthread_cond_init(&w.granted_cv, NULL);
+    struct waiter **tail = &e->waiting;
+    while (*tail) tail = &(*tail)->next;
+    *tail = &w;
+    int rc = 0;
+    while (!w.granted && rc != ETIMEDOUT)
+        rc = timeout_ms > 0 ? pthread_cond_timedwait(&w.granted_cv, &e->mu, &deadline)
+                            : pthread_cond_wait(&w.granted_cv, &e->mu);
+    if (!w.granted) {
+        for (struct waiter **p = &e->waiting; *p; p = &(*p)->next)
+            if (*p == &w) {
+                *p = w.next;
+                break;
+            }
+        admissible(e, client, timeout_ms, &why);
+    }
+    pthread_mutex_unlock(&e->mu);
+    pthread_cond_destroy(&w.granted_cv);
+    if (w.granted) {
+        *out = w.granted;
+        return LH_OK;
+    }
+    if (why && !strcmp(why, "per_client"))
+        return lh_err_set(err, LH_EUNAVAILABLE,
+                          "%s already runs %d queries, the most one client may (query.max_per_client); "
+                          "try again later", client, e->max_per_client);
+    if (why)
+        return lh_err_set(err, LH_EUNAVAILABLE,
+                          "all %d query connections but the one kept for short statements (timeout_ms <= "
+                          "%lld, query.short_timeout_ms) are busy; try again later",
+                          e->n_slots, e->short_timeout_ms);
+    return lh_err_set(err, LH_EUNAVAILABLE, "all %d query connections are busy; try again later", e->n_slots);
 }
 
+/* Gives a free connection back and hands free connections, in arrival
+ * order, to the waiters admissible now: each woken waiter has its lease,
+ * and nobody else wakes. */
 static void release(lh_query_engine *e, struct lh_query_lease *s)
 {
     pthread_mutex_lock(&e->mu);
@@ -528,7 +560,17 @@ static void release(lh_query_engine *e, struct lh_query_lease *s)
     s->has_deadline = false;
     free(s->client);
     s->client = NULL;
-    pthread_cond_broadcast(&e->slot_freed); /* admission differs per waiter */
+    for (struct waiter **p = &e->waiting; *p;) {
+        struct waiter *w = *p;
+        const char *why;
+        if (!admissible(e, w->client, w->timeout_ms, &why)) {
+            p = &w->next;
+            continue;
+        }
+        w->granted = take(e, w);
+        *p = w->next;
+        pthread_cond_signal(&w->granted_cv);
+    }
     pthread_mutex_unlock(&e->mu);
 }
 
