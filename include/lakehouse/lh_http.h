@@ -134,6 +134,11 @@ void lh_router_mark_quiet(lh_router *r);
 typedef struct lh_upload_options {
     const char *tmp_dir;
     size_t max_bytes;
+    /* May be NULL. Called on the event-loop thread once the headers are in,
+     * before any of the body is read (so it must be cheap: no hashing, no
+     * I/O): false, with res set, answers without reading the body (e.g. 401
+     * for a caller without credentials). ctx is the route's. */
+    bool (*admit)(lh_http_req *req, lh_http_res *res, void *ctx);
 } lh_upload_options;
 
 void lh_router_add_upload(lh_router *r, const char *method, const char *pattern, lh_http_handler fn,

@@ -100,6 +100,18 @@ bool lh_api_call(lh_http_req *req, lh_http_res *res, const lh_api_binding *b, lh
     return !lh_api_failed(res, rc, &err);
 }
 
+/* An upload's headers, before its body: a caller without credentials where
+ * they are required is refused now (401), not after filling a temp file.
+ * Presented keys are checked with the request, on a worker (hashing). */
+static bool admit_upload(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    const lh_api_binding *b = ctx;
+    const char *key = lh_http_header(req, "Authorization");
+    if (key && *key) return true;
+    lh_op_ctx call;
+    return lh_api_call(req, res, b, &call);
+}
+
 bool lh_api_failed(lh_http_res *res, lh_code rc, const lh_err *err)
 {
     if (rc == LH_OK) return false;
@@ -191,7 +203,8 @@ void lh_api_register(lh_app *app, lh_router *r)
         lh_router_keep(r, b);
         lh_http_handler fn = routes[i].handler ? routes[i].handler : generic;
         if (routes[i].upload) {
-            lh_upload_options up = {.tmp_dir = lh_app_tmp_dir(app), .max_bytes = (size_t)lh_app_max_upload_bytes(app)};
+            lh_upload_options up = {.tmp_dir = lh_app_tmp_dir(app), .max_bytes = (size_t)lh_app_max_upload_bytes(app),
+                                    .admit = admit_upload};
             lh_router_add_upload(r, routes[i].method, routes[i].path, fn, b, &up);
         } else {
             lh_router_add(r, routes[i].method, routes[i].path, fn, b);

@@ -125,6 +125,7 @@ void lh_router_add_upload(lh_router *r, const char *method, const char *pattern,
     rt->is_upload = true;
     rt->upload.tmp_dir = lh_xstrdup(opt->tmp_dir);
     rt->upload.max_bytes = opt->max_bytes;
+    rt->upload.admit = opt->admit;
 }
 
 static int hexval(char c)

@@ -881,6 +881,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->bad_framing = true;
             return queue(c, r);
         }
+        if (r->match_rc == LH_OK && r->match.upload && r->match.upload->admit &&
+            !r->match.upload->admit(&r->req, &r->res, r->match.ctx)) {
+            r->bad_framing = true; /* refused before its body: the same path */
+            return queue(c, r);
+        }
         return MHD_YES;
     }
     if (*upload_size) {

@@ -8,6 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { run, startServer, tempDir } from './harness.mjs';
 
@@ -229,6 +230,17 @@ test('auth.required needs a key on loopback too; without keys, loopback is the l
     assert.equal(r.status, 401);
     assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="lakehouse"');
     assert.equal((await fetch(`${closed.url}/health`)).status, 200);
+    // an upload without a key is refused from its headers: asked to continue (Expect: 100-continue), the
+    // server answers 401 instead of taking the 64 MB body
+    const answer = await new Promise((resolve, reject) => {
+      const sock = net.connect(new URL(closed.url).port, '127.0.0.1', () => sock.write(
+        'POST /v1/ingest?dataset=x&filename=x.csv HTTP/1.1\r\nHost: x\r\nContent-Length: 67108864\r\nExpect: 100-continue\r\n\r\n'));
+      let got = '';
+      sock.on('data', (d) => { got += d; if (got.includes('\r\n\r\n')) { sock.destroy(); resolve(got); } });
+      sock.on('error', reject);
+      setTimeout(() => { sock.destroy(); resolve(got); }, 5000);
+    });
+    assert.match(answer, /^HTTP\/1\.1 401 /, answer.slice(0, 200));
   } finally {
     await closed.stop();
   }
