@@ -38,4 +38,8 @@ void lh_json_put_real(lh_buf *b, double d);
  * an object or array gives NULL, as does NULL. */
 char *lh_json_dumps(const json_t *json, size_t flags);
 
+/* Sorts an array of objects in place by their string member field (byte
+ * order; a missing one sorts first), stably. */
+void lh_json_sort_by(json_t *array, const char *field);
+
 #endif

@@ -12,6 +12,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_manifests.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_time.h"
@@ -137,16 +138,7 @@ json_t *lh_app_objects_list(lh_app_objects *o)
         if (!json_is_true(json_object_get(m, "deleted"))) json_array_append_new(list, json_deep_copy(m));
     }
     pthread_mutex_unlock(&o->mu);
-    size_t n = json_array_size(list);
-    for (size_t a = 1; a < n; a++) /* by name */
-        for (size_t b = a; b > 0; b--) {
-            json_t *x = json_array_get(list, b - 1), *y = json_array_get(list, b);
-            if (strcmp(json_string_value(json_object_get(x, "name")), json_string_value(json_object_get(y, "name"))) <= 0)
-                break;
-            json_incref(x);
-            json_array_set(list, b - 1, y);
-            json_array_set_new(list, b, x);
-        }
+    lh_json_sort_by(list, "name");
     return list;
 }
 

@@ -487,17 +487,7 @@ LH_OP_RUN(lh_app_run_profiles_list)
     json_t *d;
     json_array_foreach(docs, i, d) json_array_append_new(list, public_view(app, d));
     json_decref(docs);
-    /* sorted by id */
-    size_t n = json_array_size(list);
-    for (size_t a = 1; a < n; a++)
-        for (size_t b = a; b > 0; b--) {
-            json_t *x = json_array_get(list, b - 1), *y = json_array_get(list, b);
-            if (strcmp(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id"))) <= 0)
-                break;
-            json_incref(x);
-            json_array_set(list, b - 1, y);
-            json_array_set_new(list, b, x);
-        }
+    lh_json_sort_by(list, "id");
     *out = lh_op_page(list, "profiles", args);
     return LH_OK;
 }

@@ -137,3 +137,31 @@ char *lh_json_dumps(const json_t *json, size_t flags)
     dump(&b, json, flags, 0);
     return lh_buf_detach(&b);
 }
+
+struct sort_item {
+    json_t *v;
+    const char *key;
+    size_t at; /* original position: a stable sort */
+};
+
+static int sort_item_order(const void *a, const void *b)
+{
+    const struct sort_item *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->at > y->at) - (x->at < y->at);
+}
+
+void lh_json_sort_by(json_t *array, const char *field)
+{
+    size_t n = json_array_size(array);
+    if (n < 2) return;
+    struct sort_item *items = lh_xmalloc(n * sizeof *items);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(array, i);
+        const char *key = json_string_value(json_object_get(v, field));
+        items[i] = (struct sort_item){.v = json_incref(v), .key = key ? key : "", .at = i};
+    }
+    qsort(items, n, sizeof *items, sort_item_order);
+    for (size_t i = 0; i < n; i++) json_array_set_new(array, i, items[i].v);
+    free(items);
+}

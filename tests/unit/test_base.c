@@ -332,6 +332,18 @@ static void test_json_dumps(void **state)
     assert_null(lh_json_dumps(NULL, JSON_ENCODE_ANY));
 }
 
+/* lh_json_sort_by: by a string member, stable, a missing member first. */
+static void test_json_sort_by(void **state)
+{
+    (void)state;
+    json_t *a = json_loads("[{\"n\":\"b\",\"i\":1},{\"n\":\"a\",\"i\":2},{\"i\":3},{\"n\":\"b\",\"i\":4}]", 0, NULL);
+    lh_json_sort_by(a, "n");
+    char *text = lh_json_dumps(a, JSON_COMPACT);
+    assert_string_equal(text, "[{\"i\":3},{\"n\":\"a\",\"i\":2},{\"n\":\"b\",\"i\":1},{\"n\":\"b\",\"i\":4}]");
+    free(text);
+    json_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -340,7 +352,7 @@ int main(void)
         cmocka_unit_test(test_utf8),        cmocka_unit_test(test_arena),
         cmocka_unit_test(test_sha256),      cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_log_level_filter), cmocka_unit_test(test_time),
-        cmocka_unit_test(test_json_real),   cmocka_unit_test(test_json_dumps),
+        cmocka_unit_test(test_json_real),   cmocka_unit_test(test_json_dumps), cmocka_unit_test(test_json_sort_by),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
