@@ -63,7 +63,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog ingest sample ann text index model ai app api
+LIB_MODULES := base http query store journal catalog ingest sample ann text index model ai app mcp api
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -168,6 +168,7 @@ $(OUT)/obj/%.o: %.c
 	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
 
 $(OUT)/obj/src/base/version.o: $(OUT)/gen/lh_build_info.h
+$(OUT)/obj/src/mcp/resources.o: $(OUT)/gen/lh_mcp_docs.h
 
 $(OUT)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -186,6 +187,7 @@ build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)clang $(subst fuzzer$(comma),fuzzer-no-link$(comma),$(FUZZ_CFLAGS)) -c -o $@ $<
 build/fuzz/obj/src/base/version.o: build/fuzz/gen/lh_build_info.h
+build/fuzz/obj/src/mcp/resources.o: build/fuzz/gen/lh_mcp_docs.h
 build/fuzz/liblakehouse.a: $(FUZZ_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcsP $@ $^
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblakehouse.a
@@ -199,6 +201,12 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblakehouse.a
 	 dirty=$$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty); \
 	 printf '#define LH_GIT_COMMIT "%s%s"\n' "$$commit" "$$dirty" > $@.tmp; \
 	 cmp -s $@.tmp $@ && rm -f $@.tmp || mv $@.tmp $@
+
+# Documents the MCP server serves as resources, compiled in.
+MCP_DOCS := docs/architecture.md docs/mcp-instructions.md
+%/gen/lh_mcp_docs.h: $(MCP_DOCS) scripts/embed-docs
+	@mkdir -p $(@D)
+	$(Q)scripts/embed-docs $(MCP_DOCS) > $@.tmp && mv $@.tmp $@
 
 # Benchmarks: this engine and its anchor side by side in one run (not tests).
 BENCH_MB ?= 1024

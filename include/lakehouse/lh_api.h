@@ -29,8 +29,9 @@ typedef struct lh_api_route {
 /* The route table. */
 const lh_api_route *lh_api_routes(size_t *n);
 
-/* Registers every route on r, bound to app. */
-void lh_api_register(lh_app *app, lh_router *r);
+/* Registers every route on r, bound to app; cfg gives what edges keep
+ * besides the app (MCP's limits and origins). */
+void lh_api_register(lh_app *app, const lh_config *cfg, lh_router *r);
 
 /* The OpenAPI 3.1 description of the route table (a new reference). */
 json_t *lh_api_openapi(void);

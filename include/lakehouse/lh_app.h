@@ -67,6 +67,11 @@ long long lh_app_max_upload_bytes(lh_app *app);
  * profile id. LH_EUNAUTHORIZED when a key is needed and missing, or fails. */
 lh_code lh_app_authenticate(lh_app *app, const char *authorization, const char *peer, lh_who *who, lh_err *err);
 
+/* The local operator (a CLI on this machine, already admin) narrows itself
+ * to a profile: who->profile and who->actor become it. LH_ENOTFOUND when
+ * there is no such profile (or it is deleted). `lakehouse mcp --profile`. */
+lh_code lh_app_act_as(lh_app *app, const char *profile_id, lh_who *who, lh_err *err);
+
 /* `serve` says where it listens: beyond loopback every call needs a key, and
  * with no key yet it is LH_EFORBIDDEN with what to do (refuse to start). */
 lh_code lh_app_listen_check(lh_app *app, const char *host, lh_err *err);

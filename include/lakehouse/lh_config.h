@@ -35,7 +35,7 @@ typedef enum lh_config_source {
     LH_CONFIG_FLAG
 } lh_config_source;
 
-#define LH_CONFIG_MAX_KEYS 64
+#define LH_CONFIG_MAX_KEYS 96
 
 /* One [bucket.NAME] section: a named bucket and its backend. Buckets are set
  * in the file or with --set bucket.NAME.KEY=VALUE (no environment variables;
@@ -103,6 +103,12 @@ typedef struct lh_config {
     long long query_short_timeout_ms;   /* deadlines this short may use the reserved connection */
     long long query_timeout_ms;         /* default per-query deadline */
     long long query_max_rows;           /* default cap on rows returned as JSON */
+    /* [mcp] */
+    long long mcp_max_rows;             /* rows of a query_sql result */
+    long long mcp_max_chars;            /* characters of a tool result */
+    long long mcp_timeout_ms;           /* deadline of a query_sql */
+    long long mcp_max_message_bytes;    /* one JSON-RPC message */
+    char *mcp_allowed_origins;          /* browser origins allowed, comma-separated */
     /* [ai] */
     char *ai_provider;                  /* local | hash | ollama | openai */
     char *ai_url;                       /* "" = the provider's default */

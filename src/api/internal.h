@@ -5,12 +5,20 @@
 #define LH_API_INTERNAL_H
 
 #include "lakehouse/lh_api.h"
+#include "lakehouse/lh_mcp.h"
+
+/* What /mcp needs besides the app (copied from the configuration). */
+typedef struct lh_api_mcp_edge {
+    lh_mcp_limits limits;
+    char *allowed_origins;
+} lh_api_mcp_edge;
 
 /* A route bound to the application: the router's handler context. */
 typedef struct lh_api_binding {
     lh_app *app;
     const lh_api_route *route;
     const lh_op *op;
+    const lh_api_mcp_edge *edge; /* /mcp only */
 } lh_api_binding;
 
 /* Who is calling (lh_app_authenticate: Authorization: Bearer <key>, the
@@ -34,5 +42,6 @@ void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx);
 void lh_api_ingest(lh_http_req *req, lh_http_res *res, void *ctx);
 void lh_api_object_get(lh_http_req *req, lh_http_res *res, void *ctx);
 void lh_api_object_put(lh_http_req *req, lh_http_res *res, void *ctx);
+void lh_api_mcp(lh_http_req *req, lh_http_res *res, void *ctx);
 
 #endif

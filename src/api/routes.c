@@ -70,6 +70,7 @@ static const lh_api_route routes[] = {
     {"DELETE", "/v1/workspaces/{name}/items/{item}", "workspaces.remove", 200, NULL, NULL, NULL, NULL, false},
     {"GET", "/v1/workspaces/{name}/activity", "workspaces.activity", 200, NULL, NULL, NULL, NULL, false},
     {"POST", "/v1/workspaces/{name}/handoff", "workspaces.handoff", 200, NULL, NULL, NULL, NULL, false},
+    {"POST", "/mcp", NULL, 200, "the MCP server (streamable HTTP, one JSON-RPC message per POST; docs/mcp.md)", J, J, lh_api_mcp, false},
     {"GET", "/v1/profiles", "profiles.list", 200, NULL, NULL, NULL, NULL, false},
     {"POST", "/v1/profiles", "profiles.create", 201, NULL, NULL, NULL, NULL, false},
     {"GET", "/v1/profiles/me", "profiles.me", 200, NULL, NULL, NULL, NULL, false},
@@ -191,11 +192,17 @@ static bool runs_inline(const lh_api_route *rt)
     return false;
 }
 
-void lh_api_register(lh_app *app, lh_router *r)
+void lh_api_register(lh_app *app, const lh_config *cfg, lh_router *r)
 {
+    lh_api_mcp_edge *mcp = lh_xcalloc(1, sizeof *mcp);
+    mcp->limits = lh_mcp_limits_of(cfg);
+    mcp->allowed_origins = lh_xstrdup(cfg->mcp_allowed_origins ? cfg->mcp_allowed_origins : "");
+    lh_router_keep(r, mcp->allowed_origins);
+    lh_router_keep(r, mcp);
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
         lh_api_binding *b = lh_xcalloc(1, sizeof *b);
-        *b = (lh_api_binding){app, &routes[i], routes[i].op ? lh_op_find(routes[i].op) : NULL};
+        *b = (lh_api_binding){app, &routes[i], routes[i].op ? lh_op_find(routes[i].op) : NULL,
+                              routes[i].handler == lh_api_mcp ? mcp : NULL};
         if (routes[i].op && !b->op) {
             fprintf(stderr, "lh_api_register: no operation %s\n", routes[i].op);
             abort();

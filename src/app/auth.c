@@ -312,6 +312,15 @@ static bool key_shape(const char *key, char key_id[LH_KEY_ID_HEX + 1])
     return true;
 }
 
+lh_code lh_app_act_as(lh_app *app, const char *profile_id, lh_who *who, lh_err *err)
+{
+    const lh_profile *p = profile_id ? lh_app_profile_find(app, profile_id) : NULL;
+    if (!p || p->deleted) return lh_err_set(err, LH_ENOTFOUND, "no profile \"%.64s\"", profile_id ? profile_id : "");
+    who->profile = p;
+    who->actor = lh_profile_id(p);
+    return LH_OK;
+}
+
 lh_code lh_app_authenticate(lh_app *app, const char *authorization, const char *peer, lh_who *who, lh_err *err)
 {
     const char *source = who->source ? who->source : "library";

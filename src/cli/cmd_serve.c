@@ -114,7 +114,7 @@ int cmd_serve(int argc, char **argv)
         lh_who who = {.actor = "system", .source = "serve"};
         lh_app_record_config(app, &cfg, &who);
         router = lh_router_new();
-        lh_api_register(app, router);
+        lh_api_register(app, &cfg, router);
         lh_http_options ho = {.host = host,
                               .port = port,
                               .max_body_bytes = (size_t)cfg.server_max_body_bytes,

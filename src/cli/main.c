@@ -24,6 +24,7 @@ static const struct command {
     {"workspace", cmd_workspace, "workspaces: create, add, remove, activity, handoff"},
     {"view", cmd_view, "AI-safe views: create, list, show, update, delete"},
     {"profile", cmd_profile, "profiles and API keys: create, list, update, key-create, key-revoke"},
+    {"mcp", cmd_mcp, "serve the Model Context Protocol over stdio, for AI agents"},
     {"journal", cmd_journal, "the mutation journal and the error journal"},
     {"sample", cmd_sample, "generate (and ingest) the staffing reference data"},
     {"config", cmd_config, "show the effective configuration and where each value came from"},
