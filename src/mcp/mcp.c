@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_version.h"
 

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "lakehouse/lh_catalog.h"
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_version.h"
 #include "lh_mcp_docs.h" /* scripts/embed-docs: lh_doc_architecture, lh_doc_mcp_instructions */

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "lakehouse/lh_journal.h"
+#include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_time.h"
 
