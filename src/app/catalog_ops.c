@@ -3,6 +3,8 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 static lh_code items(lh_code rc, json_t *list, const char *name, json_t *args, json_t **out)
 {
     if (rc == LH_OK) *out = lh_op_page(list, name, args);
@@ -139,8 +141,30 @@ json_t *lh_app_schema_diff(const json_t *from, const json_t *to)
     return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed);
 }
 
+static bool integer_type(const char *t)
+{
+    static const char *const ints[] = {"TINYINT", "UTINYINT", "SMALLINT", "USMALLINT", "INTEGER", "UINTEGER", "BIGINT"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (!strcmp(t, ints[i])) return true;
+    return false;
+}
+
+static bool number_type(const char *t)
+{
+    return integer_type(t) || !strcmp(t, "FLOAT") || !strcmp(t, "DOUBLE") || !strncmp(t, "DECIMAL", 7);
+}
+
+/* A type both a and b read into without loss of equality, as ingest widens:
+ * integers to BIGINT, numbers to DOUBLE, anything else to VARCHAR. */
+static const char *common_type(const char *a, const char *b)
+{
+    if (integer_type(a) && integer_type(b)) return "BIGINT";
+    if (number_type(a) && number_type(b)) return "DOUBLE";
+    return "VARCHAR";
+}
+
 /* SELECT <columns> FROM dataset_version('<name>', v): the common columns,
- * those whose type changed read as VARCHAR on both sides. */
+ * those whose type changed cast to a type both sides fit (common_type). */
 static void side(lh_buf *sql, const char *name, int64_t v, json_t *common)
 {
     lh_buf_puts(sql, "SELECT ");
@@ -149,10 +173,11 @@ static void side(lh_buf *sql, const char *name, int64_t v, json_t *common)
     json_array_foreach(common, i, c) {
         const char *col = json_string_value(json_object_get(c, "name"));
         if (i) lh_buf_puts(sql, ", ");
-        if (json_is_true(json_object_get(c, "as_text"))) {
+        const char *as = json_string_value(json_object_get(c, "as"));
+        if (as) {
             lh_buf_puts(sql, "CAST(");
             lh_sql_quote_ident(sql, col);
-            lh_buf_puts(sql, " AS VARCHAR) AS ");
+            lh_buf_printf(sql, " AS %s) AS ", as);
         }
         lh_sql_quote_ident(sql, col);
     }
@@ -204,7 +229,12 @@ LH_OP_RUN(lh_app_run_catalog_diff)
     json_array_foreach(json_object_get(json_object_get(to, "schema"), "fields"), i, f) {
         const char *col = json_string_value(json_object_get(f, "name"));
         json_t *was = col ? json_object_get(types, col) : NULL;
-        if (was) json_array_append_new(common, json_pack("{s:s, s:b}", "name", col, "as_text", !json_equal(was, json_object_get(f, "type"))));
+        const char *now = json_string_value(json_object_get(f, "type"));
+        if (!was || !json_is_string(was) || !now) continue;
+        json_t *c = json_pack("{s:s}", "name", col);
+        if (strcmp(json_string_value(was), now) != 0)
+            json_object_set_new(c, "as", json_string(common_type(json_string_value(was), now)));
+        json_array_append_new(common, c);
     }
     json_decref(types);
     long long limit = lh_op_int(args, "limit", 20), n_added = 0, n_removed = 0;
