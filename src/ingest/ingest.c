@@ -414,7 +414,7 @@ static const char *widen(const char *a, const char *b)
 /* Merges new fields into the dataset's schema; records what changed. */
 static json_t *merge_schema(json_t *old_fields, json_t *new_fields, json_t *changes)
 {
-    json_t *merged = json_deep_copy(old_fields ? old_fields : json_array());
+    json_t *merged = old_fields ? json_deep_copy(old_fields) : json_array();
     size_t i, k;
     json_t *nf, *of;
     json_array_foreach(new_fields, i, nf) {
