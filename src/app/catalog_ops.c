@@ -211,6 +211,29 @@ static lh_code one_side(lh_app *app, const char *name, int64_t plus, int64_t min
     return rc;
 }
 
+/* Every row of version v (as readers see it): the side of a diff with no column in common. */
+static lh_code whole_side(lh_app *app, const char *name, int64_t v, long long limit, long long *count, json_t **rows,
+                          bool *truncated, lh_err *err)
+{
+    lh_buf table = {0}, sql = {0};
+    lh_buf_puts(&table, "dataset_version(");
+    lh_sql_quote_literal(&table, name);
+    lh_buf_printf(&table, ", %lld)", (long long)v);
+    lh_buf_printf(&sql, "SELECT count(*) AS n FROM %s", table.data);
+    json_t *n;
+    lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &n, NULL, err);
+    if (rc == LH_OK) {
+        *count = json_integer_value(json_object_get(json_array_get(n, 0), "n"));
+        json_decref(n);
+        lh_buf_reset(&sql);
+        lh_buf_printf(&sql, "SELECT * FROM %s", table.data);
+        rc = lh_app_query_rows(app, sql.data, true, limit, rows, truncated, err);
+    }
+    lh_buf_free(&table);
+    lh_buf_free(&sql);
+    return rc;
+}
+
 LH_OP_RUN(lh_app_run_catalog_diff)
 {
     (void)call;
@@ -241,12 +264,8 @@ LH_OP_RUN(lh_app_run_catalog_diff)
     json_t *added = NULL, *removed = NULL;
     bool more_added = false, more_removed = false;
     if (json_array_size(common) == 0) { /* nothing to compare by: every row is new, every old one gone */
-        n_added = json_integer_value(json_object_get(to, "row_count"));
-        n_removed = json_integer_value(json_object_get(from, "row_count"));
-        added = json_array();
-        removed = json_array();
-        more_added = n_added > 0;
-        more_removed = n_removed > 0;
+        rc = whole_side(app, name, vt, limit, &n_added, &added, &more_added, err);
+        if (rc == LH_OK) rc = whole_side(app, name, vf, limit, &n_removed, &removed, &more_removed, err);
     } else {
         rc = one_side(app, name, vt, vf, common, limit, &n_added, &added, &more_added, err);
         if (rc == LH_OK) rc = one_side(app, name, vf, vt, common, limit, &n_removed, &removed, &more_removed, err);

@@ -422,7 +422,12 @@ LH_OP_RUN(lh_app_run_drafts_publish)
     if (rc) return rc;
     const char *dataset = json_string_value(json_object_get(d, "dataset"));
     rc = head_of(app, dataset, &head, err);
-    json_t *problems = rc ? NULL : problems_of(d, head, lh_op_bool(args, "allow_type_changes", false), NULL);
+    /* committed by an earlier call that failed to mark the draft: mark it now, commit nothing */
+    const char *status = json_string_value(json_object_get(d, "status"));
+    json_t *by = json_object_get(json_object_get(head, "extra"), "draft");
+    bool repair = rc == LH_OK && status && !strcmp(status, "open") && json_is_string(by) && !strcmp(json_string_value(by), id);
+    if (repair) manifest = json_incref(head);
+    json_t *problems = rc || repair ? NULL : problems_of(d, head, lh_op_bool(args, "allow_type_changes", false), NULL);
     if (rc == LH_OK && json_array_size(problems)) {
         json_t *first = json_array_get(problems, 0);
         const char *kind = json_string_value(json_object_get(first, "kind"));
@@ -431,14 +436,14 @@ LH_OP_RUN(lh_app_run_drafts_publish)
                         !strcmp(kind, "type_change") ? " (allow_type_changes publishes it anyway)" : "");
     }
     int64_t base = json_integer_value(json_object_get(d, "base_version"));
-    if (rc == LH_OK && !head) { /* drafted before the dataset existed: it comes into being now */
+    if (rc == LH_OK && !repair && !head) { /* drafted before the dataset existed: it comes into being now */
         lh_create_options co = {.bucket = json_string_value(json_object_get(d, "bucket"))};
         json_t *created;
         rc = lh_catalog_create(app->catalog, dataset, &co, &call->who, &created, err);
         if (rc == LH_EEXIST) rc = LH_OK;
         else if (rc == LH_OK) json_decref(created);
     }
-    if (rc == LH_OK) {
+    if (rc == LH_OK && !repair) {
         lh_commit c = {.objects = json_object_get(d, "objects"),
                        .schema = json_object_get(d, "schema"),
                        .lineage = json_object_get(d, "lineage"),

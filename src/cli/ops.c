@@ -172,7 +172,7 @@ static bool is_positional(const action *a, const char *param)
 
 static void usage_line(const command *c, const action *a, FILE *out)
 {
-    fprintf(out, "  %s%s%s", c->name, *a->name ? " " : "", a->name);
+    fprintf(out, *a->name ? "  %s %s" : " %s%s", c->name, a->name);
     for (const char *p = a->positional; *p;) {
         size_t len = strcspn(p, ",");
         char word[64];
@@ -206,8 +206,13 @@ static void command_help(const command *c)
 
 static void action_help(const command *c, const action *a, const lh_op *op)
 {
-    printf("usage:\n");
-    usage_line(c, a, stdout);
+    if (*a->name) { /* a command that is one operation: its usage on one line */
+        printf("usage:\n");
+        usage_line(c, a, stdout);
+    } else {
+        printf("usage: lakehouse");
+        usage_line(c, a, stdout);
+    }
     printf("\n%s (operation %s).\n\noptions:\n", op->summary, op->name);
     for (const lh_op_param *p = op->params; p->name; p++) {
         if (is_positional(a, p->name)) continue;

@@ -166,6 +166,8 @@ static void test_bad_versions(void **state)
     /* version 1 (empty) to 2 */
     json_t *d = diff(f, "t", 1, 2, 0);
     assert_int_equal(num(d, "rows_added"), 1);
+    assert_int_equal(json_array_size(json_object_get(d, "added")), 1); /* no column in common: the rows themselves */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(d, "added"), 0), "id")), 1);
     json_decref(d);
 }
 

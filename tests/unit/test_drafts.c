@@ -273,6 +273,36 @@ static void test_purge_keeps_open_drafts(void **state)
     json_decref(d);
 }
 
+/* A publish whose commit landed but whose marking of the draft did not (a
+ * crash between the two): publishing again marks it, and commits nothing. */
+static void test_publish_repairs_a_half_done_publish(void **state)
+{
+    struct fixture *f = *state;
+    ingest_csv(f, "people", "id,name\n1,ann\n");
+    json_t *d = draft(f, &tester, "people", "id,name\n2,bob\n", "csv", LH_OK, NULL);
+    char *path = lh_xasprintf("%s/data/local/_catalog/drafts/%s/v00000001.json", f->dir, id_of(d));
+    json_t *record = json_load_file(path, 0, NULL);
+    assert_non_null(record);
+    free(path);
+    json_t *extra = json_pack("{s:s}", "draft", id_of(d)), *m;
+    lh_commit c = {.objects = json_object_get(record, "objects"), .schema = json_object_get(record, "schema"),
+                   .extra = extra, .message = "half", .expected_parent = 2};
+    lh_err err;
+    assert_int_equal(lh_catalog_commit(lh_app_catalog(f->app), "people", &c, &tester, &m, &err), LH_OK);
+    json_decref(m);
+    json_decref(extra);
+    json_decref(record);
+    json_t *p = call_ok(f, "drafts.publish", by_id(id_of(d)));
+    assert_string_equal(json_string_value(json_object_get(p, "status")), "published");
+    assert_int_equal(json_integer_value(json_object_get(p, "published_version")), 3);
+    json_decref(p);
+    m = call_ok(f, "catalog.show", json_pack("{s:s}", "name", "people"));
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 3);
+    json_decref(m);
+    assert_int_equal(count_rows(f, "people"), 2);
+    json_decref(d);
+}
+
 static lh_who as_profile(struct fixture *f, const char *id, const char *scopes, const char *datasets)
 {
     char *spec = lh_xasprintf("{\"id\":\"%s\",\"kind\":\"agent\",\"scopes\":%s,\"datasets\":%s}", id, scopes, datasets);
@@ -372,6 +402,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conflict_when_the_dataset_moved, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_new_dataset_and_replace, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_purge_keeps_open_drafts, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_publish_repairs_a_half_done_publish, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_only_the_maker_sees_a_draft, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_bad_data_fails_clearly, app_setup, app_teardown),
     };
