@@ -36,7 +36,8 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *const lh_op_choices_draft_format[] = {"csv", "tsv", "json", "ndjson", "text", "markdown", NULL};
+const char *const lh_op_choices_draft_format[] = {"csv",  "tsv",      "json", "ndjson",
+                                                  "text", "markdown", NULL};
 
 #define DRAFT_ID_HEX 32
 
@@ -63,7 +64,8 @@ static bool may_see(const lh_who *who, const json_t *d)
 }
 
 /* who may run op_name on the draft of `dataset`: its scope and a binding to the dataset. */
-static lh_code authorize(lh_app *app, const char *op_name, const char *dataset, const lh_who *who, lh_err *err)
+static lh_code authorize(lh_app *app, const char *op_name, const char *dataset, const lh_who *who,
+                         lh_err *err)
 {
     lh_op op = *lh_op_find(op_name);
     op.binds = "dataset:dataset";
@@ -74,8 +76,8 @@ static lh_code authorize(lh_app *app, const char *op_name, const char *dataset, 
 }
 
 /* The draft `id` as who may see it (a new reference), else LH_ENOTFOUND. */
-static lh_code open_draft(lh_app *app, const char *id, const char *op_name, const lh_who *who, json_t **d,
-                          lh_err *err)
+static lh_code open_draft(lh_app *app, const char *id, const char *op_name, const lh_who *who,
+                          json_t **d, lh_err *err)
 {
     *d = NULL;
     if (is_draft_id(id)) {
@@ -88,7 +90,8 @@ static lh_code open_draft(lh_app *app, const char *id, const char *op_name, cons
         *d = NULL;
         return lh_err_set(err, LH_ENOTFOUND, "no draft \"%.70s\"", id);
     }
-    lh_code rc = authorize(app, op_name, json_string_value(json_object_get(*d, "dataset")), who, err);
+    lh_code rc =
+        authorize(app, op_name, json_string_value(json_object_get(*d, "dataset")), who, err);
     if (rc) {
         json_decref(*d);
         *d = NULL;
@@ -100,8 +103,10 @@ static lh_code open_draft(lh_app *app, const char *id, const char *op_name, cons
 static json_t *shown(const json_t *d)
 {
     json_t *v = json_deep_copy(d);
-    json_object_set_new(v, "files", json_integer((json_int_t)json_array_size(json_object_get(d, "objects"))));
-    static const char *const inner[] = {"name", "objects", "lineage", "content_hashes", "deleted", "version"};
+    json_object_set_new(v, "files",
+                        json_integer((json_int_t)json_array_size(json_object_get(d, "objects"))));
+    static const char *const inner[] = {"name",           "objects", "lineage",
+                                        "content_hashes", "deleted", "version"};
     for (size_t i = 0; i < sizeof inner / sizeof *inner; i++) json_object_del(v, inner[i]);
     return v;
 }
@@ -111,7 +116,8 @@ static json_t *shown(const json_t *d)
 struct change {
     const char *action; /* create, publish, discard */
     const lh_who *who;
-    json_t *fields;     /* create: the record's fields; publish: {published_version}; discard: {reason} */
+    json_t
+        *fields; /* create: the record's fields; publish: {published_version}; discard: {reason} */
 };
 
 static lh_code change_draft(lh_app *app, const json_t *live, json_t *m, void *ctx, lh_err *err)
@@ -130,8 +136,8 @@ static lh_code change_draft(lh_app *app, const json_t *live, json_t *m, void *ct
     const char *status = json_string_value(json_object_get(live, "status"));
     if (!live || !status) return lh_err_set(err, LH_ENOTFOUND, "no such draft");
     if (strcmp(status, "open") != 0)
-        return lh_err_set(err, LH_ECONFLICT, "draft %s is %s already", json_string_value(json_object_get(live, "draft")),
-                          status);
+        return lh_err_set(err, LH_ECONFLICT, "draft %s is %s already",
+                          json_string_value(json_object_get(live, "draft")), status);
     const char *by = c->who->actor ? c->who->actor : "anonymous";
     if (!strcmp(c->action, "publish")) {
         json_object_set_new(m, "status", json_string("published"));
@@ -148,9 +154,11 @@ static lh_code change_draft(lh_app *app, const json_t *live, json_t *m, void *ct
     return LH_OK;
 }
 
-static lh_code commit_draft(lh_app *app, const char *id, struct change *c, json_t **out, lh_err *err)
+static lh_code commit_draft(lh_app *app, const char *id, struct change *c, json_t **out,
+                            lh_err *err)
 {
-    return lh_app_objects_commit(app, &app->drafts, id, c->action, change_draft, c, c->who, out, err);
+    return lh_app_objects_commit(app, &app->drafts, id, c->action, change_draft, c, c->who, out,
+                                 err);
 }
 
 /* ---- create ---- */
@@ -158,7 +166,9 @@ static lh_code commit_draft(lh_app *app, const char *id, struct change *c, json_
 static lh_code write_file(const char *path, const char *data, size_t len, lh_err *err)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot create a temp file in the data folder's _tmp");
+    if (fd < 0)
+        return lh_err_errno(err, LH_EIO, errno,
+                            "cannot create a temp file in the data folder's _tmp");
     for (size_t done = 0; done < len;) {
         ssize_t n = write(fd, data + done, len - done);
         if (n < 0 && errno == EINTR) continue;
@@ -169,7 +179,8 @@ static lh_code write_file(const char *path, const char *data, size_t len, lh_err
         }
         done += (size_t)n;
     }
-    if (close(fd) != 0) return lh_err_errno(err, LH_EIO, errno, "writing a temp file in the data folder's _tmp");
+    if (close(fd) != 0)
+        return lh_err_errno(err, LH_EIO, errno, "writing a temp file in the data folder's _tmp");
     return LH_OK;
 }
 
@@ -181,8 +192,10 @@ LH_OP_RUN(lh_app_run_drafts_create)
     long long cap = LH_DRAFT_MAX_BYTES;
     if (app->max_upload_bytes > 0 && app->max_upload_bytes < cap) cap = app->max_upload_bytes;
     if ((long long)len > cap)
-        return lh_err_set(err, LH_ETOOBIG, "\"data\" holds %zu bytes; a draft takes at most %lld (send larger files to ingest)",
-                          len, cap);
+        return lh_err_set(
+            err, LH_ETOOBIG,
+            "\"data\" holds %zu bytes; a draft takes at most %lld (send larger files to ingest)",
+            len, cap);
     if (len == 0) return lh_err_set(err, LH_EINVAL, "\"data\" is empty");
     lh_code rc = lh_catalog_name_check(dataset, err);
     if (rc == LH_OK) rc = lh_app_name_not_a_view(app, dataset, err);
@@ -194,26 +207,37 @@ LH_OP_RUN(lh_app_run_drafts_create)
     id[0] = 'd';
     for (size_t i = 0; i < sizeof bytes; i++) snprintf(id + 1 + 2 * i, 3, "%02x", bytes[i]);
     char *path = lh_xasprintf("%s/draft-%s", app->tmp_dir, id + 1);
-    char *name = format ? lh_xasprintf("data.%s", !strcmp(format, "markdown") ? "md" : !strcmp(format, "text") ? "txt" : format)
+    char *name = format ? lh_xasprintf("data.%s", !strcmp(format, "markdown") ? "md"
+                                                  : !strcmp(format, "text")   ? "txt"
+                                                                              : format)
                         : lh_xstrdup("data");
     rc = write_file(path, json_string_value(data), len, err);
     json_t *report = NULL;
     if (rc == LH_OK) {
         lh_ingest_source src = {.path = path, .name = name};
-        lh_ingest_options o = {.dataset = dataset, .format = format, .message = lh_op_str(args, "message"),
+        lh_ingest_options o = {.dataset = dataset,
+                               .format = format,
+                               .message = lh_op_str(args, "message"),
                                .skip_bad_rows = lh_op_bool(args, "skip_bad_rows", false),
-                               .timeout_ms = app->query_timeout_ms * 10, .prepare_only = true,
-                               .progress = call->progress, .progress_ctx = call->progress_ctx};
+                               .timeout_ms = app->query_timeout_ms * 10,
+                               .prepare_only = true,
+                               .progress = call->progress,
+                               .progress_ctx = call->progress_ctx};
         const char *mode = lh_op_str(args, "mode");
-        if (mode && !lh_commit_mode_parse(mode, &o.mode)) rc = lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
-        if (rc == LH_OK) rc = lh_app_error_scrub(app, lh_ingest(app->ingester, &src, 1, &o, &call->who, &report, err), err);
+        if (mode && !lh_commit_mode_parse(mode, &o.mode))
+            rc = lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
+        if (rc == LH_OK)
+            rc = lh_app_error_scrub(
+                app, lh_ingest(app->ingester, &src, 1, &o, &call->who, &report, err), err);
     }
     unlink(path);
     free(path);
     free(name);
     json_t *prepared = json_object_get(report, "prepared");
     if (rc == LH_OK && !prepared)
-        rc = lh_err_set(err, LH_EEXIST, "dataset %s already holds these bytes (version %lld): a draft of them would change nothing",
+        rc = lh_err_set(err, LH_EEXIST,
+                        "dataset %s already holds these bytes (version %lld): a draft of them "
+                        "would change nothing",
                         dataset, (long long)json_integer_value(json_object_get(report, "version")));
     if (rc == LH_OK) {
         json_t *fields = json_deep_copy(prepared);
@@ -245,11 +269,14 @@ lh_code lh_app_drafts_keep(void *ctx, json_t *keep, lh_err *err)
     json_t *all = lh_app_objects_list(&app->drafts);
     size_t i, k;
     json_t *d, *o;
-    json_array_foreach(all, i, d) {
+    json_array_foreach(all, i, d)
+    {
         if (strcmp(json_string_value(json_object_get(d, "status")) ?: "", "open") != 0) continue;
-        json_array_foreach(json_object_get(d, "objects"), k, o) {
-            char *key = lh_xasprintf("%s\n%s", json_string_value(json_object_get(o, "bucket")) ?: "",
-                                     json_string_value(json_object_get(o, "key")) ?: "");
+        json_array_foreach(json_object_get(d, "objects"), k, o)
+        {
+            char *key =
+                lh_xasprintf("%s\n%s", json_string_value(json_object_get(o, "bucket")) ?: "",
+                             json_string_value(json_object_get(o, "key")) ?: "");
             json_object_set_new(keep, key, json_true());
             free(key);
         }
@@ -267,7 +294,8 @@ LH_OP_RUN(lh_app_run_drafts_list)
     bool closed = lh_op_bool(args, "include_closed", false);
     size_t i;
     json_t *d;
-    json_array_foreach(all, i, d) {
+    json_array_foreach(all, i, d)
+    {
         const char *status = json_string_value(json_object_get(d, "status"));
         const char *of = json_string_value(json_object_get(d, "dataset"));
         if (!may_see(&call->who, d) || !status || !of || (!closed && strcmp(status, "open") != 0) ||
@@ -283,48 +311,63 @@ LH_OP_RUN(lh_app_run_drafts_list)
 
 /* What stands between draft d and a version, against the dataset's head now
  * (NULL: no dataset). problems block publishing; type changes only unless allowed. */
-static json_t *problems_of(const json_t *d, const json_t *head, bool allow_type_changes, json_t **schema_diff)
+static json_t *problems_of(const json_t *d, const json_t *head, bool allow_type_changes,
+                           json_t **schema_diff)
 {
     json_t *problems = json_array();
     const char *status = json_string_value(json_object_get(d, "status"));
     const char *dataset = json_string_value(json_object_get(d, "dataset"));
     if (strcmp(status ? status : "", "open") != 0)
         json_array_append_new(problems, json_pack("{s:s, s:s}", "kind", "closed", "message",
-                                                  status && !strcmp(status, "published") ? "the draft is published already"
-                                                                                         : "the draft is discarded"));
+                                                  status && !strcmp(status, "published")
+                                                      ? "the draft is published already"
+                                                      : "the draft is discarded"));
     int64_t base = json_integer_value(json_object_get(d, "base_version"));
     int64_t now = head ? json_integer_value(json_object_get(head, "version")) : 0;
-    bool fresh = base == 0 && (!head || (now == 1 && json_array_size(json_object_get(head, "objects")) == 0));
+    bool fresh = base == 0 &&
+                 (!head || (now == 1 && json_array_size(json_object_get(head, "objects")) == 0));
     if (base != now && !fresh) {
         char msg[256];
         if (base == 0)
-            snprintf(msg, sizeof msg, "dataset %s was created and changed (version %lld) since the draft was made "
-                     "before it existed: discard the draft and draft again", dataset, (long long)now);
+            snprintf(msg, sizeof msg,
+                     "dataset %s was created and changed (version %lld) since the draft was made "
+                     "before it existed: discard the draft and draft again",
+                     dataset, (long long)now);
         else
-            snprintf(msg, sizeof msg, "dataset %s moved from version %lld (the draft's base) to %lld: discard the "
-                     "draft and draft again on the current version", dataset, (long long)base, (long long)now);
-        json_array_append_new(problems, json_pack("{s:s, s:s, s:I, s:I}", "kind", "moved", "message", msg,
-                                                  "base_version", (json_int_t)base, "current_version", (json_int_t)now));
+            snprintf(msg, sizeof msg,
+                     "dataset %s moved from version %lld (the draft's base) to %lld: discard the "
+                     "draft and draft again on the current version",
+                     dataset, (long long)base, (long long)now);
+        json_array_append_new(problems, json_pack("{s:s, s:s, s:I, s:I}", "kind", "moved",
+                                                  "message", msg, "base_version", (json_int_t)base,
+                                                  "current_version", (json_int_t)now));
     }
     if (head && json_is_true(json_object_get(head, "deleted")))
-        json_array_append_new(problems, json_pack("{s:s, s:s}", "kind", "deleted", "message",
-                                                  "the dataset is deleted (roll it back to restore it first)"));
+        json_array_append_new(
+            problems, json_pack("{s:s, s:s}", "kind", "deleted", "message",
+                                "the dataset is deleted (roll it back to restore it first)"));
     json_t *after = json_pack("{s:{s:O}}", "schema", "fields", json_object_get(d, "schema"));
     json_t *diff = lh_app_schema_diff(head ? head : after, after);
     if (!head) json_array_extend(json_object_get(diff, "added"), json_object_get(d, "schema"));
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(diff, "changed"), i, c) {
+    json_array_foreach(json_object_get(diff, "changed"), i, c)
+    {
         if (allow_type_changes) break;
         char msg[256];
-        snprintf(msg, sizeof msg, "column %s would change type from %s to %s", json_string_value(json_object_get(c, "name")),
-                 json_string_value(json_object_get(c, "from")), json_string_value(json_object_get(c, "to")));
-        json_array_append_new(problems, json_pack("{s:s, s:s, s:O}", "kind", "type_change", "message", msg, "column",
-                                                  json_object_get(c, "name")));
+        snprintf(msg, sizeof msg, "column %s would change type from %s to %s",
+                 json_string_value(json_object_get(c, "name")),
+                 json_string_value(json_object_get(c, "from")),
+                 json_string_value(json_object_get(c, "to")));
+        json_array_append_new(problems,
+                              json_pack("{s:s, s:s, s:O}", "kind", "type_change", "message", msg,
+                                        "column", json_object_get(c, "name")));
     }
     json_decref(after);
-    if (schema_diff) *schema_diff = diff;
-    else json_decref(diff);
+    if (schema_diff)
+        *schema_diff = diff;
+    else
+        json_decref(diff);
     return problems;
 }
 
@@ -345,16 +388,18 @@ LH_OP_RUN(lh_app_run_drafts_validate)
 {
     json_t *d, *head = NULL;
     lh_code rc = open_draft(app, lh_op_str(args, "id"), "drafts.validate", &call->who, &d, err);
-    if (rc == LH_OK) rc = head_of(app, json_string_value(json_object_get(d, "dataset")), &head, err);
+    if (rc == LH_OK)
+        rc = head_of(app, json_string_value(json_object_get(d, "dataset")), &head, err);
     if (rc) {
         json_decref(d);
         return rc;
     }
     json_t *diff, *problems = problems_of(d, head, false, &diff);
     /* the draft's files, as SQL will read them once published (the same SELECT as a version's) */
-    json_t *fake = json_pack("{s:O, s:i, s:{s:O}, s:O, s:[]}", "dataset", json_object_get(d, "dataset"), "version", 0,
-                             "schema", "fields", json_object_get(d, "schema"), "objects", json_object_get(d, "objects"),
-                             "tombstones");
+    json_t *fake =
+        json_pack("{s:O, s:i, s:{s:O}, s:O, s:[]}", "dataset", json_object_get(d, "dataset"),
+                  "version", 0, "schema", "fields", json_object_get(d, "schema"), "objects",
+                  json_object_get(d, "objects"), "tombstones");
     lh_buf select = {0}, sql = {0};
     rc = lh_dataset_tables_sql(app->tables, fake, &select, err);
     json_decref(fake);
@@ -364,7 +409,8 @@ LH_OP_RUN(lh_app_run_drafts_validate)
         lh_buf_puts(&sql, "SELECT count(*) AS \"rows\"");
         size_t i;
         json_t *f;
-        json_array_foreach(json_object_get(d, "schema"), i, f) {
+        json_array_foreach(json_object_get(d, "schema"), i, f)
+        {
             lh_buf_printf(&sql, ", count(*) - count(");
             lh_sql_quote_ident(&sql, json_string_value(json_object_get(f, "name")));
             lh_buf_printf(&sql, ") AS \"c%zu\"", i);
@@ -377,10 +423,12 @@ LH_OP_RUN(lh_app_run_drafts_validate)
         rows = json_integer_value(json_object_get(r, "rows"));
         size_t i;
         json_t *f;
-        json_array_foreach(json_object_get(d, "schema"), i, f) {
+        json_array_foreach(json_object_get(d, "schema"), i, f)
+        {
             char col[32];
             snprintf(col, sizeof col, "c%zu", i);
-            json_object_set(nulls, json_string_value(json_object_get(f, "name")), json_object_get(r, col));
+            json_object_set(nulls, json_string_value(json_object_get(f, "name")),
+                            json_object_get(r, col));
         }
         lh_buf_reset(&sql);
         lh_buf_printf(&sql, "SELECT * FROM (%s) LIMIT %d", select.data, LH_DRAFT_PREVIEW_ROWS);
@@ -389,12 +437,16 @@ LH_OP_RUN(lh_app_run_drafts_validate)
     if (rc == LH_OK) {
         *out = shown(d);
         json_object_set_new(*out, "current_version",
-                            head ? json_integer(json_integer_value(json_object_get(head, "version"))) : json_null());
+                            head
+                                ? json_integer(json_integer_value(json_object_get(head, "version")))
+                                : json_null());
         json_object_set_new(*out, "schema_diff", diff);
         json_object_set_new(*out, "row_count", json_integer(rows));
         json_object_set_new(*out, "null_counts", nulls);
         json_object_set_new(*out, "rules", json_array());
-        json_object_set_new(*out, "rules_note", json_string("the dataset has no validation rules (the data model has none yet)"));
+        json_object_set_new(
+            *out, "rules_note",
+            json_string("the dataset has no validation rules (the data model has none yet)"));
         json_object_set_new(*out, "preview", preview);
         json_object_set_new(*out, "publishable", json_boolean(json_array_size(problems) == 0));
         json_object_set_new(*out, "problems", problems);
@@ -425,56 +477,75 @@ LH_OP_RUN(lh_app_run_drafts_publish)
     /* committed by an earlier call that failed to mark the draft: mark it now, commit nothing */
     const char *status = json_string_value(json_object_get(d, "status"));
     json_t *by = json_object_get(json_object_get(head, "extra"), "draft");
-    bool repair = rc == LH_OK && status && !strcmp(status, "open") && json_is_string(by) && !strcmp(json_string_value(by), id);
+    bool repair = rc == LH_OK && status && !strcmp(status, "open") && json_is_string(by) &&
+                  !strcmp(json_string_value(by), id);
     if (repair) manifest = json_incref(head);
-    json_t *problems = rc || repair ? NULL : problems_of(d, head, lh_op_bool(args, "allow_type_changes", false), NULL);
+    json_t *problems =
+        rc || repair ? NULL
+                     : problems_of(d, head, lh_op_bool(args, "allow_type_changes", false), NULL);
     if (rc == LH_OK && json_array_size(problems)) {
         json_t *first = json_array_get(problems, 0);
         const char *kind = json_string_value(json_object_get(first, "kind"));
         rc = lh_err_set(err, LH_ECONFLICT, "draft %s cannot be published: %s%s", id,
                         json_string_value(json_object_get(first, "message")),
-                        !strcmp(kind, "type_change") ? " (allow_type_changes publishes it anyway)" : "");
+                        !strcmp(kind, "type_change") ? " (allow_type_changes publishes it anyway)"
+                                                     : "");
     }
     int64_t base = json_integer_value(json_object_get(d, "base_version"));
-    if (rc == LH_OK && !repair && !head) { /* drafted before the dataset existed: it comes into being now */
+    if (rc == LH_OK && !repair &&
+        !head) { /* drafted before the dataset existed: it comes into being now */
         lh_create_options co = {.bucket = json_string_value(json_object_get(d, "bucket"))};
         json_t *created;
         rc = lh_catalog_create(app->catalog, dataset, &co, &call->who, &created, err);
-        if (rc == LH_EEXIST) rc = LH_OK;
-        else if (rc == LH_OK) json_decref(created);
+        if (rc == LH_EEXIST)
+            rc = LH_OK;
+        else if (rc == LH_OK)
+            json_decref(created);
     }
     if (rc == LH_OK && !repair) {
         lh_commit c = {.objects = json_object_get(d, "objects"),
                        .schema = json_object_get(d, "schema"),
                        .lineage = json_object_get(d, "lineage"),
                        .content_hashes = json_object_get(d, "content_hashes"),
-                       .message = lh_op_str(args, "message") ? lh_op_str(args, "message")
-                                                              : json_string_value(json_object_get(d, "message")),
+                       .message = lh_op_str(args, "message")
+                                      ? lh_op_str(args, "message")
+                                      : json_string_value(json_object_get(d, "message")),
                        .expected_parent = base ? base : 1};
         json_t *extra = json_pack("{s:s}", "draft", id);
         c.extra = extra;
         const char *mode = json_string_value(json_object_get(d, "mode"));
-        if (mode && !lh_commit_mode_parse(mode, &c.mode)) rc = lh_err_set(err, LH_ECORRUPT, "draft %s: mode %s", id, mode);
-        if (rc == LH_OK) rc = lh_catalog_commit(app->catalog, dataset, &c, &call->who, &manifest, err);
+        if (mode && !lh_commit_mode_parse(mode, &c.mode))
+            rc = lh_err_set(err, LH_ECORRUPT, "draft %s: mode %s", id, mode);
+        if (rc == LH_OK)
+            rc = lh_catalog_commit(app->catalog, dataset, &c, &call->who, &manifest, err);
         json_decref(extra);
         if (rc == LH_ECONFLICT)
-            lh_err_set(err, LH_ECONFLICT, "dataset %s moved past version %lld (the draft's base) while publishing: "
-                       "discard the draft and draft again on the current version", dataset, (long long)(base ? base : 1));
+            lh_err_set(err, LH_ECONFLICT,
+                       "dataset %s moved past version %lld (the draft's base) while publishing: "
+                       "discard the draft and draft again on the current version",
+                       dataset, (long long)(base ? base : 1));
     }
     json_t *done = NULL;
     if (rc == LH_OK) {
-        json_t *fields = json_pack("{s:O}", "published_version", json_object_get(manifest, "version"));
+        json_t *fields =
+            json_pack("{s:O}", "published_version", json_object_get(manifest, "version"));
         struct change ch = {"publish", &call->who, fields};
         rc = commit_draft(app, id, &ch, &done, err);
         json_decref(fields);
-        if (rc) lh_err_wrap(err, "dataset %s version %lld holds the draft's rows, but marking the draft published failed",
-                            dataset, (long long)json_integer_value(json_object_get(manifest, "version")));
+        if (rc)
+            lh_err_wrap(err,
+                        "dataset %s version %lld holds the draft's rows, but marking the draft "
+                        "published failed",
+                        dataset,
+                        (long long)json_integer_value(json_object_get(manifest, "version")));
     }
     if (rc == LH_OK) {
         *out = shown(done);
-        json_object_set_new(*out, "committed", json_pack("{s:O, s:O, s:O}", "version", json_object_get(manifest, "version"),
-                                                       "row_count", json_object_get(manifest, "row_count"), "parent",
-                                                       json_object_get(manifest, "parent")));
+        json_object_set_new(*out, "committed",
+                            json_pack("{s:O, s:O, s:O}", "version",
+                                      json_object_get(manifest, "version"), "row_count",
+                                      json_object_get(manifest, "row_count"), "parent",
+                                      json_object_get(manifest, "parent")));
     }
     json_decref(done);
     json_decref(problems);
@@ -492,7 +563,8 @@ LH_OP_RUN(lh_app_run_drafts_discard)
     json_decref(d);
     if (rc) return rc;
     json_t *fields = json_object();
-    if (lh_op_str(args, "reason")) json_object_set(fields, "reason", json_object_get(args, "reason"));
+    if (lh_op_str(args, "reason"))
+        json_object_set(fields, "reason", json_object_get(args, "reason"));
     struct change c = {"discard", &call->who, fields};
     rc = commit_draft(app, id, &c, &done, err);
     json_decref(fields);

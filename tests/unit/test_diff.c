@@ -10,7 +10,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"}
+#define APP_FIXTURE_SETTINGS                                                                       \
+    {                                                                                              \
+        "ai.provider", "hash", "test"                                                              \
+    }
 #include "app_fixture.h"
 
 #include <math.h>
@@ -28,7 +31,8 @@ static json_t *call(struct fixture *f, const char *op, json_t *args, lh_code wan
     return out;
 }
 
-static void ingest(struct fixture *f, const char *dataset, const char *mode, const char *name, const char *text)
+static void ingest(struct fixture *f, const char *dataset, const char *mode, const char *name,
+                   const char *text)
 {
     char *path = lh_xasprintf("%s/%s", f->dir, name);
     FILE *fp = fopen(path, "w");
@@ -63,7 +67,8 @@ static char *column(const json_t *list, const char *col)
     lh_buf b = {0};
     size_t i;
     json_t *r;
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         json_t *v = json_object_get(r, col);
         char *s = json_dumps(v, JSON_ENCODE_ANY);
         lh_buf_printf(&b, "%s%s", i ? "," : "", s);
@@ -75,8 +80,8 @@ static char *column(const json_t *list, const char *col)
 static void test_appends_replace_and_tombstones(void **state)
 {
     struct fixture *f = *state;
-    ingest(f, "t", "append", "a.csv", "id,name\n1,ann\n2,bob\n");           /* v2 */
-    ingest(f, "t", "append", "b.csv", "id,name\n3,cy\n2,bob\n");            /* v3: a duplicate row too */
+    ingest(f, "t", "append", "a.csv", "id,name\n1,ann\n2,bob\n"); /* v2 */
+    ingest(f, "t", "append", "b.csv", "id,name\n3,cy\n2,bob\n");  /* v3: a duplicate row too */
     json_t *d = diff(f, "t", 2, 3, 0);
     assert_string_equal(json_string_value(json_object_get(d, "dataset")), "t");
     assert_int_equal(num(d, "from"), 2);
@@ -92,7 +97,8 @@ static void test_appends_replace_and_tombstones(void **state)
     assert_int_equal(num(d, "rows_removed"), 2);
     json_decref(d);
     /* a tombstone removes rows as readers see them */
-    json_decref(call(f, "catalog.tombstone", json_pack("{s:s, s:s, s:[s]}", "name", "t", "key_column", "id", "values", "1"),
+    json_decref(call(f, "catalog.tombstone",
+                     json_pack("{s:s, s:s, s:[s]}", "name", "t", "key_column", "id", "values", "1"),
                      LH_OK, NULL)); /* v4 */
     d = diff(f, "t", 3, 0, 0);
     assert_int_equal(num(d, "to"), 4);
@@ -126,18 +132,24 @@ static void test_appends_replace_and_tombstones(void **state)
 static void test_schema_evolution(void **state)
 {
     struct fixture *f = *state;
-    ingest(f, "s", "append", "a.csv", "id,score,gone\n1,3,x\n");   /* v2 */
-    ingest(f, "s", "append", "b.csv", "id,score,city\n2,4.5,york\n"); /* v3: city added, score widened */
+    ingest(f, "s", "append", "a.csv", "id,score,gone\n1,3,x\n"); /* v2 */
+    ingest(f, "s", "append", "b.csv",
+           "id,score,city\n2,4.5,york\n"); /* v3: city added, score widened */
     json_t *d = diff(f, "s", 2, 3, 0);
     json_t *schema = json_object_get(d, "schema");
     json_t *added = json_object_get(schema, "added"), *changed = json_object_get(schema, "changed");
     assert_int_equal(json_array_size(added), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(added, 0), "name")), "city");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(added, 0), "name")),
+                        "city");
     assert_int_equal(json_array_size(changed), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(changed, 0), "name")), "score");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(changed, 0), "from")), "BIGINT");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(changed, 0), "to")), "DOUBLE");
-    assert_int_equal(json_array_size(json_object_get(schema, "removed")), 0); /* append keeps every column */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(changed, 0), "name")),
+                        "score");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(changed, 0), "from")),
+                        "BIGINT");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(changed, 0), "to")),
+                        "DOUBLE");
+    assert_int_equal(json_array_size(json_object_get(schema, "removed")),
+                     0); /* append keeps every column */
     /* rows compare over the common columns (score as DOUBLE on both sides: 3 = 3.0) */
     assert_int_equal(num(d, "rows_added"), 1);
     assert_int_equal(num(d, "rows_removed"), 0);
@@ -157,24 +169,31 @@ static void test_bad_versions(void **state)
     ingest(f, "t", "append", "a.csv", "id\n1\n");
     lh_err err;
     call(f, "catalog.diff", json_pack("{s:s, s:i}", "name", "t", "from", 9), LH_ENOTFOUND, &err);
-    call(f, "catalog.diff", json_pack("{s:s, s:i, s:i}", "name", "t", "from", 1, "to", 9), LH_ENOTFOUND, &err);
+    call(f, "catalog.diff", json_pack("{s:s, s:i, s:i}", "name", "t", "from", 1, "to", 9),
+         LH_ENOTFOUND, &err);
     call(f, "catalog.diff", json_pack("{s:s, s:i}", "name", "t", "from", 0), LH_EINVAL, &err);
     assert_non_null(strstr(err.message, "\"from\""));
     call(f, "catalog.diff", json_pack("{s:s}", "name", "t"), LH_EINVAL, &err);
-    call(f, "catalog.diff", json_pack("{s:s, s:i, s:i}", "name", "t", "from", 1, "limit", 1001), LH_EINVAL, &err);
+    call(f, "catalog.diff", json_pack("{s:s, s:i, s:i}", "name", "t", "from", 1, "limit", 1001),
+         LH_EINVAL, &err);
     call(f, "catalog.diff", json_pack("{s:s, s:i}", "name", "nope", "from", 1), LH_ENOTFOUND, &err);
     /* version 1 (empty) to 2 */
     json_t *d = diff(f, "t", 1, 2, 0);
     assert_int_equal(num(d, "rows_added"), 1);
-    assert_int_equal(json_array_size(json_object_get(d, "added")), 1); /* no column in common: the rows themselves */
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(d, "added"), 0), "id")), 1);
+    assert_int_equal(json_array_size(json_object_get(d, "added")),
+                     1); /* no column in common: the rows themselves */
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(json_object_get(d, "added"), 0), "id")),
+        1);
     json_decref(d);
 }
 
 static void test_embed(void **state)
 {
     struct fixture *f = *state;
-    json_t *e = call(f, "ai.embed", json_pack("{s:[s, s, s]}", "texts", "red apples", "red apples", "tax law"), LH_OK, NULL);
+    json_t *e = call(f, "ai.embed",
+                     json_pack("{s:[s, s, s]}", "texts", "red apples", "red apples", "tax law"),
+                     LH_OK, NULL);
     assert_string_equal(json_string_value(json_object_get(e, "provider")), "hash");
     int dim = (int)num(e, "dim");
     assert_true(dim > 0);
@@ -184,18 +203,22 @@ static void test_embed(void **state)
     assert_true(json_equal(json_array_get(v, 0), json_array_get(v, 1)));
     assert_false(json_equal(json_array_get(v, 0), json_array_get(v, 2)));
     double norm = 0;
-    for (int i = 0; i < dim; i++) norm += pow(json_number_value(json_array_get(json_array_get(v, 0), (size_t)i)), 2);
+    for (int i = 0; i < dim; i++)
+        norm += pow(json_number_value(json_array_get(json_array_get(v, 0), (size_t)i)), 2);
     assert_true(fabs(norm - 1) < 1e-3);
     json_decref(e);
     /* a named model */
-    e = call(f, "ai.embed", json_pack("{s:[s], s:s, s:s}", "texts", "x", "provider", "hash", "model", "hash-64"), LH_OK, NULL);
+    e = call(f, "ai.embed",
+             json_pack("{s:[s], s:s, s:s}", "texts", "x", "provider", "hash", "model", "hash-64"),
+             LH_OK, NULL);
     assert_int_equal(num(e, "dim"), 64);
     json_decref(e);
     /* limits */
     lh_err err;
     call(f, "ai.embed", json_pack("{s:[]}", "texts"), LH_EINVAL, &err);
     json_t *many = json_array();
-    for (int i = 0; i < LH_APP_EMBED_MAX_TEXTS + 1; i++) json_array_append_new(many, json_string("x"));
+    for (int i = 0; i < LH_APP_EMBED_MAX_TEXTS + 1; i++)
+        json_array_append_new(many, json_string("x"));
     call(f, "ai.embed", json_pack("{s:o}", "texts", many), LH_EINVAL, &err);
     char *big = lh_xmalloc(LH_APP_EMBED_MAX_CHARS + 2);
     memset(big, 'a', LH_APP_EMBED_MAX_CHARS + 1);
@@ -203,13 +226,15 @@ static void test_embed(void **state)
     call(f, "ai.embed", json_pack("{s:[s]}", "texts", big), LH_EINVAL, &err);
     assert_non_null(strstr(err.message, "characters"));
     free(big);
-    call(f, "ai.embed", json_pack("{s:[s], s:s}", "texts", "x", "provider", "nope"), LH_EINVAL, &err);
+    call(f, "ai.embed", json_pack("{s:[s], s:s}", "texts", "x", "provider", "nope"), LH_EINVAL,
+         &err);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_appends_replace_and_tombstones, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_appends_replace_and_tombstones, app_setup,
+                                        app_teardown),
         cmocka_unit_test_setup_teardown(test_schema_evolution, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_bad_versions, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_embed, app_setup, app_teardown),

@@ -12,14 +12,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"}
+#define APP_FIXTURE_SETTINGS                                                                       \
+    {                                                                                              \
+        "ai.provider", "hash", "test"                                                              \
+    }
 #include "app_fixture.h"
 
 #include <dirent.h>
 #include <string.h>
 #include <sys/time.h>
 
-static json_t *call_as(struct fixture *f, const lh_who *who, const char *op, json_t *args, lh_code want, lh_err *err)
+static json_t *call_as(struct fixture *f, const lh_who *who, const char *op, json_t *args,
+                       lh_code want, lh_err *err)
 {
     lh_op_ctx call = {.who = *who};
     json_t *out = NULL;
@@ -27,7 +31,9 @@ static json_t *call_as(struct fixture *f, const lh_who *who, const char *op, jso
     if (!err) err = &local;
     lh_code rc = lh_app_call(f->app, op, args, &call, &out, err);
     char *text = args ? json_dumps(args, JSON_COMPACT) : NULL;
-    if (rc != want) fail_msg("%s %.200s: want %d, got %d: %s", op, text ? text : "", want, rc, rc ? err->message : "ok");
+    if (rc != want)
+        fail_msg("%s %.200s: want %d, got %d: %s", op, text ? text : "", want, rc,
+                 rc ? err->message : "ok");
     free(text);
     json_decref(args);
     return out;
@@ -48,7 +54,8 @@ static void ingest_csv(struct fixture *f, const char *dataset, const char *text)
     lh_ingest_source src = {.path = path, .name = "x.csv"};
     lh_op_ctx call = {.who = tester};
     lh_err err;
-    if (lh_app_ingest(f->app, args, &src, 1, &call, &out, &err)) fail_msg("ingest: %s", err.message);
+    if (lh_app_ingest(f->app, args, &src, 1, &call, &out, &err))
+        fail_msg("ingest: %s", err.message);
     json_decref(out);
     json_decref(args);
     free(path);
@@ -64,13 +71,15 @@ static long long count_rows(struct fixture *f, const char *table)
     lh_err err;
     lh_code rc = lh_app_call(f->app, "sql", args, &call, &out, &err);
     json_decref(args);
-    long long n = rc ? -1 : json_integer_value(json_array_get(json_array_get(json_object_get(out, "rows"), 0), 0));
+    long long n =
+        rc ? -1
+           : json_integer_value(json_array_get(json_array_get(json_object_get(out, "rows"), 0), 0));
     json_decref(out);
     return n;
 }
 
-static json_t *draft(struct fixture *f, const lh_who *who, const char *dataset, const char *data, const char *format,
-                     lh_code want, lh_err *err)
+static json_t *draft(struct fixture *f, const lh_who *who, const char *dataset, const char *data,
+                     const char *format, lh_code want, lh_err *err)
 {
     json_t *args = json_pack("{s:s, s:s}", "dataset", dataset, "data", data);
     if (format) json_object_set_new(args, "format", json_string(format));
@@ -121,7 +130,9 @@ static void test_publish_makes_rows_visible(void **state)
     json_decref(m);
     /* the draft's files cannot be named by path either */
     char sql[512];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM read_parquet('%s/data/local/datasets/people/data/*.parquet')", f->dir);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM read_parquet('%s/data/local/datasets/people/data/*.parquet')",
+             f->dir);
     lh_op_ctx call = {.who = tester};
     json_t *out = NULL, *args = json_pack("{s:s}", "sql", sql);
     lh_err err;
@@ -132,25 +143,34 @@ static void test_publish_makes_rows_visible(void **state)
     assert_true(json_is_true(json_object_get(v, "publishable")));
     assert_int_equal(json_array_size(json_object_get(v, "problems")), 0);
     assert_int_equal(json_integer_value(json_object_get(v, "row_count")), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "null_counts"), "score")), 1);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "null_counts"), "id")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(v, "null_counts"), "score")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(v, "null_counts"), "id")),
+                     0);
     assert_int_equal(json_array_size(json_object_get(v, "preview")), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(v, "preview"), 0), "name")), "cy");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(v, "preview"), 0), "name")),
+                        "cy");
     assert_int_equal(json_array_size(json_object_get(v, "rules")), 0);
-    assert_int_equal(json_array_size(json_object_get(json_object_get(v, "schema_diff"), "changed")), 0);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(v, "schema_diff"), "changed")),
+                     0);
     json_decref(v);
 
-    json_t *p = call_ok(f, "drafts.publish", json_pack("{s:s, s:s}", "id", id, "message", "checked by test"));
+    json_t *p = call_ok(f, "drafts.publish",
+                        json_pack("{s:s, s:s}", "id", id, "message", "checked by test"));
     assert_string_equal(json_string_value(json_object_get(p, "status")), "published");
     assert_int_equal(json_integer_value(json_object_get(p, "published_version")), 3);
     json_decref(p);
     assert_int_equal(count_rows(f, "people"), 4);
     m = call_ok(f, "catalog.show", json_pack("{s:s}", "name", "people"));
     assert_string_equal(json_string_value(json_object_get(m, "message")), "checked by test");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "extra"), "draft")), id);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "extra"), "draft")),
+                        id);
     json_decref(m);
     /* closed: no second publish, gone from the open list, kept in history */
-    assert_non_null(strstr(json_string_value(json_object_get(v = call_ok(f, "drafts.validate", by_id(id)), "status")), "published"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(v = call_ok(f, "drafts.validate", by_id(id)), "status")),
+        "published"));
     assert_false(json_is_true(json_object_get(v, "publishable")));
     json_decref(v);
     call_as(f, &tester, "drafts.publish", by_id(id), LH_ECONFLICT, &err);
@@ -166,12 +186,14 @@ static void test_publish_makes_rows_visible(void **state)
     json_t *h = call_ok(f, "journal.history", json_pack("{s:s}", "entity_id", id));
     json_t *events = json_object_get(h, "events");
     assert_int_equal(json_array_size(events), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "entity_type")), "draft");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(events, 0), "entity_type")), "draft");
     json_decref(h);
     /* the same bytes again: nothing to draft (idempotent ingest) */
     draft(f, &tester, "people", "id,name,score\n3,cy,5\n4,dee,\n", "csv", LH_EEXIST, NULL);
     /* unknown ids */
-    call_as(f, &tester, "drafts.validate", by_id("d00000000000000000000000000000000"), LH_ENOTFOUND, NULL);
+    call_as(f, &tester, "drafts.validate", by_id("d00000000000000000000000000000000"), LH_ENOTFOUND,
+            NULL);
     call_as(f, &tester, "drafts.publish", by_id("../people"), LH_ENOTFOUND, NULL);
     json_decref(d);
 }
@@ -199,12 +221,14 @@ static void test_conflict_when_the_dataset_moved(void **state)
     v = call_ok(f, "drafts.validate", by_id(id_of(c)));
     problem = json_array_get(json_object_get(v, "problems"), 0);
     assert_string_equal(json_string_value(json_object_get(problem, "kind")), "type_change");
-    json_t *changed = json_array_get(json_object_get(json_object_get(v, "schema_diff"), "changed"), 0);
+    json_t *changed =
+        json_array_get(json_object_get(json_object_get(v, "schema_diff"), "changed"), 0);
     assert_string_equal(json_string_value(json_object_get(changed, "to")), "DOUBLE");
     json_decref(v);
     call_as(f, &tester, "drafts.publish", by_id(id_of(c)), LH_ECONFLICT, &err);
     assert_non_null(strstr(err.message, "allow_type_changes"));
-    json_decref(call_ok(f, "drafts.publish", json_pack("{s:s, s:b}", "id", id_of(c), "allow_type_changes", 1)));
+    json_decref(call_ok(f, "drafts.publish",
+                        json_pack("{s:s, s:b}", "id", id_of(c), "allow_type_changes", 1)));
     assert_int_equal(count_rows(f, "people"), 3);
     json_decref(a);
     json_decref(b);
@@ -214,21 +238,25 @@ static void test_conflict_when_the_dataset_moved(void **state)
 static void test_new_dataset_and_replace(void **state)
 {
     struct fixture *f = *state;
-    json_t *d = draft(f, &tester, "fresh", "[{\"k\": 1, \"v\": \"a\"}, {\"k\": 2, \"v\": \"b\"}]", "json", LH_OK, NULL);
+    json_t *d = draft(f, &tester, "fresh", "[{\"k\": 1, \"v\": \"a\"}, {\"k\": 2, \"v\": \"b\"}]",
+                      "json", LH_OK, NULL);
     assert_int_equal(json_integer_value(json_object_get(d, "base_version")), 0);
     call_as(f, &tester, "catalog.show", json_pack("{s:s}", "name", "fresh"), LH_ENOTFOUND, NULL);
     assert_int_equal(count_rows(f, "fresh"), -1);
     json_t *v = call_ok(f, "drafts.validate", by_id(id_of(d)));
     assert_true(json_is_true(json_object_get(v, "publishable")));
-    assert_int_equal(json_array_size(json_object_get(json_object_get(v, "schema_diff"), "added")), 2);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(v, "schema_diff"), "added")),
+                     2);
     assert_true(json_is_null(json_object_get(v, "current_version")));
     json_decref(v);
     json_decref(call_ok(f, "drafts.publish", by_id(id_of(d))));
     assert_int_equal(count_rows(f, "fresh"), 2);
     json_decref(d);
     /* replace: the version holds the draft's rows only */
-    json_t *r = call_ok(f, "drafts.create", json_pack("{s:s, s:s, s:s, s:s}", "dataset", "fresh", "data",
-                                                       "{\"k\": 9, \"v\": \"z\"}\n", "format", "ndjson", "mode", "replace"));
+    json_t *r =
+        call_ok(f, "drafts.create",
+                json_pack("{s:s, s:s, s:s, s:s}", "dataset", "fresh", "data",
+                          "{\"k\": 9, \"v\": \"z\"}\n", "format", "ndjson", "mode", "replace"));
     assert_string_equal(json_string_value(json_object_get(r, "mode")), "replace");
     json_decref(call_ok(f, "drafts.publish", by_id(id_of(r))));
     assert_int_equal(count_rows(f, "fresh"), 1);
@@ -258,7 +286,8 @@ static void test_purge_keeps_open_drafts(void **state)
     assert_int_equal(json_array_size(json_object_get(p, "removed")), 0);
     json_decref(p);
     assert_int_equal(data_files(f, "people"), 2);
-    json_t *x = call_ok(f, "drafts.discard", json_pack("{s:s, s:s}", "id", id_of(d), "reason", "wrong file"));
+    json_t *x = call_ok(f, "drafts.discard",
+                        json_pack("{s:s, s:s}", "id", id_of(d), "reason", "wrong file"));
     assert_string_equal(json_string_value(json_object_get(x, "status")), "discarded");
     assert_string_equal(json_string_value(json_object_get(x, "discard_reason")), "wrong file");
     json_decref(x);
@@ -285,10 +314,14 @@ static void test_publish_repairs_a_half_done_publish(void **state)
     assert_non_null(record);
     free(path);
     json_t *extra = json_pack("{s:s}", "draft", id_of(d)), *m;
-    lh_commit c = {.objects = json_object_get(record, "objects"), .schema = json_object_get(record, "schema"),
-                   .extra = extra, .message = "half", .expected_parent = 2};
+    lh_commit c = {.objects = json_object_get(record, "objects"),
+                   .schema = json_object_get(record, "schema"),
+                   .extra = extra,
+                   .message = "half",
+                   .expected_parent = 2};
     lh_err err;
-    assert_int_equal(lh_catalog_commit(lh_app_catalog(f->app), "people", &c, &tester, &m, &err), LH_OK);
+    assert_int_equal(lh_catalog_commit(lh_app_catalog(f->app), "people", &c, &tester, &m, &err),
+                     LH_OK);
     json_decref(m);
     json_decref(extra);
     json_decref(record);
@@ -303,9 +336,11 @@ static void test_publish_repairs_a_half_done_publish(void **state)
     json_decref(d);
 }
 
-static lh_who as_profile(struct fixture *f, const char *id, const char *scopes, const char *datasets)
+static lh_who as_profile(struct fixture *f, const char *id, const char *scopes,
+                         const char *datasets)
 {
-    char *spec = lh_xasprintf("{\"id\":\"%s\",\"kind\":\"agent\",\"scopes\":%s,\"datasets\":%s}", id, scopes, datasets);
+    char *spec = lh_xasprintf("{\"id\":\"%s\",\"kind\":\"agent\",\"scopes\":%s,\"datasets\":%s}",
+                              id, scopes, datasets);
     json_decref(call_ok(f, "profiles.create", json_loads(spec, 0, NULL)));
     free(spec);
     json_t *k = call_ok(f, "keys.create", json_pack("{s:s}", "profile", id));
@@ -313,7 +348,8 @@ static lh_who as_profile(struct fixture *f, const char *id, const char *scopes, 
     json_decref(k);
     lh_who who = {.actor = id, .source = "test"};
     lh_err err;
-    if (lh_app_authenticate(f->app, bearer, "127.0.0.1", &who, &err)) fail_msg("authenticate: %s", err.message);
+    if (lh_app_authenticate(f->app, bearer, "127.0.0.1", &who, &err))
+        fail_msg("authenticate: %s", err.message);
     free(bearer);
     return who;
 }
@@ -345,8 +381,10 @@ static void test_only_the_maker_sees_a_draft(void **state)
     assert_int_equal(json_array_size(json_object_get(l, "drafts")), 1);
     json_decref(l);
     /* scope and bindings */
-    call_as(f, &reader, "drafts.create", json_pack("{s:s, s:s}", "dataset", "people", "data", "id\n5\n"), LH_EFORBIDDEN, NULL);
-    call_as(f, &alice, "drafts.create", json_pack("{s:s, s:s}", "dataset", "other", "data", "id\n5\n"), LH_EFORBIDDEN, NULL);
+    call_as(f, &reader, "drafts.create",
+            json_pack("{s:s, s:s}", "dataset", "people", "data", "id\n5\n"), LH_EFORBIDDEN, NULL);
+    call_as(f, &alice, "drafts.create",
+            json_pack("{s:s, s:s}", "dataset", "other", "data", "id\n5\n"), LH_EFORBIDDEN, NULL);
     /* the maker validates and publishes */
     json_t *v = call_as(f, &alice, "drafts.validate", by_id(id), LH_OK, NULL);
     assert_true(json_is_true(json_object_get(v, "publishable")));
@@ -377,9 +415,11 @@ static void test_bad_data_fails_clearly(void **state)
     draft(f, &tester, "people", huge, "text", LH_ETOOBIG, &err);
     assert_non_null(strstr(err.message, "at most"));
     free(huge);
-    call_as(f, &tester, "drafts.create", json_pack("{s:s, s:s, s:s}", "dataset", "people", "data", "x", "format", "pdf"),
+    call_as(f, &tester, "drafts.create",
+            json_pack("{s:s, s:s, s:s}", "dataset", "people", "data", "x", "format", "pdf"),
             LH_EINVAL, NULL);
-    call_as(f, &tester, "drafts.create", json_pack("{s:s, s:s}", "dataset", "Bad Name", "data", "id\n1\n"), LH_EINVAL, NULL);
+    call_as(f, &tester, "drafts.create",
+            json_pack("{s:s, s:s}", "dataset", "Bad Name", "data", "id\n1\n"), LH_EINVAL, NULL);
     /* nothing was lost, nothing was left */
     json_t *l = call_ok(f, "drafts.list", json_pack("{s:b}", "include_closed", 1));
     assert_int_equal(json_array_size(json_object_get(l, "drafts")), 0);
@@ -387,9 +427,10 @@ static void test_bad_data_fails_clearly(void **state)
     assert_int_equal(data_files(f, "people"), before);
     assert_int_equal(count_rows(f, "people"), 1);
     /* skip_bad_rows keeps the good rows and reports the bad */
-    json_t *d = call_ok(f, "drafts.create", json_pack("{s:s, s:s, s:s, s:b}", "dataset", "people", "data",
-                                                       "id,name\n2,bob\n3,cy,extra\n4,dee\n", "format", "csv",
-                                                       "skip_bad_rows", 1));
+    json_t *d = call_ok(f, "drafts.create",
+                        json_pack("{s:s, s:s, s:s, s:b}", "dataset", "people", "data",
+                                  "id,name\n2,bob\n3,cy,extra\n4,dee\n", "format", "csv",
+                                  "skip_bad_rows", 1));
     assert_int_equal(json_integer_value(json_object_get(d, "rows")), 2);
     assert_int_equal(json_array_size(json_object_get(d, "rejects")), 1);
     json_decref(d);
@@ -399,10 +440,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_publish_makes_rows_visible, app_setup, app_teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_when_the_dataset_moved, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_when_the_dataset_moved, app_setup,
+                                        app_teardown),
         cmocka_unit_test_setup_teardown(test_new_dataset_and_replace, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_purge_keeps_open_drafts, app_setup, app_teardown),
-        cmocka_unit_test_setup_teardown(test_publish_repairs_a_half_done_publish, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_publish_repairs_a_half_done_publish, app_setup,
+                                        app_teardown),
         cmocka_unit_test_setup_teardown(test_only_the_maker_sees_a_draft, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_bad_data_fails_clearly, app_setup, app_teardown),
     };
