@@ -395,11 +395,13 @@ LH_OP_RUN(lh_app_run_drafts_validate)
         return rc;
     }
     json_t *diff, *problems = problems_of(d, head, false, &diff);
-    /* the draft's files, as SQL will read them once published (the same SELECT as a version's) */
-    json_t *fake =
-        json_pack("{s:O, s:i, s:{s:O}, s:O, s:[]}", "dataset", json_object_get(d, "dataset"),
-                  "version", 0, "schema", "fields", json_object_get(d, "schema"), "objects",
-                  json_object_get(d, "objects"), "tombstones");
+    /* the draft's files, as SQL will read them once published (the same SELECT as a
+     * version's); a discarded draft's may be purged already: none are read */
+    bool discarded = !strcmp(json_string_value(json_object_get(d, "status")) ?: "", "discarded");
+    json_t *fake = json_pack(
+        "{s:O, s:i, s:{s:O}, s:o, s:[]}", "dataset", json_object_get(d, "dataset"), "version", 0,
+        "schema", "fields", json_object_get(d, "schema"), "objects",
+        discarded ? json_array() : json_incref(json_object_get(d, "objects")), "tombstones");
     lh_buf select = {0}, sql = {0};
     rc = lh_dataset_tables_sql(app->tables, fake, &select, err);
     json_decref(fake);
@@ -441,7 +443,9 @@ LH_OP_RUN(lh_app_run_drafts_validate)
                                 ? json_integer(json_integer_value(json_object_get(head, "version")))
                                 : json_null());
         json_object_set_new(*out, "schema_diff", diff);
-        json_object_set_new(*out, "row_count", json_integer(rows));
+        json_object_set_new(*out, "row_count",
+                            discarded ? json_incref(json_object_get(d, "rows"))
+                                      : json_integer(rows));
         json_object_set_new(*out, "null_counts", nulls);
         json_object_set_new(*out, "rules", json_array());
         json_object_set_new(

@@ -19,6 +19,7 @@
 #include "app_fixture.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/time.h>
 
@@ -296,6 +297,12 @@ static void test_purge_keeps_open_drafts(void **state)
     json_decref(p);
     assert_int_equal(data_files(f, "people"), 1);
     assert_int_equal(count_rows(f, "people"), 1);
+    /* a discarded draft still validates (its files gone): closed, not publishable */
+    json_t *v = call_ok(f, "drafts.validate", by_id(id_of(d)));
+    assert_false(json_is_true(json_object_get(v, "publishable")));
+    assert_int_equal(json_array_size(json_object_get(v, "preview")), 0);
+    assert_int_equal(json_integer_value(json_object_get(v, "row_count")), 1);
+    json_decref(v);
     lh_err err;
     call_as(f, &tester, "drafts.publish", by_id(id_of(d)), LH_ECONFLICT, &err);
     assert_non_null(strstr(err.message, "discarded"));
@@ -352,6 +359,47 @@ static lh_who as_profile(struct fixture *f, const char *id, const char *scopes,
         fail_msg("authenticate: %s", err.message);
     free(bearer);
     return who;
+}
+
+struct racer {
+    struct fixture *f;
+    const char *id;
+    lh_code rc;
+    lh_err err;
+};
+
+static void *publish_one(void *arg)
+{
+    struct racer *r = arg;
+    lh_op_ctx c = {.who = tester};
+    json_t *args = json_pack("{s:s}", "id", r->id), *out = NULL;
+    r->rc = lh_app_call(r->f->app, "drafts.publish", args, &c, &out, &r->err);
+    json_decref(args);
+    json_decref(out);
+    return NULL;
+}
+
+/* Two drafts on one base published at once: exactly one becomes a version. */
+static void test_concurrent_publishers(void **state)
+{
+    struct fixture *f = *state;
+    ingest_csv(f, "people", "id,name\n1,ann\n");
+    for (int round = 0; round < 3; round++) {
+        char one[64], two[64];
+        snprintf(one, sizeof one, "id,name\n%d,x\n", 10 + 2 * round);
+        snprintf(two, sizeof two, "id,name\n%d,y\n", 11 + 2 * round);
+        json_t *a = draft(f, &tester, "people", one, "csv", LH_OK, NULL);
+        json_t *b = draft(f, &tester, "people", two, "csv", LH_OK, NULL);
+        struct racer r[2] = {{f, id_of(a), 0, {0}}, {f, id_of(b), 0, {0}}};
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, publish_one, &r[i]);
+        for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+        assert_true((r[0].rc == LH_OK) != (r[1].rc == LH_OK));
+        assert_int_equal(r[0].rc == LH_OK ? r[1].rc : r[0].rc, LH_ECONFLICT);
+        assert_int_equal(count_rows(f, "people"), 2 + round);
+        json_decref(a);
+        json_decref(b);
+    }
 }
 
 static void test_only_the_maker_sees_a_draft(void **state)
@@ -446,6 +494,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purge_keeps_open_drafts, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_publish_repairs_a_half_done_publish, app_setup,
                                         app_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_publishers, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_only_the_maker_sees_a_draft, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_bad_data_fails_clearly, app_setup, app_teardown),
     };
