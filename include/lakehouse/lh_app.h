@@ -88,6 +88,25 @@ lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_wh
 
 /* ---- operations (lh_op.h describes them) ---- */
 
+/* ai.embed: texts per call and characters (code points) over all of them. */
+#define LH_APP_EMBED_MAX_TEXTS 256
+#define LH_APP_EMBED_MAX_CHARS 262144
+
+/* Drafts (write-audit-publish; docs/ingest.md): ingest that stops before the
+ * commit. drafts.create stores the data files and records the commit it
+ * would make in a draft (_catalog/drafts/<id>/v00000001.json, a versioned
+ * object journaled as entity type "draft"); no reader sees its rows — SQL,
+ * search and indexes resolve committed versions only. drafts.validate checks
+ * it against the dataset as it is now and previews its rows; drafts.publish
+ * commits it as a version whose parent must be the draft's base version
+ * (LH_ECONFLICT when the dataset moved); drafts.discard closes it, and purge
+ * may then remove its files (open drafts' files are kept). A draft is seen
+ * only by the profile that made it and by admins (others: LH_ENOTFOUND),
+ * and only while that profile is bound to its dataset. Ids: "d" + 32 hex digits
+ * (128 random bits). */
+#define LH_DRAFT_MAX_BYTES (8 << 20) /* drafts.create's data (capped by ingest.max_upload_bytes too) */
+#define LH_DRAFT_PREVIEW_ROWS 20
+
 /* Checks and runs op `name` (LH_ENOTFOUND if there is none). args NULL: none.
  * app may be NULL for operations that need no open system (system.version). */
 lh_code lh_app_call(lh_app *app, const char *name, json_t *args, const lh_op_ctx *call, json_t **out, lh_err *err);

@@ -133,8 +133,15 @@ lh_code lh_catalog_tombstone(lh_catalog *c, const char *name, const char *key_co
 lh_code lh_catalog_delete(lh_catalog *c, const char *name, const char *reason, const lh_who *who,
                           json_t **out, lh_err *err);
 
+/* What a purge must keep besides what versions reference (drafts not yet
+ * committed, lh_app.h): the keeper sets "<bucket>\n<key>" members of keep
+ * (to true); an error stops the purge. At most one, set before concurrent use. */
+typedef lh_code (*lh_catalog_purge_keeper)(void *ctx, json_t *keep, lh_err *err);
+void lh_catalog_keep(lh_catalog *c, lh_catalog_purge_keeper fn, void *ctx);
+
 /* Removes data files under datasets/<name>/ that no version of any dataset
- * references (left by failed writes). dry_run only reports.
+ * references (left by failed writes, discarded drafts) nor the keeper keeps.
+ * dry_run only reports.
  * *report: {dry_run, removed:[{bucket, key, size}], bytes} */
 lh_code lh_catalog_purge(lh_catalog *c, bool dry_run, const lh_who *who, json_t **report,
                          lh_err *err);

@@ -74,12 +74,21 @@ typedef struct lh_ingest_options {
     long long timeout_ms;    /* per input conversion (0: none) */
     lh_ingest_progress_fn progress;
     void *progress_ctx;
+    /* Stop before the commit (drafts): the data files are stored, nothing is
+     * committed and a new dataset is not created; the report gains
+     * "prepared": the commit that would have been made (below). */
+    bool prepare_only;
 } lh_ingest_options;
 
 /* Ingests the sources as one version. *report (a new reference):
  *   {dataset, version, new_version, sources:[{name, format, content_hash, bytes, rows,
  *    rejected_rows, status: "ingested"|"already_ingested", version?}], schema:[...],
- *    rejects:[{source, line, error}] } */
+ *    rejects:[{source, line, error}], row_count }
+ * With prepare_only the version is the current one (0: no dataset yet),
+ * new_version false, and when anything is new:
+ *   prepared: {base_version, bucket, mode, objects:[{bucket, key, size, sha256, rows}],
+ *              schema:[...], lineage, content_hashes:[...], message, rows}
+ * which lh_catalog_commit takes as it is (expected_parent = base_version). */
 lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
                   const lh_ingest_options *opt, const lh_who *who, json_t **report, lh_err *err);
 

@@ -105,7 +105,8 @@ lh_code lh_op_set_text(const lh_op *op, json_t *args, const char *name, const ch
  * parser accepts exactly these (test_app checks it). */
 extern const char *const lh_op_choices_commit_mode[], *const lh_op_choices_metric[], *const lh_op_choices_quantization[],
     *const lh_op_choices_search_mode[], *const lh_op_choices_fusion[], *const lh_op_choices_refresh[],
-    *const lh_op_choices_sql_format[], *const lh_op_choices_ingest_format[], *const lh_op_choices_workspace_item[];
+    *const lh_op_choices_sql_format[], *const lh_op_choices_ingest_format[], *const lh_op_choices_workspace_item[],
+    *const lh_op_choices_draft_format[];
 
 #define LH_OP_LIST_DEFAULT 100
 #define LH_OP_LIST_MAX 10000

@@ -8,6 +8,7 @@
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,4 +122,44 @@ lh_ai *lh_app_ai(void *ctx, const char *provider, const char *model, lh_err *err
     pthread_mutex_unlock(&app->ai_mu);
     free(key);
     return ai;
+}
+
+/* ---- ai.embed ---- */
+
+LH_OP_RUN(lh_app_run_ai_embed)
+{
+    (void)call;
+    json_t *list = json_object_get(args, "texts");
+    size_t n = json_array_size(list), chars = 0;
+    const char **texts = lh_xcalloc(n ? n : 1, sizeof *texts);
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = json_string_value(json_array_get(list, i));
+        for (const unsigned char *p = (const unsigned char *)texts[i]; *p; p++) chars += (*p & 0xC0) != 0x80;
+    }
+    lh_code rc = LH_OK;
+    if (chars > LH_APP_EMBED_MAX_CHARS)
+        rc = lh_err_set(err, LH_EINVAL, "\"texts\" hold %zu characters in all; ai.embed takes at most %d per call",
+                        chars, LH_APP_EMBED_MAX_CHARS);
+    lh_ai *ai = rc ? NULL : lh_app_ai(app, lh_op_str(args, "provider"), lh_op_str(args, "model"), err);
+    if (rc == LH_OK && !ai) rc = err->code ? err->code : LH_EINTERNAL;
+    float *vectors = NULL;
+    uint32_t dim = 0;
+    if (rc == LH_OK) rc = lh_ai_embed(ai, texts, n, NULL, NULL, &vectors, &dim, err);
+    if (rc == LH_OK) {
+        json_t *rows = json_array();
+        for (size_t i = 0; i < n; i++) {
+            json_t *v = json_array();
+            for (uint32_t k = 0; k < dim; k++) { /* the float's shortest text, not its double's */
+                char num[32];
+                snprintf(num, sizeof num, "%.9g", (double)vectors[i * dim + k]);
+                json_array_append_new(v, json_real(strtod(num, NULL)));
+            }
+            json_array_append_new(rows, v);
+        }
+        *out = json_pack("{s:s, s:s, s:I, s:o}", "provider", lh_ai_provider(ai), "model", lh_ai_model(ai), "dim",
+                         (json_int_t)dim, "vectors", rows);
+    }
+    free(vectors);
+    free(texts);
+    return rc;
 }

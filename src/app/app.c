@@ -171,6 +171,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     pthread_mutex_init(&app->profiles.write_mu, NULL);
     lh_app_objects_init(&app->views, "view", "_catalog/views");
     lh_app_objects_init(&app->workspaces, "workspace", "_catalog/workspaces");
+    lh_app_objects_init(&app->drafts, "draft", "_catalog/drafts");
     lh_app_auth_init(app, cfg->auth_required != 0);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
@@ -265,6 +266,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     }
     if (rc == LH_OK) rc = lh_vectors_register_sql(app->vectors, app->query, err);
     if (rc == LH_OK) lh_catalog_observe(app->catalog, lh_vectors_dataset_changed, app->vectors);
+    if (rc == LH_OK) lh_catalog_keep(app->catalog, lh_app_drafts_keep, app);
     if (rc == LH_OK && sodium_init() < 0) rc = lh_err_set(err, LH_EINTERNAL, "libsodium failed to initialise");
     if (rc == LH_OK) rc = lh_app_profiles_load(app, err);
     if (rc == LH_OK) rc = lh_app_views_load(app, err);
@@ -286,6 +288,7 @@ void lh_app_close(lh_app *app)
 {
     if (!app) return;
     if (app->catalog) lh_catalog_observe(app->catalog, NULL, NULL);
+    if (app->catalog) lh_catalog_keep(app->catalog, NULL, NULL);
     lh_vectors_close(app->vectors);
     if (app->ai_ready) lh_app_ai_close(app);
     lh_ingester_free(app->ingester);
@@ -309,6 +312,7 @@ void lh_app_close(lh_app *app)
     pthread_mutex_destroy(&app->profiles.write_mu);
     lh_app_objects_free(&app->views);
     lh_app_objects_free(&app->workspaces);
+    lh_app_objects_free(&app->drafts);
     free(app);
 }
 

@@ -3,6 +3,8 @@
  */
 #include "internal.h"
 
+#include <string.h>
+
 static lh_code items(lh_code rc, json_t *list, const char *name, json_t *args, json_t **out)
 {
     if (rc == LH_OK) *out = lh_op_page(list, name, args);
@@ -98,4 +100,190 @@ LH_OP_RUN(lh_app_run_catalog_rebuild)
 {
     (void)args, (void)call;
     return lh_catalog_rebuild(app->catalog, out, err);
+}
+
+/* ---- diff ---- */
+
+static json_t *fields_by_name(const json_t *m)
+{
+    json_t *byname = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(m, "schema"), "fields"), i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        if (name) json_object_set(byname, name, json_object_get(f, "type"));
+    }
+    return byname;
+}
+
+json_t *lh_app_schema_diff(const json_t *from, const json_t *to)
+{
+    json_t *a = fields_by_name(from), *b = fields_by_name(to);
+    json_t *added = json_array(), *removed = json_array(), *changed = json_array();
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(to, "schema"), "fields"), i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        json_t *was = name ? json_object_get(a, name) : NULL;
+        if (!name) continue;
+        if (!was) json_array_append_new(added, json_pack("{s:s, s:O}", "name", name, "type", json_object_get(f, "type")));
+        else if (!json_equal(was, json_object_get(f, "type")))
+            json_array_append_new(changed, json_pack("{s:s, s:O, s:O}", "name", name, "from", was, "to",
+                                                     json_object_get(f, "type")));
+    }
+    json_array_foreach(json_object_get(json_object_get(from, "schema"), "fields"), i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        if (name && !json_object_get(b, name))
+            json_array_append_new(removed, json_pack("{s:s, s:O}", "name", name, "type", json_object_get(f, "type")));
+    }
+    json_decref(a);
+    json_decref(b);
+    return json_pack("{s:o, s:o, s:o}", "added", added, "removed", removed, "changed", changed);
+}
+
+static bool integer_type(const char *t)
+{
+    static const char *const ints[] = {"TINYINT", "UTINYINT", "SMALLINT", "USMALLINT", "INTEGER", "UINTEGER", "BIGINT"};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        if (!strcmp(t, ints[i])) return true;
+    return false;
+}
+
+static bool number_type(const char *t)
+{
+    return integer_type(t) || !strcmp(t, "FLOAT") || !strcmp(t, "DOUBLE") || !strncmp(t, "DECIMAL", 7);
+}
+
+/* A type both a and b read into without loss of equality, as ingest widens:
+ * integers to BIGINT, numbers to DOUBLE, anything else to VARCHAR. */
+static const char *common_type(const char *a, const char *b)
+{
+    if (integer_type(a) && integer_type(b)) return "BIGINT";
+    if (number_type(a) && number_type(b)) return "DOUBLE";
+    return "VARCHAR";
+}
+
+/* SELECT <columns> FROM dataset_version('<name>', v): the common columns,
+ * those whose type changed cast to a type both sides fit (common_type). */
+static void side(lh_buf *sql, const char *name, int64_t v, json_t *common)
+{
+    lh_buf_puts(sql, "SELECT ");
+    size_t i;
+    json_t *c;
+    json_array_foreach(common, i, c) {
+        const char *col = json_string_value(json_object_get(c, "name"));
+        if (i) lh_buf_puts(sql, ", ");
+        const char *as = json_string_value(json_object_get(c, "as"));
+        if (as) {
+            lh_buf_puts(sql, "CAST(");
+            lh_sql_quote_ident(sql, col);
+            lh_buf_printf(sql, " AS %s) AS ", as);
+        }
+        lh_sql_quote_ident(sql, col);
+    }
+    lh_buf_puts(sql, " FROM dataset_version(");
+    lh_sql_quote_literal(sql, name);
+    lh_buf_printf(sql, ", %lld)", (long long)v);
+}
+
+/* Rows of `plus` that `minus` does not hold (EXCEPT ALL: duplicates count). */
+static lh_code one_side(lh_app *app, const char *name, int64_t plus, int64_t minus, json_t *common, long long limit,
+                        long long *count, json_t **rows, bool *truncated, lh_err *err)
+{
+    lh_buf diff = {0}, sql = {0};
+    lh_buf_putc(&diff, '(');
+    side(&diff, name, plus, common);
+    lh_buf_puts(&diff, " EXCEPT ALL ");
+    side(&diff, name, minus, common);
+    lh_buf_putc(&diff, ')');
+    lh_buf_printf(&sql, "SELECT count(*) AS n FROM %s AS d", diff.data);
+    json_t *n;
+    lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &n, NULL, err);
+    if (rc == LH_OK) {
+        *count = json_integer_value(json_object_get(json_array_get(n, 0), "n"));
+        json_decref(n);
+        lh_buf_reset(&sql);
+        lh_buf_printf(&sql, "SELECT * FROM %s AS d", diff.data);
+        rc = lh_app_query_rows(app, sql.data, true, limit, rows, truncated, err);
+    }
+    lh_buf_free(&diff);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+/* Every row of version v (as readers see it): the side of a diff with no column in common. */
+static lh_code whole_side(lh_app *app, const char *name, int64_t v, long long limit, long long *count, json_t **rows,
+                          bool *truncated, lh_err *err)
+{
+    lh_buf table = {0}, sql = {0};
+    lh_buf_puts(&table, "dataset_version(");
+    lh_sql_quote_literal(&table, name);
+    lh_buf_printf(&table, ", %lld)", (long long)v);
+    lh_buf_printf(&sql, "SELECT count(*) AS n FROM %s", table.data);
+    json_t *n;
+    lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &n, NULL, err);
+    if (rc == LH_OK) {
+        *count = json_integer_value(json_object_get(json_array_get(n, 0), "n"));
+        json_decref(n);
+        lh_buf_reset(&sql);
+        lh_buf_printf(&sql, "SELECT * FROM %s", table.data);
+        rc = lh_app_query_rows(app, sql.data, true, limit, rows, truncated, err);
+    }
+    lh_buf_free(&table);
+    lh_buf_free(&sql);
+    return rc;
+}
+
+LH_OP_RUN(lh_app_run_catalog_diff)
+{
+    (void)call;
+    const char *name = lh_op_str(args, "name");
+    json_t *from = NULL, *to = NULL;
+    lh_code rc = lh_catalog_get(app->catalog, name, lh_op_int(args, "from", 0), &from, err);
+    if (rc == LH_OK) rc = lh_catalog_get(app->catalog, name, lh_op_int(args, "to", 0), &to, err);
+    if (rc) {
+        json_decref(from);
+        return rc;
+    }
+    int64_t vf = json_integer_value(json_object_get(from, "version")), vt = json_integer_value(json_object_get(to, "version"));
+    json_t *schema = lh_app_schema_diff(from, to), *common = json_array(), *types = fields_by_name(from);
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(to, "schema"), "fields"), i, f) {
+        const char *col = json_string_value(json_object_get(f, "name"));
+        json_t *was = col ? json_object_get(types, col) : NULL;
+        const char *now = json_string_value(json_object_get(f, "type"));
+        if (!was || !json_is_string(was) || !now) continue;
+        json_t *c = json_pack("{s:s}", "name", col);
+        if (strcmp(json_string_value(was), now) != 0)
+            json_object_set_new(c, "as", json_string(common_type(json_string_value(was), now)));
+        json_array_append_new(common, c);
+    }
+    json_decref(types);
+    long long limit = lh_op_int(args, "limit", 20), n_added = 0, n_removed = 0;
+    json_t *added = NULL, *removed = NULL;
+    bool more_added = false, more_removed = false;
+    if (json_array_size(common) == 0) { /* nothing to compare by: every row is new, every old one gone */
+        rc = whole_side(app, name, vt, limit, &n_added, &added, &more_added, err);
+        if (rc == LH_OK) rc = whole_side(app, name, vf, limit, &n_removed, &removed, &more_removed, err);
+    } else {
+        rc = one_side(app, name, vt, vf, common, limit, &n_added, &added, &more_added, err);
+        if (rc == LH_OK) rc = one_side(app, name, vf, vt, common, limit, &n_removed, &removed, &more_removed, err);
+    }
+    if (rc == LH_OK) {
+        json_t *columns = json_array();
+        json_array_foreach(common, i, f) json_array_append(columns, json_object_get(f, "name"));
+        *out = json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:O, s:O, s:b}", "dataset", name, "from", (json_int_t)vf,
+                         "to", (json_int_t)vt, "schema", schema, "columns", columns, "rows_added", (json_int_t)n_added,
+                         "rows_removed", (json_int_t)n_removed, "added", added, "removed", removed, "truncated",
+                         more_added || more_removed);
+        schema = NULL;
+    }
+    json_decref(schema);
+    json_decref(added);
+    json_decref(removed);
+    json_decref(common);
+    json_decref(from);
+    json_decref(to);
+    return rc;
 }

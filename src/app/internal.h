@@ -80,6 +80,7 @@ struct lh_app {
     } profiles;
     lh_app_objects views;      /* views.c */
     lh_app_objects workspaces; /* workspaces.c */
+    lh_app_objects drafts;     /* drafts.c */
     /* authentication (auth.c) */
     struct lh_app_auth {
         pthread_mutex_t mu;
@@ -145,6 +146,21 @@ json_t *lh_app_visible(const lh_who *who, json_t *items, const char *field, lh_b
 json_t *lh_app_visible_events(const lh_who *who, json_t *events);
 json_t *lh_app_visible_errors(const lh_who *who, json_t *errors);
 
+/* drafts.c: the purge keeper (an lh_catalog_purge_keeper; ctx: the app): open drafts' files. */
+lh_code lh_app_drafts_keep(void *ctx, json_t *keep, lh_err *err);
+
+/* system_ops.c: runs one statement of the app's own (never a caller's text)
+ * on the SQL engine under the calling thread's scope, deadline
+ * query.timeout_ms; *rows: [{column: value}] (a new reference), at most
+ * max_rows of them (*truncated: there were more). read_only: also the
+ * sandbox's statement checks (file-reading functions refused). */
+lh_code lh_app_query_rows(lh_app *app, const char *sql, bool read_only, long long max_rows, json_t **rows,
+                          bool *truncated, lh_err *err);
+
+/* catalog_ops.c: how the schema of manifest `to` differs from `from`'s
+ * ({schema:{fields}} suffices): {added:[{name,type}], removed:[...], changed:[{name, from, to}]}, new. */
+json_t *lh_app_schema_diff(const json_t *from, const json_t *to);
+
 /* ai.c: providers by name (an lh_vectors_ai_fn; ctx: the app). */
 void lh_app_ai_init(lh_app *app, const lh_config *cfg);
 void lh_app_ai_close(lh_app *app);
@@ -181,6 +197,15 @@ LH_OP_RUN(lh_app_run_catalog_tombstone);
 LH_OP_RUN(lh_app_run_catalog_delete);
 LH_OP_RUN(lh_app_run_catalog_purge);
 LH_OP_RUN(lh_app_run_catalog_rebuild);
+LH_OP_RUN(lh_app_run_catalog_diff);
+/* ai.c */
+LH_OP_RUN(lh_app_run_ai_embed);
+/* drafts.c */
+LH_OP_RUN(lh_app_run_drafts_create);
+LH_OP_RUN(lh_app_run_drafts_list);
+LH_OP_RUN(lh_app_run_drafts_validate);
+LH_OP_RUN(lh_app_run_drafts_publish);
+LH_OP_RUN(lh_app_run_drafts_discard);
 /* index_ops.c */
 LH_OP_RUN(lh_app_run_index_list);
 LH_OP_RUN(lh_app_run_index_create);

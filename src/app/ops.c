@@ -311,6 +311,44 @@ static const lh_op_param p_ws_handoff[] = {
     {"to", LH_OP_STRING, true, NULL, 0, 0, "the new owner: a profile id (\"local\": the local operator)"},
     END};
 
+/* ---- diffs, embeddings, drafts ---- */
+
+static const lh_op_param p_catalog_diff[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"from", LH_OP_INT, true, NULL, 1, INT64, "the older version"},
+    {"to", LH_OP_INT, false, NULL, 1, INT64, "the newer version (default: the current one)"},
+    {"limit", LH_OP_INT, false, NULL, 1, 1000, "rows shown per side (default 20)"},
+    END};
+static const lh_op_param p_ai_embed[] = {
+    {"texts", LH_OP_STRINGS, true, NULL, 1, LH_APP_EMBED_MAX_TEXTS, "the texts (at most 262144 characters in all)"},
+    {"provider", LH_OP_STRING, false, NULL, 0, 0, "embedding provider (default ai.provider)"},
+    {"model", LH_OP_STRING, false, NULL, 0, 0, "embedding model (default: the provider's)"},
+    END};
+static const lh_op_param p_drafts_create[] = {
+    {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset (created when the draft is published, if needed)"},
+    {"data", LH_OP_STRING, true, NULL, 0, 0, "the file's content (at most 8 MiB)"},
+    {"format", LH_OP_STRING, false, lh_op_choices_draft_format, 0, 0, "the data's format (default: sniffed)"},
+    {"mode", LH_OP_STRING, false, lh_op_choices_commit_mode, 0, 0, "append (default) or replace"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message when published"},
+    {"skip_bad_rows", LH_OP_BOOL, false, NULL, 0, 0, "CSV: keep the good rows, report the bad ones"},
+    END};
+static const lh_op_param p_drafts_list[] = {
+    {"dataset", LH_OP_STRING, false, NULL, 0, 0, "only drafts of this dataset"},
+    {"include_closed", LH_OP_BOOL, false, NULL, 0, 0, "also published and discarded drafts"},
+    END};
+static const lh_op_param p_draft_id[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the draft"},
+    END};
+static const lh_op_param p_drafts_publish[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the draft"},
+    {"message", LH_OP_STRING, false, NULL, 0, 0, "the version's message (default: the draft's)"},
+    {"allow_type_changes", LH_OP_BOOL, false, NULL, 0, 0, "publish although a column's type changes"},
+    END};
+static const lh_op_param p_drafts_discard[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the draft"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+
 static const lh_op ops[] = {
     {"system.version", "name, version, git commit and DuckDB version", p_none, NULL, NULL, false, lh_app_run_version, LH_SCOPE_ANY, NULL},
     {"storage.buckets", "every bucket with its backend and health", p_none, "buckets", "name,backend,status,latency_ms,error", false, lh_app_run_buckets, LH_SCOPE_ADMIN, NULL},
@@ -337,6 +375,12 @@ static const lh_op ops[] = {
     {"catalog.delete", "marks a dataset deleted (a new version; history stays)", p_catalog_delete, NULL, NULL, true, lh_app_run_catalog_delete, LH_SCOPE_MANAGE, "dataset:name"},
     {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_app_run_catalog_purge, LH_SCOPE_ADMIN, NULL},
     {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_app_run_catalog_rebuild, LH_SCOPE_ADMIN, NULL},
+    {"catalog.diff", "rows added and removed between two versions of a dataset, and schema changes", p_catalog_diff, NULL, NULL, false, lh_app_run_catalog_diff, LH_SCOPE_READ, "dataset:name"},
+    {"drafts.create", "ingests data into a draft: stored and checkable, seen by no reader until published", p_drafts_create, NULL, NULL, true, lh_app_run_drafts_create, LH_SCOPE_INGEST, "dataset:dataset"},
+    {"drafts.list", "the caller's open drafts (an admin's: everyone's)", p_drafts_list, "drafts", "draft,dataset,status,mode,rows,base_version,created_at", false, lh_app_run_drafts_list, LH_SCOPE_INGEST, NULL},
+    {"drafts.validate", "a draft checked against its dataset now: schema changes, nulls, preview, problems", p_draft_id, NULL, NULL, false, lh_app_run_drafts_validate, LH_SCOPE_INGEST, NULL},
+    {"drafts.publish", "commits a draft as a new version of its dataset (409 if the dataset moved)", p_drafts_publish, NULL, NULL, true, lh_app_run_drafts_publish, LH_SCOPE_INGEST, NULL},
+    {"drafts.discard", "closes a draft unpublished (purge may then remove its files)", p_drafts_discard, NULL, NULL, true, lh_app_run_drafts_discard, LH_SCOPE_INGEST, NULL},
     {"index.list", "indexes, their live version and size", p_none, "indexes", "name,live,versions,count", false, lh_app_run_index_list, LH_SCOPE_READ, NULL},
     {"index.create", "a vector or text index from a dataset", p_index_create, NULL, NULL, true, lh_app_run_index_create, LH_SCOPE_MANAGE, "index:name;dataset:dataset"},
     {"index.show", "the live version's manifest and memory", p_index_name, NULL, NULL, false, lh_app_run_index_show, LH_SCOPE_READ, "index:name"},
@@ -351,6 +395,7 @@ static const lh_op ops[] = {
     {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_app_run_index_stale, LH_SCOPE_READ, NULL},
     {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_app_run_search, LH_SCOPE_READ, "index:index"},
     {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_app_run_ask, LH_SCOPE_READ, "index:index,indexes"},
+    {"ai.embed", "embeds texts with the configured (or a named) embedding provider", p_ai_embed, NULL, NULL, false, lh_app_run_ai_embed, LH_SCOPE_READ, NULL},
     {"profiles.create", "a profile: who a caller is and what it may use", p_profile_create, NULL, NULL, true, lh_app_run_profiles_create, LH_SCOPE_ADMIN, NULL},
     {"profiles.list", "profiles, sorted by id", p_none, "profiles", "id,kind,scopes,datasets,indexes,version", false, lh_app_run_profiles_list, LH_SCOPE_ADMIN, NULL},
     {"profiles.get", "a profile (its keys without secrets)", p_profile_id, NULL, NULL, false, lh_app_run_profiles_get, LH_SCOPE_ADMIN, NULL},

@@ -442,6 +442,36 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, l
     return rc;
 }
 
+lh_code lh_app_query_rows(lh_app *app, const char *sql, bool read_only, long long max_rows, json_t **rows,
+                          bool *truncated, lh_err *err)
+{
+    *rows = NULL;
+    lh_query_args qa = {.sql = sql, .timeout_ms = app->query_timeout_ms, .read_only = read_only,
+                        .max_result_bytes = app->query_max_result_bytes};
+    lh_query_cursor *cur;
+    lh_code rc = lh_query_open(app->query, &qa, &cur, err);
+    if (rc) return rc;
+    lh_buf text = {0};
+    rc = lh_app_sql_json(cur, max_rows, &text, err);
+    lh_query_close(cur);
+    json_t *result = rc == LH_OK ? json_loadb(text.data, text.len, 0, NULL) : NULL;
+    lh_buf_free(&text);
+    if (rc == LH_OK && !result) return lh_err_set(err, LH_EINTERNAL, "an internal query's result is not JSON");
+    if (rc) return rc;
+    json_t *columns = json_object_get(result, "columns"), *out = json_array();
+    size_t i, k;
+    json_t *row, *c;
+    json_array_foreach(json_object_get(result, "rows"), i, row) {
+        json_t *obj = json_object();
+        json_array_foreach(columns, k, c) json_object_set(obj, json_string_value(json_object_get(c, "name")), json_array_get(row, k));
+        json_array_append_new(out, obj);
+    }
+    if (truncated) *truncated = json_is_true(json_object_get(result, "truncated"));
+    json_decref(result);
+    *rows = out;
+    return LH_OK;
+}
+
 LH_OP_RUN(lh_app_run_sql)
 {
     const char *format = lh_op_str(args, "format");

@@ -43,6 +43,8 @@ struct lh_catalog {
     size_t n, cap;
     lh_catalog_observer observer;
     void *observer_ctx;
+    lh_catalog_purge_keeper keeper;
+    void *keeper_ctx;
     pthread_mutex_t corrupt_mu;
     json_t *corrupt; /* object: where -> {dataset, where, error}: what failed its checks */
 };
@@ -415,6 +417,12 @@ void lh_catalog_observe(lh_catalog *c, lh_catalog_observer fn, void *ctx)
 {
     c->observer = fn;
     c->observer_ctx = ctx;
+}
+
+void lh_catalog_keep(lh_catalog *c, lh_catalog_purge_keeper fn, void *ctx)
+{
+    c->keeper = fn;
+    c->keeper_ctx = ctx;
 }
 
 /* ---- create ---- */
@@ -976,10 +984,17 @@ static bool collect_data(void *ctx, const lh_object_info *info)
 
 lh_code lh_catalog_purge(lh_catalog *c, bool dry_run, const lh_who *who, json_t **report, lh_err *err)
 {
-    /* every object referenced by any version of any dataset is kept */
+    /* every object referenced by any version of any dataset is kept, and
+     * what the keeper holds (open drafts). The keeper is asked first: a draft
+     * published while the versions are read is then kept as one or the other. */
     json_t *referenced = json_object();
+    lh_code rc = c->keeper ? c->keeper(c->keeper_ctx, referenced, err) : LH_OK;
+    if (rc) {
+        json_decref(referenced);
+        return lh_err_wrap(err, "purge stopped");
+    }
     json_t *all;
-    lh_code rc = lh_catalog_list(c, true, &all, err);
+    rc = lh_catalog_list(c, true, &all, err);
     if (rc) {
         json_decref(referenced);
         return rc;

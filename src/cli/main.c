@@ -20,6 +20,8 @@ static const struct command {
     {"index", cmd_index, "vector and text indexes: create, refresh, search, promote, rollback, history"},
     {"search", cmd_search, "search a text index by meaning, keywords or both"},
     {"ask", cmd_ask, "answer a question from text indexes, with citations"},
+    {"embed", cmd_embed, "embed texts with the configured embedding provider"},
+    {"draft", cmd_draft, "drafts: ingest, validate, then publish or discard (write-audit-publish)"},
     {"storage", cmd_storage, "buckets and raw objects"},
     {"workspace", cmd_workspace, "workspaces: create, add, remove, activity, handoff"},
     {"view", cmd_view, "AI-safe views: create, list, show, update, delete"},

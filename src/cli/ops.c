@@ -11,6 +11,7 @@
 
 #include "lakehouse/lh_mem.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ typedef struct action {
     const char *op;         /* "catalog.show" */
     const char *positional; /* "name,version?" ; "values..." takes the rest; '?' optional */
     const char *aliases;    /* "column=key_column,all=include_deleted,no-promote=promote:false" */
+    const char *from_file;  /* a parameter whose value "@PATH" is read from that file ("-": stdin), or NULL */
 } action;
 
 typedef struct command {
@@ -41,6 +43,20 @@ static const action catalog_actions[] = {
     {"delete", "catalog.delete", "name", ""},
     {"purge", "catalog.purge", "", ""},
     {"rebuild", "catalog.rebuild", "", ""},
+    {"diff", "catalog.diff", "name", ""},
+};
+
+static const action draft_actions[] = {
+    {"create", "drafts.create", "dataset,data", "", "data"},
+    {"list", "drafts.list", "", "all=include_closed"},
+    {"validate", "drafts.validate", "id", ""},
+    {"publish", "drafts.publish", "id", ""},
+    {"discard", "drafts.discard", "id", ""},
+};
+
+/* `lakehouse embed TEXT...`: a command that is one operation (no action word) */
+static const action embed_actions[] = {
+    {"", "ai.embed", "texts...", ""},
 };
 
 static const action index_actions[] = {
@@ -117,6 +133,8 @@ static const command commands[] = {
     {"profile", "profiles (who a caller is, what it may use) and their API keys", profile_actions, N(profile_actions)},
     {"view", "AI-safe views: a dataset's columns, a row filter and redactions", view_actions, N(view_actions)},
     {"workspace", "workspaces: a shortlist, its activity, and hand-off to another profile", workspace_actions, N(workspace_actions)},
+    {"draft", "drafts: data ingested, checked, then published as a version (or discarded)", draft_actions, N(draft_actions)},
+    {"embed", "embeddings of texts by the configured provider", embed_actions, N(embed_actions)},
 };
 
 /* ---- help ---- */
@@ -154,7 +172,7 @@ static bool is_positional(const action *a, const char *param)
 
 static void usage_line(const command *c, const action *a, FILE *out)
 {
-    fprintf(out, "  %s %s", c->name, a->name);
+    fprintf(out, *a->name ? "  %s %s" : " %s%s", c->name, a->name);
     for (const char *p = a->positional; *p;) {
         size_t len = strcspn(p, ",");
         char word[64];
@@ -188,8 +206,13 @@ static void command_help(const command *c)
 
 static void action_help(const command *c, const action *a, const lh_op *op)
 {
-    printf("usage:\n");
-    usage_line(c, a, stdout);
+    if (*a->name) { /* a command that is one operation: its usage on one line */
+        printf("usage:\n");
+        usage_line(c, a, stdout);
+    } else {
+        printf("usage: lakehouse");
+        usage_line(c, a, stdout);
+    }
     printf("\n%s (operation %s).\n\noptions:\n", op->summary, op->name);
     for (const lh_op_param *p = op->params; p->name; p++) {
         if (is_positional(a, p->name)) continue;
@@ -265,6 +288,21 @@ static lh_code positional(const action *a, const lh_op *op, json_t *args, char *
                 }
                 json_object_set_new(args, name, list);
             }
+            if (many && param && param->type == LH_OP_STRINGS) { /* each word one string, commas and all */
+                json_t *list = json_array();
+                for (; used < n; used++) {
+                    json_t *x = json_string(words[used]);
+                    if (!x) {
+                        json_decref(list);
+                        return lh_err_set(err, LH_EINVAL, "\"%s\" must hold valid UTF-8 text", name);
+                    }
+                    json_array_append_new(list, x);
+                }
+                if (json_array_size(list) && json_object_get(args, name))
+                    json_array_extend(list, json_object_get(args, name));
+                if (json_array_size(list)) json_object_set(args, name, list);
+                json_decref(list);
+            }
             do {
                 if (used < n) {
                     lh_code rc = lh_op_set_text(op, args, name, words[used++], err);
@@ -291,6 +329,35 @@ static json_t *read_body(const char *path, lh_err *err)
         j = NULL;
     }
     return j;
+}
+
+static bool has_param(const lh_op *op, const char *name)
+{
+    for (const lh_op_param *q = op->params; q->name; q++)
+        if (!strcmp(q->name, name)) return true;
+    return false;
+}
+
+/* Replaces the value "@PATH" of args' `name` by the content of that file ("@-": stdin). */
+static lh_code read_from_file(json_t *args, const char *name, lh_err *err)
+{
+    const char *v = json_string_value(json_object_get(args, name));
+    if (!v || v[0] != '@') return LH_OK;
+    FILE *f = strcmp(v + 1, "-") ? fopen(v + 1, "rb") : stdin;
+    if (!f) return lh_err_errno(err, LH_EINVAL, errno, "cannot read %s", v + 1);
+    lh_buf data = {0};
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) lh_buf_append(&data, chunk, n);
+    bool failed = ferror(f);
+    if (f != stdin) fclose(f);
+    json_t *text = failed ? NULL : json_stringn(data.data ? data.data : "", data.len);
+    lh_code rc = failed ? lh_err_set(err, LH_EINVAL, "cannot read %s", v + 1)
+                 : !text ? lh_err_set(err, LH_EINVAL, "%s is not UTF-8 text", v + 1)
+                         : LH_OK;
+    if (text) json_object_set_new(args, name, text);
+    lh_buf_free(&data);
+    return rc;
 }
 
 /* The local file of storage get/put (the positional after the key). */
@@ -342,7 +409,9 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
             output = LH_CLI_JSON;
             continue;
         }
-        bool takes_value = common_opt || !strcmp(flag, "format") || !strcmp(flag, "actor") || !strcmp(flag, "body") ||
+        /* --format is the output's, unless the operation has a format of its own (drafts.create) */
+        bool output_format = !strcmp(flag, "format") && !has_param(op, "format");
+        bool takes_value = common_opt || output_format || !strcmp(flag, "actor") || !strcmp(flag, "body") ||
                            !strcmp(flag, "api-key");
         char pbuf[128];
         const char *fixed = NULL, *param = takes_value ? NULL : alias_of(a, flag, &fixed, pbuf, sizeof pbuf);
@@ -367,7 +436,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
             value = argv[++i];
         }
         if (common_opt) lh_cli_common_option(&common, common_opt, value);
-        else if (!strcmp(flag, "format")) {
+        else if (output_format) {
             if (!lh_cli_output_parse(value, &output)) status = lh_cli_usage_error(c->name, "--format is table, json, ndjson or csv");
         } else if (!strcmp(flag, "actor")) actor = value;
         else if (!strcmp(flag, "api-key")) api_key = value;
@@ -387,6 +456,7 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         }
         json_decref(body);
     }
+    if (rc == LH_OK && !status && a->from_file) rc = read_from_file(args, a->from_file, &err);
     if (rc == LH_OK && !status) rc = lh_op_check(op, args, &err);
     if (status || rc) {
         json_decref(args);
@@ -510,4 +580,14 @@ int cmd_view(int argc, char **argv)
 int cmd_workspace(int argc, char **argv)
 {
     return run_command(&commands[6], argc, argv);
+}
+
+int cmd_draft(int argc, char **argv)
+{
+    return run_command(&commands[7], argc, argv);
+}
+
+int cmd_embed(int argc, char **argv)
+{
+    return run_action(&commands[8], &commands[8].actions[0], argc - 1, argv + 1);
 }

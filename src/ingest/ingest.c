@@ -414,7 +414,7 @@ static const char *widen(const char *a, const char *b)
 /* Merges new fields into the dataset's schema; records what changed. */
 static json_t *merge_schema(json_t *old_fields, json_t *new_fields, json_t *changes)
 {
-    json_t *merged = json_deep_copy(old_fields ? old_fields : json_array());
+    json_t *merged = old_fields ? json_deep_copy(old_fields) : json_array();
     size_t i, k;
     json_t *nf, *of;
     json_array_foreach(new_fields, i, nf) {
@@ -562,9 +562,9 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         }
     }
 
-    json_t *manifest = NULL, *changes = json_array();
+    json_t *manifest = NULL, *prepared = NULL, *changes = json_array();
     if (rc == LH_OK && fresh > 0) {
-        if (!head) {
+        if (!head && !opt->prepare_only) {
             lh_create_options co = {.bucket = bucket->name};
             json_t *created;
             lh_code crc = lh_catalog_create(ing->catalog, opt->dataset, &co, who, &created, err);
@@ -603,7 +603,19 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
                      opt->mode == LH_COMMIT_REPLACE ? "replace" : "append");
         lh_commit c = {.mode = opt->mode, .objects = objects, .schema = schema, .lineage = lineage,
                        .content_hashes = hashes, .message = opt->message ? opt->message : message};
-        if (rc == LH_OK) rc = lh_catalog_commit(ing->catalog, opt->dataset, &c, who, &manifest, err);
+        if (rc == LH_OK && opt->prepare_only) {
+            json_int_t rows = 0;
+            size_t k;
+            json_t *o;
+            json_array_foreach(objects, k, o) rows += json_integer_value(json_object_get(o, "rows"));
+            prepared = json_pack("{s:I, s:s, s:s, s:O, s:O, s:O, s:O, s:s, s:I}", "base_version",
+                                 (json_int_t)(head ? json_integer_value(json_object_get(head, "version")) : 0),
+                                 "bucket", bucket->name, "mode", opt->mode == LH_COMMIT_REPLACE ? "replace" : "append",
+                                 "objects", objects, "schema", schema, "lineage", lineage, "content_hashes", hashes,
+                                 "message", c.message, "rows", rows);
+        } else if (rc == LH_OK) {
+            rc = lh_catalog_commit(ing->catalog, opt->dataset, &c, who, &manifest, err);
+        }
         json_decref(objects);
         json_decref(hashes);
         json_decref(schema);
@@ -613,7 +625,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
     if (rc == LH_OK) {
         json_t *list = json_array(), *rejects = json_array();
         int64_t version = manifest ? json_integer_value(json_object_get(manifest, "version"))
-                                   : json_integer_value(json_object_get(head, "version"));
+                                   : head ? json_integer_value(json_object_get(head, "version")) : 0;
         for (size_t i = 0; i < n; i++) {
             struct input *in = &ins[i];
             bool dup = in->duplicate_of || in->repeated;
@@ -628,9 +640,12 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         json_t *shown = manifest ? manifest : head;
         *report = json_pack("{s:s, s:I, s:b, s:o, s:O, s:O, s:o, s:I}", "dataset", opt->dataset, "version",
                             (json_int_t)version, "new_version", manifest != NULL, "sources", list, "schema",
-                            json_object_get(json_object_get(shown, "schema"), "fields"), "schema_changes", changes,
+                            prepared ? json_object_get(prepared, "schema")
+                                     : json_object_get(json_object_get(shown, "schema"), "fields"),
+                            "schema_changes", changes,
                             "rejects", rejects, "row_count",
                             json_integer_value(json_object_get(shown, "row_count")));
+        if (prepared) json_object_set(*report, "prepared", prepared);
     } else if (ing->errors) {
         lh_errors_record(ing->errors, "ingest", bucket->name, opt->dataset, err);
     }
@@ -638,6 +653,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
     free(ins);
     json_decref(changes);
     json_decref(manifest);
+    json_decref(prepared);
     json_decref(head);
     return rc;
 }

@@ -59,6 +59,11 @@ const probes = [
   ['POST', '/v1/ask', { question: 'one', indexes: ['secret_idx'] }, 403],
   ['POST', '/v1/ask', { question: 'one' }, 403],
   ['POST', '/v1/ingest?dataset=secret&filename=a.csv', 'id,v\n9,x\n', 403],
+  ['GET', '/v1/catalog/datasets/secret/diff?from=1', null, 403],
+  ['POST', '/v1/drafts', { dataset: 'secret', data: 'id,v\n9,x\n', format: 'csv' }, 403],
+  ['GET', '/v1/drafts', null, 'clean'],
+  ['GET', '/v1/drafts?include_closed=true', null, 'clean'],
+  ['POST', '/v1/embed', { texts: ['one'] }, 'clean'],
   ['GET', '/v1/profiles', null, 403],
   ['POST', '/v1/profiles/x/keys', {}, 403],
   ['POST', '/v1/sql', { sql: 'SELECT * FROM secret', format: 'parquet' }, 400],
@@ -126,6 +131,12 @@ test('each profile kind sees no byte of an unbound dataset, on any route', { tim
     const seen = await call(admin, ['POST', '/v1/sql', { sql: 'SELECT v FROM secret' }]);
     assert.equal(seen.status, 200);
     assert.ok(seen.text.includes(MARK));
+    // an admin's draft of the secret dataset: no one else may see, validate, publish or discard it
+    const made = await call(admin, ['POST', '/v1/drafts', { dataset: 'secret', data: `id,v\n3,${MARK} three\n`, format: 'csv' }]);
+    assert.equal(made.status, 201, made.text);
+    const draftId = JSON.parse(made.text).draft;
+    probes.push(['GET', `/v1/drafts/${draftId}`, null, 'denied'], ['POST', `/v1/drafts/${draftId}/publish`, null, 'denied'],
+      ['DELETE', `/v1/drafts/${draftId}`, null, 'denied']);
     const failures = [];
     for (const [kind, key] of [['no key', null], ['wrong key', victim.slice(0, -1) + (victim.endsWith('0') ? '1' : '0')], ...Object.entries(keys)]) {
       for (const probe of probes) {
@@ -133,12 +144,18 @@ test('each profile kind sees no byte of an unbound dataset, on any route', { tim
         const what = `${kind} ${probe[0]} ${probe[1]} ${probe[2] ? JSON.stringify(probe[2]) : ''}`;
         if (r.text.includes(MARK)) failures.push(`${what}: leaked ${r.text.slice(0, 200)}`);
         const want = key === null || kind === 'wrong key' ? 401 : probe[3];
-        if (want !== 'clean' && r.status !== want) failures.push(`${what}: status ${r.status}, want ${want}: ${r.text.slice(0, 200)}`);
+        if (want === 'denied' && r.status !== 403 && r.status !== 404) failures.push(`${what}: status ${r.status}, want 403 or 404`);
+        if (want !== 'clean' && want !== 'denied' && r.status !== want) failures.push(`${what}: status ${r.status}, want ${want}: ${r.text.slice(0, 200)}`);
         if (want === 'clean' && /^GET .*(datasets|indexes|recent|stale)/.test(`${probe[0]} ${probe[1]}`) && /secret/.test(r.text))
           failures.push(`${what}: lists the unbound: ${r.text.slice(0, 200)}`);
       }
     }
     assert.deepEqual(failures, []);
+    // the draft stayed open and unseen by SQL: the admin reads two committed rows
+    const still = await call(admin, ['GET', `/v1/drafts/${draftId}`]);
+    assert.equal(JSON.parse(still.text).status, 'open');
+    const committed = await call(admin, ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM secret' }]);
+    assert.deepEqual(JSON.parse(committed.text).rows, [[2]]);
     // what a profile may do, it does
     const ok = await call(keys.agent, ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM open' }]);
     assert.equal(ok.status, 200, ok.text);

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { run, startServer, tempDir } from './harness.mjs';
 
 const EXIT = { bad_request: 2, not_found: 3, conflict: 4, already_exists: 4, timeout: 5, forbidden: 6 };
-const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s|last_used_at|added_at|replica)$/;
+const VOLATILE = /^(ts|ts_ms|id|created_at|updated_at|deleted_at|request_id|elapsed_ms|mtime_ms|latency_ms|uptime_s|source|author|actor|at|time|loaded_at|built_at|build_ms|seconds|git_commit|rows_per_s|last_used_at|added_at|replica|draft|published_at|discarded_at)$/;
 
 function normalize(v, fold) {
   if (Array.isArray(v)) return v.map((x) => normalize(x, fold));
@@ -79,6 +79,22 @@ const rows = [
   { name: 'catalog.delete', cli: ['catalog', 'delete', 'p{}', '--reason', 'done', '--json'], http: ['DELETE', '/v1/catalog/datasets/p{}?reason=done'], twin: true },
   { name: 'catalog.purge', cli: ['catalog', 'purge', '--dry-run', '--json'], http: ['POST', '/v1/catalog/purge', { dry_run: true }] },
   { name: 'catalog.rebuild', cli: ['catalog', 'rebuild', '--json'], http: ['POST', '/v1/catalog/rebuild'] },
+  { name: 'catalog.diff', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '3', '--json'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=3'] },
+  { name: 'catalog.diff missing version', cli: ['catalog', 'diff', 'base', '--from', '99'], http: ['GET', '/v1/catalog/datasets/base/diff?from=99'], code: 'not_found' },
+  { name: 'catalog.diff bad limit', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '1001'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=1001'], code: 'bad_request' },
+  // embeddings
+  { name: 'ai.embed', cli: ['embed', 'hello, world', 'bye', '--json'], http: ['POST', '/v1/embed', { texts: ['hello, world', 'bye'] }] },
+  { name: 'ai.embed no provider', cli: ['embed', 'x', '--provider', 'nope'], http: ['POST', '/v1/embed', { texts: ['x'], provider: 'nope' }], code: 'bad_request' },
+  // drafts (ids made before the rows run: <val>, <pub_cli>, ...)
+  { name: 'drafts.create', cli: ['draft', 'create', 'dr{}', 'id,v\n1,a\n', '--format', 'csv', '--message', 'twin', '--json'], http: ['POST', '/v1/drafts', { dataset: 'dr{}', data: 'id,v\n1,a\n', format: 'csv', message: 'twin' }], twin: true },
+  { name: 'drafts.create bad format', cli: ['draft', 'create', 'dr_cli', 'x', '--format', 'xls'], http: ['POST', '/v1/drafts', { dataset: 'dr_http', data: 'x', format: 'xls' }], code: 'bad_request' },
+  { name: 'drafts.list', cli: ['draft', 'list', '--dataset', 'dv', '--json'], http: ['GET', '/v1/drafts?dataset=dv'] },
+  { name: 'drafts.validate', cli: ['draft', 'validate', '<val>', '--json'], http: ['GET', '/v1/drafts/<val>'] },
+  { name: 'drafts.validate missing', cli: ['draft', 'validate', 'd00000000000000000000000000000000'], http: ['GET', '/v1/drafts/d00000000000000000000000000000000'], code: 'not_found' },
+  { name: 'drafts.publish', cli: ['draft', 'publish', '<pub{}>', '--json'], http: ['POST', '/v1/drafts/<pub{}>/publish'], twin: true },
+  { name: 'drafts.publish again', cli: ['draft', 'publish', '<pub_cli>'], http: ['POST', '/v1/drafts/<pub_cli>/publish'], code: 'conflict' },
+  { name: 'drafts.discard', cli: ['draft', 'discard', '<dis{}>', '--reason', 'twin', '--json'], http: ['DELETE', '/v1/drafts/<dis{}>?reason=twin'], twin: true },
+  { name: 'drafts.discard missing', cli: ['draft', 'discard', 'nope'], http: ['DELETE', '/v1/drafts/nope'], code: 'not_found' },
   // SQL
   { name: 'sql', cli: ['sql', 'SELECT count(*) AS n FROM base', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM base' }] },
   { name: 'sql bad', cli: ['sql', 'SELEC 1'], http: ['POST', '/v1/sql', { sql: 'SELEC 1' }], code: 'bad_request' },
@@ -157,7 +173,7 @@ const rows = [
   { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
 ];
 
-const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace'];
+const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace', 'draft'];
 
 test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, async () => {
   // an admin profile and its key, before the server starts: every call then needs a key
@@ -177,9 +193,22 @@ test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, 
     const csv = path.join(dir, 'a.csv');
     fs.writeFileSync(csv, 'a\n1\n');
     for (const d of ['base', 'pt_cli', 'pt_http']) assert.equal(run(['ingest', docs, '--dataset', d, '--data', srv.dir]).status, 0);
-    const cliArgs = (args, who) => args.map((a) => (a === '@file' ? file : a === '@csv' ? csv : a.replaceAll('{}', who)));
+    // drafts the rows name by <key>: one to validate, twins to publish and to discard
+    const ids = {};
+    const draftOf = (dataset) => {
+      const r = run(['draft', 'create', dataset, 'id,v\n1,a\n2,b\n', '--format', 'csv', '--json', '--data', srv.dir], { env: { LAKEHOUSE_API_KEY: adminKey } });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout).draft;
+    };
+    ids.val = draftOf('dv');
+    for (const who of ['_cli', '_http']) {
+      ids[`pub${who}`] = draftOf(`dp${who}`);
+      ids[`dis${who}`] = draftOf(`dd${who}`);
+    }
+    const ided = (a) => a.replace(/<([a-z_]+)>/g, (m, k) => ids[k] ?? m);
+    const cliArgs = (args, who) => args.map((a) => (a === '@file' ? file : a === '@csv' ? csv : ided(a.replaceAll('{}', who))));
     const httpCall = async ([method, p, body], who) => {
-      const url = srv.url + p.replaceAll('{}', who);
+      const url = srv.url + ided(p.replaceAll('{}', who));
       const init = { method, headers: { Authorization: `Bearer ${adminKey}` } };
       if (typeof body === 'string') init.body = body;
       else if (body) {
@@ -232,5 +261,5 @@ test('every CLI command with an HTTP twin has a parity row', () => {
   for (const c of MULTI) {
     for (const m of help(c).matchAll(new RegExp(`^  ${c} ([a-z-]+)`, 'gm'))) assert.ok(covered.has(`${c} ${m[1]}`), `no parity row for ${c} ${m[1]}`);
   }
-  for (const c of ['sql', 'ingest', 'search', 'ask', 'version']) assert.ok(covered.has(c), `no parity row for ${c}`);
+  for (const c of ['sql', 'ingest', 'search', 'ask', 'version', 'embed']) assert.ok(covered.has(c), `no parity row for ${c}`);
 });
