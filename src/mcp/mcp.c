@@ -189,7 +189,7 @@ lh_mcp_outcome lh_mcp_handle(lh_app *app, const lh_mcp_limits *limits, const cha
         return reject(NULL, MCP_INVALID_REQUEST, why, reply);
     }
     json_error_t jerr;
-    json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!m) {
         snprintf(why, sizeof why, "parse error at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
         return reject(NULL, MCP_PARSE_ERROR, why, reply);

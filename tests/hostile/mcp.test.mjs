@@ -34,11 +34,11 @@ test('malformed JSON-RPC over HTTP: clear errors, no crash', { timeout: 60000 },
       ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":[1]}', 200, -32602],
       ['{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"query_sql","arguments":"SELECT 1"}}', 200, -32602],
       ['{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}', 200, -32602, /protocolVersion/],
-      ['{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"lakehouse://datasets/../../etc"}}', 200, -32002],
+      ['{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"lakehouse://datasets/../../etc"}}', 200, -32602, /dataset name/],
       ['{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"loud"}}', 200, -32602],
       ['{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"cursor":"not-a-cursor"}}', 200, -32602, /cursor/],
       ['[' .repeat(100000), 400, -32700],
-      ['{"jsonrpc":"2.0","id":1,"method":"ping\u0000"}', 200, -32601],
+      ['{"jsonrpc":"2.0","id":1,"method":"ping\\u0000"}', 400, -32700],
     ];
     for (const [body, status, code, message] of cases) {
       const r = await post(srv, body);
