@@ -300,3 +300,57 @@ test('a profile bound to a view reads its redacted rows only, over HTTP', { time
     await srv.stop();
   }
 });
+
+test('an agent bound to workers_safe cannot reach workers through any MCP tool', { timeout: 120000 }, async () => {
+  const dir = tempDir();
+  cli(['sample', '--rows', '30', '--ingest', '--data', dir]); // ships workers_safe and profile "agent"
+  cli(['index', 'create', 'people', '--dataset', 'workers', '--id-column', 'worker_id', '--text-columns', 'profile', '--provider', 'hash', '--data', dir]);
+  const raw = JSON.parse(cli(['sql', 'SELECT first_name, last_name, email, phone FROM workers', '--json', '--data', dir]));
+  const key = JSON.parse(cli(['profile', 'key-create', 'agent', '--json', '--data', dir])).key;
+  const srv = await startServer({ dataDir: dir });
+  let id = 0;
+  const rpc = async (method, params) => {
+    const r = await fetch(`${srv.url}/mcp`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }),
+    });
+    return r.text();
+  };
+  const leaks = (text, what) => {
+    for (const [first, last, email, phone] of raw.rows)
+      for (const value of [email, phone, `"${first}"`, `"${last}"`]) assert.ok(!text.includes(value), `${what} leaked ${value}`);
+  };
+  try {
+    const tool = (name, args) => rpc('tools/call', { name, arguments: args });
+    const sqls = [
+      'SELECT * FROM workers', "SELECT * FROM lh_version('workers', 1)", "SELECT * FROM dataset_version('workers', 2)",
+      'SELECT * FROM workers_safe w JOIN workers x USING (worker_id)', 'SELECT (SELECT max(email) FROM workers)',
+      "SELECT * FROM read_parquet('datasets/workers/**/*.parquet')", "SELECT * FROM read_csv('*.csv')",
+      'SELECT * FROM information_schema.columns', 'SELECT * FROM duckdb_tables()', 'SELECT * FROM workers_safe',
+    ];
+    for (const sql of sqls) leaks(await tool('query_sql', { sql }), sql);
+    const probes = [
+      ['list_datasets', {}], ['describe_dataset', { name: 'workers' }], ['dataset_versions', { name: 'workers' }],
+      ['diff_versions', { name: 'workers', from: 1 }], ['search', { index: 'people', query: 'forklift' }],
+      ['ask', { question: 'who drives forklifts?', index: 'people' }], ['journal_history', { entity_id: 'workers' }],
+      ['recent_errors', {}], ['list_indexes', {}], ['list_drafts', {}],
+      ['ingest_draft', { dataset: 'workers', data: 'worker_id\n1\n', format: 'csv' }],
+    ];
+    for (const [name, args] of probes) leaks(await tool(name, args), name);
+    const refused = JSON.parse(await tool('describe_dataset', { name: 'workers' })).result;
+    assert.equal(refused.isError, true);
+    assert.match(refused.content[0].text, /^forbidden: profile agent may not use dataset "workers"/);
+    assert.equal(JSON.parse(await tool('ingest_draft', { dataset: 'workers_safe', data: 'a\n1\n', format: 'csv' })).result.isError, true);
+    for (const uri of ['lakehouse://datasets/workers', 'lakehouse://datasets/workers@1', 'lakehouse://system/status'])
+      leaks(await rpc('resources/read', { uri }), uri);
+    const resources = await rpc('resources/list', {});
+    assert.ok(!resources.includes('lakehouse://datasets/workers"'), resources);
+    leaks(await rpc('completion/complete', { ref: { type: 'ref/prompt', name: 'explain_dataset' }, argument: { name: 'dataset', value: '' } }), 'complete');
+    // what it may see, it sees (redacted)
+    const safe = JSON.parse(await tool('query_sql', { sql: 'SELECT count(*) FROM workers_safe' }));
+    assert.deepEqual(safe.result.structuredContent.rows, [[30]]);
+  } finally {
+    await srv.stop();
+  }
+});
