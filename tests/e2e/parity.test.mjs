@@ -6,7 +6,9 @@
 // Reads are compared whole (after dropping what differs by nature: times, ids,
 // the caller's source); mutations run on twin objects (…_cli and …_http) and are
 // compared with the twin's name folded. Every CLI command that has an HTTP twin
-// has a row; MCP and the web UI join this table when they arrive.
+// has a row; a row with `mcp` also runs the operation's MCP tool (POST /mcp)
+// and compares its structuredContent (or its error) with HTTP's. The web UI
+// joins this table when it arrives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -31,17 +33,18 @@ function embedding(i) {
   return [Math.cos(i), Math.sin(i), Math.cos(2 * i), Math.sin(3 * i)];
 }
 
-// {name, cli, http: [method, path, body?], twin?: true (mutations: "{}" in args is _cli / _http), code?}
+// {name, cli, http: [method, path, body?], twin?: true (mutations: "{}" in args is _cli / _http), code?,
+//  mcp?: [tool, arguments] (the same operation as an MCP tool over POST /mcp: the same answer or error)}
 const rows = [
   // system and journals
   { name: 'version', cli: ['version', '--json'], http: ['GET', '/v1/version'] },
   { name: 'journal.stats', cli: ['journal', 'stats', '--json'], http: ['GET', '/v1/journal/stats'], loose: true },
-  { name: 'journal.history', cli: ['journal', 'history', 'base', '--json'], http: ['GET', '/v1/journal/history/base'] },
+  { name: 'journal.history', cli: ['journal', 'history', 'base', '--json'], http: ['GET', '/v1/journal/history/base'] , mcp: ['journal_history', { entity_id: 'base' }] },
   { name: 'journal.recent limit', cli: ['journal', 'recent', '--limit', '2', '--json'], http: ['GET', '/v1/journal/recent?limit=2'], shape: true },
   { name: 'journal.recent bad limit', cli: ['journal', 'recent', '--limit', '0'], http: ['GET', '/v1/journal/recent?limit=0'], code: 'bad_request' },
   { name: 'journal.flush', cli: ['journal', 'flush', '--json'], http: ['POST', '/v1/journal/flush'] },
-  { name: 'errors.list', cli: ['journal', 'errors', '--since', '0', '--json'], http: ['GET', '/v1/errors?since=0'], shape: true },
-  { name: 'errors.list bad since', cli: ['journal', 'errors', '--since', 'yesterday'], http: ['GET', '/v1/errors?since=yesterday'], code: 'bad_request' },
+  { name: 'errors.list', cli: ['journal', 'errors', '--since', '0', '--json'], http: ['GET', '/v1/errors?since=0'], shape: true , mcp: ['recent_errors', { since: '0' }] },
+  { name: 'errors.list bad since', cli: ['journal', 'errors', '--since', 'yesterday'], http: ['GET', '/v1/errors?since=yesterday'], code: 'bad_request' , mcp: ['recent_errors', { since: 'yesterday' }] },
   { name: 'errors.flush', cli: ['journal', 'flush-errors', '--json'], http: ['POST', '/v1/errors/flush'] },
   // storage
   { name: 'storage.buckets', cli: ['storage', 'buckets', '--json'], http: ['GET', '/v1/storage/buckets'] },
@@ -55,15 +58,15 @@ const rows = [
   { name: 'storage.delete', cli: ['storage', 'rm', 'local', 'raw/{}.txt', '--json'], http: ['DELETE', '/v1/storage/buckets/local/object?key=raw/{}.txt'], twin: true },
   { name: 'storage.delete managed', cli: ['storage', 'rm', 'local', '_catalog/names/base'], http: ['DELETE', '/v1/storage/buckets/local/object?key=_catalog/names/base'], code: 'forbidden' },
   // catalog reads
-  { name: 'catalog.list', cli: ['catalog', 'list', '--json'], http: ['GET', '/v1/catalog/datasets'] },
-  { name: 'catalog.list page', cli: ['catalog', 'list', '--limit', '1', '--json'], http: ['GET', '/v1/catalog/datasets?limit=1'] },
-  { name: 'catalog.list bad cursor', cli: ['catalog', 'list', '--cursor', 'zzz'], http: ['GET', '/v1/catalog/datasets?cursor=zzz'], code: 'bad_request' },
+  { name: 'catalog.list', cli: ['catalog', 'list', '--json'], http: ['GET', '/v1/catalog/datasets'] , mcp: ['list_datasets', {}] },
+  { name: 'catalog.list page', cli: ['catalog', 'list', '--limit', '1', '--json'], http: ['GET', '/v1/catalog/datasets?limit=1'] , mcp: ['list_datasets', { limit: 1 }] },
+  { name: 'catalog.list bad cursor', cli: ['catalog', 'list', '--cursor', 'zzz'], http: ['GET', '/v1/catalog/datasets?cursor=zzz'], code: 'bad_request' , mcp: ['list_datasets', { cursor: 'zzz' }] },
   { name: 'catalog.list unknown', cli: ['catalog', 'list', '--bogus', '1'], http: ['GET', '/v1/catalog/datasets?bogus=1'], code: 'bad_request', cliMessage: /unknown option --bogus/ },
   { name: 'catalog.show', cli: ['catalog', 'show', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base'] },
   { name: 'catalog.show version', cli: ['catalog', 'show', 'base', '--version', '1', '--json'], http: ['GET', '/v1/catalog/datasets/base/versions/1'] },
   { name: 'catalog.show missing', cli: ['catalog', 'show', 'nope'], http: ['GET', '/v1/catalog/datasets/nope'], code: 'not_found' },
   { name: 'catalog.show bad version', cli: ['catalog', 'show', 'base', '--version', '0'], http: ['GET', '/v1/catalog/datasets/base/versions/0'], code: 'bad_request' },
-  { name: 'catalog.versions', cli: ['catalog', 'versions', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/versions'] },
+  { name: 'catalog.versions', cli: ['catalog', 'versions', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/versions'] , mcp: ['dataset_versions', { name: 'base' }] },
   { name: 'catalog.tombstones', cli: ['catalog', 'tombstones', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/tombstones'] },
   // catalog changes
   { name: 'catalog.create', cli: ['catalog', 'create', 'p{}', '--description', 'twin', '--json'], http: ['POST', '/v1/catalog/datasets', { name: 'p{}', description: 'twin' }], twin: true },
@@ -79,27 +82,27 @@ const rows = [
   { name: 'catalog.delete', cli: ['catalog', 'delete', 'p{}', '--reason', 'done', '--json'], http: ['DELETE', '/v1/catalog/datasets/p{}?reason=done'], twin: true },
   { name: 'catalog.purge', cli: ['catalog', 'purge', '--dry-run', '--json'], http: ['POST', '/v1/catalog/purge', { dry_run: true }] },
   { name: 'catalog.rebuild', cli: ['catalog', 'rebuild', '--json'], http: ['POST', '/v1/catalog/rebuild'] },
-  { name: 'catalog.diff', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '3', '--json'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=3'] },
-  { name: 'catalog.diff missing version', cli: ['catalog', 'diff', 'base', '--from', '99'], http: ['GET', '/v1/catalog/datasets/base/diff?from=99'], code: 'not_found' },
+  { name: 'catalog.diff', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '3', '--json'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=3'] , mcp: ['diff_versions', { name: 'base', from: 1, limit: 3 }] },
+  { name: 'catalog.diff missing version', cli: ['catalog', 'diff', 'base', '--from', '99'], http: ['GET', '/v1/catalog/datasets/base/diff?from=99'], code: 'not_found' , mcp: ['diff_versions', { name: 'base', from: 99 }] },
   { name: 'catalog.diff bad limit', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '1001'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=1001'], code: 'bad_request' },
   // embeddings
-  { name: 'ai.embed', cli: ['embed', 'hello, world', 'bye', '--json'], http: ['POST', '/v1/embed', { texts: ['hello, world', 'bye'] }] },
+  { name: 'ai.embed', cli: ['embed', 'hello, world', 'bye', '--json'], http: ['POST', '/v1/embed', { texts: ['hello, world', 'bye'] }] , mcp: ['embed_text', { texts: ['hello, world', 'bye'] }] },
   { name: 'ai.embed no provider', cli: ['embed', 'x', '--provider', 'nope'], http: ['POST', '/v1/embed', { texts: ['x'], provider: 'nope' }], code: 'bad_request' },
   // drafts (ids made before the rows run: <val>, <pub_cli>, ...)
   { name: 'drafts.create', cli: ['draft', 'create', 'dr{}', 'id,v\n1,a\n', '--format', 'csv', '--message', 'twin', '--json'], http: ['POST', '/v1/drafts', { dataset: 'dr{}', data: 'id,v\n1,a\n', format: 'csv', message: 'twin' }], twin: true },
   { name: 'drafts.create bad format', cli: ['draft', 'create', 'dr_cli', 'x', '--format', 'xls'], http: ['POST', '/v1/drafts', { dataset: 'dr_http', data: 'x', format: 'xls' }], code: 'bad_request' },
-  { name: 'drafts.list', cli: ['draft', 'list', '--dataset', 'dv', '--json'], http: ['GET', '/v1/drafts?dataset=dv'] },
-  { name: 'drafts.validate', cli: ['draft', 'validate', '<val>', '--json'], http: ['GET', '/v1/drafts/<val>'] },
-  { name: 'drafts.validate missing', cli: ['draft', 'validate', 'd00000000000000000000000000000000'], http: ['GET', '/v1/drafts/d00000000000000000000000000000000'], code: 'not_found' },
+  { name: 'drafts.list', cli: ['draft', 'list', '--dataset', 'dv', '--json'], http: ['GET', '/v1/drafts?dataset=dv'] , mcp: ['list_drafts', { dataset: 'dv' }] },
+  { name: 'drafts.validate', cli: ['draft', 'validate', '<val>', '--json'], http: ['GET', '/v1/drafts/<val>'] , mcp: ['validate_draft', { id: '<val>' }] },
+  { name: 'drafts.validate missing', cli: ['draft', 'validate', 'd00000000000000000000000000000000'], http: ['GET', '/v1/drafts/d00000000000000000000000000000000'], code: 'not_found' , mcp: ['validate_draft', { id: 'd00000000000000000000000000000000' }] },
   { name: 'drafts.publish', cli: ['draft', 'publish', '<pub{}>', '--json'], http: ['POST', '/v1/drafts/<pub{}>/publish'], twin: true },
   { name: 'drafts.publish again', cli: ['draft', 'publish', '<pub_cli>'], http: ['POST', '/v1/drafts/<pub_cli>/publish'], code: 'conflict' },
   { name: 'drafts.discard', cli: ['draft', 'discard', '<dis{}>', '--reason', 'twin', '--json'], http: ['DELETE', '/v1/drafts/<dis{}>?reason=twin'], twin: true },
   { name: 'drafts.discard missing', cli: ['draft', 'discard', 'nope'], http: ['DELETE', '/v1/drafts/nope'], code: 'not_found' },
   // SQL
-  { name: 'sql', cli: ['sql', 'SELECT count(*) AS n FROM base', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM base' }] },
-  { name: 'sql bad', cli: ['sql', 'SELEC 1'], http: ['POST', '/v1/sql', { sql: 'SELEC 1' }], code: 'bad_request' },
+  { name: 'sql', cli: ['sql', 'SELECT count(*) AS n FROM base', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM base' }] , mcp: ['query_sql', { sql: 'SELECT count(*) AS n FROM base' }] },
+  { name: 'sql bad', cli: ['sql', 'SELEC 1'], http: ['POST', '/v1/sql', { sql: 'SELEC 1' }], code: 'bad_request' , mcp: ['query_sql', { sql: 'SELEC 1' }] },
   { name: 'sql bad format', cli: ['sql', 'SELECT 1', '--format', 'xml'], http: ['POST', '/v1/sql', { sql: 'SELECT 1', format: 'xml' }], code: 'bad_request' },
-  { name: 'sql write', cli: ['sql', 'CREATE TABLE t (a INT)'], http: ['POST', '/v1/sql', { sql: 'CREATE TABLE t (a INT)' }], code: 'forbidden' },
+  { name: 'sql write', cli: ['sql', 'CREATE TABLE t (a INT)'], http: ['POST', '/v1/sql', { sql: 'CREATE TABLE t (a INT)' }], code: 'forbidden' , mcp: ['query_sql', { sql: 'CREATE TABLE t (a INT)' }] },
   // ingest
   { name: 'ingest bad mode', cli: ['ingest', '@csv', '--dataset', 'q', '--mode', 'upsert'], http: ['POST', '/v1/ingest?dataset=q&mode=upsert&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
   { name: 'ingest bad format', cli: ['ingest', '@csv', '--dataset', 'q', '--format', 'xls'], http: ['POST', '/v1/ingest?dataset=q&format=xls&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
@@ -108,7 +111,7 @@ const rows = [
   { name: 'index.create text', cli: ['index', 'create', 't{}', '--dataset', 'base', '--id', 'doc', '--text', 'title', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 't{}', dataset: 'base', id_column: 'doc', text_columns: ['title'], metric: 'l2' }], twin: true },
   { name: 'index.create bad metric', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l3'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l3' }], code: 'bad_request' },
   { name: 'index.create no source', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc' }], code: 'bad_request' },
-  { name: 'index.list', cli: ['index', 'list', '--json'], http: ['GET', '/v1/vectors/indexes'] },
+  { name: 'index.list', cli: ['index', 'list', '--json'], http: ['GET', '/v1/vectors/indexes'] , mcp: ['list_indexes', {}] },
   { name: 'index.show', cli: ['index', 'show', 'v_cli', '--json'], http: ['GET', '/v1/vectors/indexes/v_cli'], loose: true },
   { name: 'index.show missing', cli: ['index', 'show', 'nope'], http: ['GET', '/v1/vectors/indexes/nope'], code: 'not_found' },
   { name: 'index.search', cli: ['index', 'search', 'v_cli', '--k', '3', '--json', '--', ...embedding(4).map(String)], http: ['POST', '/v1/vectors/indexes/v_cli/search', { vector: embedding(4), k: 3 }], json: true },
@@ -124,10 +127,10 @@ const rows = [
   { name: 'index.refresh', cli: ['index', 'refresh', 'base', '--json'], http: ['POST', '/v1/vectors/refresh/base'] },
   { name: 'index.stale', cli: ['index', 'stale', '--json'], http: ['GET', '/v1/vectors/stale'] },
   // search and ask
-  { name: 'search', cli: ['search', 't_cli', 'doc', '7', '--k', '3', '--json'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] },
-  { name: 'search bad mode', cli: ['search', 't_cli', 'doc', '--mode', 'fuzzy'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }], code: 'bad_request' },
-  { name: 'search missing', cli: ['search', 'nope', 'doc'], http: ['POST', '/v1/search', { index: 'nope', query: 'doc' }], code: 'not_found' },
-  { name: 'ask', cli: ['ask', 'which', 'doc', 'is', '7?', '--index', 't_cli', '--k', '2', '--json'], http: ['POST', '/v1/ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] },
+  { name: 'search', cli: ['search', 't_cli', 'doc', '7', '--k', '3', '--json'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] , mcp: ['search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] },
+  { name: 'search bad mode', cli: ['search', 't_cli', 'doc', '--mode', 'fuzzy'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }], code: 'bad_request' , mcp: ['search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }] },
+  { name: 'search missing', cli: ['search', 'nope', 'doc'], http: ['POST', '/v1/search', { index: 'nope', query: 'doc' }], code: 'not_found' , mcp: ['search', { index: 'nope', query: 'doc' }] },
+  { name: 'ask', cli: ['ask', 'which', 'doc', 'is', '7?', '--index', 't_cli', '--k', '2', '--json'], http: ['POST', '/v1/ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] , mcp: ['ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] },
   { name: 'ask big k', cli: ['ask', 'x', '--index', 't_cli', '--k', '51'], http: ['POST', '/v1/ask', { question: 'x', indexes: ['t_cli'], k: 51 }], code: 'bad_request' },
   // profiles and keys (both edges act as the admin profile "parity", by its key)
   { name: 'profiles.create', cli: ['profile', 'create', 'p{}', '--kind', 'agent', '--scopes', 'read', '--datasets', 'base', '--json'], http: ['POST', '/v1/profiles', { id: 'p{}', kind: 'agent', scopes: ['read'], datasets: ['base'] }], twin: true },
@@ -166,8 +169,8 @@ const rows = [
   { name: 'views.get', cli: ['view', 'show', 'sv_cli', '--json'], http: ['GET', '/v1/views/sv_cli'] },
   { name: 'views.get missing', cli: ['view', 'show', 'nope'], http: ['GET', '/v1/views/nope'], code: 'not_found' },
   { name: 'views.update', cli: ['view', 'update', 'sv{}', '--filter', 'doc < 3', '--json'], http: ['PATCH', '/v1/views/sv{}', { row_filter: 'doc < 3' }], twin: true },
-  { name: 'views.list', cli: ['view', 'list', '--json'], http: ['GET', '/v1/views'] },
-  { name: 'sql over a view', cli: ['sql', 'SELECT doc, title FROM sv_cli ORDER BY doc', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT doc, title FROM sv_cli ORDER BY doc' }] },
+  { name: 'views.list', cli: ['view', 'list', '--json'], http: ['GET', '/v1/views'] , mcp: ['list_views', {}] },
+  { name: 'sql over a view', cli: ['sql', 'SELECT doc, title FROM sv_cli ORDER BY doc', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT doc, title FROM sv_cli ORDER BY doc' }] , mcp: ['query_sql', { sql: 'SELECT doc, title FROM sv_cli ORDER BY doc' }] },
   { name: 'views.suggest', cli: ['view', 'suggest', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/suggested-view'] },
   { name: 'views.delete', cli: ['view', 'delete', 'sv{}', '--json'], http: ['DELETE', '/v1/views/sv{}'], twin: true },
   { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
@@ -175,7 +178,7 @@ const rows = [
 
 const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace', 'draft'];
 
-test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, async () => {
+test('the same operations through the CLI, HTTP and MCP agree', { timeout: 240000 }, async () => {
   // an admin profile and its key, before the server starts: every call then needs a key
   const dataDir = tempDir();
   assert.equal(run(['profile', 'create', 'parity', '--kind', 'person', '--scopes', 'admin', '--data', dataDir]).status, 0);
@@ -220,6 +223,15 @@ test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, 
       const text = await r.text();
       return { status: r.status, text, body: (() => { try { return JSON.parse(text); } catch { return null; } })() };
     };
+    const mcpCall = async ([tool, a]) => {
+      const fill = (v) => (typeof v === 'string' ? ided(v) : Array.isArray(v) ? v.map(fill) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)])) : v);
+      const r = await fetch(`${srv.url}/mcp`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: fill(a) } }),
+      });
+      return (await r.json()).result;
+    };
     const failures = [];
     for (const row of rows) {
       const args = cliArgs(row.cli, '_cli'), at = MULTI.includes(args[0]) ? 2 : 1;
@@ -243,6 +255,18 @@ test('the same operations through the CLI and HTTP agree', { timeout: 240000 }, 
             const a = normalize(JSON.parse(cli.stdout), row.twin), b = normalize(http.body, row.twin);
             if (row.shape || row.loose) assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
             else assert.deepEqual(a, b);
+          }
+        }
+        if (row.mcp) {
+          const m = await mcpCall(row.mcp);
+          if (row.code) {
+            assert.equal(m.isError, true, `MCP: ${JSON.stringify(m)}`);
+            assert.equal(m.content[0].text, `${row.code}: ${http.body.error.message}`, 'MCP error');
+          } else {
+            assert.equal(m.isError, false, `MCP: ${m.content[0].text}`);
+            const a = normalize(m.structuredContent), b = normalize(http.body);
+            if (row.shape || row.loose) assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort(), 'MCP');
+            else assert.deepEqual(a, b, 'MCP');
           }
         }
       } catch (e) {
