@@ -180,7 +180,7 @@ $(OUT)/tests/%: tests/unit/%.c $(LIB)
 
 # Fuzz targets: clang + libFuzzer + ASan/UBSan, compiled with the sources they fuzz.
 comma := ,
-FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined $(MODEL_DEFS) \
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -MMD -MP -fsanitize=fuzzer,address,undefined $(MODEL_DEFS) \
                -Iinclude -Ibuild/fuzz/gen -isystem $(DUCKDB_DIR)/include $(PKG_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/obj/%.o: %.c
