@@ -81,7 +81,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-hostile crash-test test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http model
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp model
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB) $(MODEL_FILE)
@@ -242,6 +242,11 @@ build/bench/http_anchor: bench/http_anchor.c
 bench-http: all build/bench/http_anchor
 	$(Q)command -v wrk >/dev/null || { echo "bench-http needs wrk (scripts/bootstrap installs it)"; exit 1; }
 	$(Q)LH_BIN=$(abspath $(BIN)) ANCHOR_BIN=$(abspath build/bench/http_anchor) node bench/bench_http.mjs
+
+# MCP: what POST /mcp's query_sql adds to POST /v1/sql, with wrk (see bench/bench_mcp.mjs).
+bench-mcp: all
+	$(Q)command -v wrk >/dev/null || { echo "bench-mcp needs wrk (scripts/bootstrap installs it)"; exit 1; }
+	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_mcp.mjs
 
 bench-sql: bootstrap all build/bench/bench_sql
 	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench

@@ -41,6 +41,9 @@ typedef struct lh_journal_event {
     json_t *new_value;       /* borrowed; NULL for none */
     const char *actor;       /* who: a user, an agent, "system" */
     const char *source;      /* through what: "http", "cli", "mcp", "system" */
+    /* written ahead without waiting for the disk: a crash may lose it until the
+     * next durable event or flush. For the audit of calls, never for mutations. */
+    bool relaxed;
 } lh_journal_event;
 
 lh_code lh_journal_open(lh_store *store, const lh_journal_options *opt, lh_journal **out,

@@ -124,7 +124,7 @@ void lh_journal_record(lh_journal *j, const lh_journal_event *ev)
                LH_KV_STR("action", ev->action));
         return;
     }
-    seglog_append(j->l.log, rec);
+    seglog_append(j->l.log, rec, !ev->relaxed);
     json_decref(rec);
 }
 
@@ -238,7 +238,7 @@ void lh_errors_record(lh_errors *e, const char *operation, const char *bucket, c
     if (!rec) return;
     lh_log(LH_LOG_WARN, "error.recorded", LH_KV_STR("operation", operation),
            LH_KV_STR("bucket", bucket ? bucket : "-"), LH_KV_STR("error", err->message));
-    seglog_append(e->l.log, rec);
+    seglog_append(e->l.log, rec, true);
     json_decref(rec);
 }
 

@@ -252,7 +252,7 @@ static void *flusher_main(void *arg)
 
 /* ---- append ---- */
 
-void seglog_append(seglog *log, json_t *record)
+void seglog_append(seglog *log, json_t *record, bool sync)
 {
     char *line = json_dumps(record, JSON_COMPACT);
     size_t n = strlen(line);
@@ -269,7 +269,7 @@ void seglog_append(seglog *log, json_t *record)
             if (w <= 0) break;
             off += (size_t)w;
         }
-        durable = off == n && fdatasync(log->wal_fd) == 0;
+        durable = off == n && (!sync || fdatasync(log->wal_fd) == 0);
     }
     if (!durable)
         lh_log(LH_LOG_WARN, "seglog.wal_write_failed", LH_KV_STR("log", log->name),

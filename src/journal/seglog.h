@@ -41,8 +41,10 @@ lh_code seglog_open(lh_store *store, const seglog_options *opt, seglog **out, lh
 void seglog_close(seglog *log);
 
 /* Appends one record (a JSON object; the log takes a reference). Never fails:
- * if the WAL cannot be written the record stays in memory and a warning is logged. */
-void seglog_append(seglog *log, json_t *record);
+ * if the WAL cannot be written the record stays in memory and a warning is logged.
+ * sync: the WAL reaches the disk before it returns; else a crash may lose the
+ * record until the next synced one or flush (the audit of reads). */
+void seglog_append(seglog *log, json_t *record, bool sync);
 
 lh_code seglog_flush(seglog *log, lh_err *err);
 

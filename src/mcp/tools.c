@@ -325,7 +325,7 @@ static void journal_call(mcp_req *r, const tool *t, lh_code rc, int64_t started_
     json_t *what = json_pack("{s:s, s:s, s:I, s:b}", "tool", t->name, "outcome", rc ? lh_code_name(rc) : "ok", "ms",
                              (json_int_t)(lh_time_now_ms() - started_ms), "truncated", truncated);
     lh_journal_event ev = {.entity_type = "mcp", .entity_id = t->name, .action = rc ? "call_failed" : "call",
-                           .new_value = what, .actor = r->call->who.actor, .source = "mcp"};
+                           .new_value = what, .actor = r->call->who.actor, .source = "mcp", .relaxed = true};
     lh_journal_record(j, &ev);
     json_decref(what);
 }
