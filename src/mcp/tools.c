@@ -384,7 +384,15 @@ json_t *mcp_tools_call(mcp_req *r)
                      lh_op_int(args, "max_rows", 0), r->limits->max_rows);
             json_object_set_new(out, "truncation", json_string(note));
         }
-        if (!cap_result(out, r->limits->max_chars)) {
+        char *text = lh_json_dumps(out, JSON_COMPACT);
+        bool fits = strlen(text) <= (size_t)r->limits->max_chars;
+        if (!fits && cap_result(out, r->limits->max_chars)) {
+            free(text);
+            text = lh_json_dumps(out, JSON_COMPACT);
+            fits = true;
+        }
+        if (!fits) {
+            free(text);
             char msg[200];
             snprintf(msg, sizeof msg, "the result is over %lld characters even when cut (mcp.max_chars): ask for less "
                      "(fewer columns, a LIMIT, a smaller k)", r->limits->max_chars);
@@ -393,7 +401,6 @@ json_t *mcp_tools_call(mcp_req *r)
             result = error_result(rc, &err);
         } else {
             truncated = json_is_true(json_object_get(out, "truncated"));
-            char *text = lh_json_dumps(out, JSON_COMPACT);
             result = text_result(text, false);
             free(text);
             json_object_set_new(result, "structuredContent", out);

@@ -1,5 +1,5 @@
 // readme.test.mjs — every command in README.md (and in the ```sh examples of
-// docs/cli.md, docs/http.md and docs/search.md) runs, against a real server.
+// docs/cli.md, docs/http.md, docs/search.md and docs/mcp.md) runs, against a real server.
 //
 // The rule: every line of every ```sh block in the README is run with bash,
 // in order, from the checkout's root, and must exit 0 with some output. Lines
@@ -32,7 +32,7 @@ import { BIN, cleanEnv, tempDir, startServer } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const README = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-const DOCS = ['docs/cli.md', 'docs/http.md', 'docs/search.md'];
+const DOCS = ['docs/cli.md', 'docs/http.md', 'docs/search.md', 'docs/mcp.md'];
 const NOT_RUN = new Map([
   ['make run', 'done here by its steps'],
   ['make test', 'the suite this test is part of'],
