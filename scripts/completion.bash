@@ -7,18 +7,21 @@
 #
 # Completes the commands, each command's actions, the values of enumerated
 # options, files and folders where a path is expected, and setting names
-# after --set. Option names are read from `lakehouse COMMAND --help` of the
-# binary being completed (once per shell), so they follow the binary; the
-# commands and actions are listed here.
+# after --set. Commands, actions and option names are read from the --help of
+# the binary being completed, so they follow the binary.
 
-_lakehouse_commands="serve ingest sql catalog index search ask storage journal profile view workspace sample config version help"
+# The commands, from `lakehouse --help` ("  catalog    datasets and ...").
+_lakehouse_commands() {
+    "$1" --help 2>/dev/null | sed -nE 's/^  ([a-z]+) .*/\1/p' | tr '\n' ' '
+    echo help
+}
 
 # The actions of the commands that take one.
 # The actions of COMMAND: the commands generated from the operation table list
 # them in their help ("  catalog show NAME"); config has two of its own.
 _lakehouse_actions() {
     case $2 in
-        catalog | index | storage | journal | profile | view | workspace)
+        catalog | index | storage | journal | profile | view | workspace | draft)
             "$1" "$2" --help 2>/dev/null | sed -nE "s/^  $2 ([a-z-]+).*/\1/p" | tr '\n' ' ' ;;
         config) echo "show keys" ;;
     esac
@@ -65,7 +68,7 @@ _lakehouse() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--help --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "$_lakehouse_commands" -- "$cur"))
+            COMPREPLY=($(compgen -W "$(_lakehouse_commands "$bin")" -- "$cur"))
         fi
         return 0
     fi
@@ -131,7 +134,7 @@ _lakehouse() {
             --message | --actor | --reason | --description | --column | --index | --k | --ef | \
             --m | --ef-construction | --ef-search | --seed | --weight | --filter | --rows | \
             --max-rows | --timeout-ms | --limit | --since | --version | --dataset-version | \
-            --chunk-chars | --chunk-overlap)
+            --chunk-chars | --chunk-overlap | --profile | --api-key)
             return 0 # a value only the user knows
             ;;
     esac
@@ -155,7 +158,7 @@ _lakehouse() {
     local actions
     actions=$(_lakehouse_actions "$bin" "$cmd")
     if [ "$cmd" = help ] && [ "$prev" = help ]; then
-        COMPREPLY=($(compgen -W "$_lakehouse_commands" -- "$cur"))
+        COMPREPLY=($(compgen -W "$(_lakehouse_commands "$bin")" -- "$cur"))
     elif [ -n "$actions" ] && [ "$prev" = "$cmd" ]; then
         COMPREPLY=($(compgen -W "$actions" -- "$cur"))
     elif [ "$cmd" = ingest ] || [ "$cmd" = storage ]; then

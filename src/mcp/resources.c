@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define DATASETS "lakehouse://datasets/"
-#define PAGE 100
+#define PAGE 50 /* items per page of every list */
 #define SAMPLE_ROWS 5
 
 const char *mcp_instructions(void)

@@ -182,7 +182,7 @@ json_t *mcp_tools_list(mcp_req *r)
                               "openWorldHint", 0);
         json_array_append_new(all, j);
     }
-    json_t *page = mcp_page(r, all, "tools", 100);
+    json_t *page = mcp_page(r, all, "tools", 50);
     json_decref(all);
     return page;
 }
@@ -228,38 +228,31 @@ static size_t dumped_size(const json_t *j)
     return json_dumpb(j, NULL, 0, JSON_COMPACT);
 }
 
-/* Cuts long strings to keep, everywhere in v. */
+/* x cut to keep bytes (at a character boundary) and an ellipsis, or NULL when it is short enough. */
+static json_t *cut_string(const json_t *x, size_t keep)
+{
+    if (!json_is_string(x) || json_string_length(x) <= keep) return NULL;
+    const char *s = json_string_value(x);
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80) keep--;
+    char *cut = lh_xasprintf("%.*s…", (int)keep, s);
+    json_t *j = json_string(cut);
+    free(cut);
+    return j;
+}
+
+/* Cuts long strings to keep bytes, everywhere in v. */
 static void cut_strings(json_t *v, size_t keep)
 {
     const char *key;
-    json_t *x;
+    json_t *x, *cut;
     size_t i;
-    if (json_is_object(v)) {
-        json_object_foreach(v, key, x) {
-            if (json_is_string(x) && json_string_length(x) > keep) {
-                const char *s = json_string_value(x);
-                size_t n = keep;
-                while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* at a character boundary */
-                char *cut = lh_xasprintf("%.*s…", (int)n, s);
-                json_object_set_new(v, key, json_string(cut));
-                free(cut);
-            } else {
-                cut_strings(x, keep);
-            }
-        }
-    } else if (json_is_array(v)) {
-        json_array_foreach(v, i, x) {
-            if (json_is_string(x) && json_string_length(x) > keep) {
-                const char *s = json_string_value(x);
-                size_t n = keep;
-                while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-                char *cut = lh_xasprintf("%.*s…", (int)n, s);
-                json_array_set_new(v, i, json_string(cut));
-                free(cut);
-            } else {
-                cut_strings(x, keep);
-            }
-        }
+    json_object_foreach(v, key, x) {
+        if ((cut = cut_string(x, keep))) json_object_set_new(v, key, cut);
+        else cut_strings(x, keep);
+    }
+    json_array_foreach(v, i, x) {
+        if ((cut = cut_string(x, keep))) json_array_set_new(v, i, cut);
+        else cut_strings(x, keep);
     }
 }
 

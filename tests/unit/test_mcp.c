@@ -218,6 +218,38 @@ static void test_profile_confined(void **state)
     assert_int_equal(lh_app_act_as(f->app, "nobody", &agent.who, &err), LH_ENOTFOUND);
 }
 
+/* resources/list pages by nextCursor: 3 fixed resources and 60 datasets */
+static void test_resources_page(void **state)
+{
+    struct fixture *f = *state;
+    lh_op_ctx call = {.who = tester};
+    lh_err err;
+    for (int i = 0; i < 60; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "d%02d", i);
+        json_t *args = json_pack("{s:s}", "name", name), *out = NULL;
+        assert_int_equal(lh_app_call(f->app, "catalog.create", args, &call, &out, &err), LH_OK);
+        json_decref(args);
+        json_decref(out);
+    }
+    size_t total = 0, pages = 0;
+    char *cursor = NULL;
+    do {
+        char *msg = cursor ? lh_xasprintf("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\",\"params\":{\"cursor\":\"%s\"}}", cursor)
+                           : lh_xstrdup("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\"}");
+        json_t *r = send(f, msg, LH_MCP_REPLY), *result = json_object_get(r, "result");
+        free(msg);
+        free(cursor);
+        total += json_array_size(json_object_get(result, "resources"));
+        const char *next = json_string_value(json_object_get(result, "nextCursor"));
+        cursor = next ? lh_xstrdup(next) : NULL;
+        pages++;
+        json_decref(r);
+    } while (cursor);
+    assert_int_equal(total, 63);
+    assert_int_equal(pages, 2);
+}
+
 static void test_origin_and_host(void **state)
 {
     (void)state;
@@ -251,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_framing, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_results_capped_and_journaled, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_profile_confined, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_resources_page, app_setup, app_teardown),
         cmocka_unit_test(test_origin_and_host),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
