@@ -1,9 +1,12 @@
 /*
  * lh_text.h — the tokenizer of full-text search (BM25 documents and queries alike).
  *
- * Tokens are maximal runs of letters and digits (ASCII and any valid non-ASCII
- * UTF-8 sequence counts as a letter; a byte of invalid UTF-8 separates),
- * ASCII lower-cased, cut to their first 64 bytes (at a character boundary),
+ * Tokens are maximal runs of Unicode letters, combining marks and digits
+ * (punctuation of any script, dashes, curly quotes, symbols, emoji, spaces and
+ * bytes of invalid UTF-8 separate: "Smith–Waterman" is "smith", "waterman"),
+ * case-folded and NFKC-normalised (a run beyond ASCII as
+ * NFKC(casefold(NFKC(run))), which may split it again: "½" is "1", "2"),
+ * cut to their first 64 bytes (at a character boundary),
  * with a small English stop-word list removed (a an and are as at be by for
  * from in is it of on or that the this to was were with; also when the stem
  * makes one) and a light plural stem on words longer than 3 bytes ending in

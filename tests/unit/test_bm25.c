@@ -68,10 +68,18 @@ static void t_tokens_utf8(void **state)
     (void)state;
     struct toks t;
     assert_string_equal(TOKS("Zürich café"), "zürich|café");
-    assert_string_equal(TOKS("ZÜRICH"), "zÜrich"); /* ASCII lower-casing only */
+    assert_string_equal(TOKS("ZÜRICH Straße ΣΟΦΙΑ"), "zürich|strasse|σοφια"); /* case folding beyond ASCII */
     assert_string_equal(TOKS("東京 タワー"), "東京|タワー");
-    assert_string_equal(TOKS("emoji😀inside"), "emoji😀inside");
-    assert_int_equal(t.count, 1);
+    assert_string_equal(TOKS("emoji😀inside"), "emoji|inside"); /* symbols separate */
+    assert_int_equal(t.count, 2);
+    /* Unicode punctuation separates as ASCII punctuation does (issue 15) */
+    assert_string_equal(TOKS("Smith–Waterman Smith-Waterman"), "smith|waterman|smith|waterman");
+    assert_string_equal(TOKS("Go’s «quoted» ‘x’ y—z"), "go|s|quoted|x|y|z");
+    assert_string_equal(TOKS("Go's"), "go|s");
+    assert_string_equal(TOKS("no\xc2\xa0" "break"), "no|break"); /* U+00A0 is a space */
+    /* NFKC: compatibility forms, ligatures, fullwidth, decomposed accents */
+    assert_string_equal(TOKS("ﬁle ＡＢＣ１２ cafe\xcc\x81 ½"), "file|abc12|café|1|2");
+    assert_string_equal(TOKS("Ｆｏｒｋｌｉｆｔｓ"), "forklift"); /* then stemmed like ASCII */
     /* invalid bytes separate: a lone continuation, 0xff, an overlong '/',
      * a surrogate, a truncated sequence at the end */
     assert_string_equal(TOKS("ab\200cd"), "ab|cd");
