@@ -25,4 +25,12 @@
 /* Calls fn for each token of text (the token is not NUL-terminated). */
 void lh_text_tokens(const char *text, size_t len, void (*fn)(void *ctx, const char *tok, size_t n), void *ctx);
 
+/* The sentences of text[0..len) that share the most words (tokens, as above)
+ * with question, whole, in their order, within about budget bytes: the best
+ * one always, others that share a word while they fit; non-adjacent ones
+ * joined by " … ".
+ * A best sentence longer than budget is cut at a word boundary with "…".
+ * White space is tidied (runs become one space). malloc'd, never NULL. */
+char *lh_text_quote(const char *question, const char *text, size_t len, size_t budget);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "lakehouse/lh_hash.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_text.h"
 #include "lakehouse/lh_query_duckdb.h"
 
 #include <inttypes.h>
@@ -395,6 +396,7 @@ lh_code lh_vectors_query(lh_vectors *v, const lh_search_request *q, json_t **out
 /* ---- ask ---- */
 
 #define ASK_CONTEXT_CHARS 12000
+#define ASK_EXTRACT_CHARS 1500 /* an extractive answer's quotes, shared by the passages */
 
 typedef struct passage {
     const char *index;
@@ -467,11 +469,15 @@ lh_code lh_vectors_ask(lh_vectors *v, const lh_ask_request *q, const lh_who *who
         if (rc) lh_err_wrap(err, "generating the answer");
         mode = "generated";
     } else if (rc == LH_OK) {
+        /* every cited passage, best first: its sentences that answer the question, whole */
         lh_buf a = {0};
-        for (size_t j = 0; j < np && j < 3; j++) {
+        size_t share = ASK_EXTRACT_CHARS / np > 200 ? ASK_EXTRACT_CHARS / np : 200;
+        for (size_t j = 0; j < np; j++) {
             char *id = json_dumps(ps[j].id, JSON_ENCODE_ANY);
-            lh_buf_printf(&a, "%s%.*s [%s]", j ? "\n\n" : "", 600, ps[j].text,
+            char *quote = lh_text_quote(q->question, ps[j].text, strlen(ps[j].text), share);
+            lh_buf_printf(&a, "%s%s [%s]", j ? "\n\n" : "", quote,
                           json_is_string(ps[j].id) ? json_string_value(ps[j].id) : id);
+            free(quote);
             free(id);
         }
         answer = lh_buf_detach(&a);

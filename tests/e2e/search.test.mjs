@@ -226,6 +226,13 @@ for (const provider of ['local', 'local-node']) describe(`text indexes with the 
     assert.equal(a.body.mode, 'extractive');
     assert.equal(a.body.citations[0].id, 3);
     assert.match(a.body.answer, /pastry chef/);
+    // every cited passage is quoted (whole sentences), best first
+    let at = -1;
+    for (const c of a.body.citations) {
+      const here = a.body.answer.indexOf(`[${c.id}]`);
+      assert.ok(here > at, `citation ${c.id} quoted in order: ${a.body.answer}`);
+      at = here;
+    }
     assert.equal(a.body.provenance[0].index, 'workers_idx');
     await call(`${srv.url}/v1/journal/flush`, 'POST');
     const h = await call(`${srv.url}/v1/journal/history/workers_idx`, 'GET');

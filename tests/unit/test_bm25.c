@@ -175,6 +175,36 @@ static size_t search(const lh_bm25 *x, const char *q, size_t k, const lh_bitmap 
     return lh_bm25_search(x, q, strlen(q), k, allow, out);
 }
 
+/* ask's extractive quotes: whole sentences, the ones that answer, in order */
+static void t_quote(void **state)
+{
+    (void)state;
+    const char *text = "Plots are drawn with plot.  The logscale command sets\na logarithmic scale on an axis. "
+                       "Colors come from the palette.\n\nTo set the y axis to log, use set logscale y. Done!";
+    char *q = lh_text_quote("how to set the logarithmic scale on the y axis", text, strlen(text), 120);
+    assert_string_equal(q, "The logscale command sets a logarithmic scale on an axis. … To set the y axis to log, use set logscale y.");
+    free(q);
+    /* a budget for one sentence: the best one, whole */
+    q = lh_text_quote("palette colors", text, strlen(text), 40);
+    assert_string_equal(q, "Colors come from the palette.");
+    free(q);
+    /* nothing in common: the first sentence */
+    q = lh_text_quote("zebra", text, strlen(text), 30);
+    assert_string_equal(q, "Plots are drawn with plot.");
+    free(q);
+    /* a sentence longer than the budget: cut at a word, never mid-word */
+    const char *longer = "Forklift operators with night shift experience in Austin are needed for the warehouse";
+    q = lh_text_quote("forklift", longer, strlen(longer), 30);
+    assert_string_equal(q, "Forklift operators with night…");
+    free(q);
+    q = lh_text_quote("x", "", 0, 100);
+    assert_string_equal(q, "");
+    free(q);
+    q = lh_text_quote("café", "Un café à Zürich. Ein Tee.", strlen("Un café à Zürich. Ein Tee."), 24);
+    assert_string_equal(q, "Un café à Zürich.");
+    free(q);
+}
+
 static void t_known_answer(void **state)
 {
     (void)state;
@@ -888,6 +918,7 @@ int main(void)
         cmocka_unit_test(t_tokens_utf8),
         cmocka_unit_test(t_tokens_stop_and_stem),
         cmocka_unit_test(t_tokens_long),
+        cmocka_unit_test(t_quote),
         cmocka_unit_test(t_known_answer),
         cmocka_unit_test(t_rare_and_length),
         cmocka_unit_test(t_ties_by_label),
