@@ -45,8 +45,41 @@ LH_OP_RUN(lh_app_run_index_list)
     return rc;
 }
 
+/* A documents dataset (text, Markdown, PDF: chunk_id, section and text
+ * columns) needs no id or text column named: they default to chunk_id, and
+ * the section's heading path with the text. */
+static lh_code document_defaults(lh_app *app, json_t *args, lh_err *err)
+{
+    if (lh_op_str(args, "id_column") || lh_op_str(args, "vector_column") || json_object_get(args, "text_columns") ||
+        lh_op_str(args, "template"))
+        return lh_op_str(args, "id_column") ? LH_OK : lh_err_set(err, LH_EINVAL, "\"id_column\" is required");
+    json_t *m = NULL;
+    lh_code rc = lh_catalog_get(app->catalog, lh_op_str(args, "dataset"), lh_op_int(args, "dataset_version", 0), &m, err);
+    if (rc) return rc;
+    bool id = false, text = false, section = false;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(m, "schema"), "fields"), i, f) {
+        const char *name = json_string_value(json_object_get(f, "name"));
+        id = id || (name && !strcmp(name, "chunk_id"));
+        text = text || (name && !strcmp(name, "text"));
+        section = section || (name && !strcmp(name, "section"));
+    }
+    json_decref(m);
+    if (!id || !text)
+        return lh_err_set(err, LH_EINVAL,
+                          "\"id_column\" and \"text_columns\" (or \"vector_column\") are required: only a documents "
+                          "dataset (text, Markdown or PDF ingest: chunk_id, text) has defaults");
+    json_object_set_new(args, "id_column", json_string("chunk_id"));
+    /* the section's headings are embedded and indexed with the chunk: a chunk about "set logscale" says so */
+    json_object_set_new(args, "text_columns", section ? json_pack("[s, s]", "section", "text") : json_pack("[s]", "text"));
+    return LH_OK;
+}
+
 LH_OP_RUN(lh_app_run_index_create)
 {
+    lh_code drc = document_defaults(app, args, err);
+    if (drc) return drc;
     lh_vectors_spec s = {.dataset = lh_op_str(args, "dataset"),
                          .dataset_version = lh_op_int(args, "dataset_version", 0),
                          .id_column = lh_op_str(args, "id_column"),

@@ -69,6 +69,7 @@ static const lh_op_param p_ingest[] = {
     {"chunk_chars", LH_OP_INT, false, NULL, 100, 1e7, "documents: target chunk size in characters"},
     {"chunk_overlap", LH_OP_INT, false, NULL, 0, 1e7, "documents: characters repeated between chunks"},
     {"filename", LH_OP_STRING, false, NULL, 0, 0, "HTTP raw body: the file's name"},
+    {"index", LH_OP_BOOL, false, NULL, 0, 0, "documents: also create (or refresh) the text index named after the dataset"},
     END};
 
 /* ---- catalog ---- */
@@ -134,9 +135,9 @@ static const lh_op_param p_index_create[] = {
     {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
     {"dataset", LH_OP_STRING, true, NULL, 0, 0, "the dataset it indexes"},
     {"dataset_version", LH_OP_INT, false, NULL, 1, INT64, "a version (default: the current one)"},
-    {"id_column", LH_OP_STRING, true, NULL, 0, 0, "unique integer or string ids"},
+    {"id_column", LH_OP_STRING, false, NULL, 0, 0, "unique integer or string ids (documents datasets: chunk_id)"},
     {"vector_column", LH_OP_STRING, false, NULL, 0, 0, "a list of numbers per row (a vector index)"},
-    {"text_columns", LH_OP_STRINGS, false, NULL, 1, 64, "columns whose text is embedded (a text index)"},
+    {"text_columns", LH_OP_STRINGS, false, NULL, 1, 64, "columns whose text is embedded (a text index; documents datasets: text)"},
     {"template", LH_OP_STRING, false, NULL, 0, 0, "text from a template over the columns, e.g. \"{name}: {bio}\""},
     {"provider", LH_OP_STRING, false, NULL, 0, 0, "embedding provider (default ai.provider)"},
     {"model", LH_OP_STRING, false, NULL, 0, 0, "embedding model (default: the provider's)"},

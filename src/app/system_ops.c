@@ -494,6 +494,41 @@ LH_OP_RUN(lh_app_run_sql)
 
 /* ---- ingest ---- */
 
+/* ingest --index: the text index named after the dataset, created with its
+ * defaults (a documents dataset's chunk_id and text), else refreshed; the
+ * outcome joins the report as "index". */
+static lh_code index_dataset(lh_app *app, json_t *report, const lh_op_ctx *call, lh_err *err)
+{
+    const char *dataset = json_string_value(json_object_get(report, "dataset"));
+    json_t *args = json_pack("{s:s}", "name", dataset), *out = NULL;
+    lh_code rc = lh_app_call(app, "index.show", args, call, &out, err);
+    json_decref(args);
+    json_decref(out);
+    out = NULL;
+    const char *action = rc == LH_OK ? "refreshed" : "created";
+    if (rc == LH_OK) {
+        args = json_pack("{s:s}", "dataset", dataset);
+        rc = lh_app_call(app, "index.refresh", args, call, &out, err);
+    } else if (rc == LH_ENOTFOUND) {
+        args = json_pack("{s:s, s:s}", "name", dataset, "dataset", dataset);
+        rc = lh_app_call(app, "index.create", args, call, &out, err);
+    } else {
+        args = NULL;
+    }
+    json_decref(args);
+    json_decref(out);
+    if (rc) return lh_err_wrap(err, "version %lld is ingested, but its index failed",
+                               (long long)json_integer_value(json_object_get(report, "version")));
+    args = json_pack("{s:s}", "name", dataset);
+    rc = lh_app_call(app, "index.show", args, call, &out, err);
+    json_decref(args);
+    if (rc == LH_OK)
+        json_object_set_new(report, "index", json_pack("{s:s, s:s, s:O?}", "name", dataset, "action", action, "version",
+                                                       json_object_get(out, "live")));
+    json_decref(out);
+    return rc;
+}
+
 lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_op_ctx *call,
                       json_t **out, lh_err *err)
 {
@@ -513,5 +548,7 @@ lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, si
     if (n == 0) return lh_err_set(err, LH_EINVAL, "no file to ingest");
     o.progress = call->progress;
     o.progress_ctx = call->progress_ctx;
-    return lh_app_error_scrub(app, lh_ingest(app->ingester, src, n, &o, &call->who, out, err), err);
+    rc = lh_app_error_scrub(app, lh_ingest(app->ingester, src, n, &o, &call->who, out, err), err);
+    if (rc == LH_OK && lh_op_bool(args, "index", false)) rc = index_dataset(app, *out, call, err);
+    return rc;
 }

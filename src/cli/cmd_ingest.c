@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 enum { OPT_DATASET = OPT_FIRST_PRIVATE, OPT_MODE, OPT_FORMAT, OPT_SKIP_BAD, OPT_BUCKET, OPT_MESSAGE,
-       OPT_ACTOR, OPT_JSON, OPT_CHUNK, OPT_OVERLAP };
+       OPT_ACTOR, OPT_JSON, OPT_CHUNK, OPT_OVERLAP, OPT_INDEX };
 
 static void help(void)
 {
@@ -26,6 +26,8 @@ static void help(void)
            "  --message TEXT       the version's message\n"
            "  --chunk-chars N      documents: chunk size (default: ingest.chunk_chars)\n"
            "  --chunk-overlap N    documents: characters repeated between chunks\n"
+           "  --index              documents: also create (or refresh) the text index named after\n"
+           "                       the dataset (chunk_id, text), ready for search and ask\n"
            "  --actor NAME         who is ingesting (default: $USER)\n"
            "  --json               print the full report as JSON\n" LH_CLI_COMMON_HELP);
 }
@@ -77,6 +79,11 @@ static void summary(json_t *report)
     else
         printf("%s: nothing new, still version %lld\n", json_string_value(json_object_get(report, "dataset")),
                (long long)json_integer_value(json_object_get(report, "version")));
+    json_t *index = json_object_get(report, "index");
+    if (index)
+        printf("index %s: %s, version %lld\n", json_string_value(json_object_get(index, "name")),
+               json_string_value(json_object_get(index, "action")),
+               (long long)json_integer_value(json_object_get(index, "version")));
 }
 
 int cmd_ingest(int argc, char **argv)
@@ -93,6 +100,7 @@ int cmd_ingest(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"chunk-chars", required_argument, NULL, OPT_CHUNK},
         {"chunk-overlap", required_argument, NULL, OPT_OVERLAP},
+        {"index", no_argument, NULL, OPT_INDEX},
         {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "ingest"};
     const lh_op *op = lh_op_find("ingest");
@@ -116,6 +124,7 @@ int cmd_ingest(int argc, char **argv)
         case OPT_JSON: json = true; break;
         case OPT_CHUNK: rc = lh_op_set_text(op, args, "chunk_chars", optarg, &err); break;
         case OPT_OVERLAP: rc = lh_op_set_text(op, args, "chunk_overlap", optarg, &err); break;
+        case OPT_INDEX: rc = lh_op_set_text(op, args, "index", "true", &err); break;
         default: json_decref(args); return lh_cli_usage_error("ingest", "unknown option");
         }
     }

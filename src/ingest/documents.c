@@ -22,7 +22,7 @@
 
 void doc_rows_free(doc_rows *r)
 {
-    for (size_t i = 0; i < r->n; i++) free(r->rows[i].text);
+    for (size_t i = 0; i < r->n; i++) free(r->rows[i].text), free(r->rows[i].section);
     free(r->rows);
     memset(r, 0, sizeof *r);
 }
@@ -30,8 +30,9 @@ void doc_rows_free(doc_rows *r)
 struct chunker {
     doc_rows *out;
     const char *text;
+    const char *section;
     int page;
-    int chunk_no;
+    int chunk_no; /* across the page's sections */
 };
 
 static void add_chunk(void *ctx, size_t off, size_t len)
@@ -42,14 +43,76 @@ static void add_chunk(void *ctx, size_t off, size_t len)
         r->cap = r->cap ? r->cap * 2 : 64;
         r->rows = lh_xrealloc(r->rows, r->cap * sizeof *r->rows);
     }
-    r->rows[r->n++] = (doc_row){c->page, c->chunk_no++, lh_xstrndup(c->text + off, len)};
+    r->rows[r->n++] = (doc_row){c->page, c->chunk_no++, lh_xstrndup(c->text + off, len),
+                                c->section ? lh_xstrdup(c->section) : NULL};
 }
 
-static void chunk_page(doc_rows *out, int page, const char *text, size_t len, size_t chunk_chars,
-                       size_t overlap)
+/* Chunks text[0..len) of one section of a page. */
+static void chunk_section(struct chunker *c, const char *text, size_t len, const char *section, size_t chunk_chars,
+                          size_t overlap)
 {
-    struct chunker c = {out, text, page, 0};
-    lh_ingest_chunk_text(text, len, chunk_chars, overlap, add_chunk, &c);
+    c->text = text;
+    c->section = section;
+    lh_ingest_chunk_text(text, len, chunk_chars, overlap, add_chunk, c);
+}
+
+/* ---- Markdown headings ---- */
+
+#define MAX_DEPTH 6
+
+struct outline {
+    char *titles[MAX_DEPTH]; /* the open headings, by level */
+};
+
+static char *outline_path(const struct outline *o)
+{
+    lh_buf b = {0};
+    for (int i = 0; i < MAX_DEPTH; i++)
+        if (o->titles[i]) lh_buf_printf(&b, "%s%s", b.len ? " > " : "", o->titles[i]);
+    return b.len ? lh_buf_detach(&b) : (lh_buf_free(&b), NULL);
+}
+
+static void outline_set(struct outline *o, int level, const char *title, size_t n)
+{
+    for (int i = level; i < MAX_DEPTH; i++) free(o->titles[i]), o->titles[i] = NULL;
+    while (n && (title[n - 1] == ' ' || title[n - 1] == '#' || title[n - 1] == '\r')) n--;
+    o->titles[level] = lh_xstrndup(title, n);
+}
+
+static void outline_free(struct outline *o)
+{
+    for (int i = 0; i < MAX_DEPTH; i++) free(o->titles[i]);
+}
+
+/* Splits text at Markdown headings; each part chunked under its heading path. */
+static void chunk_markdown(doc_rows *out, const char *text, size_t len, size_t chunk_chars, size_t overlap)
+{
+    struct chunker c = {.out = out, .page = 1};
+    struct outline o = {0};
+    char *path = NULL;
+    size_t start = 0;
+    bool fenced = false;
+    for (size_t line = 0; line <= len;) {
+        size_t end = line;
+        while (end < len && text[end] != '\n') end++;
+        int level = 0;
+        if (line + 3 <= end && !strncmp(text + line, "```", 3)) fenced = !fenced;
+        while (!fenced && level < MAX_DEPTH && line + level < end && text[line + level] == '#') level++;
+        bool heading = level > 0 && line + level < end && text[line + level] == ' ';
+        if (heading || line >= len) {
+            if (line > start) chunk_section(&c, text + start, line - start, path, chunk_chars, overlap);
+            if (line >= len) break;
+            size_t t = line + (size_t)level;
+            while (t < end && text[t] == ' ') t++;
+            outline_set(&o, level - 1, text + t, end - t);
+            free(path);
+            path = outline_path(&o);
+            start = line;
+        }
+        line = end + 1;
+    }
+    free(path);
+    outline_free(&o);
 }
 
 /* Converts in[0..n) from `from` to UTF-8 with iconv. */
@@ -109,6 +172,49 @@ static lh_code read_text(const char *path, const char *encoding, lh_buf *out, lh
     return rc;
 }
 
+/* ---- PDF outline ---- */
+
+struct pdf_heading {
+    int page; /* 1-based */
+    char *title, *path;
+};
+
+/* The page (1-based) an outline entry goes to, or 0. */
+static int dest_page(PopplerDocument *doc, PopplerAction *a)
+{
+    if (!a || a->type != POPPLER_ACTION_GOTO_DEST || !a->goto_dest.dest) return 0;
+    PopplerDest *d = a->goto_dest.dest;
+    if (d->type != POPPLER_DEST_NAMED) return d->page_num;
+    PopplerDest *named = poppler_document_find_dest(doc, d->named_dest);
+    int page = named ? named->page_num : 0;
+    if (named) poppler_dest_free(named);
+    return page;
+}
+
+/* The outline's entries in document order, with their heading paths. */
+static void pdf_outline(PopplerDocument *doc, PopplerIndexIter *iter, int level, struct outline *o,
+                        struct pdf_heading **hs, size_t *n, size_t *cap)
+{
+    do {
+        PopplerAction *a = poppler_index_iter_get_action(iter);
+        const char *title = a && a->any.title ? a->any.title : NULL;
+        int page = dest_page(doc, a);
+        if (title && *title && level < MAX_DEPTH) {
+            outline_set(o, level, title, strlen(title));
+            if (page > 0) {
+                if (*n == *cap) *hs = lh_xrealloc(*hs, (*cap = *cap ? *cap * 2 : 16) * sizeof **hs);
+                (*hs)[(*n)++] = (struct pdf_heading){page, lh_xstrdup(o->titles[level]), outline_path(o)};
+            }
+        }
+        PopplerIndexIter *child = poppler_index_iter_get_child(iter);
+        if (child) {
+            if (level + 1 < MAX_DEPTH) pdf_outline(doc, child, level + 1, o, hs, n, cap);
+            poppler_index_iter_free(child);
+        }
+        if (a) poppler_action_free(a);
+    } while (poppler_index_iter_next(iter));
+}
+
 static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, doc_rows *out, lh_err *err)
 {
     char *abs = realpath(path, NULL);
@@ -134,17 +240,40 @@ static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, do
     }
     int pages = poppler_document_get_n_pages(doc);
     size_t before = out->n;
+    struct pdf_heading *hs = NULL;
+    size_t nh = 0, cap = 0;
+    PopplerIndexIter *iter = poppler_index_iter_new(doc);
+    if (iter) {
+        struct outline o = {0};
+        pdf_outline(doc, iter, 0, &o, &hs, &nh, &cap);
+        outline_free(&o);
+        poppler_index_iter_free(iter);
+    }
+    char *open_path = NULL; /* the section open at the top of the page */
     for (int i = 0; i < pages; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
         if (!page) continue;
         char *text = poppler_page_get_text(page);
-        if (text) {
-            size_t len = strlen(text);
-            if (lh_utf8_valid(text, len)) chunk_page(out, i + 1, text, len, chunk_chars, overlap);
-            g_free(text);
+        if (text && lh_utf8_valid(text, strlen(text))) {
+            struct chunker c = {.out = out, .page = i + 1};
+            size_t len = strlen(text), at = 0;
+            for (size_t h = 0; h < nh; h++) {
+                if (hs[h].page != i + 1) continue;
+                const char *found = strstr(text + at, hs[h].title); /* the section starts where its title does */
+                size_t split = found ? (size_t)(found - text) : at;
+                if (split > at) chunk_section(&c, text + at, split - at, open_path, chunk_chars, overlap);
+                at = split;
+                free(open_path);
+                open_path = lh_xstrdup(hs[h].path);
+            }
+            if (len > at) chunk_section(&c, text + at, len - at, open_path, chunk_chars, overlap);
         }
+        g_free(text);
         g_object_unref(page);
     }
+    free(open_path);
+    for (size_t h = 0; h < nh; h++) free(hs[h].title), free(hs[h].path);
+    free(hs);
     g_object_unref(doc);
     if (out->n == before)
         return lh_err_set(err, LH_EINVAL, "the PDF has %d page(s) but no extractable text (scanned images?)", pages);
@@ -158,7 +287,7 @@ lh_code ingest_document(const char *path, ingest_format format, const char *enco
     lh_buf text = {0};
     lh_code rc = read_text(path, encoding, &text, err);
     if (rc == LH_OK) {
-        chunk_page(out, 1, text.data ? text.data : "", text.len, chunk_chars, overlap);
+        chunk_markdown(out, text.data ? text.data : "", text.len, chunk_chars, overlap);
         if (out->n == 0) rc = lh_err_set(err, LH_EINVAL, "the document holds only whitespace");
     }
     lh_buf_free(&text);

@@ -267,8 +267,8 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
         return lh_err_wrap(err, "%s", in->name);
     }
     rc = lh_query_exec(conn, NULL,
-                       "CREATE OR REPLACE TEMP TABLE lh_docs (doc_id VARCHAR, page INTEGER, chunk_no INTEGER, "
-                       "text VARCHAR, source VARCHAR)",
+                       "CREATE OR REPLACE TEMP TABLE lh_docs (chunk_id VARCHAR, doc_id VARCHAR, page INTEGER, "
+                       "chunk_no INTEGER, section VARCHAR, text VARCHAR, source VARCHAR)",
                        err);
     duckdb_appender app = NULL;
     if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_docs", &app) == DuckDBError)
@@ -277,9 +277,14 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
     memcpy(doc_id, in->sha, 16);
     doc_id[16] = '\0';
     for (size_t i = 0; rc == LH_OK && i < rows.n; i++) {
+        char chunk_id[64]; /* unique in the dataset: the document's bytes, the page, the chunk */
+        snprintf(chunk_id, sizeof chunk_id, "%s-p%d-c%d", doc_id, rows.rows[i].page, rows.rows[i].chunk_no);
+        duckdb_append_varchar(app, chunk_id);
         duckdb_append_varchar(app, doc_id);
         duckdb_append_int32(app, rows.rows[i].page);
         duckdb_append_int32(app, rows.rows[i].chunk_no);
+        if (rows.rows[i].section) duckdb_append_varchar(app, rows.rows[i].section);
+        else duckdb_append_null(app);
         duckdb_append_varchar(app, rows.rows[i].text);
         duckdb_append_varchar(app, in->name);
         if (duckdb_appender_end_row(app) == DuckDBError)

@@ -42,7 +42,8 @@ lh_code ingest_json_depth_check(const char *path, const char *name, int limit, l
 typedef struct doc_row {
     int page;
     int chunk_no;
-    char *text; /* owned */
+    char *text;    /* owned */
+    char *section; /* owned: the heading path ("Commands > set > logscale"), or NULL */
 } doc_row;
 
 typedef struct doc_rows {
@@ -50,7 +51,10 @@ typedef struct doc_rows {
     size_t n, cap;
 } doc_rows;
 
-/* Reads a text / Markdown (UTF-8 or Latin-1) or PDF file into chunk rows. */
+/* Reads a text / Markdown (UTF-8 or Latin-1) or PDF file into chunk rows,
+ * each with its section: Markdown headings ("#" to "######" at a line's
+ * start) or the PDF's outline (bookmarks, split where a title appears on
+ * its page) give the path of headings above it. */
 lh_code ingest_document(const char *path, ingest_format format, const char *encoding,
                         size_t chunk_chars, size_t overlap, doc_rows *out, lh_err *err);
 void doc_rows_free(doc_rows *r);
