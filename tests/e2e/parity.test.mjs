@@ -110,6 +110,7 @@ const rows = [
   { name: 'index.create', cli: ['index', 'create', 'v{}', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 'v{}', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l2' }], twin: true },
   { name: 'index.create text', cli: ['index', 'create', 't{}', '--dataset', 'base', '--id', 'doc', '--text', 'title', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 't{}', dataset: 'base', id_column: 'doc', text_columns: ['title'], metric: 'l2' }], twin: true },
   { name: 'index.create bad metric', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l3'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l3' }], code: 'bad_request' },
+  { name: 'index.create no id', cli: ['index', 'create', 'w', '--dataset', 'base'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base' }], code: 'bad_request' },
   { name: 'index.create no source', cli: ['index', 'create', 'w', '--dataset', 'base', '--id', 'doc'], http: ['POST', '/v1/vectors/indexes', { name: 'w', dataset: 'base', id_column: 'doc' }], code: 'bad_request' },
   { name: 'index.list', cli: ['index', 'list', '--json'], http: ['GET', '/v1/vectors/indexes'] , mcp: ['list_indexes', {}] },
   { name: 'index.show', cli: ['index', 'show', 'v_cli', '--json'], http: ['GET', '/v1/vectors/indexes/v_cli'], loose: true },
