@@ -21,6 +21,7 @@ static void put_replacement(lh_buf *b)
 void lh_html_textn(lh_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
+    lh_buf_append(b, "", 0); /* NUL-terminated even when s is empty */
     lh_buf_reserve(b, n + 16);
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
