@@ -216,7 +216,8 @@ UI_ASSETS := htmx.js=node_modules/htmx.org/dist/htmx.min.js \
              alpine.js=node_modules/@alpinejs/csp/dist/cdn.min.js \
              chart.js=node_modules/chart.js/dist/chart.umd.min.js \
              app.js=src/ui/static/app.js \
-             ui.css=src/ui/static/ui.css
+             ui.css=src/ui/static/ui.css \
+             favicon.svg=src/ui/static/favicon.svg
 %/gen/lh_ui_assets.h: $(foreach a,$(UI_ASSETS),$(lastword $(subst =, ,$(a)))) scripts/embed-assets
 	@mkdir -p $(@D)
 	$(Q)scripts/embed-assets $(UI_ASSETS) > $@.tmp && mv $@.tmp $@

@@ -27,7 +27,7 @@ static void result(ui_req *u, const char *sql)
         char *text = json_dumps(data, JSON_COMPACT);
         lh_html_printf(&u->out,
                        "<figure class=\"chart\" x-data=\"chartPanel\" data-chart=\"%s\">"
-                       "<label for=\"chart-kind\">Chart</label><select id=\"chart-kind\" x-model=\"kind\" "
+                       "<label for=\"chart-kind\">Chart</label><select id=\"chart-kind\" "
                        "@change=\"draw\"><option value=\"auto\">auto</option><option value=\"bar\">bar</option>"
                        "<option value=\"line\">line</option><option value=\"scatter\">scatter</option></select>"
                        "<canvas role=\"img\" aria-label=\"chart of the result\"></canvas></figure>",

@@ -178,12 +178,12 @@ void ui_finish(ui_req *u, int status, const char *title, const char *nav)
                    "<meta name=\"csrf-token\" content=\"%s\">"
                    "<meta name=\"htmx-config\" content=\"{&quot;includeIndicatorStyles&quot;:false,"
                    "&quot;allowEval&quot;:false,&quot;allowScriptTags&quot;:false}\">"
-                   "<link rel=\"stylesheet\" href=\"%s\">"
+                   "<link rel=\"icon\" href=\"%s\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"%s\">"
                    "<script src=\"%s\" defer></script><script src=\"%s\" defer></script>"
                    "<script src=\"%s\" defer></script><script src=\"%s\" defer></script>"
                    "</head><body><a class=\"skip\" href=\"#main\">Skip to content</a>"
                    "<header><nav aria-label=\"main\"><a class=\"brand\" href=\"/\">Lakehouse</a><ul>",
-                   title, u->csrf, ui_asset_url("ui.css"), ui_asset_url("htmx.js"), ui_asset_url("chart.js"),
+                   title, u->csrf, ui_asset_url("favicon.svg"), ui_asset_url("ui.css"), ui_asset_url("htmx.js"), ui_asset_url("chart.js"),
                    ui_asset_url("app.js"), ui_asset_url("alpine.js"));
     for (size_t i = 0; i < sizeof nav_labels / sizeof *nav_labels; i++) {
         if (nav && !strcmp(nav, nav_items[i][0]))

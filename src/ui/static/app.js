@@ -57,17 +57,16 @@
   document.addEventListener('alpine:init', function () {
     window.Alpine.data('chartPanel', function () {
       return {
-        kind: 'auto',
         chart: null,
         init: function () { this.draw(); },
         destroy: function () { if (this.chart) this.chart.destroy(); },
         draw: function () {
-          var data = JSON.parse(this.$el.getAttribute('data-chart'));
-          var cfg = plan(data, this.kind);
+          var data = JSON.parse(this.$root.getAttribute('data-chart'));
+          var cfg = plan(data, this.$root.querySelector('select').value);
           if (this.chart) { this.chart.destroy(); this.chart = null; }
           if (!cfg || !window.Chart) return;
-          this.chart = new window.Chart(this.$el.querySelector('canvas'), cfg);
-          this.$el.setAttribute('data-drawn', cfg.type);
+          this.chart = new window.Chart(this.$root.querySelector('canvas'), cfg);
+          this.$root.setAttribute('data-drawn', cfg.type);
         }
       };
     });
