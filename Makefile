@@ -63,7 +63,7 @@ else
   say =
 endif
 
-LIB_MODULES := base http query store journal catalog ingest sample ann text index model ai app mcp api
+LIB_MODULES := base http query store journal catalog ingest sample ann text index model ai app mcp api ui
 LIB_SRC  := $(foreach m,$(LIB_MODULES),$(wildcard src/$(m)/*.c))
 CLI_SRC  := $(wildcard src/cli/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(OUT)/obj/%.o)
@@ -170,6 +170,7 @@ $(OUT)/obj/%.o: %.c
 
 $(OUT)/obj/src/base/version.o: $(OUT)/gen/lh_build_info.h
 $(OUT)/obj/src/mcp/resources.o: $(OUT)/gen/lh_mcp_docs.h
+$(OUT)/obj/src/ui/assets.o: $(OUT)/gen/lh_ui_assets.h
 
 $(OUT)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
@@ -189,6 +190,7 @@ build/fuzz/obj/%.o: %.c
 	$(call say,CC,$<)clang $(subst fuzzer$(comma),fuzzer-no-link$(comma),$(FUZZ_CFLAGS)) -c -o $@ $<
 build/fuzz/obj/src/base/version.o: build/fuzz/gen/lh_build_info.h
 build/fuzz/obj/src/mcp/resources.o: build/fuzz/gen/lh_mcp_docs.h
+build/fuzz/obj/src/ui/assets.o: build/fuzz/gen/lh_ui_assets.h
 build/fuzz/liblakehouse.a: $(FUZZ_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcsP $@ $^
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/liblakehouse.a
@@ -208,6 +210,18 @@ MCP_DOCS := docs/architecture.md docs/mcp-instructions.md
 %/gen/lh_mcp_docs.h: $(MCP_DOCS) scripts/embed-docs
 	@mkdir -p $(@D)
 	$(Q)scripts/embed-docs $(MCP_DOCS) > $@.tmp && mv $@.tmp $@
+
+# The web UI's scripts and styles, compiled in (docs/ui.md): the npm packages
+# pinned in package.json and the UI's own files, served under content hashes.
+UI_ASSETS := htmx.js=node_modules/htmx.org/dist/htmx.min.js \
+             alpine.js=node_modules/@alpinejs/csp/dist/cdn.min.js \
+             chart.js=node_modules/chart.js/dist/chart.umd.min.js \
+             app.js=src/ui/static/app.js \
+             ui.css=src/ui/static/ui.css \
+             favicon.svg=src/ui/static/favicon.svg
+%/gen/lh_ui_assets.h: $(foreach a,$(UI_ASSETS),$(lastword $(subst =, ,$(a)))) scripts/embed-assets
+	@mkdir -p $(@D)
+	$(Q)scripts/embed-assets $(UI_ASSETS) > $@.tmp && mv $@.tmp $@
 
 # Benchmarks: this engine and its anchor side by side in one run (not tests).
 BENCH_MB ?= 1024

@@ -86,6 +86,11 @@ bool lh_app_auth_required(lh_app *app);
  * byte functions below call it; no edge decides access. */
 lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_who *who, lh_err *err);
 
+/* Whether who may run op `op_name` with args, asked ahead (the web UI shows
+ * an action only to those it would let through): lh_app_authorize's answer,
+ * not journaled. The call itself is still checked when it runs. */
+bool lh_app_may(const char *op_name, json_t *args, const lh_who *who);
+
 /* ---- operations (lh_op.h describes them) ---- */
 
 /* ai.embed: texts per call and characters (code points) over all of them. */

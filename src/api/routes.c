@@ -13,7 +13,7 @@
 #define J "application/json"
 
 static const lh_api_route routes[] = {
-    {"GET", "/", NULL, 200, "what this server offers (links)", NULL, J, lh_api_index, false},
+    {"GET", "/v1", NULL, 200, "what this server offers (links; the web UI is at /)", NULL, J, lh_api_index, false},
     {"GET", "/health", NULL, 200, "liveness and per-module readiness (503 when not ready)", NULL, J, lh_api_health, false},
     {"GET", "/v1/openapi.json", NULL, 200, "this description", NULL, J, lh_api_openapi_doc, false},
     {"GET", "/v1/version", "system.version", 200, NULL, NULL, NULL, NULL, false},
@@ -193,7 +193,7 @@ static void generic(lh_http_req *req, lh_http_res *res, void *ctx)
  * cache): they run on the event loop, the rest on the worker pool. */
 static bool runs_inline(const lh_api_route *rt)
 {
-    static const char *const cheap[] = {"/health", "/v1/version", "/"};
+    static const char *const cheap[] = {"/health", "/v1/version", "/v1"};
     for (size_t i = 0; i < sizeof cheap / sizeof *cheap; i++)
         if (!strcmp(rt->method, "GET") && !strcmp(rt->path, cheap[i])) return true;
     return false;
@@ -373,10 +373,10 @@ void lh_api_index(lh_http_req *req, lh_http_res *res, void *ctx)
     (void)req;
     json_t *links = json_object();
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        if (strcmp(routes[i].method, "GET") || strchr(routes[i].path, '{') || !strcmp(routes[i].path, "/")) continue;
+        if (strcmp(routes[i].method, "GET") || strchr(routes[i].path, '{') || !strcmp(routes[i].path, "/v1")) continue;
         const lh_op *op = routes[i].op ? lh_op_find(routes[i].op) : NULL;
         json_object_set_new(links, routes[i].path, json_string(op ? op->summary : routes[i].summary));
     }
-    lh_http_res_json(res, 200, json_pack("{s:s, s:s, s:s, s:o}", "name", "lakehouse", "version", lh_version(),
-                                         "openapi", "/v1/openapi.json", "links", links));
+    lh_http_res_json(res, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", "lakehouse", "version", lh_version(),
+                                         "openapi", "/v1/openapi.json", "ui", "/", "links", links));
 }

@@ -409,7 +409,8 @@ static void bound_list(const lh_profile *p, const char *member, char *out, size_
 /* A refusal (err already set): journaled under the profile, with the reason. */
 static lh_code refuse(lh_app *app, const lh_who *who, lh_err *err)
 {
-    journal_auth(app, "refuse", lh_profile_id(who->profile), NULL, err->message, who->source);
+    if (app) /* NULL: a question (lh_app_may), not a call */
+        journal_auth(app, "refuse", lh_profile_id(who->profile), NULL, err->message, who->source);
     return LH_EFORBIDDEN;
 }
 
@@ -486,6 +487,13 @@ lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_wh
         if (rc) return rc;
     }
     return LH_OK;
+}
+
+bool lh_app_may(const char *op_name, json_t *args, const lh_who *who)
+{
+    const lh_op *op = lh_op_find(op_name);
+    lh_err err;
+    return op && lh_app_authorize(NULL, op, args, who, &err) == LH_OK;
 }
 
 /* ---- listings ---- */

@@ -10,6 +10,7 @@
 #include "lakehouse/lh_api.h"
 #include "lakehouse/lh_http.h"
 #include "lakehouse/lh_log.h"
+#include "lakehouse/lh_ui.h"
 #include "lakehouse/lh_version.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@ enum { OPT_LISTEN = OPT_FIRST_PRIVATE };
 static void help(void)
 {
     printf("usage: lakehouse serve [options]\n\n"
-           "Serves the HTTP API (GET /health, /v1/...) until SIGINT or SIGTERM, then stops\n"
+           "Serves the HTTP API (GET /health, /v1/...) and the web UI (GET /) until SIGINT or SIGTERM, then stops\n"
            "accepting connections and lets in-flight requests finish\n"
            "(server.shutdown_timeout_s). A second signal exits at once.\n\n"
            "options:\n"
@@ -115,6 +116,7 @@ int cmd_serve(int argc, char **argv)
         lh_app_record_config(app, &cfg, &who);
         router = lh_router_new();
         lh_api_register(app, &cfg, router);
+        lh_ui_register(app, &cfg, router);
         lh_http_options ho = {.host = host,
                               .port = port,
                               .max_body_bytes = (size_t)cfg.server_max_body_bytes,

@@ -126,9 +126,13 @@ describe('the API describes itself and refuses what it does not know', () => {
     await srv.stop();
   });
 
-  it('serves an index at / and OpenAPI 3.1 with every route', async () => {
-    const index = await json(await fetch(`${srv.url}/`));
+  it('serves an index at /v1 (the web UI at /) and OpenAPI 3.1 with every route', async () => {
+    const index = await json(await fetch(`${srv.url}/v1`));
     assert.equal(index.openapi, '/v1/openapi.json');
+    assert.equal(index.ui, '/');
+    const home = await fetch(`${srv.url}/`);
+    assert.equal(home.status, 200);
+    assert.match(home.headers.get('content-type'), /^text\/html/);
     assert.ok(index.links['/v1/catalog/datasets']);
     const doc = await json(await fetch(`${srv.url}/v1/openapi.json`));
     assert.equal(doc.openapi, '3.1.0');

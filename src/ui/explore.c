@@ -1,0 +1,397 @@
+/*
+ * explore.c — the Explore pages: datasets with a filter as you type, and a
+ * dataset's page (schema with PII tags, versions, lineage, a paged preview,
+ * the diff of two versions, rollback for profiles allowed to).
+ *
+ * Everything shown comes from catalog.list, catalog.show, catalog.versions,
+ * catalog.diff, catalog.rollback and sql (the preview reads
+ * lh_version('name', N) with LIMIT/OFFSET).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const dataset_columns[] = {"name", "version", "row_count", "updated_at", "bucket", NULL};
+
+static void datasets_table(ui_req *u, json_t *list, const char *q)
+{
+    size_t i, shown = 0;
+    json_t *d;
+    lh_html_raw(&u->out, "<div id=\"datasets\"><table class=\"data\"><thead><tr>");
+    for (const char *const *c = dataset_columns; *c; c++) lh_html_printf(&u->out, "<th scope=\"col\">%s</th>", *c);
+    lh_html_raw(&u->out, "</tr></thead><tbody>");
+    json_array_foreach(json_object_get(list, "datasets"), i, d) {
+        const char *name = json_string_value(json_object_get(d, "name"));
+        if (!name || (q && *q && !strstr(name, q))) continue;
+        shown++;
+        lh_html_printf(&u->out, "<tr><td><a href=\"/ui/datasets/%s\">%s</a></td>",
+                       lh_html_url_encode(u->req->arena, name), name);
+        for (const char *const *c = dataset_columns + 1; *c; c++) {
+            lh_html_raw(&u->out, "<td>");
+            ui_value(&u->out, json_object_get(d, *c));
+            lh_html_raw(&u->out, "</td>");
+        }
+        lh_html_raw(&u->out, "</tr>");
+    }
+    lh_html_raw(&u->out, "</tbody></table>");
+    if (!shown) lh_html_raw(&u->out, "<p class=\"muted\">No datasets match.</p>");
+    lh_html_raw(&u->out, "</div>");
+}
+
+void ui_page_datasets(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *q = ui_arg(&u, "q");
+    json_t *args = json_pack("{s:i}", "limit", LH_OP_LIST_MAX), *out;
+    int status = ui_call(&u, "catalog.list", args, &out);
+    json_decref(args);
+    if (status) {
+        ui_finish(&u, status, "Datasets", "explore");
+        return;
+    }
+    if (u.fragment) {
+        datasets_table(&u, out, q);
+        json_decref(out);
+        ui_finish_fragment(&u, 200);
+        return;
+    }
+    lh_html_printf(&u.out,
+                   "<h1>Datasets</h1><form class=\"filter\" action=\"/ui/datasets\" method=\"get\" role=\"search\">"
+                   "<label for=\"q\">Filter</label><input id=\"q\" type=\"search\" name=\"q\" value=\"%s\" "
+                   "placeholder=\"name contains…\" autocomplete=\"off\" hx-get=\"/ui/datasets\" "
+                   "hx-trigger=\"input changed delay:200ms, search\" hx-target=\"#datasets\" hx-swap=\"outerHTML\">"
+                   "<noscript><button type=\"submit\">Filter</button></noscript></form>",
+                   q ? q : "");
+    datasets_table(&u, out, q);
+    json_decref(out);
+    ui_finish(&u, 200, "Datasets", "explore");
+}
+
+/* ---- the dataset page ---- */
+
+static void schema_section(ui_req *u, json_t *manifest)
+{
+    size_t i;
+    json_t *f;
+    lh_html_raw(&u->out, "<section><h2>Schema</h2><table class=\"data schema\"><thead><tr><th scope=\"col\">column"
+                         "</th><th scope=\"col\">type</th><th scope=\"col\">PII</th></tr></thead><tbody>");
+    json_array_foreach(json_object_get(json_object_get(manifest, "schema"), "fields"), i, f) {
+        const char *pii = json_string_value(json_object_get(f, "pii"));
+        lh_html_printf(&u->out, "<tr><td>%s</td><td><code>%s</code></td><td>", json_string_value(json_object_get(f, "name")),
+                       json_string_value(json_object_get(f, "type")));
+        if (pii) lh_html_printf(&u->out, "<span class=\"tag pii\">%s</span>", pii);
+        lh_html_raw(&u->out, "</td></tr>");
+    }
+    lh_html_raw(&u->out, "</tbody></table></section>");
+}
+
+static void versions_section(ui_req *u, const char *name, json_t *versions, long long current)
+{
+    json_t *probe = json_pack("{s:s, s:i}", "name", name, "version", 1);
+    bool may_rollback = lh_app_may("catalog.rollback", probe, &u->call.who);
+    json_decref(probe);
+    const char *enc = lh_html_url_encode(u->req->arena, name);
+    size_t i;
+    json_t *v;
+    lh_html_raw(&u->out, "<section><h2>Versions</h2><ol class=\"timeline\" reversed>");
+    size_t n = json_array_size(versions);
+    for (i = n; i-- > 0;) {
+        v = json_array_get(versions, i);
+        long long version = json_integer_value(json_object_get(v, "version"));
+        lh_html_printf(&u->out,
+                       "<li><a href=\"/ui/datasets/%s?version=%lld\"><strong>v%lld</strong></a> "
+                       "<span class=\"op\">%s</span> by <span class=\"who\">%s</span> at <time>%s</time> · "
+                       "<span class=\"rows\">%lld rows</span>",
+                       enc, version, version, json_string_value(json_object_get(v, "operation")),
+                       json_string_value(json_object_get(v, "author")),
+                       json_string_value(json_object_get(v, "created_at")),
+                       (long long)json_integer_value(json_object_get(v, "row_count")));
+        const char *message = json_string_value(json_object_get(v, "message"));
+        if (message) lh_html_printf(&u->out, "<div class=\"message\">%s</div>", message);
+        if (version == current) lh_html_raw(&u->out, " <span class=\"tag\">current</span>");
+        else if (may_rollback) {
+            lh_html_printf(&u->out, "<form method=\"post\" action=\"/ui/datasets/%s/rollback\" class=\"inline\">", enc);
+            ui_csrf_field(u);
+            lh_html_printf(&u->out,
+                           "<input type=\"hidden\" name=\"version\" value=\"%lld\">"
+                           "<button type=\"submit\" class=\"danger\">Roll back to v%lld</button></form>",
+                           version, version);
+        }
+        lh_html_raw(&u->out, "</li>");
+    }
+    lh_html_raw(&u->out, "</ol></section>");
+}
+
+static void lineage_section(ui_req *u, json_t *manifest)
+{
+    json_t *lineage = json_object_get(manifest, "lineage");
+    lh_html_raw(&u->out, "<section><h2>Lineage</h2>");
+    if (!json_is_object(lineage)) {
+        lh_html_raw(&u->out, "<p class=\"muted\">No lineage recorded for this version.</p></section>");
+        return;
+    }
+    lh_html_printf(&u->out, "<p>Ingested by <strong>%s</strong> via %s at <time>%s</time>.</p>",
+                   json_string_value(json_object_get(lineage, "actor")), json_string_value(json_object_get(lineage, "via")),
+                   json_string_value(json_object_get(lineage, "ingested_at")));
+    static const char *const cols[] = {"source", "format", "rows", "rejected_rows", "bytes", "content_hash", NULL};
+    json_t *sources = json_object_get(lineage, "sources");
+    if (json_array_size(sources)) ui_object_table(&u->out, sources, cols);
+    json_t *changes = json_object_get(lineage, "schema_changes");
+    if (json_array_size(changes)) {
+        lh_html_raw(&u->out, "<h3>Schema changes</h3>");
+        ui_object_table(&u->out, changes, NULL);
+    }
+    lh_html_raw(&u->out, "</section>");
+}
+
+/* The preview of version `version`, rows [offset, offset + LH_UI_PREVIEW_ROWS). */
+static void preview_section(ui_req *u, const char *name, long long version, long long offset, long long row_count)
+{
+    const char *enc = lh_html_url_encode(u->req->arena, name);
+    /* dataset names are [a-z][a-z0-9_]: a quote cannot occur, and the op checks the name again */
+    char *sql = lh_arena_printf(u->req->arena, "SELECT * FROM lh_version('%s', %lld) LIMIT %d OFFSET %lld", name,
+                                version, LH_UI_PREVIEW_ROWS, offset);
+    json_t *args = json_pack("{s:s}", "sql", sql), *out;
+    lh_html_raw(&u->out, "<section id=\"preview\"><h2>Preview</h2>");
+    if (strchr(name, '\'')) {
+        lh_html_raw(&u->out, "<p class=\"error\">not a dataset name</p></section>");
+        json_decref(args);
+        return;
+    }
+    int status = ui_call(u, "sql", args, &out);
+    json_decref(args);
+    if (status) {
+        lh_html_raw(&u->out, "</section>");
+        return;
+    }
+    long long shown = (long long)json_array_size(json_object_get(out, "rows"));
+    lh_html_printf(&u->out, "<p class=\"muted\">rows %lld–%lld of %lld (v%lld)</p>", shown ? offset + 1 : 0,
+                   offset + shown, row_count, version);
+    ui_result_table(&u->out, json_object_get(out, "columns"), json_object_get(out, "rows"));
+    json_decref(out);
+    lh_html_raw(&u->out, "<nav class=\"pager\" aria-label=\"preview pages\">");
+    if (offset > 0) {
+        long long prev = offset > LH_UI_PREVIEW_ROWS ? offset - LH_UI_PREVIEW_ROWS : 0;
+        lh_html_printf(&u->out,
+                       "<a href=\"/ui/datasets/%s?version=%lld&amp;offset=%lld\" "
+                       "hx-get=\"/ui/datasets/%s/preview?version=%lld&amp;offset=%lld\" hx-target=\"#preview\" "
+                       "hx-swap=\"outerHTML\">← previous</a>",
+                       enc, version, prev, enc, version, prev);
+    }
+    if (offset + shown < row_count) {
+        long long next = offset + LH_UI_PREVIEW_ROWS;
+        lh_html_printf(&u->out,
+                       "<a href=\"/ui/datasets/%s?version=%lld&amp;offset=%lld\" "
+                       "hx-get=\"/ui/datasets/%s/preview?version=%lld&amp;offset=%lld\" hx-target=\"#preview\" "
+                       "hx-swap=\"outerHTML\">next →</a>",
+                       enc, version, next, enc, version, next);
+    }
+    lh_html_raw(&u->out, "</nav></section>");
+}
+
+static void diff_form(ui_req *u, const char *name, json_t *versions, long long from, long long to)
+{
+    const char *enc = lh_html_url_encode(u->req->arena, name);
+    lh_html_printf(&u->out,
+                   "<section><h2>Compare versions</h2><form class=\"diff-form\" method=\"get\" "
+                   "action=\"/ui/datasets/%s/diff\" hx-get=\"/ui/datasets/%s/diff\" hx-target=\"#diff\" "
+                   "hx-swap=\"outerHTML\">",
+                   enc, enc);
+    for (int side = 0; side < 2; side++) {
+        lh_html_printf(&u->out, "<label for=\"diff-%s\">%s</label><select id=\"diff-%s\" name=\"%s\">",
+                       side ? "to" : "from", side ? "to" : "from", side ? "to" : "from", side ? "to" : "from");
+        size_t i;
+        json_t *v;
+        json_array_foreach(versions, i, v) {
+            long long n = json_integer_value(json_object_get(v, "version"));
+            lh_html_printf(&u->out, "<option value=\"%lld\"%s>v%lld</option>", n,
+                           n == (side ? to : from) ? " selected" : "", n);
+        }
+        lh_html_raw(&u->out, "</select>");
+    }
+    lh_html_raw(&u->out, "<button type=\"submit\">Diff</button></form><div id=\"diff\"></div></section>");
+}
+
+static long long query_int(ui_req *u, const char *name, long long def)
+{
+    const char *s = ui_arg(u, name);
+    if (!s || !*s) return def;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *end || v < 0 ? -1 : v;
+}
+
+void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *name = lh_http_param(req, "name");
+    long long version = query_int(&u, "version", 0), offset = query_int(&u, "offset", 0);
+    if (version < 0 || offset < 0) {
+        lh_html_raw(&u.out, "<div class=\"error\" role=\"alert\">version and offset must be whole numbers</div>");
+        ui_finish(&u, 400, "Bad request", "explore");
+        return;
+    }
+    json_t *args = json_pack("{s:s}", "name", name), *manifest = NULL, *versions = NULL, *current = NULL;
+    if (version) json_object_set_new(args, "version", json_integer(version));
+    int status = ui_call(&u, "catalog.show", args, &manifest);
+    json_decref(args);
+    if (!status) {
+        args = json_pack("{s:s, s:i}", "name", name, "limit", LH_OP_LIST_MAX);
+        status = ui_call(&u, "catalog.versions", args, &versions);
+        json_decref(args);
+    }
+    if (!status && version) {
+        args = json_pack("{s:s}", "name", name);
+        status = ui_call(&u, "catalog.show", args, &current);
+        json_decref(args);
+    }
+    if (status) {
+        json_decref(manifest);
+        json_decref(versions);
+        ui_finish(&u, status, name, "explore");
+        return;
+    }
+    long long shown = json_integer_value(json_object_get(manifest, "version"));
+    long long latest = json_integer_value(json_object_get(current ? current : manifest, "version"));
+    long long rows = json_integer_value(json_object_get(manifest, "row_count"));
+    lh_html_printf(&u.out,
+                   "<p class=\"crumbs\"><a href=\"/\">Datasets</a> /</p><h1>%s</h1>"
+                   "<dl class=\"facts\"><dt>version</dt><dd data-fact=\"version\">%lld</dd>"
+                   "<dt>rows</dt><dd data-fact=\"row_count\">%lld</dd><dt>bucket</dt><dd>%s</dd>"
+                   "<dt>created</dt><dd><time>%s</time> by %s</dd></dl>",
+                   name, shown, rows, json_string_value(json_object_get(manifest, "bucket")),
+                   json_string_value(json_object_get(manifest, "created_at")),
+                   json_string_value(json_object_get(manifest, "author")));
+    if (shown != latest)
+        lh_html_printf(&u.out, "<p class=\"note\">An earlier version; the current one is <a href=\"/ui/datasets/%s\">v%lld</a>.</p>",
+                       lh_html_url_encode(req->arena, name), latest);
+    const char *message = json_string_value(json_object_get(manifest, "message"));
+    if (message) lh_html_printf(&u.out, "<p class=\"message\">%s</p>", message);
+    schema_section(&u, manifest);
+    preview_section(&u, name, shown, offset, rows);
+    json_t *list = json_object_get(versions, "versions");
+    diff_form(&u, name, list, shown > 1 ? shown - 1 : shown, shown);
+    versions_section(&u, name, list, latest);
+    lineage_section(&u, manifest);
+    json_decref(manifest);
+    json_decref(versions);
+    json_decref(current);
+    ui_finish(&u, 200, name, "explore");
+}
+
+void ui_page_preview(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *name = lh_http_param(req, "name");
+    long long version = query_int(&u, "version", 0), offset = query_int(&u, "offset", 0);
+    json_t *args = json_pack("{s:s}", "name", name), *manifest;
+    if (version > 0) json_object_set_new(args, "version", json_integer(version));
+    int status = version < 0 || offset < 0 ? 400 : ui_call(&u, "catalog.show", args, &manifest);
+    json_decref(args);
+    if (status) {
+        if (status == 400) lh_html_raw(&u.out, "<div class=\"error\">version and offset must be whole numbers</div>");
+        ui_finish(&u, status, name, "explore");
+        return;
+    }
+    preview_section(&u, name, json_integer_value(json_object_get(manifest, "version")), offset,
+                    json_integer_value(json_object_get(manifest, "row_count")));
+    json_decref(manifest);
+    ui_finish(&u, 200, name, "explore");
+}
+
+static void row_objects_table(ui_req *u, json_t *rows)
+{
+    if (!json_array_size(rows)) {
+        lh_html_raw(&u->out, "<p class=\"muted\">none</p>");
+        return;
+    }
+    ui_object_table(&u->out, rows, NULL);
+}
+
+void ui_page_diff(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *name = lh_http_param(req, "name");
+    long long from = query_int(&u, "from", 0), to = query_int(&u, "to", 0);
+    lh_html_raw(&u.out, "<div id=\"diff\" class=\"diff\">");
+    if (from <= 0 || to < 0) {
+        lh_html_raw(&u.out, "<div class=\"error\" role=\"alert\">choose the versions to compare</div></div>");
+        ui_finish(&u, 400, "Diff", "explore");
+        return;
+    }
+    json_t *args = json_pack("{s:s, s:I, s:i}", "name", name, "from", (json_int_t)from, "limit", 50), *out;
+    if (to) json_object_set_new(args, "to", json_integer(to));
+    int status = ui_call(&u, "catalog.diff", args, &out);
+    json_decref(args);
+    if (status) {
+        lh_html_raw(&u.out, "</div>");
+        ui_finish(&u, status, "Diff", "explore");
+        return;
+    }
+    json_t *schema = json_object_get(out, "schema");
+    lh_html_printf(&u.out,
+                   "<h3>v%lld → v%lld</h3><p><span class=\"added\" data-diff=\"rows_added\">+%lld rows</span> "
+                   "<span class=\"removed\" data-diff=\"rows_removed\">−%lld rows</span></p>",
+                   (long long)json_integer_value(json_object_get(out, "from")),
+                   (long long)json_integer_value(json_object_get(out, "to")),
+                   (long long)json_integer_value(json_object_get(out, "rows_added")),
+                   (long long)json_integer_value(json_object_get(out, "rows_removed")));
+    static const char *const parts[] = {"added", "removed", "changed"};
+    lh_html_raw(&u.out, "<h4>Schema changes</h4><ul class=\"schema-changes\">");
+    bool any = false;
+    for (size_t p = 0; p < 3; p++) {
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(schema, parts[p]), i, f) {
+            any = true;
+            lh_html_printf(&u.out, "<li class=\"%s\">%s <code>%s</code> ", parts[p], parts[p],
+                           json_string_value(json_object_get(f, "name")));
+            ui_value(&u.out, json_object_get(f, "type"));
+            if (json_object_get(f, "from")) {
+                lh_html_raw(&u.out, " (was ");
+                ui_value(&u.out, json_object_get(f, "from"));
+                lh_html_raw(&u.out, ")");
+            }
+            lh_html_raw(&u.out, "</li>");
+        }
+    }
+    if (!any) lh_html_raw(&u.out, "<li class=\"muted\">none</li>");
+    lh_html_raw(&u.out, "</ul><h4>Rows added</h4>");
+    row_objects_table(&u, json_object_get(out, "added"));
+    lh_html_raw(&u.out, "<h4>Rows removed</h4>");
+    row_objects_table(&u, json_object_get(out, "removed"));
+    lh_html_raw(&u.out, "</div>");
+    json_decref(out);
+    ui_finish(&u, 200, "Diff", "explore");
+}
+
+void ui_post_rollback(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *name = lh_http_param(req, "name");
+    long long version = query_int(&u, "version", 0);
+    if (version <= 0) {
+        lh_html_raw(&u.out, "<div class=\"error\" role=\"alert\">which version?</div>");
+        ui_finish(&u, 400, "Rollback", "explore");
+        return;
+    }
+    json_t *args = json_pack("{s:s, s:I, s:s}", "name", name, "version", (json_int_t)version, "message",
+                             "rollback from the web UI"),
+           *out;
+    int status = ui_call(&u, "catalog.rollback", args, &out);
+    json_decref(args);
+    if (status) {
+        lh_html_printf(&u.out, "<p><a href=\"/ui/datasets/%s\">back to %s</a></p>", lh_html_url_encode(req->arena, name),
+                       name);
+        ui_finish(&u, status, "Rollback refused", "explore");
+        return;
+    }
+    json_decref(out);
+    ui_redirect(&u, lh_arena_printf(req->arena, "/ui/datasets/%s", lh_html_url_encode(req->arena, name)));
+}

@@ -1,0 +1,71 @@
+/*
+ * system.c — the System page: health per module and bucket (lh_app_health),
+ * the journal's newest events (journal.recent) and the error journal
+ * (errors.list).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void health_section(ui_req *u)
+{
+    bool ready;
+    char *text = lh_app_health(u->ui->app, &ready);
+    json_t *h = json_loads(text, 0, NULL);
+    free(text);
+    lh_html_printf(&u->out, "<section><h2>Health</h2><p>status <strong class=\"status-%s\">%s</strong>, %s, up %llds</p>",
+                   json_string_value(json_object_get(h, "status")), json_string_value(json_object_get(h, "status")),
+                   ready ? "ready" : "not ready", (long long)json_integer_value(json_object_get(h, "uptime_s")));
+    lh_html_raw(&u->out, "<table class=\"data\"><thead><tr><th scope=\"col\">module</th><th scope=\"col\">status</th>"
+                         "<th scope=\"col\">details</th></tr></thead><tbody>");
+    const char *name;
+    json_t *m;
+    json_object_foreach(json_object_get(h, "modules"), name, m) {
+        lh_html_printf(&u->out, "<tr><td>%s</td><td>%s</td><td>", name, json_string_value(json_object_get(m, "status")));
+        const char *k;
+        json_t *v;
+        json_object_foreach(m, k, v) {
+            if (!strcmp(k, "status") || !strcmp(k, "buckets")) continue;
+            lh_html_printf(&u->out, "<span class=\"kv\">%s: ", k);
+            ui_value(&u->out, v);
+            lh_html_raw(&u->out, "</span> ");
+        }
+        lh_html_raw(&u->out, "</td></tr>");
+    }
+    lh_html_raw(&u->out, "</tbody></table>");
+    json_t *buckets = json_object_get(json_object_get(json_object_get(h, "modules"), "storage"), "buckets");
+    if (json_array_size(buckets)) {
+        static const char *const cols[] = {"name", "backend", "status", "latency_ms", "default", "rescue", NULL};
+        lh_html_raw(&u->out, "<h3>Buckets</h3>");
+        ui_object_table(&u->out, buckets, cols);
+    }
+    lh_html_raw(&u->out, "</section>");
+    json_decref(h);
+}
+
+void ui_page_system(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    lh_html_raw(&u.out, "<h1>System</h1>");
+    health_section(&u);
+    static const char *const journal_cols[] = {"ts", "entity_type", "entity_id", "action", "actor", "source", NULL};
+    static const char *const error_cols[] = {"ts", "operation", "code", "bucket", "key", "error", NULL};
+    json_t *args = json_pack("{s:i}", "limit", 50), *out;
+    lh_html_raw(&u.out, "<section><h2>Journal</h2>");
+    if (!ui_call(&u, "journal.recent", args, &out)) {
+        ui_object_table(&u.out, json_object_get(out, "events"), journal_cols);
+        json_decref(out);
+    }
+    lh_html_raw(&u.out, "</section><section><h2>Errors</h2>");
+    if (!ui_call(&u, "errors.list", args, &out)) {
+        json_t *errors = json_object_get(out, "errors");
+        if (json_array_size(errors)) ui_object_table(&u.out, errors, error_cols);
+        else lh_html_raw(&u.out, "<p class=\"muted\">No recorded failures.</p>");
+        json_decref(out);
+    }
+    lh_html_raw(&u.out, "</section>");
+    json_decref(args);
+    ui_finish(&u, 200, "System", "system");
+}

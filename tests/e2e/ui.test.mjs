@@ -1,0 +1,306 @@
+// ui.test.mjs — the web UI (issue 14) in a real browser: Debian's chromium,
+// headless, driven by playwright-core. Every test fails on a console error,
+// a page error, a failed request or a 4xx/5xx answer it did not expect, and
+// saves a screenshot under build/test-output/ui/.
+//
+// Also here: the XSS test (hostile column values, a hostile file name in the
+// lineage and hostile error messages come back escaped and fire no dialog),
+// the CSRF test (a POST without the token is refused) and the parity check
+// (the dataset page shows what GET /v1/catalog/datasets/{name} returns).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { run, startServer, tempDir } from './harness.mjs';
+
+const CHROMIUM = process.env.LH_CHROMIUM || '/usr/bin/chromium';
+const OUT = path.resolve(process.env.LH_TEST_OUTPUT || 'build/test-output/ui');
+const SCRIPT = '<script>alert(1)</script>';
+const IMG = '"><img src=x onerror=alert(1)>';
+
+function cli(args) {
+  const r = run(args);
+  assert.equal(r.status, 0, `lakehouse ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+// A dataset with the staffing sample, a text index over workers, and a
+// dataset whose values, file name and message are hostile.
+function loadData(dir) {
+  cli(['sample', '--rows', '50', '--ingest', '--data', dir]);
+  cli(['index', 'create', 'people', '--dataset', 'workers', '--id-column', 'worker_id', '--text-columns', 'profile',
+    '--provider', 'hash', '--data', dir]);
+  const files = tempDir('lh-ui-files-');
+  const hostile = path.join(files, `${IMG}.csv`);
+  fs.writeFileSync(hostile, `id,note\n1,"${SCRIPT}"\n2,"${IMG.replaceAll('"', '""')}"\n`);
+  cli(['ingest', hostile, '--dataset', 'hostile', '--message', `${SCRIPT}${IMG}`, '--data', dir]);
+}
+
+// A page that records what must not happen; check() asserts none did.
+async function open(browser, name, { allow = [] } = {}) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = [];
+  const dialogs = [];
+  // an error status is judged by the response listener (which knows what is allowed)
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of'))
+      problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // ERR_ABORTED: the page navigated away before a request (the icon) ended, not a failure
+  page.on('requestfailed', (r) => {
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400 && !allow.some((a) => a.status === r.status() && r.url().includes(a.path)))
+      problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
+  return {
+    page,
+    context,
+    dialogs,
+    async done() {
+      fs.mkdirSync(OUT, { recursive: true });
+      await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+      await context.close();
+      assert.deepEqual(dialogs, [], 'no dialog fired');
+      assert.deepEqual(problems, [], 'no console error, failed request or unexpected error status');
+    },
+  };
+}
+
+// The session cookie and CSRF token a browser would get from a page.
+async function session(url) {
+  const r = await fetch(url);
+  const cookie = r.headers.get('set-cookie').split(';')[0];
+  const html = await r.text();
+  const csrf = html.match(/<meta name="csrf-token" content="([0-9a-f]+)">/)[1];
+  return { cookie, csrf };
+}
+
+function assertEscaped(html, where) {
+  assert.doesNotMatch(html, /<script>alert/i, `${where}: a raw <script>`);
+  assert.doesNotMatch(html, /<img[^>]*onerror/i, `${where}: a raw onerror attribute`);
+}
+
+let browser;
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+describe('the web UI, local operator', { timeout: 180000 }, () => {
+  let srv;
+  before(async () => {
+    const dir = tempDir('lh-ui-');
+    loadData(dir);
+    srv = await startServer({ dataDir: dir });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('serves pages with a strict CSP and assets with immutable caching', async () => {
+    const r = await fetch(`${srv.url}/`);
+    assert.equal(r.status, 200);
+    const csp = r.headers.get('content-security-policy');
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const cookie = r.headers.get('set-cookie');
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Strict/);
+    const html = await r.text();
+    assert.doesNotMatch(html, /<script>[^<]/, 'no inline script');
+    const assets = [...html.matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]);
+    assert.equal(assets.length, 6);
+    for (const a of assets) {
+      assert.match(a, /-[0-9a-f]{12}\.(js|css|svg)$/);
+      const got = await fetch(`${srv.url}${a}`);
+      assert.equal(got.status, 200, a);
+      assert.equal(got.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+      assert.equal(got.headers.get('x-content-type-options'), 'nosniff');
+    }
+    assert.equal((await fetch(`${srv.url}/ui/assets/htmx-000000000000.js`)).status, 404);
+  });
+
+  it('explores a dataset: filter as you type, schema with PII, preview, diff of two versions', async () => {
+    const t = await open(browser, 'explore');
+    const { page } = t;
+    await page.goto(`${srv.url}/`);
+    await page.fill('#q', 'work');
+    await page.waitForFunction(() => !document.querySelector('#datasets').textContent.includes('calls'));
+    assert.ok((await page.textContent('#datasets')).includes('workers'));
+    await page.click('#datasets a:text-is("workers")');
+    await page.waitForURL(/\/ui\/datasets\/workers$/);
+    assert.equal(await page.textContent('h1'), 'workers');
+    assert.ok((await page.textContent('table.schema')).includes('email'));
+    assert.ok(await page.locator('table.schema .tag.pii').count() >= 3);
+    // parity: what the page shows is what the HTTP API returns
+    const api = await (await fetch(`${srv.url}/v1/catalog/datasets/workers`)).json();
+    assert.equal(await page.textContent('[data-fact=version]'), String(api.version));
+    assert.equal(await page.textContent('[data-fact=row_count]'), String(api.row_count));
+    assert.equal(await page.locator('#preview tbody tr').count(), Math.min(50, api.row_count));
+    assert.equal(await page.locator('.timeline li').count(), api.version);
+    // the diff of v1 and v2 (HTMX swaps it in)
+    await page.selectOption('#diff-from', '1');
+    await page.selectOption('#diff-to', '2');
+    await page.click('.diff-form button');
+    await page.waitForSelector('#diff [data-diff=rows_added]');
+    assert.equal(await page.textContent('#diff [data-diff=rows_added]'), `+${api.row_count} rows`);
+    assert.ok((await page.textContent('#diff .schema-changes')).includes('worker_id'));
+    await t.done();
+  });
+
+  it('rolls a dataset back (POST with the CSRF token) and refuses a POST without it', async () => {
+    const before = await (await fetch(`${srv.url}/v1/catalog/datasets/clients`)).json();
+    const { cookie, csrf } = await session(`${srv.url}/ui/datasets/clients`);
+    const post = (body, headers = {}) => fetch(`${srv.url}/ui/datasets/clients/rollback`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, ...headers },
+      body: new URLSearchParams(body),
+    });
+    assert.equal((await post({ version: '1' })).status, 403, 'no token');
+    assert.equal((await post({ version: '1', csrf: 'f'.repeat(64) })).status, 403, 'a wrong token');
+    const other = await session(`${srv.url}/`);
+    assert.equal((await post({ version: '1', csrf: other.csrf })).status, 403, 'another session\'s token');
+    const refused = await fetch(`${srv.url}/ui/sql`, { method: 'POST', body: new URLSearchParams({ sql: 'select 1' }) });
+    assert.equal(refused.status, 403, 'a POST without a session');
+    assert.equal((await (await fetch(`${srv.url}/v1/catalog/datasets/clients`)).json()).version, before.version);
+
+    const t = await open(browser, 'rollback');
+    await t.page.goto(`${srv.url}/ui/datasets/clients`);
+    await t.page.click('button:text("Roll back to v1")');
+    await t.page.waitForURL(/\/ui\/datasets\/clients$/);
+    const now = await (await fetch(`${srv.url}/v1/catalog/datasets/clients`)).json();
+    assert.equal(now.version, before.version + 1);
+    assert.equal(now.row_count, 0);
+    assert.equal(await t.page.textContent('[data-fact=version]'), String(now.version));
+    await t.done();
+  });
+
+  it('runs SQL with Ctrl+Enter, draws a chart, and shows the engine\'s error', async () => {
+    const t = await open(browser, 'sql');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/sql`);
+    await page.fill('#sql', 'SELECT city, count(*) AS n, avg(hourly_rate) AS rate FROM workers GROUP BY city ORDER BY n DESC, city');
+    await page.press('#sql', 'Control+Enter');
+    await page.waitForSelector('figure.chart[data-drawn=bar]');
+    assert.ok(await page.locator('#sql-result tbody tr').count() > 1);
+    await page.selectOption('#chart-kind', 'line');
+    await page.waitForSelector('figure.chart[data-drawn=line]');
+    await page.fill('#sql', 'SELECT years_experience, hourly_rate FROM workers');
+    await page.press('#sql', 'Control+Enter');
+    await page.waitForSelector('figure.chart[data-drawn=scatter]');
+    await page.screenshot({ path: path.join(OUT, 'sql-scatter.png') });
+    await page.fill('#sql', `SELECT "${SCRIPT}" FROM workers`);
+    await page.press('#sql', 'Control+Enter');
+    await page.waitForSelector('#sql-result .error');
+    assert.ok((await page.textContent('#sql-result .error')).includes(SCRIPT));
+    await t.done();
+  });
+
+  it('asks a question: numbered citations expand to the source row and link to the dataset version', async () => {
+    const t = await open(browser, 'ask');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/ask`);
+    await page.fill('#question', 'forklift operator in Chicago');
+    await page.click('#ask-form button');
+    await page.waitForSelector('.citations li');
+    assert.ok((await page.textContent('.answer .text')).length > 0);
+    assert.equal((await page.textContent('.citations li .n')).trim(), '[1]');
+    await page.click('.citations li summary');
+    const first = page.locator('.citations li').first();
+    assert.ok(await first.locator('table.data tbody tr').isVisible(), 'the cited row');
+    const href = await first.locator('a').getAttribute('href');
+    assert.match(href, /^\/ui\/datasets\/workers\?version=\d+$/);
+    await first.locator('a').click();
+    await page.waitForURL(/\/ui\/datasets\/workers\?version=/);
+    await t.done();
+  });
+
+  it('escapes hostile values, file names and error messages (XSS)', async () => {
+    const html = await (await fetch(`${srv.url}/ui/datasets/hostile`)).text();
+    assertEscaped(html, 'dataset page');
+    assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), 'the value is shown, escaped');
+    assert.ok(html.includes('&quot;&gt;&lt;img src=x onerror=alert(1)&gt;.csv'), 'the file name is shown, escaped');
+    const { cookie, csrf } = await session(`${srv.url}/ui/sql`);
+    const error = await fetch(`${srv.url}/ui/sql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ csrf, sql: `SELECT "${SCRIPT}${IMG}" FROM hostile` }),
+    });
+    assert.equal(error.status, 200);
+    const errorHtml = await error.text();
+    assertEscaped(errorHtml, 'SQL error');
+    assert.ok(errorHtml.includes('class="error"'));
+    assertEscaped(await (await fetch(`${srv.url}/ui/datasets/${encodeURIComponent(IMG)}`)).text(), 'a bad dataset name');
+    assertEscaped(await (await fetch(`${srv.url}/ui/datasets/hostile/diff?from=1&to=2`)).text(), 'the diff');
+    assertEscaped(await (await fetch(`${srv.url}/ui/datasets?q=${encodeURIComponent(IMG)}`)).text(), 'the filter');
+
+    const t = await open(browser, 'xss', { allow: [{ status: 400, path: '/ui/datasets/%22%3E%3Cimg' }] });
+    await t.page.goto(`${srv.url}/ui/datasets/hostile`);
+    await t.page.goto(`${srv.url}/ui/datasets/hostile/diff?from=1&to=2`);
+    await t.page.goto(`${srv.url}/ui/datasets/${encodeURIComponent(IMG)}`);
+    await t.page.goto(`${srv.url}/ui/sql`);
+    await t.page.fill('#sql', `SELECT "${SCRIPT}${IMG}" FROM hostile`);
+    await t.page.press('#sql', 'Control+Enter');
+    await t.page.waitForSelector('#sql-result .error');
+    await t.done();
+  });
+});
+
+describe('the web UI, signed in', { timeout: 180000 }, () => {
+  let srv, key;
+  before(async () => {
+    const dir = tempDir('lh-ui-auth-');
+    cli(['sample', '--rows', '50', '--ingest', '--data', dir]);
+    key = JSON.parse(cli(['profile', 'key-create', 'agent', '--json', '--data', dir])).key;
+    srv = await startServer({ dataDir: dir, args: ['--set', 'auth.required=true'] });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('signs in with a key, keeps it out of the browser, and refuses a page the profile may not see', async () => {
+    const t = await open(browser, 'signin', {
+      allow: [{ status: 401, path: '/ui/signin' }, { status: 403, path: '/ui/datasets/workers' }],
+    });
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/sql`);
+    await page.waitForURL(/\/ui\/signin$/);
+    await page.fill('#key', 'lh_0000000000000000_nope');
+    await page.click('form.signin button');
+    await page.waitForSelector('.error');
+    await page.fill('#key', key);
+    await page.click('form.signin button');
+    await page.waitForURL(`${srv.url}/`);
+    assert.ok((await page.textContent('.who')).includes('agent'));
+    const cookies = await t.context.cookies();
+    assert.equal(cookies.length, 1);
+    assert.ok(cookies[0].httpOnly);
+    assert.equal(cookies[0].sameSite, 'Strict');
+    assert.ok(!cookies[0].value.includes(key.slice(-16)), 'the cookie is not the key');
+    // agent reads the view workers_safe, not the dataset workers
+    const res = await page.goto(`${srv.url}/ui/datasets/workers`);
+    assert.equal(res.status(), 403);
+    assert.ok((await page.textContent('.error')).includes('agent'));
+    await page.goto(`${srv.url}/ui/sql`);
+    await page.fill('#sql', 'SELECT count(*) AS n FROM workers_safe');
+    await page.press('#sql', 'Control+Enter');
+    await page.waitForSelector('#sql-result tbody tr');
+    // signing out ends the session
+    await page.click('.who button');
+    await page.waitForURL(/\/ui\/signin$/);
+    await page.goto(`${srv.url}/ui/sql`);
+    await page.waitForURL(/\/ui\/signin$/);
+    await t.done();
+  });
+});
