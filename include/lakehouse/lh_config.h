@@ -83,6 +83,7 @@ typedef struct lh_config {
     long long ingest_concurrency;       /* conversions running at once */
     long long ingest_chunk_chars;       /* documents: chunk size in characters */
     long long ingest_chunk_overlap;     /* documents: characters repeated between chunks */
+    long long ingest_max_line_bytes;    /* CSV: the longest line or quoted value */
     /* [vectors] */
     long long vectors_build_threads;    /* 0 = one per core */
     /* [journal] */

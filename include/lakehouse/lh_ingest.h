@@ -49,6 +49,7 @@ typedef struct lh_ingester_config {
     const char *tmp_dir;     /* conversions write here before upload */
     size_t chunk_chars;      /* document chunking defaults */
     size_t chunk_overlap;
+    size_t max_line_bytes;   /* CSV: the longest line (or quoted value) read; 0: 2 MiB */
 } lh_ingester_config;
 
 lh_code lh_ingester_new(const lh_ingester_config *cfg, lh_ingester **out, lh_err *err);

@@ -240,7 +240,8 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                  .errors = app->errors,
                                  .tmp_dir = app->tmp_dir,
                                  .chunk_chars = (size_t)cfg->ingest_chunk_chars,
-                                 .chunk_overlap = (size_t)cfg->ingest_chunk_overlap};
+                                 .chunk_overlap = (size_t)cfg->ingest_chunk_overlap,
+                                 .max_line_bytes = (size_t)cfg->ingest_max_line_bytes};
         rc = lh_ingester_new(&ic, &app->ingester, err);
     }
     if (rc == LH_OK) {

@@ -98,6 +98,8 @@ static const struct key keys[] = {
      T_INT, OFF(ingest_chunk_chars), 100, 1000000, NULL, NULL, NULL},
     {{"ingest.chunk_overlap", "integer", "100", "documents: characters repeated between chunks"},
      T_INT, OFF(ingest_chunk_overlap), 0, 100000, NULL, NULL, NULL},
+    {{"ingest.max_line_bytes", "size", "2MiB", "CSV: the longest line (or quoted value) a file may hold"},
+     T_SIZE, OFF(ingest_max_line_bytes), 1024, 1LL << 30, NULL, NULL, NULL},
     {{"vectors.build_threads", "integer", "0", "threads building an index (0 = one per core)"},
      T_INT, OFF(vectors_build_threads), 0, 1024, NULL, NULL, NULL},
     {{"journal.flush_ms", "integer", "1000", "flush buffered journal events at least this often"},

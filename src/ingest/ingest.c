@@ -31,6 +31,7 @@ struct lh_ingester {
     lh_errors *errors;
     char *tmp_dir;
     size_t chunk_chars, chunk_overlap;
+    size_t max_line_bytes;
     atomic_uint counter;
 };
 
@@ -67,6 +68,7 @@ lh_code lh_ingester_new(const lh_ingester_config *cfg, lh_ingester **out, lh_err
     ing->tmp_dir = lh_xstrdup(cfg->tmp_dir);
     ing->chunk_chars = cfg->chunk_chars ? cfg->chunk_chars : 1000;
     ing->chunk_overlap = cfg->chunk_overlap;
+    ing->max_line_bytes = cfg->max_line_bytes ? cfg->max_line_bytes : 2u << 20;
     *out = ing;
     return LH_OK;
 }
@@ -137,7 +139,52 @@ static void *poll_progress(void *arg)
 
 /* ---- conversion ---- */
 
-static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, struct input *in,
+/* A CSV error DuckDB gives without a reason ("CSV Error on Line: N") when a
+ * line or a quoted value is longer than max_line_size: said, with the fix. */
+static bool csv_line_too_long(const lh_ingester *ing, const struct input *in, lh_err *err)
+{
+    if (in->format != FMT_CSV && in->format != FMT_TSV) return false;
+    const char *at = strstr(err->message, "CSV Error on Line: ");
+    if (!at) return false;
+    long long line = strtoll(at + 19, NULL, 10);
+    lh_err_set(err, LH_ETOOBIG,
+               "%s line %lld: a line or quoted value is longer than the %zu MiB a CSV line may hold "
+               "(ingest.max_line_bytes; raise it, e.g. --set ingest.max_line_bytes=64MiB)",
+               in->name, line, ing->max_line_bytes >> 20);
+    return true;
+}
+
+/* NDJSON: the first line that is not a JSON value, with what is wrong with
+ * it, into err. False when every line parses (the input is a JSON array or
+ * the fault is elsewhere: DuckDB's message stands). */
+static bool ndjson_bad_line(const struct input *in, lh_err *err)
+{
+    FILE *f = fopen(in->path, "rb");
+    if (!f) return false;
+    char *line = NULL;
+    size_t cap = 0, no = 0;
+    ssize_t n;
+    bool found = false;
+    while (!found && (n = getline(&line, &cap, f)) >= 0) {
+        no++;
+        size_t len = (size_t)n;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+        if (len == 0) continue;
+        if (no == 1 && line[0] == '[') break; /* a JSON array, not NDJSON */
+        json_error_t jerr;
+        json_t *j = json_loadb(line, len, JSON_DECODE_ANY, &jerr);
+        if (!j) {
+            lh_err_set(err, LH_EINVAL, "%s line %zu, column %d: not JSON: %s", in->name, no, jerr.column, jerr.text);
+            found = true;
+        }
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    return found;
+}
+
+static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_query_lease *lease, struct input *in,
                              const lh_ingest_options *opt, lh_err *err)
 {
     lh_buf src = {0}, sql = {0};
@@ -155,9 +202,12 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
     case FMT_TSV:
         lh_buf_puts(&src, "read_csv(");
         lh_sql_quote_literal(&src, in->path);
+        /* DuckDB reads a CSV in buffers of at least 16 lines of max_line_size */
         lh_buf_printf(&src, ", auto_detect = true, sample_size = 20480, encoding = '%s', "
-                            "store_rejects = true, rejects_table = '%s', rejects_scan = '%s'",
-                      in->encoding, rejects, scans);
+                            "store_rejects = true, rejects_table = '%s', rejects_scan = '%s', "
+                            "max_line_size = %zu, buffer_size = %zu",
+                      in->encoding, rejects, scans, ing->max_line_bytes,
+                      ing->max_line_bytes * 16 > (32u << 20) ? ing->max_line_bytes * 16 : (32u << 20));
         if (in->format == FMT_TSV) lh_buf_puts(&src, ", delim = '\\t'");
         lh_buf_putc(&src, ')');
         break;
@@ -179,15 +229,18 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
         /* DuckDB's context points into our COPY statement: keep only its first line */
         char *nl = strchr(err->message, '\n');
         if (nl) *nl = '\0';
-        /* name the input as the user knows it, not by its temp path */
-        char *at;
-        while ((at = strstr(err->message, in->path))) {
-            size_t plen = strlen(in->path), nlen = strlen(in->name);
-            if (nlen > plen) break;
+        /* name the input as the user knows it, not by its temp path (the
+         * search goes on after each replacement: the name may hold the path) */
+        size_t plen = strlen(in->path), nlen = strlen(in->name);
+        for (char *from = err->message, *at; nlen <= plen && (at = strstr(from, in->path)); from = at + nlen) {
             memcpy(at, in->name, nlen);
             memmove(at + nlen, at + plen, strlen(at + plen) + 1);
         }
-        if (strstr(err->message, "is not latin-1 encoded") || strstr(err->message, "Invalid unicode")) {
+        if (in->format == FMT_JSON && strstr(err->message, "Malformed JSON") && ndjson_bad_line(in, err)) {
+            rc = LH_EINVAL; /* the line DuckDB meant, counted here (its count is one ahead) */
+        } else if (csv_line_too_long(ing, in, err)) {
+            rc = LH_ETOOBIG;
+        } else if (strstr(err->message, "is not latin-1 encoded") || strstr(err->message, "Invalid unicode")) {
             lh_err_wrap(err, "%s is not valid UTF-8 (nor Latin-1) text", in->name);
             rc = err->code = LH_EINVAL;
         } else {
@@ -240,7 +293,7 @@ static lh_code convert_table(duckdb_connection conn, lh_query_lease *lease, stru
             json_t *first = json_array_get(in->rejects, 0);
             rc = lh_err_set(err, LH_EINVAL,
                             "%s: %lld row(s) could not be read; the first, at line %lld: %s "
-                            "(nothing was ingested; skip_bad_rows keeps the good rows)",
+                            "(nothing was ingested; skip_bad_rows, --skip-bad-rows on the CLI, keeps the good rows)",
                             in->name, (long long)in->rejected,
                             (long long)json_integer_value(json_object_get(first, "line")),
                             json_string_value(json_object_get(first, "error")));
@@ -379,7 +432,7 @@ static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_optio
     bool polling = opt->progress && in->format != FMT_TEXT && in->format != FMT_PDF &&
                    pthread_create(&poller_thread, NULL, poll_progress, &p) == 0;
     if (in->format == FMT_TEXT || in->format == FMT_PDF) rc = convert_document(ing, conn, in, opt, err);
-    else rc = convert_table(conn, lease, in, opt, err);
+    else rc = convert_table(ing, conn, lease, in, opt, err);
     if (polling) {
         atomic_store(&p.stop, true);
         pthread_join(poller_thread, NULL);

@@ -108,3 +108,26 @@ test('a PDF with an outline: chunk ids, section paths, ingest --index, and a sec
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /only a documents dataset .* has defaults/);
 });
+
+test('ingest errors name the line, the limit and the fix (and a file in the working folder does not hang the CLI)', { timeout: 120000 }, () => {
+  const dir = tempDir();
+  const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ a: i + 1 }));
+  fs.writeFileSync(path.join(dir, 'bad.ndjson'), [...lines, '{"a": oops}', '{"a": 0}'].join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'rag.csv'), 'a,b\n1,2\n3,4,5\n6,7\n');
+  fs.writeFileSync(path.join(dir, 'huge.csv'), `a,b\n1,"${'x'.repeat(3_000_000)}"\n`);
+  // run from the data's folder with bare file names: the name is the path (this once looped forever)
+  const ingest = (file, ...more) => run(['ingest', file, '--dataset', 'x', '--data', 'd', ...more], { cwd: dir });
+  let r = ingest('bad.ndjson');
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /bad\.ndjson line 501, column \d+: not JSON: invalid token near 'oops'/);
+  r = ingest('rag.csv');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /rag\.csv: 1 row\(s\) could not be read; the first, at line 3: .*--skip-bad-rows/);
+  r = ingest('huge.csv');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /huge\.csv line 1: a line or quoted value is longer than the 2 MiB .*ingest\.max_line_bytes/);
+  r = ingest('huge.csv', '--set', 'ingest.max_line_bytes=8MiB');
+  assert.equal(r.status, 0, r.stderr);
+  const n = JSON.parse(run(['sql', 'SELECT length(b) AS n FROM x', '--json', '--data', path.join(dir, 'd')]).stdout).rows;
+  assert.deepEqual(n, [[3_000_000]]);
+});

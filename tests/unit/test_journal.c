@@ -217,10 +217,10 @@ static void t_background_flush(void **state)
     lh_err err;
     assert_int_equal(seglog_open(&f->store->base, &o, &log, &err), LH_OK);
     append_n(log, "c", 10);
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < 500; i++) { /* the buffer empties before its segment is counted: wait for both */
         seglog_stats st;
         seglog_get_stats(log, &st);
-        if (st.buffered == 0) break;
+        if (st.buffered == 0 && st.flushed_segments >= 1) break;
         usleep(10000);
     }
     seglog_stats st;
