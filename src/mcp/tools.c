@@ -105,10 +105,13 @@ const lh_mcp_tool_info *lh_mcp_tools(size_t *n)
 
 static bool hidden(const tool *t, const char *param)
 {
-    if (!t->hide) return false;
     size_t n = strlen(param);
-    for (const char *p = t->hide; (p = strstr(p, param)); p += n)
-        if ((p == t->hide || p[-1] == ',') && (p[n] == ',' || !p[n])) return true;
+    for (const char *p = t->hide; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t k = end ? (size_t)(end - p) : strlen(p);
+        if (k == n && !memcmp(p, param, n)) return true;
+        p = end ? end + 1 : p + k;
+    }
     return false;
 }
 

@@ -187,6 +187,12 @@ static void test_results_capped_and_journaled(void **state)
     assert_true(json_is_true(json_object_get(json_object_get(ev, "new"), "truncated")));
     json_decref(args);
     json_decref(out);
+
+    /* an empty argument name (found by fuzz_mcp: it once looped forever) is an unknown field */
+    json_t *bad = tool_as(f, &operator_call, "query_sql", "{\"\":1,\"sql\":\"SELECT 1\"}", &keep);
+    assert_true(json_is_true(json_object_get(bad, "isError")));
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(json_object_get(bad, "content"), 0), "text")), "unknown field \"\""));
+    json_decref(keep);
 }
 
 static void test_profile_confined(void **state)
