@@ -86,27 +86,15 @@ const char *mcp_param_str(const mcp_req *r, const char *name)
 json_t *mcp_page(mcp_req *r, json_t *items, const char *member, size_t page_size)
 {
     const char *cursor = mcp_param_str(r, "cursor");
-    size_t offset = 0;
-    if (cursor) {
-        char *at = lh_op_cursor_decode(cursor, "mcp");
-        char *end = NULL;
-        if (at) offset = (size_t)strtoull(at, &end, 10);
-        bool ok = at && end && !*end;
-        free(at);
-        if (!ok) return mcp_fail(r, MCP_INVALID_PARAMS, "cursor is not one this server gave out");
-    }
-    json_t *page = json_array();
-    size_t n = json_array_size(items);
-    for (size_t i = offset; i < n && i < offset + page_size; i++) json_array_append(page, json_array_get(items, i));
-    json_t *out = json_pack("{s:o}", member, page);
-    if (offset + page_size < n) {
-        char at[32];
-        snprintf(at, sizeof at, "%zu", offset + page_size);
-        char *next = lh_op_cursor_encode("mcp", at);
-        json_object_set_new(out, "nextCursor", json_string(next));
-        free(next);
-    }
-    return out;
+    char *at = cursor ? lh_op_cursor_decode(cursor, "offset") : NULL;
+    free(at);
+    if (cursor && !at) return mcp_fail(r, MCP_INVALID_PARAMS, "cursor is not one this server gave out");
+    json_t *args = json_pack("{s:I, s:s?}", "limit", (json_int_t)page_size, "cursor", cursor);
+    json_t *page = lh_op_page(json_incref(items), member, args);
+    json_decref(args);
+    json_t *next = json_object_get(page, "next");
+    if (next) json_object_set(page, "nextCursor", next), json_object_del(page, "next");
+    return page;
 }
 
 /* ---- lifecycle and utilities ---- */

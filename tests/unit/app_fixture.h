@@ -60,4 +60,21 @@ static int app_teardown(void **state)
     return 0;
 }
 
+/* Ingests text as a CSV file into dataset, as tester; an error fails the test. */
+static inline void app_ingest_csv(struct fixture *f, const char *dataset, const char *text)
+{
+    char *path = lh_xasprintf("%s/%s.csv", f->dir, dataset);
+    FILE *fp = fopen(path, "w");
+    fputs(text, fp);
+    fclose(fp);
+    json_t *args = json_pack("{s:s}", "dataset", dataset), *out = NULL;
+    lh_ingest_source src = {.path = path, .name = "x.csv"};
+    lh_op_ctx call = {.who = tester};
+    lh_err err;
+    if (lh_app_ingest(f->app, args, &src, 1, &call, &out, &err)) fail_msg("ingest: %s", err.message);
+    json_decref(out);
+    json_decref(args);
+    free(path);
+}
+
 #endif

@@ -45,23 +45,6 @@ static json_t *call_ok(struct fixture *f, const char *op, json_t *args)
     return call_as(f, &tester, op, args, LH_OK, NULL);
 }
 
-static void ingest_csv(struct fixture *f, const char *dataset, const char *text)
-{
-    char *path = lh_xasprintf("%s/%s.csv", f->dir, dataset);
-    FILE *fp = fopen(path, "w");
-    fputs(text, fp);
-    fclose(fp);
-    json_t *args = json_pack("{s:s}", "dataset", dataset), *out = NULL;
-    lh_ingest_source src = {.path = path, .name = "x.csv"};
-    lh_op_ctx call = {.who = tester};
-    lh_err err;
-    if (lh_app_ingest(f->app, args, &src, 1, &call, &out, &err))
-        fail_msg("ingest: %s", err.message);
-    json_decref(out);
-    json_decref(args);
-    free(path);
-}
-
 /* SELECT count(*) over a table as tester: -1 when the statement fails. */
 static long long count_rows(struct fixture *f, const char *table)
 {
@@ -114,7 +97,7 @@ static size_t data_files(struct fixture *f, const char *dataset)
 static void test_publish_makes_rows_visible(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name,score\n1,ann,3\n2,bob,4\n");
+    app_ingest_csv(f, "people", "id,name,score\n1,ann,3\n2,bob,4\n");
     json_t *d = draft(f, &tester, "people", "id,name,score\n3,cy,5\n4,dee,\n", "csv", LH_OK, NULL);
     const char *id = id_of(d);
     assert_int_equal(strlen(id), 33);
@@ -202,7 +185,7 @@ static void test_publish_makes_rows_visible(void **state)
 static void test_conflict_when_the_dataset_moved(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name,score\n1,ann,3\n");
+    app_ingest_csv(f, "people", "id,name,score\n1,ann,3\n");
     json_t *a = draft(f, &tester, "people", "id,name,score\n2,bob,4\n", "csv", LH_OK, NULL);
     json_t *b = draft(f, &tester, "people", "id,name,score\n3,cy,5\n", "csv", LH_OK, NULL);
     json_decref(call_ok(f, "drafts.publish", by_id(id_of(a))));
@@ -267,7 +250,7 @@ static void test_new_dataset_and_replace(void **state)
 static void test_purge_keeps_open_drafts(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name\n1,ann\n");
+    app_ingest_csv(f, "people", "id,name\n1,ann\n");
     json_t *d = draft(f, &tester, "people", "id,name\n2,bob\n", "csv", LH_OK, NULL);
     assert_int_equal(data_files(f, "people"), 2);
     /* age every data file past purge's grace period */
@@ -314,7 +297,7 @@ static void test_purge_keeps_open_drafts(void **state)
 static void test_publish_repairs_a_half_done_publish(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name\n1,ann\n");
+    app_ingest_csv(f, "people", "id,name\n1,ann\n");
     json_t *d = draft(f, &tester, "people", "id,name\n2,bob\n", "csv", LH_OK, NULL);
     char *path = lh_xasprintf("%s/data/local/_catalog/drafts/%s/v00000001.json", f->dir, id_of(d));
     json_t *record = json_load_file(path, 0, NULL);
@@ -383,7 +366,7 @@ static void *publish_one(void *arg)
 static void test_concurrent_publishers(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name\n1,ann\n");
+    app_ingest_csv(f, "people", "id,name\n1,ann\n");
     for (int round = 0; round < 3; round++) {
         char one[64], two[64];
         snprintf(one, sizeof one, "id,name\n%d,x\n", 10 + 2 * round);
@@ -405,8 +388,8 @@ static void test_concurrent_publishers(void **state)
 static void test_only_the_maker_sees_a_draft(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name\n1,ann\n");
-    ingest_csv(f, "other", "id,name\n1,ann\n");
+    app_ingest_csv(f, "people", "id,name\n1,ann\n");
+    app_ingest_csv(f, "other", "id,name\n1,ann\n");
     lh_who alice = as_profile(f, "alice", "[\"ingest\",\"read\"]", "[\"people\"]");
     lh_who bob = as_profile(f, "bob", "[\"ingest\",\"read\"]", "[\"people\"]");
     lh_who reader = as_profile(f, "reader", "[\"read\"]", "[\"people\"]");
@@ -445,7 +428,7 @@ static void test_only_the_maker_sees_a_draft(void **state)
 static void test_bad_data_fails_clearly(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name\n1,ann\n");
+    app_ingest_csv(f, "people", "id,name\n1,ann\n");
     size_t before = data_files(f, "people");
     lh_err err;
     draft(f, &tester, "people", "id,name\n2,\"bob\n", "csv", LH_EINVAL, &err);

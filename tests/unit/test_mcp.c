@@ -58,19 +58,11 @@ static json_t *tool_as(struct fixture *f, const lh_op_ctx *call, const char *nam
 
 static void load_workers(struct fixture *f)
 {
-    char *path = lh_xasprintf("%s/w.csv", f->dir);
-    FILE *fp = fopen(path, "w");
-    fputs("id,name,email\n", fp);
-    for (int i = 0; i < 100; i++) fprintf(fp, "%d,worker %d,w%d@example.com\n", i, i, i);
-    fclose(fp);
-    json_t *args = json_pack("{s:s}", "dataset", "workers"), *out = NULL;
-    lh_ingest_source src = {.path = path, .name = "w.csv"};
-    lh_op_ctx call = {.who = tester};
-    lh_err err;
-    assert_int_equal(lh_app_ingest(f->app, args, &src, 1, &call, &out, &err), LH_OK);
-    json_decref(args);
-    json_decref(out);
-    free(path);
+    lh_buf csv = {0};
+    lh_buf_puts(&csv, "id,name,email\n");
+    for (int i = 0; i < 100; i++) lh_buf_printf(&csv, "%d,worker %d,w%d@example.com\n", i, i, i);
+    app_ingest_csv(f, "workers", csv.data);
+    lh_buf_free(&csv);
 }
 
 static void test_tools_name_operations(void **state)

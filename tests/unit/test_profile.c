@@ -75,22 +75,6 @@ static lh_code authenticate(lh_app *app, const char *key, const char *peer, lh_w
     return rc;
 }
 
-static void ingest_csv(struct fixture *f, const char *dataset, const char *text)
-{
-    char *path = lh_xasprintf("%s/%s.csv", f->dir, dataset);
-    FILE *fp = fopen(path, "w");
-    fputs(text, fp);
-    fclose(fp);
-    json_t *args = json_pack("{s:s}", "dataset", dataset), *out = NULL;
-    lh_ingest_source src = {.path = path, .name = "x.csv"};
-    lh_op_ctx call = {.who = tester};
-    lh_err err;
-    if (lh_app_ingest(f->app, args, &src, 1, &call, &out, &err)) fail_msg("ingest: %s", err.message);
-    json_decref(out);
-    json_decref(args);
-    free(path);
-}
-
 /* Every file under dir, concatenated. */
 static void slurp_tree(const char *dir, lh_buf *all)
 {
@@ -387,8 +371,8 @@ static void test_listen_check(void **state)
 static void test_scopes_and_bindings(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "open", "id,v\n1,public\n");
-    ingest_csv(f, "secret", "id,v\n1,classified\n");
+    app_ingest_csv(f, "open", "id,v\n1,public\n");
+    app_ingest_csv(f, "secret", "id,v\n1,classified\n");
     json_decref(call_ok(f, "profiles.create",
                         "{\"id\":\"reader\",\"kind\":\"model\",\"scopes\":[\"read\"],\"datasets\":[\"open\"]}"));
     json_decref(call_ok(f, "profiles.create",
@@ -448,8 +432,8 @@ static void test_scopes_and_bindings(void **state)
 static void test_scoped_sql(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "open", "id,v\n1,public\n");
-    ingest_csv(f, "secret", "id,v\n1,classified\n");
+    app_ingest_csv(f, "open", "id,v\n1,public\n");
+    app_ingest_csv(f, "secret", "id,v\n1,classified\n");
     json_decref(call_ok(f, "profiles.create",
                         "{\"id\":\"reader\",\"kind\":\"agent\",\"scopes\":[\"read\"],\"datasets\":[\"open\"]}"));
     char *key = new_key(f, "reader");
@@ -520,7 +504,7 @@ static json_t *sql_as(struct fixture *f, const lh_who *who, const char *sql, lh_
 static void test_views_redact_in_the_engine(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "people", "id,name,phone,email,city\n1,Alice Smith,555-0101-1234,alice@x.org,Austin\n"
+    app_ingest_csv(f, "people", "id,name,phone,email,city\n1,Alice Smith,555-0101-1234,alice@x.org,Austin\n"
                             "2,Bob Jones,555-0199-9876,bob@y.org,Hidden\n3,Carol,12,c@z.org,Austin\n");
     json_t *v = call_ok(f, "views.create",
                         "{\"name\":\"people_safe\",\"base_dataset\":\"people\",\"columns\":[\"id\",\"name\",\"phone\",\"city\"],"
@@ -605,8 +589,8 @@ static void test_views_redact_in_the_engine(void **state)
 static void test_search_as_a_profile(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "docs", "id,text,owner\n1,forklift operator,ZEDOWNER\n2,night shift welder,ZEDOWNER\n");
-    ingest_csv(f, "memos", "id,text\n1,classified memo\n");
+    app_ingest_csv(f, "docs", "id,text,owner\n1,forklift operator,ZEDOWNER\n2,night shift welder,ZEDOWNER\n");
+    app_ingest_csv(f, "memos", "id,text\n1,classified memo\n");
     json_decref(call_ok(f, "index.create", "{\"name\":\"docs_idx\",\"dataset\":\"docs\",\"id_column\":\"id\",\"text_columns\":[\"text\"]}"));
     json_decref(call_ok(f, "index.create", "{\"name\":\"memos_idx\",\"dataset\":\"memos\",\"id_column\":\"id\",\"text_columns\":[\"text\"]}"));
     json_decref(call_ok(f, "profiles.create",
@@ -649,8 +633,8 @@ static void test_search_as_a_profile(void **state)
 static void test_workspaces(void **state)
 {
     struct fixture *f = *state;
-    ingest_csv(f, "open", "id,v\n1,public\n");
-    ingest_csv(f, "secret", "id,v\n1,classified\n");
+    app_ingest_csv(f, "open", "id,v\n1,public\n");
+    app_ingest_csv(f, "secret", "id,v\n1,classified\n");
     json_decref(call_ok(f, "profiles.create", "{\"id\":\"ana\",\"kind\":\"person\",\"scopes\":[\"read\"],\"datasets\":[\"open\"]}"));
     json_decref(call_ok(f, "profiles.create", "{\"id\":\"bob\",\"kind\":\"agent\",\"scopes\":[\"read\"]}"));
     char *akey = new_key(f, "ana"), *bkey = new_key(f, "bob");
