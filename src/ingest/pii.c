@@ -19,14 +19,30 @@ static bool is_email(const char *s)
     return true;
 }
 
+/* A phone number: 7 to 15 digits in at most 5 groups, every group after the
+ * first of 2 digits or more and one of 3 or more ("+1 415 555 0199",
+ * "(312) 555-0100"), written with a separator or a leading +. Numbers joined
+ * by spaces ("12 7 3 45 6", "0.5 1.25 3.75") are not phones. */
 static bool is_phone(const char *s)
 {
-    size_t digits = 0, other = 0;
-    for (const char *p = s; *p; p++) {
-        if (isdigit((unsigned char)*p)) digits++;
-        else if (!strchr("+-(). ", *p)) other++;
+    size_t digits = 0, groups = 0, run = 0, longest = 0;
+    bool short_group = false;
+    for (const char *p = s;; p++) {
+        if (*p && isdigit((unsigned char)*p)) {
+            digits++, run++;
+            continue;
+        }
+        if (run) {
+            if (groups > 0 && run < 2) short_group = true;
+            if (run > longest) longest = run;
+            groups++;
+            run = 0;
+        }
+        if (!*p) break;
+        if (!strchr("+-(). ", *p)) return false;
     }
-    return other == 0 && digits >= 7 && digits <= 15 && (strchr(s, '-') || strchr(s, ' ') || strchr(s, '(') || s[0] == '+');
+    return digits >= 7 && digits <= 15 && groups <= 5 && !short_group && longest >= 3 &&
+           (strchr(s, '-') || strchr(s, ' ') || strchr(s, '(') || s[0] == '+');
 }
 
 /* US SSN (123-45-6789), UK NI number (AB123456C), FR NIR (15 digits). */

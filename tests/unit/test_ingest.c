@@ -239,6 +239,11 @@ static void t_pii(void **state)
     assert_string_equal(lh_ingest_pii_kind("contact", emails, 3), "email");
     const char *phones[] = {"(312) 555-0100", "+1 415 555 0199", "312-555-0123"};
     assert_string_equal(lh_ingest_pii_kind("tel", phones, 3), "phone");
+    const char *uk[] = {"+44 20 7946 0958", "020 7946 0958", "555-123-4567"};
+    assert_string_equal(lh_ingest_pii_kind("tel", uk, 3), "phone");
+    /* numbers joined by spaces are not phones (issue 15: a false positive on real data) */
+    const char *joined[] = {"12 7 3 45 6 8", "1 2 3 4 5 6 7", "0.5 1.25 3.75 2.5", "10 20 30 40 50 60"};
+    assert_null(lh_ingest_pii_kind("scores", joined, 4));
     const char *ssn[] = {"123-45-6789", "987-65-4321"};
     assert_string_equal(lh_ingest_pii_kind("x", ssn, 2), "national_id");
     const char *names[] = {"Ann Lee", "Bob Stone", "María José"};
