@@ -46,6 +46,8 @@ struct input {
     int64_t duplicate_of; /* version already holding these bytes, 0 if new */
     bool repeated;        /* the same bytes appear earlier in this call */
     char *parquet;        /* temp file */
+    csv_dialect dialect;  /* CSV: what the sniffer is told (dialect.c) */
+    char *rewritten;      /* CSV aligned by spaces, rewritten as TSV (temp file), or NULL */
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
     json_t *fields; /* [{name, type, pii?}] */
@@ -201,14 +203,16 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
     case FMT_CSV:
     case FMT_TSV:
         lh_buf_puts(&src, "read_csv(");
-        lh_sql_quote_literal(&src, in->path);
+        lh_sql_quote_literal(&src, in->rewritten ? in->rewritten : in->path);
         /* DuckDB reads a CSV in buffers of at least 16 lines of max_line_size */
         lh_buf_printf(&src, ", auto_detect = true, sample_size = 20480, encoding = '%s', "
                             "store_rejects = true, rejects_table = '%s', rejects_scan = '%s', "
                             "max_line_size = %zu, buffer_size = %zu",
                       in->encoding, rejects, scans, ing->max_line_bytes,
                       ing->max_line_bytes * 16 > (32u << 20) ? ing->max_line_bytes * 16 : (32u << 20));
-        if (in->format == FMT_TSV) lh_buf_puts(&src, ", delim = '\\t'");
+        if (in->format == FMT_TSV || in->rewritten) lh_buf_puts(&src, ", delim = '\\t'");
+        if (in->dialect.header >= 0) lh_buf_printf(&src, ", header = %s", in->dialect.header ? "true" : "false");
+        if (in->dialect.decimal_comma) lh_buf_puts(&src, ", decimal_separator = ','");
         lh_buf_putc(&src, ')');
         break;
     case FMT_JSON:
@@ -231,8 +235,9 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         if (nl) *nl = '\0';
         /* name the input as the user knows it, not by its temp path (the
          * search goes on after each replacement: the name may hold the path) */
-        size_t plen = strlen(in->path), nlen = strlen(in->name);
-        for (char *from = err->message, *at; nlen <= plen && (at = strstr(from, in->path)); from = at + nlen) {
+        const char *read = in->rewritten ? in->rewritten : in->path;
+        size_t plen = strlen(read), nlen = strlen(in->name);
+        for (char *from = err->message, *at; nlen <= plen && (at = strstr(from, read)); from = at + nlen) {
             memcpy(at, in->name, nlen);
             memmove(at + nlen, at + plen, strlen(at + plen) + 1);
         }
@@ -542,11 +547,13 @@ static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *buc
 {
     for (size_t i = 0; i < n; i++) {
         if (ins[i].parquet) unlink(ins[i].parquet);
+        if (ins[i].rewritten) unlink(ins[i].rewritten);
         if (failed && ins[i].uploaded) {
             lh_err ignored;
             lh_store_delete(bucket, ins[i].key, &ignored);
         }
         free(ins[i].parquet);
+        free(ins[i].rewritten);
         free(ins[i].key);
         json_decref(ins[i].fields);
         json_decref(ins[i].rejects);
@@ -595,6 +602,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         in->name = sources[i].name ? sources[i].name : sources[i].path;
         in->fields = json_array();
         in->rejects = json_array();
+        in->dialect.header = -1;
         rc = hash_input(in, err);
         if (rc) break;
         in->duplicate_of = head ? lh_manifest_content_version(head, in->sha) : 0;
@@ -607,6 +615,11 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         if (in->format == FMT_JSON && (rc = ingest_json_depth_check(in->path, in->name, LH_INGEST_JSON_DEPTH_MAX, err)))
             break;
         in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
+        if (in->format == FMT_CSV && (rc = ingest_csv_dialect(in->path, &in->dialect, err))) break;
+        if (in->dialect.whitespace) {
+            in->rewritten = lh_xasprintf("%s/ingest-%d-%u-%zu.tsv", ing->tmp_dir, (int)getpid(), call, i);
+            if ((rc = ingest_whitespace_to_tsv(in->path, in->rewritten, err))) break;
+        }
         rc = convert(ing, in, opt, err);
         if (rc) break;
         rc = lh_sha256_file_hex(in->parquet, in->parquet_sha, err);

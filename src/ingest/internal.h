@@ -38,6 +38,17 @@ bool ingest_json_nesting_feed(ingest_json_nesting *s, const char *p, size_t n, i
  * checked before DuckDB's reader, which recurses once per level. */
 lh_code ingest_json_depth_check(const char *path, const char *name, int limit, lh_err *err);
 
+/* What DuckDB's CSV sniffer gets wrong, decided from the first lines (dialect.c). */
+typedef struct csv_dialect {
+    bool whitespace;    /* fields aligned by runs of spaces or tabs: read as TSV after rewriting */
+    bool decimal_comma; /* ';' (or tab, '|') separated, with decimal commas ("459,9") */
+    int header;         /* 1 or 0 when decided here; -1: the sniffer's call */
+} csv_dialect;
+
+lh_code ingest_csv_dialect(const char *path, csv_dialect *d, lh_err *err);
+/* Rewrites a whitespace-aligned file as tab-separated (runs of blanks become one tab). */
+lh_code ingest_whitespace_to_tsv(const char *from, const char *to, lh_err *err);
+
 /* One document chunk row. */
 typedef struct doc_row {
     int page;
