@@ -63,6 +63,8 @@ typedef struct lh_ingest_source {
 /* Progress of a long ingest: fraction done in [0, 1] of the current input. */
 typedef void (*lh_ingest_progress_fn)(void *ctx, const char *source, double done);
 
+typedef enum lh_csv_header { LH_HEADER_SNIFFED = 0, LH_HEADER_YES, LH_HEADER_NO } lh_csv_header;
+
 typedef struct lh_ingest_options {
     const char *dataset;
     lh_commit_mode mode;     /* APPEND (default) or REPLACE */
@@ -73,6 +75,11 @@ typedef struct lh_ingest_options {
     size_t chunk_chars;      /* documents: target chunk size (0: the ingester's default) */
     size_t chunk_overlap;    /* documents: characters repeated (used when chunk_chars is set) */
     long long timeout_ms;    /* per input conversion (0: none) */
+    /* CSV: what to take instead of sniffing (NULL / -1: sniff) */
+    const char *delimiter;   /* one character, "\\t", or "whitespace" (runs of spaces and tabs) */
+    lh_csv_header header;    /* whether the first row names the columns */
+    const char *decimal;     /* "." or "," */
+    const char *encoding;    /* "utf-8", "latin-1" or "utf-16" */
     lh_ingest_progress_fn progress;
     void *progress_ctx;
     /* Stop before the commit (drafts): the data files are stored, nothing is

@@ -29,6 +29,8 @@ const char *const lh_op_choices_search_mode[] = {"hybrid", "vector", "text", NUL
 const char *const lh_op_choices_fusion[] = {"rrf", "weighted", NULL};
 const char *const lh_op_choices_refresh[] = {"manual", "on_append", NULL};
 const char *const lh_op_choices_sql_format[] = {"json", "ndjson", "csv", "parquet", NULL};
+const char *const lh_op_choices_decimal[] = {".", ",", NULL};
+const char *const lh_op_choices_encoding[] = {"utf-8", "latin-1", "utf-16", NULL};
 const char *const lh_op_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", NULL};
 
 #define END {NULL, 0, false, NULL, 0, 0, NULL}
@@ -70,6 +72,10 @@ static const lh_op_param p_ingest[] = {
     {"chunk_overlap", LH_OP_INT, false, NULL, 0, 1e7, "documents: characters repeated between chunks"},
     {"filename", LH_OP_STRING, false, NULL, 0, 0, "HTTP raw body: the file's name"},
     {"index", LH_OP_BOOL, false, NULL, 0, 0, "documents: also create (or refresh) the text index named after the dataset"},
+    {"delimiter", LH_OP_STRING, false, NULL, 0, 0, "CSV: the field separator, one character, \"\\t\" or \"whitespace\" (default: sniffed)"},
+    {"header", LH_OP_BOOL, false, NULL, 0, 0, "CSV: whether the first row names the columns (default: sniffed)"},
+    {"decimal", LH_OP_STRING, false, lh_op_choices_decimal, 0, 0, "CSV: the decimal separator, . or , (default: sniffed)"},
+    {"encoding", LH_OP_STRING, false, lh_op_choices_encoding, 0, 0, "text: utf-8, latin-1 or utf-16 (default: sniffed)"},
     END};
 
 /* ---- catalog ---- */

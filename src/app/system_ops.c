@@ -542,7 +542,13 @@ lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, si
                            .skip_bad_rows = lh_op_bool(args, "skip_bad_rows", false),
                            .chunk_chars = (size_t)lh_op_int(args, "chunk_chars", 0),
                            .chunk_overlap = (size_t)lh_op_int(args, "chunk_overlap", 0),
-                           .timeout_ms = app->query_timeout_ms * 10};
+                           .timeout_ms = app->query_timeout_ms * 10,
+                           .delimiter = lh_op_str(args, "delimiter"),
+                           .header = !json_is_boolean(json_object_get(args, "header")) ? LH_HEADER_SNIFFED
+                                     : lh_op_bool(args, "header", true)                 ? LH_HEADER_YES
+                                                                                        : LH_HEADER_NO,
+                           .decimal = lh_op_str(args, "decimal"),
+                           .encoding = lh_op_str(args, "encoding")};
     const char *mode = lh_op_str(args, "mode");
     if (mode && !lh_commit_mode_parse(mode, &o.mode)) return lh_err_set(err, LH_EINTERNAL, "mode %s", mode);
     if (n == 0) return lh_err_set(err, LH_EINVAL, "no file to ingest");

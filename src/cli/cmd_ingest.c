@@ -8,7 +8,8 @@
 #include <unistd.h>
 
 enum { OPT_DATASET = OPT_FIRST_PRIVATE, OPT_MODE, OPT_FORMAT, OPT_SKIP_BAD, OPT_BUCKET, OPT_MESSAGE,
-       OPT_ACTOR, OPT_JSON, OPT_CHUNK, OPT_OVERLAP, OPT_INDEX };
+       OPT_ACTOR, OPT_JSON, OPT_CHUNK, OPT_OVERLAP, OPT_INDEX, OPT_DELIMITER, OPT_HEADER, OPT_DECIMAL,
+       OPT_ENCODING };
 
 static void help(void)
 {
@@ -26,6 +27,11 @@ static void help(void)
            "  --message TEXT       the version's message\n"
            "  --chunk-chars N      documents: chunk size (default: ingest.chunk_chars)\n"
            "  --chunk-overlap N    documents: characters repeated between chunks\n"
+           "  --delimiter D        CSV: the field separator: one character, '\\t' or whitespace\n"
+           "                       (runs of spaces and tabs); default: sniffed\n"
+           "  --header yes|no      CSV: whether the first row names the columns (default: sniffed)\n"
+           "  --decimal . | ,      CSV: the decimal separator (default: sniffed; ',' needs another delimiter)\n"
+           "  --encoding E         utf-8, latin-1 or utf-16 (default: sniffed)\n"
            "  --index              documents: also create (or refresh) the text index named after\n"
            "                       the dataset (chunk_id, text), ready for search and ask\n"
            "  --actor NAME         who is ingesting (default: $USER)\n"
@@ -101,6 +107,10 @@ int cmd_ingest(int argc, char **argv)
         {"chunk-chars", required_argument, NULL, OPT_CHUNK},
         {"chunk-overlap", required_argument, NULL, OPT_OVERLAP},
         {"index", no_argument, NULL, OPT_INDEX},
+        {"delimiter", required_argument, NULL, OPT_DELIMITER},
+        {"header", required_argument, NULL, OPT_HEADER},
+        {"decimal", required_argument, NULL, OPT_DECIMAL},
+        {"encoding", required_argument, NULL, OPT_ENCODING},
         {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "ingest"};
     const lh_op *op = lh_op_find("ingest");
@@ -125,6 +135,10 @@ int cmd_ingest(int argc, char **argv)
         case OPT_CHUNK: rc = lh_op_set_text(op, args, "chunk_chars", optarg, &err); break;
         case OPT_OVERLAP: rc = lh_op_set_text(op, args, "chunk_overlap", optarg, &err); break;
         case OPT_INDEX: rc = lh_op_set_text(op, args, "index", "true", &err); break;
+        case OPT_DELIMITER: rc = lh_op_set_text(op, args, "delimiter", optarg, &err); break;
+        case OPT_HEADER: rc = lh_op_set_text(op, args, "header", optarg, &err); break;
+        case OPT_DECIMAL: rc = lh_op_set_text(op, args, "decimal", optarg, &err); break;
+        case OPT_ENCODING: rc = lh_op_set_text(op, args, "encoding", optarg, &err); break;
         default: json_decref(args); return lh_cli_usage_error("ingest", "unknown option");
         }
     }

@@ -47,6 +47,7 @@ struct input {
     bool repeated;        /* the same bytes appear earlier in this call */
     char *parquet;        /* temp file */
     csv_dialect dialect;  /* CSV: what the sniffer is told (dialect.c) */
+    char delimiter;       /* CSV: the caller's field separator, or 0 (sniffed) */
     char *rewritten;      /* CSV aligned by spaces, rewritten as TSV (temp file), or NULL */
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
@@ -141,6 +142,25 @@ static void *poll_progress(void *arg)
 
 /* ---- conversion ---- */
 
+/* The caller's word over the sniffer's (delimiter, header, decimal). */
+static lh_code csv_overrides(struct input *in, const lh_ingest_options *opt, lh_err *err)
+{
+    if (in->format != FMT_CSV && in->format != FMT_TSV) return LH_OK;
+    const char *d = opt->delimiter;
+    if (d && !strcmp(d, "\\t")) d = "\t";
+    if (d && strcmp(d, "whitespace") && strlen(d) != 1)
+        return lh_err_set(err, LH_EINVAL, "\"delimiter\" must be one character, \"\\t\" or \"whitespace\", not \"%.20s\"", d);
+    if (d) {
+        in->dialect.whitespace = !strcmp(d, "whitespace");
+        in->delimiter = in->dialect.whitespace ? 0 : d[0];
+    }
+    if (opt->header != LH_HEADER_SNIFFED) in->dialect.header = opt->header == LH_HEADER_YES;
+    if (opt->decimal) in->dialect.decimal_comma = !strcmp(opt->decimal, ",");
+    if (in->dialect.decimal_comma && in->delimiter == ',')
+        return lh_err_set(err, LH_EINVAL, "%s: a decimal comma needs another delimiter (e.g. \";\")", in->name);
+    return LH_OK;
+}
+
 /* A CSV error DuckDB gives without a reason ("CSV Error on Line: N") when a
  * line or a quoted value is longer than max_line_size: said, with the fix. */
 static bool csv_line_too_long(const lh_ingester *ing, const struct input *in, lh_err *err)
@@ -210,7 +230,13 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
                             "max_line_size = %zu, buffer_size = %zu",
                       in->encoding, rejects, scans, ing->max_line_bytes,
                       ing->max_line_bytes * 16 > (32u << 20) ? ing->max_line_bytes * 16 : (32u << 20));
-        if (in->format == FMT_TSV || in->rewritten) lh_buf_puts(&src, ", delim = '\\t'");
+        if (in->format == FMT_TSV || in->rewritten) {
+            lh_buf_puts(&src, ", delim = '\\t'");
+        } else if (in->delimiter) {
+            char delim[2] = {in->delimiter, 0};
+            lh_buf_puts(&src, ", delim = ");
+            lh_sql_quote_literal(&src, delim);
+        }
         if (in->dialect.header >= 0) lh_buf_printf(&src, ", header = %s", in->dialect.header ? "true" : "false");
         if (in->dialect.decimal_comma) lh_buf_puts(&src, ", decimal_separator = ','");
         lh_buf_putc(&src, ')');
@@ -615,7 +641,9 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         if (in->format == FMT_JSON && (rc = ingest_json_depth_check(in->path, in->name, LH_INGEST_JSON_DEPTH_MAX, err)))
             break;
         in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
+        if (opt->encoding) in->encoding = opt->encoding;
         if (in->format == FMT_CSV && (rc = ingest_csv_dialect(in->path, &in->dialect, err))) break;
+        if ((rc = csv_overrides(in, opt, err))) break;
         if (in->dialect.whitespace) {
             in->rewritten = lh_xasprintf("%s/ingest-%d-%u-%zu.tsv", ing->tmp_dir, (int)getpid(), call, i);
             if ((rc = ingest_whitespace_to_tsv(in->path, in->rewritten, err))) break;

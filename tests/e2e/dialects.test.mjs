@@ -75,3 +75,46 @@ test('CSV dialects: whitespace-aligned, decimal commas, headerless numbers, BOM,
     assert.ok(Math.abs(got[1] - sum) < 1e-6 * Math.max(1, Math.abs(sum)), `${c.name}: sum ${got[1]} vs ${sum}`);
   }
 });
+
+test('CSV overrides: --delimiter, --header, --decimal, --encoding win over the sniffer; bad ones are refused', { timeout: 120000 }, () => {
+  const dir = tempDir();
+  const put = (name, text, enc = 'utf8') => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, Buffer.from(text, enc));
+    return file;
+  };
+  const cols = (ds) => JSON.parse(run(['sql', `DESCRIBE "${ds}"`, '--json', '--data', dir]).stdout).rows.map((r) => `${r[0]}:${r[1]}`);
+  const count = (ds) => JSON.parse(run(['sql', `SELECT count(*) FROM "${ds}"`, '--json', '--data', dir]).stdout).rows[0][0];
+  const ok = (args) => {
+    const r = run(['ingest', ...args, '--data', dir]);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+  };
+  // a header of years: the sniffer's call is data; the caller says it is a header
+  const years = put('years.csv', '2019,2020,2021\n1,2,3\n4,5,6\n');
+  ok([years, '--dataset', 'years', '--header', 'yes']);
+  assert.deepEqual(cols('years'), ['2019:BIGINT', '2020:BIGINT', '2021:BIGINT']);
+  assert.equal(count('years'), 2);
+  // a single space-separated line of words is one column to the sniffer
+  const words = put('words.csv', 'a b c\nx y z\nu v w\n');
+  ok([words, '--dataset', 'words', '--delimiter', 'whitespace', '--header', 'no']);
+  assert.deepEqual(cols('words'), ['column0:VARCHAR', 'column1:VARCHAR', 'column2:VARCHAR']);
+  assert.equal(count('words'), 3);
+  const semi = put('semi.csv', 'k;v\na;1,5\nb;2,25\n');
+  ok([semi, '--dataset', 'semi', '--delimiter', ';', '--decimal', ',']);
+  assert.deepEqual(cols('semi'), ['k:VARCHAR', 'v:DOUBLE']);
+  const latin = put('latin.csv', 'ville\nMontréal\nQuébec\n', 'latin1');
+  ok([latin, '--dataset', 'latin', '--encoding', 'latin-1']);
+  assert.deepEqual(JSON.parse(run(['sql', 'SELECT ville FROM latin ORDER BY 1', '--json', '--data', dir]).stdout).rows, [['Montréal'], ['Québec']]);
+  let r = run(['ingest', semi, '--dataset', 'bad', '--delimiter', ',', '--decimal', ',', '--data', dir]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /a decimal comma needs another delimiter/);
+  r = run(['ingest', semi, '--dataset', 'bad', '--delimiter', 'ab', '--data', dir]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /"delimiter" must be one character/);
+  r = run(['ingest', semi, '--dataset', 'bad', '--header', 'maybe', '--data', dir]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /"header" must be true or false/);
+  r = run(['ingest', semi, '--dataset', 'bad', '--encoding', 'ebcdic', '--data', dir]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /"encoding" must be one of utf-8, latin-1, utf-16/);
+});
