@@ -3,6 +3,8 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_mem.h"
+
 #include <string.h>
 
 static lh_code items(lh_code rc, json_t *list, const char *name, json_t *args, json_t **out)
@@ -187,27 +189,34 @@ static void side(lh_buf *sql, const char *name, int64_t v, json_t *common)
 }
 
 /* Rows of `plus` that `minus` does not hold (EXCEPT ALL: duplicates count). */
+/* How many rows relation holds, and the first limit of them. */
+static lh_code count_and_rows(lh_app *app, const char *relation, long long limit, long long *count, json_t **rows,
+                              bool *truncated, lh_err *err)
+{
+    char *sql = lh_xasprintf("SELECT count(*) AS n FROM %s AS d", relation);
+    json_t *n;
+    lh_code rc = lh_app_query_rows(app, sql, true, 1, &n, NULL, err);
+    free(sql);
+    if (rc) return rc;
+    *count = json_integer_value(json_object_get(json_array_get(n, 0), "n"));
+    json_decref(n);
+    sql = lh_xasprintf("SELECT * FROM %s AS d", relation);
+    rc = lh_app_query_rows(app, sql, true, limit, rows, truncated, err);
+    free(sql);
+    return rc;
+}
+
 static lh_code one_side(lh_app *app, const char *name, int64_t plus, int64_t minus, json_t *common, long long limit,
                         long long *count, json_t **rows, bool *truncated, lh_err *err)
 {
-    lh_buf diff = {0}, sql = {0};
+    lh_buf diff = {0};
     lh_buf_putc(&diff, '(');
     side(&diff, name, plus, common);
     lh_buf_puts(&diff, " EXCEPT ALL ");
     side(&diff, name, minus, common);
     lh_buf_putc(&diff, ')');
-    lh_buf_printf(&sql, "SELECT count(*) AS n FROM %s AS d", diff.data);
-    json_t *n;
-    lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &n, NULL, err);
-    if (rc == LH_OK) {
-        *count = json_integer_value(json_object_get(json_array_get(n, 0), "n"));
-        json_decref(n);
-        lh_buf_reset(&sql);
-        lh_buf_printf(&sql, "SELECT * FROM %s AS d", diff.data);
-        rc = lh_app_query_rows(app, sql.data, true, limit, rows, truncated, err);
-    }
+    lh_code rc = count_and_rows(app, diff.data, limit, count, rows, truncated, err);
     lh_buf_free(&diff);
-    lh_buf_free(&sql);
     return rc;
 }
 
@@ -215,22 +224,12 @@ static lh_code one_side(lh_app *app, const char *name, int64_t plus, int64_t min
 static lh_code whole_side(lh_app *app, const char *name, int64_t v, long long limit, long long *count, json_t **rows,
                           bool *truncated, lh_err *err)
 {
-    lh_buf table = {0}, sql = {0};
+    lh_buf table = {0};
     lh_buf_puts(&table, "dataset_version(");
     lh_sql_quote_literal(&table, name);
     lh_buf_printf(&table, ", %lld)", (long long)v);
-    lh_buf_printf(&sql, "SELECT count(*) AS n FROM %s", table.data);
-    json_t *n;
-    lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &n, NULL, err);
-    if (rc == LH_OK) {
-        *count = json_integer_value(json_object_get(json_array_get(n, 0), "n"));
-        json_decref(n);
-        lh_buf_reset(&sql);
-        lh_buf_printf(&sql, "SELECT * FROM %s", table.data);
-        rc = lh_app_query_rows(app, sql.data, true, limit, rows, truncated, err);
-    }
+    lh_code rc = count_and_rows(app, table.data, limit, count, rows, truncated, err);
     lh_buf_free(&table);
-    lh_buf_free(&sql);
     return rc;
 }
 
