@@ -33,6 +33,11 @@ const lh_api_route *lh_api_routes(size_t *n);
  * besides the app (MCP's limits and origins). */
 void lh_api_register(lh_app *app, const lh_config *cfg, lh_router *r);
 
+/* Answers an opened statement (lh_app_sql_open) on res and takes run's
+ * cursor or file: json whole, ndjson and csv streamed, parquet from its file.
+ * Extra headers (a download's name) are set on res before. */
+void lh_api_sql_send(lh_app *app, lh_app_sql_run *run, lh_http_res *res);
+
 /* The OpenAPI 3.1 description of the route table (a new reference). */
 json_t *lh_api_openapi(void);
 

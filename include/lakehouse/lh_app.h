@@ -97,6 +97,26 @@ bool lh_app_may(const char *op_name, json_t *args, const lh_who *who);
 #define LH_APP_EMBED_MAX_TEXTS 256
 #define LH_APP_EMBED_MAX_CHARS 262144
 
+/* catalog.facets: the most frequent values of a version's columns (as
+ * Datasette's facets). Without `columns`, up to LH_FACETS_SUGGEST columns are
+ * chosen: strings, booleans, integers and dates with 2..LH_FACETS_SUGGEST_DISTINCT
+ * distinct values (approximately counted) and at most half as many as rows,
+ * in schema order. */
+#define LH_FACETS_MAX_COLUMNS 16
+#define LH_FACETS_MAX_VALUES 100
+#define LH_FACETS_SUGGEST 4
+#define LH_FACETS_SUGGEST_DISTINCT 50
+
+/* journal.recent with a filter looks at this many of the newest events. */
+#define LH_JOURNAL_FILTER_SCAN 10000
+
+/* sql.history: the newest statements each caller opened, in this process
+ * (slots shared by all callers; per caller at most PER_CALLER, newest run of
+ * each text; longer statements are not kept). */
+#define LH_SQL_HISTORY_SLOTS 2048
+#define LH_SQL_HISTORY_PER_CALLER 100
+#define LH_SQL_HISTORY_MAX_BYTES 65536
+
 /* Drafts (write-audit-publish; docs/ingest.md): ingest that stops before the
  * commit. drafts.create stores the data files and records the commit it
  * would make in a draft (_catalog/drafts/<id>/v00000001.json, a versioned
@@ -133,12 +153,14 @@ typedef struct lh_app_sql_run {
     lh_query_cursor *cursor;   /* json, ndjson, csv */
     lh_result_format format;   /* LH_FORMAT_* ; parquet sets parquet_path instead */
     long long max_rows;
+    long long offset;          /* rows to skip first (json, ndjson, csv) */
     char *parquet_path;
 } lh_app_sql_run;
 /* who->actor is the client for the engine's fair admission (NULL: none). */
 lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql_run *run, lh_err *err);
-/* A whole JSON result ({columns, rows, truncated, ...}) with elapsed_ms added, into out. */
-lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, lh_err *err);
+/* A whole JSON result ({columns, rows, truncated, ...}) with elapsed_ms added,
+ * into out: at most max_rows rows after the first `offset`. */
+lh_code lh_app_sql_json(lh_query_cursor *cur, long long offset, long long max_rows, lh_buf *out, lh_err *err);
 
 /* ingest: files to one version, options from checked args of op "ingest". */
 lh_code lh_app_ingest(lh_app *app, json_t *args, const lh_ingest_source *src, size_t n, const lh_op_ctx *call,

@@ -137,6 +137,11 @@ void lh_query_lease_release(lh_query_lease *l);
 void lh_sql_quote_ident(lh_buf *b, const char *s);
 void lh_sql_quote_literal(lh_buf *b, const char *s);
 
+/* Where the engine's error `message` about statement `sql` points (its
+ * "LINE n:" and caret): *offset, a byte offset into sql. False when the
+ * message marks no place or the place cannot be found in sql. */
+bool lh_query_error_position(const char *message, const char *sql, size_t *offset);
+
 /* ---- datasets as tables ---------------------------------------------------
  *
  * Every dataset is a table by its name at its current version:
@@ -195,6 +200,9 @@ typedef struct lh_result_writer lh_result_writer;
 /* max_rows <= 0 means unlimited; beyond it rows are dropped and the result is
  * marked truncated (JSON and table say so; NDJSON and CSV just stop). */
 lh_result_writer *lh_result_writer_new(lh_query_cursor *c, lh_result_format f, long long max_rows);
+/* The first `rows` rows are read and not written (a page's offset; max_rows
+ * then counts from there). Before the first lh_result_writer_next. */
+void lh_result_writer_skip(lh_result_writer *w, long long rows);
 void lh_result_writer_free(lh_result_writer *w);
 
 /* Appends the next piece of output to out. Sets *done after the last piece.

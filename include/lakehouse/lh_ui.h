@@ -29,7 +29,7 @@
 #define LH_UI_MAX_SESSIONS 4096  /* the least recently used goes first */
 #define LH_UI_SESSION_IDLE_S (12 * 3600)
 #define LH_UI_PREVIEW_ROWS 50    /* rows per page of a dataset preview */
-#define LH_UI_SQL_ROWS 1000      /* rows a SQL result shows */
+#define LH_UI_SQL_ROWS 200       /* rows per page of a SQL result */
 
 /* Registers the UI's routes (GET /, /ui/...) on r, bound to app. */
 void lh_ui_register(lh_app *app, const lh_config *cfg, lh_router *r);

@@ -89,6 +89,44 @@ static void file_free(void *ctx)
     free(fs);
 }
 
+void lh_api_sql_send(lh_app *app, lh_app_sql_run *run, lh_http_res *res)
+{
+    lh_err err;
+    if (run->parquet_path) {
+        int fd = open(run->parquet_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            lh_err_errno(&err, LH_EIO, errno, "reading the result file");
+            unlink(run->parquet_path);
+            free(run->parquet_path);
+            lh_http_res_error(res, &err);
+            return;
+        }
+        struct file_stream *fs = lh_xcalloc(1, sizeof *fs);
+        fs->fd = fd;
+        fs->path = run->parquet_path;
+        lh_http_res_stream(res, 200, "application/vnd.apache.parquet", file_fill, fs, file_free);
+        return;
+    }
+    if (run->format == LH_FORMAT_JSON) {
+        lh_buf out = {0};
+        lh_code rc = lh_app_error_scrub(app, lh_app_sql_json(run->cursor, run->offset, run->max_rows, &out, &err), &err);
+        if (!lh_api_failed(res, rc, &err)) {
+            size_t len = out.len;
+            lh_http_res_bytes(res, 200, "application/json", lh_buf_detach(&out), len);
+        }
+        lh_buf_free(&out);
+        lh_query_close(run->cursor);
+        return;
+    }
+    struct stream *st = lh_xcalloc(1, sizeof *st);
+    st->app = app;
+    st->cursor = run->cursor;
+    st->format = run->format;
+    st->writer = lh_result_writer_new(run->cursor, run->format, run->max_rows);
+    lh_result_writer_skip(st->writer, run->offset);
+    lh_http_res_stream(res, 200, lh_result_format_content_type(run->format), stream_fill, st, stream_free);
+}
+
 void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     const lh_api_binding *b = ctx;
@@ -101,36 +139,5 @@ void lh_api_sql(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_code rc = lh_app_sql_open(b->app, args, &call.who, &run, &err);
     json_decref(args);
     if (lh_api_failed(res, rc, &err)) return;
-    if (run.parquet_path) {
-        int fd = open(run.parquet_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            lh_err_errno(&err, LH_EIO, errno, "reading the result file");
-            unlink(run.parquet_path);
-            free(run.parquet_path);
-            lh_http_res_error(res, &err);
-            return;
-        }
-        struct file_stream *fs = lh_xcalloc(1, sizeof *fs);
-        fs->fd = fd;
-        fs->path = run.parquet_path;
-        lh_http_res_stream(res, 200, "application/vnd.apache.parquet", file_fill, fs, file_free);
-        return;
-    }
-    if (run.format == LH_FORMAT_JSON) {
-        lh_buf out = {0};
-        rc = lh_app_error_scrub(b->app, lh_app_sql_json(run.cursor, run.max_rows, &out, &err), &err);
-        if (!lh_api_failed(res, rc, &err)) {
-            size_t len = out.len;
-            lh_http_res_bytes(res, 200, "application/json", lh_buf_detach(&out), len);
-        }
-        lh_buf_free(&out);
-        lh_query_close(run.cursor);
-        return;
-    }
-    struct stream *st = lh_xcalloc(1, sizeof *st);
-    st->app = b->app;
-    st->cursor = run.cursor;
-    st->format = run.format;
-    st->writer = lh_result_writer_new(run.cursor, run.format, run.max_rows);
-    lh_http_res_stream(res, 200, lh_result_format_content_type(run.format), stream_fill, st, stream_free);
+    lh_api_sql_send(b->app, &run, res);
 }

@@ -172,6 +172,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     lh_app_objects_init(&app->views, "view", "_catalog/views");
     lh_app_objects_init(&app->workspaces, "workspace", "_catalog/workspaces");
     lh_app_objects_init(&app->drafts, "draft", "_catalog/drafts");
+    lh_app_history_init(app);
     lh_app_auth_init(app, cfg->auth_required != 0);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
@@ -314,6 +315,7 @@ void lh_app_close(lh_app *app)
     lh_app_objects_free(&app->views);
     lh_app_objects_free(&app->workspaces);
     lh_app_objects_free(&app->drafts);
+    lh_app_history_free(app);
     free(app);
 }
 

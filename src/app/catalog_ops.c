@@ -286,3 +286,101 @@ LH_OP_RUN(lh_app_run_catalog_diff)
     json_decref(to);
     return rc;
 }
+
+/* Columns worth faceting: short-valued types (long text and floats rarely repeat). */
+static bool facet_type(const char *t)
+{
+    return !strcmp(t, "VARCHAR") || !strcmp(t, "BOOLEAN") || !strcmp(t, "DATE") || integer_type(t);
+}
+
+/* The chosen columns' approximate distinct counts: {column: n}, new. */
+static lh_code distinct_counts(lh_app *app, const char *table, json_t *columns, json_t **counts, lh_err *err)
+{
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "SELECT ");
+    size_t i;
+    json_t *c;
+    json_array_foreach(columns, i, c) {
+        if (i) lh_buf_puts(&sql, ", ");
+        lh_buf_puts(&sql, "approx_count_distinct(");
+        lh_sql_quote_ident(&sql, json_string_value(c));
+        lh_buf_puts(&sql, ") AS ");
+        lh_sql_quote_ident(&sql, json_string_value(c));
+    }
+    lh_buf_printf(&sql, " FROM %s", table);
+    json_t *rows;
+    lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &rows, NULL, err);
+    lh_buf_free(&sql);
+    if (rc) return rc;
+    *counts = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return LH_OK;
+}
+
+LH_OP_RUN(lh_app_run_catalog_facets)
+{
+    (void)call;
+    const char *name = lh_op_str(args, "name");
+    json_t *manifest, *fields, *asked = json_object_get(args, "columns");
+    lh_code rc = lh_catalog_get(app->catalog, name, lh_op_int(args, "version", 0), &manifest, err);
+    if (rc) return rc;
+    int64_t version = json_integer_value(json_object_get(manifest, "version"));
+    long long rows = json_integer_value(json_object_get(manifest, "row_count"));
+    fields = fields_by_name(manifest);
+    json_t *columns = json_array(), *counts = NULL, *facets = json_array();
+    size_t i;
+    json_t *f;
+    if (json_array_size(asked)) {
+        json_array_foreach(asked, i, f) {
+            if (!json_object_get(fields, json_string_value(f))) {
+                rc = lh_err_set(err, LH_EINVAL, "%s has no column %s (v%lld)", name, json_string_value(f), (long long)version);
+                goto done;
+            }
+            json_array_append(columns, f);
+        }
+    } else { /* candidates: the first 32 facetable columns; kept if they repeat */
+        json_array_foreach(json_object_get(json_object_get(manifest, "schema"), "fields"), i, f) {
+            const char *type = json_string_value(json_object_get(f, "type"));
+            if (type && facet_type(type) && json_array_size(columns) < 32)
+                json_array_append(columns, json_object_get(f, "name"));
+        }
+    }
+    lh_buf table = {0};
+    lh_buf_puts(&table, "dataset_version(");
+    lh_sql_quote_literal(&table, name);
+    lh_buf_printf(&table, ", %lld)", (long long)version);
+    if (json_array_size(columns)) rc = distinct_counts(app, table.data, columns, &counts, err);
+    long long limit = lh_op_int(args, "limit", 10);
+    json_array_foreach(columns, i, f) {
+        if (rc) break;
+        const char *col = json_string_value(f);
+        long long distinct = json_integer_value(json_object_get(counts, col));
+        if (!json_array_size(asked) && (distinct < 2 || distinct > LH_FACETS_SUGGEST_DISTINCT || distinct * 2 > rows ||
+                                        json_array_size(facets) >= LH_FACETS_SUGGEST))
+            continue; /* a suggestion repeats: at most half as many values as rows */
+        lh_buf sql = {0};
+        lh_buf_puts(&sql, "SELECT ");
+        lh_sql_quote_ident(&sql, col);
+        lh_buf_printf(&sql, " AS value, count(*) AS count FROM %s GROUP BY ALL ORDER BY count DESC, value NULLS LAST",
+                      table.data);
+        json_t *values;
+        bool more = false;
+        rc = lh_app_query_rows(app, sql.data, true, limit, &values, &more, err);
+        lh_buf_free(&sql);
+        if (rc) break;
+        json_array_append_new(facets, json_pack("{s:s, s:O, s:I, s:o, s:b}", "column", col, "type",
+                                                json_object_get(fields, col), "distinct", (json_int_t)distinct,
+                                                "values", values, "truncated", more));
+    }
+    lh_buf_free(&table);
+    if (rc == LH_OK) {
+        *out = json_pack("{s:s, s:I, s:O}", "dataset", name, "version", (json_int_t)version, "facets", facets);
+    }
+done:
+    json_decref(facets);
+    json_decref(counts);
+    json_decref(columns);
+    json_decref(fields);
+    json_decref(manifest);
+    return rc;
+}

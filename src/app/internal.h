@@ -81,6 +81,16 @@ struct lh_app {
     lh_app_objects views;      /* views.c */
     lh_app_objects workspaces; /* workspaces.c */
     lh_app_objects drafts;     /* drafts.c */
+    /* statements callers ran (history.c) */
+    struct lh_app_history {
+        pthread_mutex_t mu;
+        struct lh_app_history_slot {
+            char owner[LH_PROFILE_ID_MAX + 1];
+            char *sql;
+            int64_t at_ms;
+        } *slots; /* LH_SQL_HISTORY_SLOTS, a ring */
+        size_t next;
+    } history;
     /* authentication (auth.c) */
     struct lh_app_auth {
         pthread_mutex_t mu;
@@ -101,6 +111,11 @@ struct lh_app {
         int64_t scanned_ms;   /* the last look for keys made elsewhere (while none is known) */
     } auth;
 };
+
+/* history.c: sql.history's ring. */
+void lh_app_history_init(lh_app *app);
+void lh_app_history_free(lh_app *app);
+void lh_app_history_note(lh_app *app, const lh_who *who, const char *sql);
 
 /* profiles.c */
 lh_code lh_app_profiles_load(lh_app *app, lh_err *err);
@@ -198,6 +213,8 @@ LH_OP_RUN(lh_app_run_catalog_delete);
 LH_OP_RUN(lh_app_run_catalog_purge);
 LH_OP_RUN(lh_app_run_catalog_rebuild);
 LH_OP_RUN(lh_app_run_catalog_diff);
+LH_OP_RUN(lh_app_run_catalog_facets);
+LH_OP_RUN(lh_app_run_sql_history);
 /* ai.c */
 LH_OP_RUN(lh_app_run_ai_embed);
 /* drafts.c */

@@ -51,6 +51,13 @@ static const lh_op_param p_object[] = {
 static const lh_op_param p_errors[] = {
     {"since", LH_OP_STRING, false, NULL, 0, 0, "failures at or after this time: milliseconds since the epoch or ISO 8601"},
     END};
+_Static_assert(LH_JOURNAL_FILTER_SCAN == 10000, "journal.recent's description names the scan");
+static const lh_op_param p_journal_recent[] = {
+    {"entity_type", LH_OP_STRING, false, NULL, 0, 0, "only events of this entity type (dataset, index, profile, ...)"},
+    {"entity_id", LH_OP_STRING, false, NULL, 0, 0, "only events whose entity id contains this"},
+    {"action", LH_OP_STRING, false, NULL, 0, 0, "only events of this action (ingest, rollback, ...)"},
+    {"actor", LH_OP_STRING, false, NULL, 0, 0, "only events by this actor"},
+    END};
 static const lh_op_param p_history[] = {
     {"entity_id", LH_OP_STRING, true, NULL, 0, 0, "the entity (a dataset, an index, ...)"},
     END};
@@ -59,6 +66,7 @@ static const lh_op_param p_sql[] = {
     {"params", LH_OP_ARRAY, false, NULL, 0, 0, "values for $1, $2, ..."},
     {"format", LH_OP_STRING, false, lh_op_choices_sql_format, 0, 0, "json (default), ndjson, csv or parquet"},
     {"max_rows", LH_OP_INT, false, NULL, 1, INT64, "at most this many rows (json: capped by query.max_rows)"},
+    {"offset", LH_OP_INT, false, NULL, 0, INT64, "skip this many rows first (a page; not for parquet)"},
     {"timeout_ms", LH_OP_INT, false, NULL, 1, INT64, "deadline (default query.timeout_ms, capped at query.max_timeout_ms)"},
     END};
 static const lh_op_param p_ingest[] = {
@@ -326,6 +334,12 @@ static const lh_op_param p_catalog_diff[] = {
     {"to", LH_OP_INT, false, NULL, 1, INT64, "the newer version (default: the current one)"},
     {"limit", LH_OP_INT, false, NULL, 1, 1000, "rows shown per side (default 20)"},
     END};
+static const lh_op_param p_catalog_facets[] = {
+    {"name", LH_OP_STRING, true, NULL, 0, 0, "the dataset"},
+    {"version", LH_OP_INT, false, NULL, 1, INT64, "a version (default: the current one)"},
+    {"columns", LH_OP_STRINGS, false, NULL, 1, LH_FACETS_MAX_COLUMNS, "columns to facet (default: suggested ones)"},
+    {"limit", LH_OP_INT, false, NULL, 1, LH_FACETS_MAX_VALUES, "values per column (default 10)"},
+    END};
 static const lh_op_param p_ai_embed[] = {
     {"texts", LH_OP_STRINGS, true, NULL, 1, LH_APP_EMBED_MAX_TEXTS, "the texts (at most 262144 characters in all)"},
     {"provider", LH_OP_STRING, false, NULL, 0, 0, "embedding provider (default ai.provider)"},
@@ -365,11 +379,12 @@ static const lh_op ops[] = {
     {"storage.delete", "deletes an object (outside the prefixes Lakehouse manages)", p_object, NULL, NULL, true, lh_app_run_object_delete, LH_SCOPE_ADMIN, NULL},
     {"errors.list", "recorded failures, newest first", p_errors, "errors", "ts,operation,code,bucket,key,error", false, lh_app_run_errors, LH_SCOPE_READ, NULL},
     {"errors.flush", "writes buffered failures to the store now", p_none, NULL, NULL, true, lh_app_run_errors_flush, LH_SCOPE_MANAGE, NULL},
-    {"journal.recent", "the newest mutation events", p_none, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_recent, LH_SCOPE_READ, NULL},
+    {"journal.recent", "the newest mutation events (a filter looks at the newest 10000)", p_journal_recent, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_recent, LH_SCOPE_READ, NULL},
     {"journal.history", "every event of one entity, newest first", p_history, "events", "ts,entity_type,entity_id,action,actor,source", false, lh_app_run_journal_history, LH_SCOPE_READ, "entity:entity_id"},
     {"journal.stats", "counts by action and entity type", p_none, NULL, NULL, false, lh_app_run_journal_stats, LH_SCOPE_ADMIN, NULL},
     {"journal.flush", "writes buffered events to the store now", p_none, NULL, NULL, true, lh_app_run_journal_flush, LH_SCOPE_MANAGE, NULL},
     {"sql", "runs one read-only statement over the datasets", p_sql, NULL, NULL, false, lh_app_run_sql, LH_SCOPE_READ, NULL},
+    {"sql.history", "the caller's recent statements, newest first (kept by this server process)", p_none, "statements", "sql,at", false, lh_app_run_sql_history, LH_SCOPE_READ, NULL},
     {"ingest", "files to one new version of a dataset", p_ingest, NULL, NULL, true, NULL, LH_SCOPE_INGEST, "dataset:dataset"},
     {"catalog.list", "datasets, sorted by name", p_catalog_list, "datasets", "name,bucket,version,row_count,updated_at,deleted", false, lh_app_run_catalog_list, LH_SCOPE_READ, NULL},
     {"catalog.create", "an empty dataset (version 1)", p_catalog_create, NULL, NULL, true, lh_app_run_catalog_create, LH_SCOPE_MANAGE, "dataset:name"},
@@ -383,6 +398,7 @@ static const lh_op ops[] = {
     {"catalog.purge", "removes data files no version references", p_catalog_purge, NULL, NULL, true, lh_app_run_catalog_purge, LH_SCOPE_ADMIN, NULL},
     {"catalog.rebuild", "re-reads every bucket", p_none, NULL, NULL, true, lh_app_run_catalog_rebuild, LH_SCOPE_ADMIN, NULL},
     {"catalog.diff", "rows added and removed between two versions of a dataset, and schema changes", p_catalog_diff, NULL, NULL, false, lh_app_run_catalog_diff, LH_SCOPE_READ, "dataset:name"},
+    {"catalog.facets", "a version's most frequent values per column, with counts", p_catalog_facets, NULL, NULL, false, lh_app_run_catalog_facets, LH_SCOPE_READ, "dataset:name"},
     {"drafts.create", "ingests data into a draft: stored and checkable, seen by no reader until published", p_drafts_create, NULL, NULL, true, lh_app_run_drafts_create, LH_SCOPE_INGEST, "dataset:dataset"},
     {"drafts.list", "the caller's open drafts (an admin's: everyone's)", p_drafts_list, "drafts", "draft,dataset,status,mode,rows,base_version,created_at", false, lh_app_run_drafts_list, LH_SCOPE_INGEST, NULL},
     {"drafts.validate", "a draft checked against its dataset now: schema changes, nulls, preview, problems", p_draft_id, NULL, NULL, false, lh_app_run_drafts_validate, LH_SCOPE_INGEST, NULL},

@@ -324,12 +324,35 @@ LH_OP_RUN(lh_app_run_errors_flush)
     return rc;
 }
 
+/* An event field equal to want (contains it, when `part`); no filter: true. */
+static bool event_matches(json_t *ev, const char *field, const char *want, bool part)
+{
+    if (!want || !*want) return true;
+    const char *have = json_string_value(json_object_get(ev, field));
+    return have && (part ? strstr(have, want) != NULL : !strcmp(have, want));
+}
+
 LH_OP_RUN(lh_app_run_journal_recent)
 {
     json_t *list;
-    lh_code rc = lh_journal_recent(app->journal, NULL, page_reach(args), &list, err);
-    if (rc == LH_OK) *out = lh_op_page(lh_app_visible_events(&call->who, list), "events", args);
-    return rc;
+    const char *type = lh_op_str(args, "entity_type"), *id = lh_op_str(args, "entity_id"),
+               *action = lh_op_str(args, "action"), *actor = lh_op_str(args, "actor");
+    bool filtered = (type && *type) || (id && *id) || (action && *action) || (actor && *actor);
+    lh_code rc = lh_journal_recent(app->journal, NULL, filtered ? LH_JOURNAL_FILTER_SCAN : page_reach(args), &list, err);
+    if (rc) return rc;
+    if (filtered) {
+        json_t *kept = json_array();
+        size_t i;
+        json_t *ev;
+        json_array_foreach(list, i, ev)
+            if (event_matches(ev, "entity_type", type, false) && event_matches(ev, "entity_id", id, true) &&
+                event_matches(ev, "action", action, false) && event_matches(ev, "actor", actor, false))
+                json_array_append(kept, ev);
+        json_decref(list);
+        list = kept;
+    }
+    *out = lh_op_page(lh_app_visible_events(&call->who, list), "events", args);
+    return LH_OK;
 }
 
 LH_OP_RUN(lh_app_run_journal_history)
@@ -376,6 +399,9 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql
     run->max_rows = lh_op_int(args, "max_rows", 0);
     if (run->format == LH_FORMAT_JSON && (run->max_rows == 0 || run->max_rows > app->query_max_rows))
         run->max_rows = app->query_max_rows;
+    run->offset = lh_op_int(args, "offset", 0);
+    if (run->offset && format && !strcmp(format, "parquet"))
+        return lh_err_set(err, LH_EINVAL, "offset pages json, ndjson and csv results; for parquet put OFFSET in the statement");
     if (!sql || !*sql) return lh_err_set(err, LH_EINVAL, "\"sql\" is required");
     lh_code rc = lh_app_authorize(app, lh_op_find("sql"), args, who, err);
     if (rc) return rc;
@@ -383,6 +409,7 @@ lh_code lh_app_sql_open(lh_app *app, json_t *args, const lh_who *who, lh_app_sql
     const lh_profile *was = lh_app_scope_swap(who ? who->profile : NULL);
     rc = sql_open_scoped(app, args, sql, format, params, timeout_ms, who, run, err);
     lh_app_scope_swap(was);
+    if (rc == LH_OK) lh_app_history_note(app, who, sql);
     return rc;
 }
 
@@ -422,9 +449,10 @@ static lh_code sql_open_scoped(lh_app *app, json_t *args, const char *sql, const
     return LH_OK;
 }
 
-lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, lh_err *err)
+lh_code lh_app_sql_json(lh_query_cursor *cur, long long offset, long long max_rows, lh_buf *out, lh_err *err)
 {
     lh_result_writer *w = lh_result_writer_new(cur, LH_FORMAT_JSON, max_rows);
+    lh_result_writer_skip(w, offset);
     bool done = false;
     lh_code rc = LH_OK;
     while (rc == LH_OK && !done) rc = lh_result_writer_next(w, out, &done, err);
@@ -436,6 +464,7 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long max_rows, lh_buf *out, l
     if (rc == LH_OK) {
         /* the elapsed time goes before the closing brace */
         while (out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '}')) out->len--;
+        if (offset) lh_buf_printf(out, ",\"offset\":%lld", offset);
         lh_buf_printf(out, ",\"elapsed_ms\":%.3f}\n", lh_query_elapsed_ms(cur));
     }
     lh_result_writer_free(w);
@@ -452,7 +481,7 @@ lh_code lh_app_query_rows(lh_app *app, const char *sql, bool read_only, long lon
     lh_code rc = lh_query_open(app->query, &qa, &cur, err);
     if (rc) return rc;
     lh_buf text = {0};
-    rc = lh_app_sql_json(cur, max_rows, &text, err);
+    rc = lh_app_sql_json(cur, 0, max_rows, &text, err);
     lh_query_close(cur);
     json_t *result = rc == LH_OK ? json_loadb(text.data, text.len, 0, NULL) : NULL;
     lh_buf_free(&text);
@@ -481,7 +510,7 @@ LH_OP_RUN(lh_app_run_sql)
     lh_code rc = lh_app_sql_open(app, args, &call->who, &run, err);
     if (rc) return rc;
     lh_buf text = {0};
-    rc = lh_app_sql_json(run.cursor, run.max_rows, &text, err);
+    rc = lh_app_sql_json(run.cursor, run.offset, run.max_rows, &text, err);
     lh_query_close(run.cursor);
     if (rc == LH_OK) {
         json_error_t jerr;

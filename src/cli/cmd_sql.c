@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_FORMAT = OPT_FIRST_PRIVATE, OPT_MAX_ROWS, OPT_TIMEOUT, OPT_JSON };
+enum { OPT_FORMAT = OPT_FIRST_PRIVATE, OPT_MAX_ROWS, OPT_OFFSET, OPT_TIMEOUT, OPT_JSON };
 
 static void help(void)
 {
@@ -26,6 +26,7 @@ static void help(void)
            "  --json               the same as --format json\n"
            "  --max-rows N         stop after N rows (default: query.max_rows for table and\n"
            "                       json, unlimited for ndjson and csv)\n"
+           "  --offset N           skip the first N rows (a page; not with parquet)\n"
            "  --timeout-ms N       cancel the statement after N ms (default: query.timeout_ms,\n"
            "                       at most query.max_timeout_ms)\n" LH_CLI_COMMON_HELP
            "\nexamples:\n"
@@ -70,6 +71,7 @@ int cmd_sql(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"json", no_argument, NULL, OPT_JSON},
         {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
+        {"offset", required_argument, NULL, OPT_OFFSET},
         {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
         {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "sql"};
@@ -91,6 +93,7 @@ int cmd_sql(int argc, char **argv)
         }
         case OPT_JSON: table = false; rc = lh_op_set_text(op, args, "format", "json", &err); break;
         case OPT_MAX_ROWS: rc = lh_op_set_text(op, args, "max_rows", optarg, &err); break;
+        case OPT_OFFSET: rc = lh_op_set_text(op, args, "offset", optarg, &err); break;
         case OPT_TIMEOUT: rc = lh_op_set_text(op, args, "timeout_ms", optarg, &err); break;
         default: json_decref(args); return lh_cli_usage_error("sql", "unknown option");
         }
@@ -132,6 +135,7 @@ int cmd_sql(int argc, char **argv)
         free(run.parquet_path);
     } else if (rc == LH_OK) {
         lh_result_writer *w = lh_result_writer_new(run.cursor, table ? LH_FORMAT_TABLE : run.format, run.max_rows);
+        lh_result_writer_skip(w, run.offset);
         lh_buf out = {0};
         bool done = false;
         while (rc == LH_OK && !done) {

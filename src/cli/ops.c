@@ -44,6 +44,7 @@ static const action catalog_actions[] = {
     {"purge", "catalog.purge", "", ""},
     {"rebuild", "catalog.rebuild", "", ""},
     {"diff", "catalog.diff", "name", ""},
+    {"facets", "catalog.facets", "name", ""},
 };
 
 static const action draft_actions[] = {

@@ -578,6 +578,7 @@ struct lh_result_writer {
     lh_query_cursor *cursor;
     lh_result_format format;
     long long max_rows;
+    long long skip; /* rows still to be read and dropped (an offset) */
     long long rows;
     long long bytes; /* rendered so far (not counted: the table format's buffered cells) */
     bool truncated;
@@ -594,6 +595,11 @@ lh_result_writer *lh_result_writer_new(lh_query_cursor *c, lh_result_format f, l
     w->format = f;
     w->max_rows = max_rows;
     return w;
+}
+
+void lh_result_writer_skip(lh_result_writer *w, long long rows)
+{
+    w->skip = rows > 0 ? rows : 0;
 }
 
 void lh_result_writer_free(lh_result_writer *w)
@@ -838,7 +844,9 @@ lh_code lh_result_writer_next(lh_result_writer *w, lh_buf *out, bool *done, lh_e
         if (chunk) {
             idx_t size = duckdb_data_chunk_get_size(chunk);
             long long max_bytes = lh_query_cursor_max_bytes(w->cursor);
-            for (idx_t r = 0; r < size; r++) {
+            idx_t first = w->skip < (long long)size ? (idx_t)w->skip : size;
+            w->skip -= (long long)first;
+            for (idx_t r = first; r < size; r++) {
                 if (w->max_rows > 0 && w->rows >= w->max_rows) {
                     w->truncated = true;
                     break;

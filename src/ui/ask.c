@@ -1,6 +1,6 @@
 /*
- * ask.c — the Ask page: a question over a chosen text index (the ask
- * operation); the answer with numbered citations that expand to the cited
+ * ask.c — the Ask page: a question over one or more chosen text indexes
+ * (the ask operation); the answer with numbered citations that expand to the cited
  * source row (sql over lh_version(dataset, version) of the provenance) and
  * link to the dataset version it came from.
  */
@@ -49,11 +49,11 @@ static void source_row(ui_req *u, const char *index, json_t *id, json_t *prov)
     json_decref(shown);
 }
 
-static void answer(ui_req *u, const char *question, const char *index)
+static void answer(ui_req *u, const char *question, json_t *indexes)
 {
     lh_html_raw(&u->out, "<div id=\"answer\">");
     json_t *args = json_pack("{s:s}", "question", question), *out;
-    if (index && *index) json_object_set_new(args, "index", json_string(index));
+    if (json_array_size(indexes)) json_object_set(args, "indexes", indexes);
     int status = ui_call(u, "ask", args, &out);
     json_decref(args);
     if (status) {
@@ -90,10 +90,11 @@ void ui_page_ask(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     ui_req u;
     if (!ui_begin(&u, ctx, req, res, true)) return;
-    const char *question = ui_arg(&u, "question"), *index = ui_arg(&u, "index");
+    const char *question = ui_arg(&u, "question");
+    json_t *chosen = ui_arg_all(&u, "indexes"); /* borrowed */
     bool run = !strcmp(req->method, "POST") && question && *question;
     if (u.fragment && run) {
-        answer(&u, question, index);
+        answer(&u, question, chosen);
         ui_finish_fragment(&u, 200);
         return;
     }
@@ -107,19 +108,25 @@ void ui_page_ask(lh_http_req *req, lh_http_res *res, void *ctx)
     lh_html_raw(&u.out, "<h1>Ask</h1><form id=\"ask-form\" method=\"post\" action=\"/ui/ask\" hx-post=\"/ui/ask\" "
                         "hx-target=\"#answer\" hx-swap=\"outerHTML\">");
     ui_csrf_field(&u);
-    lh_html_raw(&u.out, "<label for=\"index\">Index</label><select id=\"index\" name=\"index\">");
-    size_t i;
-    json_t *x;
+    lh_html_raw(&u.out, "<fieldset class=\"indexes\"><legend>Indexes</legend>");
+    size_t i, j;
+    json_t *x, *c;
     json_array_foreach(json_object_get(indexes, "indexes"), i, x) {
         const char *name = json_string_value(json_object_get(x, "name"));
-        lh_html_printf(&u.out, "<option%s>%s</option>", index && name && !strcmp(index, name) ? " selected" : "", name);
+        bool on = !chosen && i == 0;
+        json_array_foreach(chosen, j, c) on = on || (name && !strcmp(json_string_value(c), name));
+        lh_html_printf(&u.out, "<label><input type=\"checkbox\" name=\"indexes\" value=\"%s\"", name);
+        lh_html_raw(&u.out, on ? " checked>" : ">");
+        lh_html_printf(&u.out, " %s</label>", name);
     }
+    if (!json_array_size(json_object_get(indexes, "indexes")))
+        lh_html_raw(&u.out, "<span class=\"muted\">No index yet: create one from a dataset (lakehouse index create).</span>");
     lh_html_printf(&u.out,
-                   "</select><label for=\"question\">Question</label><input id=\"question\" name=\"question\" "
+                   "</fieldset><label for=\"question\">Question</label><input id=\"question\" name=\"question\" "
                    "value=\"%s\" required><button type=\"submit\">Ask</button></form>",
                    question ? question : "");
     json_decref(indexes);
-    if (run) answer(&u, question, index);
+    if (run) answer(&u, question, chosen);
     else lh_html_raw(&u.out, "<div id=\"answer\"></div>");
     ui_finish(&u, 200, "Ask", "ask");
 }

@@ -146,49 +146,146 @@ static void lineage_section(ui_req *u, json_t *manifest)
     lh_html_raw(&u->out, "</section>");
 }
 
-/* The preview of version `version`, rows [offset, offset + LH_UI_PREVIEW_ROWS). */
-static void preview_section(ui_req *u, const char *name, long long version, long long offset, long long row_count)
+/* What a preview shows: a version, a page, optionally only the rows whose
+ * `facet` column equals `value` (is null when `value` is NULL). row_count:
+ * the rows readers see, or -1 to count them (tombstones hide some). */
+typedef struct preview {
+    const char *name;
+    long long version, offset, row_count;
+    const char *facet, *value;
+} preview;
+
+/* "version=V&amp;offset=O[&amp;facet=C&amp;value=X|&amp;null=1]", escaped for an attribute. */
+static const char *preview_query(ui_req *u, const preview *p, long long offset)
 {
-    const char *enc = lh_html_url_encode(u->req->arena, name);
-    /* dataset names are [a-z][a-z0-9_]: a quote cannot occur, and the op checks the name again */
-    char *sql = lh_arena_printf(u->req->arena, "SELECT * FROM lh_version('%s', %lld) LIMIT %d OFFSET %lld", name,
-                                version, LH_UI_PREVIEW_ROWS, offset);
-    json_t *args = json_pack("{s:s}", "sql", sql), *out;
+    lh_buf q = {0};
+    lh_html_printf(&q, "version=%lld&amp;offset=%lld", p->version, offset);
+    if (p->facet) {
+        lh_html_printf(&q, "&amp;facet=%s", lh_html_url_encode(u->req->arena, p->facet));
+        if (p->value) lh_html_printf(&q, "&amp;value=%s", lh_html_url_encode(u->req->arena, p->value));
+        else lh_html_raw(&q, "&amp;null=1");
+    }
+    char *s = lh_arena_strdup(u->req->arena, q.data ? q.data : "");
+    lh_buf_free(&q);
+    return s;
+}
+
+static void pager_link(ui_req *u, const preview *p, long long offset, const char *label)
+{
+    const char *enc = lh_html_url_encode(u->req->arena, p->name), *q = preview_query(u, p, offset);
+    lh_html_printf(&u->out, "<a href=\"/ui/datasets/%s?", enc);
+    lh_html_raw(&u->out, q);
+    lh_html_printf(&u->out, "#preview\" hx-get=\"/ui/datasets/%s/preview?", enc);
+    lh_html_raw(&u->out, q);
+    lh_html_printf(&u->out, "\" hx-target=\"#preview\" hx-swap=\"outerHTML\">%s</a>", label);
+}
+
+/* The rows of the preview: LIMIT/OFFSET over lh_version, filtered by the facet. */
+static void preview_section(ui_req *u, const preview *p)
+{
     lh_html_raw(&u->out, "<section id=\"preview\"><h2>Preview</h2>");
-    if (strchr(name, '\'')) {
+    /* dataset names are [a-z][a-z0-9_]: a quote cannot occur, and the op checks the name again */
+    if (strchr(p->name, '\'')) {
         lh_html_raw(&u->out, "<p class=\"error\">not a dataset name</p></section>");
-        json_decref(args);
         return;
     }
+    lh_buf from = {0};
+    lh_buf_printf(&from, "FROM lh_version('%s', %lld)", p->name, p->version);
+    json_t *params = json_array();
+    long long total = p->row_count;
+    if (p->facet) {
+        lh_buf_puts(&from, " WHERE ");
+        lh_sql_quote_ident(&from, p->facet);
+        if (p->value) {
+            lh_buf_puts(&from, "::VARCHAR = $1");
+            json_array_append_new(params, json_string(p->value));
+        } else lh_buf_puts(&from, " IS NULL");
+    }
+    if (p->facet || total < 0) {
+        char *count_sql = lh_arena_printf(u->req->arena, "SELECT count(*) %s", from.data);
+        json_t *args = json_pack("{s:s, s:O}", "sql", count_sql, "params", params), *out;
+        int status = ui_call(u, "sql", args, &out);
+        json_decref(args);
+        if (status) goto done;
+        total = json_integer_value(json_array_get(json_array_get(json_object_get(out, "rows"), 0), 0));
+        json_decref(out);
+    }
+    char *sql = lh_arena_printf(u->req->arena, "SELECT * %s LIMIT %d OFFSET %lld", from.data, LH_UI_PREVIEW_ROWS, p->offset);
+    json_t *args = json_pack("{s:s, s:O}", "sql", sql, "params", params), *out;
     int status = ui_call(u, "sql", args, &out);
     json_decref(args);
-    if (status) {
-        lh_html_raw(&u->out, "</section>");
-        return;
-    }
+    if (status) goto done;
     long long shown = (long long)json_array_size(json_object_get(out, "rows"));
-    lh_html_printf(&u->out, "<p class=\"muted\">rows %lld–%lld of %lld (v%lld)</p>", shown ? offset + 1 : 0,
-                   offset + shown, row_count, version);
+    lh_html_printf(&u->out, "<p class=\"muted\">rows %lld–%lld of %lld (v%lld)", shown ? p->offset + 1 : 0,
+                   p->offset + shown, total, p->version);
+    if (p->facet) {
+        lh_html_printf(&u->out, " where <code>%s</code> %s <strong class=\"facet-value\">%s</strong> · ", p->facet,
+                       p->value ? "=" : "is", p->value ? p->value : "null");
+        preview no_filter = {p->name, p->version, 0, p->row_count, NULL, NULL};
+        pager_link(u, &no_filter, 0, "all rows");
+    }
+    lh_html_raw(&u->out, "</p>");
     ui_result_table(&u->out, json_object_get(out, "columns"), json_object_get(out, "rows"));
     json_decref(out);
     lh_html_raw(&u->out, "<nav class=\"pager\" aria-label=\"preview pages\">");
-    if (offset > 0) {
-        long long prev = offset > LH_UI_PREVIEW_ROWS ? offset - LH_UI_PREVIEW_ROWS : 0;
-        lh_html_printf(&u->out,
-                       "<a href=\"/ui/datasets/%s?version=%lld&amp;offset=%lld\" "
-                       "hx-get=\"/ui/datasets/%s/preview?version=%lld&amp;offset=%lld\" hx-target=\"#preview\" "
-                       "hx-swap=\"outerHTML\">← previous</a>",
-                       enc, version, prev, enc, version, prev);
+    if (p->offset > 0) pager_link(u, p, p->offset > LH_UI_PREVIEW_ROWS ? p->offset - LH_UI_PREVIEW_ROWS : 0, "← previous");
+    if (p->offset + shown < total) pager_link(u, p, p->offset + LH_UI_PREVIEW_ROWS, "next →");
+    lh_html_raw(&u->out, "</nav>");
+done:
+    lh_buf_free(&from);
+    json_decref(params);
+    lh_html_raw(&u->out, "</section>");
+}
+
+/* The facets: catalog.facets's top values, each a link that filters the preview. */
+static void facets_section(ui_req *u, const char *name, long long version)
+{
+    const char *enc = lh_html_url_encode(u->req->arena, name);
+    lh_html_raw(&u->out, "<section id=\"facets\"><h2>Facets</h2>");
+    json_t *args = json_pack("{s:s, s:I}", "name", name, "version", (json_int_t)version), *out;
+    if (ui_call(u, "catalog.facets", args, &out)) {
+        json_decref(args);
+        lh_html_raw(&u->out, "</section>");
+        return;
     }
-    if (offset + shown < row_count) {
-        long long next = offset + LH_UI_PREVIEW_ROWS;
-        lh_html_printf(&u->out,
-                       "<a href=\"/ui/datasets/%s?version=%lld&amp;offset=%lld\" "
-                       "hx-get=\"/ui/datasets/%s/preview?version=%lld&amp;offset=%lld\" hx-target=\"#preview\" "
-                       "hx-swap=\"outerHTML\">next →</a>",
-                       enc, version, next, enc, version, next);
+    json_decref(args);
+    json_t *facets = json_object_get(out, "facets");
+    if (!json_array_size(facets)) lh_html_raw(&u->out, "<p class=\"muted\">No column repeats few enough values to facet.</p>");
+    lh_html_raw(&u->out, "<div class=\"facets\">");
+    size_t i, j;
+    json_t *f, *v;
+    json_array_foreach(facets, i, f) {
+        const char *column = json_string_value(json_object_get(f, "column"));
+        lh_html_printf(&u->out, "<div class=\"facet\" data-facet=\"%s\"><h3>%s <small>%lld distinct</small></h3><ul>", column,
+                       column, (long long)json_integer_value(json_object_get(f, "distinct")));
+        json_array_foreach(json_object_get(f, "values"), j, v) {
+            json_t *value = json_object_get(v, "value");
+            lh_buf text = {0};
+            ui_value(&text, value); /* escaped once here: the link takes it as markup */
+            lh_buf raw = {0};
+            if (json_is_string(value)) lh_buf_puts(&raw, json_string_value(value));
+            else if (!json_is_null(value)) {
+                char *dump = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+                lh_buf_puts(&raw, dump);
+                free(dump);
+            }
+            preview p = {name, version, 0, 0, column, json_is_null(value) ? NULL : (raw.data ? raw.data : "")};
+            const char *q = preview_query(u, &p, 0);
+            lh_html_printf(&u->out, "<li><a href=\"/ui/datasets/%s?", enc);
+            lh_html_raw(&u->out, q);
+            lh_html_printf(&u->out, "#preview\" hx-get=\"/ui/datasets/%s/preview?", enc);
+            lh_html_raw(&u->out, q);
+            lh_html_raw(&u->out, "\" hx-target=\"#preview\" hx-swap=\"outerHTML\">");
+            lh_html_raw(&u->out, json_is_null(value) ? "<em>null</em>" : text.data ? text.data : "");
+            lh_html_printf(&u->out, "</a> <span class=\"count\">%lld</span></li>",
+                           (long long)json_integer_value(json_object_get(v, "count")));
+            lh_buf_free(&text);
+            lh_buf_free(&raw);
+        }
+        lh_html_raw(&u->out, "</ul></div>");
     }
-    lh_html_raw(&u->out, "</nav></section>");
+    lh_html_raw(&u->out, "</div></section>");
+    json_decref(out);
 }
 
 static void diff_form(ui_req *u, const char *name, json_t *versions, long long from, long long to)
@@ -221,6 +318,68 @@ static long long query_int(ui_req *u, const char *name, long long def)
     char *end;
     long long v = strtoll(s, &end, 10);
     return *end || v < 0 ? -1 : v;
+}
+
+/* The rows readers see of a version: its row_count, or -1 (count them) when tombstones hide some. */
+static long long visible_rows(json_t *manifest)
+{
+    if (json_array_size(json_object_get(manifest, "tombstones"))) return -1;
+    return json_integer_value(json_object_get(manifest, "row_count"));
+}
+
+/* The preview's facet filter from the query (?facet=C&value=X or &null=1);
+ * false (with the error box written) if C is not a column of the manifest. */
+static bool facet_args(ui_req *u, json_t *manifest, preview *p)
+{
+    p->facet = ui_arg(u, "facet");
+    p->value = ui_arg(u, "value");
+    if (!p->facet || !*p->facet) {
+        p->facet = p->value = NULL;
+        return true;
+    }
+    if (!p->value && !ui_arg(u, "null")) p->value = "";
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(json_object_get(manifest, "schema"), "fields"), i, f) {
+        const char *col = json_string_value(json_object_get(f, "name"));
+        if (col && !strcmp(col, p->facet)) return true;
+    }
+    lh_html_printf(&u->out, "<div class=\"error\" role=\"alert\">%s has no column %s</div>", p->name, p->facet);
+    return false;
+}
+
+/* Hidden rows (catalog.tombstones) and, for profiles allowed to, the form that hides more. */
+static void tombstones_section(ui_req *u, const char *name, json_t *manifest)
+{
+    const char *enc = lh_html_url_encode(u->req->arena, name);
+    json_t *args = json_pack("{s:s, s:i}", "name", name, "limit", 100), *out;
+    lh_html_raw(&u->out, "<section id=\"tombstones\"><h2>Hidden rows</h2>");
+    if (!ui_call(u, "catalog.tombstones", args, &out)) {
+        static const char *const cols[] = {"key_column", "key_value", "deleted_at", "actor", "reason", NULL};
+        json_t *list = json_object_get(out, "tombstones");
+        if (json_array_size(list)) ui_object_table(&u->out, list, cols);
+        else lh_html_raw(&u->out, "<p class=\"muted\">No rows are hidden in the current version.</p>");
+        json_decref(out);
+    }
+    json_decref(args);
+    json_t *probe = json_pack("{s:s, s:s, s:[s]}", "name", name, "key_column", "k", "values", "v");
+    bool may = lh_app_may("catalog.tombstone", probe, &u->call.who);
+    json_decref(probe);
+    if (may) {
+        lh_html_printf(&u->out, "<form class=\"tombstone-form\" method=\"post\" action=\"/ui/datasets/%s/tombstone\">", enc);
+        ui_csrf_field(u);
+        lh_html_raw(&u->out, "<label for=\"ts-column\">Hide rows where</label><select id=\"ts-column\" name=\"key_column\">");
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(json_object_get(manifest, "schema"), "fields"), i, f)
+            lh_html_printf(&u->out, "<option>%s</option>", json_string_value(json_object_get(f, "name")));
+        lh_html_raw(&u->out, "</select><label for=\"ts-values\">equals (one value per line)</label>"
+                             "<textarea id=\"ts-values\" name=\"values\" rows=\"2\" required></textarea>"
+                             "<label for=\"ts-reason\">reason</label><input id=\"ts-reason\" name=\"reason\">"
+                             "<button type=\"submit\" class=\"danger\">Hide rows</button></form>"
+                             "<p class=\"muted\">A new version; the rows stay in the files and in earlier versions.</p>");
+    }
+    lh_html_raw(&u->out, "</section>");
 }
 
 void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
@@ -271,10 +430,24 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
     const char *message = json_string_value(json_object_get(manifest, "message"));
     if (message) lh_html_printf(&u.out, "<p class=\"message\">%s</p>", message);
     schema_section(&u, manifest);
-    preview_section(&u, name, shown, offset, rows);
+    preview p = {name, shown, offset, visible_rows(manifest), NULL, NULL};
+    if (!facet_args(&u, manifest, &p)) {
+        json_decref(manifest);
+        json_decref(versions);
+        json_decref(current);
+        ui_finish(&u, 400, name, "explore");
+        return;
+    }
+    lh_html_printf(&u.out,
+                   "<section id=\"facets\" hx-get=\"/ui/datasets/%s/facets?version=%lld\" hx-trigger=\"load\" "
+                   "hx-swap=\"outerHTML\"><h2>Facets</h2><p><a href=\"/ui/datasets/%s/facets?version=%lld\">"
+                   "Most frequent values per column</a></p></section>",
+                   lh_html_url_encode(req->arena, name), shown, lh_html_url_encode(req->arena, name), shown);
+    preview_section(&u, &p);
     json_t *list = json_object_get(versions, "versions");
     diff_form(&u, name, list, shown > 1 ? shown - 1 : shown, shown);
     versions_section(&u, name, list, latest);
+    if (shown == latest) tombstones_section(&u, name, manifest);
     lineage_section(&u, manifest);
     json_decref(manifest);
     json_decref(versions);
@@ -288,19 +461,64 @@ void ui_page_preview(lh_http_req *req, lh_http_res *res, void *ctx)
     if (!ui_begin(&u, ctx, req, res, true)) return;
     const char *name = lh_http_param(req, "name");
     long long version = query_int(&u, "version", 0), offset = query_int(&u, "offset", 0);
-    json_t *args = json_pack("{s:s}", "name", name), *manifest;
+    json_t *args = json_pack("{s:s}", "name", name), *manifest = NULL;
     if (version > 0) json_object_set_new(args, "version", json_integer(version));
     int status = version < 0 || offset < 0 ? 400 : ui_call(&u, "catalog.show", args, &manifest);
     json_decref(args);
-    if (status) {
-        if (status == 400) lh_html_raw(&u.out, "<div class=\"error\">version and offset must be whole numbers</div>");
-        ui_finish(&u, status, name, "explore");
+    if (status == 400 && !manifest) lh_html_raw(&u.out, "<div class=\"error\">version and offset must be whole numbers</div>");
+    preview p = {name, json_integer_value(json_object_get(manifest, "version")), offset, visible_rows(manifest), NULL,
+                 NULL};
+    if (!status && !facet_args(&u, manifest, &p)) status = 400;
+    if (!status) preview_section(&u, &p);
+    json_decref(manifest);
+    ui_finish(&u, status ? status : 200, name, "explore");
+}
+
+/* The facets section: a fragment for htmx, a page without JavaScript. */
+void ui_page_facets(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *name = lh_http_param(req, "name");
+    long long version = query_int(&u, "version", 0);
+    if (version < 0) {
+        lh_html_raw(&u.out, "<div class=\"error\" role=\"alert\">version must be a whole number</div>");
+        ui_finish(&u, 400, name, "explore");
         return;
     }
-    preview_section(&u, name, json_integer_value(json_object_get(manifest, "version")), offset,
-                    json_integer_value(json_object_get(manifest, "row_count")));
-    json_decref(manifest);
+    if (!u.fragment)
+        lh_html_printf(&u.out, "<p class=\"crumbs\"><a href=\"/\">Datasets</a> / <a href=\"/ui/datasets/%s\">%s</a> /</p>",
+                       lh_html_url_encode(req->arena, name), name);
+    facets_section(&u, name, version);
     ui_finish(&u, 200, name, "explore");
+}
+
+/* Hides rows by key: catalog.tombstone with the form's values, one per line. */
+void ui_post_tombstone(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    const char *name = lh_http_param(req, "name"), *column = ui_arg(&u, "key_column"), *text = ui_arg(&u, "values"),
+               *reason = ui_arg(&u, "reason");
+    json_t *values = json_array();
+    for (const char *line = text ? text : ""; *line;) {
+        size_t n = strcspn(line, "\r\n");
+        if (n) json_array_append_new(values, json_stringn(line, n));
+        line += n;
+        line += strspn(line, "\r\n");
+    }
+    json_t *args = json_pack("{s:s, s:s?, s:o}", "name", name, "key_column", column, "values", values), *out;
+    if (reason && *reason) json_object_set_new(args, "reason", json_string(reason));
+    int status = ui_call(&u, "catalog.tombstone", args, &out);
+    json_decref(args);
+    if (status) {
+        lh_html_printf(&u.out, "<p><a href=\"/ui/datasets/%s\">back to %s</a></p>", lh_html_url_encode(req->arena, name),
+                       name);
+        ui_finish(&u, status, "Hiding rows refused", "explore");
+        return;
+    }
+    json_decref(out);
+    ui_redirect(&u, lh_arena_printf(req->arena, "/ui/datasets/%s#tombstones", lh_html_url_encode(req->arena, name)));
 }
 
 static void row_objects_table(ui_req *u, json_t *rows)

@@ -36,7 +36,8 @@ typedef struct ui_req {
     bool signed_in;       /* with a key */
     bool fragment;        /* an HTMX request: the part, not the page */
     lh_buf out;           /* the body being built */
-    json_t *form;         /* a POST's urlencoded fields (lazily parsed) */
+    json_t *form;         /* a POST's urlencoded fields (lazily parsed): the last value of each */
+    json_t *form_all;     /* ... and every value of each, as arrays */
 } ui_req;
 
 /* Sessions (session.c). */
@@ -51,11 +52,17 @@ bool ui_begin(ui_req *u, lh_ui *ui, lh_http_req *req, lh_http_res *res, bool nee
 void ui_finish(ui_req *u, int status, const char *title, const char *nav);
 /* Sends u->out bare (a fragment, whatever the request) and frees u. */
 void ui_finish_fragment(ui_req *u, int status);
+/* Frees u when the handler answers by itself (a download). */
+void ui_end(ui_req *u);
+/* The headers every UI answer carries (CSP, nosniff, frame denial, no-store). */
+void ui_security_headers(lh_http_res *res);
 /* 303 to location, then frees u. */
 void ui_redirect(ui_req *u, const char *location);
 
 /* A form field of a POST (urlencoded body) or a query argument of a GET. */
 const char *ui_arg(ui_req *u, const char *name);
+/* Every value of a POST's repeated field (checkboxes), borrowed; NULL: none. */
+json_t *ui_arg_all(ui_req *u, const char *name);
 
 /* Runs op `name` for the caller; on failure writes the error box into u->out
  * and returns its HTTP status (else 0). *out: a new reference. */
@@ -89,6 +96,10 @@ const char *ui_asset_url(const char *name);
 void ui_page_datasets(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_preview(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_post_sql_export(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_page_journal(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_page_facets(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_post_tombstone(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_diff(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_post_rollback(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_sql(lh_http_req *req, lh_http_res *res, void *ctx);

@@ -1,6 +1,6 @@
 /*
  * system.c — the System page: health per module and bucket (lh_app_health),
- * the journal's newest events (journal.recent) and the error journal
+ * the journal's newest events, filterable (journal.recent) and the error journal
  * (errors.list).
  */
 #include "internal.h"
@@ -44,21 +44,59 @@ static void health_section(ui_req *u)
     json_decref(h);
 }
 
+/* The journal, filtered by the form's fields (journal.recent's filters). */
+static void journal_section(ui_req *u)
+{
+    static const char *const fields[] = {"entity_type", "entity_id", "action", "actor"};
+    static const char *const labels[] = {"type", "entity contains", "action", "actor"};
+    static const char *const cols[] = {"ts", "entity_type", "entity_id", "action", "actor", "source", NULL};
+    json_t *args = json_pack("{s:i}", "limit", 50), *out;
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = ui_arg(u, fields[i]);
+        if (v && *v) json_object_set_new(args, fields[i], json_string(v));
+    }
+    if (!u->fragment) {
+        lh_html_raw(&u->out, "<section><h2>Journal</h2><form class=\"filter\" action=\"/ui/system/journal\" method=\"get\" "
+                             "hx-get=\"/ui/system/journal\" hx-target=\"#journal\" hx-swap=\"outerHTML\" "
+                             "hx-trigger=\"input changed delay:250ms, change, submit\" role=\"search\">");
+        for (size_t i = 0; i < 4; i++) {
+            const char *v = json_string_value(json_object_get(args, fields[i]));
+            lh_html_printf(&u->out, "<label for=\"j-%s\">%s</label><input id=\"j-%s\" name=\"%s\" value=\"%s\" size=\"12\">",
+                           fields[i], labels[i], fields[i], fields[i], v ? v : "");
+        }
+        lh_html_raw(&u->out, "<button type=\"submit\">Filter</button></form>");
+    }
+    lh_html_raw(&u->out, "<div id=\"journal\">");
+    if (!ui_call(u, "journal.recent", args, &out)) {
+        json_t *events = json_object_get(out, "events");
+        if (json_array_size(events)) ui_object_table(&u->out, events, cols);
+        else lh_html_raw(&u->out, "<p class=\"muted\">No events match.</p>");
+        json_decref(out);
+    }
+    lh_html_raw(&u->out, "</div>");
+    if (!u->fragment) lh_html_raw(&u->out, "</section>");
+    json_decref(args);
+}
+
+void ui_page_journal(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    if (!u.fragment) lh_html_raw(&u.out, "<h1>Journal</h1>");
+    journal_section(&u);
+    ui_finish(&u, 200, "Journal", "system");
+}
+
 void ui_page_system(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     ui_req u;
     if (!ui_begin(&u, ctx, req, res, true)) return;
     lh_html_raw(&u.out, "<h1>System</h1>");
     health_section(&u);
-    static const char *const journal_cols[] = {"ts", "entity_type", "entity_id", "action", "actor", "source", NULL};
+    journal_section(&u);
     static const char *const error_cols[] = {"ts", "operation", "code", "bucket", "key", "error", NULL};
     json_t *args = json_pack("{s:i}", "limit", 50), *out;
-    lh_html_raw(&u.out, "<section><h2>Journal</h2>");
-    if (!ui_call(&u, "journal.recent", args, &out)) {
-        ui_object_table(&u.out, json_object_get(out, "events"), journal_cols);
-        json_decref(out);
-    }
-    lh_html_raw(&u.out, "</section><section><h2>Errors</h2>");
+    lh_html_raw(&u.out, "<section><h2>Errors</h2>");
     if (!ui_call(&u, "errors.list", args, &out)) {
         json_t *errors = json_object_get(out, "errors");
         if (json_array_size(errors)) ui_object_table(&u.out, errors, error_cols);

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_utf8.h"
 #include "lakehouse/lh_version.h"
 
 #include <sodium.h>
@@ -43,7 +44,7 @@ static void set_cookie(ui_req *u)
     lh_http_res_header(u->res, "Set-Cookie", c);
 }
 
-static void security_headers(lh_http_res *res)
+void ui_security_headers(lh_http_res *res)
 {
     lh_http_res_header(res, "Content-Security-Policy", CSP);
     lh_http_res_header(res, "X-Content-Type-Options", "nosniff");
@@ -54,17 +55,19 @@ static void security_headers(lh_http_res *res)
 
 static void send(ui_req *u, int status)
 {
-    security_headers(u->res);
+    ui_security_headers(u->res);
     size_t len = u->out.len;
     char *body = lh_buf_detach(&u->out);
     lh_http_res_bytes(u->res, status, "text/html; charset=utf-8", body, len);
     json_decref(u->form);
-    u->form = NULL;
+    json_decref(u->form_all);
+    u->form = u->form_all = NULL;
 }
 
 static void parse_form(ui_req *u)
 {
     u->form = json_object();
+    u->form_all = json_object();
     const char *ct = lh_http_header(u->req, "Content-Type");
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33)) return;
     for (const char *p = u->req->body; p && *p;) {
@@ -72,10 +75,26 @@ static void parse_form(ui_req *u)
         const char *eq = memchr(p, '=', len);
         char *name, *value;
         if (eq && lh_url_decode(u->req->arena, p, (size_t)(eq - p), true, &name) &&
-            lh_url_decode(u->req->arena, eq + 1, len - (size_t)(eq - p) - 1, true, &value))
-            json_object_set_new(u->form, name, json_string(value));
+            lh_url_decode(u->req->arena, eq + 1, len - (size_t)(eq - p) - 1, true, &value)) {
+            json_t *all = json_object_get(u->form_all, name), *v = json_string(value);
+            if (!v || !lh_utf8_valid(name, strlen(name))) { /* not UTF-8: as if absent */
+                json_decref(v);
+                p += len + (p[len] == '&');
+                continue;
+            }
+            if (!all) json_object_set_new(u->form_all, name, all = json_array());
+            json_array_append(all, v);
+            json_object_set_new(u->form, name, v);
+        }
         p += len + (p[len] == '&');
     }
+}
+
+json_t *ui_arg_all(ui_req *u, const char *name)
+{
+    if (strcmp(u->req->method, "POST") != 0) return NULL;
+    if (!u->form) parse_form(u);
+    return json_object_get(u->form_all, name);
 }
 
 const char *ui_arg(ui_req *u, const char *name)
@@ -142,6 +161,14 @@ bool ui_begin(ui_req *u, lh_ui *ui, lh_http_req *req, lh_http_res *res, bool nee
     u->call.who.source = "ui";
     u->signed_in = u->call.who.profile != NULL;
     return true;
+}
+
+void ui_end(ui_req *u)
+{
+    json_decref(u->form);
+    json_decref(u->form_all);
+    u->form = u->form_all = NULL;
+    lh_buf_free(&u->out);
 }
 
 void ui_redirect(ui_req *u, const char *location)
@@ -396,9 +423,13 @@ void lh_ui_register(lh_app *app, const lh_config *cfg, lh_router *r)
     lh_router_add(r, "GET", "/ui/datasets/{name}/preview", ui_page_preview, ui);
     lh_router_add(r, "GET", "/ui/datasets/{name}/diff", ui_page_diff, ui);
     lh_router_add(r, "POST", "/ui/datasets/{name}/rollback", ui_post_rollback, ui);
+    lh_router_add(r, "GET", "/ui/datasets/{name}/facets", ui_page_facets, ui);
+    lh_router_add(r, "POST", "/ui/datasets/{name}/tombstone", ui_post_tombstone, ui);
     lh_router_add(r, "GET", "/ui/sql", ui_page_sql, ui);
     lh_router_add(r, "POST", "/ui/sql", ui_page_sql, ui);
+    lh_router_add(r, "POST", "/ui/sql/export", ui_post_sql_export, ui);
     lh_router_add(r, "GET", "/ui/ask", ui_page_ask, ui);
     lh_router_add(r, "POST", "/ui/ask", ui_page_ask, ui);
     lh_router_add(r, "GET", "/ui/system", ui_page_system, ui);
+    lh_router_add(r, "GET", "/ui/system/journal", ui_page_journal, ui);
 }

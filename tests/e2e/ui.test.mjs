@@ -31,6 +31,8 @@ function loadData(dir) {
   cli(['sample', '--rows', '50', '--ingest', '--data', dir]);
   cli(['index', 'create', 'people', '--dataset', 'workers', '--id-column', 'worker_id', '--text-columns', 'profile',
     '--provider', 'hash', '--data', dir]);
+  cli(['index', 'create', 'orders', '--dataset', 'job_orders', '--id-column', 'job_order_id', '--text-columns',
+    'description', '--provider', 'hash', '--data', dir]);
   const files = tempDir('lh-ui-files-');
   const hostile = path.join(files, `${IMG}.csv`);
   fs.writeFileSync(hostile, `id,note\n1,"${SCRIPT}"\n2,"${IMG.replaceAll('"', '""')}"\n`);
@@ -159,6 +161,54 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
     await t.done();
   });
 
+  it('facets a column: top values with counts (as the API says) that filter the preview', async () => {
+    const t = await open(browser, 'facets');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/datasets/workers`);
+    await page.waitForSelector('#facets .facet[data-facet=city]');
+    const api = await (await fetch(`${srv.url}/v1/catalog/datasets/workers/facets?columns=city`)).json();
+    const top = api.facets[0].values[0];
+    const shown = page.locator('#facets .facet[data-facet=city] li').first();
+    assert.equal(await shown.locator('a').textContent(), top.value);
+    assert.equal(await shown.locator('.count').textContent(), String(top.count));
+    await shown.locator('a').click();
+    await page.waitForSelector('#preview .facet-value');
+    assert.equal(await page.textContent('#preview .facet-value'), top.value);
+    assert.equal(await page.locator('#preview tbody tr').count(), Math.min(50, top.count));
+    const cityColumn = (await page.locator('#preview thead th').allTextContents()).findIndex((h) => h.startsWith('city'));
+    for (const c of await page.locator(`#preview tbody tr td:nth-child(${cityColumn + 1})`).allTextContents())
+      assert.equal(c, top.value);
+    // without JavaScript the same filter is a plain link to a full page
+    const html = await (await fetch(`${srv.url}/ui/datasets/workers?facet=city&value=${encodeURIComponent(top.value)}`)).text();
+    assert.match(html, new RegExp(`of ${top.count} \\(v`));
+    assert.equal((await fetch(`${srv.url}/ui/datasets/workers?facet=nope&value=x`)).status, 400);
+    await t.done();
+  });
+
+  it('hides rows by key (a tombstone) and lists them; the preview no longer shows them', async () => {
+    const before = await (await fetch(`${srv.url}/v1/catalog/datasets/placements`)).json();
+    const t = await open(browser, 'tombstone');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/datasets/placements`);
+    await page.selectOption('#ts-column', 'placement_id');
+    await page.fill('#ts-values', '1\n2');
+    await page.fill('#ts-reason', 'duplicate entries');
+    await page.click('.tombstone-form button');
+    await page.waitForURL(/\/ui\/datasets\/placements#tombstones$/);
+    const now = await (await fetch(`${srv.url}/v1/catalog/datasets/placements`)).json();
+    assert.equal(now.version, before.version + 1);
+    assert.equal(now.tombstones.length, 2);
+    // the files keep every row (row_count); readers, and the preview, see two fewer
+    const seen = await (await fetch(`${srv.url}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT count(*) FROM placements' }) })).json();
+    assert.equal(seen.rows[0][0], before.row_count - 2);
+    assert.match(await page.textContent('#preview p.muted'), new RegExp(` of ${before.row_count - 2} \\(v${now.version}\\)`));
+    assert.equal(await page.locator('#tombstones tbody tr').count(), 2);
+    assert.ok((await page.textContent('#tombstones tbody')).includes('duplicate entries'));
+    const first = await page.locator('#preview tbody tr td:first-child').allTextContents();
+    assert.ok(!first.includes('1') && !first.includes('2'), 'hidden rows are not previewed');
+    await t.done();
+  });
+
   it('rolls a dataset back (POST with the CSRF token) and refuses a POST without it', async () => {
     const before = await (await fetch(`${srv.url}/v1/catalog/datasets/clients`)).json();
     const { cookie, csrf } = await session(`${srv.url}/ui/datasets/clients`);
@@ -207,10 +257,110 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
     await t.done();
   });
 
+  it('pages a SQL result, marks the error\'s place, downloads CSV and Parquet, and keeps a history', async () => {
+    const t = await open(browser, 'sql-more');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/sql`);
+    await page.fill('#sql', 'SELECT range AS n FROM range(450)');
+    await page.press('#sql', 'Control+Enter');
+    await page.waitForSelector('#sql-result [data-first]');
+    assert.equal(await page.textContent('#sql-result [data-last]'), '200');
+    await page.click('#sql-result .pager button:text("next →")');
+    await page.waitForFunction(() => document.querySelector('#sql-result [data-first]')?.textContent === '201');
+    assert.equal(await page.textContent('#sql-result tbody tr:first-child td'), '200');
+    await page.click('#sql-result .pager button:text("next →")');
+    await page.waitForFunction(() => document.querySelector('#sql-result [data-last]')?.textContent === '450');
+    assert.equal(await page.locator('#sql-result .pager button:text("next →")').count(), 0, 'the last page');
+    // downloads: the whole result, as the HTTP API gives it
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.click('button:text("Download CSV")')]);
+    const csvText = fs.readFileSync(await csv.path(), 'utf8');
+    const api = await (await fetch(`${srv.url}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT range AS n FROM range(450)', format: 'csv' }) })).text();
+    assert.equal(csvText, api);
+    assert.equal(csvText.trim().split(/\r?\n/).length, 451);
+    const [pq] = await Promise.all([page.waitForEvent('download'), page.click('button:text("Download Parquet")')]);
+    const bytes = fs.readFileSync(await pq.path());
+    assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
+    assert.equal(pq.suggestedFilename(), 'result.parquet');
+    // the engine's error: its place is marked on the page and selected in the editor
+    await page.fill('#sql', 'SELECT city,\n  count(*) FORM workers');
+    await page.press('#sql', 'Control+Enter');
+    await page.waitForSelector('#sql-result pre.sql-at mark');
+    assert.equal(await page.textContent('#sql-result pre.sql-at mark'), 'workers');
+    assert.ok((await page.textContent('#sql-result .sql-at')).includes('count(*) FORM'));
+    assert.equal(await page.evaluate(() => {
+      const e = document.getElementById('sql');
+      return e.value.slice(e.selectionStart, e.selectionEnd);
+    }), 'workers');
+    // the history: newest first, as sql.history answers over HTTP; a click loads it
+    await page.waitForFunction(() => document.querySelector('#sql-history li code')?.textContent.includes('range(450)'));
+    const history = await (await fetch(`${srv.url}/v1/sql/history?limit=20`)).json();
+    const listed = await page.locator('#sql-history li code').allTextContents();
+    assert.deepEqual(listed, history.statements.map((s) => s.sql));
+    await page.click('#sql-history li a:has-text("range(450)")');
+    await page.waitForURL(/\/ui\/sql\?sql=/);
+    assert.equal(await page.inputValue('#sql'), 'SELECT range AS n FROM range(450)');
+    await t.done();
+  });
+
+  it('filters the journal by action and entity', async () => {
+    const t = await open(browser, 'journal');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/system`);
+    await page.fill('#j-action', 'rollback');
+    await page.waitForFunction(() => [...document.querySelectorAll('#journal tbody tr')].length > 0 &&
+      [...document.querySelectorAll('#journal tbody tr')].every((r) => r.textContent.includes('rollback')));
+    const api = await (await fetch(`${srv.url}/v1/journal/recent?action=rollback&limit=50`)).json();
+    assert.equal(await page.locator('#journal tbody tr').count(), api.events.length);
+    await page.fill('#j-entity_id', 'no-such-entity');
+    await page.waitForSelector('#journal :text("No events match.")');
+    await t.done();
+  });
+
+  it('moves by keyboard: a skip link first, visible focus, forms that submit with Enter', async () => {
+    const t = await open(browser, 'keyboard');
+    const { page } = t;
+    await page.goto(`${srv.url}/`);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.className), 'skip');
+    assert.ok(await page.evaluate(() => document.activeElement.getBoundingClientRect().left >= 0), 'the skip link shows');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => location.hash), '#main');
+    // the nav is reachable and shows where focus is
+    await page.goto(`${srv.url}/`);
+    let sql = false;
+    for (let i = 0; i < 12 && !sql; i++) {
+      await page.keyboard.press('Tab');
+      sql = await page.evaluate(() => document.activeElement.getAttribute('href') === '/ui/sql');
+    }
+    assert.ok(sql, 'the SQL link is reached by Tab');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(outline, 'none', 'focus is visible');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/ui\/sql$/);
+    // the dataset filter: type, Tab to the result, Enter opens it
+    await page.goto(`${srv.url}/`);
+    await page.focus('#q');
+    await page.keyboard.type('clien');
+    await page.waitForFunction(() => !document.querySelector('#datasets').textContent.includes('workers'));
+    await page.keyboard.press('Tab');
+    for (let i = 0; i < 3 && !(await page.evaluate(() => document.activeElement.tagName === 'A')); i++) await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/ui\/datasets\/clients$/);
+    // Ask: Tab to the question, type, Enter asks
+    await page.goto(`${srv.url}/ui/ask`);
+    await page.focus('#question');
+    await page.keyboard.type('forklift');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.citations li');
+    await t.done();
+  });
+
   it('asks a question: numbered citations expand to the source row and link to the dataset version', async () => {
     const t = await open(browser, 'ask');
     const { page } = t;
     await page.goto(`${srv.url}/ui/ask`);
+    await page.uncheck('input[name=indexes][value=orders]');
+    await page.check('input[name=indexes][value=people]');
     await page.fill('#question', 'forklift operator in Chicago');
     await page.click('#ask-form button');
     await page.waitForSelector('.citations li');
@@ -223,6 +373,15 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
     assert.match(href, /^\/ui\/datasets\/workers\?version=\d+$/);
     await first.locator('a').click();
     await page.waitForURL(/\/ui\/datasets\/workers\?version=/);
+    // over two indexes at once: citations from both, as the ask operation answers
+    await page.goto(`${srv.url}/ui/ask`);
+    assert.ok(await page.isChecked('input[name=indexes][value=orders]'), 'the first index is chosen by default');
+    await page.check('input[name=indexes][value=people]');
+    await page.fill('#question', 'forklift operator');
+    await page.click('#ask-form button');
+    await page.waitForSelector('.citations li');
+    const cited = new Set((await page.locator('.citations li summary').allTextContents()).map((s) => s.split(' ')[1]));
+    assert.deepEqual([...cited].sort(), ['orders', 'people']);
     await t.done();
   });
 

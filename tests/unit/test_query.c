@@ -69,6 +69,78 @@ static void expect_json(const char *sql, const char *expected_rows)
     free(out);
 }
 
+/* The engine's own error for sql, and where lh_query_error_position puts it. */
+static bool error_at(const char *sql, size_t *offset)
+{
+    lh_err err;
+    char *out = run(sql, LH_FORMAT_JSON, 0, 10000, &err);
+    assert_null(out);
+    return lh_query_error_position(err.message, sql, offset);
+}
+
+static void test_error_position(void **state)
+{
+    (void)state;
+    size_t at;
+    const char *sql = "SELECT 1 FORM range(3)";
+    assert_true(error_at(sql, &at));
+    assert_int_equal(strncmp(sql + at, "range", 5), 0);
+    sql = "SELECT 1,\n  2, no_such_fn(3)";
+    assert_true(error_at(sql, &at));
+    assert_int_equal(strncmp(sql + at, "no_such_fn", 10), 0);
+    /* a long line: the engine shows a window of it, which is found again */
+    lh_buf long_sql = {0};
+    lh_buf_puts(&long_sql, "SELECT ");
+    for (int i = 0; i < 60; i++) lh_buf_printf(&long_sql, "%d AS c%d, ", i, i);
+    lh_buf_puts(&long_sql, "missing_column FROM range(1)");
+    assert_true(error_at(long_sql.data, &at));
+    assert_int_equal(strncmp(long_sql.data + at, "missing_column", 14), 0);
+    lh_buf_free(&long_sql);
+    /* no place marked, or one that is not in the statement */
+    assert_false(lh_query_error_position("Catalog Error: no", "SELECT 1", &at));
+    assert_false(lh_query_error_position("x\nLINE 9: SELECT 1\n        ^", "SELECT 1", &at));
+    assert_false(lh_query_error_position("x\nLINE 1: SELECT 1\n                                 ^", "SELECT 1", &at));
+    assert_false(lh_query_error_position("x\nLINE 1: ...zzz\n           ^", "SELECT 1", &at));
+    assert_false(lh_query_error_position("LINE -1: a\n^", "a", &at));
+    assert_false(lh_query_error_position(NULL, "a", &at));
+}
+
+/* lh_result_writer_skip: a page of a result, in every streamed format. */
+static void test_writer_skip(void **state)
+{
+    (void)state;
+    lh_err err;
+    lh_query_cursor *c;
+    static const lh_result_format formats[] = {LH_FORMAT_JSON, LH_FORMAT_CSV};
+    static const char *const expected[] = {"\"rows\":[[2998],[2999],[3000]],\"row_count\":3,\"truncated\":true",
+                                           "range\r\n2998\r\n2999\r\n3000\r\n"};
+    for (size_t f = 0; f < 2; f++) {
+        assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT * FROM range(5000)"}, &c, &err), LH_OK);
+        lh_result_writer *w = lh_result_writer_new(c, formats[f], 3);
+        lh_result_writer_skip(w, 2998); /* past the first 2048-row chunk */
+        lh_buf out = {0};
+        bool done = false;
+        while (!done) assert_int_equal(lh_result_writer_next(w, &out, &done, &err), LH_OK);
+        if (!strstr(out.data, expected[f])) fail_msg("got %s", out.data);
+        lh_result_writer_free(w);
+        lh_query_close(c);
+        lh_buf_free(&out);
+    }
+    /* past the end: no rows, not truncated */
+    char *out = NULL;
+    assert_int_equal(lh_query_open(engine, &(lh_query_args){.sql = "SELECT * FROM range(5)"}, &c, &err), LH_OK);
+    lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, 3);
+    lh_result_writer_skip(w, 10);
+    lh_buf b = {0};
+    bool done = false;
+    while (!done) assert_int_equal(lh_result_writer_next(w, &b, &done, &err), LH_OK);
+    out = lh_buf_detach(&b);
+    assert_non_null(strstr(out, "\"rows\":[],\"row_count\":0,\"truncated\":false"));
+    free(out);
+    lh_result_writer_free(w);
+    lh_query_close(c);
+}
+
 static void test_version(void **state)
 {
     (void)state;
@@ -777,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
         cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
         cmocka_unit_test(test_datasets_only),      cmocka_unit_test(test_kept_plans),       cmocka_unit_test(test_kept_plans_stay_small),
+        cmocka_unit_test(test_error_position),     cmocka_unit_test(test_writer_skip),
     };
     return cmocka_run_group_tests_name("query", tests, setup, teardown);
 }

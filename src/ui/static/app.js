@@ -4,6 +4,7 @@
  *
  * - every htmx request carries the page's CSRF token (X-CSRF-Token);
  * - Ctrl+Enter (Cmd+Enter) in the SQL editor runs it;
+ * - an SQL error's place is selected in the editor;
  * - chartPanel (Alpine.js, CSP build): draws a result's chart with Chart.js,
  *   bar / line / scatter chosen from the column types, switchable.
  */
@@ -26,6 +27,24 @@
     e.preventDefault();
     t.form.requestSubmit();
   });
+
+  /* The engine's error points at a byte of the statement: select it in the editor. */
+  function markError() {
+    var box = document.querySelector('#sql-result[data-error-offset]'), editor = document.getElementById('sql');
+    if (!box || !editor) return;
+    var want = Number(box.getAttribute('data-error-offset')), bytes = 0, i = 0, text = editor.value;
+    while (i < text.length && bytes < want) {
+      var c = text.codePointAt(i);
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+      i += c >= 0x10000 ? 2 : 1;
+    }
+    var end = i;
+    while (end < text.length && /[A-Za-z0-9_]/.test(text[end])) end++;
+    editor.focus();
+    editor.setSelectionRange(i, Math.max(end, i + 1));
+  }
+  document.addEventListener('htmx:afterSwap', markError);
+  document.addEventListener('DOMContentLoaded', markError);
 
   var NUMERIC = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|REAL|DECIMAL.*)$/;
   var TEMPORAL = /^(DATE|TIME|TIMESTAMP.*)$/;
