@@ -464,7 +464,6 @@ lh_code lh_app_sql_json(lh_query_cursor *cur, long long offset, long long max_ro
     if (rc == LH_OK) {
         /* the elapsed time goes before the closing brace */
         while (out->len && (out->data[out->len - 1] == '\n' || out->data[out->len - 1] == '}')) out->len--;
-        if (offset) lh_buf_printf(out, ",\"offset\":%lld", offset);
         lh_buf_printf(out, ",\"elapsed_ms\":%.3f}\n", lh_query_elapsed_ms(cur));
     }
     lh_result_writer_free(w);

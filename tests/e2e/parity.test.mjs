@@ -41,6 +41,7 @@ const rows = [
   { name: 'journal.stats', cli: ['journal', 'stats', '--json'], http: ['GET', '/v1/journal/stats'], loose: true },
   { name: 'journal.history', cli: ['journal', 'history', 'base', '--json'], http: ['GET', '/v1/journal/history/base'] , mcp: ['journal_history', { entity_id: 'base' }] },
   { name: 'journal.recent limit', cli: ['journal', 'recent', '--limit', '2', '--json'], http: ['GET', '/v1/journal/recent?limit=2'], shape: true },
+  { name: 'journal.recent filtered', cli: ['journal', 'recent', '--entity-type', 'dataset', '--entity-id', 'bas', '--action', 'create', '--json'], http: ['GET', '/v1/journal/recent?entity_type=dataset&entity_id=bas&action=create'] },
   { name: 'journal.recent bad limit', cli: ['journal', 'recent', '--limit', '0'], http: ['GET', '/v1/journal/recent?limit=0'], code: 'bad_request' },
   { name: 'journal.flush', cli: ['journal', 'flush', '--json'], http: ['POST', '/v1/journal/flush'] },
   { name: 'errors.list', cli: ['journal', 'errors', '--since', '0', '--json'], http: ['GET', '/v1/errors?since=0'], shape: true , mcp: ['recent_errors', { since: '0' }] },
@@ -84,6 +85,10 @@ const rows = [
   { name: 'catalog.rebuild', cli: ['catalog', 'rebuild', '--json'], http: ['POST', '/v1/catalog/rebuild'] },
   { name: 'catalog.diff', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '3', '--json'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=3'] , mcp: ['diff_versions', { name: 'base', from: 1, limit: 3 }] },
   { name: 'catalog.diff missing version', cli: ['catalog', 'diff', 'base', '--from', '99'], http: ['GET', '/v1/catalog/datasets/base/diff?from=99'], code: 'not_found' , mcp: ['diff_versions', { name: 'base', from: 99 }] },
+  { name: 'catalog.facets', cli: ['catalog', 'facets', 'base', '--json'], http: ['GET', '/v1/catalog/datasets/base/facets'] },
+  { name: 'catalog.facets columns', cli: ['catalog', 'facets', 'base', '--columns', 'title,doc', '--limit', '2', '--json'], http: ['GET', '/v1/catalog/datasets/base/facets?columns=title,doc&limit=2'] },
+  { name: 'catalog.facets no column', cli: ['catalog', 'facets', 'base', '--columns', 'nope'], http: ['GET', '/v1/catalog/datasets/base/facets?columns=nope'], code: 'bad_request' },
+  { name: 'catalog.facets bad limit', cli: ['catalog', 'facets', 'base', '--limit', '101'], http: ['GET', '/v1/catalog/datasets/base/facets?limit=101'], code: 'bad_request' },
   { name: 'catalog.diff bad limit', cli: ['catalog', 'diff', 'base', '--from', '1', '--limit', '1001'], http: ['GET', '/v1/catalog/datasets/base/diff?from=1&limit=1001'], code: 'bad_request' },
   // embeddings
   { name: 'ai.embed', cli: ['embed', 'hello, world', 'bye', '--json'], http: ['POST', '/v1/embed', { texts: ['hello, world', 'bye'] }] , mcp: ['embed_text', { texts: ['hello, world', 'bye'] }] },
@@ -101,6 +106,9 @@ const rows = [
   // SQL
   { name: 'sql', cli: ['sql', 'SELECT count(*) AS n FROM base', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT count(*) AS n FROM base' }] , mcp: ['query_sql', { sql: 'SELECT count(*) AS n FROM base' }] },
   { name: 'sql bad', cli: ['sql', 'SELEC 1'], http: ['POST', '/v1/sql', { sql: 'SELEC 1' }], code: 'bad_request' , mcp: ['query_sql', { sql: 'SELEC 1' }] },
+  { name: 'sql offset', cli: ['sql', 'SELECT * FROM range(10)', '--offset', '7', '--max-rows', '2', '--json'], http: ['POST', '/v1/sql', { sql: 'SELECT * FROM range(10)', offset: 7, max_rows: 2 }] },
+  { name: 'sql offset parquet', cli: ['sql', 'SELECT 1', '--offset', '1', '--format', 'parquet'], http: ['POST', '/v1/sql', { sql: 'SELECT 1', offset: 1, format: 'parquet' }], code: 'bad_request' },
+  { name: 'sql bad offset', cli: ['sql', 'SELECT 1', '--offset', '-1'], http: ['POST', '/v1/sql', { sql: 'SELECT 1', offset: -1 }], code: 'bad_request' },
   { name: 'sql bad format', cli: ['sql', 'SELECT 1', '--format', 'xml'], http: ['POST', '/v1/sql', { sql: 'SELECT 1', format: 'xml' }], code: 'bad_request' },
   { name: 'sql write', cli: ['sql', 'CREATE TABLE t (a INT)'], http: ['POST', '/v1/sql', { sql: 'CREATE TABLE t (a INT)' }], code: 'forbidden' , mcp: ['query_sql', { sql: 'CREATE TABLE t (a INT)' }] },
   // ingest

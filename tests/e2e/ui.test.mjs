@@ -417,11 +417,13 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
 });
 
 describe('the web UI, signed in', { timeout: 180000 }, () => {
-  let srv, key;
+  let srv, key, readerKey;
   before(async () => {
     const dir = tempDir('lh-ui-auth-');
     cli(['sample', '--rows', '50', '--ingest', '--data', dir]);
     key = JSON.parse(cli(['profile', 'key-create', 'agent', '--json', '--data', dir])).key;
+    cli(['profile', 'create', 'reader', '--kind', 'person', '--scopes', 'read', '--datasets', 'clients', '--data', dir]);
+    readerKey = JSON.parse(cli(['profile', 'key-create', 'reader', '--json', '--data', dir])).key;
     srv = await startServer({ dataDir: dir, args: ['--set', 'auth.required=true'] });
   });
   after(async () => {
@@ -461,5 +463,37 @@ describe('the web UI, signed in', { timeout: 180000 }, () => {
     await page.goto(`${srv.url}/ui/sql`);
     await page.waitForURL(/\/ui\/signin$/);
     await t.done();
+  });
+
+  it('offers a read-only profile no rollback or tombstone, and refuses them when posted', async () => {
+    const start = await session(`${srv.url}/ui/signin`);
+    const signin = await fetch(`${srv.url}/ui/signin`, {
+      method: 'POST', redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: start.cookie },
+      body: new URLSearchParams({ csrf: start.csrf, key: readerKey }),
+    });
+    assert.equal(signin.status, 303);
+    const cookie = signin.headers.get('set-cookie').split(';')[0];
+    const page = await fetch(`${srv.url}/ui/datasets/clients`, { headers: { cookie } });
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.ok(html.includes('<h1>clients</h1>'));
+    assert.ok(!html.includes('tombstone-form'), 'no tombstone form');
+    assert.ok(!html.includes('Roll back to'), 'no rollback button');
+    const csrf = html.match(/<meta name="csrf-token" content="([0-9a-f]+)">/)[1];
+    const before = JSON.parse(cli(['catalog', 'show', 'clients', '--json', '--data', srv.dir])).version;
+    for (const [action, body] of [['tombstone', { key_column: 'client_id', values: '1' }], ['rollback', { version: '1' }]]) {
+      const r = await fetch(`${srv.url}/ui/datasets/clients/${action}`, {
+        method: 'POST', redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ csrf, ...body }),
+      });
+      assert.equal(r.status, 403, action);
+      assert.ok((await r.text()).includes('reader'), 'the refusal names the profile');
+    }
+    assert.equal(JSON.parse(cli(['catalog', 'show', 'clients', '--json', '--data', srv.dir])).version, before);
+    // its SQL history is its own
+    const history = await fetch(`${srv.url}/ui/sql`, { headers: { cookie } });
+    assert.ok(!(await history.text()).includes('workers_safe'), 'not the agent\'s statements');
   });
 });

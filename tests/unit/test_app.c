@@ -272,6 +272,142 @@ static void test_operations_through_the_app(void **state)
     json_decref(args);
 }
 
+/* lh_app_call that must succeed; the answer (new). */
+static json_t *ok_call(struct fixture *f, const lh_op_ctx *call, const char *op, const char *json)
+{
+    json_t *args = json_loads(json, 0, NULL), *out = NULL;
+    lh_err err;
+    if (lh_app_call(f->app, op, args, call, &out, &err)) fail_msg("%s %s: %s", op, json, err.message);
+    json_decref(args);
+    return out;
+}
+
+static lh_code failed_call(struct fixture *f, const char *op, const char *json, lh_err *err)
+{
+    lh_op_ctx call = {.who = tester};
+    json_t *args = json_loads(json, 0, NULL), *out = NULL;
+    lh_code rc = lh_app_call(f->app, op, args, &call, &out, err);
+    json_decref(args);
+    json_decref(out);
+    return rc;
+}
+
+static void test_facets(void **state)
+{
+    struct fixture *f = *state;
+    lh_op_ctx call = {.who = tester};
+    /* 12 rows: city repeats (3 values, one null), id is unique, score is a float */
+    app_ingest_csv(f, "people", "id,city,score,active\n1,Oslo,0.5,true\n2,Oslo,1.5,false\n3,Rome,2.5,true\n"
+                                "4,Oslo,3.5,true\n5,Rome,4.5,false\n6,,5.5,true\n7,Oslo,6.5,true\n8,Lima,7.5,true\n"
+                                "9,Oslo,8.5,false\n10,Rome,9.5,true\n11,Oslo,1.0,true\n12,,2.0,true\n");
+    json_t *out = ok_call(f, &call, "catalog.facets", "{\"name\":\"people\"}");
+    json_t *facets = json_object_get(out, "facets");
+    /* suggested: repeating short-valued columns, not the unique id nor the float */
+    assert_int_equal(json_array_size(facets), 2);
+    json_t *city = json_array_get(facets, 0);
+    assert_string_equal(json_string_value(json_object_get(city, "column")), "city");
+    json_t *top = json_array_get(json_object_get(city, "values"), 0);
+    assert_string_equal(json_string_value(json_object_get(top, "value")), "Oslo");
+    assert_int_equal(json_integer_value(json_object_get(top, "count")), 6);
+    json_t *values = json_object_get(city, "values"); /* Oslo 6, Rome 3, null 2, Lima 1 */
+    assert_int_equal(json_array_size(values), 4);
+    assert_true(json_is_null(json_object_get(json_array_get(values, 2), "value")));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(values, 2), "count")), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(facets, 1), "column")), "active");
+    json_decref(out);
+    /* asked for: any column, capped values, truncated said */
+    out = ok_call(f, &call, "catalog.facets", "{\"name\":\"people\",\"columns\":[\"id\"],\"limit\":3}");
+    city = json_array_get(json_object_get(out, "facets"), 0);
+    assert_int_equal(json_array_size(json_object_get(city, "values")), 3);
+    assert_true(json_is_true(json_object_get(city, "truncated")));
+    json_decref(out);
+    lh_err err;
+    assert_int_equal(failed_call(f, "catalog.facets", "{\"name\":\"people\",\"columns\":[\"nope\"]}", &err), LH_EINVAL);
+    assert_non_null(strstr(err.message, "no column nope"));
+    assert_int_equal(failed_call(f, "catalog.facets", "{\"name\":\"people\",\"limit\":0}", &err), LH_EINVAL);
+    assert_int_equal(failed_call(f, "catalog.facets", "{\"name\":\"nobody\"}", &err), LH_ENOTFOUND);
+    /* a column name that needs quoting, and tombstoned rows left out */
+    app_ingest_csv(f, "odd", "\"a \"\"b\"\"\",k\nx,1\nx,2\ny,3\nx,4\n");
+    out = ok_call(f, &call, "catalog.tombstone", "{\"name\":\"odd\",\"key_column\":\"k\",\"values\":[\"1\",\"2\"]}");
+    json_decref(out);
+    out = ok_call(f, &call, "catalog.facets", "{\"name\":\"odd\",\"columns\":[\"a \\\"b\\\"\"]}");
+    top = json_array_get(json_object_get(json_array_get(json_object_get(out, "facets"), 0), "values"), 0);
+    assert_int_equal(json_integer_value(json_object_get(top, "count")), 1);
+    json_decref(out);
+}
+
+static void test_sql_history(void **state)
+{
+    struct fixture *f = *state;
+    lh_op_ctx local = {.who = tester}, bot = {.who = tester};
+    json_t *out = ok_call(f, &local, "profiles.create", "{\"id\":\"bot\",\"kind\":\"agent\",\"scopes\":[\"read\"]}");
+    json_decref(out);
+    lh_err err;
+    assert_int_equal(lh_app_act_as(f->app, "bot", &bot.who, &err), LH_OK);
+    static const char *const mine[] = {"SELECT 1", "SELECT 2", "SELECT 1"};
+    for (size_t i = 0; i < 3; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"sql\":\"%s\"}", mine[i]);
+        json_decref(ok_call(f, &local, "sql", json));
+    }
+    json_decref(ok_call(f, &bot, "sql", "{\"sql\":\"SELECT 42\"}"));
+    /* a failed statement is not kept */
+    json_t *args = json_pack("{s:s}", "sql", "SELEC 3");
+    assert_int_equal(lh_app_call(f->app, "sql", args, &local, &out, &err), LH_EINVAL);
+    json_decref(args);
+    /* newest first, one entry per text, each caller its own */
+    out = ok_call(f, &local, "sql.history", "{}");
+    json_t *list = json_object_get(out, "statements");
+    assert_int_equal(json_array_size(list), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "sql")), "SELECT 1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "sql")), "SELECT 2");
+    json_decref(out);
+    out = ok_call(f, &bot, "sql.history", "{\"limit\":5}");
+    list = json_object_get(out, "statements");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "sql")), "SELECT 42");
+    json_decref(out);
+    /* the ring wraps: the oldest go, memory stays bounded */
+    for (int i = 0; i < LH_SQL_HISTORY_SLOTS + 10; i++) {
+        char json[64];
+        snprintf(json, sizeof json, "{\"sql\":\"SELECT %d\"}", 1000 + i);
+        json_decref(ok_call(f, &bot, "sql", json));
+    }
+    out = ok_call(f, &local, "sql.history", "{}");
+    assert_int_equal(json_array_size(json_object_get(out, "statements")), 0);
+    json_decref(out);
+    out = ok_call(f, &bot, "sql.history", "{\"limit\":1000}");
+    list = json_object_get(out, "statements");
+    assert_int_equal(json_array_size(list), LH_SQL_HISTORY_PER_CALLER);
+    char want[32];
+    snprintf(want, sizeof want, "SELECT %d", 1000 + LH_SQL_HISTORY_SLOTS + 9);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "sql")), want);
+    json_decref(out);
+}
+
+static void test_journal_filters(void **state)
+{
+    struct fixture *f = *state;
+    lh_op_ctx call = {.who = tester};
+    json_decref(ok_call(f, &call, "catalog.create", "{\"name\":\"alpha\"}"));
+    json_decref(ok_call(f, &call, "catalog.create", "{\"name\":\"beta\"}"));
+    json_decref(ok_call(f, &call, "catalog.delete", "{\"name\":\"beta\"}"));
+    json_t *out = ok_call(f, &call, "journal.recent", "{\"entity_type\":\"dataset\",\"action\":\"create\"}");
+    json_t *events = json_object_get(out, "events");
+    assert_int_equal(json_array_size(events), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "entity_id")), "beta");
+    json_decref(out);
+    out = ok_call(f, &call, "journal.recent", "{\"entity_id\":\"et\",\"limit\":1}");
+    events = json_object_get(out, "events");
+    assert_int_equal(json_array_size(events), 1); /* beta's delete, then a next page */
+    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "action")), "delete");
+    assert_non_null(json_object_get(out, "next"));
+    json_decref(out);
+    out = ok_call(f, &call, "journal.recent", "{\"actor\":\"nobody\"}");
+    assert_int_equal(json_array_size(json_object_get(out, "events")), 0);
+    json_decref(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -281,6 +417,9 @@ int main(void)
         cmocka_unit_test(test_cursors_and_pages),
         cmocka_unit_test(test_routes_and_openapi),
         cmocka_unit_test_setup_teardown(test_operations_through_the_app, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_facets, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_history, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_filters, app_setup, app_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
