@@ -81,7 +81,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-hostile crash-test test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp model
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp bench-ui model
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB) $(MODEL_FILE)
@@ -262,6 +262,10 @@ bench-http: all build/bench/http_anchor
 bench-mcp: all
 	$(Q)command -v wrk >/dev/null || { echo "bench-mcp needs wrk (scripts/bootstrap installs it)"; exit 1; }
 	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_mcp.mjs
+
+# The web UI's pages of a 1M-row dataset against the same rows from POST /v1/sql (bench/bench_ui.mjs).
+bench-ui: all
+	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_ui.mjs
 
 bench-sql: bootstrap all build/bench/bench_sql
 	$(Q)build/bench/bench_sql --lakehouse $(BIN) --rows 10000000 --dir build/bench

@@ -100,12 +100,14 @@ bool lh_app_may(const char *op_name, json_t *args, const lh_who *who);
 /* catalog.facets: the most frequent values of a version's columns (as
  * Datasette's facets). Without `columns`, up to LH_FACETS_SUGGEST columns are
  * chosen: strings, booleans, integers and dates with 2..LH_FACETS_SUGGEST_DISTINCT
- * distinct values (approximately counted) and at most half as many as rows,
- * in schema order. */
+ * distinct values, and at most half as many as rows, in the first
+ * LH_FACETS_SAMPLE_ROWS rows (approximately counted), in schema order. A
+ * facet's `distinct` is exact: the number of groups. */
 #define LH_FACETS_MAX_COLUMNS 16
 #define LH_FACETS_MAX_VALUES 100
 #define LH_FACETS_SUGGEST 4
 #define LH_FACETS_SUGGEST_DISTINCT 50
+#define LH_FACETS_SAMPLE_ROWS 10000
 
 /* journal.recent with a filter looks at this many of the newest events. */
 #define LH_JOURNAL_FILTER_SCAN 10000

@@ -293,8 +293,9 @@ static bool facet_type(const char *t)
     return !strcmp(t, "VARCHAR") || !strcmp(t, "BOOLEAN") || !strcmp(t, "DATE") || integer_type(t);
 }
 
-/* The chosen columns' approximate distinct counts: {column: n}, new. */
-static lh_code distinct_counts(lh_app *app, const char *table, json_t *columns, json_t **counts, lh_err *err)
+/* The candidates' approximate distinct counts in the first
+ * LH_FACETS_SAMPLE_ROWS rows: {column: n}, new. */
+static lh_code sample_distinct(lh_app *app, const char *table, json_t *columns, json_t **counts, lh_err *err)
 {
     lh_buf sql = {0};
     lh_buf_puts(&sql, "SELECT ");
@@ -307,7 +308,7 @@ static lh_code distinct_counts(lh_app *app, const char *table, json_t *columns, 
         lh_buf_puts(&sql, ") AS ");
         lh_sql_quote_ident(&sql, json_string_value(c));
     }
-    lh_buf_printf(&sql, " FROM %s", table);
+    lh_buf_printf(&sql, " FROM (SELECT * FROM %s LIMIT %d)", table, LH_FACETS_SAMPLE_ROWS);
     json_t *rows;
     lh_code rc = lh_app_query_rows(app, sql.data, true, 1, &rows, NULL, err);
     lh_buf_free(&sql);
@@ -330,6 +331,10 @@ LH_OP_RUN(lh_app_run_catalog_facets)
     json_t *columns = json_array(), *counts = NULL, *facets = json_array();
     size_t i;
     json_t *f;
+    lh_buf table = {0};
+    lh_buf_puts(&table, "dataset_version(");
+    lh_sql_quote_literal(&table, name);
+    lh_buf_printf(&table, ", %lld)", (long long)version);
     if (json_array_size(asked)) {
         json_array_foreach(asked, i, f) {
             if (!json_object_get(fields, json_string_value(f))) {
@@ -338,45 +343,49 @@ LH_OP_RUN(lh_app_run_catalog_facets)
             }
             json_array_append(columns, f);
         }
-    } else { /* candidates: the first 32 facetable columns; kept if they repeat */
+    } else { /* suggestions: facetable columns that repeat in a sample */
+        json_t *candidates = json_array();
         json_array_foreach(json_object_get(json_object_get(manifest, "schema"), "fields"), i, f) {
             const char *type = json_string_value(json_object_get(f, "type"));
-            if (type && facet_type(type) && json_array_size(columns) < 32)
-                json_array_append(columns, json_object_get(f, "name"));
+            if (type && facet_type(type) && json_array_size(candidates) < 32)
+                json_array_append(candidates, json_object_get(f, "name"));
         }
+        if (json_array_size(candidates)) rc = sample_distinct(app, table.data, candidates, &counts, err);
+        long long sampled = rows < LH_FACETS_SAMPLE_ROWS ? rows : LH_FACETS_SAMPLE_ROWS;
+        json_array_foreach(candidates, i, f) {
+            long long distinct = json_integer_value(json_object_get(counts, json_string_value(f)));
+            if (rc == LH_OK && distinct >= 2 && distinct <= LH_FACETS_SUGGEST_DISTINCT && distinct * 2 <= sampled &&
+                json_array_size(columns) < LH_FACETS_SUGGEST)
+                json_array_append(columns, f);
+        }
+        json_decref(candidates);
     }
-    lh_buf table = {0};
-    lh_buf_puts(&table, "dataset_version(");
-    lh_sql_quote_literal(&table, name);
-    lh_buf_printf(&table, ", %lld)", (long long)version);
-    if (json_array_size(columns)) rc = distinct_counts(app, table.data, columns, &counts, err);
     long long limit = lh_op_int(args, "limit", 10);
     json_array_foreach(columns, i, f) {
         if (rc) break;
         const char *col = json_string_value(f);
-        long long distinct = json_integer_value(json_object_get(counts, col));
-        if (!json_array_size(asked) && (distinct < 2 || distinct > LH_FACETS_SUGGEST_DISTINCT || distinct * 2 > rows ||
-                                        json_array_size(facets) >= LH_FACETS_SUGGEST))
-            continue; /* a suggestion repeats: at most half as many values as rows */
+        /* one scan per column: the top values and, over the groups, how many there are */
         lh_buf sql = {0};
         lh_buf_puts(&sql, "SELECT ");
         lh_sql_quote_ident(&sql, col);
-        lh_buf_printf(&sql, " AS value, count(*) AS count FROM %s GROUP BY ALL ORDER BY count DESC, value NULLS LAST",
-                      table.data);
-        json_t *values;
+        lh_buf_printf(&sql, " AS value, count(*) AS count, count(*) OVER () AS groups FROM %s GROUP BY ALL "
+                            "ORDER BY count DESC, value NULLS LAST", table.data);
+        json_t *values, *v;
         bool more = false;
         rc = lh_app_query_rows(app, sql.data, true, limit, &values, &more, err);
         lh_buf_free(&sql);
         if (rc) break;
+        long long distinct = json_integer_value(json_object_get(json_array_get(values, 0), "groups"));
+        size_t j;
+        json_array_foreach(values, j, v) json_object_del(v, "groups");
         json_array_append_new(facets, json_pack("{s:s, s:O, s:I, s:o, s:b}", "column", col, "type",
                                                 json_object_get(fields, col), "distinct", (json_int_t)distinct,
                                                 "values", values, "truncated", more));
     }
-    lh_buf_free(&table);
-    if (rc == LH_OK) {
+    if (rc == LH_OK)
         *out = json_pack("{s:s, s:I, s:O}", "dataset", name, "version", (json_int_t)version, "facets", facets);
-    }
 done:
+    lh_buf_free(&table);
     json_decref(facets);
     json_decref(counts);
     json_decref(columns);

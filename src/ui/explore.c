@@ -153,6 +153,7 @@ typedef struct preview {
     const char *name;
     long long version, offset, row_count;
     const char *facet, *value;
+    bool facet_text; /* the facet column is VARCHAR: compared as is, not cast */
 } preview;
 
 /* "version=V&amp;offset=O[&amp;facet=C&amp;value=X|&amp;null=1]", escaped for an attribute. */
@@ -197,7 +198,7 @@ static void preview_section(ui_req *u, const preview *p)
         lh_buf_puts(&from, " WHERE ");
         lh_sql_quote_ident(&from, p->facet);
         if (p->value) {
-            lh_buf_puts(&from, "::VARCHAR = $1");
+            lh_buf_puts(&from, p->facet_text ? " = $1" : "::VARCHAR = $1");
             json_array_append_new(params, json_string(p->value));
         } else lh_buf_puts(&from, " IS NULL");
     }
@@ -221,7 +222,7 @@ static void preview_section(ui_req *u, const preview *p)
     if (p->facet) {
         lh_html_printf(&u->out, " where <code>%s</code> %s <strong class=\"facet-value\">%s</strong> · ", p->facet,
                        p->value ? "=" : "is", p->value ? p->value : "null");
-        preview no_filter = {p->name, p->version, 0, p->row_count, NULL, NULL};
+        preview no_filter = {p->name, p->version, 0, p->row_count, NULL, NULL, false};
         pager_link(u, &no_filter, 0, "all rows");
     }
     lh_html_raw(&u->out, "</p>");
@@ -269,7 +270,7 @@ static void facets_section(ui_req *u, const char *name, long long version)
                 lh_buf_puts(&raw, dump);
                 free(dump);
             }
-            preview p = {name, version, 0, 0, column, json_is_null(value) ? NULL : (raw.data ? raw.data : "")};
+            preview p = {name, version, 0, 0, column, json_is_null(value) ? NULL : (raw.data ? raw.data : ""), false};
             const char *q = preview_query(u, &p, 0);
             lh_html_printf(&u->out, "<li><a href=\"/ui/datasets/%s?", enc);
             lh_html_raw(&u->out, q);
@@ -342,7 +343,11 @@ static bool facet_args(ui_req *u, json_t *manifest, preview *p)
     json_t *f;
     json_array_foreach(json_object_get(json_object_get(manifest, "schema"), "fields"), i, f) {
         const char *col = json_string_value(json_object_get(f, "name"));
-        if (col && !strcmp(col, p->facet)) return true;
+        if (col && !strcmp(col, p->facet)) {
+            const char *type = json_string_value(json_object_get(f, "type"));
+            p->facet_text = type && !strcmp(type, "VARCHAR");
+            return true;
+        }
     }
     lh_html_printf(&u->out, "<div class=\"error\" role=\"alert\">%s has no column %s</div>", p->name, p->facet);
     return false;
@@ -430,7 +435,7 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
     const char *message = json_string_value(json_object_get(manifest, "message"));
     if (message) lh_html_printf(&u.out, "<p class=\"message\">%s</p>", message);
     schema_section(&u, manifest);
-    preview p = {name, shown, offset, visible_rows(manifest), NULL, NULL};
+    preview p = {name, shown, offset, visible_rows(manifest), NULL, NULL, false};
     if (!facet_args(&u, manifest, &p)) {
         json_decref(manifest);
         json_decref(versions);
@@ -467,7 +472,7 @@ void ui_page_preview(lh_http_req *req, lh_http_res *res, void *ctx)
     json_decref(args);
     if (status == 400 && !manifest) lh_html_raw(&u.out, "<div class=\"error\">version and offset must be whole numbers</div>");
     preview p = {name, json_integer_value(json_object_get(manifest, "version")), offset, visible_rows(manifest), NULL,
-                 NULL};
+                 NULL, false};
     if (!status && !facet_args(&u, manifest, &p)) status = 400;
     if (!status) preview_section(&u, &p);
     json_decref(manifest);
