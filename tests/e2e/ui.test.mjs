@@ -403,6 +403,28 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
     assertEscaped(await (await fetch(`${srv.url}/ui/datasets/${encodeURIComponent(IMG)}`)).text(), 'a bad dataset name');
     assertEscaped(await (await fetch(`${srv.url}/ui/datasets/hostile/diff?from=1&to=2`)).text(), 'the diff');
     assertEscaped(await (await fetch(`${srv.url}/ui/datasets?q=${encodeURIComponent(IMG)}`)).text(), 'the filter');
+    const q = encodeURIComponent(`${SCRIPT}${IMG}`);
+    assertEscaped(await (await fetch(`${srv.url}/ui/datasets/hostile?facet=note&value=${q}`)).text(), 'a facet value');
+    assertEscaped(await (await fetch(`${srv.url}/ui/datasets/hostile?facet=${q}&value=x`)).text(), 'a facet column');
+    assertEscaped(await (await fetch(`${srv.url}/ui/datasets/hostile/facets`)).text(), 'the facets');
+    assertEscaped(await (await fetch(`${srv.url}/ui/sql?sql=${q}`)).text(), 'a statement in the editor');
+    assertEscaped(await (await fetch(`${srv.url}/ui/system/journal?actor=${q}&entity_id=${q}`)).text(), 'the journal filter');
+    // a hostile statement that runs joins the history, escaped
+    const ran = await fetch(`${srv.url}/ui/sql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ csrf, sql: `SELECT '${SCRIPT}${IMG.replaceAll("'", "''")}' AS x` }),
+    });
+    const ranHtml = await ran.text();
+    assertEscaped(ranHtml, 'a hostile result and the history');
+    assert.ok(ranHtml.includes('Recent statements') && ranHtml.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+    // a form field that is not UTF-8 is as if absent, not a crash
+    const bad = await fetch(`${srv.url}/ui/sql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: `csrf=${csrf}&sql=%FF%FE&%FF=1&indexes=a&indexes=b`,
+    });
+    assert.equal(bad.status, 200);
 
     const t = await open(browser, 'xss', { allow: [{ status: 400, path: '/ui/datasets/%22%3E%3Cimg' }] });
     await t.page.goto(`${srv.url}/ui/datasets/hostile`);
