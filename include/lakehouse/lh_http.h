@@ -110,6 +110,8 @@ lh_router *lh_router_new(void);
 void lh_router_free(lh_router *r);
 /* Frees p (malloc'd, e.g. handler contexts) with the router. */
 void lh_router_keep(lh_router *r, void *p);
+/* Calls free_fn(p) with the router (a context that owns more than itself). */
+void lh_router_keep_fn(lh_router *r, void *p, void (*free_fn)(void *));
 
 /* Calls fn for each route in the order added. */
 void lh_router_each(const lh_router *r, void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx);

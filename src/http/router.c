@@ -29,14 +29,22 @@ struct route {
 struct lh_router {
     struct route *routes;
     size_t n, cap;
-    void **kept;
+    struct kept {
+        void *p;
+        void (*free_fn)(void *);
+    } *kept;
     size_t n_kept;
 };
 
-void lh_router_keep(lh_router *r, void *p)
+void lh_router_keep_fn(lh_router *r, void *p, void (*free_fn)(void *))
 {
     r->kept = lh_xrealloc(r->kept, (r->n_kept + 1) * sizeof *r->kept);
-    r->kept[r->n_kept++] = p;
+    r->kept[r->n_kept++] = (struct kept){p, free_fn};
+}
+
+void lh_router_keep(lh_router *r, void *p)
+{
+    lh_router_keep_fn(r, p, free);
 }
 
 void lh_router_each(const lh_router *r, void (*fn)(void *ctx, const char *method, const char *pattern), void *ctx)
@@ -59,7 +67,7 @@ void lh_router_free(lh_router *r)
         for (size_t j = 0; j < r->routes[i].n_segments; j++) free(r->routes[i].segments[j]);
     }
     free(r->routes);
-    for (size_t i = 0; i < r->n_kept; i++) free(r->kept[i]);
+    for (size_t i = 0; i < r->n_kept; i++) r->kept[i].free_fn(r->kept[i].p);
     free(r->kept);
     free(r);
 }

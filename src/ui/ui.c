@@ -401,6 +401,16 @@ static void get_asset(lh_http_req *req, lh_http_res *res, void *ctx)
 
 /* ---- registration ---- */
 
+static void ui_free(void *p)
+{
+    lh_ui *ui = p;
+    while (ui->n_sessions) ui_session_end(ui, ui->sessions[0].id);
+    free(ui->sessions);
+    pthread_mutex_destroy(&ui->mu);
+    sodium_memzero(ui->secret, sizeof ui->secret);
+    free(ui);
+}
+
 void lh_ui_register(lh_app *app, const lh_config *cfg, lh_router *r)
 {
     (void)cfg;
@@ -409,9 +419,7 @@ void lh_ui_register(lh_app *app, const lh_config *cfg, lh_router *r)
     randombytes_buf(ui->secret, sizeof ui->secret);
     pthread_mutex_init(&ui->mu, NULL);
     ui->sessions = lh_xcalloc(LH_UI_MAX_SESSIONS, sizeof *ui->sessions);
-    /* the router frees these with itself; the mutex needs no destruction here */
-    lh_router_keep(r, ui->sessions);
-    lh_router_keep(r, ui);
+    lh_router_keep_fn(r, ui, ui_free); /* with the router: sessions (their keys wiped), the secret */
     lh_router_add(r, "GET", "/ui/assets/{file}", get_asset, ui);
     lh_router_mark_inline(r);
     lh_router_add(r, "GET", "/ui/signin", page_signin, ui);

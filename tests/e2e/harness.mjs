@@ -90,10 +90,15 @@ export async function startServer({ args = [], env = {}, dataDir, bin = BIN, cwd
     child,
     logs: () => logs,
     exited,
-    // Sends a signal and waits for the exit: {code, signal}.
+    // Sends a signal and waits for the exit: {code, signal}. Under a
+    // sanitizer build a report in the server's log (a leak at exit, an
+    // error that aborted it) fails the caller.
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+      const end = await exited;
+      const report = logs.match(/ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)[^\n]*|runtime error:[^\n]*/);
+      if (report) throw new Error(`the server's sanitizer reported: ${report[0]}\n${logs.slice(logs.indexOf(report[0]), logs.indexOf(report[0]) + 4000)}`);
+      return end;
     },
   };
 }
