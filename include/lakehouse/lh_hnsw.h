@@ -115,4 +115,24 @@ void lh_hnsw_get_info(const lh_hnsw *h, lh_hnsw_info *out);
 /* The float vector stored for a label (normalised for cosine), or NULL. */
 const float *lh_hnsw_vector(const lh_hnsw *h, uint64_t label);
 
+/* ---- evaluation (evaluate.c) ---- */
+
+/* Up to n labels drawn (with replacement) from [0, labels) by seed, each
+ * with a stored vector: an evaluation's queries. Returns how many. */
+size_t lh_hnsw_sample_labels(const lh_hnsw *h, uint64_t labels, size_t n, uint64_t seed, uint64_t *out);
+
+typedef struct lh_hnsw_eval {
+    size_t ef;       /* the beam width measured (0 asked: the index's ef_search) */
+    size_t queries;
+    double recall;   /* mean share of the exact k nearest found, at k */
+    double top1;     /* share of queries whose first hit is the exact first (or as near) */
+    double p50_us, p99_us, mean_us; /* search latency, one thread */
+} lh_hnsw_eval;
+
+/* Searches with each ef of efs (0: the index's) for the stored vectors of
+ * labels queries[0..n), against the exact k nearest (one scan, shared by all
+ * widths): out[i] for efs[i]. Deterministic but for the latencies. */
+lh_code lh_hnsw_evaluate(const lh_hnsw *h, const uint64_t *queries, size_t n, size_t k, const size_t *efs, size_t n_efs,
+                         lh_hnsw_eval *out, lh_err *err);
+
 #endif

@@ -525,6 +525,61 @@ static void t_concurrent_add_and_search(void **state)
     free(v);
 }
 
+/* lh_hnsw_evaluate: recall grows with ef and reaches 1 with a wide beam;
+ * the queries are drawn deterministically; the truth is the exact scan. */
+static void t_evaluate(void **state)
+{
+    (void)state;
+    const size_t n = 3000, dim = 24;
+    float *v = mixture(n, dim, 12, 7);
+    lh_hnsw_params p = {.dim = dim, .metric = LH_METRIC_L2, .M = 6, .ef_construction = 64, .seed = 3};
+    lh_hnsw *h;
+    lh_err err;
+    assert_int_equal(lh_hnsw_new(&p, n, &h, &err), LH_OK);
+    uint64_t *labels = lh_xmalloc(n * sizeof *labels);
+    for (size_t i = 0; i < n; i++) labels[i] = i;
+    assert_int_equal(lh_hnsw_add_batch(h, labels, v, n, 1, &err), LH_OK);
+    uint64_t q1[100], q2[100];
+    assert_int_equal(lh_hnsw_sample_labels(h, n, 100, 42, q1), 100);
+    assert_int_equal(lh_hnsw_sample_labels(h, n, 100, 42, q2), 100);
+    assert_memory_equal(q1, q2, sizeof q1);
+    assert_int_equal(lh_hnsw_sample_labels(h, n, 100, 43, q2), 100);
+    assert_memory_not_equal(q1, q2, sizeof q1);
+    size_t efs[] = {10, 64, 3000};
+    lh_hnsw_eval e[3];
+    assert_int_equal(lh_hnsw_evaluate(h, q1, 100, 10, efs, 3, e, &err), LH_OK);
+    assert_true(e[0].recall < e[2].recall);
+    assert_true(e[0].recall <= e[1].recall + 0.01);
+    assert_true(e[2].recall > 0.995);
+    assert_true(e[2].top1 > 0.99); /* a stored vector finds itself */
+    assert_true(e[0].p50_us > 0 && e[0].p99_us >= e[0].p50_us);
+    assert_int_equal(e[1].queries, 100);
+    /* the recall counted is the hand-counted one: exact scan vs search at ef 10 */
+    double hits = 0;
+    for (size_t i = 0; i < 100; i++) {
+        lh_hnsw_hit exact[10], got[10];
+        size_t a = lh_hnsw_exact(h, lh_hnsw_vector(h, q1[i]), 10, NULL, exact);
+        size_t b = lh_hnsw_search(h, lh_hnsw_vector(h, q1[i]), 10, 10, NULL, got);
+        for (size_t x = 0; x < a; x++)
+            for (size_t y = 0; y < b; y++)
+                if (exact[x].label == got[y].label) {
+                    hits++;
+                    break;
+                }
+    }
+    assert_true(fabs(hits / 1000.0 - e[0].recall) < 1e-9);
+    /* ef 0 is the index's own */
+    size_t dflt = 0;
+    assert_int_equal(lh_hnsw_evaluate(h, q1, 10, 10, &dflt, 1, e, &err), LH_OK);
+    assert_int_equal(e[0].ef, 64);
+    assert_int_equal(lh_hnsw_evaluate(h, q1, 0, 10, efs, 1, e, &err), LH_EINVAL);
+    uint64_t missing = n + 5;
+    assert_int_equal(lh_hnsw_evaluate(h, &missing, 1, 10, efs, 1, e, &err), LH_EINVAL);
+    lh_hnsw_free(h);
+    free(labels);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -538,6 +593,7 @@ int main(void)
         cmocka_unit_test(t_large_file_warms),
         cmocka_unit_test(t_damaged_files),
         cmocka_unit_test(t_params),
+        cmocka_unit_test(t_evaluate),
         cmocka_unit_test(t_concurrent_add_and_search),
     };
     return cmocka_run_group_tests_name("hnsw", tests, NULL, NULL);
