@@ -52,7 +52,10 @@ typedef struct lh_who {
  * manifest's state still holds it (0 if not). */
 int64_t lh_manifest_content_version(const json_t *manifest, const char *sha256);
 
-/* Dataset names are SQL-friendly identifiers: [a-z][a-z0-9_]{0,62}. */
+/* Dataset names are SQL-friendly identifiers: [a-z][a-z0-9_]{0,62}; a name
+ * starting with "_" (then [a-z]) is one the system writes itself (_trials):
+ * readers query it like any other, callers cannot write it (lh_app_authorize). */
+#define LH_DATASET_SYSTEM_PREFIX '_'
 lh_code lh_catalog_name_check(const char *name, lh_err *err);
 
 /* Checks that a manifest read from storage is well-formed (an untrusted parser). */

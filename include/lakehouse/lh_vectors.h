@@ -131,6 +131,15 @@ lh_code lh_vectors_get(lh_vectors *v, const char *name, json_t **out, lh_err *er
 
 /* A reference to the live version (release with lh_vindex_unref). */
 lh_code lh_vectors_acquire(lh_vectors *v, const char *name, lh_vindex **out, lh_err *err);
+/* A reference to any version (loaded from its files unless it is live). */
+lh_code lh_vectors_acquire_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err);
+
+/* The newest query vectors searched on index (searches and the vector side
+ * of hybrid searches, this process, of dimension dim): copies up to max into
+ * out (max * dim floats), newest first; returns how many. Trials replay them
+ * as shadow queries. */
+#define LH_VECTORS_QUERY_LOG 1024 /* vectors kept, all indexes together */
+size_t lh_vectors_recent_queries(lh_vectors *v, const char *name, uint32_t dim, size_t max, float *out);
 
 /* Searches the live version: {index, version, hits:[{id, distance}]}. */
 lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, size_t dim, size_t k, size_t ef,

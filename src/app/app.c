@@ -189,6 +189,11 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->tmp_lock_fd = -1;
     tmp_sweep(app);
     lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
+    char *absolute = rc == LH_OK ? realpath(app->data_dir, NULL) : NULL;
+    if (absolute) { /* the sandbox allows absolute folders: paths built from this one must be too */
+        free(app->data_dir);
+        app->data_dir = absolute;
+    }
     if (rc == LH_OK) rc = lh_errors_open(lh_buckets_default(app->buckets), &jo, &app->errors, err);
     if (rc == LH_OK) {
         lh_buckets_observe(app->buckets, lh_app_store_failed, app);

@@ -466,8 +466,32 @@ static lh_code check_binding(lh_app *app, const lh_op *op, const char *spec, jso
     return LH_OK;
 }
 
+/* A system dataset (_trials) named by a mutating operation's dataset argument, or NULL. */
+static const char *system_dataset(const lh_op *op, json_t *args)
+{
+    if (!op->mutates || !op->binds) return NULL;
+    for (const char *spec = strstr(op->binds, "dataset:"); spec; spec = strstr(spec + 1, "dataset:")) {
+        const char *params = spec + 8;
+        size_t len = strcspn(params, ";");
+        for (size_t at = 0; at < len;) {
+            size_t n = strcspn(params + at, ",;?");
+            char param[64];
+            snprintf(param, sizeof param, "%.*s", (int)(n < sizeof param ? n : sizeof param - 1), params + at);
+            const char *value = json_string_value(json_object_get(args, param));
+            if (value && value[0] == LH_DATASET_SYSTEM_PREFIX) return value;
+            at += n;
+            at += strspn(params + at, ",?");
+        }
+    }
+    return NULL;
+}
+
 lh_code lh_app_authorize(lh_app *app, const lh_op *op, json_t *args, const lh_who *who, lh_err *err)
 {
+    const char *system = system_dataset(op, args);
+    if (system)
+        return lh_err_set(err, LH_EFORBIDDEN, "dataset %s is written by Lakehouse itself (%s is refused); read it with SQL",
+                          system, op->name);
     const lh_profile *p = who ? who->profile : NULL;
     if (!p || op->scope == LH_SCOPE_ANY) return LH_OK;
     unsigned have = lh_profile_scopes(p);

@@ -160,8 +160,14 @@ LH_OP_RUN(lh_app_run_index_rebuild)
 
 LH_OP_RUN(lh_app_run_index_promote)
 {
-    return lh_vectors_promote(app->vectors, lh_op_str(args, "name"), lh_op_int(args, "version", 0),
-                              lh_op_str(args, "message"), &call->who, out, err);
+    lh_code rc = lh_vectors_promote(app->vectors, lh_op_str(args, "name"), lh_op_int(args, "version", 0),
+                                    lh_op_str(args, "message"), &call->who, out, err);
+    if (rc == LH_OK) rc = lh_app_trials_after_promotion(app, lh_op_str(args, "name"), &call->who, *out, err);
+    if (rc) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 LH_OP_RUN(lh_app_run_index_rollback)

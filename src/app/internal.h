@@ -215,6 +215,14 @@ LH_OP_RUN(lh_app_run_catalog_rebuild);
 LH_OP_RUN(lh_app_run_catalog_diff);
 LH_OP_RUN(lh_app_run_catalog_facets);
 LH_OP_RUN(lh_app_run_sql_history);
+LH_OP_RUN(lh_app_run_trials_run);
+LH_OP_RUN(lh_app_run_trials_list);
+LH_OP_RUN(lh_app_run_index_autotune);
+LH_OP_RUN(lh_app_run_index_watch);
+/* trials.c: after a promotion of index, the watch (if it has trials); a
+ * regression rolls back and answers LH_ECONFLICT; else the watch's figures
+ * join the promotion record. */
+lh_code lh_app_trials_after_promotion(lh_app *app, const char *index, const lh_who *who, json_t *promotion, lh_err *err);
 /* ai.c */
 LH_OP_RUN(lh_app_run_ai_embed);
 /* drafts.c */

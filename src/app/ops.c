@@ -11,6 +11,7 @@
 
 #include "lakehouse/lh_hnsw.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_trials.h"
 
 #include <errno.h>
 #include <math.h>
@@ -190,6 +191,34 @@ static const lh_op_param p_index_promote[] = {
     {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
     {"version", LH_OP_INT, true, NULL, 1, INT64, "the version to make live"},
     {"message", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+#define TRIAL_CONFIG                                                                                                  \
+    {"M", LH_OP_INT, false, NULL, LH_HNSW_MIN_M, LH_HNSW_MAX_M, "links per node (default: the live version's)"},   \
+        {"ef_construction", LH_OP_INT, false, NULL, 1, LH_HNSW_MAX_EF_CONSTRUCTION, "build beam width"},            \
+        {"ef_search", LH_OP_INT, false, NULL, 1, LH_HNSW_MAX_EF, "search beam width"},                             \
+        {"quantization", LH_OP_STRING, false, lh_op_choices_quantization, 0, 0, "none or sq8"},                     \
+        {"seed", LH_OP_INT, false, NULL, 0, INT64, "the graph's seed"}
+#define TRIAL_EVAL                                                                                                    \
+    {"queries", LH_OP_INT, false, NULL, 1, LH_TRIALS_MAX_QUERIES, "evaluation queries (default 200)"},             \
+        {"eval_seed", LH_OP_INT, false, NULL, 0, INT64, "draws the evaluation queries (default 1)"},                 \
+        {"target", LH_OP_NUMBER, false, NULL, 0, 1, "recall@10 to reach (default 0.9, the floor)"},                 \
+        {"promote", LH_OP_BOOL, false, NULL, 0, 0, "make the best live, through the gate"}
+static const lh_op_param p_trials_run[] = {
+    {"index", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    TRIAL_CONFIG,
+    TRIAL_EVAL,
+    END};
+static const lh_op_param p_autotune[] = {
+    {"index", LH_OP_STRING, true, NULL, 0, 0, "the index"},
+    {"ef", LH_OP_NUMBERS, false, NULL, 1, LH_TRIALS_MAX_GRID, "ef_search values (default 16,32,64,128,256,512)"},
+    {"M", LH_OP_NUMBERS, false, NULL, 1, LH_TRIALS_MAX_GRID, "M values, each a graph (default: the live one)"},
+    TRIAL_EVAL,
+    END};
+static const lh_op_param p_trials_list[] = {
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "only this index's trials"},
+    END};
+static const lh_op_param p_index_watch[] = {
+    {"index", LH_OP_STRING, true, NULL, 0, 0, "the index"},
     END};
 static const lh_op_param p_index_rollback[] = {
     {"name", LH_OP_STRING, true, NULL, 0, 0, "the index"},
@@ -415,6 +444,10 @@ static const lh_op ops[] = {
     {"index.promote", "makes a version live", p_index_promote, NULL, NULL, true, lh_app_run_index_promote, LH_SCOPE_MANAGE, "index:name"},
     {"index.rollback", "back to an earlier live version", p_index_rollback, NULL, NULL, true, lh_app_run_index_rollback, LH_SCOPE_MANAGE, "index:name"},
     {"index.refresh", "embeds the rows text indexes have not seen", p_index_refresh, NULL, NULL, true, lh_app_run_index_refresh, LH_SCOPE_MANAGE, "dataset:dataset"},
+    {"index.autotune", "trials over a grid of configurations; with promote, the best goes live through the gate", p_autotune, NULL, NULL, true, lh_app_run_index_autotune, LH_SCOPE_MANAGE, "index:index"},
+    {"index.watch", "measures the live version again; rolls back when it regressed", p_index_watch, NULL, NULL, true, lh_app_run_index_watch, LH_SCOPE_MANAGE, "index:index"},
+    {"trials.run", "measures one configuration of an index (a row of _trials)", p_trials_run, NULL, NULL, true, lh_app_run_trials_run, LH_SCOPE_MANAGE, "index:index"},
+    {"trials.list", "trials, newest first (the rows of _trials)", p_trials_list, "trials", "index_name,index_version,m,ef_search,recall_at_10,p50_ms,status,created_at", false, lh_app_run_trials_list, LH_SCOPE_READ, "index:index?"},
     {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_app_run_index_stale, LH_SCOPE_READ, NULL},
     {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_app_run_search, LH_SCOPE_READ, "index:index"},
     {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_app_run_ask, LH_SCOPE_READ, "index:index,indexes"},

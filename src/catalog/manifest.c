@@ -20,9 +20,11 @@ lh_code lh_catalog_name_check(const char *name, lh_err *err)
     if (n > 63)
         return lh_err_set(err, LH_EINVAL, "dataset name is longer than 63 characters: \"%.40s...\"",
                           name);
-    if (name[0] < 'a' || name[0] > 'z')
+    /* "_trials" and the like: the system's own datasets (LH_DATASET_SYSTEM_PREFIX) */
+    size_t first = name[0] == '_' ? 1 : 0;
+    if (name[first] < 'a' || name[first] > 'z')
         return lh_err_set(err, LH_EINVAL,
-                          "dataset name \"%s\" must start with a lower-case letter (a-z)", name);
+                          "dataset name \"%.63s\" must start with a lower-case letter (a-z)", name);
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)name[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_'))

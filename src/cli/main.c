@@ -22,6 +22,7 @@ static const struct command {
     {"ask", cmd_ask, "answer a question from text indexes, with citations"},
     {"embed", cmd_embed, "embed texts with the configured embedding provider"},
     {"draft", cmd_draft, "drafts: ingest, validate, then publish or discard (write-audit-publish)"},
+    {"trial", cmd_trial, "trials: run an index configuration against an evaluation set, list them"},
     {"storage", cmd_storage, "buckets and raw objects"},
     {"workspace", cmd_workspace, "workspaces: create, add, remove, activity, handoff"},
     {"view", cmd_view, "AI-safe views: create, list, show, update, delete"},

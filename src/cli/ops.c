@@ -74,6 +74,13 @@ static const action index_actions[] = {
     {"history", "index.history", "name", ""},
     {"refresh", "index.refresh", "dataset?", ""},
     {"stale", "index.stale", "", ""},
+    {"autotune", "index.autotune", "index", "m=M"},
+    {"watch", "index.watch", "index", ""},
+};
+
+static const action trial_actions[] = {
+    {"run", "trials.run", "index", "m=M"},
+    {"list", "trials.list", "index?", ""},
 };
 
 static const action journal_actions[] = {
@@ -136,6 +143,7 @@ static const command commands[] = {
     {"workspace", "workspaces: a shortlist, its activity, and hand-off to another profile", workspace_actions, N(workspace_actions)},
     {"draft", "drafts: data ingested, checked, then published as a version (or discarded)", draft_actions, N(draft_actions)},
     {"embed", "embeddings of texts by the configured provider", embed_actions, N(embed_actions)},
+    {"trial", "trials: index configurations measured, as rows of _trials", trial_actions, N(trial_actions)},
 };
 
 /* ---- help ---- */
@@ -591,4 +599,9 @@ int cmd_draft(int argc, char **argv)
 int cmd_embed(int argc, char **argv)
 {
     return run_action(&commands[8], &commands[8].actions[0], argc - 1, argv + 1);
+}
+
+int cmd_trial(int argc, char **argv)
+{
+    return run_command(&commands[9], argc, argv);
 }

@@ -66,6 +66,14 @@ struct lh_vectors {
         float *vec;
         uint32_t dim;
     } qcache[QCACHE_SLOTS];
+    /* the newest query vectors of every index (a ring; qlog.c): shadow queries */
+    pthread_mutex_t qlog_mu;
+    struct qlog_entry {
+        char *index;
+        float *vec;
+        uint32_t dim;
+    } qlog[LH_VECTORS_QUERY_LOG];
+    size_t qlog_next;
     /* source rows of recent hits, by dataset version and id (search.c), a
      * set-associative LRU: versions never change, so an entry is never stale */
     pthread_mutex_t rcache_mu;
@@ -76,6 +84,10 @@ struct lh_vectors {
         uint64_t used;
     } rcache[RCACHE_SETS][RCACHE_WAYS];
 };
+
+/* qlog.c: remembers a query of index (a copy); frees the ring. */
+void vec_qlog_note(lh_vectors *v, const char *index, const float *vec, uint32_t dim);
+void vec_qlog_free(lh_vectors *v);
 
 /* What a writer has prepared: the graph and ids of the new version, the
  * manifest fields that do not depend on its number, and a new embeddings

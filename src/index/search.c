@@ -117,6 +117,7 @@ static lh_code run(lh_vectors *v, const lh_vindex *x, const lh_search_request *q
         if (rc == LH_OK) {
             lh_hnsw_hit *h = lh_xmalloc(depth * sizeof *h);
             na = lh_hnsw_search(x->hnsw, qv, depth, q->ef, allow, h);
+            vec_qlog_note(v, x->name, qv, dim);
             for (size_t i = 0; i < na; i++) a[i] = (lh_fusion_item){.label = (uint32_t)h[i].label, .score = -h[i].distance};
             free(h);
         }

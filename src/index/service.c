@@ -27,6 +27,7 @@ lh_code lh_vectors_open(const lh_vectors_config *cfg, lh_vectors **out, lh_err *
     pthread_mutex_init(&v->mu, NULL);
     pthread_mutex_init(&v->qmu, NULL);
     pthread_mutex_init(&v->qcache_mu, NULL);
+    pthread_mutex_init(&v->qlog_mu, NULL);
     pthread_mutex_init(&v->rcache_mu, NULL);
     pthread_cond_init(&v->qcv, NULL);
     v->queue = json_array();
@@ -43,6 +44,8 @@ void lh_vectors_close(lh_vectors *v)
     json_decref(v->queue);
     vec_qcache_free(v);
     pthread_mutex_destroy(&v->qcache_mu);
+    vec_qlog_free(v);
+    pthread_mutex_destroy(&v->qlog_mu);
     vec_rcache_free(v);
     pthread_mutex_destroy(&v->rcache_mu);
     vec_entries_free(v);

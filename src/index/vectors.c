@@ -384,6 +384,7 @@ lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, s
     if (rc) return rc;
     json_t *hits;
     rc = lh_vindex_search(x, query, dim, k, ef, filter_ids, &hits, err);
+    if (rc == LH_OK) vec_qlog_note(v, name, query, (uint32_t)dim);
     if (rc == LH_OK)
         *out = json_pack("{s:s, s:I, s:o}", "index", name, "version", (json_int_t)x->version, "hits", hits);
     lh_vindex_unref(x);

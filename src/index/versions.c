@@ -332,6 +332,28 @@ lh_code vec_build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels
     return rc;
 }
 
+static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err);
+
+lh_code lh_vectors_acquire_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err)
+{
+    lh_vindex *live = lh_vslots_acquire(v->slots, name);
+    if (live && live->version == version) {
+        *out = live;
+        return LH_OK;
+    }
+    lh_vindex_unref(live);
+    struct entry *e;
+    lh_code rc = vec_entry(v, name, false, &e, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&e->mu);
+    rc = vec_refresh(v, e, err);
+    if (rc == LH_OK && (version < 1 || version > e->head))
+        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name,
+                        version, e->head);
+    pthread_mutex_unlock(&e->mu);
+    return rc ? rc : load_version(v, name, version, out, err);
+}
+
 static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err)
 {
     json_t *m;

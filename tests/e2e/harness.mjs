@@ -37,8 +37,8 @@ export function tempDir(prefix = 'lh-e2e-') {
 }
 
 // Runs `lakehouse ...args` to completion: {status, stdout, stderr}.
-export function run(args, { env = {}, input, cwd } = {}) {
-  const r = spawnSync(BIN, args, { env: cleanEnv(env), input, cwd, encoding: 'utf8', timeout: 60000 });
+export function run(args, { env = {}, input, cwd, encoding = 'utf8' } = {}) {
+  const r = spawnSync(BIN, args, { env: cleanEnv(env), input, cwd, encoding, timeout: 60000, maxBuffer: 1 << 26 });
   if (r.error) throw r.error;
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,0 +1,617 @@
+/*
+ * trials.c — trials as data (lh_trials.h): trials.run, trials.list,
+ * index.autotune and index.watch, over lh_vectors (graphs, versions,
+ * promotion, the query log), lh_hnsw_evaluate (the measurement) and the
+ * ingester (the rows of _trials).
+ */
+#include "internal.h"
+
+#include "lakehouse/lh_hnsw.h"
+#include "lakehouse/lh_ingest.h"
+#include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_log.h"
+#include "lakehouse/lh_query.h"
+#include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_time.h"
+#include "lakehouse/lh_trials.h"
+#include "lakehouse/lh_vectors.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One configuration: what needs a graph of its own, and the beam width. */
+typedef struct config {
+    uint32_t M, ef_construction, ef_search;
+    lh_quant quantization;
+    uint64_t seed;
+} config;
+
+static config config_of(const json_t *manifest)
+{
+    const json_t *p = json_object_get(manifest, "params");
+    config c = {(uint32_t)json_integer_value(json_object_get(p, "M")),
+                (uint32_t)json_integer_value(json_object_get(p, "ef_construction")),
+                (uint32_t)json_integer_value(json_object_get(p, "ef_search")), LH_QUANT_NONE,
+                (uint64_t)json_integer_value(json_object_get(p, "seed"))};
+    const char *q = json_string_value(json_object_get(p, "quantization"));
+    if (q) lh_quant_parse(q, &c.quantization);
+    return c;
+}
+
+static bool same_graph(const config *a, const config *b)
+{
+    return a->M == b->M && a->ef_construction == b->ef_construction && a->quantization == b->quantization &&
+           a->seed == b->seed;
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* A version of index with c's graph and c.ef_search as its own beam width:
+ * `have` when it matches, else a new version built from have's embeddings
+ * (not promoted). *build_ms: the build's time (0 when none). */
+static lh_code version_for(lh_app *app, const char *index, const lh_vindex *have, const config *c, bool exact_ef,
+                           const lh_who *who, lh_vindex **out, double *build_ms, lh_err *err)
+{
+    config h = config_of(have->manifest);
+    *build_ms = 0;
+    if (same_graph(&h, c) && (!exact_ef || h.ef_search == c->ef_search)) {
+        *out = lh_vindex_ref((lh_vindex *)have); /* a new reference: the count is atomic */
+        return LH_OK;
+    }
+    char message[160];
+    snprintf(message, sizeof message, "trial: M=%u ef_construction=%u ef_search=%u quantization=%s seed=%llu", c->M,
+             c->ef_construction, c->ef_search, c->quantization == LH_QUANT_SQ8 ? "sq8" : "none",
+             (unsigned long long)c->seed);
+    lh_vectors_spec s = {.version = have->version, .no_promote = true, .message = message,
+                         .params = {.M = c->M, .ef_construction = c->ef_construction, .ef_search = c->ef_search,
+                                    .seed = c->seed, .quantization = c->quantization},
+                         .params_set_quantization = true};
+    json_t *m;
+    double t0 = now_ms();
+    lh_code rc = lh_vectors_rebuild(app->vectors, index, &s, who, &m, err);
+    if (rc) return lh_err_wrap(err, "building the graph of %s", message);
+    *build_ms = now_ms() - t0;
+    rc = lh_vectors_acquire_version(app->vectors, index, json_integer_value(json_object_get(m, "version")), out, err);
+    json_decref(m);
+    return rc;
+}
+
+/* The evaluation queries of a version: n labels drawn by seed. */
+static size_t eval_queries(const lh_vindex *x, size_t n, uint64_t seed, uint64_t *labels)
+{
+    return lh_hnsw_sample_labels(x->hnsw, lh_idtab_count(x->ids), n, seed, labels);
+}
+
+static char *machine(void)
+{
+    struct utsname u;
+    char model[128] = "";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+    if (f) fclose(f);
+    if (uname(&u) != 0) snprintf(u.machine, sizeof u.machine, "?");
+    return lh_xasprintf("%s, %ld cores, %s", u.machine, sysconf(_SC_NPROCESSORS_ONLN), model);
+}
+
+/* What a trial measured, as its row of _trials. */
+typedef struct trial {
+    config c;
+    const lh_vindex *x;    /* the graph measured */
+    lh_hnsw_eval eval;
+    double build_ms;
+    const char *status;    /* measured | promoted | refused | rejected (under the floor) */
+    int64_t promoted_version;
+} trial;
+
+static json_t *trial_row(const char *index, const trial *t, const char *run, uint64_t eval_seed, double target,
+                         const lh_who *who)
+{
+    lh_hnsw_info info;
+    lh_hnsw_get_info(t->x->hnsw, &info);
+    const char *quant = t->c.quantization == LH_QUANT_SQ8 ? "sq8" : "none";
+    json_t *settings = json_pack("{s:i, s:i, s:i, s:s, s:I}", "M", t->c.M, "ef_construction", t->c.ef_construction,
+                               "ef_search", (int)t->eval.ef, "quantization", quant, "seed", (json_int_t)t->c.seed);
+    char *config_text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(settings);
+    unsigned char id[8];
+    char id_hex[17];
+    randombytes_buf(id, sizeof id);
+    lh_hex_encode(id, sizeof id, id_hex);
+    id_hex[16] = '\0';
+    char at[LH_TIME_ISO_LEN];
+    lh_time_iso8601(lh_time_now_ms(), at);
+    char *where = machine();
+    const json_t *origin = json_object_get(t->x->manifest, "origin");
+    char eval_set[64];
+    snprintf(eval_set, sizeof eval_set, "auto:%llu:%zu", (unsigned long long)eval_seed, t->eval.queries);
+    json_t *row = json_pack(
+        "{s:s, s:s, s:s, s:I, s:s?, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:s, s:I, s:i, s:i, s:f, s:f, s:f, s:f, "
+        "s:f, s:I, s:f, s:s, s:I, s:s, s:s, s:s}",
+        "trial_id", id_hex, "run_id", run, "index_name", index, "index_version", (json_int_t)t->x->version, "dataset",
+        json_string_value(json_object_get(origin, "dataset")), "dataset_version",
+        (json_int_t)json_integer_value(json_object_get(origin, "version")), "config", config_text, "m", t->c.M,
+        "ef_construction", t->c.ef_construction, "ef_search", (int)t->eval.ef, "quantization", quant, "seed",
+        (json_int_t)t->c.seed, "eval_set", eval_set, "eval_seed", (json_int_t)eval_seed, "queries", (int)t->eval.queries,
+        "k", LH_TRIALS_K, "recall_at_10", t->eval.recall, "top1", t->eval.top1, "p50_ms", t->eval.p50_us / 1e3,
+        "p99_ms", t->eval.p99_us / 1e3, "build_ms", t->build_ms, "memory_bytes", (json_int_t)info.total_bytes,
+        "target", target, "status", t->status, "promoted_version", (json_int_t)t->promoted_version, "machine", where,
+        "created_at", at, "actor", who && who->actor ? who->actor : "system");
+    free(config_text);
+    free(where);
+    return row;
+}
+
+/* Appends rows to _trials as one new version (the system writes it: no caller's check). */
+static lh_code record(lh_app *app, json_t *rows, const lh_who *who, lh_err *err)
+{
+    char *path = lh_xasprintf("%s/trials-%d-%lld.ndjson", app->tmp_dir, (int)getpid(), (long long)lh_time_now_ms());
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        free(path);
+        return lh_err_errno(err, LH_EIO, errno, "writing the trial rows");
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        json_dumpf(row, f, JSON_COMPACT);
+        fputc('\n', f);
+    }
+    bool ok = fclose(f) == 0;
+    lh_code rc = ok ? LH_OK : lh_err_errno(err, LH_EIO, errno, "writing the trial rows");
+    if (rc == LH_OK) {
+        lh_ingest_source src = {.path = path, .name = "trials.ndjson"};
+        char message[96];
+        snprintf(message, sizeof message, "%zu trial%s of %s", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s",
+                 json_string_value(json_object_get(json_array_get(rows, 0), "index_name")));
+        lh_ingest_options o = {.dataset = LH_TRIALS_DATASET, .format = "ndjson", .message = message};
+        json_t *report = NULL;
+        rc = lh_ingest(app->ingester, &src, 1, &o, who, &report, err);
+        json_decref(report);
+        if (rc) lh_err_wrap(err, "recording the trials in %s", LH_TRIALS_DATASET);
+    }
+    unlink(path);
+    free(path);
+    return rc;
+}
+
+/* Rows of _trials (newest first) matching `where` (SQL over its columns, or NULL). */
+static lh_code trial_rows(lh_app *app, const char *where, long long max, json_t **rows, lh_err *err)
+{
+    json_t *m;
+    if (lh_catalog_get(app->catalog, LH_TRIALS_DATASET, 0, &m, NULL) != LH_OK) {
+        *rows = json_array(); /* no trial yet */
+        return LH_OK;
+    }
+    json_decref(m);
+    char *sql = lh_xasprintf("SELECT * FROM " LH_TRIALS_DATASET "%s%s ORDER BY created_at DESC, trial_id", where ? " WHERE " : "",
+                             where ? where : "");
+    lh_code rc = lh_app_query_rows(app, sql, true, max, rows, NULL, err);
+    free(sql);
+    return rc;
+}
+
+static char *index_literal(const char *index)
+{
+    lh_buf b = {0};
+    lh_sql_quote_literal(&b, index);
+    return lh_buf_detach(&b);
+}
+
+/* ---- the gate ---- */
+
+static bool same_id(const lh_vindex *a, uint64_t la, const lh_vindex *b, uint64_t lb)
+{
+    lh_id x = lh_idtab_get(a->ids, la), y = lh_idtab_get(b->ids, lb);
+    if (lh_idtab_strings(a->ids) != lh_idtab_strings(b->ids)) return false;
+    return lh_idtab_strings(a->ids) ? x.len == y.len && !memcmp(x.s, y.s, x.len) : x.i == y.i;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Shadow queries on the live and candidate versions: {queries, from_log,
+ * overlap_at_10, live_p50_ms, candidate_p50_ms, live_recall, candidate_recall,
+ * passed, reasons}. */
+static json_t *gate(lh_app *app, const char *index, const lh_vindex *live, const lh_vindex *cand, double live_recall,
+                    double cand_recall, uint64_t eval_seed)
+{
+    lh_hnsw_info info;
+    lh_hnsw_get_info(live->hnsw, &info);
+    uint32_t dim = info.params.dim;
+    float *qs = lh_xcalloc((size_t)LH_TRIALS_GATE_QUERIES * dim, sizeof *qs);
+    size_t n = lh_vectors_recent_queries(app->vectors, index, dim, LH_TRIALS_GATE_QUERIES, qs), from_log = n;
+    if (n < LH_TRIALS_GATE_QUERIES / 2) { /* few real queries yet: evaluation queries fill in */
+        uint64_t labels[LH_TRIALS_GATE_QUERIES];
+        size_t extra = eval_queries(live, LH_TRIALS_GATE_QUERIES - n, eval_seed ^ 0x5eed, labels);
+        for (size_t i = 0; i < extra; i++) memcpy(qs + (n + i) * dim, lh_hnsw_vector(live->hnsw, labels[i]), dim * sizeof *qs);
+        n += extra;
+    }
+    lh_hnsw_hit a[LH_TRIALS_K], b[LH_TRIALS_K];
+    double overlap = 0, *ta = lh_xcalloc(n ? n : 1, sizeof *ta), *tb = lh_xcalloc(n ? n : 1, sizeof *tb);
+    for (size_t i = 0; i < n; i++) {
+        double t0 = now_ms();
+        size_t na = lh_hnsw_search(live->hnsw, qs + i * dim, LH_TRIALS_K, 0, NULL, a);
+        double t1 = now_ms();
+        size_t nb = lh_hnsw_search(cand->hnsw, qs + i * dim, LH_TRIALS_K, 0, NULL, b);
+        tb[i] = now_ms() - t1;
+        ta[i] = t1 - t0;
+        size_t same = 0;
+        for (size_t x = 0; x < na; x++)
+            for (size_t y = 0; y < nb; y++)
+                if (same_id(live, a[x].label, cand, b[y].label)) {
+                    same++;
+                    break;
+                }
+        overlap += na ? (double)same / (double)na : 1;
+    }
+    overlap = n ? overlap / (double)n : 1;
+    qsort(ta, n, sizeof *ta, cmp_double);
+    qsort(tb, n, sizeof *tb, cmp_double);
+    double pa = n ? ta[n / 2] : 0, pb = n ? tb[n / 2] : 0;
+    json_t *reasons = json_array();
+    char why[200];
+    if (cand_recall < LH_TRIALS_FLOOR) {
+        snprintf(why, sizeof why, "recall@10 %.3f is under the floor %.2f: not promotable", cand_recall, LH_TRIALS_FLOOR);
+        json_array_append_new(reasons, json_string(why));
+    }
+    if (overlap < LH_TRIALS_GATE_OVERLAP && cand_recall <= live_recall) {
+        snprintf(why, sizeof why, "overlap@10 with the live answers %.3f < %.2f, and its recall %.3f is not higher",
+                 overlap, LH_TRIALS_GATE_OVERLAP, cand_recall);
+        json_array_append_new(reasons, json_string(why));
+    }
+    if (cand_recall < live_recall - LH_TRIALS_GATE_RECALL) {
+        snprintf(why, sizeof why, "recall@10 %.3f < the live version's %.3f - %.2f", cand_recall, live_recall,
+                 LH_TRIALS_GATE_RECALL);
+        json_array_append_new(reasons, json_string(why));
+    }
+    if (pb > LH_TRIALS_GATE_SLOWER * pa + 0.05 && cand_recall <= live_recall + LH_TRIALS_GATE_RECALL) {
+        snprintf(why, sizeof why, "p50 %.3f ms > %.1f x the live version's %.3f ms, for no better recall", pb,
+                 LH_TRIALS_GATE_SLOWER, pa);
+        json_array_append_new(reasons, json_string(why));
+    }
+    json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:b, s:o}", "live_version",
+                            (json_int_t)live->version, "candidate_version", (json_int_t)cand->version, "queries",
+                            (json_int_t)n, "from_log", (json_int_t)from_log, "overlap_at_10", overlap, "live_p50_ms", pa,
+                            "candidate_p50_ms", pb, "live_recall", live_recall, "candidate_recall", cand_recall, "passed",
+                            json_array_size(reasons) == 0, "reasons", reasons);
+    free(ta);
+    free(tb);
+    free(qs);
+    return out;
+}
+
+/* ---- the watch ---- */
+
+/* Measures the live version of index again; rolls back when it regressed.
+ * *out: {index, version, action: none|ok|rolled_back, recall, target, expected?, ...}. */
+static lh_code watch(lh_app *app, const char *index, const lh_who *who, json_t **out, lh_err *err)
+{
+    char *lit = index_literal(index);
+    /* the target the live configuration was chosen for: the newest promotion's, else the newest trial's */
+    char *where = lh_xasprintf("index_name = %s AND status = 'promoted'", lit);
+    json_t *rows;
+    lh_code rc = trial_rows(app, where, 1, &rows, err);
+    free(where);
+    if (rc == LH_OK && !json_array_size(rows)) {
+        json_decref(rows);
+        where = lh_xasprintf("index_name = %s", lit);
+        rc = trial_rows(app, where, 1, &rows, err);
+        free(where);
+    }
+    if (rc) {
+        free(lit);
+        return rc;
+    }
+    json_t *newest = json_array_get(rows, 0);
+    if (!newest) {
+        free(lit);
+        json_decref(rows);
+        *out = json_pack("{s:s, s:s, s:s}", "index", index, "action", "none", "reason", "the index has no trials");
+        return LH_OK;
+    }
+    lh_vindex *live;
+    rc = lh_vectors_acquire(app->vectors, index, &live, err);
+    if (rc) {
+        free(lit);
+        json_decref(rows);
+        return rc;
+    }
+    double target = json_number_value(json_object_get(newest, "target"));
+    uint64_t seed = (uint64_t)json_integer_value(json_object_get(newest, "eval_seed"));
+    size_t nq = (size_t)json_integer_value(json_object_get(newest, "queries"));
+    /* what the live version's own trial (at its beam width) measured, if any */
+    config lc = config_of(live->manifest);
+    where = lh_xasprintf("index_name = %s AND (index_version = %lld OR promoted_version = %lld) AND ef_search = %u", lit,
+                         (long long)live->version, (long long)live->version, lc.ef_search);
+    json_t *own = NULL;
+    rc = trial_rows(app, where, 1, &own, err);
+    free(where);
+    free(lit);
+    json_t *mine = json_array_get(own, 0);
+    uint64_t *labels = lh_xcalloc(nq ? nq : 1, sizeof *labels);
+    size_t n = rc ? 0 : eval_queries(live, nq, seed, labels), ef = 0;
+    lh_hnsw_eval e = {0};
+    if (rc == LH_OK && n) rc = lh_hnsw_evaluate(live->hnsw, labels, n, LH_TRIALS_K, &ef, 1, &e, err);
+    free(labels);
+    if (rc == LH_OK) {
+        double expected = mine ? json_number_value(json_object_get(mine, "recall_at_10")) : -1;
+        bool under_target = e.recall < target, dropped = mine && e.recall < expected - LH_TRIALS_WATCH_DROP;
+        *out = json_pack("{s:s, s:I, s:s, s:f, s:f, s:f, s:I}", "index", index, "version", (json_int_t)live->version,
+                         "action", under_target || dropped ? "rolled_back" : "ok", "recall", e.recall, "target", target,
+                         "p50_ms", e.p50_us / 1e3, "queries", (json_int_t)n);
+        if (mine) json_object_set_new(*out, "expected", json_real(expected));
+        if (under_target || dropped) {
+            char message[256], measured[48] = "";
+            if (mine) snprintf(measured, sizeof measured, ", its trial measured %.3f", expected);
+            snprintf(message, sizeof message,
+                     "watch: recall@10 %.3f of version %lld is under %s (target %.3f%s); rolled back automatically",
+                     e.recall, (long long)live->version, under_target ? "the index's target" : "its trial's", target,
+                     measured);
+            json_t *record = NULL;
+            lh_who system = {.actor = "watch", .source = who && who->source ? who->source : "system"};
+            rc = lh_vectors_rollback(app->vectors, index, 0, message, &system, &record, err);
+            if (rc == LH_OK) {
+                json_object_set_new(*out, "rolled_back_to", json_integer(json_integer_value(json_object_get(record, "version"))));
+                json_object_set_new(*out, "message", json_string(message));
+                lh_log(LH_LOG_WARN, "trials.rollback", LH_KV_STR("index", index),
+                       LH_KV_INT("version", live->version), LH_KV_STR("message", message));
+            }
+            json_decref(record);
+            if (rc) {
+                json_decref(*out);
+                *out = NULL;
+            }
+        }
+    }
+    lh_vindex_unref(live);
+    json_decref(own);
+    json_decref(rows);
+    return rc;
+}
+
+/* ---- operations ---- */
+
+/* The configuration asked for in args, the rest taken from base. */
+static config config_args(json_t *args, const config *base)
+{
+    config c = *base;
+    c.M = (uint32_t)lh_op_int(args, "M", c.M);
+    c.ef_construction = (uint32_t)lh_op_int(args, "ef_construction", c.ef_construction);
+    c.ef_search = (uint32_t)lh_op_int(args, "ef_search", c.ef_search);
+    c.seed = (uint64_t)lh_op_int(args, "seed", (long long)c.seed);
+    const char *q = lh_op_str(args, "quantization");
+    if (q) lh_quant_parse(q, &c.quantization);
+    return c;
+}
+
+static char *run_id(void)
+{
+    unsigned char b[6];
+    char *hex = lh_xcalloc(13, 1);
+    randombytes_buf(b, sizeof b);
+    lh_hex_encode(b, sizeof b, hex);
+    return hex;
+}
+
+/* Measures configurations (graph `grids[g]` at beam widths efs) and, with
+ * promote, sends the best through the gate. The autotune and trials.run
+ * share it: trials.run is a grid of one. */
+static lh_code tune(lh_app *app, const char *index, const config *graphs, size_t n_graphs, const size_t *efs,
+                    size_t n_efs, double target, size_t queries, uint64_t eval_seed, bool promote, const lh_op_ctx *call,
+                    json_t **out, lh_err *err)
+{
+    lh_vindex *live;
+    lh_code rc = lh_vectors_acquire(app->vectors, index, &live, err);
+    if (rc) return rc;
+    char *run = run_id();
+    size_t n_trials = n_graphs * n_efs;
+    trial *t = lh_xcalloc(n_trials, sizeof *t);
+    lh_vindex **x = lh_xcalloc(n_graphs, sizeof *x);
+    uint64_t *labels = lh_xcalloc(queries, sizeof *labels);
+    lh_hnsw_eval *e = lh_xcalloc(n_efs, sizeof *e), live_eval = {0};
+    size_t nq = eval_queries(live, queries, eval_seed, labels), zero = 0;
+    if (!nq) rc = lh_err_set(err, LH_EINVAL, "index %s has no vectors to evaluate", index);
+    if (rc == LH_OK) rc = lh_hnsw_evaluate(live->hnsw, labels, nq, LH_TRIALS_K, &zero, 1, &live_eval, err);
+    for (size_t g = 0; g < n_graphs && rc == LH_OK; g++) {
+        double build_ms;
+        rc = version_for(app, index, live, &graphs[g], false, &call->who, &x[g], &build_ms, err);
+        if (rc == LH_OK) rc = lh_hnsw_evaluate(x[g]->hnsw, labels, nq, LH_TRIALS_K, efs, n_efs, e, err);
+        for (size_t k = 0; k < n_efs && rc == LH_OK; k++) {
+            config c = graphs[g];
+            c.ef_search = (uint32_t)e[k].ef;
+            t[g * n_efs + k] = (trial){c, x[g], e[k], k == 0 ? build_ms : 0, "measured", 0};
+        }
+    }
+    /* the best: the fastest reaching the target, else the highest recall */
+    trial *best = NULL;
+    for (size_t i = 0; i < n_trials && rc == LH_OK; i++) {
+        trial *c = &t[i];
+        if (c->eval.recall < LH_TRIALS_FLOOR) c->status = "rejected";
+        bool meets = c->eval.recall >= target;
+        if (!best) best = c;
+        else {
+            bool best_meets = best->eval.recall >= target;
+            if (meets && (!best_meets || c->eval.p50_us < best->eval.p50_us)) best = c;
+            else if (!meets && !best_meets &&
+                     (c->eval.recall > best->eval.recall ||
+                      (c->eval.recall == best->eval.recall && c->eval.p50_us < best->eval.p50_us)))
+                best = c;
+        }
+    }
+    json_t *gate_figures = NULL, *promotion = NULL;
+    lh_vindex *chosen = NULL;
+    double build_ms;
+    if (rc == LH_OK && promote) rc = version_for(app, index, best->x, &best->c, true, &call->who, &chosen, &build_ms, err);
+    if (rc == LH_OK && promote) {
+        gate_figures = gate(app, index, live, chosen, live_eval.recall, best->eval.recall, eval_seed);
+        if (!json_is_true(json_object_get(gate_figures, "passed"))) {
+            best->status = "refused";
+        } else if (chosen->version == live->version) {
+            best->status = "promoted"; /* already live */
+            best->promoted_version = live->version;
+        } else {
+            char message[160];
+            snprintf(message, sizeof message, "autotune: recall@10 %.3f at ef_search %u (target %.3f)", best->eval.recall,
+                     best->c.ef_search, target);
+            rc = lh_vectors_promote(app->vectors, index, chosen->version, message, &call->who, &promotion, err);
+            if (rc == LH_OK) {
+                best->status = "promoted";
+                best->promoted_version = chosen->version;
+            }
+        }
+    }
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n_trials && rc == LH_OK; i++)
+        json_array_append_new(rows, trial_row(index, &t[i], run, eval_seed, target, &call->who));
+    if (rc == LH_OK && json_array_size(rows)) rc = record(app, rows, &call->who, err);
+    /* watched after its promotion, as every promotion of an index with trials is */
+    if (rc == LH_OK && promotion) rc = lh_app_trials_after_promotion(app, index, &call->who, promotion, err);
+    if (rc == LH_OK) {
+        json_t *b = json_array_get(rows, (size_t)(best - t));
+        *out = json_pack("{s:s, s:s, s:f, s:{s:I, s:f, s:f}, s:O, s:O, s:O?, s:O?}", "index", index, "run_id", run,
+                         "target", target, "live", "version", (json_int_t)live->version, "recall_at_10",
+                         live_eval.recall, "p50_ms", live_eval.p50_us / 1e3, "trials", rows, "best", b, "gate",
+                         gate_figures, "promotion", promotion);
+        if (gate_figures && !json_is_true(json_object_get(gate_figures, "passed"))) {
+            /* refused: an error carrying the figures */
+            char *figures = json_dumps(gate_figures, JSON_COMPACT);
+            rc = lh_err_set(err, LH_ECONFLICT, "the gate refused version %lld of index %s: %s",
+                            (long long)chosen->version, index, figures);
+            free(figures);
+            json_decref(*out);
+            *out = NULL;
+        }
+    }
+    json_decref(rows);
+    json_decref(gate_figures);
+    json_decref(promotion);
+    lh_vindex_unref(chosen);
+    for (size_t g = 0; g < n_graphs; g++) lh_vindex_unref(x[g]);
+    free(x);
+    free(t);
+    free(e);
+    free(labels);
+    free(run);
+    lh_vindex_unref(live);
+    return rc;
+}
+
+LH_OP_RUN(lh_app_run_trials_run)
+{
+    const char *index = lh_op_str(args, "index");
+    lh_vindex *live;
+    lh_code rc = lh_vectors_acquire(app->vectors, index, &live, err);
+    if (rc) return rc;
+    config base = config_of(live->manifest);
+    lh_vindex_unref(live);
+    config c = config_args(args, &base);
+    size_t ef = c.ef_search;
+    return tune(app, index, &c, 1, &ef, 1, lh_op_num(args, "target", LH_TRIALS_FLOOR),
+                (size_t)lh_op_int(args, "queries", LH_TRIALS_QUERIES), (uint64_t)lh_op_int(args, "eval_seed", 1),
+                lh_op_bool(args, "promote", false), call, out, err);
+}
+
+/* An argument that is a list of whole numbers in lo..hi (at most max of them). */
+static lh_code int_list(json_t *args, const char *name, long long lo, long long hi, size_t max, size_t *out, size_t *n,
+                        lh_err *err)
+{
+    json_t *v;
+    size_t i;
+    *n = 0;
+    json_array_foreach(json_object_get(args, name), i, v) {
+        double x = json_number_value(v);
+        if (x != (double)(long long)x || x < (double)lo || x > (double)hi || *n == max)
+            return lh_err_set(err, LH_EINVAL, "%s: whole numbers in %lld..%lld, at most %zu", name, lo, hi, max);
+        out[(*n)++] = (size_t)x;
+    }
+    return LH_OK;
+}
+
+LH_OP_RUN(lh_app_run_index_autotune)
+{
+    const char *index = lh_op_str(args, "index");
+    size_t efs[LH_TRIALS_MAX_GRID], ms[LH_TRIALS_MAX_GRID], n_efs, n_ms;
+    lh_code rc = int_list(args, "ef", 1, LH_HNSW_MAX_EF, LH_TRIALS_MAX_GRID, efs, &n_efs, err);
+    if (rc == LH_OK) rc = int_list(args, "M", LH_HNSW_MIN_M, LH_HNSW_MAX_M, LH_TRIALS_MAX_GRID, ms, &n_ms, err);
+    if (rc) return rc;
+    static const size_t default_efs[] = {16, 32, 64, 128, 256, 512};
+    if (!n_efs) {
+        n_efs = sizeof default_efs / sizeof *default_efs;
+        memcpy(efs, default_efs, sizeof default_efs);
+    }
+    if (n_efs * (n_ms ? n_ms : 1) > LH_TRIALS_MAX_GRID)
+        return lh_err_set(err, LH_EINVAL, "the grid has %zu configurations; at most %d", n_efs * (n_ms ? n_ms : 1),
+                          LH_TRIALS_MAX_GRID);
+    lh_vindex *live;
+    rc = lh_vectors_acquire(app->vectors, index, &live, err);
+    if (rc) return rc;
+    config base = config_of(live->manifest), graphs[LH_TRIALS_MAX_GRID];
+    lh_vindex_unref(live);
+    size_t n_graphs = n_ms ? n_ms : 1;
+    for (size_t g = 0; g < n_graphs; g++) {
+        graphs[g] = base;
+        if (n_ms) graphs[g].M = (uint32_t)ms[g];
+        if (graphs[g].ef_construction < graphs[g].M) graphs[g].ef_construction = graphs[g].M; /* the build needs M..: */
+    }
+    return tune(app, index, graphs, n_graphs, efs, n_efs, lh_op_num(args, "target", LH_TRIALS_FLOOR),
+                (size_t)lh_op_int(args, "queries", LH_TRIALS_QUERIES), (uint64_t)lh_op_int(args, "eval_seed", 1),
+                lh_op_bool(args, "promote", false), call, out, err);
+}
+
+LH_OP_RUN(lh_app_run_trials_list)
+{
+    const char *index = lh_op_str(args, "index");
+    char *lit = index ? index_literal(index) : NULL;
+    char *where = lit ? lh_xasprintf("index_name = %s", lit) : NULL;
+    json_t *rows;
+    lh_code rc = trial_rows(app, where, LH_OP_LIST_MAX, &rows, err);
+    free(where);
+    free(lit);
+    if (rc) return rc;
+    *out = lh_op_page(lh_app_visible(&call->who, rows, "index_name", LH_BIND_INDEX), "trials", args);
+    return LH_OK;
+}
+
+LH_OP_RUN(lh_app_run_index_watch)
+{
+    return watch(app, lh_op_str(args, "index"), &call->who, out, err);
+}
+
+lh_code lh_app_trials_after_promotion(lh_app *app, const char *index, const lh_who *who, json_t *promotion, lh_err *err)
+{
+    json_t *w = NULL;
+    lh_err werr;
+    if (watch(app, index, who, &w, &werr) != LH_OK) { /* the promotion stands; the watch's failure is logged */
+        lh_log(LH_LOG_WARN, "trials.watch_failed", LH_KV_STR("index", index), LH_KV_STR("error", werr.message));
+        return LH_OK;
+    }
+    lh_code rc = LH_OK;
+    if (!strcmp(json_string_value(json_object_get(w, "action")), "rolled_back"))
+        rc = lh_err_set(err, LH_ECONFLICT, "index %s: version %lld was promoted, then %s", index,
+                        (long long)json_integer_value(json_object_get(promotion, "version")),
+                        json_string_value(json_object_get(w, "message")));
+    else if (strcmp(json_string_value(json_object_get(w, "action")), "none") != 0)
+        json_object_set(promotion, "watch", w);
+    json_decref(w);
+    return rc;
+}
