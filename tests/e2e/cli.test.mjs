@@ -45,6 +45,11 @@ describe('lakehouse CLI', () => {
     const pq = spawnSync(BIN, ['sql', 'SELECT 42 AS answer', '--format', 'parquet', '--data', dir], { env: cleanEnv() });
     assert.equal(pq.status, 0, String(pq.stderr));
     assert.equal(pq.stdout.subarray(0, 4).toString(), 'PAR1');
+    // ... with a relative --data too (the sandbox allows absolute folders only)
+    const rel = spawnSync(BIN, ['sql', 'SELECT 42 AS answer', '--format', 'parquet', '--data', path.basename(dir)],
+      { env: cleanEnv(), cwd: path.dirname(dir) });
+    assert.equal(rel.status, 0, String(rel.stderr));
+    assert.equal(rel.stdout.subarray(0, 4).toString(), 'PAR1');
     // shortest round-trip numbers
     assert.match(run(['sql', 'SELECT 0.1 AS x', '--json', '--data', dir]).stdout, /\[0\.1\]/);
     const csv = run(['catalog', 'list', '--format', 'csv', '--data', dir]);

@@ -136,6 +136,13 @@ const rows = [
   { name: 'index.history', cli: ['index', 'history', 'v_cli', '--json'], http: ['GET', '/v1/vectors/indexes/v_cli/history'] },
   { name: 'index.refresh', cli: ['index', 'refresh', 'base', '--json'], http: ['POST', '/v1/vectors/refresh/base'] },
   { name: 'index.stale', cli: ['index', 'stale', '--json'], http: ['GET', '/v1/vectors/stale'] },
+  { name: 'trials.list none', cli: ['trial', 'list', '--json'], http: ['GET', '/v1/trials'] },
+  { name: 'index.watch no trials', cli: ['index', 'watch', 'v_cli', '--json'], http: ['POST', '/v1/vectors/indexes/v_cli/watch'] },
+  { name: 'trials.run', cli: ['trial', 'run', 'v{}', '--queries', '20', '--ef-search', '32', '--json'], http: ['POST', '/v1/trials', { index: 'v{}', queries: 20, ef_search: 32 }], twin: true, shape: true },
+  { name: 'trials.run missing', cli: ['trial', 'run', 'nope'], http: ['POST', '/v1/trials', { index: 'nope' }], code: 'not_found' },
+  { name: 'trials.run bad queries', cli: ['trial', 'run', 'v_cli', '--queries', '0'], http: ['POST', '/v1/trials', { index: 'v_cli', queries: 0 }], code: 'bad_request' },
+  { name: 'index.autotune bad grid', cli: ['index', 'autotune', 'v_cli', '--ef', '1.5'], http: ['POST', '/v1/vectors/indexes/v_cli/autotune', { ef: [1.5] }], code: 'bad_request' },
+  { name: 'index.autotune missing', cli: ['index', 'autotune', 'nope'], http: ['POST', '/v1/vectors/indexes/nope/autotune'], code: 'not_found' },
   // search and ask
   { name: 'search', cli: ['search', 't_cli', 'doc', '7', '--k', '3', '--json'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] , mcp: ['search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] },
   { name: 'search bad mode', cli: ['search', 't_cli', 'doc', '--mode', 'fuzzy'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }], code: 'bad_request' , mcp: ['search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }] },
@@ -186,7 +193,7 @@ const rows = [
   { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
 ];
 
-const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace', 'draft'];
+const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace', 'draft', 'trial'];
 
 test('the same operations through the CLI, HTTP and MCP agree', { timeout: 240000 }, async () => {
   // an admin profile and its key, before the server starts: every call then needs a key
