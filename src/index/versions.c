@@ -598,7 +598,8 @@ static lh_code promote_locked(lh_vectors *v, struct entry *e, int64_t version, c
         if (rc == LH_OK) {
             json_array_append(e->promotions, r);
             json_t *old = json_pack("{s:I}", "version", (json_int_t)num(r, "previous"));
-            json_t *new = json_pack("{s:I, s:I}", "version", (json_int_t)version, "seq", (json_int_t)seq);
+            json_t *new = json_pack("{s:I, s:I, s:s?}", "version", (json_int_t)version, "seq", (json_int_t)seq,
+                                    "message", message);
             journal(v, e->name, action, old, new, who);
             json_decref(old);
             json_decref(new);

@@ -126,6 +126,7 @@ describe('trials, autotune, the gate and the watch', { timeout: 240000 }, () => 
     const events = (await call(`${srv.url}/v1/journal/history/vx`, 'GET')).body.events;
     assert.equal(events[0].action, 'rollback');
     assert.equal(events[0].actor, 'watch');
+    assert.match(events[0].new.message, /recall@10 0\.\d+ of version 1 is under the index's target/, 'the figures are journaled');
     assert.equal(events[1].action, 'promote');
     // the watch on a healthy index changes nothing
     const ok = await call(`${srv.url}/v1/vectors/indexes/vx/watch`, 'POST');
