@@ -98,6 +98,8 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_preview(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_post_sql_export(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_journal(lh_http_req *req, lh_http_res *res, void *ctx);
+/* trials.c: an index's trials: the recall-vs-latency plot with its frontier, and the table. */
+void ui_trials_section(ui_req *u, const char *index);
 void ui_page_facets(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_post_tombstone(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_diff(lh_http_req *req, lh_http_res *res, void *ctx);

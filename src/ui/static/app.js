@@ -61,7 +61,8 @@
       return {
         label: cols[j].name,
         data: rows.map(function (r) {
-          return kind === 'scatter' ? { x: Number(r[0]), y: Number(r[j]) } : Number(r[j]);
+          var y = r[j] === null ? null : Number(r[j]); /* a gap, not a zero */
+          return kind === 'scatter' ? { x: Number(r[0]), y: y } : y;
         })
       };
     });
