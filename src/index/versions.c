@@ -334,6 +334,20 @@ lh_code vec_build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels
 
 static lh_code load_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err);
 
+static lh_code has_version(const struct entry *e, int64_t version, lh_err *err)
+{
+    if (version >= 1 && version <= e->head) return LH_OK;
+    return lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", e->name,
+                      version, e->head);
+}
+
+/* Brings e up to date and checks that it has `version`. Caller holds e->mu. */
+static lh_code refresh_and_check(lh_vectors *v, struct entry *e, int64_t version, lh_err *err)
+{
+    lh_code rc = vec_refresh(v, e, err);
+    return rc ? rc : has_version(e, version, err);
+}
+
 lh_code lh_vectors_acquire_version(lh_vectors *v, const char *name, int64_t version, lh_vindex **out, lh_err *err)
 {
     lh_vindex *live = lh_vslots_acquire(v->slots, name);
@@ -346,10 +360,7 @@ lh_code lh_vectors_acquire_version(lh_vectors *v, const char *name, int64_t vers
     lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = vec_refresh(v, e, err);
-    if (rc == LH_OK && (version < 1 || version > e->head))
-        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name,
-                        version, e->head);
+    rc = refresh_and_check(v, e, version, err);
     pthread_mutex_unlock(&e->mu);
     return rc ? rc : load_version(v, name, version, out, err);
 }
@@ -619,10 +630,7 @@ lh_code lh_vectors_promote(lh_vectors *v, const char *name, int64_t version, con
     lh_code rc = vec_entry(v, name, false, &e, err);
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
-    rc = vec_refresh(v, e, err);
-    if (rc == LH_OK && (version < 1 || version > e->head))
-        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name,
-                        version, e->head);
+    rc = refresh_and_check(v, e, version, err);
     if (rc == LH_OK && version == vec_live_of(e)) {
         *out = json_incref(json_array_get(e->promotions, json_array_size(e->promotions) - 1));
         rc = vec_sync_live(v, e, err);
@@ -646,9 +654,7 @@ lh_code lh_vectors_rollback(lh_vectors *v, const char *name, int64_t to, const c
         to = n ? num(json_array_get(e->promotions, n - 1), "previous") : 0;
         if (!to) rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no earlier live version to roll back to", name);
     }
-    if (rc == LH_OK && (to < 1 || to > e->head))
-        rc = lh_err_set(err, LH_ENOTFOUND, "index %s has no version %" PRId64 " (versions 1..%" PRId64 ")", name, to,
-                        e->head);
+    if (rc == LH_OK) rc = has_version(e, to, err);
     if (rc == LH_OK && to == vec_live_of(e))
         rc = lh_err_set(err, LH_ECONFLICT, "version %" PRId64 " of index %s is already live", to, name);
     if (rc == LH_OK) rc = promote_locked(v, e, to, "rollback", message, NULL, who, out, err);
