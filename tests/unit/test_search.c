@@ -78,7 +78,7 @@ static void t_refresh_embeds_only_new_texts(void **state)
     assert_int_equal(lh_vectors_stale(v, &stale, &err), LH_OK);
     assert_int_equal(json_array_size(stale), 1);
     json_decref(stale);
-    assert_int_equal(lh_vectors_refresh(v, "items", &tester, &out, &err), LH_OK);
+    assert_int_equal(lh_vectors_refresh(v, "items", &tester, NULL, NULL, &out, &err), LH_OK);
     json_t *r = json_array_get(json_object_get(out, "indexes"), 0);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "refreshed");
     assert_int_equal(num_at(r, "embedded", NULL), 40);
@@ -98,14 +98,14 @@ static void t_refresh_embeds_only_new_texts(void **state)
     assert_int_equal(lh_ingest(lh_app_ingester(f->app), &src, 1, &o, &tester, &report, &err), LH_OK);
     json_decref(report);
     free(path);
-    assert_int_equal(lh_vectors_refresh(v, "items", &tester, &out, &err), LH_OK);
+    assert_int_equal(lh_vectors_refresh(v, "items", &tester, NULL, NULL, &out, &err), LH_OK);
     r = json_array_get(json_object_get(out, "indexes"), 0);
     assert_int_equal(num_at(r, "embedded", NULL), 10);
     assert_int_equal(num_at(r, "reused", NULL), 520);
     assert_int_equal(num_at(r, "changed", NULL), 10);
     assert_int_equal(num_at(r, "removed", NULL), 10);
     json_decref(out);
-    assert_int_equal(lh_vectors_refresh(v, "items", &tester, &out, &err), LH_OK);
+    assert_int_equal(lh_vectors_refresh(v, "items", &tester, NULL, NULL, &out, &err), LH_OK);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(out, "indexes"), 0), "status")),
                         "up_to_date");
     json_decref(out);
