@@ -211,10 +211,10 @@ static void history_section(ui_req *u, const char *name, json_t *history)
         }
         lh_html_raw(&u->out, "</li>");
     }
-    lh_html_raw(&u->out, "</ol><h3>Promotions</h3>");
+    lh_html_raw(&u->out, "</ol><h3>Promotions</h3><div class=\"promotions\">");
     static const char *const cols[] = {"seq", "action", "version", "previous", "actor", "at", "message", NULL};
     ui_object_table(&u->out, json_object_get(history, "promotions"), cols);
-    lh_html_raw(&u->out, "</section>");
+    lh_html_raw(&u->out, "</div></section>");
 }
 
 static void refresh_section(ui_req *u, const char *name, const char *dataset)

@@ -104,8 +104,8 @@
   });
 
   document.addEventListener('htmx:beforeSwap', function (e) {
-    var form = e.detail.elt;
-    if (!form.matches || !form.matches('form[data-job]') || e.detail.xhr.status < 400) return;
+    var form = e.detail.requestConfig && e.detail.requestConfig.elt; /* detail.elt is the target here */
+    if (!form || !form.matches || !form.matches('form[data-job]') || e.detail.xhr.status < 400) return;
     e.detail.shouldSwap = true;
     e.detail.isError = false;
     var type = e.detail.xhr.getResponseHeader('Content-Type') || '';
