@@ -117,7 +117,8 @@ void ui_job_progress(void *ctx, const char *what, double done);
 void ui_job_finish(ui_job *job, bool ok, const char *message, long long version);
 /* Every job this process tracks, newest first (new reference):
  * [{id, kind, target, actor, state: running|done|failed, done (0..1), what,
- *   bytes, started_at, finished_at?, message?, version}]. The System page
+ *   bytes, started_at, finished_at (null while running), message (null
+ *   unless it failed), version}]. The System page
  * filters it for the caller (jobs carry the actor that started them). */
 json_t *ui_jobs_list(lh_ui *ui);
 /* GET /ui/jobs/{id}/events: a job's progress as server-sent events. */

@@ -20,6 +20,7 @@
 #include "lakehouse/lh_time.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct ui_job {
     char message[1024];
     long long bytes, version;
     int64_t started_ms, finished_ms;
+    unsigned long long order; /* started n-th: the listing's order */
     int last_percent;
     unsigned n_points; /* points recorded so far; the last UI_JOB_POINTS are kept */
     float points[UI_JOB_POINTS];
@@ -50,6 +52,7 @@ struct ui_jobs {
     pthread_mutex_t mu;
     pthread_cond_t changed;
     unsigned streams;
+    unsigned long long started; /* jobs started so far */
     ui_job jobs[UI_JOBS_MAX];
 };
 
@@ -115,6 +118,7 @@ ui_job *ui_job_start(lh_ui *ui, const char *sid, const char *id, const char *kin
         snprintf(slot->actor, sizeof slot->actor, "%s", actor ? actor : "");
         slot->bytes = bytes;
         slot->started_ms = lh_time_now_ms();
+        slot->order = ++j->started;
         slot->last_percent = 0;
         record(slot, 0);
         pthread_cond_broadcast(&j->changed);
@@ -182,7 +186,7 @@ json_t *ui_jobs_list(lh_ui *ui)
     for (size_t i = 0; i < UI_JOBS_MAX; i++)
         if (j->jobs[i].used) order[n++] = &j->jobs[i];
     for (size_t i = 1; i < n; i++) /* newest first (a handful: insertion sort) */
-        for (size_t k = i; k > 0 && order[k]->started_ms > order[k - 1]->started_ms; k--) {
+        for (size_t k = i; k > 0 && order[k]->order > order[k - 1]->order; k--) {
             const ui_job *t = order[k];
             order[k] = order[k - 1];
             order[k - 1] = t;
@@ -240,7 +244,7 @@ static ssize_t stream_next(void *ctx, char *buf, size_t max)
             if (job->n_points - s->sent > UI_JOB_POINTS) s->sent = job->n_points - UI_JOB_POINTS;
             for (; s->sent < job->n_points; s->sent++) {
                 double done = job->points[s->sent % UI_JOB_POINTS];
-                json_t *e = json_pack("{s:f, s:s, s:I, s:I}", "done", done, "what", job->what, "bytes",
+                json_t *e = json_pack("{s:f, s:s, s:I, s:I}", "done", round(done * 1e4) / 1e4, "what", job->what, "bytes",
                                       (json_int_t)(done * (double)job->bytes), "total", (json_int_t)job->bytes);
                 size_t n = put_event(buf + len, max - len, "progress", e);
                 if (!n) break; /* the buffer is full: the rest next turn */
@@ -281,9 +285,17 @@ void ui_page_job_events(lh_http_req *req, lh_http_res *res, void *ctx)
         return;
     }
     pthread_mutex_lock(&j->mu);
-    bool full = j->streams >= UI_EVENT_STREAMS_MAX;
-    if (!full) j->streams++;
+    bool others = false; /* another session's job: no waiting for it */
+    for (size_t i = 0; i < UI_JOBS_MAX; i++)
+        if (j->jobs[i].used && !strcmp(j->jobs[i].id, id) && strcmp(j->jobs[i].sid, u.sid)) others = true;
+    bool full = !others && j->streams >= UI_EVENT_STREAMS_MAX;
+    if (!others && !full) j->streams++;
     pthread_mutex_unlock(&j->mu);
+    if (others) {
+        lh_html_raw(&u.out, "<div class=\"error\" role=\"alert\">no such job</div>");
+        ui_finish(&u, 404, "No such job", NULL);
+        return;
+    }
     if (full) {
         lh_http_res_header(res, "Retry-After", "5");
         lh_html_raw(&u.out, "<div class=\"error\" role=\"alert\">too many progress streams; try again shortly</div>");

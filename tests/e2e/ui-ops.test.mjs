@@ -92,6 +92,8 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
     const big = bigCsv(files);
     const t = await open(browser, 'ingest-progress');
     const { page } = t;
+    const streams = [];
+    page.on('request', (r) => { if (r.url().includes('/ui/jobs/')) streams.push(r.url()); });
     await page.goto(`${srv.url}/ui/ingest`);
     assert.equal(await page.getAttribute('#ingest-form', 'data-max-bytes'), String(256 * 1024 * 1024));
     await page.fill('#dataset', 'big');
@@ -108,6 +110,18 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
     assert.equal(await page.getAttribute('#ingest-progress progress', 'value'), '100');
     assert.match(await page.textContent('#ingest-progress .job-status'), new RegExp(`^done: v${v.version}$`));
     assert.equal(await page.textContent('#ingest-result [data-fact=row_count]'), '1500000');
+    // the events came as server-sent events; another session may not listen to them
+    assert.equal(streams.length, 1);
+    assert.match(streams[0], /\/ui\/jobs\/[0-9a-f]{32}\/events$/);
+    const other = await fetch(streams[0]);
+    assert.equal(other.status, 404);
+    const mine = await page.evaluate(async (u) => {
+      const r = await fetch(u);
+      return { type: r.headers.get('content-type'), body: await r.text() };
+    }, streams[0]);
+    assert.equal(mine.type, 'text/event-stream; charset=utf-8');
+    assert.match(mine.body, /^event: progress\ndata: \{"done":0(\.0)?,/);
+    assert.match(mine.body, /event: done\ndata: \{"state":"done","version":\d+/);
     await t.done();
   });
 
