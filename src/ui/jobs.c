@@ -13,13 +13,17 @@
  * Streams: each turn of the stream waits at most UI_JOB_TURN_MS for news on
  * a worker thread, then hands the worker back (a heartbeat when nothing
  * happened), and at most UI_EVENT_STREAMS_MAX stream at once (503 beyond:
- * the page still gets its result from the request itself).
+ * the page still gets its result from the request itself). A stream lasts
+ * at most UI_JOB_STREAM_MS (so none holds up a graceful shutdown); the
+ * browser's EventSource then reconnects with Last-Event-ID, the number of
+ * the last point it got, and the next stream goes on from there.
  */
 #include "internal.h"
 
 #include "lakehouse/lh_time.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +33,7 @@
 #define UI_JOB_POINTS 128
 #define UI_JOB_TEXT 256
 #define UI_JOB_TURN_MS 500
-#define UI_JOB_WAIT_MS (10 * 60 * 1000) /* a listener waits this long for its job to start (the upload) */
+#define UI_JOB_STREAM_MS 10000
 #define UI_EVENT_STREAMS_MAX 8
 
 struct ui_job {
@@ -136,9 +140,11 @@ void ui_job_progress(void *ctx, const char *what, double done)
     if (done > 1) done = 1;
     pthread_mutex_lock(&j->mu);
     int percent = (int)(done * 100);
-    bool moved = percent > job->last_percent || (what && strncmp(job->what, what, sizeof job->what - 1));
-    if (what) snprintf(job->what, sizeof job->what, "%s", what);
-    if (moved) {
+    if (what && strncmp(job->what, what, sizeof job->what - 1)) { /* a new phase (the next file, embedding) */
+        snprintf(job->what, sizeof job->what, "%s", what);
+        job->last_percent = -1;
+    }
+    if (percent > job->last_percent) {
         job->last_percent = percent;
         record(job, done);
         pthread_cond_broadcast(&j->changed);
@@ -203,9 +209,9 @@ typedef struct stream {
     ui_jobs *jobs;
     char id[UI_JOB_ID_HEX + 1];
     char sid[LH_UI_SESSION_ID_HEX + 1];
-    unsigned sent;  /* points sent */
+    unsigned sent;  /* points sent (the next one's number) */
     bool ended;     /* the done event went out */
-    int64_t give_up_ms;
+    int64_t end_ms; /* when this stream ends (the browser reconnects) */
 } stream;
 
 static void stream_free(void *ctx)
@@ -217,12 +223,12 @@ static void stream_free(void *ctx)
     free(s);
 }
 
-/* One event "event: <name>\ndata: <json>\n\n" into buf if it fits; its length, or 0. */
-static size_t put_event(char *buf, size_t max, const char *name, json_t *data)
+/* One event "id: <n>\nevent: <name>\ndata: <json>\n\n" into buf if it fits; its length, or 0. */
+static size_t put_event(char *buf, size_t max, unsigned id, const char *name, json_t *data)
 {
     char *text = json_dumps(data, JSON_COMPACT);
     json_decref(data);
-    int n = text ? snprintf(buf, max, "event: %s\ndata: %s\n\n", name, text) : -1;
+    int n = text ? snprintf(buf, max, "id: %u\nevent: %s\ndata: %s\n\n", id, name, text) : -1;
     free(text);
     return n > 0 && (size_t)n < max ? (size_t)n : 0;
 }
@@ -246,21 +252,20 @@ static ssize_t stream_next(void *ctx, char *buf, size_t max)
                 double done = job->points[s->sent % UI_JOB_POINTS];
                 json_t *e = json_pack("{s:f, s:s, s:I, s:I}", "done", round(done * 1e4) / 1e4, "what", job->what, "bytes",
                                       (json_int_t)(done * (double)job->bytes), "total", (json_int_t)job->bytes);
-                size_t n = put_event(buf + len, max - len, "progress", e);
+                size_t n = put_event(buf + len, max - len, s->sent, "progress", e);
                 if (!n) break; /* the buffer is full: the rest next turn */
                 len += n;
             }
-            break;
+            if (len) break;
         }
         if (job && !job->running) {
             json_t *e = json_pack("{s:s, s:I, s:s}", "state", job->ok ? "done" : "failed", "version",
                                   (json_int_t)job->version, "message", job->message);
-            len = put_event(buf, max, "done", e);
+            len = put_event(buf, max, job->n_points, "done", e);
             s->ended = true;
             break;
         }
-        if (!job && lh_time_now_ms() > s->give_up_ms) { /* the job never started: say so and end */
-            len = put_event(buf, max, "done", json_pack("{s:s, s:s}", "state", "unknown", "message", "no such job"));
+        if (lh_time_now_ms() > s->end_ms) { /* long enough: the browser reconnects */
             s->ended = true;
             break;
         }
@@ -306,7 +311,11 @@ void ui_page_job_events(lh_http_req *req, lh_http_res *res, void *ctx)
     s->jobs = j;
     snprintf(s->id, sizeof s->id, "%s", id);
     snprintf(s->sid, sizeof s->sid, "%s", u.sid);
-    s->give_up_ms = lh_time_now_ms() + UI_JOB_WAIT_MS;
+    s->end_ms = lh_time_now_ms() + UI_JOB_STREAM_MS;
+    const char *last = lh_http_header(req, "Last-Event-ID"); /* a reconnection: go on after it */
+    char *end = NULL;
+    unsigned long got = last && *last >= '0' && *last <= '9' ? strtoul(last, &end, 10) : 0;
+    if (end && !*end && got < UINT_MAX) s->sent = (unsigned)got + 1;
     lh_buf_free(&u.out);
     lh_http_res_header(res, "Cache-Control", "no-store");
     lh_http_res_header(res, "X-Content-Type-Options", "nosniff");

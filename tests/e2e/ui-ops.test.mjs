@@ -120,8 +120,13 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
       return { type: r.headers.get('content-type'), body: await r.text() };
     }, streams[0]);
     assert.equal(mine.type, 'text/event-stream; charset=utf-8');
-    assert.match(mine.body, /^event: progress\ndata: \{"done":0(\.0)?,/);
-    assert.match(mine.body, /event: done\ndata: \{"state":"done","version":\d+/);
+    assert.match(mine.body, /^id: 0\nevent: progress\ndata: \{"done":0(\.0)?,/);
+    assert.match(mine.body, /\nid: (\d+)\nevent: done\ndata: \{"state":"done","version":\d+/);
+    // a reconnection goes on after the last event the browser got
+    const ids = [...mine.body.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(ids, ids.map((_, i) => i));
+    const rest = await page.evaluate(async (u) => (await fetch(u, { headers: { 'Last-Event-ID': '2' } })).text(), streams[0]);
+    assert.deepEqual([...rest.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), ids.slice(3));
     await t.done();
   });
 

@@ -63,6 +63,12 @@ static void test_progress_and_outcome(void **state)
     assert_true(json_real_value(json_object_get(j, "done")) == 1.0);
     assert_true(json_is_null(json_object_get(j, "finished_at")));
     json_decref(j);
+    /* a new phase (the index built after a document ingest) starts again from 0 */
+    ui_job_progress(job, "embedding", 0.5);
+    j = only(&ui);
+    assert_string_equal(json_string_value(json_object_get(j, "what")), "embedding");
+    assert_true(json_real_value(json_object_get(j, "done")) == 0.5);
+    json_decref(j);
     ui_job_finish(job, true, NULL, 7);
     ui_job_finish(NULL, true, NULL, 0);
     j = only(&ui);

@@ -65,10 +65,12 @@
         bar.value = 100;
         status.textContent = 'done' + (d.version ? ': v' + d.version : '');
       } else {
-        status.textContent = d.state === 'failed' ? 'failed' : 'no progress for this job';
+        status.textContent = 'failed';
       }
     });
-    es.onerror = function () { job.close(); };
+    /* a stream ends every few seconds and EventSource reconnects (Last-Event-ID:
+     * the server goes on from there); a refused one (404, 503) is CLOSED */
+    es.onerror = function () { if (es.readyState === EventSource.CLOSED) job.close(); };
     return job;
   }
 
