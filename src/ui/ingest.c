@@ -61,11 +61,11 @@ static void ingest_form(ui_req *u, json_t *names, bool may_new)
                    "<label for=\"file\">Drop a file here, or choose one</label>"
                    "<input id=\"file\" name=\"file\" type=\"file\" required x-on:change=\"picked\">"
                    "<span class=\"file-name\" x-text=\"fileName\"></span>"
-                   "<small class=\"muted\">CSV, TSV, JSON, NDJSON, Parquet, text, Markdown or PDF; up to %lld MiB</small>"
+                   "<small class=\"muted\">CSV, TSV, JSON, NDJSON, Parquet, text, Markdown or PDF; up to %lld %s</small>"
                    "</div>"
                    "<fieldset class=\"options\"><legend>Options</legend>"
                    "<label for=\"ingest-mode\">mode</label><select id=\"ingest-mode\" name=\"mode\">",
-                   max >> 20);
+                   max >= (1 << 20) ? max >> 20 : max >> 10, max >= (1 << 20) ? "MiB" : "KiB");
     for (const char *const *m = lh_op_choices_commit_mode; *m; m++) lh_html_printf(&u->out, "<option>%s</option>", *m);
     lh_html_raw(&u->out, "</select><label><input type=\"checkbox\" name=\"skip_bad_rows\" value=\"true\"> "
                          "skip bad rows (and list them)</label>"

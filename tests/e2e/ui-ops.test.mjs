@@ -288,6 +288,41 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
   });
 });
 
+describe('the Ingest page, the upload limit', { timeout: 120000 }, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ dataDir: tempDir('lh-ui-ops-limit-'), args: ['--set', 'ingest.max_upload_bytes=2048'] });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('refuses a file over ingest.max_upload_bytes before sending it, and shows the server\'s 413 in the error box', async () => {
+    const t = await open(browser, 'ingest-limit', { allow: [{ status: 413, path: '/ui/ingest' }] });
+    const { page } = t;
+    let posts = 0;
+    page.on('request', (r) => { if (r.method() === 'POST') posts++; });
+    await page.goto(`${srv.url}/ui/ingest`);
+    assert.match(await page.textContent('.dropzone small'), /up to 2 KiB/);
+    await page.fill('#dataset', 'toobig');
+    const text = 'id\n' + '1\n'.repeat(3000);
+    await dropFile(page, 'big.csv', text);
+    assert.match(await page.evaluate(() => document.querySelector('#file').validationMessage), /larger than the upload limit \(2\.0 KiB\)/);
+    await page.click('#ingest-form button[type=submit]');
+    assert.equal(posts, 0, 'the form is not sent');
+    // past the page's check (a stale page, another client), the server refuses it
+    await page.evaluate(() => document.querySelector('#ingest-form').removeAttribute('data-max-bytes'));
+    await dropFile(page, 'big.csv', text);
+    await page.click('#ingest-form button[type=submit]');
+    await page.waitForSelector('#ingest-result .error');
+    assert.match(await page.textContent('#ingest-result .error'), /exceeds the limit of 2048 bytes/);
+    await page.waitForSelector('#ingest-progress[data-state=refused]');
+    assert.equal(posts, 1);
+    assert.equal((await fetch(`${srv.url}/v1/catalog/datasets/toobig`)).status, 404);
+    await t.done();
+  });
+});
+
 describe('the Ingest and Indexes pages, a restricted profile', { timeout: 180000 }, () => {
   let srv, key, adminKey;
   before(async () => {

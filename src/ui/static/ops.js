@@ -18,7 +18,11 @@
 (function () {
   'use strict';
 
-  function mib(n) { return (n / 1048576).toFixed(n < 1048576 ? 2 : 1) + ' MiB'; }
+  function mib(n) {
+    if (n < 1024) return n + ' bytes';
+    if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+    return (n / 1048576).toFixed(1) + ' MiB';
+  }
 
   function newJobId() {
     var b = new Uint8Array(16);
