@@ -317,10 +317,17 @@ void ui_post_index_refresh(lh_http_req *req, lh_http_res *res, void *ctx)
         u.call.progress = job ? ui_job_progress : NULL;
         u.call.progress_ctx = job;
         args = json_pack("{s:s}", "dataset", dataset);
-        status = ui_call(&u, "index.refresh", args, &out);
+        lh_err err;
+        lh_code rc = lh_app_call(u.ui->app, "index.refresh", args, &u.call, &out, &err);
         json_decref(args);
         u.call.progress = NULL;
         u.call.progress_ctx = NULL;
+        if (rc) {
+            ui_error_box(&u, &err);
+            status = lh_code_http_status(rc);
+            ui_job_finish(job, false, err.message, 0);
+            job = NULL;
+        }
     }
     json_t *mine = NULL;
     size_t i;
@@ -329,7 +336,7 @@ void ui_post_index_refresh(lh_http_req *req, lh_http_res *res, void *ctx)
         if (!strcmp(json_string_value(json_object_get(r, "index")), name)) mine = r;
     }
     long long version = json_integer_value(json_object_get(mine, "version"));
-    ui_job_finish(job, !status, status ? "refresh failed" : NULL, version);
+    ui_job_finish(job, !status, NULL, version);
     if (!status && !u.fragment) { /* without htmx: back to the index's page */
         json_decref(show);
         json_decref(out);

@@ -247,6 +247,10 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
       assert.equal(scores[0].toFixed(4), hits[0].score.toFixed(4));
     }
     await t.done();
+    // without JavaScript the form asks for the index's page with ?query=
+    const html = await (await fetch(`${srv.url}/ui/indexes/people?query=forklift+operator`)).text();
+    assert.equal([...html.matchAll(/<section class="mode" data-mode="(\w+)">/g)].map((m) => m[1]).join(), 'hybrid,vector,text');
+    assert.ok((html.match(/class="score"/g) || []).length >= 3);
   });
 
   it('refreshes a stale index with live progress, then rolls it back', async () => {
