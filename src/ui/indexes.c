@@ -116,7 +116,7 @@ static void hits_column(ui_req *u, const char *name, const char *query, const ch
     size_t i;
     json_t *h;
     json_array_foreach(hits, i, h) {
-        lh_html_printf(&u->out, "<li><span class=\"score\" title=\"score\">%.4f</span> <span class=\"id\">",
+        lh_html_printf(&u->out, "<li><span class=\"score\" title=\"score\">%.4f</span> <small class=\"muted\">id</small> <span class=\"id\">",
                        json_number_value(json_object_get(h, "score")));
         ui_value(&u->out, json_object_get(h, "id"));
         lh_html_raw(&u->out, "</span>");
@@ -189,7 +189,7 @@ static void history_section(ui_req *u, const char *name, json_t *history)
         long long version = json_integer_value(json_object_get(v, "version"));
         lh_html_printf(&u->out,
                        "<li data-version=\"%lld\"><strong>v%lld</strong> <span class=\"op\">%s</span> by "
-                       "<span class=\"who\">%s</span> at <time>%s</time> · <span class=\"count\">%lld vectors</span>",
+                       "<span class=\"author\">%s</span> at <time>%s</time> · <span class=\"count\">%lld vectors</span>",
                        version, version, json_string_value(json_object_get(v, "operation")),
                        json_string_value(json_object_get(v, "author")),
                        json_string_value(json_object_get(v, "created_at")),
