@@ -290,9 +290,10 @@ void ui_page_job_events(lh_http_req *req, lh_http_res *res, void *ctx)
         return;
     }
     pthread_mutex_lock(&j->mu);
-    bool others = false; /* another session's job: no waiting for it */
+    bool others = false; /* another session's job (and none of ours): no waiting for it */
     for (size_t i = 0; i < UI_JOBS_MAX; i++)
         if (j->jobs[i].used && !strcmp(j->jobs[i].id, id) && strcmp(j->jobs[i].sid, u.sid)) others = true;
+    if (others && find(j, u.sid, id)) others = false;
     bool full = !others && j->streams >= UI_EVENT_STREAMS_MAX;
     if (!others && !full) j->streams++;
     pthread_mutex_unlock(&j->mu);
