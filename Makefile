@@ -217,6 +217,7 @@ UI_ASSETS := htmx.js=node_modules/htmx.org/dist/htmx.min.js \
              alpine.js=node_modules/@alpinejs/csp/dist/cdn.min.js \
              chart.js=node_modules/chart.js/dist/chart.umd.min.js \
              app.js=src/ui/static/app.js \
+             ops.js=src/ui/static/ops.js \
              ui.css=src/ui/static/ui.css \
              favicon.svg=src/ui/static/favicon.svg
 %/gen/lh_ui_assets.h: $(foreach a,$(UI_ASSETS),$(lastword $(subst =, ,$(a)))) scripts/embed-assets

@@ -165,8 +165,10 @@ lh_code lh_vectors_search(lh_vectors *v, const char *name, const float *query, s
 /* Refreshes every text index over dataset (all indexes when NULL):
  * {dataset, indexes:[{index, from_version, version, dataset_version, added,
  *  changed, removed (rows), embedded, reused (texts), status:
- *  refreshed|up_to_date}]} */
-lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who, json_t **out, lh_err *err);
+ *  refreshed|up_to_date}]}. progress (may be NULL): the texts embedded so
+ * far of each index refreshed. */
+lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who, lh_ai_progress_fn progress,
+                           void *progress_ctx, json_t **out, lh_err *err);
 
 /* Indexes whose dataset has versions they have not embedded:
  * [{index, dataset, embedded_version, dataset_version, stale_since, refresh}] */

@@ -178,7 +178,8 @@ LH_OP_RUN(lh_app_run_index_rollback)
 
 LH_OP_RUN(lh_app_run_index_refresh)
 {
-    return lh_vectors_refresh(app->vectors, lh_op_str(args, "dataset"), &call->who, out, err);
+    return lh_vectors_refresh(app->vectors, lh_op_str(args, "dataset"), &call->who,
+                              call->progress ? embed_progress : NULL, (void *)call, out, err);
 }
 
 LH_OP_RUN(lh_app_run_index_stale)

@@ -341,8 +341,8 @@ lh_code vec_text_create(lh_vectors *v, const char *name, const lh_vectors_spec *
 /* ---- refresh ---- */
 
 /* Refreshes one text index to its dataset's current version. Caller holds e->mu. */
-static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, const lh_who *who, json_t **report,
-                           lh_err *err)
+static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, const lh_who *who, lh_ai_progress_fn progress,
+                           void *progress_ctx, json_t **report, lh_err *err)
 {
     const json_t *lm = live->manifest, *origin = json_object_get(lm, "origin");
     text_build b = {.v = v, .name = e->name, .t = json_incref(json_object_get(lm, "text"))};
@@ -402,7 +402,7 @@ static lh_code refresh_one(lh_vectors *v, struct entry *e, lh_vindex *live, cons
         nb = (text_build){.v = v, .name = e->name, .t = json_incref(b.t), .dm = json_incref(b.dm), .ai = b.ai, .r = add};
         src = &nb;
     }
-    embed_job job = {.index = e->name};
+    embed_job job = {.index = e->name, .progress = progress, .progress_ctx = progress_ctx};
     if (rc == LH_OK)
         rc = embed_texts(src->ai, &job, src->r.texts, src->r.ntexts, &known, info.params.dim, &src->vecs, &src->dim,
                          &src->embedded, &src->reused, err);
@@ -514,6 +514,8 @@ typedef struct refresh_ctx {
     const lh_who *who;
     json_t *reports;
     bool on_append_only;
+    lh_ai_progress_fn progress;
+    void *progress_ctx;
 } refresh_ctx;
 
 static lh_code refresh_each(lh_vectors *v, struct entry *e, lh_vindex *live, void *ctx, lh_err *err)
@@ -522,12 +524,13 @@ static lh_code refresh_each(lh_vectors *v, struct entry *e, lh_vindex *live, voi
     if (!live->text) return LH_OK;
     if (c->on_append_only && strcmp(str(json_object_get(live->manifest, "text"), "refresh"), "on_append")) return LH_OK;
     json_t *report = NULL;
-    lh_code rc = refresh_one(v, e, live, c->who, &report, err);
+    lh_code rc = refresh_one(v, e, live, c->who, c->progress, c->progress_ctx, &report, err);
     if (rc == LH_OK) json_array_append_new(c->reports, report);
     return rc;
 }
 
-lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who, json_t **out, lh_err *err)
+lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who, lh_ai_progress_fn progress,
+                           void *progress_ctx, json_t **out, lh_err *err)
 {
     if (dataset) {
         json_t *dm;
@@ -535,7 +538,7 @@ lh_code lh_vectors_refresh(lh_vectors *v, const char *dataset, const lh_who *who
         if (rc) return rc;
         json_decref(dm);
     }
-    refresh_ctx c = {.who = who, .reports = json_array()};
+    refresh_ctx c = {.who = who, .reports = json_array(), .progress = progress, .progress_ctx = progress_ctx};
     lh_code rc = each_index(v, dataset, true, refresh_each, &c, err);
     if (rc) {
         json_decref(c.reports);

@@ -102,7 +102,7 @@ static void versions_section(ui_req *u, const char *name, json_t *versions, long
         long long version = json_integer_value(json_object_get(v, "version"));
         lh_html_printf(&u->out,
                        "<li><a href=\"/ui/datasets/%s?version=%lld\"><strong>v%lld</strong></a> "
-                       "<span class=\"op\">%s</span> by <span class=\"who\">%s</span> at <time>%s</time> · "
+                       "<span class=\"op\">%s</span> by <span class=\"author\">%s</span> at <time>%s</time> · "
                        "<span class=\"rows\">%lld rows</span>",
                        enc, version, version, json_string_value(json_object_get(v, "operation")),
                        json_string_value(json_object_get(v, "author")),

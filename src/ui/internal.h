@@ -23,6 +23,7 @@ typedef struct lh_ui {
     pthread_mutex_t mu;
     ui_session *sessions;
     size_t n_sessions;
+    struct ui_jobs *jobs; /* jobs.c: ingests and refreshes started from pages */
 } lh_ui;
 
 /* One request being answered. */
@@ -98,6 +99,7 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_preview(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_post_sql_export(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_journal(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_page_jobs(lh_http_req *req, lh_http_res *res, void *ctx);
 /* trials.c: an index's trials: the recall-vs-latency plot with its frontier, and the table. */
 void ui_trials_section(ui_req *u, const char *index);
 void ui_page_facets(lh_http_req *req, lh_http_res *res, void *ctx);
@@ -107,5 +109,44 @@ void ui_post_rollback(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_sql(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_ask(lh_http_req *req, lh_http_res *res, void *ctx);
 void ui_page_system(lh_http_req *req, lh_http_res *res, void *ctx);
+
+/* ---- jobs (jobs.c), the Ingest page (ingest.c), the Indexes pages (indexes.c) ---- */
+
+/* The session id a request's cookie carries (in req->arena), or NULL. */
+const char *ui_session_cookie(lh_http_req *req);
+
+#define UI_JOB_ID_HEX 32 /* a job's id, chosen by the browser: 128 random bits */
+typedef struct ui_jobs ui_jobs;
+typedef struct ui_job ui_job;
+ui_jobs *ui_jobs_new(void); /* one block: freed with free() (lh_router_keep) */
+bool ui_job_id_valid(const char *id);
+/* Tracks a job of session sid under the browser's id; NULL (untracked) when
+ * id is not 32 lowercase hex digits, is running already, or every slot holds
+ * a running job. target: a dataset or index name; bytes: the input's size. */
+ui_job *ui_job_start(lh_ui *ui, const char *sid, const char *id, const char *kind, const char *target,
+                     const char *actor, long long bytes);
+/* lh_op_ctx.progress for a job (ctx: the ui_job, may be NULL). */
+void ui_job_progress(void *ctx, const char *what, double done);
+/* Ends a job (NULL: nothing): its outcome, message and the version it made (0: none). */
+void ui_job_finish(ui_job *job, bool ok, const char *message, long long version);
+/* Every job this process tracks, newest first (new reference):
+ * [{id, kind, target, actor, state: running|done|failed, done (0..1), what,
+ *   bytes, started_at, finished_at (null while running), message (null
+ *   unless it failed), version}]. The System page
+ * filters it for the caller (jobs carry the actor that started them). */
+json_t *ui_jobs_list(lh_ui *ui);
+/* GET /ui/jobs/{id}/events: a job's progress as server-sent events. */
+void ui_page_job_events(lh_http_req *req, lh_http_res *res, void *ctx);
+/* GET /ui/ingest, POST /ui/ingest (an upload route). */
+void ui_page_ingest(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_post_ingest(lh_http_req *req, lh_http_res *res, void *ctx);
+/* Admits an upload to POST /ui/ingest before its body is read. */
+bool ui_ingest_admit(lh_http_req *req, lh_http_res *res, void *ctx);
+/* GET /ui/indexes, /ui/indexes/{name}, /ui/indexes/{name}/search; POST refresh, rollback. */
+void ui_page_indexes(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_page_index(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_page_index_search(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_post_index_refresh(lh_http_req *req, lh_http_res *res, void *ctx);
+void ui_post_index_rollback(lh_http_req *req, lh_http_res *res, void *ctx);
 
 #endif

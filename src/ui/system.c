@@ -1,5 +1,6 @@
 /*
  * system.c — the System page: health per module and bucket (lh_app_health),
+ * the jobs started from pages (ui_jobs_list) and background refreshes,
  * the journal's newest events, filterable (journal.recent) and the error journal
  * (errors.list).
  */
@@ -78,6 +79,48 @@ static void journal_section(ui_req *u)
     json_decref(args);
 }
 
+/* Jobs started from pages (ingests, refreshes): an admin sees everyone's,
+ * others their own; refreshed every 2 s while one runs. */
+static void jobs_section(ui_req *u)
+{
+    json_t *jobs = ui_jobs_list(u->ui), *mine = json_array(), *j;
+    bool all = lh_app_may("profiles.list", NULL, &u->call.who), running = false;
+    size_t i;
+    json_array_foreach(jobs, i, j) {
+        const char *actor = json_string_value(json_object_get(j, "actor"));
+        if (!all && (!actor || !u->call.who.actor || strcmp(actor, u->call.who.actor) != 0)) continue;
+        running = running || !strcmp(json_string_value(json_object_get(j, "state")), "running");
+        json_array_append(mine, j);
+    }
+    json_decref(jobs);
+    lh_html_raw(&u->out, running ? "<section id=\"jobs\" hx-get=\"/ui/system/jobs\" hx-trigger=\"every 2s\" "
+                                   "hx-swap=\"outerHTML\"><h2>Jobs</h2>"
+                                 : "<section id=\"jobs\"><h2>Jobs</h2>");
+    static const char *const cols[] = {"started_at", "kind", "target", "actor", "state", "done", "what", "version",
+                                       "message", NULL};
+    if (json_array_size(mine)) ui_object_table(&u->out, mine, cols);
+    else lh_html_raw(&u->out, "<p class=\"muted\">No ingest or refresh started from these pages is running or recent.</p>");
+    json_t *args = json_object(), *stale;
+    if (!ui_call(u, "index.stale", args, &stale)) {
+        lh_html_printf(&u->out, "<p>Background index refreshes: <strong data-refreshing>%s</strong>; %zu index%s behind its dataset.</p>",
+                       json_is_true(json_object_get(stale, "refreshing")) ? "running" : "idle",
+                       json_array_size(json_object_get(stale, "stale")),
+                       json_array_size(json_object_get(stale, "stale")) == 1 ? "" : "es");
+        json_decref(stale);
+    }
+    json_decref(args);
+    lh_html_raw(&u->out, "</section>");
+    json_decref(mine);
+}
+
+void ui_page_jobs(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    ui_req u;
+    if (!ui_begin(&u, ctx, req, res, true)) return;
+    jobs_section(&u);
+    ui_finish(&u, 200, "Jobs", "system");
+}
+
 void ui_page_journal(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     ui_req u;
@@ -93,6 +136,7 @@ void ui_page_system(lh_http_req *req, lh_http_res *res, void *ctx)
     if (!ui_begin(&u, ctx, req, res, true)) return;
     lh_html_raw(&u.out, "<h1>System</h1>");
     health_section(&u);
+    jobs_section(&u);
     journal_section(&u);
     static const char *const error_cols[] = {"ts", "operation", "code", "bucket", "key", "error", NULL};
     json_t *args = json_pack("{s:i}", "limit", 50), *out;

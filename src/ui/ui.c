@@ -37,6 +37,11 @@ static const char *cookie_value(lh_http_req *req, const char *name)
     return NULL;
 }
 
+const char *ui_session_cookie(lh_http_req *req)
+{
+    return cookie_value(req, COOKIE);
+}
+
 static void set_cookie(ui_req *u)
 {
     char c[160];
@@ -103,6 +108,7 @@ const char *ui_arg(ui_req *u, const char *name)
         if (!u->form) parse_form(u);
         const char *v = json_string_value(json_object_get(u->form, name));
         if (v) return v;
+        if ((v = lh_http_form(u->req, name))) return v; /* a multipart upload's text field */
     }
     return lh_http_query(u->req, name);
 }
@@ -188,8 +194,9 @@ void ui_finish_fragment(ui_req *u, int status)
 }
 
 static const char *const nav_items[][2] = {
-    {"explore", "/"}, {"sql", "/ui/sql"}, {"ask", "/ui/ask"}, {"system", "/ui/system"}};
-static const char *const nav_labels[] = {"Explore", "SQL", "Ask", "System"};
+    {"explore", "/"}, {"sql", "/ui/sql"}, {"ask", "/ui/ask"}, {"system", "/ui/system"},
+    {"ingest", "/ui/ingest"}, {"indexes", "/ui/indexes"}};
+static const char *const nav_labels[] = {"Explore", "SQL", "Ask", "System", "Ingest", "Indexes"};
 
 void ui_finish(ui_req *u, int status, const char *title, const char *nav)
 {
@@ -208,10 +215,11 @@ void ui_finish(ui_req *u, int status, const char *title, const char *nav)
                    "<link rel=\"icon\" href=\"%s\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"%s\">"
                    "<script src=\"%s\" defer></script><script src=\"%s\" defer></script>"
                    "<script src=\"%s\" defer></script><script src=\"%s\" defer></script>"
+                   "<script src=\"%s\" defer></script>"
                    "</head><body><a class=\"skip\" href=\"#main\">Skip to content</a>"
                    "<header><nav aria-label=\"main\"><a class=\"brand\" href=\"/\">Lakehouse</a><ul>",
                    title, u->csrf, ui_asset_url("favicon.svg"), ui_asset_url("ui.css"), ui_asset_url("htmx.js"), ui_asset_url("chart.js"),
-                   ui_asset_url("app.js"), ui_asset_url("alpine.js"));
+                   ui_asset_url("app.js"), ui_asset_url("ops.js"), ui_asset_url("alpine.js"));
     for (size_t i = 0; i < sizeof nav_labels / sizeof *nav_labels; i++) {
         if (nav && !strcmp(nav, nav_items[i][0]))
             lh_html_printf(&page, "<li><a href=\"%s\" aria-current=\"page\">%s</a></li>", nav_items[i][1], nav_labels[i]);
@@ -440,4 +448,18 @@ void lh_ui_register(lh_app *app, const lh_config *cfg, lh_router *r)
     lh_router_add(r, "POST", "/ui/ask", ui_page_ask, ui);
     lh_router_add(r, "GET", "/ui/system", ui_page_system, ui);
     lh_router_add(r, "GET", "/ui/system/journal", ui_page_journal, ui);
+    lh_router_add(r, "GET", "/ui/system/jobs", ui_page_jobs, ui);
+    /* Ingest and Indexes (ingest.c, indexes.c) and the jobs they run (jobs.c) */
+    ui->jobs = ui_jobs_new();
+    lh_router_keep(r, ui->jobs);
+    lh_upload_options up = {.tmp_dir = lh_app_tmp_dir(app), .max_bytes = (size_t)lh_app_max_upload_bytes(app),
+                            .admit = ui_ingest_admit};
+    lh_router_add(r, "GET", "/ui/ingest", ui_page_ingest, ui);
+    lh_router_add_upload(r, "POST", "/ui/ingest", ui_post_ingest, ui, &up);
+    lh_router_add(r, "GET", "/ui/jobs/{id}/events", ui_page_job_events, ui);
+    lh_router_add(r, "GET", "/ui/indexes", ui_page_indexes, ui);
+    lh_router_add(r, "GET", "/ui/indexes/{name}", ui_page_index, ui);
+    lh_router_add(r, "GET", "/ui/indexes/{name}/search", ui_page_index_search, ui);
+    lh_router_add(r, "POST", "/ui/indexes/{name}/refresh", ui_post_index_refresh, ui);
+    lh_router_add(r, "POST", "/ui/indexes/{name}/rollback", ui_post_index_rollback, ui);
 }

@@ -11,19 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { run, startServer, tempDir } from './harness.mjs';
-
-const CHROMIUM = process.env.LH_CHROMIUM || '/usr/bin/chromium';
-const OUT = path.resolve(process.env.LH_TEST_OUTPUT || 'build/test-output/ui');
-const SCRIPT = '<script>alert(1)</script>';
-const IMG = '"><img src=x onerror=alert(1)>';
-
-function cli(args) {
-  const r = run(args);
-  assert.equal(r.status, 0, `lakehouse ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+import { startServer, tempDir } from './harness.mjs';
+import { IMG, OUT, SCRIPT, assertEscaped, cli, launch, open, session } from './ui-harness.mjs';
 
 // A dataset with the staffing sample, a text index over workers, and a
 // dataset whose values, file name and message are hostile.
@@ -39,58 +28,9 @@ function loadData(dir) {
   cli(['ingest', hostile, '--dataset', 'hostile', '--message', `${SCRIPT}${IMG}`, '--data', dir]);
 }
 
-// A page that records what must not happen; check() asserts none did.
-async function open(browser, name, { allow = [] } = {}) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const problems = [];
-  const dialogs = [];
-  // an error status is judged by the response listener (which knows what is allowed)
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource: the server responded with a status of'))
-      problems.push(`console: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  // ERR_ABORTED: the page navigated away before a request (the icon) ended, not a failure
-  page.on('requestfailed', (r) => {
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400 && !allow.some((a) => a.status === r.status() && r.url().includes(a.path)))
-      problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  page.on('dialog', async (d) => { dialogs.push(d.message()); await d.dismiss(); });
-  return {
-    page,
-    context,
-    dialogs,
-    async done() {
-      fs.mkdirSync(OUT, { recursive: true });
-      await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
-      await context.close();
-      assert.deepEqual(dialogs, [], 'no dialog fired');
-      assert.deepEqual(problems, [], 'no console error, failed request or unexpected error status');
-    },
-  };
-}
-
-// The session cookie and CSRF token a browser would get from a page.
-async function session(url) {
-  const r = await fetch(url);
-  const cookie = r.headers.get('set-cookie').split(';')[0];
-  const html = await r.text();
-  const csrf = html.match(/<meta name="csrf-token" content="([0-9a-f]+)">/)[1];
-  return { cookie, csrf };
-}
-
-function assertEscaped(html, where) {
-  assert.doesNotMatch(html, /<script>alert/i, `${where}: a raw <script>`);
-  assert.doesNotMatch(html, /<img[^>]*onerror/i, `${where}: a raw onerror attribute`);
-}
-
 let browser;
 before(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  browser = await launch();
 });
 after(async () => {
   await browser?.close();
@@ -122,7 +62,7 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
     const html = await r.text();
     assert.doesNotMatch(html, /<script>[^<]/, 'no inline script');
     const assets = [...html.matchAll(/(?:src|href)="(\/ui\/assets\/[^"]+)"/g)].map((m) => m[1]);
-    assert.equal(assets.length, 6);
+    assert.equal(assets.length, 7);
     for (const a of assets) {
       assert.match(a, /-[0-9a-f]{12}\.(js|css|svg)$/);
       const got = await fetch(`${srv.url}${a}`);

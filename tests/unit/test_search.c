@@ -60,6 +60,20 @@ static int64_t num_at(const json_t *o, const char *a, const char *b)
     return json_integer_value(json_object_get(b ? json_object_get(o, a) : o, b ? b : a));
 }
 
+/* A refresh's progress: texts embedded so far of the texts to embed. */
+struct progress_log {
+    size_t calls, last_done, total;
+};
+
+static void log_progress(void *ctx, size_t done, size_t total)
+{
+    struct progress_log *p = ctx;
+    assert_true(done >= p->last_done && done <= total);
+    p->calls++;
+    p->last_done = done;
+    p->total = total;
+}
+
 static void t_refresh_embeds_only_new_texts(void **state)
 {
     struct fixture *f = *state;
@@ -78,10 +92,14 @@ static void t_refresh_embeds_only_new_texts(void **state)
     assert_int_equal(lh_vectors_stale(v, &stale, &err), LH_OK);
     assert_int_equal(json_array_size(stale), 1);
     json_decref(stale);
-    assert_int_equal(lh_vectors_refresh(v, "items", &tester, &out, &err), LH_OK);
+    struct progress_log progress = {0};
+    assert_int_equal(lh_vectors_refresh(v, "items", &tester, log_progress, &progress, &out, &err), LH_OK);
     json_t *r = json_array_get(json_object_get(out, "indexes"), 0);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "refreshed");
     assert_int_equal(num_at(r, "embedded", NULL), 40);
+    assert_true(progress.calls >= 2); /* batches of 32: 32, then 40 */
+    assert_int_equal(progress.last_done, 40);
+    assert_int_equal(progress.total, 40);
     assert_int_equal(num_at(r, "reused", NULL), 0);
     json_decref(out);
 
@@ -98,14 +116,14 @@ static void t_refresh_embeds_only_new_texts(void **state)
     assert_int_equal(lh_ingest(lh_app_ingester(f->app), &src, 1, &o, &tester, &report, &err), LH_OK);
     json_decref(report);
     free(path);
-    assert_int_equal(lh_vectors_refresh(v, "items", &tester, &out, &err), LH_OK);
+    assert_int_equal(lh_vectors_refresh(v, "items", &tester, NULL, NULL, &out, &err), LH_OK);
     r = json_array_get(json_object_get(out, "indexes"), 0);
     assert_int_equal(num_at(r, "embedded", NULL), 10);
     assert_int_equal(num_at(r, "reused", NULL), 520);
     assert_int_equal(num_at(r, "changed", NULL), 10);
     assert_int_equal(num_at(r, "removed", NULL), 10);
     json_decref(out);
-    assert_int_equal(lh_vectors_refresh(v, "items", &tester, &out, &err), LH_OK);
+    assert_int_equal(lh_vectors_refresh(v, "items", &tester, NULL, NULL, &out, &err), LH_OK);
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(out, "indexes"), 0), "status")),
                         "up_to_date");
     json_decref(out);
