@@ -127,6 +127,11 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
     assert.deepEqual(ids, ids.map((_, i) => i));
     const rest = await page.evaluate(async (u) => (await fetch(u, { headers: { 'Last-Event-ID': '2' } })).text(), streams[0]);
     assert.deepEqual([...rest.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])), ids.slice(3));
+    // the System page lists the job, done, with its version
+    await page.goto(`${srv.url}/ui/system`);
+    const job = page.locator('#jobs tbody tr').first();
+    assert.match(await job.textContent(), new RegExp(`ingest.*big.*done.*${v.version}`));
+    assert.ok(['idle', 'running'].includes(await page.textContent('#jobs [data-refreshing]')));
     await t.done();
   });
 
@@ -218,6 +223,22 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
     assert.ok((await page.textContent('#ingest-result table')).includes(HOSTILE_FILE));
     await page.goto(`${srv.url}/ui/indexes/${encodeURIComponent(SCRIPT)}`);
     await page.goto(`${srv.url}/ui/indexes/people?query=${encodeURIComponent(SCRIPT + IMG)}`);
+    await t.done();
+  });
+
+  it('plots an index\'s trials, recall against latency with the frontier, as trials.list reports them', async () => {
+    cli(['trial', 'run', 'people', '--queries', '20', '--ef-search', '8', '--data', srv.dir]);
+    cli(['index', 'autotune', 'people', '--queries', '20', '--ef', '16,64', '--data', srv.dir]);
+    const t = await open(browser, 'trials');
+    const { page } = t;
+    await page.goto(`${srv.url}/ui/indexes/people`);
+    await page.waitForSelector('#trials figure.chart[data-drawn=scatter]');
+    const listed = (await api(srv, '/v1/trials?index=people')).trials;
+    assert.equal(listed.length, 3);
+    assert.equal(await page.getAttribute('#trials figure.chart', 'data-trials'), '3');
+    assert.equal(await page.locator('#trials tbody tr').count(), 3);
+    const shown = await page.locator('#trials tbody tr td:nth-child(7)').allTextContents();
+    assert.deepEqual(shown.map(Number), listed.map((x) => x.recall_at_10));
     await t.done();
   });
 
