@@ -91,6 +91,19 @@ static const tool tools[] = {
     {"publish_draft", "Publish a draft", "drafts.publish", NULL, NULL, OBJ("", ""), false, NULL},
     {"discard_draft", "Discard a draft", "drafts.discard", NULL, NULL, OBJ("", ""), false, NULL},
     {"list_drafts", "List drafts", "drafts.list", NULL, NULL, LIST("drafts"), true, NULL},
+    {"dataset_facets", "A dataset's frequent values", "catalog.facets",
+     "The most frequent values of a dataset's columns with their counts (suggested columns, or the ones named): "
+     "what a column holds before you filter on it in SQL.",
+     NULL, OBJ("\"facets\":" ARR, ",\"required\":[\"facets\"]"), true, NULL},
+    {"list_trials", "List an index's trials", "trials.list",
+     "Index configurations measured against an evaluation set (recall@10, p50/p99 ms, status), newest first; "
+     "the same rows SQL reads from _trials.",
+     NULL, LIST("trials"), true, NULL},
+    {"run_trial", "Measure an index configuration", "trials.run",
+     "Measures one configuration of an index (M, ef_construction, ef_search, quantization, seed) against an "
+     "evaluation set and records it in _trials; with promote, it goes live only if the gate lets it.",
+     NULL, OBJ("\"trials\":" ARR ",\"best\":{\"type\":\"object\"}", ",\"required\":[\"trials\",\"best\"]"), false,
+     NULL},
 };
 
 #define N_TOOLS (sizeof tools / sizeof *tools)
