@@ -104,7 +104,7 @@ lh_code lh_op_set_text(const lh_op *op, json_t *args, const char *name, const ch
 /* The allowed values of the enum parameters (NULL-terminated); each module's
  * parser accepts exactly these (test_app checks it). */
 extern const char *const lh_op_choices_commit_mode[], *const lh_op_choices_metric[], *const lh_op_choices_quantization[],
-    *const lh_op_choices_search_mode[], *const lh_op_choices_fusion[], *const lh_op_choices_refresh[],
+    *const lh_op_choices_search_mode[], *const lh_op_choices_fusion[], *const lh_op_choices_eval[], *const lh_op_choices_refresh[],
     *const lh_op_choices_sql_format[], *const lh_op_choices_ingest_format[], *const lh_op_choices_workspace_item[],
     *const lh_op_choices_draft_format[], *const lh_op_choices_decimal[], *const lh_op_choices_encoding[];
 

@@ -7,9 +7,11 @@
  * A trial (operation trials.run) measures one configuration of an index —
  * M, ef_construction, quantization and seed, which need a graph of their
  * own (a new index version built from the same embeddings, not promoted),
- * and ef_search, which does not — against an evaluation set: LH_TRIALS_QUERIES
- * stored vectors drawn by a seed are the queries, an exhaustive scan gives
- * their true LH_TRIALS_K nearest (lh_hnsw_evaluate). It records recall@10,
+ * and ef_search, which does not — against an evaluation set: by default
+ * LH_TRIALS_QUERIES stored vectors drawn by a seed are the queries and an
+ * exhaustive scan gives their true LH_TRIALS_K nearest (lh_hnsw_evaluate);
+ * a held-out set (text indexes) or a labelled dataset is measured through
+ * search, with MRR (trials.c says how each is made). It records recall@10,
  * top-1 agreement, p50/p99 search latency, build time and memory, with the
  * index version, the dataset version it embeds, the evaluation set, the
  * machine and the time: one row of _trials per configuration, appended as a

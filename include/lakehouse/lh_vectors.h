@@ -193,11 +193,17 @@ typedef struct lh_search_request {
     double rrf_k;         /* < 0: the index's */
     size_t ef;            /* 0: the index's */
     bool with_rows;       /* attach each hit's source row */
+    bool unlogged;        /* not a reader's query: kept out of the query log (trials) */
 } lh_search_request;
 
 /* {index, version, dataset, dataset_version, mode, fusion, hits:[{id, score,
  *  rank, vector_rank, text_rank, distance, bm25, chunk_text, row}]} */
 lh_code lh_vectors_query(lh_vectors *v, const lh_search_request *q, json_t **out, lh_err *err);
+/* The same search on a given version x of a text index (q->index is not
+ * looked up; no filter, no rows): the labels of up to q->k hits, best first,
+ * into labels; *n how many. For trials. */
+lh_code lh_vectors_query_version(lh_vectors *v, const lh_vindex *x, const lh_search_request *q, uint64_t *labels,
+                                 size_t *n, lh_err *err);
 
 typedef struct lh_ask_request {
     const char *question;

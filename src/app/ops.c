@@ -28,6 +28,7 @@ const char *const lh_op_choices_metric[] = {"l2", "cosine", "ip", NULL};
 const char *const lh_op_choices_quantization[] = {"none", "sq8", NULL};
 const char *const lh_op_choices_search_mode[] = {"hybrid", "vector", "text", NULL};
 const char *const lh_op_choices_fusion[] = {"rrf", "weighted", NULL};
+const char *const lh_op_choices_eval[] = {"auto", "held_out", NULL};
 const char *const lh_op_choices_refresh[] = {"manual", "on_append", NULL};
 const char *const lh_op_choices_sql_format[] = {"json", "ndjson", "csv", "parquet", NULL};
 const char *const lh_op_choices_decimal[] = {".", ",", NULL};
@@ -202,7 +203,13 @@ static const lh_op_param p_index_promote[] = {
     {"queries", LH_OP_INT, false, NULL, 1, LH_TRIALS_MAX_QUERIES, "evaluation queries (default 200)"},             \
         {"eval_seed", LH_OP_INT, false, NULL, 0, INT64, "draws the evaluation queries (default 1)"},                 \
         {"target", LH_OP_NUMBER, false, NULL, 0, 1, "recall@10 to reach (default 0.9, the floor)"},                 \
-        {"promote", LH_OP_BOOL, false, NULL, 0, 0, "make the best live, through the gate"}
+        {"promote", LH_OP_BOOL, false, NULL, 0, 0, "make the best live, through the gate"},                         \
+        {"eval", LH_OP_STRING, false, lh_op_choices_eval, 0, 0, "auto (stored vectors, exact truth) or held_out (text)"}, \
+        {"eval_dataset", LH_OP_STRING, false, NULL, 0, 0, "a labelled set: rows of query or vector, and expected ids"}, \
+        {"mode", LH_OP_STRING, false, lh_op_choices_search_mode, 0, 0, "text indexes, labelled: hybrid, vector or text"}, \
+        {"fusion", LH_OP_STRING, false, lh_op_choices_fusion, 0, 0, "text indexes, labelled: rrf or weighted"},   \
+        {"weight", LH_OP_NUMBER, false, NULL, 0, 1, "weighted fusion: the vector side's weight"},                   \
+        {"rrf_k", LH_OP_NUMBER, false, NULL, 0, 1e6, "rrf fusion: the rank constant"}
 static const lh_op_param p_trials_run[] = {
     {"index", LH_OP_STRING, true, NULL, 0, 0, "the index"},
     TRIAL_CONFIG,

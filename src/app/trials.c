@@ -93,6 +93,251 @@ static size_t eval_queries(const lh_vindex *x, size_t n, uint64_t seed, uint64_t
     return lh_hnsw_sample_labels(x->hnsw, lh_idtab_count(x->ids), n, seed, labels);
 }
 
+/* ---- evaluation sets ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+
+/* What a configuration is measured on:
+ *   auto:SEED:N      stored vectors as queries, the exact nearest as truth (recall of the graph);
+ *   held_out:SEED:N  text indexes: a chunk's longest sentence, every second word dropped, as the
+ *                    query, that chunk as the answer (the index holds the sentence: an easy set);
+ *   dataset:NAME@V   labelled: each row a `query` (text) or `vector`, and `expected` ids.
+ * The last two are measured through search (text indexes: in `mode`, with
+ * the fusion asked), as readers search, with recall@10 and MRR. */
+typedef struct evalset {
+    char name[160];
+    bool labelled;
+    size_t n;
+    uint64_t *labels; /* auto */
+    char **texts;     /* text queries */
+    float *vecs;      /* vector queries, n * dim */
+    uint32_t dim;
+    json_t *expected; /* labelled: per query, the ids (as text) that answer it */
+    lh_search_mode mode;
+    const char *fusion; /* NULL: the index's */
+    double weight, rrf_k; /* < 0: the index's */
+} evalset;
+
+static void evalset_free(evalset *e)
+{
+    for (size_t i = 0; e->texts && i < e->n; i++) free(e->texts[i]);
+    free(e->texts);
+    free(e->labels);
+    free(e->vecs);
+    json_decref(e->expected);
+}
+
+/* An id as text ("17", "doc-3"): labelled answers compare by it, whatever their JSON type. */
+static json_t *id_text(const json_t *id)
+{
+    if (json_is_string(id)) return json_string(json_string_value(id));
+    char *s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    json_t *t = s ? json_string(s) : NULL;
+    free(s);
+    return t;
+}
+
+/* A query for a chunk: its longest sentence of 4+ words (else its first 200
+ * bytes), every second word dropped; malloc'd. */
+static char *held_out_sentence(const char *chunk)
+{
+    const char *best = NULL;
+    size_t best_len = 0;
+    for (const char *p = chunk; *p;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t') p++;
+        const char *start = p;
+        while (*p && !strchr(".!?\n", *p)) p++;
+        size_t len = (size_t)(p - start), words = 0;
+        for (const char *w = start; w < p; w++) words += (w == start || w[-1] == ' ') && *w != ' ';
+        if (words >= 4 && len > best_len) {
+            best = start;
+            best_len = len;
+        }
+        if (*p) p++;
+    }
+    if (!best) {
+        best = chunk;
+        best_len = strnlen(chunk, 200);
+    }
+    if (best_len > 1000) best_len = 1000;
+    /* every second word dropped: the query asks for the chunk without being its text verbatim */
+    char *s = lh_xcalloc(best_len + 1, 1);
+    size_t out = 0, word = 0;
+    for (size_t i = 0; i < best_len;) {
+        size_t len = strcspn(best + i, " ");
+        if (len > best_len - i) len = best_len - i;
+        if (len && word++ % 2 == 0) {
+            if (out) s[out++] = ' ';
+            memcpy(s + out, best + i, len);
+            out += len;
+        }
+        i += len;
+        while (i < best_len && best[i] == ' ') i++;
+    }
+    return s;
+}
+
+/* A labelled set from a dataset: rows with `query` or `vector`, and `expected`. */
+static lh_code dataset_set(lh_app *app, const char *name, size_t max, evalset *e, lh_err *err)
+{
+    json_t *m;
+    lh_code rc = lh_catalog_get(app->catalog, name, 0, &m, err);
+    if (rc) return lh_err_wrap(err, "the evaluation set");
+    long long version = (long long)json_integer_value(json_object_get(m, "version"));
+    snprintf(e->name, sizeof e->name, "dataset:%s@%lld", name, version);
+    json_decref(m);
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "SELECT * FROM dataset_version(");
+    lh_sql_quote_literal(&sql, name);
+    lh_buf_printf(&sql, ", %lld)", version);
+    json_t *rows;
+    rc = lh_app_query_rows(app, sql.data, true, (long long)max, &rows, NULL, err);
+    lh_buf_free(&sql);
+    if (rc) return rc;
+    size_t n = json_array_size(rows), i;
+    json_t *r;
+    e->labelled = true;
+    e->expected = json_array();
+    e->texts = lh_xcalloc(n ? n : 1, sizeof *e->texts);
+    json_array_foreach(rows, i, r) {
+        json_t *q = json_object_get(r, "query"), *v = json_object_get(r, "vector"), *x = json_object_get(r, "expected");
+        json_t *ids = json_array();
+        if (json_is_array(x)) {
+            size_t j;
+            json_t *id;
+            json_array_foreach(x, j, id) json_array_append_new(ids, id_text(id));
+        } else if (x && !json_is_null(x)) {
+            json_array_append_new(ids, id_text(x));
+        }
+        if (!json_array_size(ids) || (!json_is_string(q) && !json_is_array(v))) {
+            json_decref(ids);
+            rc = lh_err_set(err, LH_EINVAL,
+                            "evaluation set %s, row %zu: each row needs a query (text) or a vector, and expected ids",
+                            name, i + 1);
+            break;
+        }
+        if (json_is_string(q)) e->texts[e->n] = lh_xstrdup(json_string_value(q));
+        else {
+            uint32_t dim = (uint32_t)json_array_size(v);
+            if (!e->dim) e->dim = dim;
+            if (dim != e->dim || !dim) {
+                json_decref(ids);
+                rc = lh_err_set(err, LH_EINVAL, "evaluation set %s, row %zu: vectors of %u and %u numbers", name, i + 1,
+                                e->dim, dim);
+                break;
+            }
+            if (!e->vecs) e->vecs = lh_xcalloc(n * dim, sizeof *e->vecs);
+            for (uint32_t d = 0; d < dim; d++) e->vecs[e->n * dim + d] = (float)json_number_value(json_array_get(v, d));
+        }
+        json_array_append_new(e->expected, ids);
+        e->n++;
+    }
+    json_decref(rows);
+    if (rc == LH_OK && !e->n) rc = lh_err_set(err, LH_EINVAL, "evaluation set %s has no rows", name);
+    return rc;
+}
+
+/* The evaluation set a trial asked for (kind auto | held_out, or a dataset), drawn from version x. */
+static lh_code evalset_build(lh_app *app, const lh_vindex *x, const char *kind, const char *dataset, uint64_t seed,
+                             size_t n, evalset *e, lh_err *err)
+{
+    memset(e, 0, sizeof *e);
+    e->weight = e->rrf_k = -1;
+    if (dataset) return dataset_set(app, dataset, n, e, err);
+    e->labels = lh_xcalloc(n ? n : 1, sizeof *e->labels);
+    size_t got = lh_hnsw_sample_labels(x->hnsw, lh_idtab_count(x->ids), n, seed, e->labels);
+    if (!got) return lh_err_set(err, LH_EINVAL, "index %s has no vectors to evaluate", x->name);
+    if (!kind || !strcmp(kind, "auto")) {
+        e->n = got;
+        snprintf(e->name, sizeof e->name, "auto:%llu:%zu", (unsigned long long)seed, got);
+        return LH_OK;
+    }
+    if (!x->text)
+        return lh_err_set(err, LH_EINVAL, "held_out evaluation needs a text index (%s holds vectors): use auto or a dataset",
+                          x->name);
+    e->labelled = true;
+    e->expected = json_array();
+    e->texts = lh_xcalloc(got, sizeof *e->texts);
+    for (size_t i = 0; i < got; i++) {
+        uint64_t label = e->labels[i];
+        e->texts[e->n] = held_out_sentence(label < x->text->n ? x->text->chunks[label] : "");
+        json_t *id = lh_idtab_json(x->ids, label);
+        json_array_append_new(e->expected, json_pack("[o]", id_text(id)));
+        json_decref(id);
+        e->n++;
+    }
+    snprintf(e->name, sizeof e->name, "held_out:%llu:%zu", (unsigned long long)seed, got);
+    return LH_OK;
+}
+
+/* Measures version x on set e at each beam width of efs (out[i] for efs[i]). */
+static lh_code measure(lh_app *app, const lh_vindex *x, const evalset *e, const size_t *efs, size_t n_efs,
+                       lh_hnsw_eval *out, double *mrr, lh_err *err)
+{
+    if (!e->labelled) return lh_hnsw_evaluate(x->hnsw, e->labels, e->n, LH_TRIALS_K, efs, n_efs, out, err);
+    lh_hnsw_info info;
+    lh_hnsw_get_info(x->hnsw, &info);
+    if (e->vecs && e->dim != info.params.dim)
+        return lh_err_set(err, LH_EINVAL, "the evaluation set's vectors have %u numbers; index %s has %u", e->dim,
+                          x->name, info.params.dim);
+    if (!e->vecs && !x->text)
+        return lh_err_set(err, LH_EINVAL, "index %s holds vectors: its evaluation set needs a vector column", x->name);
+    double *lat = lh_xcalloc(e->n, sizeof *lat);
+    uint64_t labels[LH_TRIALS_K];
+    lh_hnsw_hit hits[LH_TRIALS_K];
+    lh_code rc = LH_OK;
+    for (size_t k = 0; k < n_efs && rc == LH_OK; k++) {
+        double found = 0, wanted = 0, rr = 0, top1 = 0, sum = 0;
+        for (size_t i = 0; i < e->n && rc == LH_OK; i++) {
+            size_t got = 0;
+            double t0 = now_ms();
+            if (e->vecs) {
+                got = lh_hnsw_search(x->hnsw, e->vecs + i * e->dim, LH_TRIALS_K, efs[k], NULL, hits);
+                for (size_t h = 0; h < got; h++) labels[h] = hits[h].label;
+            } else {
+                lh_search_request q = {.index = x->name, .query = e->texts[i], .k = LH_TRIALS_K, .mode = e->mode,
+                                       .fusion = e->fusion, .weight = e->weight, .rrf_k = e->rrf_k, .ef = efs[k],
+                                       .unlogged = true};
+                rc = lh_vectors_query_version(app->vectors, x, &q, labels, &got, err);
+            }
+            lat[i] = now_ms() - t0;
+            sum += lat[i];
+            json_t *want = json_array_get(e->expected, i);
+            size_t n_want = json_array_size(want), first = 0, hit = 0;
+            for (size_t h = 0; h < got; h++) {
+                json_t *id = lh_idtab_json(x->ids, labels[h]), *text = id_text(id);
+                bool match = false;
+                size_t w;
+                json_t *x2;
+                json_array_foreach(want, w, x2) match = match || json_equal(x2, text);
+                json_decref(text);
+                json_decref(id);
+                if (match) {
+                    hit++;
+                    if (!first) first = h + 1;
+                }
+            }
+            found += (double)hit;
+            wanted += (double)(n_want < LH_TRIALS_K ? n_want : LH_TRIALS_K);
+            rr += first ? 1.0 / (double)first : 0;
+            top1 += first == 1;
+        }
+        qsort(lat, e->n, sizeof *lat, cmp_double);
+        out[k] = (lh_hnsw_eval){.ef = efs[k] ? efs[k] : info.params.ef_search, .queries = e->n,
+                                .recall = wanted > 0 ? found / wanted : 0, .top1 = top1 / (double)e->n,
+                                .p50_us = lat[e->n / 2] * 1e3, .p99_us = lat[(e->n * 99) / 100] * 1e3,
+                                .mean_us = sum / (double)e->n * 1e3};
+        mrr[k] = rr / (double)e->n;
+    }
+    free(lat);
+    return rc;
+}
+
 static char *machine(void)
 {
     struct utsname u;
@@ -115,13 +360,14 @@ typedef struct trial {
     config c;
     const lh_vindex *x;    /* the graph measured */
     lh_hnsw_eval eval;
+    double mrr;            /* labelled sets only */
     double build_ms;
     const char *status;    /* measured | promoted | refused | rejected (under the floor) */
     int64_t promoted_version;
 } trial;
 
-static json_t *trial_row(const char *index, const trial *t, const char *run, uint64_t eval_seed, double target,
-                         const lh_who *who)
+static json_t *trial_row(const char *index, const trial *t, const char *run, const evalset *set, uint64_t eval_seed,
+                         double target, const lh_who *who)
 {
     lh_hnsw_info info;
     lh_hnsw_get_info(t->x->hnsw, &info);
@@ -139,8 +385,6 @@ static json_t *trial_row(const char *index, const trial *t, const char *run, uin
     lh_time_iso8601(lh_time_now_ms(), at);
     char *where = machine();
     const json_t *origin = json_object_get(t->x->manifest, "origin");
-    char eval_set[64];
-    snprintf(eval_set, sizeof eval_set, "auto:%llu:%zu", (unsigned long long)eval_seed, t->eval.queries);
     json_t *row = json_pack(
         "{s:s, s:s, s:s, s:I, s:s?, s:I, s:s, s:i, s:i, s:i, s:s, s:I, s:s, s:I, s:i, s:i, s:f, s:f, s:f, s:f, "
         "s:f, s:I, s:f, s:s, s:I, s:s, s:s, s:s}",
@@ -148,11 +392,22 @@ static json_t *trial_row(const char *index, const trial *t, const char *run, uin
         json_string_value(json_object_get(origin, "dataset")), "dataset_version",
         (json_int_t)json_integer_value(json_object_get(origin, "version")), "config", config_text, "m", t->c.M,
         "ef_construction", t->c.ef_construction, "ef_search", (int)t->eval.ef, "quantization", quant, "seed",
-        (json_int_t)t->c.seed, "eval_set", eval_set, "eval_seed", (json_int_t)eval_seed, "queries", (int)t->eval.queries,
+        (json_int_t)t->c.seed, "eval_set", set->name, "eval_seed", (json_int_t)eval_seed, "queries", (int)t->eval.queries,
         "k", LH_TRIALS_K, "recall_at_10", t->eval.recall, "top1", t->eval.top1, "p50_ms", t->eval.p50_us / 1e3,
         "p99_ms", t->eval.p99_us / 1e3, "build_ms", t->build_ms, "memory_bytes", (json_int_t)info.total_bytes,
         "target", target, "status", t->status, "promoted_version", (json_int_t)t->promoted_version, "machine", where,
         "created_at", at, "actor", who && who->actor ? who->actor : "system");
+    if (set->labelled) { /* columns only labelled trials have (a later schema version adds them) */
+        json_object_set_new(row, "mrr", json_real(t->mrr));
+        if (set->texts && t->x->text) {
+            const json_t *tx = json_object_get(t->x->manifest, "text");
+            static const char *const modes[] = {"hybrid", "vector", "text"};
+            json_object_set_new(row, "mode", json_string(modes[set->mode]));
+            json_object_set_new(row, "fusion", json_string(set->fusion ? set->fusion : json_string_value(json_object_get(tx, "fusion"))));
+            json_object_set_new(row, "weight", json_real(set->weight >= 0 ? set->weight : json_number_value(json_object_get(tx, "weight"))));
+            json_object_set_new(row, "rrf_k", json_real(set->rrf_k >= 0 ? set->rrf_k : json_number_value(json_object_get(tx, "rrf_k"))));
+        }
+    }
     free(config_text);
     free(where);
     return row;
@@ -221,12 +476,6 @@ static bool same_id(const lh_vindex *a, uint64_t la, const lh_vindex *b, uint64_
     lh_id x = lh_idtab_get(a->ids, la), y = lh_idtab_get(b->ids, lb);
     if (lh_idtab_strings(a->ids) != lh_idtab_strings(b->ids)) return false;
     return lh_idtab_strings(a->ids) ? x.len == y.len && !memcmp(x.s, y.s, x.len) : x.i == y.i;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Shadow queries on the live and candidate versions: {queries, from_log,
@@ -302,6 +551,24 @@ static json_t *gate(lh_app *app, const char *index, const lh_vindex *live, const
 
 /* ---- the watch ---- */
 
+/* The evaluation set a recorded trial used (its eval_set, queries, seed and search settings). */
+static lh_code evalset_of_row(lh_app *app, const lh_vindex *x, const json_t *row, evalset *e, lh_err *err)
+{
+    const char *name = json_string_value(json_object_get(row, "eval_set"));
+    uint64_t seed = (uint64_t)json_integer_value(json_object_get(row, "eval_seed"));
+    size_t n = (size_t)json_integer_value(json_object_get(row, "queries"));
+    char dataset[80] = "";
+    if (name && !strncmp(name, "dataset:", 8)) snprintf(dataset, sizeof dataset, "%.*s", (int)strcspn(name + 8, "@"), name + 8);
+    lh_code rc = evalset_build(app, x, name && !strncmp(name, "held_out:", 9) ? "held_out" : "auto",
+                               *dataset ? dataset : NULL, seed, n ? n : LH_TRIALS_QUERIES, e, err);
+    const char *mode = json_string_value(json_object_get(row, "mode"));
+    if (mode) lh_search_mode_parse(mode, &e->mode);
+    e->fusion = json_string_value(json_object_get(row, "fusion")); /* borrowed from row */
+    if (json_is_number(json_object_get(row, "weight"))) e->weight = json_number_value(json_object_get(row, "weight"));
+    if (json_is_number(json_object_get(row, "rrf_k"))) e->rrf_k = json_number_value(json_object_get(row, "rrf_k"));
+    return rc;
+}
+
 /* Measures the live version of index again; rolls back when it regressed.
  * *out: {index, version, action: none|ok|rolled_back, recall, target, expected?, ...}. */
 static lh_code watch(lh_app *app, const char *index, const lh_who *who, json_t **out, lh_err *err)
@@ -337,22 +604,26 @@ static lh_code watch(lh_app *app, const char *index, const lh_who *who, json_t *
         return rc;
     }
     double target = json_number_value(json_object_get(newest, "target"));
-    uint64_t seed = (uint64_t)json_integer_value(json_object_get(newest, "eval_seed"));
-    size_t nq = (size_t)json_integer_value(json_object_get(newest, "queries"));
-    /* what the live version's own trial (at its beam width) measured, if any */
+    /* what the live version's own trial (at its beam width, on the same set) measured, if any */
     config lc = config_of(live->manifest);
-    where = lh_xasprintf("index_name = %s AND (index_version = %lld OR promoted_version = %lld) AND ef_search = %u", lit,
-                         (long long)live->version, (long long)live->version, lc.ef_search);
+    char *set_lit = index_literal(json_string_value(json_object_get(newest, "eval_set")));
+    where = lh_xasprintf("index_name = %s AND (index_version = %lld OR promoted_version = %lld) AND ef_search = %u "
+                         "AND eval_set = %s",
+                         lit, (long long)live->version, (long long)live->version, lc.ef_search, set_lit);
     json_t *own = NULL;
     rc = trial_rows(app, where, 1, &own, err);
     free(where);
+    free(set_lit);
     free(lit);
     json_t *mine = json_array_get(own, 0);
-    uint64_t *labels = lh_xcalloc(nq ? nq : 1, sizeof *labels);
-    size_t n = rc ? 0 : eval_queries(live, nq, seed, labels), ef = 0;
+    evalset set = {0};
+    size_t ef = 0, n = 0;
     lh_hnsw_eval e = {0};
-    if (rc == LH_OK && n) rc = lh_hnsw_evaluate(live->hnsw, labels, n, LH_TRIALS_K, &ef, 1, &e, err);
-    free(labels);
+    double mrr = 0;
+    if (rc == LH_OK) rc = evalset_of_row(app, live, newest, &set, err);
+    if (rc == LH_OK) rc = measure(app, live, &set, &ef, 1, &e, &mrr, err);
+    n = set.n;
+    evalset_free(&set);
     if (rc == LH_OK) {
         double expected = mine ? json_number_value(json_object_get(mine, "recall_at_10")) : -1;
         bool under_target = e.recall < target, dropped = mine && e.recall < expected - LH_TRIALS_WATCH_DROP;
@@ -416,8 +687,28 @@ static char *run_id(void)
 /* Measures configurations (graph `grids[g]` at beam widths efs) and, with
  * promote, sends the best through the gate. The autotune and trials.run
  * share it: trials.run is a grid of one. */
+/* What the evaluation is, from an operation's arguments. */
+typedef struct evalspec {
+    const char *kind, *dataset; /* auto | held_out; or a labelled dataset */
+    uint64_t seed;
+    size_t queries;
+    lh_search_mode mode;
+    const char *fusion;
+    double weight, rrf_k;
+} evalspec;
+
+static evalspec evalspec_args(json_t *args)
+{
+    evalspec s = {lh_op_str(args, "eval"), lh_op_str(args, "eval_dataset"), (uint64_t)lh_op_int(args, "eval_seed", 1),
+                  (size_t)lh_op_int(args, "queries", LH_TRIALS_QUERIES), LH_SEARCH_HYBRID, lh_op_str(args, "fusion"),
+                  lh_op_num(args, "weight", -1), lh_op_num(args, "rrf_k", -1)};
+    const char *mode = lh_op_str(args, "mode");
+    if (mode) lh_search_mode_parse(mode, &s.mode);
+    return s;
+}
+
 static lh_code tune(lh_app *app, const char *index, const config *graphs, size_t n_graphs, const size_t *efs,
-                    size_t n_efs, double target, size_t queries, uint64_t eval_seed, bool promote, const lh_op_ctx *call,
+                    size_t n_efs, double target, const evalspec *spec, bool promote, const lh_op_ctx *call,
                     json_t **out, lh_err *err)
 {
     lh_vindex *live;
@@ -427,19 +718,25 @@ static lh_code tune(lh_app *app, const char *index, const config *graphs, size_t
     size_t n_trials = n_graphs * n_efs;
     trial *t = lh_xcalloc(n_trials, sizeof *t);
     lh_vindex **x = lh_xcalloc(n_graphs, sizeof *x);
-    uint64_t *labels = lh_xcalloc(queries, sizeof *labels);
     lh_hnsw_eval *e = lh_xcalloc(n_efs, sizeof *e), live_eval = {0};
-    size_t nq = eval_queries(live, queries, eval_seed, labels), zero = 0;
-    if (!nq) rc = lh_err_set(err, LH_EINVAL, "index %s has no vectors to evaluate", index);
-    if (rc == LH_OK) rc = lh_hnsw_evaluate(live->hnsw, labels, nq, LH_TRIALS_K, &zero, 1, &live_eval, err);
+    double *mrr = lh_xcalloc(n_efs, sizeof *mrr), live_mrr = 0;
+    size_t zero = 0;
+    uint64_t eval_seed = spec->seed;
+    evalset set;
+    rc = evalset_build(app, live, spec->kind, spec->dataset, spec->seed, spec->queries, &set, err);
+    set.mode = spec->mode;
+    set.fusion = spec->fusion;
+    set.weight = spec->weight;
+    set.rrf_k = spec->rrf_k;
+    if (rc == LH_OK) rc = measure(app, live, &set, &zero, 1, &live_eval, &live_mrr, err);
     for (size_t g = 0; g < n_graphs && rc == LH_OK; g++) {
         double build_ms;
         rc = version_for(app, index, live, &graphs[g], false, &call->who, &x[g], &build_ms, err);
-        if (rc == LH_OK) rc = lh_hnsw_evaluate(x[g]->hnsw, labels, nq, LH_TRIALS_K, efs, n_efs, e, err);
+        if (rc == LH_OK) rc = measure(app, x[g], &set, efs, n_efs, e, mrr, err);
         for (size_t k = 0; k < n_efs && rc == LH_OK; k++) {
             config c = graphs[g];
             c.ef_search = (uint32_t)e[k].ef;
-            t[g * n_efs + k] = (trial){c, x[g], e[k], k == 0 ? build_ms : 0, "measured", 0};
+            t[g * n_efs + k] = (trial){c, x[g], e[k], mrr[k], k == 0 ? build_ms : 0, "measured", 0};
         }
     }
     /* the best: the fastest reaching the target, else the highest recall */
@@ -482,16 +779,17 @@ static lh_code tune(lh_app *app, const char *index, const config *graphs, size_t
     }
     json_t *rows = json_array();
     for (size_t i = 0; i < n_trials && rc == LH_OK; i++)
-        json_array_append_new(rows, trial_row(index, &t[i], run, eval_seed, target, &call->who));
+        json_array_append_new(rows, trial_row(index, &t[i], run, &set, eval_seed, target, &call->who));
     if (rc == LH_OK && json_array_size(rows)) rc = record(app, rows, &call->who, err);
     /* watched after its promotion, as every promotion of an index with trials is */
     if (rc == LH_OK && promotion) rc = lh_app_trials_after_promotion(app, index, &call->who, promotion, err);
     if (rc == LH_OK) {
         json_t *b = json_array_get(rows, (size_t)(best - t));
-        *out = json_pack("{s:s, s:s, s:f, s:{s:I, s:f, s:f}, s:O, s:O, s:O?, s:O?}", "index", index, "run_id", run,
-                         "target", target, "live", "version", (json_int_t)live->version, "recall_at_10",
-                         live_eval.recall, "p50_ms", live_eval.p50_us / 1e3, "trials", rows, "best", b, "gate",
-                         gate_figures, "promotion", promotion);
+        *out = json_pack("{s:s, s:s, s:s, s:f, s:{s:I, s:f, s:f}, s:O, s:O, s:O?, s:O?}", "index", index, "run_id",
+                         run, "eval_set", set.name, "target", target, "live", "version", (json_int_t)live->version,
+                         "recall_at_10", live_eval.recall, "p50_ms", live_eval.p50_us / 1e3, "trials", rows, "best", b,
+                         "gate", gate_figures, "promotion", promotion);
+        if (set.labelled) json_object_set_new(json_object_get(*out, "live"), "mrr", json_real(live_mrr));
         if (gate_figures && !json_is_true(json_object_get(gate_figures, "passed"))) {
             /* refused: an error carrying the figures */
             char *figures = json_dumps(gate_figures, JSON_COMPACT);
@@ -510,7 +808,8 @@ static lh_code tune(lh_app *app, const char *index, const config *graphs, size_t
     free(x);
     free(t);
     free(e);
-    free(labels);
+    free(mrr);
+    evalset_free(&set);
     free(run);
     lh_vindex_unref(live);
     return rc;
@@ -526,8 +825,8 @@ LH_OP_RUN(lh_app_run_trials_run)
     lh_vindex_unref(live);
     config c = config_args(args, &base);
     size_t ef = c.ef_search;
-    return tune(app, index, &c, 1, &ef, 1, lh_op_num(args, "target", LH_TRIALS_FLOOR),
-                (size_t)lh_op_int(args, "queries", LH_TRIALS_QUERIES), (uint64_t)lh_op_int(args, "eval_seed", 1),
+    evalspec spec = evalspec_args(args);
+    return tune(app, index, &c, 1, &ef, 1, lh_op_num(args, "target", LH_TRIALS_FLOOR), &spec,
                 lh_op_bool(args, "promote", false), call, out, err);
 }
 
@@ -573,8 +872,8 @@ LH_OP_RUN(lh_app_run_index_autotune)
         if (n_ms) graphs[g].M = (uint32_t)ms[g];
         if (graphs[g].ef_construction < graphs[g].M) graphs[g].ef_construction = graphs[g].M; /* the build needs M..: */
     }
-    return tune(app, index, graphs, n_graphs, efs, n_efs, lh_op_num(args, "target", LH_TRIALS_FLOOR),
-                (size_t)lh_op_int(args, "queries", LH_TRIALS_QUERIES), (uint64_t)lh_op_int(args, "eval_seed", 1),
+    evalspec spec = evalspec_args(args);
+    return tune(app, index, graphs, n_graphs, efs, n_efs, lh_op_num(args, "target", LH_TRIALS_FLOOR), &spec,
                 lh_op_bool(args, "promote", false), call, out, err);
 }
 

@@ -117,7 +117,7 @@ static lh_code run(lh_vectors *v, const lh_vindex *x, const lh_search_request *q
         if (rc == LH_OK) {
             lh_hnsw_hit *h = lh_xmalloc(depth * sizeof *h);
             na = lh_hnsw_search(x->hnsw, qv, depth, q->ef, allow, h);
-            vec_qlog_note(v, x->name, qv, dim);
+            if (!q->unlogged) vec_qlog_note(v, x->name, qv, dim);
             for (size_t i = 0; i < na; i++) a[i] = (lh_fusion_item){.label = (uint32_t)h[i].label, .score = -h[i].distance};
             free(h);
         }
@@ -391,6 +391,19 @@ lh_code lh_vectors_query(lh_vectors *v, const lh_search_request *q, json_t **out
     found_free(&f);
     free(words);
     lh_vindex_unref(x);
+    return rc;
+}
+
+lh_code lh_vectors_query_version(lh_vectors *v, const lh_vindex *x, const lh_search_request *q, uint64_t *labels,
+                                 size_t *n, lh_err *err)
+{
+    *n = 0;
+    lh_code rc = check_request(q, err);
+    if (rc == LH_OK && !x->text) rc = lh_err_set(err, LH_EINVAL, "index %s holds vectors, not text", x->name);
+    found f = {0};
+    if (rc == LH_OK) rc = run(v, x, q, NULL, &f, err);
+    for (size_t i = 0; rc == LH_OK && i < f.n; i++) labels[(*n)++] = f.hits[i].label;
+    found_free(&f);
     return rc;
 }
 

@@ -141,3 +141,80 @@ describe('trials, autotune, the gate and the watch', { timeout: 240000 }, () => 
     assert.equal((await call(`${srv.url}/v1/trials`, 'POST', { index: 'nope' })).status, 404);
   });
 });
+
+describe('evaluation sets: held out sentences, labelled datasets, MRR', { timeout: 240000 }, () => {
+  let srv, dir;
+  const docs = Array.from({ length: 120 }, (_, i) => ({
+    id: i,
+    body: `Note ${i} is about ${['forklifts', 'welding', 'payroll', 'shipping', 'nursing', 'plumbing'][i % 6]} ` +
+      `in ${['Chicago', 'Denver', 'Memphis', 'Austin'][i % 4]}. It was written on day ${i % 17} by team ${i % 5} ` +
+      `and it mentions ${['ladders', 'pallets', 'invoices', 'boxes', 'gloves'][i % 5]} and ${['night', 'day'][i % 2]} shifts.`,
+  }));
+  before(async () => {
+    dir = tempDir('lh-trials-eval-');
+    const files = tempDir('lh-trials-eval-in-');
+    fs.writeFileSync(path.join(files, 'notes.ndjson'), docs.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    cli(['ingest', path.join(files, 'notes.ndjson'), '--dataset', 'notes', '--data', dir]);
+    cli(['index', 'create', 'notes', '--dataset', 'notes', '--id', 'id', '--text', 'body', '--provider', 'hash', '--data', dir]);
+    // a labelled set: a question and the ids that answer it, decided from the data
+    const labelled = [
+      { query: 'welding in Denver', expected: docs.filter((d) => d.id % 6 === 1 && d.id % 4 === 1).map((d) => d.id) },
+      { query: 'payroll invoices', expected: docs.filter((d) => d.id % 6 === 2 && d.id % 5 === 2).map((d) => d.id) },
+      { query: 'nursing night shifts', expected: docs.filter((d) => d.id % 6 === 4).map((d) => d.id).slice(0, 5) },
+      { query: 'plumbing', expected: 5 },
+    ];
+    fs.writeFileSync(path.join(files, 'questions.ndjson'), labelled.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    cli(['ingest', path.join(files, 'questions.ndjson'), '--dataset', 'questions', '--data', dir]);
+    srv = await startServer({ dataDir: dir });
+  });
+  after(async () => {
+    await srv?.stop();
+  });
+
+  it('measures a labelled set through search, as readers search: recall@10 and MRR equal what /v1/search gives', async () => {
+    for (const mode of ['text', 'vector', 'hybrid']) {
+      const r = await call(`${srv.url}/v1/trials`, 'POST', { index: 'notes', eval_dataset: 'questions', mode });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      const t = r.body.best;
+      assert.match(t.eval_set, /^dataset:questions@\d+$/);
+      assert.equal(t.mode, mode);
+      assert.equal(t.queries, 4);
+      // the same numbers by hand from the search API
+      const rows = (await call(`${srv.url}/v1/sql`, 'POST', { sql: 'SELECT query, expected FROM questions' })).body.rows;
+      let found = 0, wanted = 0, rr = 0;
+      for (const [query, expected] of rows) {
+        const want = (Array.isArray(expected) ? expected : [expected]).map(String);
+        const hits = (await call(`${srv.url}/v1/search`, 'POST', { index: 'notes', query, mode, k: 10, rows: false })).body.hits;
+        const ids = hits.map((h) => String(h.id));
+        found += ids.filter((id) => want.includes(id)).length;
+        wanted += Math.min(want.length, 10);
+        const first = ids.findIndex((id) => want.includes(id));
+        rr += first >= 0 ? 1 / (first + 1) : 0;
+      }
+      assert.ok(Math.abs(t.recall_at_10 - found / wanted) < 1e-9, `${mode}: recall ${t.recall_at_10} vs ${found / wanted}`);
+      assert.ok(Math.abs(t.mrr - rr / rows.length) < 1e-9, `${mode}: mrr ${t.mrr} vs ${rr / rows.length}`);
+    }
+    // the rows carry mrr and the search settings; SQL reads them
+    const q = await call(`${srv.url}/v1/sql`, 'POST', { sql: "SELECT mode, mrr, fusion FROM _trials WHERE eval_set LIKE 'dataset:%' ORDER BY created_at" });
+    assert.deepEqual(q.body.rows.map((x) => x[0]), ['text', 'vector', 'hybrid']);
+    assert.ok(q.body.rows.every((x) => typeof x[1] === 'number' && typeof x[2] === 'string'));
+  });
+
+  it('generates a held-out set for a text index, deterministic from its seed', async () => {
+    const a = await call(`${srv.url}/v1/trials`, 'POST', { index: 'notes', eval: 'held_out', queries: 40, eval_seed: 7, mode: 'text' });
+    const b = await call(`${srv.url}/v1/trials`, 'POST', { index: 'notes', eval: 'held_out', queries: 40, eval_seed: 7, mode: 'text' });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    assert.equal(a.body.best.eval_set, 'held_out:7:40');
+    assert.equal(a.body.best.recall_at_10, b.body.best.recall_at_10);
+    assert.equal(a.body.best.mrr, b.body.best.mrr);
+    assert.ok(a.body.best.mrr > 0 && a.body.best.mrr <= 1, `mrr ${a.body.best.mrr}`); // templated notes: half-sentences are ambiguous
+    // refused where it cannot apply, with the reason
+    const bad = await call(`${srv.url}/v1/trials`, 'POST', { index: 'notes', eval: 'sometimes' });
+    assert.equal(bad.status, 400);
+    const missing = await call(`${srv.url}/v1/trials`, 'POST', { index: 'notes', eval_dataset: 'nope' });
+    assert.equal(missing.status, 404);
+    const wrong = await call(`${srv.url}/v1/trials`, 'POST', { index: 'notes', eval_dataset: 'notes' });
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.body.error.message, /needs a query \(text\) or a vector, and expected ids/);
+  });
+});
