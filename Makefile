@@ -145,7 +145,7 @@ crash-test: $(BIN) $(TOOL_BIN)
 # The suites that drive the CLI, the search path and MCP (stdio exits 0 only
 # without leaks), once more with the
 # ASan+UBSan binary: a leak or undefined behaviour fails the command it is in.
-E2E_SAN_SUITES := tests/e2e/cli.test.mjs tests/e2e/search.test.mjs tests/hostile/mcp.test.mjs tests/e2e/ui.test.mjs
+E2E_SAN_SUITES := tests/e2e/cli.test.mjs tests/e2e/search.test.mjs tests/hostile/mcp.test.mjs tests/e2e/ui.test.mjs tests/e2e/trials.test.mjs
 test-e2e-san: $(BIN) $(TOOL_BIN)
 	$(Q)LH_BIN=$(abspath $(BIN)) LH_TOOLS=$(abspath $(OUT)/tools) \
 	    scripts/with-s3rver node --test --test-concurrency=1 $(E2E_SAN_SUITES)
