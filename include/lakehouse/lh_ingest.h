@@ -79,7 +79,9 @@ typedef struct lh_ingest_options {
     const char *delimiter;   /* one character, "\\t", or "whitespace" (runs of spaces and tabs) */
     lh_csv_header header;    /* whether the first row names the columns */
     const char *decimal;     /* "." or "," */
-    const char *encoding;    /* "utf-8", "latin-1" or "utf-16" */
+    const char *encoding;    /* "utf-8", "latin-1" or "utf-16": the whole file so, no
+                              * per-line repair (sniffed: lines that are not UTF-8 are
+                              * read as Windows-1252, the rest kept) */
     lh_ingest_progress_fn progress;
     void *progress_ctx;
     /* Stop before the commit (drafts): the data files are stored, nothing is
@@ -89,8 +91,9 @@ typedef struct lh_ingest_options {
 } lh_ingest_options;
 
 /* Ingests the sources as one version. *report (a new reference):
- *   {dataset, version, new_version, sources:[{name, format, content_hash, bytes, rows,
- *    rejected_rows, status: "ingested"|"already_ingested", version?}], schema:[...],
+ *   {dataset, version, new_version, sources:[{name, format, encoding?, content_hash, bytes, rows,
+ *    rejected_rows, status: "ingested"|"already_ingested", version?,
+ *    lines_repaired?, repaired_as?: "windows-1252"}], schema:[...],
  *    rejects:[{source, line, error}], row_count }
  * With prepare_only the version is the current one (0: no dataset yet),
  * new_version false, and when anything is new:

@@ -75,7 +75,7 @@ static const lh_op_param p_ingest[] = {
     {"delimiter", LH_OP_STRING, false, NULL, 0, 0, "CSV: the field separator, one character, \"\\t\" or \"whitespace\" (default: sniffed)"},
     {"header", LH_OP_BOOL, false, NULL, 0, 0, "CSV: whether the first row names the columns (default: sniffed)"},
     {"decimal", LH_OP_STRING, false, lh_op_choices_decimal, 0, 0, "CSV: the decimal separator, . or , (default: sniffed)"},
-    {"encoding", LH_OP_STRING, false, lh_op_choices_encoding, 0, 0, "text: utf-8, latin-1 or utf-16 (default: sniffed)"},
+    {"encoding", LH_OP_STRING, false, lh_op_choices_encoding, 0, 0, "text: utf-8, latin-1 or utf-16 for the whole file (default: UTF-8 lines kept, the others read as Windows-1252)"},
     END};
 
 /* ---- catalog ---- */

@@ -9,6 +9,7 @@
 #include "lakehouse/lh_query_duckdb.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
+#include "lakehouse/lh_utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,9 @@ struct input {
     csv_dialect dialect;  /* CSV: what the sniffer is told (dialect.c) */
     char delimiter;       /* CSV: the caller's field separator, or 0 (sniffed) */
     char *rewritten;      /* CSV aligned by spaces, rewritten as TSV (temp file), or NULL */
+    char *repaired;       /* text mixing UTF-8 and Windows-1252 lines, all UTF-8 (temp file), or NULL */
+    lh_utf8_census census; /* lines that are not UTF-8, counted while hashing */
+    uint64_t lines_repaired;
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
     json_t *fields; /* [{name, type, pii?}] */
@@ -142,6 +146,18 @@ static void *poll_progress(void *arg)
 
 /* ---- conversion ---- */
 
+/* The file the readers take: the repaired copy when there is one. */
+static const char *text_path(const struct input *in)
+{
+    return in->repaired ? in->repaired : in->path;
+}
+
+/* The encoding the readers take: a repaired copy is UTF-8. */
+static const char *text_encoding(const struct input *in)
+{
+    return in->repaired ? "utf-8" : in->encoding;
+}
+
 /* The caller's word over the sniffer's (delimiter, header, decimal). */
 static lh_code csv_overrides(struct input *in, const lh_ingest_options *opt, lh_err *err)
 {
@@ -181,7 +197,7 @@ static bool csv_line_too_long(const lh_ingester *ing, const struct input *in, lh
  * the fault is elsewhere: DuckDB's message stands). */
 static bool ndjson_bad_line(const struct input *in, lh_err *err)
 {
-    FILE *f = fopen(in->path, "rb");
+    FILE *f = fopen(text_path(in), "rb");
     if (!f) return false;
     char *line = NULL;
     size_t cap = 0, no = 0;
@@ -223,12 +239,12 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
     case FMT_CSV:
     case FMT_TSV:
         lh_buf_puts(&src, "read_csv(");
-        lh_sql_quote_literal(&src, in->rewritten ? in->rewritten : in->path);
+        lh_sql_quote_literal(&src, in->rewritten ? in->rewritten : text_path(in));
         /* DuckDB reads a CSV in buffers of at least 16 lines of max_line_size */
         lh_buf_printf(&src, ", auto_detect = true, sample_size = 20480, encoding = '%s', "
                             "store_rejects = true, rejects_table = '%s', rejects_scan = '%s', "
                             "max_line_size = %zu, buffer_size = %zu",
-                      in->encoding, rejects, scans, ing->max_line_bytes,
+                      text_encoding(in), rejects, scans, ing->max_line_bytes,
                       ing->max_line_bytes * 16 > (32u << 20) ? ing->max_line_bytes * 16 : (32u << 20));
         if (in->format == FMT_TSV || in->rewritten) {
             lh_buf_puts(&src, ", delim = '\\t'");
@@ -243,7 +259,7 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         break;
     case FMT_JSON:
         lh_buf_puts(&src, "read_json(");
-        lh_sql_quote_literal(&src, in->path);
+        lh_sql_quote_literal(&src, text_path(in));
         lh_buf_puts(&src, ", format = 'auto', records = 'auto', maximum_object_size = 67108864)");
         break;
     default:
@@ -261,7 +277,7 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         if (nl) *nl = '\0';
         /* name the input as the user knows it, not by its temp path (the
          * search goes on after each replacement: the name may hold the path) */
-        const char *read = in->rewritten ? in->rewritten : in->path;
+        const char *read = in->rewritten ? in->rewritten : text_path(in);
         size_t plen = strlen(read), nlen = strlen(in->name);
         for (char *from = err->message, *at; nlen <= plen && (at = strstr(from, read)); from = at + nlen) {
             memcpy(at, in->name, nlen);
@@ -345,7 +361,7 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
     doc_rows rows = {0};
     size_t chars = opt->chunk_chars ? opt->chunk_chars : ing->chunk_chars;
     size_t overlap = opt->chunk_chars ? opt->chunk_overlap : ing->chunk_overlap;
-    lh_code rc = ingest_document(in->path, in->format, in->encoding, chars, overlap, &rows, err);
+    lh_code rc = ingest_document(text_path(in), in->format, text_encoding(in), chars, overlap, &rows, err);
     if (rc) {
         doc_rows_free(&rows);
         return lh_err_wrap(err, "%s", in->name);
@@ -561,12 +577,96 @@ static lh_code hash_input(struct input *in, lh_err *err)
         }
         if (n == 0) break;
         lh_sha256_update(&h, buf, (size_t)n);
+        lh_utf8_census_feed(&in->census, buf, (size_t)n);
         for (const char *p = buf, *end = buf + n; (p = memchr(p, '"', (size_t)(end - p))); p++) in->quotes++;
     }
     close(fd);
     free(buf);
+    lh_utf8_census_end(&in->census);
     lh_sha256_final_hex(&h, in->sha);
     return rc;
+}
+
+/* Text whose lines are not all UTF-8 (and no encoding was given): valid
+ * lines are kept, the others decoded as Windows-1252, into a UTF-8 copy the
+ * readers take instead (streamed: one line, at most max_line_bytes, held). */
+static lh_code repair_encoding(const lh_ingester *ing, struct input *in, const char *to, lh_err *err)
+{
+    int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        close(fd);
+        return lh_err_errno(err, LH_EIO, errno, "cannot write %s", to);
+    }
+    in->repaired = lh_xstrdup(to);
+    enum { CHUNK = 1 << 20 };
+    char *buf = lh_xmalloc(CHUNK);
+    lh_buf text = {0};
+    lh_utf8_repair r;
+    lh_utf8_repair_init(&r, ing->max_line_bytes);
+    lh_code rc = LH_OK;
+    for (bool done = false; !done && rc == LH_OK;) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = lh_err_errno(err, LH_EIO, errno, "reading %s", in->name);
+            break;
+        }
+        done = n == 0;
+        lh_buf_reset(&text);
+        if (done) lh_utf8_repair_end(&r, &text);
+        else lh_utf8_repair_feed(&r, buf, (size_t)n, &text);
+        if (text.len && fwrite(text.data, 1, text.len, out) != text.len)
+            rc = lh_err_errno(err, LH_EIO, errno, "writing %s", to);
+    }
+    if (fclose(out) != 0 && rc == LH_OK) rc = lh_err_errno(err, LH_EIO, errno, "writing %s", to);
+    close(fd);
+    free(buf);
+    lh_buf_free(&text);
+    in->lines_repaired = r.lines_repaired;
+    lh_utf8_repair_free(&r);
+    /* what the file was: single-byte text, or a mix */
+    if (rc == LH_OK) in->encoding = in->census.lines_utf8 ? "utf-8+windows-1252" : "windows-1252";
+    return rc;
+}
+
+static bool is_text(const struct input *in)
+{
+    return in->format == FMT_CSV || in->format == FMT_TSV || in->format == FMT_JSON || in->format == FMT_TEXT;
+}
+
+/* Whether an input is repaired line by line: text formats, no encoding
+ * given, not UTF-16, and lines that are not UTF-8. */
+static bool needs_repair(const struct input *in, const lh_ingest_options *opt)
+{
+    return is_text(in) && !opt->encoding && strcmp(in->encoding, "utf-16") != 0 &&
+           in->census.lines_invalid;
+}
+
+/* The caller said UTF-8 but lines are not: the first such line, into err. */
+static lh_code not_utf8(const struct input *in, lh_err *err)
+{
+    FILE *f = fopen(in->path, "rb");
+    if (!f) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
+    char *line = NULL;
+    size_t cap = 0, no = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0 && (++no, lh_utf8_valid(line, (size_t)n))) continue;
+    free(line);
+    fclose(f);
+    return lh_err_set(err, LH_EINVAL,
+                      "%s line %zu is not valid UTF-8 (%llu such lines), yet encoding utf-8 was given; "
+                      "without --encoding (HTTP: encoding) those lines are read as Windows-1252",
+                      in->name, no, (unsigned long long)in->census.lines_invalid);
+}
+
+/* The lineage / report fields of the repair (none when nothing was repaired). */
+static void repair_fields(json_t *o, const struct input *in)
+{
+    if (!in->repaired) return;
+    json_object_set_new(o, "lines_repaired", json_integer((json_int_t)in->lines_repaired));
+    json_object_set_new(o, "repaired_as", json_string("windows-1252"));
 }
 
 static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *bucket, bool failed)
@@ -574,12 +674,14 @@ static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *buc
     for (size_t i = 0; i < n; i++) {
         if (ins[i].parquet) unlink(ins[i].parquet);
         if (ins[i].rewritten) unlink(ins[i].rewritten);
+        if (ins[i].repaired) unlink(ins[i].repaired);
         if (failed && ins[i].uploaded) {
             lh_err ignored;
             lh_store_delete(bucket, ins[i].key, &ignored);
         }
         free(ins[i].parquet);
         free(ins[i].rewritten);
+        free(ins[i].repaired);
         free(ins[i].key);
         json_decref(ins[i].fields);
         json_decref(ins[i].rejects);
@@ -642,12 +744,23 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
             break;
         in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
         if (opt->encoding) in->encoding = opt->encoding;
-        if (in->format == FMT_CSV && (rc = ingest_csv_dialect(in->path, &in->dialect, err))) break;
+        if (is_text(in) && in->census.lines_invalid && opt->encoding && !strcmp(opt->encoding, "utf-8")) {
+            rc = not_utf8(in, err);
+            break;
+        }
+        if (needs_repair(in, opt)) {
+            char *to = lh_xasprintf("%s/ingest-%d-%u-%zu.utf8", ing->tmp_dir, (int)getpid(), call, i);
+            rc = repair_encoding(ing, in, to, err);
+            free(to);
+            if (rc) break;
+        }
+        if (in->format == FMT_CSV && (rc = ingest_csv_dialect(text_path(in), &in->dialect, err))) break;
         if ((rc = csv_overrides(in, opt, err))) break;
         if (in->dialect.whitespace) {
             in->rewritten = lh_xasprintf("%s/ingest-%d-%u-%zu.tsv", ing->tmp_dir, (int)getpid(), call, i);
-            if ((rc = ingest_whitespace_to_tsv(in->path, in->rewritten, err))) break;
+            if ((rc = ingest_whitespace_to_tsv(text_path(in), in->rewritten, err))) break;
         }
+
         rc = convert(ing, in, opt, err);
         if (rc) break;
         rc = lh_sha256_file_hex(in->parquet, in->parquet_sha, err);
@@ -685,11 +798,12 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
             json_t *merged = merge_schema(schema, in->fields, changes);
             json_decref(schema);
             schema = merged;
-            json_array_append_new(lineage_sources,
-                                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "source", in->name, "content_hash",
-                                            in->sha, "format", ingest_format_name(in->format), "encoding",
-                                            in->encoding, "bytes", (json_int_t)in->bytes, "rows",
-                                            (json_int_t)in->rows, "rejected_rows", (json_int_t)in->rejected));
+            json_t *source = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "source", in->name, "content_hash",
+                                       in->sha, "format", ingest_format_name(in->format), "encoding", in->encoding,
+                                       "bytes", (json_int_t)in->bytes, "rows", (json_int_t)in->rows,
+                                       "rejected_rows", (json_int_t)in->rejected);
+            repair_fields(source, in);
+            json_array_append_new(lineage_sources, source);
         }
         char ts[LH_TIME_ISO_LEN];
         lh_time_iso8601(lh_time_now_ms(), ts);
@@ -728,12 +842,14 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         for (size_t i = 0; i < n; i++) {
             struct input *in = &ins[i];
             bool dup = in->duplicate_of || in->repeated;
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "name", in->name,
-                                                  "format", dup ? "-" : ingest_format_name(in->format),
-                                                  "content_hash", in->sha, "bytes", (json_int_t)in->bytes, "rows",
-                                                  (json_int_t)in->rows, "rejected_rows", (json_int_t)in->rejected,
-                                                  "status", dup ? "already_ingested" : "ingested", "version",
-                                                  (json_int_t)(in->duplicate_of ? in->duplicate_of : version)));
+            json_t *source = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "name", in->name, "format",
+                                       dup ? "-" : ingest_format_name(in->format), "content_hash", in->sha, "bytes",
+                                       (json_int_t)in->bytes, "rows", (json_int_t)in->rows, "rejected_rows",
+                                       (json_int_t)in->rejected, "status", dup ? "already_ingested" : "ingested",
+                                       "version", (json_int_t)(in->duplicate_of ? in->duplicate_of : version));
+            if (!dup && in->encoding) json_object_set_new(source, "encoding", json_string(in->encoding));
+            repair_fields(source, in);
+            json_array_append_new(list, source);
             json_array_extend(rejects, in->rejects);
         }
         json_t *shown = manifest ? manifest : head;

@@ -346,10 +346,12 @@ static void t_bad_inputs_leave_nothing(void **state)
         const char *content;
         size_t len;
         const char *fragment;
+        const char *encoding; /* the caller's --encoding, or NULL */
     } bad[] = {
         {"truncated.csv", LIT("a,b\n1,2\n3,\"unterminated"), "unbalanced quotes"},
         {"ragged.csv", LIT("a,b\n1,2\n3,4,5,6\n7,8\n"), "could not be read"},
-        {"badutf8.csv", LIT("a,b\n1,ok\n2,\xff\xfe\xfd\x80\x80\n"), "not valid UTF-8"},
+        /* not UTF-8 although the caller says so (unsaid, the line would be repaired) */
+        {"badutf8.csv", LIT("a,b\n1,ok\n2,\xff\xfe\xfd\x80\x80\n"), "line 3 is not valid UTF-8", "utf-8"},
         {"invalid.json", LIT("[{\"a\":1},{\"a\":"), "JSON"},
         {"garbage.bin", LIT("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00"), "binary"},
         {"empty.csv", LIT(""), "empty"},
@@ -358,7 +360,8 @@ static void t_bad_inputs_leave_nothing(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_file(f, bad[i].name, bad[i].content, bad[i].len);
-        lh_code rc = ingest(f, "victim", path, NULL, &r, &err);
+        lh_ingest_options o = {.encoding = bad[i].encoding};
+        lh_code rc = ingest(f, "victim", path, &o, &r, &err);
         if (rc == LH_OK) fail_msg("%s was ingested", bad[i].name);
         if (!strstr(err.message, bad[i].fragment)) fail_msg("%s: message \"%s\"", bad[i].name, err.message);
         free(path);
