@@ -36,7 +36,7 @@ else
 endif
 
 DUCKDB_DIR := deps/duckdb
-PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0 libsodium
+PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0 libsodium libzip expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -172,6 +172,8 @@ $(OUT)/obj/src/base/version.o: $(OUT)/gen/lh_build_info.h
 $(OUT)/obj/src/mcp/resources.o: $(OUT)/gen/lh_mcp_docs.h
 $(OUT)/obj/src/ui/assets.o: $(OUT)/gen/lh_ui_assets.h
 
+# the spreadsheet tests' independent writer (Debian libxlsxwriter-dev)
+$(OUT)/tools/xlsx_write: LDLIBS += -lxlsxwriter
 $(OUT)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

@@ -2,8 +2,9 @@
  * lh_ingest.h — files in, versioned Parquet datasets out, without a schema.
  *
  * Formats: CSV / TSV (delimiter, quoting, header, types and encoding sniffed),
- * JSON arrays, NDJSON, Parquet, plain text / Markdown and PDF (text per page,
- * via poppler). Tabular inputs keep their columns; documents become rows of
+ * JSON arrays, NDJSON, Parquet, plain text / Markdown, PDF (text per page,
+ * via poppler) and spreadsheets (.xlsx, .ods: every sheet's rows, with a
+ * "sheet" column). Tabular inputs keep their columns; documents become rows of
  * (doc_id, page, chunk_no, text, source), chunked on paragraph, line or word
  * boundaries.
  *
@@ -38,6 +39,15 @@
  * reach DuckDB's reader, whose work grows with depth and whose stack does not
  * survive thousands of levels. */
 #define LH_INGEST_JSON_DEPTH_MAX 64
+
+/* Spreadsheets (.xlsx, .ods) are zip archives of XML: what one may make
+ * before it is refused (LH_ETOOBIG, or LH_EINVAL for the nesting). */
+#define LH_INGEST_SHEET_PART_BYTES_MAX (256 << 20)   /* inflated bytes of one part (a sheet's XML) */
+#define LH_INGEST_SHEET_TOTAL_BYTES_MAX (1024 << 20) /* inflated bytes of all parts read */
+#define LH_INGEST_SHEET_RATIO_MAX 200                /* inflated / packed size of a part past 1 MiB */
+#define LH_INGEST_SHEET_CELLS_MAX 20000000           /* non-empty cells, repeats counted */
+#define LH_INGEST_SHEET_COLUMNS_MAX 16384            /* columns of a sheet (A..XFD), and distinct names */
+#define LH_INGEST_SHEET_XML_DEPTH_MAX 64             /* XML nesting (real sheets use under 10) */
 
 typedef struct lh_ingester lh_ingester;
 

@@ -31,7 +31,7 @@ const char *const lh_op_choices_refresh[] = {"manual", "on_append", NULL};
 const char *const lh_op_choices_sql_format[] = {"json", "ndjson", "csv", "parquet", NULL};
 const char *const lh_op_choices_decimal[] = {".", ",", NULL};
 const char *const lh_op_choices_encoding[] = {"utf-8", "latin-1", "utf-16", NULL};
-const char *const lh_op_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", NULL};
+const char *const lh_op_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", "xlsx", "ods", NULL};
 
 #define END {NULL, 0, false, NULL, 0, 0, NULL}
 #define INT64 9.2e18

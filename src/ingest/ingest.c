@@ -52,6 +52,8 @@ struct input {
     char *rewritten;      /* CSV aligned by spaces, rewritten as TSV (temp file), or NULL */
     char *repaired;       /* text mixing UTF-8 and Windows-1252 lines, all UTF-8 (temp file), or NULL */
     lh_utf8_census census; /* lines that are not UTF-8, counted while hashing */
+    char *sheet_rows;     /* spreadsheets: every sheet's rows as NDJSON (temp file) */
+    char *sheet_columns;  /* ... and the DuckDB struct of their names and types */
     uint64_t lines_repaired;
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
@@ -256,6 +258,13 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         if (in->dialect.header >= 0) lh_buf_printf(&src, ", header = %s", in->dialect.header ? "true" : "false");
         if (in->dialect.decimal_comma) lh_buf_puts(&src, ", decimal_separator = ','");
         lh_buf_putc(&src, ')');
+        break;
+    case FMT_XLSX:
+    case FMT_ODS:
+        lh_buf_puts(&src, "read_json(");
+        lh_sql_quote_literal(&src, in->sheet_rows);
+        lh_buf_printf(&src, ", format = 'newline_delimited', records = true, maximum_object_size = 268435456, "
+                            "columns = %s)", in->sheet_columns);
         break;
     case FMT_JSON:
         lh_buf_puts(&src, "read_json(");
@@ -675,6 +684,7 @@ static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *buc
         if (ins[i].parquet) unlink(ins[i].parquet);
         if (ins[i].rewritten) unlink(ins[i].rewritten);
         if (ins[i].repaired) unlink(ins[i].repaired);
+        if (ins[i].sheet_rows) unlink(ins[i].sheet_rows);
         if (failed && ins[i].uploaded) {
             lh_err ignored;
             lh_store_delete(bucket, ins[i].key, &ignored);
@@ -682,6 +692,8 @@ static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *buc
         free(ins[i].parquet);
         free(ins[i].rewritten);
         free(ins[i].repaired);
+        free(ins[i].sheet_rows);
+        free(ins[i].sheet_columns);
         free(ins[i].key);
         json_decref(ins[i].fields);
         json_decref(ins[i].rejects);
@@ -699,7 +711,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
     if (n == 0) return lh_err_set(err, LH_EINVAL, "nothing to ingest");
     ingest_format forced = FMT_UNKNOWN;
     if (opt->format && !ingest_format_parse(opt->format, &forced))
-        return lh_err_set(err, LH_EINVAL, "unknown format \"%s\" (csv, tsv, json, ndjson, parquet, text, markdown, pdf)",
+        return lh_err_set(err, LH_EINVAL, "unknown format \"%s\" (csv, tsv, json, ndjson, parquet, text, markdown, pdf, xlsx, ods)",
                           opt->format);
 
     json_t *head = NULL;
@@ -747,6 +759,12 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         if (is_text(in) && in->census.lines_invalid && opt->encoding && !strcmp(opt->encoding, "utf-8")) {
             rc = not_utf8(in, err);
             break;
+        }
+        if (in->format == FMT_XLSX || in->format == FMT_ODS) {
+            in->sheet_rows = lh_xasprintf("%s/ingest-%d-%u-%zu.sheets.ndjson", ing->tmp_dir, (int)getpid(), call, i);
+            if ((rc = ingest_spreadsheet(in->path, in->name, in->format == FMT_ODS, in->sheet_rows,
+                                         &in->sheet_columns, err)))
+                break;
         }
         if (needs_repair(in, opt)) {
             char *to = lh_xasprintf("%s/ingest-%d-%u-%zu.utf8", ing->tmp_dir, (int)getpid(), call, i);

@@ -153,6 +153,10 @@ static void t_sniff(void **state)
         {"u16.csv", LIT("\xFF\xFEx\0,\0y\0\n\0"), FMT_CSV, "utf-16"},
         {"p", LIT("PAR1\x00\x00rest"), FMT_PARQUET, "utf-8"},
         {"doc.bin", LIT("%PDF-1.4\n..."), FMT_PDF, "utf-8"},
+        /* zip archives: by name, else by their first entry */
+        {"book.xlsx", LIT("PK\x03\x04\x14\0\0\0"), FMT_XLSX, "utf-8"},
+        {"upload", LIT("PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x13\0\0\0[Content_Types].xml"), FMT_XLSX, "utf-8"},
+        {"upload2", LIT("PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x08\0\0\0mimetypeapplication/vnd.oasis.opendocument.spreadsheet"), FMT_ODS, "utf-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_file(f, cases[i].name, cases[i].content, cases[i].len);
@@ -173,6 +177,9 @@ static void t_sniff(void **state)
         {"garbage.csv", LIT("\x00\x01\x02\x03\xff\xfe\x00junk"), 0, "binary"},
         {"fake.pdf", LIT("not a pdf at all"), 0, "not a PDF"},
         {"fake.parquet", LIT("a,b\n1,2\n"), 0, "not Parquet"},
+        {"fake.xlsx", LIT("a,b\n1,2\n"), 0, "named .xlsx but is not a spreadsheet"},
+        {"any.zip", LIT("PK\x03\x04\x14\0\0\0\0\0readme.txt"), 0, "not an .xlsx or .ods spreadsheet"},
+        {"old.xls", LIT("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0"), 0, "legacy Office file"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_file(f, bad[i].name, bad[i].content, bad[i].len);
