@@ -5,8 +5,8 @@
  * JSON arrays, NDJSON, Parquet, plain text / Markdown, PDF (text per page,
  * via poppler) and spreadsheets (.xlsx, .ods: every sheet's rows, with a
  * "sheet" column). Tabular inputs keep their columns; documents become rows of
- * (doc_id, page, chunk_no, text, source), chunked on paragraph, line or word
- * boundaries.
+ * (chunk_id, doc_id, page, chunk_no, section, text, source), chunked on
+ * paragraph, sentence, line or word boundaries.
  *
  * One ingest call is one new version of one dataset (created if needed):
  *   1. each input is hashed (SHA-256); bytes the dataset already holds are
@@ -113,9 +113,13 @@ typedef struct lh_ingest_options {
 lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
                   const lh_ingest_options *opt, const lh_who *who, json_t **report, lh_err *err);
 
-/* Splits UTF-8 text into chunks of about max_chars characters, preferring
- * paragraph, then line, then word boundaries; overlap characters are repeated
- * at the start of the next chunk. Calls fn(offset, length) per chunk. */
+/* Splits UTF-8 text into chunks of at most max_chars characters, cut after
+ * a paragraph (blank line), else a sentence ('.', '!' or '?' then a blank,
+ * not after an abbreviation or an initial, nor before a lowercase word; CJK
+ * full stops), else a line, else a word; inside a word only when one word
+ * is longer than a chunk. About overlap characters are repeated at the start
+ * of the next chunk, from a sentence start when there is one among them,
+ * else a word start. Calls fn(offset, length) per chunk. */
 void lh_ingest_chunk_text(const char *text, size_t len, size_t max_chars, size_t overlap,
                           void (*fn)(void *ctx, size_t off, size_t len), void *ctx);
 

@@ -233,6 +233,45 @@ static void t_chunking(void **state)
     c.text = accents;
     lh_ingest_chunk_text(accents, strlen(accents), 7, 0, collect_chunk, &c);
     for (int i = 0; i < c.n; i++) assert_true(lh_utf8_valid(c.out[i], strlen(c.out[i])));
+    /* sentences: a chunk ends after one rather than mid-sentence, even where a
+     * line break (hard-wrapped PDF text) comes later; abbreviations, initials
+     * and decimals do not end one */
+    const char *prose = "The plot uses a log scale. Set it with set log y, e.g. for data\n"
+                        "spanning decades. Dr. J. Smith wrote 3.5 pages on it! Really? Yes.";
+    memset(&c, 0, sizeof c);
+    c.text = prose;
+    lh_ingest_chunk_text(prose, strlen(prose), 80, 0, collect_chunk, &c);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.out[0], "The plot uses a log scale.");
+    assert_string_equal(c.out[1], "Set it with set log y, e.g. for data\nspanning decades.");
+    assert_string_equal(c.out[2], "Dr. J. Smith wrote 3.5 pages on it! Really? Yes.");
+    memset(&c, 0, sizeof c);
+    c.text = prose;
+    lh_ingest_chunk_text(prose, strlen(prose), 110, 0, collect_chunk, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.out[0], "The plot uses a log scale. Set it with set log y, e.g. for data\nspanning decades.");
+    assert_string_equal(c.out[1], "Dr. J. Smith wrote 3.5 pages on it! Really? Yes.");
+    /* a closing quote after the stop, and CJK full stops */
+    const char *quoted = "He said \"stop.\" Then he left the room quietly. \xE5\x81\x9C\xE3\x80\x82\xE8\xB5\xB0\xE3\x80\x82";
+    memset(&c, 0, sizeof c);
+    c.text = quoted;
+    lh_ingest_chunk_text(quoted, strlen(quoted), 30, 0, collect_chunk, &c);
+    assert_string_equal(c.out[0], "He said \"stop.\"");
+    /* overlap starts at a sentence when one starts within it */
+    const char *three = "One short sentence here. Two short sentence here. Three short sentence here.";
+    memset(&c, 0, sizeof c);
+    c.text = three;
+    lh_ingest_chunk_text(three, strlen(three), 52, 30, collect_chunk, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.out[0], "One short sentence here. Two short sentence here.");
+    assert_string_equal(c.out[1], "Two short sentence here. Three short sentence here.");
+    /* a word is cut only when it alone is longer than a chunk */
+    const char *long_word = "short supercalifragilisticexpialidocious end";
+    memset(&c, 0, sizeof c);
+    c.text = long_word;
+    lh_ingest_chunk_text(long_word, strlen(long_word), 12, 0, collect_chunk, &c);
+    assert_string_equal(c.out[0], "short");
+    assert_string_equal(c.out[1], "supercalifra");
     /* whitespace only: no chunk */
     memset(&c, 0, sizeof c);
     lh_ingest_chunk_text("   \n\n  ", 7, 10, 0, collect_chunk, &c);
