@@ -13,7 +13,10 @@
  *      skipped, and if nothing is new no version is made (the report names
  *      the version that holds them)
  *   2. each input is converted to zstd Parquet by DuckDB, streaming (memory
- *      stays bounded whatever the input size)
+ *      stays bounded whatever the input size); tables are converted while
+ *      they are hashed (a thread), the conversion stopped and thrown away
+ *      if the bytes are known, and the Parquet written back to disk as it
+ *      grows, so neither the hash nor the final fsync adds its own wait
  *   3. columns that look like emails, phone numbers, national ids or person
  *      names are tagged (schema field "pii")
  *   4. the Parquet files are stored as datasets/<name>/data/<sha256>.parquet

@@ -180,6 +180,22 @@ test('mixed UTF-8 and Windows-1252 lines: each line read right, repairs counted 
   const text = run(['ingest', again, '--dataset', 'again', '--data', dir]);
   assert.match(text.stdout, /1 line\(s\) not UTF-8, read as windows-1252/);
 
+  // lines that are not UTF-8 only past the first 64 KiB (the sniffed sample): the
+  // conversion started beside the hash is done again from a repaired copy
+  const late = path.join(dir, 'late.csv');
+  const head = Array.from({ length: 4000 }, (_, i) => `${i},Québec ${i}\n`).join('');
+  fs.writeFileSync(late, Buffer.concat([Buffer.from(`id,city\n${head}`), cp1252('4000,Montréal – “late”\n'), Buffer.from('4001,Zürich\n')]));
+  const lt = JSON.parse(run(['ingest', late, '--dataset', 'late', '--json', '--data', dir]).stdout).sources[0];
+  assert.equal(lt.lines_repaired, 1);
+  assert.equal(lt.encoding, 'utf-8+windows-1252');
+  assert.deepEqual(JSON.parse(run(['sql', 'SELECT count(*), max(city) FILTER (WHERE id = 4000), max(city) FILTER (WHERE id = 4001) FROM late', '--json', '--data', dir]).stdout).rows,
+    [[4002, 'Montréal – “late”', 'Zürich']]);
+  // with --encoding utf-8 such a file is refused, naming the line
+  const strict = run(['ingest', late, '--dataset', 'strict', '--encoding', 'utf-8', '--data', dir]);
+  assert.equal(strict.status, 2);
+  assert.match(strict.stderr, /late\.csv line 4002 is not valid UTF-8 \(1 such lines\), yet encoding utf-8 was given/);
+  assert.deepEqual(fs.readdirSync(path.join(dir, '_tmp')).filter((f) => !f.startsWith('.')), [], 'no temp file left');
+
   // a file that is all Windows-1252 says so; pure UTF-8 reports no repair
   const legacyFile = path.join(dir, 'legacy.csv');
   fs.writeFileSync(legacyFile, cp1252('ville,note\nMontréal,“ok”\nQuébec,5 €\n'));
