@@ -786,7 +786,7 @@ static void parse_part(ctx *c, zip_t *z, const char *part, part_kind kind, bool 
     uint64_t packed = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : 0, out = 0;
     parser_begin(c, kind, part);
     char buf[65536];
-    zip_int64_t got;
+    zip_int64_t got = 0;
     while (!c->rc && (got = zip_fread(f, buf, sizeof buf)) > 0) {
         out += (uint64_t)got;
         *inflated += (uint64_t)got;
