@@ -44,9 +44,10 @@ static char *write_text(struct fixture *f, const char *name, const char *text)
     return write_file(f, name, text, strlen(text));
 }
 
-/* A minimal PDF with one page per text (Helvetica), or with a standard
- * security handler whose password nobody knows. */
-static char *write_pdf(struct fixture *f, const char *name, const char *const *pages, int n, bool encrypted)
+/* A minimal PDF with one page per content stream (font /F1: Helvetica), or
+ * with a standard security handler whose password nobody knows. */
+static char *write_pdf_streams(struct fixture *f, const char *name, const char *const *streams, int n,
+                               bool encrypted)
 {
     lh_buf b = {0};
     long offsets[64];
@@ -61,8 +62,8 @@ static char *write_pdf(struct fixture *f, const char *name, const char *const *p
     offsets[++obj] = (long)b.len;
     lh_buf_puts(&b, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj\n");
     for (int i = 0; i < n; i++) {
-        char stream[512];
-        int len = snprintf(stream, sizeof stream, "BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
+        const char *stream = streams[i];
+        int len = (int)strlen(stream);
         offsets[++obj] = (long)b.len;
         lh_buf_printf(&b,
                       "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R "
@@ -90,6 +91,16 @@ static char *write_pdf(struct fixture *f, const char *name, const char *const *p
     lh_buf_printf(&b, " >>\nstartxref\n%ld\n%%%%EOF\n", xref);
     char *path = write_file(f, name, b.data, b.len);
     lh_buf_free(&b);
+    return path;
+}
+
+/* The same with one line of 12 pt text per page. */
+static char *write_pdf(struct fixture *f, const char *name, const char *const *pages, int n, bool encrypted)
+{
+    char *streams[8];
+    for (int i = 0; i < n && i < 8; i++) streams[i] = lh_xasprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
+    char *path = write_pdf_streams(f, name, (const char *const *)streams, n < 8 ? n : 8, encrypted);
+    for (int i = 0; i < n && i < 8; i++) free(streams[i]);
     return path;
 }
 
@@ -377,6 +388,41 @@ static void t_pdf(void **state)
     free(enc);
 }
 
+/* No outline: text set larger than the body is a heading, the largest size on top. */
+static void t_pdf_type_size_headings(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    const char *pages[] = {
+        "BT /F1 22 Tf 72 720 Td (User Guide) Tj /F1 11 Tf 0 -30 Td (The guide explains the tool in plain words.) Tj "
+        "0 -14 Td (Every page of it has body text set at eleven points.) Tj ET",
+        "BT /F1 16 Tf 72 720 Td (Installing) Tj /F1 11 Tf 0 -24 Td (Download the package and unpack it.) Tj "
+        "0 -14 Td (Run the installer as the user who will use it.) Tj /F1 16 Tf 0 -30 Td (Logscale) Tj "
+        "/F1 11 Tf 0 -24 Td (Set log y makes each tick a power of ten.) Tj ET",
+    };
+    char *pdf = write_pdf_streams(f, "guide.pdf", pages, 2, false);
+    if (ingest(f, "guide", pdf, NULL, &r, &err)) fail_msg("pdf: %s", err.message);
+    json_decref(r);
+    char *got = sql_csv(f, "SELECT page, section, left(replace(text, chr(10), ' '), 14) AS t FROM guide "
+                           "ORDER BY page, chunk_no");
+    assert_string_equal(got, "page,section,t\r\n"
+                             "1,User Guide,User Guide The\r\n"
+                             "2,User Guide > Installing,Installing Dow\r\n"
+                             "2,User Guide > Logscale,Logscale Set l\r\n");
+    free(got);
+    free(pdf);
+    /* one size throughout: no headings, no sections */
+    const char *flat[] = {"BT /F1 11 Tf 72 720 Td (Only body text here.) Tj 0 -14 Td (And more of it.) Tj ET"};
+    pdf = write_pdf_streams(f, "flat.pdf", flat, 1, false);
+    if (ingest(f, "flat", pdf, NULL, &r, &err)) fail_msg("pdf: %s", err.message);
+    json_decref(r);
+    got = sql_csv(f, "SELECT count(*) AS n, count(section) AS s FROM flat");
+    assert_string_equal(got, "n,s\r\n1,0\r\n");
+    free(got);
+    free(pdf);
+}
+
 static void t_bad_inputs_leave_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -531,6 +577,7 @@ int main(void)
         cmocka_unit_test(t_chunking),
         cmocka_unit_test(t_pii),
         cmocka_unit_test_setup_teardown(t_formats, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_pdf_type_size_headings, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_pdf, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),
