@@ -51,6 +51,10 @@
 #define LH_INGEST_SHEET_CELLS_MAX 20000000           /* non-empty cells, repeats counted */
 #define LH_INGEST_SHEET_COLUMNS_MAX 16384            /* columns of a sheet (A..XFD), and distinct names */
 #define LH_INGEST_SHEET_XML_DEPTH_MAX 64             /* XML nesting (real sheets use under 10) */
+#define LH_INGEST_SHEET_CELL_BYTES_MAX (1 << 20)     /* text of one cell (or shared string) */
+#define LH_INGEST_SHEET_ROW_BYTES_MAX (64 << 20)     /* text of one row */
+#define LH_INGEST_SHEET_ROWS_BYTES_MAX (2048LL << 20) /* the rows a workbook becomes (repeats and shared
+                                                      * strings multiply what the archive holds) */
 
 typedef struct lh_ingester lh_ingester;
 

@@ -82,7 +82,7 @@ typedef struct ctx {
     lh_buf line;
     column *cols;
     size_t ncols, capcols;
-    uint64_t cells_total, rows_total;
+    uint64_t cells_total, rows_total, out_bytes;
     /* the current sheet */
     char *sheet_name;
     uint64_t sheet_seq;
@@ -231,6 +231,11 @@ static void put_cell(ctx *c, uint32_t col, cell_type type, const char *val, size
              c->cells[c->ncells - 1].col);
         return;
     }
+    if (c->vals.len + len > LH_INGEST_SHEET_ROW_BYTES_MAX) {
+        fail(c, LH_ETOOBIG, "%s: a row longer than %d MiB (LH_INGEST_SHEET_ROW_BYTES_MAX)", c->part,
+             LH_INGEST_SHEET_ROW_BYTES_MAX >> 20);
+        return;
+    }
     if (++c->cells_total > LH_INGEST_SHEET_CELLS_MAX) {
         fail(c, LH_ETOOBIG, "more than %d cells (LH_INGEST_SHEET_CELLS_MAX)", LH_INGEST_SHEET_CELLS_MAX);
         return;
@@ -277,15 +282,34 @@ static void row_end(ctx *c, uint64_t repeat)
         else lh_buf_json_string(&c->line, v, x->len);
     }
     lh_buf_puts(&c->line, "}\n");
+    /* a repeated row (ods) counts its copies before one is written */
+    if (repeat > UINT32_MAX || c->ncells * (repeat - 1) > (uint64_t)LH_INGEST_SHEET_CELLS_MAX - c->cells_total) {
+        fail(c, LH_ETOOBIG, "more than %d cells (LH_INGEST_SHEET_CELLS_MAX)", LH_INGEST_SHEET_CELLS_MAX);
+        return;
+    }
+    c->cells_total += c->ncells * (repeat - 1);
+    if (c->line.len * repeat > (uint64_t)LH_INGEST_SHEET_ROWS_BYTES_MAX - c->out_bytes) {
+        fail(c, LH_ETOOBIG, "the rows come to more than %lld MiB (LH_INGEST_SHEET_ROWS_BYTES_MAX)",
+             LH_INGEST_SHEET_ROWS_BYTES_MAX >> 20);
+        return;
+    }
+    c->out_bytes += c->line.len * repeat;
     for (uint64_t r = 0; r < repeat && !c->rc; r++) {
-        if (r && (c->cells_total += c->ncells) > LH_INGEST_SHEET_CELLS_MAX) {
-            fail(c, LH_ETOOBIG, "more than %d cells (LH_INGEST_SHEET_CELLS_MAX)", LH_INGEST_SHEET_CELLS_MAX);
-            return;
-        }
         c->rows_total++;
         if (c->out && fwrite(c->line.data, 1, c->line.len, c->out) != c->line.len)
             fail(c, LH_EIO, "cannot write the converted rows");
     }
+}
+
+/* Appends to the cell's text, within LH_INGEST_SHEET_CELL_BYTES_MAX. */
+static void cell_text(ctx *c, const char *s, size_t len)
+{
+    if (c->text.len + len > LH_INGEST_SHEET_CELL_BYTES_MAX) {
+        fail(c, LH_ETOOBIG, "%s: a cell longer than %d MiB (LH_INGEST_SHEET_CELL_BYTES_MAX)", c->part,
+             LH_INGEST_SHEET_CELL_BYTES_MAX >> 20);
+        return;
+    }
+    lh_buf_append(&c->text, s, len);
 }
 
 /* ---- values ---- */
@@ -645,15 +669,18 @@ static void ods_start(ctx *c, const char *n, const char **atts)
     } else if (is(n, "annotation")) {
         c->skip_depth = 1; /* a comment on the cell, not its value */
     } else if (is(n, "p")) {
-        if (c->paragraphs++) lh_buf_putc(&c->text, '\n');
+        if (c->paragraphs++) cell_text(c, "\n", 1);
         c->collecting = true;
     } else if (is(n, "s") && c->collecting) {
+        char spaces[64];
+        memset(spaces, ' ', sizeof spaces);
         uint64_t k = repeat_attr(atts, "c");
-        for (uint64_t i = 0; i < k && i < 1024; i++) lh_buf_putc(&c->text, ' ');
+        for (uint64_t done = 0; done < k && !c->rc; done += sizeof spaces)
+            cell_text(c, spaces, k - done < sizeof spaces ? (size_t)(k - done) : sizeof spaces);
     } else if (is(n, "tab") && c->collecting) {
-        lh_buf_putc(&c->text, '\t');
+        cell_text(c, "\t", 1);
     } else if (is(n, "line-break") && c->collecting) {
-        lh_buf_putc(&c->text, '\n');
+        cell_text(c, "\n", 1);
     }
 }
 
@@ -727,7 +754,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
     ctx *c = ud;
-    if (c->collecting && !c->skip_depth && !c->rc) lh_buf_append(&c->text, s, (size_t)len);
+    if (c->collecting && !c->skip_depth && !c->rc) cell_text(c, s, (size_t)len);
 }
 
 static void XMLCALL on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,

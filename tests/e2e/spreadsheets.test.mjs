@@ -246,6 +246,9 @@ test('hostile spreadsheets: refused with the part and the limit, nothing made', 
     ['text.xlsx', Buffer.from('a,b\n1,2\n'), /named \.xlsx but is not a spreadsheet/],
     ['nocontent.ods', zip([{ name: 'mimetype', data: 'application/vnd.oasis.opendocument.spreadsheet', store: true }]), /not a complete OpenDocument spreadsheet: content\.xml is missing/],
     ['wide.ods', ods('<table:table table:name="W"><table:table-row><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="20000"/></table:table-row></table:table>'), /a cell beyond column 16384 \(LH_INGEST_SHEET_COLUMNS_MAX\)/],
+    ['longcell.ods', ods(`<table:table table:name="L"><table:table-row><table:table-cell office:value-type="string"><text:p>${'<text:s text:c="100000"/>'.repeat(20)}</text:p></table:table-cell></table:table-row></table:table>`), /content\.xml: a cell longer than 1 MiB \(LH_INGEST_SHEET_CELL_BYTES_MAX\)/],
+    ['widerow.ods', ods(`<table:table table:name="W"><table:table-row><table:table-cell office:value-type="string" table:number-columns-repeated="100"><text:p>${'<text:s text:c="1000"/>'.repeat(1000)}</text:p></table:table-cell></table:table-row></table:table>`), /a row longer than 64 MiB \(LH_INGEST_SHEET_ROW_BYTES_MAX\)/],
+    ['manyrows.ods', ods(`<table:table table:name="R"><table:table-row table:number-rows-repeated="100000"><table:table-cell office:value-type="string"><text:p>${'<text:s text:c="1000"/>'.repeat(100)}</text:p></table:table-cell></table:table-row></table:table>`), /the rows come to more than 2048 MiB \(LH_INGEST_SHEET_ROWS_BYTES_MAX\)/],
     ['manycells.ods', ods('<table:table table:name="M"><table:table-row table:number-rows-repeated="2000000"><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="100"/></table:table-row></table:table>'), /more than 20000000 cells \(LH_INGEST_SHEET_CELLS_MAX\)/],
   ];
   for (const [name, bytes, message] of cases) {
