@@ -553,7 +553,7 @@ typedef struct speculation {
 /* Whether the input's bytes are held by the dataset or came earlier in this call. */
 static void check_known(struct input *in, const json_t *head, const struct input *prior, size_t nprior)
 {
-    in->duplicate_of = head ? lh_manifest_content_version((json_t *)head, in->sha) : 0;
+    in->duplicate_of = head ? lh_manifest_content_version(head, in->sha) : 0;
     for (size_t k = 0; k < nprior && !in->duplicate_of; k++) in->repeated |= !strcmp(prior[k].sha, in->sha);
 }
 
