@@ -97,7 +97,7 @@ static char *write_pdf_streams(struct fixture *f, const char *name, const char *
 /* The same with one line of 12 pt text per page. */
 static char *write_pdf(struct fixture *f, const char *name, const char *const *pages, int n, bool encrypted)
 {
-    char *streams[8];
+    char *streams[8] = {0};
     for (int i = 0; i < n && i < 8; i++) streams[i] = lh_xasprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
     char *path = write_pdf_streams(f, name, (const char *const *)streams, n < 8 ? n : 8, encrypted);
     for (int i = 0; i < n && i < 8; i++) free(streams[i]);
