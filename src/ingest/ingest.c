@@ -62,7 +62,7 @@ struct input {
     json_t *rejects;
     char parquet_sha[LH_SHA256_HEX_LEN + 1];
     uint64_t parquet_size;
-    double ms[6];  /* time spent: hash, prepare, convert, describe, store (see phase_names) */
+    double ms[5];  /* time spent per phase (PH_*), for the ingest.timing debug log */
     char *key;     /* where it was stored */
     bool uploaded; /* we created the object (to remove it if the call fails) */
 };
@@ -518,9 +518,10 @@ static void flush_written(const char *path)
 static void *flusher_run(void *arg)
 {
     flusher *f = arg;
-    while (!atomic_load(&f->stop)) {
-        usleep(100 * 1000);
-        flush_written(f->path);
+    /* every 100 ms, in slices short enough that the conversion's end waits for none */
+    for (unsigned tick = 1; !atomic_load(&f->stop); tick++) {
+        usleep(5 * 1000);
+        if (tick % 20 == 0) flush_written(f->path);
     }
     return NULL;
 }
