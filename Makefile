@@ -36,7 +36,7 @@ else
 endif
 
 DUCKDB_DIR := deps/duckdb
-PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0 libsodium
+PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0 libsodium libzip expat
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -124,7 +124,7 @@ test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
 # The suites with threads, once more under ThreadSanitizer.
-TSAN_SUITES := test_catalog test_drafts test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_model test_search test_bm25
+TSAN_SUITES := test_catalog test_drafts test_ingest test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_model test_search test_bm25
 test-tsan:
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=thread $(TSAN_SUITES:%=build/tsan/tests/%)
 	$(Q)scripts/with-s3rver scripts/run-unit $(TSAN_SUITES:%=build/tsan/tests/%)
@@ -172,6 +172,8 @@ $(OUT)/obj/src/base/version.o: $(OUT)/gen/lh_build_info.h
 $(OUT)/obj/src/mcp/resources.o: $(OUT)/gen/lh_mcp_docs.h
 $(OUT)/obj/src/ui/assets.o: $(OUT)/gen/lh_ui_assets.h
 
+# the spreadsheet tests' independent writer (Debian libxlsxwriter-dev)
+$(OUT)/tools/xlsx_write: LDLIBS += -lxlsxwriter
 $(OUT)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)

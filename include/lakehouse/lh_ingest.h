@@ -2,17 +2,21 @@
  * lh_ingest.h — files in, versioned Parquet datasets out, without a schema.
  *
  * Formats: CSV / TSV (delimiter, quoting, header, types and encoding sniffed),
- * JSON arrays, NDJSON, Parquet, plain text / Markdown and PDF (text per page,
- * via poppler). Tabular inputs keep their columns; documents become rows of
- * (doc_id, page, chunk_no, text, source), chunked on paragraph, line or word
- * boundaries.
+ * JSON arrays, NDJSON, Parquet, plain text / Markdown, PDF (text per page,
+ * via poppler) and spreadsheets (.xlsx, .ods: every sheet's rows, with a
+ * "sheet" column). Tabular inputs keep their columns; documents become rows of
+ * (chunk_id, doc_id, page, chunk_no, section, text, source), chunked on
+ * paragraph, sentence, line or word boundaries.
  *
  * One ingest call is one new version of one dataset (created if needed):
  *   1. each input is hashed (SHA-256); bytes the dataset already holds are
  *      skipped, and if nothing is new no version is made (the report names
  *      the version that holds them)
  *   2. each input is converted to zstd Parquet by DuckDB, streaming (memory
- *      stays bounded whatever the input size)
+ *      stays bounded whatever the input size); tables are converted while
+ *      they are hashed (a thread), the conversion stopped and thrown away
+ *      if the bytes are known, and the Parquet written back to disk as it
+ *      grows, so neither the hash nor the final fsync adds its own wait
  *   3. columns that look like emails, phone numbers, national ids or person
  *      names are tagged (schema field "pii")
  *   4. the Parquet files are stored as datasets/<name>/data/<sha256>.parquet
@@ -38,6 +42,19 @@
  * reach DuckDB's reader, whose work grows with depth and whose stack does not
  * survive thousands of levels. */
 #define LH_INGEST_JSON_DEPTH_MAX 64
+
+/* Spreadsheets (.xlsx, .ods) are zip archives of XML: what one may make
+ * before it is refused (LH_ETOOBIG, or LH_EINVAL for the nesting). */
+#define LH_INGEST_SHEET_PART_BYTES_MAX (256 << 20)   /* inflated bytes of one part (a sheet's XML) */
+#define LH_INGEST_SHEET_TOTAL_BYTES_MAX (1024 << 20) /* inflated bytes of all parts read */
+#define LH_INGEST_SHEET_RATIO_MAX 200                /* inflated / packed size of a part past 1 MiB */
+#define LH_INGEST_SHEET_CELLS_MAX 20000000           /* non-empty cells, repeats counted */
+#define LH_INGEST_SHEET_COLUMNS_MAX 16384            /* columns of a sheet (A..XFD), and distinct names */
+#define LH_INGEST_SHEET_XML_DEPTH_MAX 64             /* XML nesting (real sheets use under 10) */
+#define LH_INGEST_SHEET_CELL_BYTES_MAX (1 << 20)     /* text of one cell (or shared string) */
+#define LH_INGEST_SHEET_ROW_BYTES_MAX (64 << 20)     /* text of one row */
+#define LH_INGEST_SHEET_ROWS_BYTES_MAX (2048LL << 20) /* the rows a workbook becomes (repeats and shared
+                                                      * strings multiply what the archive holds) */
 
 typedef struct lh_ingester lh_ingester;
 
@@ -79,7 +96,9 @@ typedef struct lh_ingest_options {
     const char *delimiter;   /* one character, "\\t", or "whitespace" (runs of spaces and tabs) */
     lh_csv_header header;    /* whether the first row names the columns */
     const char *decimal;     /* "." or "," */
-    const char *encoding;    /* "utf-8", "latin-1" or "utf-16" */
+    const char *encoding;    /* "utf-8", "latin-1" or "utf-16": the whole file so, no
+                              * per-line repair (sniffed: lines that are not UTF-8 are
+                              * read as Windows-1252, the rest kept) */
     lh_ingest_progress_fn progress;
     void *progress_ctx;
     /* Stop before the commit (drafts): the data files are stored, nothing is
@@ -89,8 +108,9 @@ typedef struct lh_ingest_options {
 } lh_ingest_options;
 
 /* Ingests the sources as one version. *report (a new reference):
- *   {dataset, version, new_version, sources:[{name, format, content_hash, bytes, rows,
- *    rejected_rows, status: "ingested"|"already_ingested", version?}], schema:[...],
+ *   {dataset, version, new_version, sources:[{name, format, encoding?, content_hash, bytes, rows,
+ *    rejected_rows, status: "ingested"|"already_ingested", version?,
+ *    lines_repaired?, repaired_as?: "windows-1252"}], schema:[...],
  *    rejects:[{source, line, error}], row_count }
  * With prepare_only the version is the current one (0: no dataset yet),
  * new_version false, and when anything is new:
@@ -100,9 +120,13 @@ typedef struct lh_ingest_options {
 lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
                   const lh_ingest_options *opt, const lh_who *who, json_t **report, lh_err *err);
 
-/* Splits UTF-8 text into chunks of about max_chars characters, preferring
- * paragraph, then line, then word boundaries; overlap characters are repeated
- * at the start of the next chunk. Calls fn(offset, length) per chunk. */
+/* Splits UTF-8 text into chunks of at most max_chars characters, cut after
+ * a paragraph (blank line), else a sentence ('.', '!' or '?' then a blank,
+ * not after an abbreviation or an initial, nor before a lowercase word; CJK
+ * full stops), else a line, else a word; inside a word only when one word
+ * is longer than a chunk. About overlap characters are repeated at the start
+ * of the next chunk, from a sentence start when there is one among them,
+ * else a word start. Calls fn(offset, length) per chunk. */
 void lh_ingest_chunk_text(const char *text, size_t len, size_t max_chars, size_t overlap,
                           void (*fn)(void *ctx, size_t off, size_t len), void *ctx);
 

@@ -34,7 +34,10 @@
 #define LH_STORE_KEY_MAX 1024
 #define LH_STORE_TO_END UINT64_MAX
 
-enum { LH_PUT_IF_ABSENT = 1 };
+/* LH_PUT_SHARE_FILE (lh_store_put_file): the file will not change again, so a
+ * backend on the same file system may give the object the file's data (a hard
+ * link, after fsync) instead of copying it; the caller still owns its name. */
+enum { LH_PUT_IF_ABSENT = 1, LH_PUT_SHARE_FILE = 2 };
 
 typedef struct lh_object_info {
     char key[LH_STORE_KEY_MAX + 1];
@@ -46,11 +49,13 @@ typedef struct lh_object_info {
 typedef bool (*lh_store_list_fn)(void *ctx, const lh_object_info *info);
 
 /* Where a put reads from: memory (data, len) or an open file (fd >= 0, read
- * from its start to its end). Where a get writes to: a buffer or a file. */
+ * from its start to its end; path names it, or NULL). Where a get writes to:
+ * a buffer or a file. */
 typedef struct lh_store_src {
     const void *data;
     size_t len;
     int fd;
+    const char *path;
 } lh_store_src;
 
 typedef struct lh_store_dst {

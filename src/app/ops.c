@@ -33,7 +33,7 @@ const char *const lh_op_choices_refresh[] = {"manual", "on_append", NULL};
 const char *const lh_op_choices_sql_format[] = {"json", "ndjson", "csv", "parquet", NULL};
 const char *const lh_op_choices_decimal[] = {".", ",", NULL};
 const char *const lh_op_choices_encoding[] = {"utf-8", "latin-1", "utf-16", NULL};
-const char *const lh_op_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", NULL};
+const char *const lh_op_choices_ingest_format[] = {"csv", "tsv", "json", "ndjson", "parquet", "text", "markdown", "pdf", "xlsx", "ods", NULL};
 
 #define END {NULL, 0, false, NULL, 0, 0, NULL}
 #define INT64 9.2e18
@@ -85,7 +85,7 @@ static const lh_op_param p_ingest[] = {
     {"delimiter", LH_OP_STRING, false, NULL, 0, 0, "CSV: the field separator, one character, \"\\t\" or \"whitespace\" (default: sniffed)"},
     {"header", LH_OP_BOOL, false, NULL, 0, 0, "CSV: whether the first row names the columns (default: sniffed)"},
     {"decimal", LH_OP_STRING, false, lh_op_choices_decimal, 0, 0, "CSV: the decimal separator, . or , (default: sniffed)"},
-    {"encoding", LH_OP_STRING, false, lh_op_choices_encoding, 0, 0, "text: utf-8, latin-1 or utf-16 (default: sniffed)"},
+    {"encoding", LH_OP_STRING, false, lh_op_choices_encoding, 0, 0, "text: utf-8, latin-1 or utf-16 for the whole file (default: UTF-8 lines kept, the others read as Windows-1252)"},
     END};
 
 /* ---- catalog ---- */

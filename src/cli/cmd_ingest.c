@@ -15,12 +15,13 @@ static void help(void)
 {
     printf("usage: lakehouse ingest FILE... --dataset NAME [options]\n\n"
            "Turns files into one new version of a dataset (created if needed), without a schema:\n"
-           "CSV/TSV, JSON arrays, NDJSON, Parquet, text/Markdown and PDF. Bytes the dataset\n"
+           "CSV/TSV, JSON arrays, NDJSON, Parquet, text/Markdown, PDF and spreadsheets\n"
+           "(.xlsx, .ods: every sheet, with a sheet column). Bytes the dataset\n"
            "already holds are skipped; if nothing is new, no version is made.\n\n"
            "options:\n"
            "  -d, --dataset NAME   the dataset ([a-z][a-z0-9_]*)\n"
            "  --mode MODE          append (default) or replace\n"
-           "  --format FORMAT      csv tsv json ndjson parquet text markdown pdf (default: sniffed)\n"
+           "  --format FORMAT      csv tsv json ndjson parquet text markdown pdf xlsx ods (default: sniffed)\n"
            "  --skip-bad-rows      CSV: keep the good rows and report the bad ones\n"
            "                       (default: refuse a file with any unreadable row)\n"
            "  --bucket B           bucket for a new dataset (default: storage.default_bucket)\n"
@@ -31,7 +32,8 @@ static void help(void)
            "                       (runs of spaces and tabs); default: sniffed\n"
            "  --header yes|no      CSV: whether the first row names the columns (default: sniffed)\n"
            "  --decimal . | ,      CSV: the decimal separator (default: sniffed; ',' needs another delimiter)\n"
-           "  --encoding E         utf-8, latin-1 or utf-16 (default: sniffed)\n"
+           "  --encoding E         utf-8, latin-1 or utf-16 for the whole file (default: UTF-8\n"
+           "                       lines kept, the others read as Windows-1252)\n"
            "  --index              documents: also create (or refresh) the text index named after\n"
            "                       the dataset (chunk_id, text), ready for search and ask\n"
            "  --actor NAME         who is ingesting (default: $USER)\n"
@@ -58,6 +60,12 @@ static void summary(json_t *report)
                    (long long)json_integer_value(json_object_get(s, "rows")),
                    json_string_value(json_object_get(s, "format")),
                    json_integer_value(json_object_get(s, "rejected_rows")) ? ", some rows skipped" : "");
+        if (json_integer_value(json_object_get(s, "lines_repaired")))
+            printf("%s: %lld line(s) not UTF-8, read as %s (encoding %s; --encoding overrides)\n",
+                   json_string_value(json_object_get(s, "name")),
+                   (long long)json_integer_value(json_object_get(s, "lines_repaired")),
+                   json_string_value(json_object_get(s, "repaired_as")),
+                   json_string_value(json_object_get(s, "encoding")));
     }
     json_array_foreach(json_object_get(report, "schema_changes"), i, s) {
         printf("schema: column %s %s\n", json_string_value(json_object_get(s, "column")),

@@ -1,8 +1,11 @@
 /*
  * documents.c — text, Markdown and PDF files as chunk rows.
  *
- * PDF text comes from poppler-glib, one page at a time. Encrypted, damaged
- * or image-only PDFs are errors that say which of these it is.
+ * PDF text comes from poppler-glib, one page at a time. Sections come from
+ * the outline (bookmarks); a PDF without one gets them from its type: text
+ * runs set larger than the body text (the size most characters have) are
+ * headings, the largest size the top level. Encrypted, damaged or
+ * image-only PDFs are errors that say which of these it is.
  */
 #include "internal.h"
 
@@ -177,6 +180,7 @@ static lh_code read_text(const char *path, const char *encoding, lh_buf *out, lh
 struct pdf_heading {
     int page; /* 1-based */
     char *title, *path;
+    long offset; /* byte offset of the heading in its page's text (type-size headings), or -1: find the title */
 };
 
 /* The page (1-based) an outline entry goes to, or 0. */
@@ -203,7 +207,7 @@ static void pdf_outline(PopplerDocument *doc, PopplerIndexIter *iter, int level,
             outline_set(o, level, title, strlen(title));
             if (page > 0) {
                 if (*n == *cap) *hs = lh_xrealloc(*hs, (*cap = *cap ? *cap * 2 : 16) * sizeof **hs);
-                (*hs)[(*n)++] = (struct pdf_heading){page, lh_xstrdup(o->titles[level]), outline_path(o)};
+                (*hs)[(*n)++] = (struct pdf_heading){page, lh_xstrdup(o->titles[level]), outline_path(o), -1};
             }
         }
         PopplerIndexIter *child = poppler_index_iter_get_child(iter);
@@ -213,6 +217,122 @@ static void pdf_outline(PopplerDocument *doc, PopplerIndexIter *iter, int level,
         }
         if (a) poppler_action_free(a);
     } while (poppler_index_iter_next(iter));
+}
+
+/* ---- PDF headings from type sizes ---- */
+
+#define HEADING_SIZE_RATIO 1.15 /* a heading is set this much larger than the body, */
+#define HEADING_SIZE_MIN_GAP 1.0 /* and at least this many points larger */
+#define HEADING_SHARE_MAX 0.2    /* a size more than this share of the text is body, not headings */
+#define HEADING_CHARS_MAX 120    /* a longer run is emphasised text, not a heading */
+
+struct size_run {
+    int page;            /* 0-based */
+    int start, end;      /* characters of the page's text, end exclusive */
+    double size;         /* points, to the half point */
+};
+
+struct type_sizes {
+    struct size_run *runs;
+    size_t n, cap;
+    double levels[MAX_DEPTH]; /* heading sizes, largest first */
+    int nlevels;
+};
+
+/* Reads every page's text runs and decides which sizes are headings. */
+static void pdf_type_sizes(PopplerDocument *doc, int pages, struct type_sizes *ts)
+{
+    struct size_count {
+        double size;
+        long chars;
+    } hist[64];
+    int nh = 0;
+    long total = 0;
+    for (int i = 0; i < pages; i++) {
+        PopplerPage *page = poppler_document_get_page(doc, i);
+        if (!page) continue;
+        GList *attrs = poppler_page_get_text_attributes(page);
+        for (GList *l = attrs; l; l = l->next) {
+            PopplerTextAttributes *a = l->data;
+            if (a->end_index < a->start_index || a->font_size <= 0 || a->font_size > 1000) continue;
+            double size = (double)(long)(a->font_size * 2 + 0.5) / 2;
+            long chars = a->end_index - a->start_index + 1;
+            total += chars;
+            int k = 0;
+            while (k < nh && hist[k].size != size) k++;
+            if (k == nh && nh < 64) hist[nh++] = (struct size_count){size, 0};
+            if (k < nh) hist[k].chars += chars;
+            if (ts->n == ts->cap) ts->runs = lh_xrealloc(ts->runs, (ts->cap = ts->cap ? ts->cap * 2 : 64) * sizeof *ts->runs);
+            ts->runs[ts->n++] = (struct size_run){i, a->start_index, a->end_index + 1, size};
+        }
+        poppler_page_free_text_attributes(attrs);
+        g_object_unref(page);
+    }
+    if (!nh || !total) return;
+    int body = 0;
+    for (int k = 1; k < nh; k++)
+        if (hist[k].chars > hist[body].chars) body = k;
+    double base = hist[body].size;
+    for (int k = 0; k < nh; k++) {
+        double sz = hist[k].size;
+        if (sz < base * HEADING_SIZE_RATIO || sz < base + HEADING_SIZE_MIN_GAP ||
+            (double)hist[k].chars > HEADING_SHARE_MAX * (double)total)
+            continue;
+        /* keep the largest MAX_DEPTH sizes, in order */
+        int at = ts->nlevels;
+        while (at > 0 && ts->levels[at - 1] < sz) at--;
+        if (at >= MAX_DEPTH) continue;
+        int last = ts->nlevels < MAX_DEPTH ? ts->nlevels : MAX_DEPTH - 1;
+        memmove(ts->levels + at + 1, ts->levels + at, (size_t)(last - at) * sizeof ts->levels[0]);
+        ts->levels[at] = sz;
+        if (ts->nlevels < MAX_DEPTH) ts->nlevels++;
+    }
+}
+
+/* The page's headings by type size, in reading order, their paths built on o. */
+static void pdf_size_headings(const struct type_sizes *ts, int page, const char *text, struct outline *o,
+                              struct pdf_heading **hs, size_t *n, size_t *cap)
+{
+    glong chars = g_utf8_strlen(text, -1);
+    for (size_t r = 0; r < ts->n; r++) {
+        const struct size_run *run = &ts->runs[r];
+        if (run->page != page || run->end > chars) continue;
+        int level = 0;
+        while (level < ts->nlevels && ts->levels[level] != run->size) level++;
+        if (level == ts->nlevels) continue;
+        const char *from = g_utf8_offset_to_pointer(text, run->start), *to = g_utf8_offset_to_pointer(text, run->end);
+        /* the title: the run's words on one line */
+        lh_buf title = {0};
+        bool letters = false;
+        for (const char *p = from; p < to; p++) {
+            bool space = *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t';
+            if (space && (!title.len || title.data[title.len - 1] == ' ')) continue;
+            lh_buf_putc(&title, space ? ' ' : *p);
+            letters |= ((unsigned char)*p >= 0x80 || (*p | 0x20) >= 'a') && (*p | 0x20) <= 'z';
+        }
+        while (title.len && title.data[title.len - 1] == ' ') title.data[--title.len] = '\0';
+        if (!letters || title.len < 2 || g_utf8_strlen(title.data, -1) > HEADING_CHARS_MAX) {
+            lh_buf_free(&title);
+            continue;
+        }
+        while (from < to && (*from == ' ' || *from == '\n' || *from == '\r' || *from == '\t')) from++;
+        outline_set(o, level, title.data, title.len);
+        if (*n == *cap) *hs = lh_xrealloc(*hs, (*cap = *cap ? *cap * 2 : 16) * sizeof **hs);
+        (*hs)[(*n)++] = (struct pdf_heading){page + 1, lh_buf_detach(&title), outline_path(o), (long)(from - text)};
+    }
+}
+
+/* Whether text[0..n) holds nothing but title (blanks aside). */
+static bool only_title(const char *text, size_t n, const char *title)
+{
+    if (!title) return false;
+    for (const char *t = title;; t++) {
+        while (n && (*text == ' ' || *text == '\n' || *text == '\r' || *text == '\t')) text++, n--;
+        while (*t == ' ') t++;
+        if (!*t) return n == 0;
+        if (!n || *text != *t) return false;
+        text++, n--;
+    }
 }
 
 static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, doc_rows *out, lh_err *err)
@@ -249,19 +369,28 @@ static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, do
         outline_free(&o);
         poppler_index_iter_free(iter);
     }
+    struct type_sizes ts = {0};
+    struct outline size_outline = {0};
+    if (nh == 0) pdf_type_sizes(doc, pages, &ts); /* no outline: headings from type sizes */
     char *open_path = NULL; /* the section open at the top of the page */
+    const char *open_title = NULL;
     for (int i = 0; i < pages; i++) {
         PopplerPage *page = poppler_document_get_page(doc, i);
         if (!page) continue;
         char *text = poppler_page_get_text(page);
         if (text && lh_utf8_valid(text, strlen(text))) {
+            if (ts.nlevels) pdf_size_headings(&ts, i, text, &size_outline, &hs, &nh, &cap);
             struct chunker c = {.out = out, .page = i + 1};
             size_t len = strlen(text), at = 0;
             for (size_t h = 0; h < nh; h++) {
                 if (hs[h].page != i + 1) continue;
-                const char *found = strstr(text + at, hs[h].title); /* the section starts where its title does */
-                size_t split = found ? (size_t)(found - text) : at;
-                if (split > at) chunk_section(&c, text + at, split - at, open_path, chunk_chars, overlap);
+                /* the section starts where its title does */
+                const char *found = hs[h].offset >= 0 ? text + hs[h].offset : strstr(text + at, hs[h].title);
+                size_t split = found && (size_t)(found - text) >= at ? (size_t)(found - text) : at;
+                /* a heading straight above the next one is in that one's path: no chunk of its own */
+                if (split > at && !only_title(text + at, split - at, open_title))
+                    chunk_section(&c, text + at, split - at, open_path, chunk_chars, overlap);
+                open_title = hs[h].title;
                 at = split;
                 free(open_path);
                 open_path = lh_xstrdup(hs[h].path);
@@ -272,6 +401,8 @@ static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, do
         g_object_unref(page);
     }
     free(open_path);
+    free(ts.runs);
+    outline_free(&size_outline);
     for (size_t h = 0; h < nh; h++) free(hs[h].title), free(hs[h].path);
     free(hs);
     g_object_unref(doc);

@@ -9,6 +9,7 @@
 #include "lakehouse/lh_query_duckdb.h"
 #include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
+#include "lakehouse/lh_utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_REJECT_SAMPLES 10
@@ -49,12 +51,18 @@ struct input {
     csv_dialect dialect;  /* CSV: what the sniffer is told (dialect.c) */
     char delimiter;       /* CSV: the caller's field separator, or 0 (sniffed) */
     char *rewritten;      /* CSV aligned by spaces, rewritten as TSV (temp file), or NULL */
+    char *repaired;       /* text mixing UTF-8 and Windows-1252 lines, all UTF-8 (temp file), or NULL */
+    lh_utf8_census census; /* lines that are not UTF-8, counted while hashing */
+    char *sheet_rows;     /* spreadsheets: every sheet's rows as NDJSON (temp file) */
+    char *sheet_columns;  /* ... and the DuckDB struct of their names and types */
+    uint64_t lines_repaired;
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
     json_t *fields; /* [{name, type, pii?}] */
     json_t *rejects;
     char parquet_sha[LH_SHA256_HEX_LEN + 1];
     uint64_t parquet_size;
+    double ms[5];  /* time spent per phase (PH_*), for the ingest.timing debug log */
     char *key;     /* where it was stored */
     bool uploaded; /* we created the object (to remove it if the call fails) */
 };
@@ -81,6 +89,17 @@ void lh_ingester_free(lh_ingester *ing)
     if (!ing) return;
     free(ing->tmp_dir);
     free(ing);
+}
+
+/* ---- timing ---- */
+
+enum { PH_HASH, PH_PREPARE, PH_CONVERT, PH_DESCRIBE, PH_STORE };
+
+static double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 /* ---- DuckDB helpers ---- */
@@ -142,6 +161,18 @@ static void *poll_progress(void *arg)
 
 /* ---- conversion ---- */
 
+/* The file the readers take: the repaired copy when there is one. */
+static const char *text_path(const struct input *in)
+{
+    return in->repaired ? in->repaired : in->path;
+}
+
+/* The encoding the readers take: a repaired copy is UTF-8. */
+static const char *text_encoding(const struct input *in)
+{
+    return in->repaired ? "utf-8" : in->encoding;
+}
+
 /* The caller's word over the sniffer's (delimiter, header, decimal). */
 static lh_code csv_overrides(struct input *in, const lh_ingest_options *opt, lh_err *err)
 {
@@ -181,7 +212,7 @@ static bool csv_line_too_long(const lh_ingester *ing, const struct input *in, lh
  * the fault is elsewhere: DuckDB's message stands). */
 static bool ndjson_bad_line(const struct input *in, lh_err *err)
 {
-    FILE *f = fopen(in->path, "rb");
+    FILE *f = fopen(text_path(in), "rb");
     if (!f) return false;
     char *line = NULL;
     size_t cap = 0, no = 0;
@@ -207,7 +238,7 @@ static bool ndjson_bad_line(const struct input *in, lh_err *err)
 }
 
 static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_query_lease *lease, struct input *in,
-                             const lh_ingest_options *opt, lh_err *err)
+                             lh_err *err)
 {
     lh_buf src = {0}, sql = {0};
     /* DuckDB keeps rejected rows in temp tables of the (pooled) connection:
@@ -223,12 +254,12 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
     case FMT_CSV:
     case FMT_TSV:
         lh_buf_puts(&src, "read_csv(");
-        lh_sql_quote_literal(&src, in->rewritten ? in->rewritten : in->path);
+        lh_sql_quote_literal(&src, in->rewritten ? in->rewritten : text_path(in));
         /* DuckDB reads a CSV in buffers of at least 16 lines of max_line_size */
         lh_buf_printf(&src, ", auto_detect = true, sample_size = 20480, encoding = '%s', "
                             "store_rejects = true, rejects_table = '%s', rejects_scan = '%s', "
                             "max_line_size = %zu, buffer_size = %zu",
-                      in->encoding, rejects, scans, ing->max_line_bytes,
+                      text_encoding(in), rejects, scans, ing->max_line_bytes,
                       ing->max_line_bytes * 16 > (32u << 20) ? ing->max_line_bytes * 16 : (32u << 20));
         if (in->format == FMT_TSV || in->rewritten) {
             lh_buf_puts(&src, ", delim = '\\t'");
@@ -241,9 +272,16 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         if (in->dialect.decimal_comma) lh_buf_puts(&src, ", decimal_separator = ','");
         lh_buf_putc(&src, ')');
         break;
+    case FMT_XLSX:
+    case FMT_ODS:
+        lh_buf_puts(&src, "read_json(");
+        lh_sql_quote_literal(&src, in->sheet_rows);
+        lh_buf_printf(&src, ", format = 'newline_delimited', records = true, maximum_object_size = 268435456, "
+                            "columns = %s)", in->sheet_columns);
+        break;
     case FMT_JSON:
         lh_buf_puts(&src, "read_json(");
-        lh_sql_quote_literal(&src, in->path);
+        lh_sql_quote_literal(&src, text_path(in));
         lh_buf_puts(&src, ", format = 'auto', records = 'auto', maximum_object_size = 67108864)");
         break;
     default:
@@ -261,7 +299,7 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         if (nl) *nl = '\0';
         /* name the input as the user knows it, not by its temp path (the
          * search goes on after each replacement: the name may hold the path) */
-        const char *read = in->rewritten ? in->rewritten : in->path;
+        const char *read = in->rewritten ? in->rewritten : text_path(in);
         size_t plen = strlen(read), nlen = strlen(in->name);
         for (char *from = err->message, *at; nlen <= plen && (at = strstr(from, read)); from = at + nlen) {
             memcpy(at, in->name, nlen);
@@ -279,21 +317,7 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
         }
     }
     bool csv = in->format == FMT_CSV || in->format == FMT_TSV;
-    if (rc == LH_OK && csv && in->quotes % 2) {
-        /* quotes pair up in any well-formed CSV: an odd count means the file
-         * ends inside a quoted field, which the dialect sniffer may have
-         * papered over by reading quotes as plain characters */
-        in->rejected++;
-        json_array_append_new(in->rejects, json_pack("{s:s, s:n, s:s, s:s}", "source", in->name, "line", "kind",
-                                                     "UNBALANCED QUOTES", "error",
-                                                     "unbalanced quotes: the file ends inside a quoted field "
-                                                     "(truncated?)"));
-        if (!opt->skip_bad_rows)
-            rc = lh_err_set(err, LH_EINVAL,
-                            "%s: unbalanced quotes: the file ends inside a quoted field (truncated?); "
-                            "nothing was ingested", in->name);
-    }
-    if (rc == LH_OK && csv) {
+    if (rc == LH_OK && csv) { /* the rows DuckDB could not read, judged in csv_verdict */
         json_t *count, *samples;
         char q[256];
         snprintf(q, sizeof q, "SELECT CAST(count(DISTINCT line) AS VARCHAR) FROM %s", rejects);
@@ -320,15 +344,6 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
                 json_decref(samples);
             }
         }
-        if (rc == LH_OK && in->rejected && !opt->skip_bad_rows) {
-            json_t *first = json_array_get(in->rejects, 0);
-            rc = lh_err_set(err, LH_EINVAL,
-                            "%s: %lld row(s) could not be read; the first, at line %lld: %s "
-                            "(nothing was ingested; skip_bad_rows, --skip-bad-rows on the CLI, keeps the good rows)",
-                            in->name, (long long)in->rejected,
-                            (long long)json_integer_value(json_object_get(first, "line")),
-                            json_string_value(json_object_get(first, "error")));
-        }
     }
     if (csv) {
         lh_err ignored;
@@ -339,13 +354,44 @@ static lh_code convert_table(const lh_ingester *ing, duckdb_connection conn, lh_
     return rc;
 }
 
+/* A converted CSV's bad rows, once its quotes are counted (while hashing):
+ * refused unless skip_bad_rows keeps the good ones. */
+static lh_code csv_verdict(struct input *in, const lh_ingest_options *opt, lh_err *err)
+{
+    if (in->format != FMT_CSV && in->format != FMT_TSV) return LH_OK;
+    if (in->quotes % 2) {
+        /* quotes pair up in any well-formed CSV: an odd count means the file
+         * ends inside a quoted field, which the dialect sniffer may have
+         * papered over by reading quotes as plain characters */
+        in->rejected++;
+        json_array_append_new(in->rejects, json_pack("{s:s, s:n, s:s, s:s}", "source", in->name, "line", "kind",
+                                                     "UNBALANCED QUOTES", "error",
+                                                     "unbalanced quotes: the file ends inside a quoted field "
+                                                     "(truncated?)"));
+        if (!opt->skip_bad_rows)
+            return lh_err_set(err, LH_EINVAL,
+                              "%s: unbalanced quotes: the file ends inside a quoted field (truncated?); "
+                              "nothing was ingested", in->name);
+    }
+    if (in->rejected && !opt->skip_bad_rows) {
+        json_t *first = json_array_get(in->rejects, 0);
+        return lh_err_set(err, LH_EINVAL,
+                          "%s: %lld row(s) could not be read; the first, at line %lld: %s "
+                          "(nothing was ingested; skip_bad_rows, --skip-bad-rows on the CLI, keeps the good rows)",
+                          in->name, (long long)in->rejected,
+                          (long long)json_integer_value(json_object_get(first, "line")),
+                          json_string_value(json_object_get(first, "error")));
+    }
+    return LH_OK;
+}
+
 static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct input *in,
                                 const lh_ingest_options *opt, lh_err *err)
 {
     doc_rows rows = {0};
     size_t chars = opt->chunk_chars ? opt->chunk_chars : ing->chunk_chars;
     size_t overlap = opt->chunk_chars ? opt->chunk_overlap : ing->chunk_overlap;
-    lh_code rc = ingest_document(in->path, in->format, in->encoding, chars, overlap, &rows, err);
+    lh_code rc = ingest_document(text_path(in), in->format, text_encoding(in), chars, overlap, &rows, err);
     if (rc) {
         doc_rows_free(&rows);
         return lh_err_wrap(err, "%s", in->name);
@@ -447,12 +493,121 @@ static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
     return rc;
 }
 
-static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_options *opt, lh_err *err)
+/* ---- writing back beside the conversion ----
+ *
+ * The Parquet file is made durable before it is committed (fsync in the
+ * store), and a fresh file is all dirty pages: flushing 200 MB at the end
+ * takes a good part of a second. So while DuckDB writes it, the pages written
+ * so far are sent to disk (sync_file_range starts the writeback and does not
+ * wait), and the final fsync finds little left to do. */
+
+typedef struct flusher {
+    pthread_t thread;
+    const char *path;
+    atomic_bool stop;
+} flusher;
+
+static void flush_written(const char *path)
 {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    close(fd);
+}
+
+static void *flusher_run(void *arg)
+{
+    flusher *f = arg;
+    /* every 100 ms, in slices short enough that the conversion's end waits for none */
+    for (unsigned tick = 1; !atomic_load(&f->stop); tick++) {
+        usleep(5 * 1000);
+        if (tick % 20 == 0) flush_written(f->path);
+    }
+    return NULL;
+}
+
+/* ---- hashing beside the conversion ----
+ *
+ * Hashing a large input takes a good part of a second per GB, and only tells
+ * whether the bytes are known (then nothing is converted) and whether lines
+ * need repair (rare; a sniffed sample that is not UTF-8 says so up front). So
+ * the conversion does not wait for it: a thread hashes while DuckDB converts,
+ * and if the bytes turn out known it interrupts the conversion, whose output
+ * is thrown away; if lines need repair, the conversion is done again. */
+
+static lh_code hash_input(struct input *in, lh_err *err);
+
+typedef struct speculation {
+    pthread_t thread;
+    struct input *in;
+    const json_t *head;        /* the dataset's manifest (read only), or NULL */
+    const struct input *prior; /* the inputs before this one, all hashed */
+    size_t nprior;
+    lh_code rc;
+    lh_err err;
+    pthread_mutex_t mu;
+    duckdb_connection conn; /* the conversion's connection while it runs */
+    bool known;             /* the bytes are known: stop converting */
+    bool converting;
+} speculation;
+
+/* Whether the input's bytes are held by the dataset or came earlier in this call. */
+static void check_known(struct input *in, const json_t *head, const struct input *prior, size_t nprior)
+{
+    in->duplicate_of = head ? lh_manifest_content_version(head, in->sha) : 0;
+    for (size_t k = 0; k < nprior && !in->duplicate_of; k++) in->repeated |= !strcmp(prior[k].sha, in->sha);
+}
+
+static void *speculation_hash(void *arg)
+{
+    speculation *sp = arg;
+    double t0 = mono_ms();
+    sp->rc = hash_input(sp->in, &sp->err);
+    sp->in->ms[PH_HASH] = mono_ms() - t0;
+    if (sp->rc) return NULL;
+    check_known(sp->in, sp->head, sp->prior, sp->nprior);
+    if (!sp->in->duplicate_of && !sp->in->repeated) return NULL;
+    /* DuckDB forgets an interrupt when a query starts: repeat it until the
+     * conversion lets go of its connection */
+    pthread_mutex_lock(&sp->mu);
+    sp->known = true;
+    while (sp->converting) {
+        if (sp->conn) duckdb_interrupt(sp->conn);
+        pthread_mutex_unlock(&sp->mu);
+        usleep(20 * 1000);
+        pthread_mutex_lock(&sp->mu);
+    }
+    pthread_mutex_unlock(&sp->mu);
+    return NULL;
+}
+
+static void speculation_connection(speculation *sp, duckdb_connection conn)
+{
+    if (!sp) return;
+    pthread_mutex_lock(&sp->mu);
+    sp->conn = conn;
+    pthread_mutex_unlock(&sp->mu);
+}
+
+/* False when the bytes are already known (the conversion need not start). */
+static bool speculation_go_on(speculation *sp)
+{
+    if (!sp) return true;
+    pthread_mutex_lock(&sp->mu);
+    bool go = !sp->known;
+    pthread_mutex_unlock(&sp->mu);
+    return go;
+}
+
+static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_options *opt, speculation *sp,
+                       lh_err *err)
+{
+    if (!speculation_go_on(sp)) return lh_err_set(err, LH_EINTERNAL, "%s: known bytes, not converted", in->name);
     lh_query_lease *lease;
     lh_code rc = lh_query_lease_acquire(ing->engine, opt->timeout_ms, &lease, err);
     if (rc) return rc;
     duckdb_connection conn = lh_query_lease_connection(lease);
+    speculation_connection(sp, conn);
     if (opt->progress) { /* DuckDB measures a scan's progress (bytes read) only when asked to */
         duckdb_result r;
         duckdb_query(conn, "SET enable_progress_bar = true; SET enable_progress_bar_print = false", &r);
@@ -462,17 +617,25 @@ static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_optio
     struct poller p = {lease, opt, in->name, false};
     bool polling = opt->progress && in->format != FMT_TEXT && in->format != FMT_PDF &&
                    pthread_create(&poller_thread, NULL, poll_progress, &p) == 0;
+    flusher fl = {.path = in->parquet};
+    bool flushing = pthread_create(&fl.thread, NULL, flusher_run, &fl) == 0;
     if (in->format == FMT_TEXT || in->format == FMT_PDF) rc = convert_document(ing, conn, in, opt, err);
-    else rc = convert_table(ing, conn, lease, in, opt, err);
+    else rc = convert_table(ing, conn, lease, in, err);
+    if (flushing) {
+        atomic_store(&fl.stop, true);
+        pthread_join(fl.thread, NULL);
+    }
+    if (rc == LH_OK) flush_written(in->parquet); /* the tail, while describe and the hash run */
     if (polling) {
         atomic_store(&p.stop, true);
         pthread_join(poller_thread, NULL);
     }
+    double t0 = mono_ms();
     if (rc == LH_OK) rc = describe(conn, in, err);
+    in->ms[PH_DESCRIBE] = mono_ms() - t0;
     if (rc == LH_OK && opt->progress) opt->progress(opt->progress_ctx, in->name, 1.0);
+    speculation_connection(sp, NULL);
     lh_query_lease_release(lease);
-    if (rc == LH_OK && in->rows == 0)
-        rc = lh_err_set(err, LH_EINVAL, "%s holds no rows", in->name);
     return rc;
 }
 
@@ -536,7 +699,8 @@ static json_t *merge_schema(json_t *old_fields, json_t *new_fields, json_t *chan
 
 /* ---- the call ---- */
 
-static lh_code hash_input(struct input *in, lh_err *err)
+
+static lh_code stat_input(struct input *in, lh_err *err)
 {
     struct stat st;
     if (stat(in->path, &st) != 0)
@@ -544,7 +708,13 @@ static lh_code hash_input(struct input *in, lh_err *err)
     if (!S_ISREG(st.st_mode)) return lh_err_set(err, LH_EINVAL, "%s is not a regular file", in->name);
     in->bytes = (uint64_t)st.st_size;
     if (in->bytes == 0) return lh_err_set(err, LH_EINVAL, "%s is empty (0 bytes)", in->name);
-    /* one pass: the content hash, and the quote count the truncation check needs */
+    return LH_OK;
+}
+
+/* One pass over the input: its content hash, the quote count the truncation
+ * check needs and the census of lines that are not UTF-8. */
+static lh_code hash_input(struct input *in, lh_err *err)
+{
     int fd = open(in->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
     enum { CHUNK = 1 << 20 };
@@ -561,12 +731,96 @@ static lh_code hash_input(struct input *in, lh_err *err)
         }
         if (n == 0) break;
         lh_sha256_update(&h, buf, (size_t)n);
+        lh_utf8_census_feed(&in->census, buf, (size_t)n);
         for (const char *p = buf, *end = buf + n; (p = memchr(p, '"', (size_t)(end - p))); p++) in->quotes++;
     }
     close(fd);
     free(buf);
+    lh_utf8_census_end(&in->census);
     lh_sha256_final_hex(&h, in->sha);
     return rc;
+}
+
+/* Text whose lines are not all UTF-8 (and no encoding was given): valid
+ * lines are kept, the others decoded as Windows-1252, into a UTF-8 copy the
+ * readers take instead (streamed: one line, at most max_line_bytes, held). */
+static lh_code repair_encoding(const lh_ingester *ing, struct input *in, const char *to, lh_err *err)
+{
+    int fd = open(in->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        close(fd);
+        return lh_err_errno(err, LH_EIO, errno, "cannot write %s", to);
+    }
+    in->repaired = lh_xstrdup(to);
+    enum { CHUNK = 1 << 20 };
+    char *buf = lh_xmalloc(CHUNK);
+    lh_buf text = {0};
+    lh_utf8_repair r;
+    lh_utf8_repair_init(&r, ing->max_line_bytes);
+    lh_code rc = LH_OK;
+    for (bool done = false; !done && rc == LH_OK;) {
+        ssize_t n = read(fd, buf, CHUNK);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            rc = lh_err_errno(err, LH_EIO, errno, "reading %s", in->name);
+            break;
+        }
+        done = n == 0;
+        lh_buf_reset(&text);
+        if (done) lh_utf8_repair_end(&r, &text);
+        else lh_utf8_repair_feed(&r, buf, (size_t)n, &text);
+        if (text.len && fwrite(text.data, 1, text.len, out) != text.len)
+            rc = lh_err_errno(err, LH_EIO, errno, "writing %s", to);
+    }
+    if (fclose(out) != 0 && rc == LH_OK) rc = lh_err_errno(err, LH_EIO, errno, "writing %s", to);
+    close(fd);
+    free(buf);
+    lh_buf_free(&text);
+    in->lines_repaired = r.lines_repaired;
+    lh_utf8_repair_free(&r);
+    /* what the file was: single-byte text, or a mix */
+    if (rc == LH_OK) in->encoding = in->census.lines_utf8 ? "utf-8+windows-1252" : "windows-1252";
+    return rc;
+}
+
+static bool is_text(const struct input *in)
+{
+    return in->format == FMT_CSV || in->format == FMT_TSV || in->format == FMT_JSON || in->format == FMT_TEXT;
+}
+
+/* Whether an input is repaired line by line: text formats, no encoding
+ * given, not UTF-16, and lines that are not UTF-8. */
+static bool needs_repair(const struct input *in, const lh_ingest_options *opt)
+{
+    return is_text(in) && !opt->encoding && strcmp(in->encoding, "utf-16") != 0 &&
+           in->census.lines_invalid;
+}
+
+/* The caller said UTF-8 but lines are not: the first such line, into err. */
+static lh_code not_utf8(const struct input *in, lh_err *err)
+{
+    FILE *f = fopen(in->path, "rb");
+    if (!f) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
+    char *line = NULL;
+    size_t cap = 0, no = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) >= 0 && (++no, lh_utf8_valid(line, (size_t)n))) continue;
+    free(line);
+    fclose(f);
+    return lh_err_set(err, LH_EINVAL,
+                      "%s line %zu is not valid UTF-8 (%llu such lines), yet encoding utf-8 was given; "
+                      "without --encoding (HTTP: encoding) those lines are read as Windows-1252",
+                      in->name, no, (unsigned long long)in->census.lines_invalid);
+}
+
+/* The lineage / report fields of the repair (none when nothing was repaired). */
+static void repair_fields(json_t *o, const struct input *in)
+{
+    if (!in->repaired) return;
+    json_object_set_new(o, "lines_repaired", json_integer((json_int_t)in->lines_repaired));
+    json_object_set_new(o, "repaired_as", json_string("windows-1252"));
 }
 
 static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *bucket, bool failed)
@@ -574,17 +828,79 @@ static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *buc
     for (size_t i = 0; i < n; i++) {
         if (ins[i].parquet) unlink(ins[i].parquet);
         if (ins[i].rewritten) unlink(ins[i].rewritten);
+        if (ins[i].repaired) unlink(ins[i].repaired);
+        if (ins[i].sheet_rows) unlink(ins[i].sheet_rows);
         if (failed && ins[i].uploaded) {
             lh_err ignored;
             lh_store_delete(bucket, ins[i].key, &ignored);
         }
         free(ins[i].parquet);
         free(ins[i].rewritten);
+        free(ins[i].repaired);
+        free(ins[i].sheet_rows);
+        free(ins[i].sheet_columns);
         free(ins[i].key);
         json_decref(ins[i].fields);
         json_decref(ins[i].rejects);
     }
     (void)ing;
+}
+
+/* Removes what converting an input made (its bytes turned out known, or it
+ * is converted again). */
+static void discard_outputs(struct input *in)
+{
+    char **made[] = {&in->rewritten, &in->repaired, &in->sheet_rows};
+    for (size_t k = 0; k < sizeof made / sizeof made[0]; k++) {
+        if (*made[k]) unlink(*made[k]);
+        free(*made[k]);
+        *made[k] = NULL;
+    }
+    if (in->parquet) unlink(in->parquet); /* the name is kept: a conversion again writes there */
+    in->lines_repaired = 0;
+    free(in->sheet_columns);
+    in->sheet_columns = NULL;
+    json_array_clear(in->fields);
+    json_array_clear(in->rejects);
+    in->rows = in->rejected = 0;
+    in->dialect = (csv_dialect){.header = -1};
+    in->delimiter = 0;
+}
+
+/* From the sniffed input to its Parquet file (in->parquet) and description:
+ * the encoding repaired when the census asks for it, spreadsheets read,
+ * CSV dialect decided, then DuckDB's conversion. */
+static lh_code prepare_and_convert(lh_ingester *ing, struct input *in, const lh_ingest_options *opt, unsigned call,
+                                   size_t i, speculation *sp, lh_err *err)
+{
+    lh_code rc;
+    if (in->format == FMT_JSON && (rc = ingest_json_depth_check(in->path, in->name, LH_INGEST_JSON_DEPTH_MAX, err)))
+        return rc;
+    if (!in->parquet) in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
+    if (!sp && is_text(in) && in->census.lines_invalid && opt->encoding && !strcmp(opt->encoding, "utf-8"))
+        return not_utf8(in, err);
+    if (in->format == FMT_XLSX || in->format == FMT_ODS) {
+        in->sheet_rows = lh_xasprintf("%s/ingest-%d-%u-%zu.sheets.ndjson", ing->tmp_dir, (int)getpid(), call, i);
+        if ((rc = ingest_spreadsheet(in->path, in->name, in->format == FMT_ODS, in->sheet_rows, &in->sheet_columns,
+                                     err)))
+            return rc;
+    }
+    if (!sp && needs_repair(in, opt)) {
+        char *to = lh_xasprintf("%s/ingest-%d-%u-%zu.utf8", ing->tmp_dir, (int)getpid(), call, i);
+        rc = repair_encoding(ing, in, to, err);
+        free(to);
+        if (rc) return rc;
+    }
+    if (in->format == FMT_CSV && (rc = ingest_csv_dialect(text_path(in), &in->dialect, err))) return rc;
+    if ((rc = csv_overrides(in, opt, err))) return rc;
+    if (in->dialect.whitespace) {
+        in->rewritten = lh_xasprintf("%s/ingest-%d-%u-%zu.tsv", ing->tmp_dir, (int)getpid(), call, i);
+        if ((rc = ingest_whitespace_to_tsv(text_path(in), in->rewritten, err))) return rc;
+    }
+    double t0 = mono_ms();
+    rc = convert(ing, in, opt, sp, err);
+    in->ms[PH_CONVERT] = mono_ms() - t0 - in->ms[PH_DESCRIBE];
+    return rc;
 }
 
 lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
@@ -597,7 +913,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
     if (n == 0) return lh_err_set(err, LH_EINVAL, "nothing to ingest");
     ingest_format forced = FMT_UNKNOWN;
     if (opt->format && !ingest_format_parse(opt->format, &forced))
-        return lh_err_set(err, LH_EINVAL, "unknown format \"%s\" (csv, tsv, json, ndjson, parquet, text, markdown, pdf)",
+        return lh_err_set(err, LH_EINVAL, "unknown format \"%s\" (csv, tsv, json, ndjson, parquet, text, markdown, pdf, xlsx, ods)",
                           opt->format);
 
     json_t *head = NULL;
@@ -629,36 +945,76 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         in->fields = json_array();
         in->rejects = json_array();
         in->dialect.header = -1;
-        rc = hash_input(in, err);
-        if (rc) break;
-        in->duplicate_of = head ? lh_manifest_content_version(head, in->sha) : 0;
-        for (size_t k = 0; k < i && !in->duplicate_of; k++) in->repeated |= !strcmp(ins[k].sha, in->sha);
-        if (in->duplicate_of || in->repeated) continue;
-        fresh++;
+        if ((rc = stat_input(in, err))) break;
         rc = ingest_sniff(in->path, in->name, &in->format, &in->encoding, err);
         if (rc) break;
         if (forced != FMT_UNKNOWN) in->format = forced;
-        if (in->format == FMT_JSON && (rc = ingest_json_depth_check(in->path, in->name, LH_INGEST_JSON_DEPTH_MAX, err)))
-            break;
-        in->parquet = lh_xasprintf("%s/ingest-%d-%u-%zu.parquet", ing->tmp_dir, (int)getpid(), call, i);
         if (opt->encoding) in->encoding = opt->encoding;
-        if (in->format == FMT_CSV && (rc = ingest_csv_dialect(in->path, &in->dialect, err))) break;
-        if ((rc = csv_overrides(in, opt, err))) break;
-        if (in->dialect.whitespace) {
-            in->rewritten = lh_xasprintf("%s/ingest-%d-%u-%zu.tsv", ing->tmp_dir, (int)getpid(), call, i);
-            if ((rc = ingest_whitespace_to_tsv(in->path, in->rewritten, err))) break;
+        /* convert while hashing, except when a sample that is not UTF-8 means
+         * repair, or for documents, whose chunk ids are made of the hash */
+        bool ahead = !(is_text(in) && !opt->encoding && !strcmp(in->encoding, "latin-1")) &&
+                     in->format != FMT_TEXT && in->format != FMT_PDF;
+        speculation sp = {.in = in, .head = head, .prior = ins, .nprior = i, .converting = true};
+        if (ahead) {
+            pthread_mutex_init(&sp.mu, NULL);
+            if (pthread_create(&sp.thread, NULL, speculation_hash, &sp) != 0) {
+                pthread_mutex_destroy(&sp.mu);
+                ahead = false;
+            }
         }
-        rc = convert(ing, in, opt, err);
+        if (!ahead) {
+            double t0 = mono_ms();
+            rc = hash_input(in, err);
+            in->ms[PH_HASH] = mono_ms() - t0;
+            if (rc) break;
+            check_known(in, head, ins, i);
+            if (in->duplicate_of || in->repeated) continue;
+        }
+        double t1 = mono_ms();
+        rc = prepare_and_convert(ing, in, opt, call, i, ahead ? &sp : NULL, err);
+        if (ahead) {
+            pthread_mutex_lock(&sp.mu);
+            sp.converting = false;
+            pthread_mutex_unlock(&sp.mu);
+            pthread_join(sp.thread, NULL);
+            pthread_mutex_destroy(&sp.mu);
+            if (sp.rc) {
+                rc = sp.rc;
+                *err = sp.err;
+                break;
+            }
+            if (in->duplicate_of || in->repeated) { /* known bytes: the conversion is thrown away */
+                discard_outputs(in);
+                rc = LH_OK;
+                continue;
+            }
+            if (needs_repair(in, opt) || (is_text(in) && in->census.lines_invalid && opt->encoding &&
+                                          !strcmp(opt->encoding, "utf-8"))) {
+                /* lines past the sample are not UTF-8: convert again from a repaired copy */
+                discard_outputs(in);
+                rc = prepare_and_convert(ing, in, opt, call, i, NULL, err);
+            }
+        }
+        in->ms[PH_PREPARE] = mono_ms() - t1 - in->ms[PH_CONVERT] - in->ms[PH_DESCRIBE];
+        if (rc == LH_OK) rc = csv_verdict(in, opt, err);
+        if (rc == LH_OK && in->rows == 0) rc = lh_err_set(err, LH_EINVAL, "%s holds no rows", in->name);
         if (rc) break;
+        fresh++;
+        double t2 = mono_ms();
         rc = lh_sha256_file_hex(in->parquet, in->parquet_sha, err);
         struct stat st;
         if (rc == LH_OK && stat(in->parquet, &st) == 0) in->parquet_size = (uint64_t)st.st_size;
         in->key = lh_xasprintf("datasets/%s/data/%s.parquet", opt->dataset, in->parquet_sha);
         if (rc == LH_OK) {
-            rc = lh_store_put_file(bucket, in->key, in->parquet, LH_PUT_IF_ABSENT, err);
+            rc = lh_store_put_file(bucket, in->key, in->parquet, LH_PUT_IF_ABSENT | LH_PUT_SHARE_FILE, err);
             in->uploaded = rc == LH_OK;
             if (rc == LH_EEXIST) rc = LH_OK; /* identical Parquet already stored */
         }
+        in->ms[PH_STORE] = mono_ms() - t2;
+        lh_log(LH_LOG_DEBUG, "ingest.timing", LH_KV_STR("source", in->name), LH_KV_INT("bytes", in->bytes),
+               LH_KV_INT("hash_ms", in->ms[PH_HASH]), LH_KV_INT("prepare_ms", in->ms[PH_PREPARE]),
+               LH_KV_INT("convert_ms", in->ms[PH_CONVERT]), LH_KV_INT("describe_ms", in->ms[PH_DESCRIBE]),
+               LH_KV_INT("store_ms", in->ms[PH_STORE]));
     }
 
     json_t *manifest = NULL, *prepared = NULL, *changes = json_array();
@@ -685,11 +1041,12 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
             json_t *merged = merge_schema(schema, in->fields, changes);
             json_decref(schema);
             schema = merged;
-            json_array_append_new(lineage_sources,
-                                  json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "source", in->name, "content_hash",
-                                            in->sha, "format", ingest_format_name(in->format), "encoding",
-                                            in->encoding, "bytes", (json_int_t)in->bytes, "rows",
-                                            (json_int_t)in->rows, "rejected_rows", (json_int_t)in->rejected));
+            json_t *source = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "source", in->name, "content_hash",
+                                       in->sha, "format", ingest_format_name(in->format), "encoding", in->encoding,
+                                       "bytes", (json_int_t)in->bytes, "rows", (json_int_t)in->rows,
+                                       "rejected_rows", (json_int_t)in->rejected);
+            repair_fields(source, in);
+            json_array_append_new(lineage_sources, source);
         }
         char ts[LH_TIME_ISO_LEN];
         lh_time_iso8601(lh_time_now_ms(), ts);
@@ -713,7 +1070,10 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
                                  "objects", objects, "schema", schema, "lineage", lineage, "content_hashes", hashes,
                                  "message", c.message, "rows", rows);
         } else if (rc == LH_OK) {
+            double t0 = mono_ms();
             rc = lh_catalog_commit(ing->catalog, opt->dataset, &c, who, &manifest, err);
+            lh_log(LH_LOG_DEBUG, "ingest.timing", LH_KV_STR("dataset", opt->dataset),
+                   LH_KV_INT("commit_ms", mono_ms() - t0));
         }
         json_decref(objects);
         json_decref(hashes);
@@ -728,12 +1088,14 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         for (size_t i = 0; i < n; i++) {
             struct input *in = &ins[i];
             bool dup = in->duplicate_of || in->repeated;
-            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "name", in->name,
-                                                  "format", dup ? "-" : ingest_format_name(in->format),
-                                                  "content_hash", in->sha, "bytes", (json_int_t)in->bytes, "rows",
-                                                  (json_int_t)in->rows, "rejected_rows", (json_int_t)in->rejected,
-                                                  "status", dup ? "already_ingested" : "ingested", "version",
-                                                  (json_int_t)(in->duplicate_of ? in->duplicate_of : version)));
+            json_t *source = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "name", in->name, "format",
+                                       dup ? "-" : ingest_format_name(in->format), "content_hash", in->sha, "bytes",
+                                       (json_int_t)in->bytes, "rows", (json_int_t)in->rows, "rejected_rows",
+                                       (json_int_t)in->rejected, "status", dup ? "already_ingested" : "ingested",
+                                       "version", (json_int_t)(in->duplicate_of ? in->duplicate_of : version));
+            if (!dup && in->encoding) json_object_set_new(source, "encoding", json_string(in->encoding));
+            repair_fields(source, in);
+            json_array_append_new(list, source);
             json_array_extend(rejects, in->rejects);
         }
         json_t *shown = manifest ? manifest : head;

@@ -13,7 +13,9 @@ typedef enum {
     FMT_JSON, /* an array of objects, or NDJSON: DuckDB tells them apart */
     FMT_PARQUET,
     FMT_TEXT,
-    FMT_PDF
+    FMT_PDF,
+    FMT_XLSX,
+    FMT_ODS
 } ingest_format;
 
 const char *ingest_format_name(ingest_format f);
@@ -48,6 +50,17 @@ typedef struct csv_dialect {
 lh_code ingest_csv_dialect(const char *path, csv_dialect *d, lh_err *err);
 /* Rewrites a whitespace-aligned file as tab-separated (runs of blanks become one tab). */
 lh_code ingest_whitespace_to_tsv(const char *from, const char *to, lh_err *err);
+
+/* Reads a spreadsheet (sheet.c) into NDJSON rows at ndjson, one per data row
+ * of every sheet with its "sheet" name first; *columns (owned) is the DuckDB
+ * struct of column names and types for read_json. LH_EINVAL / LH_ETOOBIG
+ * name the part and the limit for damaged or hostile archives. */
+lh_code ingest_spreadsheet(const char *path, const char *name, bool ods, const char *ndjson, char **columns,
+                           lh_err *err);
+/* Parses one XML part of the kind part % 6 (shared strings, styles,
+ * workbook, relationships, xlsx sheet, ods content) with the limits, writing
+ * nothing: the fuzz target's way in. */
+lh_code ingest_sheet_xml_check(int part, const char *xml, size_t n, lh_err *err);
 
 /* One document chunk row. */
 typedef struct doc_row {

@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-static const char *const names[] = {"unknown", "csv", "tsv", "json", "parquet", "text", "pdf"};
+static const char *const names[] = {"unknown", "csv", "tsv", "json", "parquet", "text", "pdf", "xlsx", "ods"};
 
 const char *ingest_format_name(ingest_format f)
 {
@@ -28,7 +28,8 @@ bool ingest_format_parse(const char *s, ingest_format *out)
     } map[] = {{"csv", FMT_CSV},     {"tsv", FMT_TSV},         {"json", FMT_JSON},
                {"ndjson", FMT_JSON}, {"jsonl", FMT_JSON},      {"parquet", FMT_PARQUET},
                {"text", FMT_TEXT},   {"txt", FMT_TEXT},        {"markdown", FMT_TEXT},
-               {"md", FMT_TEXT},     {"pdf", FMT_PDF}};
+               {"md", FMT_TEXT},     {"pdf", FMT_PDF},         {"xlsx", FMT_XLSX},
+               {"ods", FMT_ODS}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         if (strcasecmp(s, map[i].name) == 0) {
             *out = map[i].f;
@@ -82,6 +83,22 @@ lh_code ingest_sniff(const char *path, const char *name, ingest_format *format, 
         *format = FMT_PDF;
         return LH_OK;
     }
+    if (n >= 4 && !memcmp(buf, "PK\x03\x04", 4)) {
+        /* a zip archive: an OpenDocument spreadsheet names its type in its first
+         * entry (mimetype, stored); an .xlsx has xl/ parts */
+        ingest_format ext = by_extension(name);
+        if (ext == FMT_XLSX || ext == FMT_ODS) *format = ext;
+        else if (memmem(buf, n, "application/vnd.oasis.opendocument.spreadsheet", 46)) *format = FMT_ODS;
+        else if (memmem(buf, n, "xl/", 3) || memmem(buf, n, "[Content_Types].xml", 19)) *format = FMT_XLSX;
+        else
+            return lh_err_set(err, LH_EINVAL,
+                              "%s is a zip archive, but not an .xlsx or .ods spreadsheet", name);
+        return LH_OK;
+    }
+    if (n >= 8 && !memcmp(buf, "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8))
+        return lh_err_set(err, LH_EINVAL,
+                          "%s is a legacy Office file (.xls, or a password-protected .xlsx): save it as "
+                          ".xlsx without a password, or as CSV", name);
     const unsigned char *text = buf;
     size_t tn = n;
     if (n >= 2 && ((buf[0] == 0xFF && buf[1] == 0xFE) || (buf[0] == 0xFE && buf[1] == 0xFF))) {
@@ -103,6 +120,9 @@ lh_code ingest_sniff(const char *path, const char *name, ingest_format *format, 
         }
     }
     ingest_format ext = by_extension(name);
+    if (ext == FMT_XLSX || ext == FMT_ODS)
+        return lh_err_set(err, LH_EINVAL, "%s is named .%s but is not a spreadsheet (not a zip archive)", name,
+                          ingest_format_name(ext));
     if (ext != FMT_UNKNOWN && ext != FMT_PARQUET && ext != FMT_PDF) {
         *format = ext;
         return LH_OK;

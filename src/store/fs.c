@@ -117,12 +117,17 @@ static lh_code fs_put(lh_store *s, const char *key, const lh_store_src *src, uns
     if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce) nonce = (uint64_t)time(NULL) ^ (uint64_t)getpid();
     snprintf(tmp, sizeof tmp, "%s/" TMP_DIR "/%d-%016llx", fs->root, (int)getpid(),
              (unsigned long long)nonce);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "bucket %s: cannot create a temp file", s->name);
-    lh_code rc = src->fd >= 0 ? copy_fd(src->fd, fd, key, err)
-                              : write_all(fd, src->data, src->len, key, err);
-    if (rc == LH_OK && fsync(fd) != 0) rc = lh_err_errno(err, LH_EIO, errno, "fsync %s", key);
-    if (close(fd) != 0 && rc == LH_OK) rc = lh_err_errno(err, LH_EIO, errno, "close %s", key);
+    lh_code rc = LH_OK;
+    if ((flags & LH_PUT_SHARE_FILE) && src->fd >= 0 && src->path && link(src->path, tmp) == 0) {
+        /* the caller's finished file becomes the object: no copy, the same data made durable */
+        if (fsync(src->fd) != 0) rc = lh_err_errno(err, LH_EIO, errno, "fsync %s", key);
+    } else {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "bucket %s: cannot create a temp file", s->name);
+        rc = src->fd >= 0 ? copy_fd(src->fd, fd, key, err) : write_all(fd, src->data, src->len, key, err);
+        if (rc == LH_OK && fsync(fd) != 0) rc = lh_err_errno(err, LH_EIO, errno, "fsync %s", key);
+        if (close(fd) != 0 && rc == LH_OK) rc = lh_err_errno(err, LH_EIO, errno, "close %s", key);
+    }
     if (rc == LH_OK) rc = make_parents(final, err);
     if (rc == LH_OK) {
         if (flags & LH_PUT_IF_ABSENT) {

@@ -117,7 +117,7 @@ lh_code lh_store_put_file(lh_store *s, const char *key, const char *path, unsign
     if (rc) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot open %s", path);
-    lh_store_src src = {.fd = fd};
+    lh_store_src src = {.fd = fd, .path = path};
     lh_err local;
     if (!err) err = &local;
     rc = s->ops->put(s, key, &src, flags, err);

@@ -9,14 +9,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run, startServer, tempDir } from './harness.mjs';
 
-// A PDF whose pages hold lines of text, with an outline: [{title, page, children}].
+// A PDF whose pages hold lines of text — a string (11 pt), or {text, size} —
+// with an outline: [{title, page, children}] (none when empty).
 function writePdf(file, pages, outline) {
   const objs = [];
   const add = (body) => objs.push(body) && objs.length;
   const catalog = add(null), pagesObj = add(null), font = add('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>');
   const esc = (s) => s.replace(/[\\()]/g, (c) => `\\${c}`);
   const pageRefs = pages.map((lines) => {
-    const stream = `BT /F1 11 Tf 72 740 Td 14 TL ${lines.map((l) => `(${esc(l)}) Tj T*`).join(' ')} ET`;
+    const stream = `BT 72 740 Td ${lines.map((l) => {
+      const { text, size } = typeof l === 'string' ? { text: l, size: 11 } : l;
+      return `/F1 ${size} Tf ${Math.round(size * 1.3)} TL (${esc(text)}) Tj T*`;
+    }).join(' ')} ET`;
     const contents = add(`<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`);
     return add(`<< /Type /Page /Parent ${pagesObj} 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 ${font} 0 R >> >> /Contents ${contents} 0 R >>`);
   });
@@ -36,9 +40,14 @@ function writePdf(file, pages, outline) {
     });
     return ids;
   };
-  const top = items(outline, root);
-  objs[root - 1] = `<< /Type /Outlines /First ${top[0]} 0 R /Last ${top.at(-1)} 0 R /Count ${top.length} >>`;
-  objs[catalog - 1] = `<< /Type /Catalog /Pages ${pagesObj} 0 R /Outlines ${root} 0 R /PageMode /UseOutlines >>`;
+  if (outline.length) {
+    const top = items(outline, root);
+    objs[root - 1] = `<< /Type /Outlines /First ${top[0]} 0 R /Last ${top.at(-1)} 0 R /Count ${top.length} >>`;
+    objs[catalog - 1] = `<< /Type /Catalog /Pages ${pagesObj} 0 R /Outlines ${root} 0 R /PageMode /UseOutlines >>`;
+  } else {
+    objs[root - 1] = '<< >>';
+    objs[catalog - 1] = `<< /Type /Catalog /Pages ${pagesObj} 0 R >>`;
+  }
   let out = '%PDF-1.4\n';
   const offsets = objs.map((body, i) => {
     const at = out.length;
@@ -130,4 +139,35 @@ test('ingest errors name the line, the limit and the fix (and a file in the work
   assert.equal(r.status, 0, r.stderr);
   const n = JSON.parse(run(['sql', 'SELECT length(b) AS n FROM x', '--json', '--data', path.join(dir, 'd')]).stdout).rows;
   assert.deepEqual(n, [[3_000_000]]);
+});
+
+test('a PDF without an outline: headings found by type size give sections, and a section is found by its title', { timeout: 120000 }, async () => {
+  const dir = tempDir();
+  const pdf = path.join(dir, 'guide.pdf');
+  const h1 = (text) => ({ text, size: 20 });
+  const h2 = (text) => ({ text, size: 15 });
+  // body sentences run past the chunk size, so chunks end at sentence boundaries
+  const prose = (topic, n) => Array.from({ length: n }, (_, i) => `Step ${i + 1} of the ${topic} setup. It changes how the chart looks.`);
+  writePdf(pdf, [
+    [h1('Plotting Guide'), h2('Introduction'), ...prose('first', 14)],
+    [h2('Palette'), 'Colors come from the current color map.', ...prose('colour', 10), h2('Logscale'), 'Syntax: set log y.', 'Each tick on that axis is a power of ten.', ...prose('axis', 10)],
+    [h1('Reference'), h2('Fonts'), ...prose('font', 12)],
+  ], []);
+  const ingest = run(['ingest', pdf, '--dataset', 'guide', '--index', '--chunk-chars', '300', '--json', '--data', dir]);
+  assert.equal(ingest.status, 0, ingest.stderr);
+  const rows = JSON.parse(run(['sql', 'SELECT page, section, text FROM guide ORDER BY page, chunk_no', '--json', '--data', dir]).stdout).rows;
+  const sections = [...new Set(rows.map((r) => r[1]))];
+  assert.deepEqual(sections, ['Plotting Guide > Introduction', 'Plotting Guide > Palette', 'Plotting Guide > Logscale', 'Reference > Fonts']);
+  const log = rows.filter((r) => r[1] === 'Plotting Guide > Logscale');
+  assert.equal(log[0][0], 2);
+  assert.match(log[0][2], /^Logscale/);
+  // every chunk of body text ends at the end of a sentence, none mid-word
+  for (const r of rows) assert.match(r[2], /[.:]$|^(Plotting Guide|Reference)?\s*\S+$/, r[2]);
+  const srv = await startServer({ dataDir: dir });
+  try {
+    const hits = await (await fetch(`${srv.url}/v1/search`, { method: 'POST', body: JSON.stringify({ index: 'guide', query: 'logscale', k: 5, mode: 'text' }) })).json();
+    assert.equal(hits.hits[0].row.section, 'Plotting Guide > Logscale', JSON.stringify(hits.hits.map((h) => h.row.section)));
+  } finally {
+    await srv.stop();
+  }
 });

@@ -114,6 +114,7 @@ const rows = [
   // ingest
   { name: 'ingest bad mode', cli: ['ingest', '@csv', '--dataset', 'q', '--mode', 'upsert'], http: ['POST', '/v1/ingest?dataset=q&mode=upsert&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
   { name: 'ingest bad decimal', cli: ['ingest', '@csv', '--dataset', 'q', '--decimal', ';'], http: ['POST', '/v1/ingest?dataset=q&decimal=%3B&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
+  { name: 'ingest not a spreadsheet', cli: ['ingest', '@csv', '--dataset', 'q', '--format', 'xlsx'], http: ['POST', '/v1/ingest?dataset=q&format=xlsx&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
   { name: 'ingest bad format', cli: ['ingest', '@csv', '--dataset', 'q', '--format', 'xls'], http: ['POST', '/v1/ingest?dataset=q&format=xls&filename=a.csv', 'a\n1\n'], code: 'bad_request' },
   // indexes
   { name: 'index.create', cli: ['index', 'create', 'v{}', '--dataset', 'base', '--id', 'doc', '--vector', 'embedding', '--metric', 'l2', '--json'], http: ['POST', '/v1/vectors/indexes', { name: 'v{}', dataset: 'base', id_column: 'doc', vector_column: 'embedding', metric: 'l2' }], twin: true },

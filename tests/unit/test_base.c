@@ -121,6 +121,130 @@ static void test_utf8(void **state)
     assert_int_equal(lh_utf8_char_len("\xE2\x82\xAC", 2), 0);
 }
 
+/* Repairs text fed in pieces of `piece` bytes; returns the output (caller frees). */
+static char *repair_pieces(const char *in, size_t n, size_t piece, size_t cap, uint64_t *repaired, size_t *out_len)
+{
+    lh_utf8_repair r;
+    lh_utf8_repair_init(&r, cap);
+    lh_buf out = {0};
+    for (size_t at = 0; at < n; at += piece) lh_utf8_repair_feed(&r, in + at, n - at < piece ? n - at : piece, &out);
+    lh_utf8_repair_end(&r, &out);
+    *repaired = r.lines_repaired;
+    lh_utf8_repair_free(&r);
+    *out_len = out.len;
+    return lh_buf_detach(&out);
+}
+
+/* The census of text fed in pieces of `piece` bytes. */
+static lh_utf8_census census_pieces(const char *in, size_t n, size_t piece)
+{
+    lh_utf8_census c = {0};
+    for (size_t at = 0; at < n; at += piece) lh_utf8_census_feed(&c, in + at, n - at < piece ? n - at : piece);
+    lh_utf8_census_end(&c);
+    return c;
+}
+
+static void test_utf8_repair(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t n;
+        const char *out;
+        size_t out_len;
+        uint64_t repaired;
+    } cases[] = {
+#define CASE(in, out, repaired) {in, sizeof in - 1, out, sizeof out - 1, repaired}
+        /* valid lines are kept byte for byte, whatever the piece size */
+        CASE("Qu\xC3\xA9" "bec\n\xF0\x9F\x98\x80\n", "Qu\xC3\xA9" "bec\n\xF0\x9F\x98\x80\n", 0),
+        /* a Latin-1 line among UTF-8 lines */
+        CASE("Qu\xC3\xA9" "bec\nMontr\xE9" "al\n", "Qu\xC3\xA9" "bec\nMontr\xC3\xA9" "al\n", 1),
+        /* Windows-1252 punctuation; 0x81 (undefined) stays U+0081 */
+        CASE("\x93q\x94 \x80 \x96\x81", "\xE2\x80\x9Cq\xE2\x80\x9D \xE2\x82\xAC \xE2\x80\x93\xC2\x81", 1),
+        /* overlong '/': not UTF-8, so both bytes are Windows-1252 */
+        CASE("a\xC0\xAF\n", "a\xC3\x80\xC2\xAF\n", 1),
+        /* a surrogate (U+D800) */
+        CASE("\xED\xA0\x80\n", "\xC3\xAD\xC2\xA0\xE2\x82\xAC\n", 1),
+        /* past U+10FFFF; 0x90 is undefined in Windows-1252 */
+        CASE("\xF4\x90\x80\x80", "\xC3\xB4\xC2\x90\xE2\x82\xAC\xE2\x82\xAC", 1),
+        /* a sequence cut off by the end of its line, and by the end of the text */
+        CASE("caf\xC3\nok\n\xE2\x82", "caf\xC3\x83\nok\n\xC3\xA2\xE2\x80\x9A", 2),
+        /* a stray continuation byte; CR LF line ends kept */
+        CASE("x\x80y\r\nz\r\n", "x\xE2\x82\xAC" "y\r\nz\r\n", 1),
+        /* NUL bytes are text like any other */
+        CASE("a\0\xE9\n", "a\0\xC3\xA9\n", 1),
+#undef CASE
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t want_len = cases[i].out_len;
+        for (size_t piece = 1; piece <= cases[i].n; piece++) {
+            uint64_t repaired;
+            size_t len;
+            char *got = repair_pieces(cases[i].in, cases[i].n, piece, 1 << 20, &repaired, &len);
+            if (len != want_len || memcmp(got, cases[i].out, len) != 0)
+                fail_msg("case %zu, pieces of %zu: got \"%.*s\"", i, piece, (int)len, got);
+            assert_int_equal(repaired, cases[i].repaired);
+            assert_true(lh_utf8_valid(got, len));
+            free(got);
+            lh_utf8_census c = census_pieces(cases[i].in, cases[i].n, piece);
+            assert_int_equal(c.lines_invalid, cases[i].repaired);
+        }
+    }
+    static const char mixed[] = "ascii\nQu\xC3\xA9" "bec\nMontr\xE9" "al\n\xE9\n";
+    lh_utf8_census c = census_pieces(mixed, sizeof mixed - 1, 3);
+    assert_int_equal(c.lines_invalid, 2);
+    assert_int_equal(c.lines_utf8, 1);
+
+    /* a line longer than the cap is decided in segments cut at a character
+     * boundary: a 3-byte character straddling the cap survives, and only the
+     * segment holding the Latin-1 byte is decoded */
+    char line[64];
+    memset(line, 'a', sizeof line);
+    memcpy(line + 15, "\xE2\x82\xAC", 3); /* straddles byte 16 */
+    line[40] = '\xE9';
+    line[63] = '\n';
+    for (size_t piece = 1; piece <= sizeof line; piece++) {
+        uint64_t repaired;
+        size_t len;
+        char *got = repair_pieces(line, sizeof line, piece, 16, &repaired, &len);
+        assert_int_equal(repaired, 1);
+        assert_int_equal(len, sizeof line + 1); /* é: one byte more */
+        assert_memory_equal(got, line, 40);
+        assert_memory_equal(got + 40, "\xC3\xA9", 2);
+        assert_memory_equal(got + 42, line + 41, sizeof line - 41);
+        free(got);
+    }
+
+    /* random bytes: output always valid UTF-8, valid input untouched, the
+     * same whatever the pieces, and the census counts what the repair does */
+    srand(15);
+    for (int round = 0; round < 2000; round++) {
+        char in[96];
+        size_t n = (size_t)(rand() % (int)sizeof in);
+        for (size_t k = 0; k < n; k++) {
+            int pick = rand() % 8;
+            in[k] = pick == 0 ? '\n' : pick < 3 ? (char)('a' + rand() % 26) : (char)(0x80 + rand() % 0x80);
+            if (in[k] == 0) in[k] = 'z';
+        }
+        uint64_t r1, r2;
+        size_t l1, l2;
+        char *whole = repair_pieces(in, n, n ? n : 1, 1 << 20, &r1, &l1);
+        char *split = repair_pieces(in, n, (size_t)(1 + rand() % 7), 1 << 20, &r2, &l2);
+        assert_true(lh_utf8_valid(whole, l1));
+        assert_int_equal(r1, r2);
+        assert_int_equal(l1, l2);
+        assert_memory_equal(whole, split, l1);
+        if (lh_utf8_valid(in, n)) {
+            assert_int_equal(r1, 0);
+            assert_int_equal(l1, n);
+            assert_memory_equal(whole, in, n);
+        }
+        assert_int_equal(census_pieces(in, n, (size_t)(1 + rand() % 9)).lines_invalid, r1);
+        free(whole);
+        free(split);
+    }
+}
+
 static void test_arena(void **state)
 {
     (void)state;
@@ -349,7 +473,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_err_mapping), cmocka_unit_test(test_err_set_wrap),
         cmocka_unit_test(test_buf),         cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_utf8_repair),        cmocka_unit_test(test_arena),
         cmocka_unit_test(test_sha256),      cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_log_level_filter), cmocka_unit_test(test_time),
         cmocka_unit_test(test_json_real),   cmocka_unit_test(test_json_dumps), cmocka_unit_test(test_json_sort_by),

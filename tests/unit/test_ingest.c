@@ -44,9 +44,10 @@ static char *write_text(struct fixture *f, const char *name, const char *text)
     return write_file(f, name, text, strlen(text));
 }
 
-/* A minimal PDF with one page per text (Helvetica), or with a standard
- * security handler whose password nobody knows. */
-static char *write_pdf(struct fixture *f, const char *name, const char *const *pages, int n, bool encrypted)
+/* A minimal PDF with one page per content stream (font /F1: Helvetica), or
+ * with a standard security handler whose password nobody knows. */
+static char *write_pdf_streams(struct fixture *f, const char *name, const char *const *streams, int n,
+                               bool encrypted)
 {
     lh_buf b = {0};
     long offsets[64];
@@ -61,8 +62,8 @@ static char *write_pdf(struct fixture *f, const char *name, const char *const *p
     offsets[++obj] = (long)b.len;
     lh_buf_puts(&b, "3 0 obj << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> endobj\n");
     for (int i = 0; i < n; i++) {
-        char stream[512];
-        int len = snprintf(stream, sizeof stream, "BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
+        const char *stream = streams[i];
+        int len = (int)strlen(stream);
         offsets[++obj] = (long)b.len;
         lh_buf_printf(&b,
                       "%d 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R "
@@ -90,6 +91,16 @@ static char *write_pdf(struct fixture *f, const char *name, const char *const *p
     lh_buf_printf(&b, " >>\nstartxref\n%ld\n%%%%EOF\n", xref);
     char *path = write_file(f, name, b.data, b.len);
     lh_buf_free(&b);
+    return path;
+}
+
+/* The same with one line of 12 pt text per page. */
+static char *write_pdf(struct fixture *f, const char *name, const char *const *pages, int n, bool encrypted)
+{
+    char *streams[8] = {0};
+    for (int i = 0; i < n && i < 8; i++) streams[i] = lh_xasprintf("BT /F1 12 Tf 72 720 Td (%s) Tj ET", pages[i]);
+    char *path = write_pdf_streams(f, name, (const char *const *)streams, n < 8 ? n : 8, encrypted);
+    for (int i = 0; i < n && i < 8; i++) free(streams[i]);
     return path;
 }
 
@@ -153,6 +164,10 @@ static void t_sniff(void **state)
         {"u16.csv", LIT("\xFF\xFEx\0,\0y\0\n\0"), FMT_CSV, "utf-16"},
         {"p", LIT("PAR1\x00\x00rest"), FMT_PARQUET, "utf-8"},
         {"doc.bin", LIT("%PDF-1.4\n..."), FMT_PDF, "utf-8"},
+        /* zip archives: by name, else by their first entry */
+        {"book.xlsx", LIT("PK\x03\x04\x14\0\0\0"), FMT_XLSX, "utf-8"},
+        {"upload", LIT("PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x13\0\0\0[Content_Types].xml"), FMT_XLSX, "utf-8"},
+        {"upload2", LIT("PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x08\0\0\0mimetypeapplication/vnd.oasis.opendocument.spreadsheet"), FMT_ODS, "utf-8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_file(f, cases[i].name, cases[i].content, cases[i].len);
@@ -173,6 +188,9 @@ static void t_sniff(void **state)
         {"garbage.csv", LIT("\x00\x01\x02\x03\xff\xfe\x00junk"), 0, "binary"},
         {"fake.pdf", LIT("not a pdf at all"), 0, "not a PDF"},
         {"fake.parquet", LIT("a,b\n1,2\n"), 0, "not Parquet"},
+        {"fake.xlsx", LIT("a,b\n1,2\n"), 0, "named .xlsx but is not a spreadsheet"},
+        {"any.zip", LIT("PK\x03\x04\x14\0\0\0\0\0readme.txt"), 0, "not an .xlsx or .ods spreadsheet"},
+        {"old.xls", LIT("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0"), 0, "legacy Office file"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_file(f, bad[i].name, bad[i].content, bad[i].len);
@@ -226,6 +244,45 @@ static void t_chunking(void **state)
     c.text = accents;
     lh_ingest_chunk_text(accents, strlen(accents), 7, 0, collect_chunk, &c);
     for (int i = 0; i < c.n; i++) assert_true(lh_utf8_valid(c.out[i], strlen(c.out[i])));
+    /* sentences: a chunk ends after one rather than mid-sentence, even where a
+     * line break (hard-wrapped PDF text) comes later; abbreviations, initials
+     * and decimals do not end one */
+    const char *prose = "The plot uses a log scale. Set it with set log y, e.g. for data\n"
+                        "spanning decades. Dr. J. Smith wrote 3.5 pages on it! Really? Yes.";
+    memset(&c, 0, sizeof c);
+    c.text = prose;
+    lh_ingest_chunk_text(prose, strlen(prose), 80, 0, collect_chunk, &c);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.out[0], "The plot uses a log scale.");
+    assert_string_equal(c.out[1], "Set it with set log y, e.g. for data\nspanning decades.");
+    assert_string_equal(c.out[2], "Dr. J. Smith wrote 3.5 pages on it! Really? Yes.");
+    memset(&c, 0, sizeof c);
+    c.text = prose;
+    lh_ingest_chunk_text(prose, strlen(prose), 110, 0, collect_chunk, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.out[0], "The plot uses a log scale. Set it with set log y, e.g. for data\nspanning decades.");
+    assert_string_equal(c.out[1], "Dr. J. Smith wrote 3.5 pages on it! Really? Yes.");
+    /* a closing quote after the stop, and CJK full stops */
+    const char *quoted = "He said \"stop.\" Then he left the room quietly. \xE5\x81\x9C\xE3\x80\x82\xE8\xB5\xB0\xE3\x80\x82";
+    memset(&c, 0, sizeof c);
+    c.text = quoted;
+    lh_ingest_chunk_text(quoted, strlen(quoted), 30, 0, collect_chunk, &c);
+    assert_string_equal(c.out[0], "He said \"stop.\"");
+    /* overlap starts at a sentence when one starts within it */
+    const char *three = "One short sentence here. Two short sentence here. Three short sentence here.";
+    memset(&c, 0, sizeof c);
+    c.text = three;
+    lh_ingest_chunk_text(three, strlen(three), 52, 30, collect_chunk, &c);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.out[0], "One short sentence here. Two short sentence here.");
+    assert_string_equal(c.out[1], "Two short sentence here. Three short sentence here.");
+    /* a word is cut only when it alone is longer than a chunk */
+    const char *long_word = "short supercalifragilisticexpialidocious end";
+    memset(&c, 0, sizeof c);
+    c.text = long_word;
+    lh_ingest_chunk_text(long_word, strlen(long_word), 12, 0, collect_chunk, &c);
+    assert_string_equal(c.out[0], "short");
+    assert_string_equal(c.out[1], "supercalifra");
     /* whitespace only: no chunk */
     memset(&c, 0, sizeof c);
     lh_ingest_chunk_text("   \n\n  ", 7, 10, 0, collect_chunk, &c);
@@ -331,6 +388,41 @@ static void t_pdf(void **state)
     free(enc);
 }
 
+/* No outline: text set larger than the body is a heading, the largest size on top. */
+static void t_pdf_type_size_headings(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    const char *pages[] = {
+        "BT /F1 22 Tf 72 720 Td (User Guide) Tj /F1 11 Tf 0 -30 Td (The guide explains the tool in plain words.) Tj "
+        "0 -14 Td (Every page of it has body text set at eleven points.) Tj ET",
+        "BT /F1 16 Tf 72 720 Td (Installing) Tj /F1 11 Tf 0 -24 Td (Download the package and unpack it.) Tj "
+        "0 -14 Td (Run the installer as the user who will use it.) Tj /F1 16 Tf 0 -30 Td (Logscale) Tj "
+        "/F1 11 Tf 0 -24 Td (Set log y makes each tick a power of ten.) Tj ET",
+    };
+    char *pdf = write_pdf_streams(f, "guide.pdf", pages, 2, false);
+    if (ingest(f, "guide", pdf, NULL, &r, &err)) fail_msg("pdf: %s", err.message);
+    json_decref(r);
+    char *got = sql_csv(f, "SELECT page, section, left(replace(text, chr(10), ' '), 14) AS t FROM guide "
+                           "ORDER BY page, chunk_no");
+    assert_string_equal(got, "page,section,t\r\n"
+                             "1,User Guide,User Guide The\r\n"
+                             "2,User Guide > Installing,Installing Dow\r\n"
+                             "2,User Guide > Logscale,Logscale Set l\r\n");
+    free(got);
+    free(pdf);
+    /* one size throughout: no headings, no sections */
+    const char *flat[] = {"BT /F1 11 Tf 72 720 Td (Only body text here.) Tj 0 -14 Td (And more of it.) Tj ET"};
+    pdf = write_pdf_streams(f, "flat.pdf", flat, 1, false);
+    if (ingest(f, "flat", pdf, NULL, &r, &err)) fail_msg("pdf: %s", err.message);
+    json_decref(r);
+    got = sql_csv(f, "SELECT count(*) AS n, count(section) AS s FROM flat");
+    assert_string_equal(got, "n,s\r\n1,0\r\n");
+    free(got);
+    free(pdf);
+}
+
 static void t_bad_inputs_leave_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -346,10 +438,12 @@ static void t_bad_inputs_leave_nothing(void **state)
         const char *content;
         size_t len;
         const char *fragment;
+        const char *encoding; /* the caller's --encoding, or NULL */
     } bad[] = {
         {"truncated.csv", LIT("a,b\n1,2\n3,\"unterminated"), "unbalanced quotes"},
         {"ragged.csv", LIT("a,b\n1,2\n3,4,5,6\n7,8\n"), "could not be read"},
-        {"badutf8.csv", LIT("a,b\n1,ok\n2,\xff\xfe\xfd\x80\x80\n"), "not valid UTF-8"},
+        /* not UTF-8 although the caller says so (unsaid, the line would be repaired) */
+        {"badutf8.csv", LIT("a,b\n1,ok\n2,\xff\xfe\xfd\x80\x80\n"), "line 3 is not valid UTF-8", "utf-8"},
         {"invalid.json", LIT("[{\"a\":1},{\"a\":"), "JSON"},
         {"garbage.bin", LIT("\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00"), "binary"},
         {"empty.csv", LIT(""), "empty"},
@@ -358,7 +452,8 @@ static void t_bad_inputs_leave_nothing(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_file(f, bad[i].name, bad[i].content, bad[i].len);
-        lh_code rc = ingest(f, "victim", path, NULL, &r, &err);
+        lh_ingest_options o = {.encoding = bad[i].encoding};
+        lh_code rc = ingest(f, "victim", path, &o, &r, &err);
         if (rc == LH_OK) fail_msg("%s was ingested", bad[i].name);
         if (!strstr(err.message, bad[i].fragment)) fail_msg("%s: message \"%s\"", bad[i].name, err.message);
         free(path);
@@ -482,6 +577,7 @@ int main(void)
         cmocka_unit_test(t_chunking),
         cmocka_unit_test(t_pii),
         cmocka_unit_test_setup_teardown(t_formats, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_pdf_type_size_headings, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_pdf, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),

@@ -424,9 +424,19 @@ static void t_files(void **state)
     assert_int_equal(lh_store_put_file(s, "big/blob", src, LH_PUT_IF_ABSENT, &err), LH_EEXIST);
     assert_int_equal(lh_store_get_file(s, "big/missing", dst, &err), LH_ENOTFOUND);
     assert_int_equal(lh_store_put_file(s, "big/x", "/no/such/file", 0, &err), LH_EIO);
+    /* a finished file shared with the store (a hard link on a local bucket):
+     * the object outlives the caller's name, and put-if-absent still holds */
+    assert_int_equal(lh_store_put_file(s, "big/shared", src, LH_PUT_IF_ABSENT | LH_PUT_SHARE_FILE, &err), LH_OK);
+    assert_int_equal(lh_store_put_file(s, "big/shared", src, LH_PUT_IF_ABSENT | LH_PUT_SHARE_FILE, &err), LH_EEXIST);
+    unlink(src);
+    lh_buf_reset(&b);
+    assert_int_equal(lh_store_get_range(s, "big/shared", 0, 100, &b, &err), LH_OK);
+    assert_memory_equal(b.data, data, 100);
+    lh_object_info info;
+    assert_int_equal(lh_store_head(s, "big/shared", &info, &err), LH_OK);
+    assert_int_equal(info.size, n);
     lh_buf_free(&b);
     free(data);
-    unlink(src);
     unlink(dst);
 }
 
