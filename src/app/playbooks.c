@@ -387,6 +387,9 @@ lh_code lh_app_playbooks_boost(lh_app *app, const char *index, const char *query
     }
     json_t *hits = json_object_get(result, "hits"), *boosted = json_array(), *injected = json_array(), *h;
     json_t *seen = json_object();
+    /* an injected answer scores as if the plain search had ranked it last, plus its boost */
+    size_t plain = json_array_size(hits);
+    double floor_score = plain >= k ? json_number_value(json_object_get(json_array_get(hits, plain - 1), "score")) : 0;
     json_array_foreach(hits, i, h) {
         if (rc) break;
         char *key = id_text(json_object_get(h, "id"));
@@ -407,9 +410,6 @@ lh_code lh_app_playbooks_boost(lh_app *app, const char *index, const char *query
     json_object_foreach(endorsed, key, slot)
         if (json_is_true(json_object_get(slot, "inject")) && !json_object_get(seen, key))
             json_array_append_new(missing, json_string(key));
-    /* an injected answer scores as if the plain search had ranked it last, plus its boost */
-    size_t plain = json_array_size(hits);
-    double floor_score = plain >= k ? json_number_value(json_object_get(json_array_get(hits, plain - 1), "score")) : 0;
     json_t *byid = NULL;
     if (rc == LH_OK && json_array_size(missing)) rc = injected_rows(app, &facts, missing, filter, &byid, err);
     json_array_foreach(missing, i, c) {
