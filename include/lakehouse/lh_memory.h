@@ -23,9 +23,10 @@
  * playbook versions (not superseded, not retired) of the same index and,
  * when the search names a context, the same context (case folded); of those,
  * the ones whose similarity to the query is at least LH_PLAYBOOK_MIN_COS
- * (below it, templated tasks that differ in the one word that matters —
- * "fill: welder x3 in Reno, NV" and "fill: line cook x3 in Reno, NV" are
- * 0.6 apart by the hash embedder — would boost each other's workers).
+ * (below it, templated tasks that differ in the one word that matters
+ * would boost each other's workers: by the hash embedder, "fill: forklift
+ * operator x6 in Indianapolis, IN" and "fill: machine operator x6 in
+ * Indianapolis, IN" have cos 0.86, within the injection distance).
  * Each candidate p adds to every worker w it chose (outcome failure or not:
  * failures already discount it)
  *
@@ -84,7 +85,7 @@
 #define LH_PLAYBOOK_MAX_TEXT 2000         /* bytes of a task, context or outcome note */
 #define LH_PLAYBOOK_BOOST_CAP 0.25        /* a hit's boost at most */
 #define LH_PLAYBOOK_INJECT_DISTANCE 0.20  /* 1 − cos at most, to inject a missed worker */
-#define LH_PLAYBOOK_MIN_COS 0.75          /* candidates' similarity to the query at least */
+#define LH_PLAYBOOK_MIN_COS 0.9           /* candidates' similarity to the query at least */
 #define LH_PLAYBOOK_HALF_LIFE_DAYS 30.0   /* the e-folding time of the age factor, days */
 #define LH_PLAYBOOK_MAX_CANDIDATES 10000  /* live playbooks one search reads */
 
