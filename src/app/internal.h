@@ -91,6 +91,12 @@ struct lh_app {
         } *slots; /* LH_SQL_HISTORY_SLOTS, a ring */
         size_t next;
     } history;
+    /* playbooks.c: the live playbook versions as read at one version of _playbooks */
+    struct lh_app_playbook_cache {
+        pthread_mutex_t mu;
+        int64_t version; /* 0: not read */
+        json_t *live;    /* [{playbook_id, version, index_name, context, workers, ...}] */
+    } playbook_cache;
     /* authentication (auth.c) */
     struct lh_app_auth {
         pthread_mutex_t mu;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define STATE_SQL                                                                                                   \
     "SELECT * FROM " LH_PLAYBOOKS_DATASET                                                                         \
@@ -322,22 +323,52 @@ static lh_code injected_rows(lh_app *app, const index_facts *f, json_t *ids, con
     return rc;
 }
 
+/* The live playbook versions (a new reference), read again when _playbooks has a new version. */
+static lh_code live_playbooks(lh_app *app, json_t **out, lh_err *err)
+{
+    json_t *m = NULL;
+    int64_t version = 0;
+    if (lh_catalog_get(app->catalog, LH_PLAYBOOKS_DATASET, 0, &m, NULL) == LH_OK)
+        version = json_is_true(json_object_get(m, "deleted")) ? 0 : json_integer_value(json_object_get(m, "version"));
+    json_decref(m);
+    if (!version) { /* none yet */
+        *out = json_array();
+        return LH_OK;
+    }
+    struct lh_app_playbook_cache *cache = &app->playbook_cache;
+    pthread_mutex_lock(&cache->mu);
+    lh_code rc = LH_OK;
+    if (cache->version != version) {
+        json_t *rows = NULL;
+        rc = lh_app_memory_query(app, LH_PLAYBOOKS_DATASET,
+                                 "SELECT playbook_id, version, index_name, context, workers, n, failures, recorded_ms, "
+                                 "provider, model, embedding FROM (" STATE_SQL ") WHERE superseded_at = '' AND "
+                                 "retired_at = '' ORDER BY seq",
+                                 LH_PLAYBOOK_MAX_CANDIDATES, &rows, err);
+        if (rc == LH_OK) {
+            json_decref(cache->live);
+            cache->live = rows;
+            cache->version = version;
+        }
+    }
+    *out = rc ? NULL : json_incref(cache->live);
+    pthread_mutex_unlock(&cache->mu);
+    return rc;
+}
+
 lh_code lh_app_playbooks_boost(lh_app *app, const char *index, const char *query, const char *context, const char *filter,
                                size_t k, bool with_rows, json_t *result, lh_err *err)
 {
     index_facts facts;
     lh_code rc = facts_of(app, index, &facts, err);
     if (rc) return rc;
-    char *li = lh_app_memory_literal(index), *lc = context ? lh_app_memory_literal(context) : NULL;
-    char *sql = lh_xasprintf("SELECT playbook_id, version, context, workers, n, failures, recorded_ms, provider, model, "
-                             "embedding FROM (" STATE_SQL ") WHERE index_name = %s AND superseded_at = '' AND "
-                             "retired_at = ''%s%s%s ORDER BY seq",
-                             li, lc ? " AND lower(context) = lower(" : "", lc ? lc : "", lc ? ")" : "");
-    json_t *cands = NULL;
-    rc = lh_app_memory_query(app, LH_PLAYBOOKS_DATASET, sql, LH_PLAYBOOK_MAX_CANDIDATES, &cands, err);
-    free(sql);
-    free(li);
-    free(lc);
+    json_t *all = NULL, *cands = json_array(), *c;
+    rc = live_playbooks(app, &all, err);
+    size_t i;
+    json_array_foreach(all, i, c) /* the same index, and the same context (case folded) when asked */
+        if (!strcmp(field(c, "index_name"), index) && (!context || !strcasecmp(field(c, "context"), context)))
+            json_array_append(cands, c);
+    json_decref(all);
     float *qv = NULL;
     uint32_t dim = 0;
     json_t *model = NULL;
@@ -346,9 +377,8 @@ lh_code lh_app_playbooks_boost(lh_app *app, const char *index, const char *query
     for (uint32_t d = 0; d < dim; d++) qnorm += (double)qv[d] * qv[d];
     qnorm = sqrt(qnorm);
     /* per worker: {boost, playbooks:[...], inject} */
-    json_t *endorsed = json_object(), *used = json_array(), *c;
+    json_t *endorsed = json_object(), *used = json_array();
     int64_t now = lh_time_now_ms();
-    size_t i;
     json_array_foreach(cands, i, c) {
         if (rc) break;
         const json_t *e = json_object_get(c, "embedding");
