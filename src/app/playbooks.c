@@ -214,6 +214,16 @@ LH_OP_RUN(lh_app_run_playbook_list)
     return LH_OK;
 }
 
+/* Whether who's profile binds the playbook's index (no profile: yes). */
+static bool visible(const lh_who *who, const json_t *playbook)
+{
+    if (!who->profile) return true;
+    json_t *one = lh_app_visible(who, json_pack("[O]", playbook), "index_name", LH_BIND_INDEX);
+    bool yes = json_array_size(one) > 0;
+    json_decref(one);
+    return yes;
+}
+
 LH_OP_RUN(lh_app_run_playbook_show)
 {
     const char *id = lh_op_str(args, "id");
@@ -223,11 +233,7 @@ LH_OP_RUN(lh_app_run_playbook_show)
     if (rc) return rc;
     json_t *newest = json_array_get(versions, json_array_size(versions) - 1);
     if (!newest) rc = lh_err_set(err, LH_ENOTFOUND, "no playbook %s", id);
-    else if (call->who.profile) { /* a bound index's playbooks only */
-        json_t *one = lh_app_visible(&call->who, json_pack("[O]", newest), "index_name", LH_BIND_INDEX);
-        if (!json_array_size(one)) rc = lh_err_set(err, LH_ENOTFOUND, "no playbook %s", id);
-        json_decref(one);
-    }
+    else if (!visible(&call->who, newest)) rc = lh_err_set(err, LH_ENOTFOUND, "no playbook %s", id);
     if (rc == LH_OK) {
         json_t *list = json_array(), *v;
         size_t i;
@@ -249,6 +255,7 @@ LH_OP_RUN(lh_app_run_playbook_retire)
     rc = versions_of(app, id, &versions, err);
     json_t *newest = rc ? NULL : json_array_get(versions, json_array_size(versions) - 1);
     if (rc == LH_OK && !newest) rc = lh_err_set(err, LH_ENOTFOUND, "no playbook %s", id);
+    else if (rc == LH_OK && !visible(&call->who, newest)) rc = lh_err_set(err, LH_ENOTFOUND, "no playbook %s", id);
     else if (rc == LH_OK && *field(newest, "retired_at"))
         rc = lh_err_set(err, LH_ECONFLICT, "playbook %s was retired at %s already", id, field(newest, "retired_at"));
     if (rc == LH_OK) {

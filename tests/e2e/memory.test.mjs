@@ -127,6 +127,9 @@ describe('playbook and pathway memory', { timeout: 240000 }, () => {
     assert.equal(r.status, 404);
     r = await call(`${srv.url}/v1/search`, 'POST', { index: 'people', query: 'x', playbooks: 'yes' });
     assert.equal(r.status, 400);
+    r = await call(`${srv.url}/v1/search`, 'POST', { index: 'people', query: 'x', context: 'Reno, NV' });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error.message, /playbooks/);
   });
 
   it('remembers pathways: add, repeat, revise chains, retire hides, history, search', async () => {
