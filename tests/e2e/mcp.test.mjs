@@ -13,7 +13,7 @@ import { BIN, cleanEnv, run, startServer, tempDir } from './harness.mjs';
 const TOOLS = [
   'list_datasets', 'describe_dataset', 'query_sql', 'search', 'ask', 'embed_text', 'list_indexes', 'list_views',
   'dataset_versions', 'diff_versions', 'journal_history', 'recent_errors', 'ingest_draft', 'validate_draft',
-  'publish_draft', 'discard_draft', 'list_drafts',
+  'publish_draft', 'discard_draft', 'list_drafts', 'record_playbook', 'list_playbooks', 'add_pathway', 'search_pathways',
 ];
 
 function cli(args) {
