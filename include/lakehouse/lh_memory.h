@@ -5,7 +5,10 @@
  * datasets _playbooks and _pathways (one dataset version per change,
  * journaled like any commit, queryable by SQL). Nothing is updated in
  * place: the current state of a playbook version or a pathway is its newest
- * row (the highest seq); its history is every row.
+ * row (the highest seq); its history is every row. Changes are serialised
+ * within a process (seq is the dataset's highest + 1); two processes changing
+ * the same data folder at the same moment could number two rows alike.
+ * Search reads the live playbooks once per version of _playbooks.
  *
  * Playbooks (playbook.record | list | show | retire)
  * --------------------------------------------------
@@ -19,9 +22,11 @@
  * and failures carries over (the new version's failures is the parent's plus
  * one for a failure). Retiring one hides every version from search.
  *
+ * Workers are ids as text: a hit whose id is the integer 17 is worker "17".
+ *
  * The boost (search with playbooks = true): the candidates are the live
  * playbook versions (not superseded, not retired) of the same index and,
- * when the search names a context, the same context (case folded); of those,
+ * when the search names a context, the same context (ASCII case folded); of those,
  * the ones whose similarity to the query is at least LH_PLAYBOOK_MIN_COS
  * (below it, templated tasks that differ in the one word that matters
  * would boost each other's workers: by the hash embedder, "fill: forklift
@@ -60,7 +65,8 @@
  * split on "/", empty ones skipped: "/staffing/fill/chicago" -> "staffing/fill").
  * Its vector has LH_PATHWAY_DIM buckets: the text task_class, path and
  * signal_class is cut into tokens (runs of ASCII letters and digits, lower
- * cased; other bytes separate), token t adds 1 to bucket FNV-1a-64(t) mod 32,
+ * cased, at most their first 256 bytes; other bytes separate), token t adds
+ * 1 to bucket FNV-1a-64(t) mod 32,
  * and the vector is scaled to unit length (all zero when there is no token).
  *
  *   ADD      a new pathway (version 1, replay_count 0); the same id again
@@ -87,7 +93,7 @@
 #define LH_PLAYBOOK_INJECT_DISTANCE 0.20  /* 1 − cos at most, to inject a missed worker */
 #define LH_PLAYBOOK_MIN_COS 0.9           /* candidates' similarity to the query at least */
 #define LH_PLAYBOOK_HALF_LIFE_DAYS 30.0   /* the e-folding time of the age factor, days */
-#define LH_PLAYBOOK_MAX_CANDIDATES 10000  /* live playbooks one search reads */
+#define LH_PLAYBOOK_MAX_CANDIDATES 10000  /* live playbook versions a search weighs (the newest) */
 
 #define LH_PATHWAY_DIM 32
 #define LH_PATHWAY_MAX_TEXT 4000 /* bytes of a task class, path, signal class, outcome or trace */

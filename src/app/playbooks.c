@@ -350,7 +350,7 @@ static lh_code live_playbooks(lh_app *app, json_t **out, lh_err *err)
         rc = lh_app_memory_query(app, LH_PLAYBOOKS_DATASET,
                                  "SELECT playbook_id, version, index_name, context, workers, n, failures, recorded_ms, "
                                  "provider, model, embedding FROM (" STATE_SQL ") WHERE superseded_at = '' AND "
-                                 "retired_at = '' ORDER BY seq",
+                                 "retired_at = '' ORDER BY seq DESC", /* past the cap, the newest are kept */
                                  LH_PLAYBOOK_MAX_CANDIDATES, &rows, err);
         if (rc == LH_OK) {
             json_decref(cache->live);
