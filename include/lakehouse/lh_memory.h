@@ -85,20 +85,20 @@
 #include <stddef.h>
 
 #define LH_PLAYBOOKS_DATASET "_playbooks"
-#define LH_PATHWAYS_DATASET "_pathways"
+#define LH_PATHWAYS_DATASET  "_pathways"
 
-#define LH_PLAYBOOK_MAX_WORKERS 1000      /* workers one playbook names */
-#define LH_PLAYBOOK_MAX_TEXT 2000         /* bytes of a task, context or outcome note */
-#define LH_PLAYBOOK_BOOST_CAP 0.25        /* a hit's boost at most */
+#define LH_PLAYBOOK_MAX_WORKERS     1000  /* workers one playbook names */
+#define LH_PLAYBOOK_MAX_TEXT        2000  /* bytes of a task, context or outcome note */
+#define LH_PLAYBOOK_BOOST_CAP       0.25  /* a hit's boost at most */
 #define LH_PLAYBOOK_INJECT_DISTANCE 0.20  /* 1 − cos at most, to inject a missed worker */
-#define LH_PLAYBOOK_MIN_COS 0.9           /* candidates' similarity to the query at least */
-#define LH_PLAYBOOK_HALF_LIFE_DAYS 30.0   /* the e-folding time of the age factor, days */
-#define LH_PLAYBOOK_MAX_CANDIDATES 10000  /* live playbook versions a search weighs (the newest) */
+#define LH_PLAYBOOK_MIN_COS         0.9   /* candidates' similarity to the query at least */
+#define LH_PLAYBOOK_DECAY_DAYS      30.0  /* the e-folding time of the age factor, days */
+#define LH_PLAYBOOK_MAX_CANDIDATES  10000 /* live playbook versions a search weighs (the newest) */
 
-#define LH_PATHWAY_DIM 32
+#define LH_PATHWAY_DIM      32
 #define LH_PATHWAY_MAX_TEXT 4000 /* bytes of a task class, path, signal class, outcome or trace */
-#define LH_PATHWAY_MAX_K 100
-#define LH_PATHWAY_ID_HEX 64
+#define LH_PATHWAY_MAX_K    100
+#define LH_PATHWAY_ID_HEX   64
 
 /* One candidate's boost, uncapped: cos × 0.5 × e^(−age_days/30) × 0.5^failures / n
  * (0 when n is 0; age_days below 0 counts as 0). */

@@ -29,7 +29,8 @@ double lh_playbook_boost(double cos, double age_days, long long failures, size_t
     if (n == 0) return 0;
     if (age_days < 0) age_days = 0;
     if (failures < 0) failures = 0;
-    return cos * 0.5 * exp(-age_days / LH_PLAYBOOK_HALF_LIFE_DAYS) * pow(0.5, (double)failures) / (double)n;
+    return cos * 0.5 * exp(-age_days / LH_PLAYBOOK_DECAY_DAYS) * pow(0.5, (double)failures) /
+           (double)n;
 }
 
 size_t lh_pathway_prefix(const char *path, char *out, size_t cap)
@@ -48,7 +49,8 @@ size_t lh_pathway_prefix(const char *path, char *out, size_t cap)
     return len;
 }
 
-void lh_pathway_id(const char *task_class, const char *path, const char *signal_class, char out[LH_PATHWAY_ID_HEX + 1])
+void lh_pathway_id(const char *task_class, const char *path, const char *signal_class,
+                   char out[LH_PATHWAY_ID_HEX + 1])
 {
     char prefix[LH_PATHWAY_MAX_TEXT + 1];
     lh_pathway_prefix(path, prefix, sizeof prefix);
@@ -68,12 +70,15 @@ void lh_pathway_vector(const char *text, double out[LH_PATHWAY_DIM])
     char token[256];
     for (const char *p = text ? text : ""; *p;) {
         size_t n = 0;
-        while (*p && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) {
+        while (*p &&
+               ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) {
             if (n < sizeof token) token[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p | 0x20 : *p);
             p++;
         }
-        if (n) out[lh_hash_fnv1a(LH_FNV1A_BASIS, token, n) % LH_PATHWAY_DIM] += 1;
-        else p++;
+        if (n)
+            out[lh_hash_fnv1a(LH_FNV1A_BASIS, token, n) % LH_PATHWAY_DIM] += 1;
+        else
+            p++;
     }
     double norm = 0;
     for (int i = 0; i < LH_PATHWAY_DIM; i++) norm += out[i] * out[i];
@@ -105,20 +110,22 @@ static bool exists(lh_app *app, const char *dataset)
     return !deleted;
 }
 
-lh_code lh_app_memory_query(lh_app *app, const char *dataset, const char *sql, long long max, json_t **rows, lh_err *err)
+lh_code lh_app_memory_query(lh_app *app, const char *dataset, const char *sql, long long max,
+                            json_t **rows, lh_err *err)
 {
     if (!exists(app, dataset)) { /* memory starts empty */
         *rows = json_array();
         return LH_OK;
     }
-    const lh_profile *was = lh_app_scope_swap(NULL); /* the app's own rows: not the caller's bindings */
+    const lh_profile *was =
+        lh_app_scope_swap(NULL); /* the app's own rows: not the caller's bindings */
     lh_code rc = lh_app_query_rows(app, sql, true, max, rows, NULL, err);
     lh_app_scope_swap(was);
     return rc;
 }
 
-lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, const char *message, const lh_who *who,
-                             lh_err *err)
+lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, const char *message,
+                             const lh_who *who, lh_err *err)
 {
     json_t *top;
     char *sql = lh_xasprintf("SELECT coalesce(max(seq), 0) AS seq FROM %s", dataset);
@@ -127,7 +134,8 @@ lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, con
     if (rc) return rc;
     json_int_t seq = json_integer_value(json_object_get(json_array_get(top, 0), "seq"));
     json_decref(top);
-    char *path = lh_xasprintf("%s/memory-%d-%lld.ndjson", app->tmp_dir, (int)getpid(), (long long)lh_time_now_ms());
+    char *path = lh_xasprintf("%s/memory-%d-%lld.ndjson", app->tmp_dir, (int)getpid(),
+                              (long long)lh_time_now_ms());
     FILE *f = fopen(path, "w");
     if (!f) {
         free(path);
@@ -135,12 +143,14 @@ lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, con
     }
     size_t i;
     json_t *row;
-    json_array_foreach(rows, i, row) {
+    json_array_foreach(rows, i, row)
+    {
         json_object_set_new(row, "seq", json_integer(++seq));
         json_dumpf(row, f, JSON_COMPACT);
         fputc('\n', f);
     }
-    rc = fclose(f) == 0 ? LH_OK : lh_err_errno(err, LH_EIO, errno, "writing the rows of %s", dataset);
+    rc = fclose(f) == 0 ? LH_OK
+                        : lh_err_errno(err, LH_EIO, errno, "writing the rows of %s", dataset);
     if (rc == LH_OK) {
         lh_ingest_source src = {.path = path, .name = "memory.ndjson"};
         lh_ingest_options o = {.dataset = dataset, .format = "ndjson", .message = message};

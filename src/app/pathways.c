@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STATE_SQL                                                                                                   \
-    "SELECT * FROM " LH_PATHWAYS_DATASET                                                                          \
+#define STATE_SQL                                                                                  \
+    "SELECT * FROM " LH_PATHWAYS_DATASET                                                           \
     " QUALIFY row_number() OVER (PARTITION BY pathway_id ORDER BY seq DESC) = 1"
 
 static const char *text_arg(json_t *args, const char *name)
@@ -29,9 +29,11 @@ static const char *text_arg(json_t *args, const char *name)
 static lh_code check_text(json_t *args, const char *name, bool required, lh_err *err)
 {
     const char *s = lh_op_str(args, name);
-    if (required && (!s || !*s)) return lh_err_set(err, LH_EINVAL, "\"%s\" must not be empty", name);
+    if (required && (!s || !*s))
+        return lh_err_set(err, LH_EINVAL, "\"%s\" must not be empty", name);
     if (s && strlen(s) > LH_PATHWAY_MAX_TEXT)
-        return lh_err_set(err, LH_ETOOBIG, "\"%s\" is longer than %d bytes", name, LH_PATHWAY_MAX_TEXT);
+        return lh_err_set(err, LH_ETOOBIG, "\"%s\" is longer than %d bytes", name,
+                          LH_PATHWAY_MAX_TEXT);
     return LH_OK;
 }
 
@@ -47,7 +49,8 @@ static lh_code check_id(const char *id, lh_err *err)
 {
     size_t n = strlen(id);
     if (n != LH_PATHWAY_ID_HEX || strspn(id, "0123456789abcdef") != n)
-        return lh_err_set(err, LH_EINVAL, "\"%.80s\" is not a pathway id (64 lower-case hex digits)", id);
+        return lh_err_set(err, LH_EINVAL,
+                          "\"%.80s\" is not a pathway id (64 lower-case hex digits)", id);
     return LH_OK;
 }
 
@@ -88,7 +91,8 @@ static bool retired(const json_t *row)
 }
 
 /* Appends row (stolen) as event; *out: {action, pathway: the row}. */
-static lh_code append(lh_app *app, json_t *row, const char *event, const lh_who *who, json_t **out, lh_err *err)
+static lh_code append(lh_app *app, json_t *row, const char *event, const lh_who *who, json_t **out,
+                      lh_err *err)
 {
     char now[LH_TIME_ISO_LEN];
     lh_time_iso8601(lh_time_now_ms(), now);
@@ -103,8 +107,10 @@ static lh_code append(lh_app *app, json_t *row, const char *event, const lh_who 
              (long long)json_integer_value(json_object_get(row, "version")));
     lh_code rc = lh_app_memory_append(app, LH_PATHWAYS_DATASET, rows, message, who, err);
     json_decref(rows);
-    if (rc == LH_OK) *out = json_pack("{s:s, s:o}", "action", event, "pathway", row);
-    else json_decref(row);
+    if (rc == LH_OK)
+        *out = json_pack("{s:s, s:o}", "action", event, "pathway", row);
+    else
+        json_decref(row);
     return rc;
 }
 
@@ -118,7 +124,8 @@ LH_OP_RUN(lh_app_run_pathway_add)
     if (rc == LH_OK) rc = check_path(text_arg(args, "path"), err);
     if (rc) return rc;
     char id[LH_PATHWAY_ID_HEX + 1], prefix[LH_PATHWAY_MAX_TEXT + 1];
-    lh_pathway_id(text_arg(args, "task_class"), text_arg(args, "path"), text_arg(args, "signal_class"), id);
+    lh_pathway_id(text_arg(args, "task_class"), text_arg(args, "path"),
+                  text_arg(args, "signal_class"), id);
     lh_pathway_prefix(text_arg(args, "path"), prefix, sizeof prefix);
     lh_app_memory_lock();
     json_t *was = current(app, id, &rc, err), *row = NULL;
@@ -126,16 +133,21 @@ LH_OP_RUN(lh_app_run_pathway_add)
     if (rc == LH_OK && was && !retired(was)) { /* a repeat: UPDATE */
         event = "update";
         row = json_deep_copy(was);
-        json_object_set_new(row, "replay_count", json_integer(json_integer_value(json_object_get(was, "replay_count")) + 1));
-        if (lh_op_str(args, "outcome")) json_object_set_new(row, "outcome", json_string(lh_op_str(args, "outcome")));
-        if (lh_op_str(args, "trace")) json_object_set_new(row, "trace", json_string(lh_op_str(args, "trace")));
+        json_object_set_new(
+            row, "replay_count",
+            json_integer(json_integer_value(json_object_get(was, "replay_count")) + 1));
+        if (lh_op_str(args, "outcome"))
+            json_object_set_new(row, "outcome", json_string(lh_op_str(args, "outcome")));
+        if (lh_op_str(args, "trace"))
+            json_object_set_new(row, "trace", json_string(lh_op_str(args, "trace")));
     } else if (rc == LH_OK) { /* new, or added again after RETIRE: a new version */
         json_int_t version = was ? json_integer_value(json_object_get(was, "version")) : 0;
-        row = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}", "pathway_id", id,
-                        "version", version + 1, "parent_version", version, "task_class", text_arg(args, "task_class"),
-                        "path", text_arg(args, "path"), "prefix", prefix, "signal_class",
-                        text_arg(args, "signal_class"), "outcome", text_arg(args, "outcome"), "trace",
-                        text_arg(args, "trace"), "replay_count", 0, "created_at", "", "retired_at", "", "note", "");
+        row = json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s}",
+                        "pathway_id", id, "version", version + 1, "parent_version", version,
+                        "task_class", text_arg(args, "task_class"), "path", text_arg(args, "path"),
+                        "prefix", prefix, "signal_class", text_arg(args, "signal_class"), "outcome",
+                        text_arg(args, "outcome"), "trace", text_arg(args, "trace"), "replay_count",
+                        0, "created_at", "", "retired_at", "", "note", "");
         set_vector(row);
     }
     if (rc == LH_OK) rc = append(app, row, event, &call->who, out, err);
@@ -145,12 +157,14 @@ LH_OP_RUN(lh_app_run_pathway_add)
 }
 
 /* The live pathway of args' id, for a change (locked by the caller). */
-static json_t *live_for_change(lh_app *app, json_t *args, const char *verb, lh_code *rc, lh_err *err)
+static json_t *live_for_change(lh_app *app, json_t *args, const char *verb, lh_code *rc,
+                               lh_err *err)
 {
     const char *id = lh_op_str(args, "id");
     *rc = check_id(id, err);
     json_t *was = *rc ? NULL : current(app, id, rc, err);
-    if (*rc == LH_OK && !was) *rc = lh_err_set(err, LH_ENOTFOUND, "no pathway %s", id);
+    if (*rc == LH_OK && !was)
+        *rc = lh_err_set(err, LH_ENOTFOUND, "no pathway %s", id);
     else if (*rc == LH_OK && retired(was))
         *rc = lh_err_set(err, LH_ECONFLICT, "pathway %s was retired at %s; it cannot be %s", id,
                          field(was, "retired_at"), verb);
@@ -177,7 +191,8 @@ LH_OP_RUN(lh_app_run_pathway_revise)
         snprintf(a, sizeof a, "%s", field(was, "prefix"));
         if (strcmp(a, b) != 0)
             rc = lh_err_set(err, LH_EINVAL,
-                            "a revised path keeps the pathway's first two segments (%s), which make its id; \"%.200s\" "
+                            "a revised path keeps the pathway's first two segments (%s), which "
+                            "make its id; \"%.200s\" "
                             "begins %s: add it as a pathway of its own",
                             a, lh_op_str(args, "path"), b);
     }
@@ -188,7 +203,8 @@ LH_OP_RUN(lh_app_run_pathway_revise)
         json_object_set_new(row, "parent_version", json_integer(version));
         json_object_set_new(row, "replay_count", json_integer(0));
         json_object_set_new(row, "created_at", json_string(""));
-        for (const char *const *f = (const char *const[]){"path", "outcome", "trace", NULL}; *f; f++)
+        for (const char *const *f = (const char *const[]){"path", "outcome", "trace", NULL}; *f;
+             f++)
             if (lh_op_str(args, *f)) json_object_set_new(row, *f, json_string(lh_op_str(args, *f)));
         set_vector(row);
         rc = append(app, row, "revise", &call->who, out, err);
@@ -223,7 +239,8 @@ LH_OP_RUN(lh_app_run_pathway_history)
     const char *id = lh_op_str(args, "id");
     lh_code rc = check_id(id, err);
     if (rc) return rc;
-    char *sql = lh_xasprintf("SELECT * FROM " LH_PATHWAYS_DATASET " WHERE pathway_id = '%s' ORDER BY seq", id);
+    char *sql = lh_xasprintf(
+        "SELECT * FROM " LH_PATHWAYS_DATASET " WHERE pathway_id = '%s' ORDER BY seq", id);
     json_t *rows;
     rc = lh_app_memory_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
     free(sql);
@@ -242,8 +259,9 @@ LH_OP_RUN(lh_app_run_pathway_list)
     bool all = lh_op_bool(args, "all", false);
     const char *task_class = lh_op_str(args, "task_class");
     char *lit = task_class ? lh_app_memory_literal(task_class) : NULL;
-    char *sql = lh_xasprintf("SELECT * FROM (" STATE_SQL ") WHERE %s%s%s ORDER BY seq DESC", all ? "true" : "retired_at = ''",
-                             lit ? " AND task_class = " : "", lit ? lit : "");
+    char *sql = lh_xasprintf("SELECT * FROM (" STATE_SQL ") WHERE %s%s%s ORDER BY seq DESC",
+                             all ? "true" : "retired_at = ''", lit ? " AND task_class = " : "",
+                             lit ? lit : "");
     json_t *rows;
     lh_code rc = lh_app_memory_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
     free(sql);

@@ -11,7 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"}
+#define APP_FIXTURE_SETTINGS                                                                       \
+    {                                                                                              \
+        "ai.provider", "hash", "test"                                                              \
+    }
 #include "app_fixture.h"
 #include "lakehouse/lh_app.h"
 #include "lakehouse/lh_memory.h"
@@ -33,8 +36,10 @@ static lh_code call(struct fixture *f, const char *op, const char *args, json_t 
     json_t *o = NULL;
     lh_code rc = lh_app_call(f->app, op, a, &ctx, &o, err);
     json_decref(a);
-    if (out) *out = o;
-    else json_decref(o);
+    if (out)
+        *out = o;
+    else
+        json_decref(o);
     return rc;
 }
 
@@ -60,20 +65,21 @@ static void t_boost_formula(void **state)
     /* cos × 0.5 × e^(−age_days/30) × 0.5^failures / n, by hand */
     NEAR(lh_playbook_boost(1, 0, 0, 1), 0.5, 1e-15);
     NEAR(lh_playbook_boost(0.8, 0, 0, 4), 0.1, 1e-15);
-    NEAR(lh_playbook_boost(1, 30, 0, 1), 0.18393972058572117, 1e-15);           /* 0.5 / e */
-    NEAR(lh_playbook_boost(0.9, 15, 2, 3), 0.022744899739223754, 1e-15);         /* 0.45 e^-0.5 / 4 / 3 */
-    NEAR(lh_playbook_boost(0.5, 0, 1, 2), 0.0625, 1e-15);                       /* 0.25 / 2 / 2 */
-    NEAR(lh_playbook_boost(1, 60, 3, 5), 0.5 * exp(-2) / 8 / 5, 1e-15);         /* 0.0016916910404576... */
+    NEAR(lh_playbook_boost(1, 30, 0, 1), 0.18393972058572117, 1e-15);    /* 0.5 / e */
+    NEAR(lh_playbook_boost(0.9, 15, 2, 3), 0.022744899739223754, 1e-15); /* 0.45 e^-0.5 / 4 / 3 */
+    NEAR(lh_playbook_boost(0.5, 0, 1, 2), 0.0625, 1e-15);                /* 0.25 / 2 / 2 */
+    NEAR(lh_playbook_boost(1, 60, 3, 5), 0.5 * exp(-2) / 8 / 5, 1e-15);  /* 0.0016916910404576... */
     NEAR(lh_playbook_boost(1, 60, 3, 5), 0.0016916910404576589, 1e-15);
-    assert_true(lh_playbook_boost(1, 0, 0, 0) == 0);                            /* no workers: no boost */
-    NEAR(lh_playbook_boost(1, -5, 0, 1), 0.5, 1e-15);                           /* a clock behind: age 0 */
+    assert_true(lh_playbook_boost(1, 0, 0, 0) == 0);  /* no workers: no boost */
+    NEAR(lh_playbook_boost(1, -5, 0, 1), 0.5, 1e-15); /* a clock behind: age 0 */
 }
 
 static void t_pathway_definitions(void **state)
 {
     (void)state;
     char p[64], id[LH_PATHWAY_ID_HEX + 1];
-    assert_int_equal(lh_pathway_prefix("/staffing/search/hybrid", p, sizeof p), strlen("staffing/search"));
+    assert_int_equal(lh_pathway_prefix("/staffing/search/hybrid", p, sizeof p),
+                     strlen("staffing/search"));
     assert_string_equal(p, "staffing/search");
     lh_pathway_prefix("staffing//search/", p, sizeof p);
     assert_string_equal(p, "staffing/search");
@@ -85,7 +91,8 @@ static void t_pathway_definitions(void **state)
     lh_pathway_id("fill", "/staffing/search/hybrid", "repeat_task", id);
     assert_string_equal(id, "51a136cc9384550fd698a82a7148e99fc87abe608bd112cb8f1e7442bb930e87");
     char other[LH_PATHWAY_ID_HEX + 1];
-    lh_pathway_id("fill", "staffing/search/vector/x", "repeat_task", other); /* same first two segments */
+    lh_pathway_id("fill", "staffing/search/vector/x", "repeat_task",
+                  other); /* same first two segments */
     assert_string_equal(id, other);
     lh_pathway_id("fill", "staffing/ask", "repeat_task", other);
     assert_string_not_equal(id, other);
@@ -116,8 +123,9 @@ static void workers(struct fixture *f)
                    "4,Denver,Di is a welder in Denver\n"
                    "5,Reno,Ed is a quiet gardener\n"
                    "6,Reno,Flo is a welder and fitter in Reno\n");
-    json_decref(ok(f, "index.create", "{\"name\":\"people\",\"dataset\":\"workers\",\"id_column\":\"worker_id\","
-                                      "\"text_columns\":[\"profile\"]}"));
+    json_decref(ok(f, "index.create",
+                   "{\"name\":\"people\",\"dataset\":\"workers\",\"id_column\":\"worker_id\","
+                   "\"text_columns\":[\"profile\"]}"));
 }
 
 /* The hit of id in a search's answer, or NULL. */
@@ -125,8 +133,8 @@ static json_t *hit_of(json_t *out, json_int_t id)
 {
     size_t i;
     json_t *h;
-    json_array_foreach(json_object_get(out, "hits"), i, h)
-        if (json_integer_value(json_object_get(h, "id")) == id) return h;
+    json_array_foreach(json_object_get(out, "hits"), i,
+                       h) if (json_integer_value(json_object_get(h, "id")) == id) return h;
     return NULL;
 }
 
@@ -135,7 +143,8 @@ static double num(const json_t *o, const char *k)
     return json_number_value(json_object_get(o, k));
 }
 
-#define TASK "{\"index\":\"people\",\"query\":\"fill: welder x2 in Reno, NV\",\"k\":%d,\"rows\":false%s}"
+#define TASK                                                                                       \
+    "{\"index\":\"people\",\"query\":\"fill: welder x2 in Reno, NV\",\"k\":%d,\"rows\":false%s}"
 
 static json_t *search(struct fixture *f, int k, const char *extra)
 {
@@ -149,15 +158,19 @@ static void t_playbook_boost_in_search(void **state)
     struct fixture *f = *state;
     workers(f);
     /* no playbook yet: memory starts empty, the boost changes nothing */
-    json_t *plain = search(f, 4, ""), *b = search(f, 4, ",\"playbooks\":true,\"context\":\"Reno, NV\"");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 0);
+    json_t *plain = search(f, 4, ""),
+           *b = search(f, 4, ",\"playbooks\":true,\"context\":\"Reno, NV\"");
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 0);
     assert_true(json_equal(json_object_get(plain, "hits"), json_object_get(b, "hits")));
     json_decref(b);
 
     /* the same task text (cos 1), two workers (n 2), no failure, fresh: 0.5 / 2 = 0.25 each */
-    json_t *r = ok(f, "playbook.record", "{\"index\":\"people\",\"task\":\"fill: welder x2 in Reno, NV\","
-                                         "\"context\":\"Reno, NV\",\"workers\":[\"1\",\"2\"]}");
-    const char *id = json_string_value(json_object_get(json_object_get(r, "playbook"), "playbook_id"));
+    json_t *r = ok(f, "playbook.record",
+                   "{\"index\":\"people\",\"task\":\"fill: welder x2 in Reno, NV\","
+                   "\"context\":\"Reno, NV\",\"workers\":[\"1\",\"2\"]}");
+    const char *id =
+        json_string_value(json_object_get(json_object_get(r, "playbook"), "playbook_id"));
     char pid[17];
     snprintf(pid, sizeof pid, "%s", id);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "playbook"), "n")), 2);
@@ -173,26 +186,33 @@ static void t_playbook_boost_in_search(void **state)
         if (p) NEAR(num(h, "score"), num(p, "score") + num(h, "boost"), 1e-9);
         char ref[32];
         snprintf(ref, sizeof ref, "%s@1", pid); /* provenance: the playbook version */
-        assert_string_equal(json_string_value(json_array_get(json_object_get(h, "playbooks"), 0)), ref);
+        assert_string_equal(json_string_value(json_array_get(json_object_get(h, "playbooks"), 0)),
+                            ref);
     }
     json_decref(b);
 
     /* another context: no candidate */
     b = search(f, 4, ",\"playbooks\":true,\"context\":\"Denver, CO\"");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 0);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 0);
     json_decref(b);
 
     /* the next version, a failure: the old one superseded, failures 1: 0.125 each */
     char args[512];
-    snprintf(args, sizeof args,
-             "{\"index\":\"people\",\"task\":\"fill: welder x2 in Reno, NV\",\"context\":\"Reno, NV\","
-             "\"workers\":[\"1\",\"2\"],\"outcome\":\"failure\",\"parent\":\"%s\"}", pid);
+    snprintf(
+        args, sizeof args,
+        "{\"index\":\"people\",\"task\":\"fill: welder x2 in Reno, NV\",\"context\":\"Reno, NV\","
+        "\"workers\":[\"1\",\"2\"],\"outcome\":\"failure\",\"parent\":\"%s\"}",
+        pid);
     r = ok(f, "playbook.record", args);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "playbook"), "version")), 2);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "playbook"), "failures")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "playbook"), "version")),
+                     2);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(r, "playbook"), "failures")), 1);
     json_decref(r);
     b = search(f, 4, ",\"playbooks\":true,\"context\":\"Reno, NV\"");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 1);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 1);
     NEAR(num(hit_of(b, 1), "boost"), 0.125, 1e-6);
     json_decref(b);
     snprintf(args, sizeof args, "{\"id\":\"%s\"}", pid);
@@ -200,7 +220,8 @@ static void t_playbook_boost_in_search(void **state)
     json_t *versions = json_object_get(show, "versions");
     assert_int_equal(json_array_size(versions), 2);
     assert_true(*json_string_value(json_object_get(json_array_get(versions, 0), "superseded_at")));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(versions, 1), "superseded_at")), "");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(versions, 1), "superseded_at")), "");
     assert_string_equal(json_string_value(json_object_get(json_array_get(versions, 1), "parent")),
                         (snprintf(args, sizeof args, "%s@1", pid), args));
     json_decref(show);
@@ -208,8 +229,9 @@ static void t_playbook_boost_in_search(void **state)
     /* one worker (n 1): the formula gives 0.5, the cap 0.25; a worker the
      * plain search missed (5, a gardener) is injected (distance 0 <= 0.20),
      * scoring as the k-th plain hit plus its boost */
-    r = ok(f, "playbook.record", "{\"index\":\"people\",\"task\":\"fill: welder x2 in Reno, NV\","
-                                 "\"context\":\"Reno, NV\",\"workers\":[\"5\"]}");
+    r = ok(f, "playbook.record",
+           "{\"index\":\"people\",\"task\":\"fill: welder x2 in Reno, NV\","
+           "\"context\":\"Reno, NV\",\"workers\":[\"5\"]}");
     json_decref(r);
     json_t *plain2 = search(f, 2, "");
     assert_null(hit_of(plain2, 5));
@@ -235,7 +257,9 @@ static void t_playbook_boost_in_search(void **state)
     json_decref(ok(f, "playbook.retire", args));
     assert_int_equal(code_of(f, "playbook.retire", args), LH_ECONFLICT); /* twice */
     b = search(f, 4, ",\"playbooks\":true,\"context\":\"Reno, NV\"");
-    assert_int_equal(json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")), 1); /* the n=1 one */
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(b, "playbooks"), "candidates")),
+        1); /* the n=1 one */
     assert_null(json_object_get(hit_of(b, 2), "boost"));
     json_decref(b);
     /* a retired playbook takes no next version */
@@ -251,7 +275,8 @@ static void t_playbook_boost_in_search(void **state)
     /* history is every row, by SQL */
     json_t *rows = ok(f, "sql", "{\"sql\":\"SELECT event FROM _playbooks ORDER BY seq\"}");
     char *text = json_dumps(json_object_get(rows, "rows"), JSON_COMPACT);
-    assert_string_equal(text, "[[\"record\"],[\"supersede\"],[\"record\"],[\"record\"],[\"retire\"]]");
+    assert_string_equal(text,
+                        "[[\"record\"],[\"supersede\"],[\"record\"],[\"record\"],[\"retire\"]]");
     free(text);
     json_decref(rows);
     json_decref(plain);
@@ -261,23 +286,41 @@ static void t_playbook_hostile(void **state)
 {
     struct fixture *f = *state;
     workers(f);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[]}"), LH_EINVAL);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"\",\"workers\":[\"1\"]}"), LH_EINVAL);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\",\"1\"]}"),
+    assert_int_equal(
+        code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[]}"),
+        LH_EINVAL);
+    assert_int_equal(
+        code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"\",\"workers\":[\"1\"]}"),
+        LH_EINVAL);
+    assert_int_equal(code_of(f, "playbook.record",
+                             "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\",\"1\"]}"),
                      LH_EINVAL);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"\"]}"), LH_EINVAL);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[1]}"), LH_EINVAL);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\"],"
-                                                   "\"outcome\":\"meh\"}"), LH_EINVAL);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"nope\",\"task\":\"t\",\"workers\":[\"1\"]}"), LH_ENOTFOUND);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\"],"
-                                                   "\"parent\":\"0123456789abcdef\"}"), LH_ENOTFOUND);
-    assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\"],"
-                                                   "\"parent\":\"../x\"}"), LH_EINVAL);
+    assert_int_equal(
+        code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"\"]}"),
+        LH_EINVAL);
+    assert_int_equal(
+        code_of(f, "playbook.record", "{\"index\":\"people\",\"task\":\"t\",\"workers\":[1]}"),
+        LH_EINVAL);
+    assert_int_equal(code_of(f, "playbook.record",
+                             "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\"],"
+                             "\"outcome\":\"meh\"}"),
+                     LH_EINVAL);
+    assert_int_equal(
+        code_of(f, "playbook.record", "{\"index\":\"nope\",\"task\":\"t\",\"workers\":[\"1\"]}"),
+        LH_ENOTFOUND);
+    assert_int_equal(code_of(f, "playbook.record",
+                             "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\"],"
+                             "\"parent\":\"0123456789abcdef\"}"),
+                     LH_ENOTFOUND);
+    assert_int_equal(code_of(f, "playbook.record",
+                             "{\"index\":\"people\",\"task\":\"t\",\"workers\":[\"1\"],"
+                             "\"parent\":\"../x\"}"),
+                     LH_EINVAL);
     /* too many workers: the table's bound */
     lh_buf b = {0};
     lh_buf_puts(&b, "{\"index\":\"people\",\"task\":\"t\",\"workers\":[");
-    for (int i = 0; i <= LH_PLAYBOOK_MAX_WORKERS; i++) lh_buf_printf(&b, "%s\"%d\"", i ? "," : "", i);
+    for (int i = 0; i <= LH_PLAYBOOK_MAX_WORKERS; i++)
+        lh_buf_printf(&b, "%s\"%d\"", i ? "," : "", i);
     lh_buf_puts(&b, "]}");
     assert_int_equal(code_of(f, "playbook.record", b.data), LH_EINVAL);
     lh_buf_free(&b);
@@ -294,9 +337,13 @@ static void t_playbook_hostile(void **state)
     /* a vector index is not a text index */
     app_ingest_csv(f, "vecs", "id,embedding\n1,\"[1,0]\"\n2,\"[0,1]\"\n");
     lh_err err;
-    if (call(f, "index.create", "{\"name\":\"v\",\"dataset\":\"vecs\",\"id_column\":\"id\",\"vector_column\":\"embedding\"}",
+    if (call(f, "index.create",
+             "{\"name\":\"v\",\"dataset\":\"vecs\",\"id_column\":\"id\",\"vector_column\":"
+             "\"embedding\"}",
              NULL, &err) == LH_OK)
-        assert_int_equal(code_of(f, "playbook.record", "{\"index\":\"v\",\"task\":\"t\",\"workers\":[\"1\"]}"), LH_EINVAL);
+        assert_int_equal(
+            code_of(f, "playbook.record", "{\"index\":\"v\",\"task\":\"t\",\"workers\":[\"1\"]}"),
+            LH_EINVAL);
     /* the system datasets are written by Lakehouse only */
     assert_int_equal(code_of(f, "catalog.create", "{\"name\":\"_playbooks\"}"), LH_EFORBIDDEN);
     assert_int_equal(code_of(f, "catalog.create", "{\"name\":\"_pathways\"}"), LH_EFORBIDDEN);
@@ -333,7 +380,8 @@ static void t_pathway_operations(void **state)
     /* ADD, then UPDATE on a repeat (the same first two segments: the same id) */
     json_t *a = add(f, "/staffing/search/hybrid", ",\"outcome\":\"filled 3/3\"");
     assert_string_equal(json_string_value(json_object_get(a, "action")), "add");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "pathway"), "pathway_id")), id);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a, "pathway"), "pathway_id")), id);
     assert_int_equal(field_int(a, "version"), 1);
     assert_int_equal(field_int(a, "replay_count"), 0);
     json_t *vec = json_object_get(json_object_get(a, "pathway"), "vector");
@@ -343,7 +391,8 @@ static void t_pathway_operations(void **state)
     a = add(f, "/staffing/search/hybrid", "");
     assert_string_equal(json_string_value(json_object_get(a, "action")), "update");
     assert_int_equal(field_int(a, "replay_count"), 1);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "pathway"), "outcome")), "filled 3/3");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a, "pathway"), "outcome")), "filled 3/3");
     json_decref(a);
     a = add(f, "staffing/search/other", ",\"outcome\":\"filled 2/3\"");
     assert_int_equal(field_int(a, "replay_count"), 2);
@@ -351,7 +400,8 @@ static void t_pathway_operations(void **state)
     json_decref(a);
 
     /* REVISE: a chain of versions, each with its parent */
-    snprintf(args, sizeof args, "{\"id\":\"%s\",\"path\":\"staffing/search/vector\",\"outcome\":\"filled 1/3\"}", id);
+    snprintf(args, sizeof args,
+             "{\"id\":\"%s\",\"path\":\"staffing/search/vector\",\"outcome\":\"filled 1/3\"}", id);
     a = ok(f, "pathway.revise", args);
     assert_int_equal(field_int(a, "version"), 2);
     assert_int_equal(field_int(a, "parent_version"), 1);
@@ -361,7 +411,8 @@ static void t_pathway_operations(void **state)
     a = ok(f, "pathway.revise", args);
     assert_int_equal(field_int(a, "version"), 3);
     assert_int_equal(field_int(a, "parent_version"), 2);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "pathway"), "path")), "staffing/search/vector");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "pathway"), "path")),
+                        "staffing/search/vector");
     json_decref(a);
     /* a revision cannot move the pathway (its id is its first two segments) nor change nothing */
     snprintf(args, sizeof args, "{\"id\":\"%s\",\"path\":\"staffing/ask\"}", id);
@@ -370,7 +421,9 @@ static void t_pathway_operations(void **state)
     assert_int_equal(code_of(f, "pathway.revise", args), LH_EINVAL);
 
     /* another pathway, to search among */
-    json_decref(ok(f, "pathway.add", "{\"task_class\":\"triage\",\"path\":\"support/email/urgent\",\"signal_class\":\"angry\"}"));
+    json_decref(ok(f, "pathway.add",
+                   "{\"task_class\":\"triage\",\"path\":\"support/email/"
+                   "urgent\",\"signal_class\":\"angry\"}"));
     s = ok(f, "pathway.search", "{\"query\":\"fill staffing search repeat task\",\"k\":1}");
     json_t *top = json_array_get(json_object_get(s, "hits"), 0);
     assert_string_equal(json_string_value(json_object_get(top, "pathway_id")), id);
@@ -386,8 +439,10 @@ static void t_pathway_operations(void **state)
     static const char *const events[] = {"add", "update", "update", "revise", "revise"};
     static const int versions[] = {1, 1, 1, 2, 3};
     for (size_t i = 0; i < 5; i++) {
-        assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "event")), events[i]);
-        assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, i), "version")), versions[i]);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(rows, i), "event")),
+                            events[i]);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(rows, i), "version")),
+                         versions[i]);
     }
     json_decref(h);
 
@@ -399,7 +454,8 @@ static void t_pathway_operations(void **state)
     assert_int_equal(code_of(f, "pathway.revise", args), LH_ECONFLICT);
     s = ok(f, "pathway.search", "{\"query\":\"fill staffing search repeat task\"}");
     assert_int_equal(json_array_size(json_object_get(s, "hits")), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(s, "hits"), 0), "task_class")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(s, "hits"), 0), "task_class")),
                         "triage");
     json_decref(s);
     json_t *l = ok(f, "pathway.list", "{}");
@@ -420,13 +476,18 @@ static void t_pathway_operations(void **state)
     assert_int_equal(code_of(f, "pathway.retire", "{\"id\":\"' OR 1=1 --\"}"), LH_EINVAL);
     snprintf(args, sizeof args, "{\"id\":\"%064d\"}", 0);
     assert_int_equal(code_of(f, "pathway.retire", args), LH_ENOTFOUND);
-    assert_int_equal(code_of(f, "pathway.add", "{\"task_class\":\"\",\"path\":\"a/b\",\"signal_class\":\"s\"}"), LH_EINVAL);
-    assert_int_equal(code_of(f, "pathway.add", "{\"task_class\":\"t\",\"path\":\"///\",\"signal_class\":\"s\"}"), LH_EINVAL);
+    assert_int_equal(
+        code_of(f, "pathway.add", "{\"task_class\":\"\",\"path\":\"a/b\",\"signal_class\":\"s\"}"),
+        LH_EINVAL);
+    assert_int_equal(
+        code_of(f, "pathway.add", "{\"task_class\":\"t\",\"path\":\"///\",\"signal_class\":\"s\"}"),
+        LH_EINVAL);
     assert_int_equal(code_of(f, "pathway.add", "{\"task_class\":\"t\",\"path\":\"a\"}"), LH_EINVAL);
     assert_int_equal(code_of(f, "pathway.search", "{\"query\":\"x\",\"k\":101}"), LH_EINVAL);
     char *big = lh_xcalloc(LH_PATHWAY_MAX_TEXT + 64, 1);
     memset(big, 'x', LH_PATHWAY_MAX_TEXT + 1);
-    char *args2 = lh_xasprintf("{\"task_class\":\"t\",\"path\":\"a/b\",\"signal_class\":\"s\",\"trace\":\"%s\"}", big);
+    char *args2 = lh_xasprintf(
+        "{\"task_class\":\"t\",\"path\":\"a/b\",\"signal_class\":\"s\",\"trace\":\"%s\"}", big);
     assert_int_equal(code_of(f, "pathway.add", args2), LH_ETOOBIG);
     free(args2);
     free(big);
