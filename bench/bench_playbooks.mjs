@@ -38,7 +38,8 @@
 // Output, machine-readable lines:
 //   playbooks round=<r> tasks=<n> plain_success10=<x> boost_success10=<y> plain_p10=<a> boost_p10=<b> hurt=<tasks worse with the boost> helped=<tasks better>
 //   playbooks-latency plain_p50_ms=<x> boost_p50_ms=<y>
-// Options (environment): ROWS (2000), TASKS (40), DEPTH (50), SEED (7), MIN_YEARS (5), PROVIDER (hash), LH_BIN.
+// Options (environment): ROWS (2000), TASKS (40), DEPTH (50), SEED (7), MIN_YEARS (5), PROVIDER (hash:
+// local is the bundled model), DEBUG (print each search's candidates), LH_BIN.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
