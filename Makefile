@@ -81,7 +81,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-hostile crash-test test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp bench-ui model
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp bench-ui bench-playbooks model
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB) $(MODEL_FILE)
@@ -282,6 +282,11 @@ bench-bm25: all build/bench/bench_bm25
 # staffing sample, sidecar throughput, /v1/search latency under load.
 bench-retrieval: bootstrap all
 	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_retrieval.mjs
+
+# Playbook memory: success@10 of fill tasks on the staffing sample with the
+# playbook boost and without, first-time, repeated and reworded (bench/bench_playbooks.mjs).
+bench-playbooks: all
+	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_playbooks.mjs
 
 # The in-process embedding model against the Node sidecar on the same texts
 # (short queries, 300- and 1,500-character documents): docs/s and their ratio,

@@ -21,7 +21,7 @@ _lakehouse_commands() {
 # them in their help ("  catalog show NAME"); config has two of its own.
 _lakehouse_actions() {
     case $2 in
-        catalog | index | storage | journal | profile | view | workspace | draft | trial)
+        catalog | index | storage | journal | profile | view | workspace | draft | trial | playbook | pathway)
             "$1" "$2" --help 2>/dev/null | sed -nE "s/^  $2 ([a-z-]+).*/\1/p" | tr '\n' ' ' ;;
         config) echo "show keys" ;;
     esac

@@ -173,6 +173,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     lh_app_objects_init(&app->workspaces, "workspace", "_catalog/workspaces");
     lh_app_objects_init(&app->drafts, "draft", "_catalog/drafts");
     lh_app_history_init(app);
+    pthread_mutex_init(&app->playbook_cache.mu, NULL);
     lh_app_auth_init(app, cfg->auth_required != 0);
     uint32_t r = 0;
     if (getrandom(&r, sizeof r, 0) != sizeof r) r = (uint32_t)getpid();
@@ -321,6 +322,8 @@ void lh_app_close(lh_app *app)
     lh_app_objects_free(&app->workspaces);
     lh_app_objects_free(&app->drafts);
     lh_app_history_free(app);
+    pthread_mutex_destroy(&app->playbook_cache.mu);
+    json_decref(app->playbook_cache.live);
     free(app);
 }
 

@@ -216,7 +216,17 @@ LH_OP_RUN(lh_app_run_search)
         q.with_rows = dataset && lh_profile_reads_dataset(p, dataset);
         json_decref(info);
     }
-    return lh_vectors_query(app->vectors, &q, out, err);
+    if (lh_op_str(args, "context") && !lh_op_bool(args, "playbooks", false))
+        return lh_err_set(err, LH_EINVAL, "\"context\" chooses the playbooks of a search with \"playbooks\": true");
+    lh_code rc = lh_vectors_query(app->vectors, &q, out, err);
+    if (rc == LH_OK && lh_op_bool(args, "playbooks", false)) { /* playbook memory (playbooks.c) */
+        rc = lh_app_playbooks_boost(app, q.index, q.query, lh_op_str(args, "context"), q.filter, q.k, q.with_rows, *out, err);
+        if (rc) {
+            json_decref(*out);
+            *out = NULL;
+        }
+    }
+    return rc;
 }
 
 LH_OP_RUN(lh_app_run_ask)

@@ -91,6 +91,12 @@ struct lh_app {
         } *slots; /* LH_SQL_HISTORY_SLOTS, a ring */
         size_t next;
     } history;
+    /* playbooks.c: the live playbook versions as read at one version of _playbooks */
+    struct lh_app_playbook_cache {
+        pthread_mutex_t mu;
+        int64_t version; /* 0: not read */
+        json_t *live;    /* [{playbook_id, version, index_name, context, workers, ...}] */
+    } playbook_cache;
     /* authentication (auth.c) */
     struct lh_app_auth {
         pthread_mutex_t mu;
@@ -223,6 +229,33 @@ LH_OP_RUN(lh_app_run_index_watch);
  * regression rolls back and answers LH_ECONFLICT; else the watch's figures
  * join the promotion record. */
 lh_code lh_app_trials_after_promotion(lh_app *app, const char *index, const lh_who *who, json_t *promotion, lh_err *err);
+/* memory.c: the rows of the memory layers' system datasets (lh_memory.h). */
+void lh_app_memory_lock(void); /* held across a change's read and its append */
+void lh_app_memory_unlock(void);
+/* Runs the app's own sql over dataset (an empty array while it does not exist), not under the caller's bindings. */
+lh_code lh_app_memory_query(lh_app *app, const char *dataset, const char *sql, long long max, json_t **rows, lh_err *err);
+/* Appends rows (each given seq = the dataset's highest + 1, ...) as one new version of dataset. */
+lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, const char *message, const lh_who *who,
+                             lh_err *err);
+char *lh_app_memory_literal(const char *s); /* an SQL string literal, malloc'd */
+char *lh_app_memory_hex_id(void);           /* 16 random hex digits, malloc'd */
+/* playbooks.c */
+LH_OP_RUN(lh_app_run_playbook_record);
+LH_OP_RUN(lh_app_run_playbook_list);
+LH_OP_RUN(lh_app_run_playbook_show);
+LH_OP_RUN(lh_app_run_playbook_retire);
+extern const char *const lh_op_choices_playbook_outcome[];
+/* The playbook boost of a search's result (hits re-scored, injected, re-ranked, cut to k; a
+ * "playbooks" member saying by which playbooks), for the search of query on index. */
+lh_code lh_app_playbooks_boost(lh_app *app, const char *index, const char *query, const char *context, const char *filter,
+                               size_t k, bool with_rows, json_t *result, lh_err *err);
+/* pathways.c */
+LH_OP_RUN(lh_app_run_pathway_add);
+LH_OP_RUN(lh_app_run_pathway_revise);
+LH_OP_RUN(lh_app_run_pathway_retire);
+LH_OP_RUN(lh_app_run_pathway_history);
+LH_OP_RUN(lh_app_run_pathway_list);
+LH_OP_RUN(lh_app_run_pathway_search);
 /* ai.c */
 LH_OP_RUN(lh_app_run_ai_embed);
 /* drafts.c */

@@ -12,6 +12,7 @@
 #include "lakehouse/lh_hnsw.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_trials.h"
+#include "lakehouse/lh_memory.h"
 
 #include <errno.h>
 #include <math.h>
@@ -246,12 +247,60 @@ static const lh_op_param p_search[] = {
     {"rrf_k", LH_OP_NUMBER, false, NULL, 0, 1e6, "rrf fusion: the rank constant"},
     {"ef", LH_OP_INT, false, NULL, 0, LH_HNSW_MAX_EF, "beam width (default: the index's)"},
     {"rows", LH_OP_BOOL, false, NULL, 0, 0, "attach each hit's source row (default true)"},
+    {"playbooks", LH_OP_BOOL, false, NULL, 0, 0, "boost hits endorsed by similar past playbooks (default false)"},
+    {"context", LH_OP_STRING, false, NULL, 0, 0, "playbooks: only those of this context (\"Chicago, IL\")"},
     END};
 static const lh_op_param p_ask[] = {
     {"question", LH_OP_STRING, true, NULL, 0, 0, "the question"},
     {"index", LH_OP_STRING, false, NULL, 0, 0, "a text index to answer from"},
     {"indexes", LH_OP_STRINGS, false, NULL, 1, LH_ASK_MAX_INDEXES, "text indexes to answer from"},
     {"k", LH_OP_INT, false, NULL, 1, LH_ASK_MAX_K, "passages per index (default 5)"},
+    END};
+
+/* ---- memory: playbooks and pathways (lh_memory.h) ---- */
+
+static const lh_op_param p_playbook_record[] = {
+    {"index", LH_OP_STRING, true, NULL, 0, 0, "the text index whose ids the workers are"},
+    {"task", LH_OP_STRING, true, NULL, 0, 0, "what was done (\"fill: welder x2 in Reno, NV\")"},
+    {"context", LH_OP_STRING, false, NULL, 0, 0, "where (\"Reno, NV\"): boosts filter by it"},
+    {"workers", LH_OP_STRINGS, true, NULL, 1, LH_PLAYBOOK_MAX_WORKERS, "the ids it chose"},
+    {"outcome", LH_OP_STRING, false, lh_op_choices_playbook_outcome, 0, 0, "success (default) or failure"},
+    {"parent", LH_OP_STRING, false, NULL, 0, 0, "a playbook id: record its next version"},
+    {"note", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+static const lh_op_param p_playbook_list[] = {
+    {"index", LH_OP_STRING, false, NULL, 0, 0, "only this index's"},
+    {"context", LH_OP_STRING, false, NULL, 0, 0, "only this context's"},
+    {"all", LH_OP_BOOL, false, NULL, 0, 0, "retired ones too"},
+    END};
+static const lh_op_param p_memory_id[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "its id"},
+    END};
+static const lh_op_param p_memory_retire[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "its id"},
+    {"reason", LH_OP_STRING, false, NULL, 0, 0, "why"},
+    END};
+static const lh_op_param p_pathway_add[] = {
+    {"task_class", LH_OP_STRING, true, NULL, 0, 0, "the kind of task (\"fill\")"},
+    {"path", LH_OP_STRING, true, NULL, 0, 0, "the path taken (\"staffing/search/hybrid/boost\")"},
+    {"signal_class", LH_OP_STRING, true, NULL, 0, 0, "the signal that chose it (\"repeat_task\")"},
+    {"outcome", LH_OP_STRING, false, NULL, 0, 0, "what it produced"},
+    {"trace", LH_OP_STRING, false, NULL, 0, 0, "the decision's notes"},
+    END};
+static const lh_op_param p_pathway_revise[] = {
+    {"id", LH_OP_STRING, true, NULL, 0, 0, "the pathway id"},
+    {"path", LH_OP_STRING, false, NULL, 0, 0, "a new path (the same first two segments)"},
+    {"outcome", LH_OP_STRING, false, NULL, 0, 0, "a new outcome"},
+    {"trace", LH_OP_STRING, false, NULL, 0, 0, "new notes"},
+    END};
+static const lh_op_param p_pathway_list[] = {
+    {"task_class", LH_OP_STRING, false, NULL, 0, 0, "only this task class"},
+    {"all", LH_OP_BOOL, false, NULL, 0, 0, "retired ones too"},
+    END};
+static const lh_op_param p_pathway_search[] = {
+    {"query", LH_OP_STRING, true, NULL, 0, 0, "a task class, path or signal, as text"},
+    {"task_class", LH_OP_STRING, false, NULL, 0, 0, "only this task class"},
+    {"k", LH_OP_INT, false, NULL, 1, LH_PATHWAY_MAX_K, "results (default 10)"},
     END};
 
 /* ---- profiles and keys ---- */
@@ -456,6 +505,16 @@ static const lh_op ops[] = {
     {"trials.run", "measures one configuration of an index (a row of _trials)", p_trials_run, NULL, NULL, true, lh_app_run_trials_run, LH_SCOPE_MANAGE, "index:index"},
     {"trials.list", "trials, newest first (the rows of _trials)", p_trials_list, "trials", "index_name,index_version,m,ef_search,recall_at_10,p50_ms,status,created_at", false, lh_app_run_trials_list, LH_SCOPE_READ, "index:index?"},
     {"index.stale", "indexes behind their dataset's current version", p_none, "stale", "index,dataset,embedded_version,dataset_version,stale_since,refresh", false, lh_app_run_index_stale, LH_SCOPE_READ, NULL},
+    {"playbook.record", "remembers a completed operation: its task, the workers it chose, the outcome (rows of _playbooks)", p_playbook_record, NULL, NULL, true, lh_app_run_playbook_record, LH_SCOPE_INGEST, "index:index"},
+    {"playbook.list", "playbooks, newest first (each one's newest version)", p_playbook_list, "playbooks", "playbook_id,version,task,context,n,outcome,failures,recorded_at,retired_at", false, lh_app_run_playbook_list, LH_SCOPE_READ, "index:index?"},
+    {"playbook.show", "a playbook and every version of it", p_memory_id, NULL, NULL, false, lh_app_run_playbook_show, LH_SCOPE_READ, NULL},
+    {"playbook.retire", "retires a playbook: search no longer takes it into account", p_memory_retire, NULL, NULL, true, lh_app_run_playbook_retire, LH_SCOPE_MANAGE, NULL},
+    {"pathway.add", "remembers a decision trace (a repeat bumps its replay_count)", p_pathway_add, NULL, NULL, true, lh_app_run_pathway_add, LH_SCOPE_INGEST, NULL},
+    {"pathway.revise", "the next version of a pathway", p_pathway_revise, NULL, NULL, true, lh_app_run_pathway_revise, LH_SCOPE_INGEST, NULL},
+    {"pathway.retire", "retires a pathway: hidden from search and list", p_memory_retire, NULL, NULL, true, lh_app_run_pathway_retire, LH_SCOPE_MANAGE, NULL},
+    {"pathway.history", "every row of a pathway, oldest first", p_memory_id, "history", "seq,event,version,replay_count,path,outcome,updated_at,retired_at", false, lh_app_run_pathway_history, LH_SCOPE_READ, NULL},
+    {"pathway.list", "live pathways, newest first", p_pathway_list, "pathways", "pathway_id,version,task_class,path,signal_class,outcome,replay_count", false, lh_app_run_pathway_list, LH_SCOPE_READ, NULL},
+    {"pathway.search", "the live pathways nearest a text (hashed bag of tokens, cosine)", p_pathway_search, NULL, NULL, false, lh_app_run_pathway_search, LH_SCOPE_READ, NULL},
     {"search", "a text index by meaning, keywords or both", p_search, NULL, NULL, false, lh_app_run_search, LH_SCOPE_READ, "index:index"},
     {"ask", "an answer from text indexes, with citations", p_ask, NULL, NULL, true, lh_app_run_ask, LH_SCOPE_READ, "index:index,indexes"},
     {"ai.embed", "embeds texts with the configured (or a named) embedding provider", p_ai_embed, NULL, NULL, false, lh_app_run_ai_embed, LH_SCOPE_READ, NULL},

@@ -34,6 +34,8 @@ int cmd_mcp(int argc, char **argv);
 int cmd_draft(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_trial(int argc, char **argv);
+int cmd_playbook(int argc, char **argv);
+int cmd_pathway(int argc, char **argv);
 
 /* Options shared by every command that reads configuration or data. */
 enum { OPT_CONFIG = 1000, OPT_DATA, OPT_SET, OPT_LOG_LEVEL, OPT_FIRST_PRIVATE = 1100 };

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_K = OPT_FIRST_PRIVATE, OPT_MODE, OPT_FILTER, OPT_FUSION, OPT_WEIGHT, OPT_INDEX, OPT_ACTOR, OPT_JSON };
+enum { OPT_K = OPT_FIRST_PRIVATE, OPT_MODE, OPT_FILTER, OPT_FUSION, OPT_WEIGHT, OPT_INDEX, OPT_ACTOR, OPT_JSON,
+       OPT_PLAYBOOKS, OPT_CONTEXT };
 
 static void search_help(void)
 {
@@ -21,6 +22,8 @@ static void search_help(void)
            "  --mode M               hybrid (default), vector or text\n"
            "  --filter SQL           a predicate over the index's dataset, e.g. \"city = 'Leeds'\"\n"
            "  --fusion rrf|weighted  --weight W   override the index's fusion (W: vector weight)\n"
+           "  --playbooks            boost hits that similar past playbooks chose (lakehouse playbook)\n"
+           "  --context C            with --playbooks: only the playbooks of this context, e.g. \"Reno, NV\"\n"
            "  --json                 the full answer as JSON (with each hit's source row)\n" LH_CLI_COMMON_HELP);
 }
 
@@ -84,6 +87,8 @@ static int parse(const char *cmd, const lh_op *op, int argc, char **argv, const 
         case OPT_FUSION: rc = lh_op_set_text(op, args, "fusion", optarg, &err); break;
         case OPT_WEIGHT: rc = lh_op_set_text(op, args, "weight", optarg, &err); break;
         case OPT_INDEX: rc = lh_op_set_text(op, args, "indexes", optarg, &err); break;
+        case OPT_PLAYBOOKS: rc = lh_op_set_text(op, args, "playbooks", "true", &err); break;
+        case OPT_CONTEXT: rc = lh_op_set_text(op, args, "context", optarg, &err); break;
         case OPT_ACTOR: *actor = optarg; break;
         case OPT_JSON: *json = true; break;
         default: return lh_cli_usage_error(cmd, "unknown option");
@@ -145,6 +150,8 @@ int cmd_search(int argc, char **argv)
                                             {"filter", required_argument, NULL, OPT_FILTER},
                                             {"fusion", required_argument, NULL, OPT_FUSION},
                                             {"weight", required_argument, NULL, OPT_WEIGHT},
+                                            {"playbooks", no_argument, NULL, OPT_PLAYBOOKS},
+                                            {"context", required_argument, NULL, OPT_CONTEXT},
                                             {"json", no_argument, NULL, OPT_JSON},
                                             {NULL, 0, NULL, 0}};
     lh_cli_common common = {.cmd = "search"};

@@ -23,6 +23,8 @@ static const struct command {
     {"embed", cmd_embed, "embed texts with the configured embedding provider"},
     {"draft", cmd_draft, "drafts: ingest, validate, then publish or discard (write-audit-publish)"},
     {"trial", cmd_trial, "trials: run an index configuration against an evaluation set, list them"},
+    {"playbook", cmd_playbook, "playbooks: record completed operations, list, show, retire them"},
+    {"pathway", cmd_pathway, "pathways: decision traces: add, revise, retire, history, list, search"},
     {"storage", cmd_storage, "buckets and raw objects"},
     {"workspace", cmd_workspace, "workspaces: create, add, remove, activity, handoff"},
     {"view", cmd_view, "AI-safe views: create, list, show, update, delete"},

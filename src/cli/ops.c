@@ -83,6 +83,22 @@ static const action trial_actions[] = {
     {"list", "trials.list", "index?", ""},
 };
 
+static const action playbook_actions[] = {
+    {"record", "playbook.record", "index,task", ""},
+    {"list", "playbook.list", "", ""},
+    {"show", "playbook.show", "id", ""},
+    {"retire", "playbook.retire", "id", ""},
+};
+
+static const action pathway_actions[] = {
+    {"add", "pathway.add", "task_class,path,signal_class", ""},
+    {"revise", "pathway.revise", "id", ""},
+    {"retire", "pathway.retire", "id", ""},
+    {"history", "pathway.history", "id", ""},
+    {"list", "pathway.list", "", ""},
+    {"search", "pathway.search", "query", ""},
+};
+
 static const action journal_actions[] = {
     {"recent", "journal.recent", "", ""},
     {"history", "journal.history", "entity_id", ""},
@@ -144,6 +160,8 @@ static const command commands[] = {
     {"draft", "drafts: data ingested, checked, then published as a version (or discarded)", draft_actions, N(draft_actions)},
     {"embed", "embeddings of texts by the configured provider", embed_actions, N(embed_actions)},
     {"trial", "trials: index configurations measured, as rows of _trials", trial_actions, N(trial_actions)},
+    {"playbook", "playbooks: completed operations remembered, boosting later searches (rows of _playbooks)", playbook_actions, N(playbook_actions)},
+    {"pathway", "pathways: decision traces remembered, versioned and searchable (rows of _pathways)", pathway_actions, N(pathway_actions)},
 };
 
 /* ---- help ---- */
@@ -604,4 +622,14 @@ int cmd_embed(int argc, char **argv)
 int cmd_trial(int argc, char **argv)
 {
     return run_command(&commands[9], argc, argv);
+}
+
+int cmd_playbook(int argc, char **argv)
+{
+    return run_command(&commands[10], argc, argv);
+}
+
+int cmd_pathway(int argc, char **argv)
+{
+    return run_command(&commands[11], argc, argv);
 }

@@ -104,6 +104,16 @@ static const tool tools[] = {
      "evaluation set and records it in _trials; with promote, it goes live only if the gate lets it.",
      NULL, OBJ("\"trials\":" ARR ",\"best\":{\"type\":\"object\"}", ",\"required\":[\"trials\",\"best\"]"), false,
      NULL},
+    {"record_playbook", "Remember a completed operation", "playbook.record",
+     "Records a completed operation as a playbook: its task (\"fill: welder x2 in Reno, NV\"), its context (the "
+     "city), the ids it chose from a text index, and the outcome. Later searches with playbooks: true boost them.",
+     NULL, OBJ("\"playbook\":{\"type\":\"object\"}", ",\"required\":[\"playbook\"]"), false, NULL},
+    {"list_playbooks", "List playbooks", "playbook.list", NULL, NULL, LIST("playbooks"), true, NULL},
+    {"add_pathway", "Remember a decision trace", "pathway.add",
+     "Records that a path, for a task class, on a signal, produced an outcome; the same one again counts a replay.",
+     NULL, OBJ("\"pathway\":{\"type\":\"object\"}", ",\"required\":[\"pathway\"]"), false, NULL},
+    {"search_pathways", "Search decision traces", "pathway.search", NULL, NULL,
+     OBJ("\"hits\":" ARR, ",\"required\":[\"hits\"]"), true, NULL},
 };
 
 #define N_TOOLS (sizeof tools / sizeof *tools)

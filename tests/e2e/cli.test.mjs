@@ -11,7 +11,7 @@ describe('lakehouse CLI', () => {
     const top = run(['--help']);
     assert.equal(top.status, 0);
     const commands = [...top.stdout.matchAll(/^  (\w+)\s{2,}/gm)].map((m) => m[1]);
-    assert.deepEqual(commands.sort(), ['ask', 'catalog', 'config', 'draft', 'embed', 'index', 'ingest', 'journal', 'mcp', 'profile', 'sample', 'search', 'serve', 'sql', 'storage', 'trial', 'version', 'view', 'workspace']);
+    assert.deepEqual(commands.sort(), ['ask', 'catalog', 'config', 'draft', 'embed', 'index', 'ingest', 'journal', 'mcp', 'pathway', 'playbook', 'profile', 'sample', 'search', 'serve', 'sql', 'storage', 'trial', 'version', 'view', 'workspace']);
     for (const c of commands) {
       const r = run([c, '--help']);
       assert.equal(r.status, 0, c);

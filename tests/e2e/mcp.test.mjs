@@ -14,6 +14,7 @@ const TOOLS = [
   'list_datasets', 'describe_dataset', 'query_sql', 'search', 'ask', 'embed_text', 'list_indexes', 'list_views',
   'dataset_versions', 'diff_versions', 'journal_history', 'recent_errors', 'ingest_draft', 'validate_draft',
   'publish_draft', 'discard_draft', 'list_drafts', 'dataset_facets', 'list_trials', 'run_trial',
+  'record_playbook', 'list_playbooks', 'add_pathway', 'search_pathways',
 ];
 
 function cli(args) {

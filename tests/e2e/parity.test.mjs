@@ -11,6 +11,7 @@
 // joins this table when it arrives.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run, startServer, tempDir } from './harness.mjs';
@@ -148,6 +149,28 @@ const rows = [
   { name: 'search', cli: ['search', 't_cli', 'doc', '7', '--k', '3', '--json'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] , mcp: ['search', { index: 't_cli', query: 'doc 7', k: 3, rows: true }] },
   { name: 'search bad mode', cli: ['search', 't_cli', 'doc', '--mode', 'fuzzy'], http: ['POST', '/v1/search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }], code: 'bad_request' , mcp: ['search', { index: 't_cli', query: 'doc', mode: 'fuzzy' }] },
   { name: 'search missing', cli: ['search', 'nope', 'doc'], http: ['POST', '/v1/search', { index: 'nope', query: 'doc' }], code: 'not_found' , mcp: ['search', { index: 'nope', query: 'doc' }] },
+  // memory: playbooks (a text index's) and pathways
+  { name: 'playbook.record', cli: ['playbook', 'record', 't{}', 'fill: doc x2', '--context', 'docs', '--workers', '1,2', '--json'], http: ['POST', '/v1/playbooks', { index: 't{}', task: 'fill: doc x2', context: 'docs', workers: ['1', '2'] }], twin: true, shape: true },
+  { name: 'playbook.record bad outcome', cli: ['playbook', 'record', 't_cli', 'x', '--workers', '1', '--outcome', 'meh'], http: ['POST', '/v1/playbooks', { index: 't_cli', task: 'x', workers: ['1'], outcome: 'meh' }], code: 'bad_request' },
+  { name: 'playbook.record twice named', cli: ['playbook', 'record', 't_cli', 'x', '--workers', '1,1'], http: ['POST', '/v1/playbooks', { index: 't_cli', task: 'x', workers: ['1', '1'] }], code: 'bad_request' },
+  { name: 'playbook.record missing index', cli: ['playbook', 'record', 'nope', 'x', '--workers', '1'], http: ['POST', '/v1/playbooks', { index: 'nope', task: 'x', workers: ['1'] }], code: 'not_found' },
+  { name: 'playbook.list', cli: ['playbook', 'list', '--json'], http: ['GET', '/v1/playbooks'], mcp: ['list_playbooks', {}] },
+  { name: 'playbook.show missing', cli: ['playbook', 'show', '0123456789abcdef'], http: ['GET', '/v1/playbooks/0123456789abcdef'], code: 'not_found' },
+  { name: 'playbook.show bad id', cli: ['playbook', 'show', 'x'], http: ['GET', '/v1/playbooks/x'], code: 'bad_request' },
+  { name: 'playbook.retire missing', cli: ['playbook', 'retire', '0123456789abcdef'], http: ['POST', '/v1/playbooks/0123456789abcdef/retire'], code: 'not_found' },
+  { name: 'search with playbooks', cli: ['search', 't_cli', 'fill:', 'doc', 'x2', '--playbooks', '--context', 'docs', '--k', '3', '--json'], http: ['POST', '/v1/search', { index: 't_cli', query: 'fill: doc x2', k: 3, rows: true, playbooks: true, context: 'docs' }], shape: true },
+  { name: 'pathway.add', cli: ['pathway', 'add', 'fill{}', 'staffing/search/hybrid', 'repeat', '--outcome', 'ok', '--json'], http: ['POST', '/v1/pathways', { task_class: 'fill{}', path: 'staffing/search/hybrid', signal_class: 'repeat', outcome: 'ok' }], twin: true, shape: true },
+  { name: 'pathway.add again', cli: ['pathway', 'add', 'fill{}', 'staffing/search/hybrid', 'repeat', '--json'], http: ['POST', '/v1/pathways', { task_class: 'fill{}', path: 'staffing/search/hybrid', signal_class: 'repeat' }], twin: true, shape: true },
+  { name: 'pathway.revise', cli: ['pathway', 'revise', '<pw{}>', '--path', 'staffing/search/vector', '--json'], http: ['POST', '/v1/pathways/<pw{}>/revise', { path: 'staffing/search/vector' }], twin: true, shape: true },
+  { name: 'pathway.revise moved', cli: ['pathway', 'revise', '<pw_cli>', '--path', 'other/x'], http: ['POST', '/v1/pathways/<pw_cli>/revise', { path: 'other/x' }], code: 'bad_request' },
+  { name: 'pathway.list', cli: ['pathway', 'list', '--json'], http: ['GET', '/v1/pathways'] },
+  { name: 'pathway.search', cli: ['pathway', 'search', 'fill_cli staffing', '--json'], http: ['POST', '/v1/pathways/search', { query: 'fill_cli staffing' }], mcp: ['search_pathways', { query: 'fill_cli staffing' }] },
+  { name: 'pathway.search bad k', cli: ['pathway', 'search', 'x', '--k', '0'], http: ['POST', '/v1/pathways/search', { query: 'x', k: 0 }], code: 'bad_request', mcp: ['search_pathways', { query: 'x', k: 0 }] },
+  { name: 'pathway.history', cli: ['pathway', 'history', '<pw_cli>', '--json'], http: ['GET', '/v1/pathways/<pw_cli>/history'] },
+  { name: 'pathway.history bad id', cli: ['pathway', 'history', 'x'], http: ['GET', '/v1/pathways/x/history'], code: 'bad_request' },
+  { name: 'pathway.retire', cli: ['pathway', 'retire', '<pw{}>', '--json'], http: ['POST', '/v1/pathways/<pw{}>/retire'], twin: true, shape: true },
+  { name: 'pathway.retire twice', cli: ['pathway', 'retire', '<pw_cli>'], http: ['POST', '/v1/pathways/<pw_cli>/retire'], code: 'conflict' },
+  { name: 'pathway.revise retired', cli: ['pathway', 'revise', '<pw_cli>', '--outcome', 'x'], http: ['POST', '/v1/pathways/<pw_cli>/revise', { outcome: 'x' }], code: 'conflict' },
   { name: 'ask', cli: ['ask', 'which', 'doc', 'is', '7?', '--index', 't_cli', '--k', '2', '--json'], http: ['POST', '/v1/ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] , mcp: ['ask', { question: 'which doc is 7?', indexes: ['t_cli'], k: 2 }] },
   { name: 'ask big k', cli: ['ask', 'x', '--index', 't_cli', '--k', '51'], http: ['POST', '/v1/ask', { question: 'x', indexes: ['t_cli'], k: 51 }], code: 'bad_request' },
   // profiles and keys (both edges act as the admin profile "parity", by its key)
@@ -194,7 +217,7 @@ const rows = [
   { name: 'profiles.delete missing', cli: ['profile', 'delete', 'nope'], http: ['DELETE', '/v1/profiles/nope'], code: 'not_found' },
 ];
 
-const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace', 'draft', 'trial'];
+const MULTI = ['catalog', 'index', 'journal', 'storage', 'profile', 'view', 'workspace', 'draft', 'trial', 'playbook', 'pathway'];
 
 test('the same operations through the CLI, HTTP and MCP agree', { timeout: 240000 }, async () => {
   // an admin profile and its key, before the server starts: every call then needs a key
@@ -226,6 +249,7 @@ test('the same operations through the CLI, HTTP and MCP agree', { timeout: 24000
       ids[`pub${who}`] = draftOf(`dp${who}`);
       ids[`dis${who}`] = draftOf(`dd${who}`);
     }
+    for (const who of ['_cli', '_http']) ids[`pw${who}`] = crypto.createHash('sha256').update(`fill${who}|staffing/search|repeat`).digest('hex');
     const ided = (a) => a.replace(/<([a-z_]+)>/g, (m, k) => ids[k] ?? m);
     const cliArgs = (args, who) => args.map((a) => (a === '@file' ? file : a === '@csv' ? csv : ided(a.replaceAll('{}', who))));
     const httpCall = async ([method, p, body], who) => {
