@@ -229,16 +229,16 @@ LH_OP_RUN(lh_app_run_index_watch);
  * regression rolls back and answers LH_ECONFLICT; else the watch's figures
  * join the promotion record. */
 lh_code lh_app_trials_after_promotion(lh_app *app, const char *index, const lh_who *who, json_t *promotion, lh_err *err);
-/* memory.c: the rows of the memory layers' system datasets (lh_memory.h). */
+/* memory.c: the rows of the system datasets (_trials, _playbooks, _pathways; lh_memory.h, lh_trials.h). */
 void lh_app_memory_lock(void); /* held across a change's read and its append */
 void lh_app_memory_unlock(void);
 /* Runs the app's own sql over dataset (an empty array while it does not exist), not under the caller's bindings. */
-lh_code lh_app_memory_query(lh_app *app, const char *dataset, const char *sql, long long max, json_t **rows, lh_err *err);
+lh_code lh_app_system_query(lh_app *app, const char *dataset, const char *sql, long long max, json_t **rows, lh_err *err);
 /* Appends rows (each given seq = the dataset's highest + 1, ...) as one new version of dataset. */
-lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, const char *message, const lh_who *who,
+lh_code lh_app_system_append(lh_app *app, const char *dataset, json_t *rows, const char *message, const lh_who *who,
                              lh_err *err);
-char *lh_app_memory_literal(const char *s); /* an SQL string literal, malloc'd */
-char *lh_app_memory_hex_id(void);           /* 16 random hex digits, malloc'd */
+char *lh_app_sql_literal(const char *s); /* an SQL string literal, malloc'd */
+char *lh_app_hex_id(void);           /* 16 random hex digits, malloc'd */
 /* playbooks.c */
 LH_OP_RUN(lh_app_run_playbook_record);
 LH_OP_RUN(lh_app_run_playbook_list);

@@ -1,8 +1,8 @@
 /*
  * memory.c — what the memory layers (lh_memory.h) share: the boost formula,
  * the pathway id and vector, and the append-only rows of the system datasets
- * _playbooks and _pathways (read by the app's own SQL, appended through the
- * ingester as one new version per change, each row numbered by seq).
+ * _playbooks, _pathways and _trials (read by the app's own SQL, appended
+ * through the ingester as one new version per change, each row numbered by seq).
  */
 #include "internal.h"
 
@@ -110,7 +110,7 @@ static bool exists(lh_app *app, const char *dataset)
     return !deleted;
 }
 
-lh_code lh_app_memory_query(lh_app *app, const char *dataset, const char *sql, long long max,
+lh_code lh_app_system_query(lh_app *app, const char *dataset, const char *sql, long long max,
                             json_t **rows, lh_err *err)
 {
     if (!exists(app, dataset)) { /* memory starts empty */
@@ -124,12 +124,12 @@ lh_code lh_app_memory_query(lh_app *app, const char *dataset, const char *sql, l
     return rc;
 }
 
-lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, const char *message,
+lh_code lh_app_system_append(lh_app *app, const char *dataset, json_t *rows, const char *message,
                              const lh_who *who, lh_err *err)
 {
     json_t *top;
     char *sql = lh_xasprintf("SELECT coalesce(max(seq), 0) AS seq FROM %s", dataset);
-    lh_code rc = lh_app_memory_query(app, dataset, sql, 1, &top, err);
+    lh_code rc = lh_app_system_query(app, dataset, sql, 1, &top, err);
     free(sql);
     if (rc) return rc;
     json_int_t seq = json_integer_value(json_object_get(json_array_get(top, 0), "seq"));
@@ -164,14 +164,14 @@ lh_code lh_app_memory_append(lh_app *app, const char *dataset, json_t *rows, con
     return rc;
 }
 
-char *lh_app_memory_literal(const char *s)
+char *lh_app_sql_literal(const char *s)
 {
     lh_buf b = {0};
     lh_sql_quote_literal(&b, s);
     return lh_buf_detach(&b);
 }
 
-char *lh_app_memory_hex_id(void)
+char *lh_app_hex_id(void)
 {
     unsigned char b[8];
     char *hex = lh_xcalloc(17, 1);

@@ -59,7 +59,7 @@ static json_t *current(lh_app *app, const char *id, lh_code *rc, lh_err *err)
 {
     char *sql = lh_xasprintf(STATE_SQL " AND pathway_id = '%s'", id); /* id: checked hex */
     json_t *rows = NULL;
-    *rc = lh_app_memory_query(app, LH_PATHWAYS_DATASET, sql, 1, &rows, err);
+    *rc = lh_app_system_query(app, LH_PATHWAYS_DATASET, sql, 1, &rows, err);
     free(sql);
     json_t *row = *rc ? NULL : json_incref(json_array_get(rows, 0));
     json_decref(rows);
@@ -105,7 +105,7 @@ static lh_code append(lh_app *app, json_t *row, const char *event, const lh_who 
     char message[160];
     snprintf(message, sizeof message, "pathway %s: %.12s v%lld", event, field(row, "pathway_id"),
              (long long)json_integer_value(json_object_get(row, "version")));
-    lh_code rc = lh_app_memory_append(app, LH_PATHWAYS_DATASET, rows, message, who, err);
+    lh_code rc = lh_app_system_append(app, LH_PATHWAYS_DATASET, rows, message, who, err);
     json_decref(rows);
     if (rc == LH_OK)
         *out = json_pack("{s:s, s:o}", "action", event, "pathway", row);
@@ -242,7 +242,7 @@ LH_OP_RUN(lh_app_run_pathway_history)
     char *sql = lh_xasprintf(
         "SELECT * FROM " LH_PATHWAYS_DATASET " WHERE pathway_id = '%s' ORDER BY seq", id);
     json_t *rows;
-    rc = lh_app_memory_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
+    rc = lh_app_system_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
     free(sql);
     if (rc) return rc;
     if (!json_array_size(rows)) {
@@ -258,12 +258,12 @@ LH_OP_RUN(lh_app_run_pathway_list)
     (void)call;
     bool all = lh_op_bool(args, "all", false);
     const char *task_class = lh_op_str(args, "task_class");
-    char *lit = task_class ? lh_app_memory_literal(task_class) : NULL;
+    char *lit = task_class ? lh_app_sql_literal(task_class) : NULL;
     char *sql = lh_xasprintf("SELECT * FROM (" STATE_SQL ") WHERE %s%s%s ORDER BY seq DESC",
                              all ? "true" : "retired_at = ''", lit ? " AND task_class = " : "",
                              lit ? lit : "");
     json_t *rows;
-    lh_code rc = lh_app_memory_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
+    lh_code rc = lh_app_system_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
     free(sql);
     free(lit);
     if (rc) return rc;
@@ -293,11 +293,11 @@ LH_OP_RUN(lh_app_run_pathway_search)
     double q[LH_PATHWAY_DIM];
     lh_pathway_vector(lh_op_str(args, "query"), q);
     const char *task_class = lh_op_str(args, "task_class");
-    char *lit = task_class ? lh_app_memory_literal(task_class) : NULL;
+    char *lit = task_class ? lh_app_sql_literal(task_class) : NULL;
     char *sql = lh_xasprintf("SELECT * FROM (" STATE_SQL ") WHERE retired_at = ''%s%s ORDER BY seq",
                              lit ? " AND task_class = " : "", lit ? lit : "");
     json_t *rows;
-    rc = lh_app_memory_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
+    rc = lh_app_system_query(app, LH_PATHWAYS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
     free(sql);
     free(lit);
     if (rc) return rc;

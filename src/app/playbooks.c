@@ -72,7 +72,7 @@ static lh_code versions_of(lh_app *app, const char *id, json_t **rows, lh_err *e
 {
     char *sql =
         lh_xasprintf("SELECT * FROM (" STATE_SQL ") WHERE playbook_id = '%s' ORDER BY version", id);
-    lh_code rc = lh_app_memory_query(app, LH_PLAYBOOKS_DATASET, sql, LH_OP_LIST_MAX, rows, err);
+    lh_code rc = lh_app_system_query(app, LH_PLAYBOOKS_DATASET, sql, LH_OP_LIST_MAX, rows, err);
     free(sql);
     return rc;
 }
@@ -165,7 +165,7 @@ LH_OP_RUN(lh_app_run_playbook_record)
                             field(was, "index_name"), index);
     }
     if (rc == LH_OK) {
-        char *fresh = parent ? NULL : lh_app_memory_hex_id();
+        char *fresh = parent ? NULL : lh_app_hex_id();
         json_int_t version = was ? json_integer_value(json_object_get(was, "version")) : 0;
         json_int_t failures =
             (was ? json_integer_value(json_object_get(was, "failures")) : 0) + failed;
@@ -196,7 +196,7 @@ LH_OP_RUN(lh_app_run_playbook_record)
         char message[160];
         snprintf(message, sizeof message, "playbook %s v%lld: %.100s", parent ? parent : fresh,
                  (long long)version + 1, lh_op_str(args, "task"));
-        rc = lh_app_memory_append(app, LH_PLAYBOOKS_DATASET, rows, message, &call->who, err);
+        rc = lh_app_system_append(app, LH_PLAYBOOKS_DATASET, rows, message, &call->who, err);
         if (rc == LH_OK) {
             *out = json_pack("{s:s, s:o}", "action", "record", "playbook", shown(row));
             if (was) json_object_set_new(*out, "superseded", json_string(parent_ref));
@@ -215,14 +215,14 @@ LH_OP_RUN(lh_app_run_playbook_record)
 LH_OP_RUN(lh_app_run_playbook_list)
 {
     const char *index = lh_op_str(args, "index"), *context = lh_op_str(args, "context");
-    char *li = index ? lh_app_memory_literal(index) : NULL,
-         *lc = context ? lh_app_memory_literal(context) : NULL;
+    char *li = index ? lh_app_sql_literal(index) : NULL,
+         *lc = context ? lh_app_sql_literal(context) : NULL;
     char *sql = lh_xasprintf(
         "SELECT * EXCLUDE (embedding) FROM (" NEWEST_SQL ") WHERE %s%s%s%s%s%s ORDER BY seq DESC",
         lh_op_bool(args, "all", false) ? "true" : "retired_at = ''", li ? " AND index_name = " : "",
         li ? li : "", lc ? " AND lower(context) = lower(" : "", lc ? lc : "", lc ? ")" : "");
     json_t *rows;
-    lh_code rc = lh_app_memory_query(app, LH_PLAYBOOKS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
+    lh_code rc = lh_app_system_query(app, LH_PLAYBOOKS_DATASET, sql, LH_OP_LIST_MAX, &rows, err);
     free(sql);
     free(li);
     free(lc);
@@ -293,7 +293,7 @@ LH_OP_RUN(lh_app_run_playbook_retire)
         json_t *rows = json_pack("[O]", row);
         char message[96];
         snprintf(message, sizeof message, "playbook %s retired", id);
-        rc = lh_app_memory_append(app, LH_PLAYBOOKS_DATASET, rows, message, &call->who, err);
+        rc = lh_app_system_append(app, LH_PLAYBOOKS_DATASET, rows, message, &call->who, err);
         json_decref(rows);
         if (rc == LH_OK) *out = json_pack("{s:s, s:o}", "action", "retire", "playbook", shown(row));
         json_decref(row);
@@ -378,7 +378,7 @@ static lh_code live_playbooks(lh_app *app, json_t **out, lh_err *err)
     lh_code rc = LH_OK;
     if (cache->version != version) {
         json_t *rows = NULL;
-        rc = lh_app_memory_query(
+        rc = lh_app_system_query(
             app, LH_PLAYBOOKS_DATASET,
             "SELECT playbook_id, version, index_name, context, workers, n, failures, recorded_ms, "
             "provider, model, embedding FROM (" STATE_SQL ") WHERE superseded_at = '' AND "

@@ -11,13 +11,11 @@
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_query.h"
-#include "lakehouse/lh_sha256.h"
 #include "lakehouse/lh_time.h"
 #include "lakehouse/lh_trials.h"
 #include "lakehouse/lh_vectors.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,11 +374,7 @@ static json_t *trial_row(const char *index, const trial *t, const char *run, con
                                "ef_search", (int)t->eval.ef, "quantization", quant, "seed", (json_int_t)t->c.seed);
     char *config_text = json_dumps(settings, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(settings);
-    unsigned char id[8];
-    char id_hex[17];
-    randombytes_buf(id, sizeof id);
-    lh_hex_encode(id, sizeof id, id_hex);
-    id_hex[16] = '\0';
+    char *id_hex = lh_app_hex_id();
     char at[LH_TIME_ISO_LEN];
     lh_time_iso8601(lh_time_now_ms(), at);
     char *where = machine();
@@ -410,63 +404,29 @@ static json_t *trial_row(const char *index, const trial *t, const char *run, con
     }
     free(config_text);
     free(where);
+    free(id_hex);
     return row;
 }
 
 /* Appends rows to _trials as one new version (the system writes it: no caller's check). */
 static lh_code record(lh_app *app, json_t *rows, const lh_who *who, lh_err *err)
 {
-    char *path = lh_xasprintf("%s/trials-%d-%lld.ndjson", app->tmp_dir, (int)getpid(), (long long)lh_time_now_ms());
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        free(path);
-        return lh_err_errno(err, LH_EIO, errno, "writing the trial rows");
-    }
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row) {
-        json_dumpf(row, f, JSON_COMPACT);
-        fputc('\n', f);
-    }
-    bool ok = fclose(f) == 0;
-    lh_code rc = ok ? LH_OK : lh_err_errno(err, LH_EIO, errno, "writing the trial rows");
-    if (rc == LH_OK) {
-        lh_ingest_source src = {.path = path, .name = "trials.ndjson"};
-        char message[96];
-        snprintf(message, sizeof message, "%zu trial%s of %s", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s",
-                 json_string_value(json_object_get(json_array_get(rows, 0), "index_name")));
-        lh_ingest_options o = {.dataset = LH_TRIALS_DATASET, .format = "ndjson", .message = message};
-        json_t *report = NULL;
-        rc = lh_ingest(app->ingester, &src, 1, &o, who, &report, err);
-        json_decref(report);
-        if (rc) lh_err_wrap(err, "recording the trials in %s", LH_TRIALS_DATASET);
-    }
-    unlink(path);
-    free(path);
-    return rc;
+    char message[96];
+    snprintf(message, sizeof message, "%zu trial%s of %s", json_array_size(rows), json_array_size(rows) == 1 ? "" : "s",
+             json_string_value(json_object_get(json_array_get(rows, 0), "index_name")));
+    lh_code rc = lh_app_system_append(app, LH_TRIALS_DATASET, rows, message, who, err);
+    return rc ? lh_err_wrap(err, "recording the trials in %s", LH_TRIALS_DATASET) : LH_OK;
 }
 
-/* Rows of _trials (newest first) matching `where` (SQL over its columns, or NULL). */
+/* Rows of _trials (newest first) matching `where` (SQL over its columns, or NULL), read as the
+ * system (a caller may not bind _trials itself; trials.list filters by index). */
 static lh_code trial_rows(lh_app *app, const char *where, long long max, json_t **rows, lh_err *err)
 {
-    json_t *m;
-    if (lh_catalog_get(app->catalog, LH_TRIALS_DATASET, 0, &m, NULL) != LH_OK) {
-        *rows = json_array(); /* no trial yet */
-        return LH_OK;
-    }
-    json_decref(m);
     char *sql = lh_xasprintf("SELECT * FROM " LH_TRIALS_DATASET "%s%s ORDER BY created_at DESC, trial_id", where ? " WHERE " : "",
                              where ? where : "");
-    lh_code rc = lh_app_query_rows(app, sql, true, max, rows, NULL, err);
+    lh_code rc = lh_app_system_query(app, LH_TRIALS_DATASET, sql, max, rows, err);
     free(sql);
     return rc;
-}
-
-static char *index_literal(const char *index)
-{
-    lh_buf b = {0};
-    lh_sql_quote_literal(&b, index);
-    return lh_buf_detach(&b);
 }
 
 /* ---- the gate ---- */
@@ -573,7 +533,7 @@ static lh_code evalset_of_row(lh_app *app, const lh_vindex *x, const json_t *row
  * *out: {index, version, action: none|ok|rolled_back, recall, target, expected?, ...}. */
 static lh_code watch(lh_app *app, const char *index, const lh_who *who, json_t **out, lh_err *err)
 {
-    char *lit = index_literal(index);
+    char *lit = lh_app_sql_literal(index);
     /* the target the live configuration was chosen for: the newest promotion's, else the newest trial's */
     char *where = lh_xasprintf("index_name = %s AND status = 'promoted'", lit);
     json_t *rows;
@@ -606,7 +566,7 @@ static lh_code watch(lh_app *app, const char *index, const lh_who *who, json_t *
     double target = json_number_value(json_object_get(newest, "target"));
     /* what the live version's own trial (at its beam width, on the same set) measured, if any */
     config lc = config_of(live->manifest);
-    char *set_lit = index_literal(json_string_value(json_object_get(newest, "eval_set")));
+    char *set_lit = lh_app_sql_literal(json_string_value(json_object_get(newest, "eval_set")));
     where = lh_xasprintf("index_name = %s AND (index_version = %lld OR promoted_version = %lld) AND ef_search = %u "
                          "AND eval_set = %s",
                          lit, (long long)live->version, (long long)live->version, lc.ef_search, set_lit);
@@ -675,15 +635,6 @@ static config config_args(json_t *args, const config *base)
     return c;
 }
 
-static char *run_id(void)
-{
-    unsigned char b[6];
-    char *hex = lh_xcalloc(13, 1);
-    randombytes_buf(b, sizeof b);
-    lh_hex_encode(b, sizeof b, hex);
-    return hex;
-}
-
 /* Measures configurations (graph `grids[g]` at beam widths efs) and, with
  * promote, sends the best through the gate. The autotune and trials.run
  * share it: trials.run is a grid of one. */
@@ -714,7 +665,7 @@ static lh_code tune(lh_app *app, const char *index, const config *graphs, size_t
     lh_vindex *live;
     lh_code rc = lh_vectors_acquire(app->vectors, index, &live, err);
     if (rc) return rc;
-    char *run = run_id();
+    char *run = lh_app_hex_id();
     size_t n_trials = n_graphs * n_efs;
     trial *t = lh_xcalloc(n_trials, sizeof *t);
     lh_vindex **x = lh_xcalloc(n_graphs, sizeof *x);
@@ -880,7 +831,7 @@ LH_OP_RUN(lh_app_run_index_autotune)
 LH_OP_RUN(lh_app_run_trials_list)
 {
     const char *index = lh_op_str(args, "index");
-    char *lit = index ? index_literal(index) : NULL;
+    char *lit = index ? lh_app_sql_literal(index) : NULL;
     char *where = lit ? lh_xasprintf("index_name = %s", lit) : NULL;
     json_t *rows;
     lh_code rc = trial_rows(app, where, LH_OP_LIST_MAX, &rows, err);

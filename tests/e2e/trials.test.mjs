@@ -140,6 +140,20 @@ describe('trials, autotune, the gate and the watch', { timeout: 240000 }, () => 
     assert.equal((await call(`${srv.url}/v1/trials`, 'POST', { index: 'vx', queries: 0 })).status, 400);
     assert.equal((await call(`${srv.url}/v1/trials`, 'POST', { index: 'nope' })).status, 404);
   });
+
+  it('lists an index\'s trials to a profile that binds the index but not _trials', async () => {
+    cli(['profile', 'create', 'tuner', '--kind', 'agent', '--scopes', 'read', '--indexes', 'vx', '--data', dir]);
+    const key = JSON.parse(cli(['profile', 'key-create', 'tuner', '--json', '--data', dir])).key;
+    const get = (url) => fetch(url, { headers: { authorization: `Bearer ${key}` } });
+    const r = await get(`${srv.url}/v1/trials?index=vx`);
+    assert.equal(r.status, 200);
+    assert.ok((await r.json()).trials.length > 0);
+    assert.equal((await get(`${srv.url}/v1/trials?index=other`)).status, 403);
+    // _trials itself is a dataset it does not bind: hidden, as any unbound dataset is
+    const sql = await fetch(`${srv.url}/v1/sql`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: JSON.stringify({ sql: 'SELECT count(*) FROM _trials' }) });
+    assert.equal(sql.status, 400);
+    assert.match((await sql.json()).error.message, /_trials does not exist/);
+  });
 });
 
 describe('evaluation sets: held out sentences, labelled datasets, MRR', { timeout: 240000 }, () => {
