@@ -38,9 +38,9 @@
  * The watch (index.watch, and after every promotion of an index that has
  * trials) measures the live version again on its evaluation set; if its
  * recall is under the index's target (that of its newest promoted trial, or
- * else of its newest trial), or under its own trial's
- * recall by more than LH_TRIALS_WATCH_DROP, it rolls back to the version
- * live before, journaled with the figures.
+ * else of its newest trial), or it lost to its own trial's figures (recall,
+ * or latency: lh_trials_regressed), it rolls back to the version live
+ * before, journaled with the figures.
  */
 #ifndef LH_TRIALS_H
 #define LH_TRIALS_H
@@ -56,5 +56,20 @@
 #define LH_TRIALS_GATE_RECALL 0.01  /* recall the candidate may lose to the live version */
 #define LH_TRIALS_GATE_SLOWER 2.0   /* p50 the candidate may take, as a multiple of the live one's */
 #define LH_TRIALS_WATCH_DROP 0.02   /* recall a promoted version may lose against its trial */
+#define LH_TRIALS_WATCH_SLOWER 2.0  /* p50 it may take, as a multiple of its trial's ... */
+#define LH_TRIALS_WATCH_SLOWER_MS 1.0 /* ... and in ms beyond it (sub-ms timings are noise) */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The watch's verdict on version `version`, measured now at recall and
+ * p50_ms: regressed when recall is under target, or (with its own trial's
+ * figures, have_trial) under the trial's recall by more than
+ * LH_TRIALS_WATCH_DROP, or slower than LH_TRIALS_WATCH_SLOWER times the
+ * trial's p50 and by more than LH_TRIALS_WATCH_SLOWER_MS. True with the
+ * reason (figures included) written into why. */
+bool lh_trials_regressed(int64_t version, double recall, double p50_ms, double target, bool have_trial,
+                         double trial_recall, double trial_p50_ms, char *why, size_t n);
 
 #endif

@@ -511,6 +511,29 @@ static json_t *gate(lh_app *app, const char *index, const lh_vindex *live, const
 
 /* ---- the watch ---- */
 
+bool lh_trials_regressed(int64_t version, double recall, double p50_ms, double target, bool have_trial,
+                         double trial_recall, double trial_p50_ms, char *why, size_t n)
+{
+    char measured[64] = "";
+    if (have_trial) snprintf(measured, sizeof measured, ", its trial measured %.3f", trial_recall);
+    if (recall < target) {
+        snprintf(why, n, "recall@10 %.3f of version %lld is under the index's target (target %.3f%s)", recall,
+                 (long long)version, target, measured);
+        return true;
+    }
+    if (have_trial && recall < trial_recall - LH_TRIALS_WATCH_DROP) {
+        snprintf(why, n, "recall@10 %.3f of version %lld is under its trial's %.3f by more than %.2f", recall,
+                 (long long)version, trial_recall, LH_TRIALS_WATCH_DROP);
+        return true;
+    }
+    if (have_trial && p50_ms > LH_TRIALS_WATCH_SLOWER * trial_p50_ms && p50_ms - trial_p50_ms > LH_TRIALS_WATCH_SLOWER_MS) {
+        snprintf(why, n, "p50 %.3f ms of version %lld is over %.1f x its trial's %.3f ms", p50_ms, (long long)version,
+                 LH_TRIALS_WATCH_SLOWER, trial_p50_ms);
+        return true;
+    }
+    return false;
+}
+
 /* The evaluation set a recorded trial used (its eval_set, queries, seed and search settings). */
 static lh_code evalset_of_row(lh_app *app, const lh_vindex *x, const json_t *row, evalset *e, lh_err *err)
 {
@@ -586,18 +609,18 @@ static lh_code watch(lh_app *app, const char *index, const lh_who *who, json_t *
     evalset_free(&set);
     if (rc == LH_OK) {
         double expected = mine ? json_number_value(json_object_get(mine, "recall_at_10")) : -1;
-        bool under_target = e.recall < target, dropped = mine && e.recall < expected - LH_TRIALS_WATCH_DROP;
+        double expected_p50 = mine ? json_number_value(json_object_get(mine, "p50_ms")) : 0;
+        char why[200];
+        bool regressed = lh_trials_regressed(live->version, e.recall, e.p50_us / 1e3, target, mine != NULL, expected,
+                                             expected_p50, why, sizeof why);
         *out = json_pack("{s:s, s:I, s:s, s:f, s:f, s:f, s:I}", "index", index, "version", (json_int_t)live->version,
-                         "action", under_target || dropped ? "rolled_back" : "ok", "recall", e.recall, "target", target,
-                         "p50_ms", e.p50_us / 1e3, "queries", (json_int_t)n);
+                         "action", regressed ? "rolled_back" : "ok", "recall", e.recall, "target", target, "p50_ms",
+                         e.p50_us / 1e3, "queries", (json_int_t)n);
         if (mine) json_object_set_new(*out, "expected", json_real(expected));
-        if (under_target || dropped) {
-            char message[256], measured[48] = "";
-            if (mine) snprintf(measured, sizeof measured, ", its trial measured %.3f", expected);
-            snprintf(message, sizeof message,
-                     "watch: recall@10 %.3f of version %lld is under %s (target %.3f%s); rolled back automatically",
-                     e.recall, (long long)live->version, under_target ? "the index's target" : "its trial's", target,
-                     measured);
+        if (mine) json_object_set_new(*out, "expected_p50_ms", json_real(expected_p50));
+        if (regressed) {
+            char message[256];
+            snprintf(message, sizeof message, "watch: %s; rolled back automatically", why);
             json_t *record = NULL;
             lh_who system = {.actor = "watch", .source = who && who->source ? who->source : "system"};
             rc = lh_vectors_rollback(app->vectors, index, 0, message, &system, &record, err);

@@ -16,6 +16,7 @@
 #include "lakehouse/lh_api.h"
 #include "lakehouse/lh_fusion.h"
 #include "lakehouse/lh_hnsw.h"
+#include "lakehouse/lh_trials.h"
 
 #include <string.h>
 
@@ -408,6 +409,26 @@ static void test_journal_filters(void **state)
     json_decref(out);
 }
 
+/* The watch's verdict, to the figure: recall under the target, recall under
+ * the trial's by more than the drop, latency over twice the trial's and by
+ * more than a millisecond (sub-ms swings are noise). */
+static void test_trials_regressed(void **state)
+{
+    (void)state;
+    char why[200];
+    assert_false(lh_trials_regressed(3, 0.99, 0.5, 0.99, true, 0.995, 0.4, why, sizeof why));
+    assert_true(lh_trials_regressed(3, 0.989, 0.5, 0.99, false, 0, 0, why, sizeof why));
+    assert_string_equal(why, "recall@10 0.989 of version 3 is under the index's target (target 0.990)");
+    assert_true(lh_trials_regressed(3, 0.95, 0.5, 0.9, true, 0.975, 0.5, why, sizeof why));
+    assert_string_equal(why, "recall@10 0.950 of version 3 is under its trial's 0.975 by more than 0.02");
+    assert_false(lh_trials_regressed(3, 0.956, 0.5, 0.9, true, 0.975, 0.5, why, sizeof why)); /* within the drop */
+    assert_false(lh_trials_regressed(3, 0.97, 0.9, 0.9, true, 0.97, 0.3, why, sizeof why));   /* 3x, +0.6 ms: noise */
+    assert_false(lh_trials_regressed(3, 0.97, 2.5, 0.9, true, 0.97, 1.3, why, sizeof why));   /* +1.2 ms, < 2x */
+    assert_true(lh_trials_regressed(3, 0.97, 3.0, 0.9, true, 0.97, 1.4, why, sizeof why));
+    assert_string_equal(why, "p50 3.000 ms of version 3 is over 2.0 x its trial's 1.400 ms");
+    assert_false(lh_trials_regressed(3, 0.97, 30.0, 0.9, false, 0, 0, why, sizeof why)); /* no trial: no latency verdict */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_facets, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_sql_history, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_journal_filters, app_setup, app_teardown),
+        cmocka_unit_test(test_trials_regressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
