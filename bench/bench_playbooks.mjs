@@ -40,10 +40,11 @@
 //   playbooks-latency plain_p50_ms=<x> boost_p50_ms=<y>
 // Options (environment): ROWS (2000), TASKS (40), DEPTH (50), SEED (7), MIN_YEARS (5), PROVIDER (hash:
 // local is the bundled model), DEBUG (print each search's candidates), LH_BIN.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startServer as startTestServer } from '../tests/e2e/harness.mjs';
 
 const BIN = process.env.LH_BIN || path.resolve('bin/lakehouse');
 const ROWS = Number(process.env.ROWS || 2000);
@@ -76,28 +77,14 @@ async function call(url, method, body) {
   return JSON.parse(text);
 }
 
-async function startServer(dir) {
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dir, '--log-level', 'info'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let logs = '';
-  const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server did not start:\n${logs}`)), 30000);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c) => {
-      logs += c;
-      const m = logs.match(/server\.listening\b.*?\bport"?[=:](\d+)/);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const h = await call(`${url}/health`, 'GET').catch(() => null);
-    if (h?.ready) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, child };
+// This shell's LAKEHOUSE_* settings (LAKEHOUSE_MODEL_KERNEL, ...), which the harness does not pass on by itself.
+function lakehouseEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('LAKEHOUSE_')));
+}
+
+// The server, until its /health says ready (the harness the e2e tests use).
+function startServer(dir) {
+  return startTestServer({ dataDir: dir, args: ['--log-level', 'info'], env: { ...lakehouseEnv(), LAKEHOUSE_AI_PROVIDER: PROVIDER }, bin: BIN, ready: true });
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
@@ -173,7 +160,7 @@ async function main() {
     }
     console.log(`playbooks-latency plain_p50_ms=${median(lat.plain).toFixed(1)} boost_p50_ms=${median(lat.boost).toFixed(1)}`);
   } finally {
-    srv.child.kill('SIGTERM');
+    await srv.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

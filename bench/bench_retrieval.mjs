@@ -15,10 +15,11 @@
 //
 // Options (environment): ROWS (2000 workers), QUERIES (300), CLIENTS (4),
 // SECONDS (10), LH_BIN (the binary).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startServer as startTestServer } from '../tests/e2e/harness.mjs';
 
 const BIN = process.env.LH_BIN || path.resolve('bin/lakehouse');
 const ROWS = Number(process.env.ROWS || 2000);
@@ -71,29 +72,14 @@ async function call(url, method, body) {
   return parsed;
 }
 
-async function startServer(dir) {
-  const env = { ...process.env, LAKEHOUSE_AI_PROVIDER: 'local' };
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data', dir, '--log-level', 'info'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let logs = '';
-  const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`server did not start:\n${logs}`)), 30000);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c) => {
-      logs += c;
-      const m = logs.match(/server\.listening\b.*?\bport"?[=:](\d+)/);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    const h = await call(`${url}/health`, 'GET').catch(() => null);
-    if (h?.ready) break; // provider local runs in process: ready when the server is
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { url, child };
+// This shell's LAKEHOUSE_* settings (LAKEHOUSE_MODEL_KERNEL, ...), which the harness does not pass on by itself.
+function lakehouseEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('LAKEHOUSE_')));
+}
+
+// The server, until its /health says ready (the harness the e2e tests use).
+function startServer(dir) {
+  return startTestServer({ dataDir: dir, args: ['--log-level', 'info'], env: { ...lakehouseEnv(), LAKEHOUSE_AI_PROVIDER: 'local' }, bin: BIN, ready: true });
 }
 
 function rankOf(hits, id) {
@@ -186,7 +172,7 @@ async function main() {
     console.log(`embed-throughput provider=local chunks_per_s=${(local.embedding.embedded / localS).toFixed(1)}`);
     console.log(`search-latency p50_ms=${lat.p50.toFixed(1)} p99_ms=${lat.p99.toFixed(1)} rps=${lat.rps.toFixed(0)}`);
   } finally {
-    srv.child.kill('SIGTERM');
+    await srv.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -43,8 +43,10 @@ export function run(args, { env = {}, input, cwd, encoding = 'utf8' } = {}) {
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
-// Options: args (more flags), env, dataDir, bin (another lakehouse binary), cwd.
-export async function startServer({ args = [], env = {}, dataDir, bin = BIN, cwd } = {}) {
+// Options: args (more flags), env, dataDir, bin (another lakehouse binary), cwd,
+// ready (wait, up to 5 minutes, until /health says ready: the model is loaded;
+// the benchmarks use it too).
+export async function startServer({ args = [], env = {}, dataDir, bin = BIN, cwd, ready = false } = {}) {
   const dir = dataDir ?? tempDir();
   const child = spawn(bin, ['serve', '--listen', '127.0.0.1:0', '--data', dir, ...args], {
     cwd,
@@ -74,10 +76,10 @@ export async function startServer({ args = [], env = {}, dataDir, bin = BIN, cwd
     });
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < (ready ? 6000 : 100); i++) {
     try {
       const r = await fetch(`${url}/health`);
-      if (r.status === 200) break;
+      if (r.status === 200 && (!ready || (await r.json()).ready)) break;
     } catch {
       /* not up yet */
     }
