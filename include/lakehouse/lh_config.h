@@ -70,6 +70,7 @@ typedef struct lh_config {
     long long server_min_body_rate;     /* bytes/s a body must average after that */
     long long server_event_threads;     /* epoll threads */
     long long server_worker_threads;    /* handler threads */
+    long long server_cpu_slots;         /* handlers computing at once (0: cores) */
     long long server_shutdown_timeout_s; /* how long SIGTERM waits for in-flight requests */
     /* [auth] */
     long long auth_required;            /* bool: a key on every request, even on loopback */

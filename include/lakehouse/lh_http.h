@@ -192,6 +192,7 @@ typedef struct lh_http_options {
     /* 0 picks the default for each of these (see docs/configuration.md) */
     unsigned event_threads;    /* epoll threads that read requests and write responses (2) */
     unsigned worker_threads;   /* threads that run handlers: queries, ingest, builds (16) */
+    unsigned cpu_slots;        /* handlers computing at once; longer than 10 ms: not counted (cores, min 2) */
     unsigned header_timeout_s; /* a request's headers must arrive within this (10) */
     unsigned min_body_rate;    /* bytes/s a body must average after header_timeout_s (1024) */
 } lh_http_options;

@@ -20,5 +20,9 @@ bool lh_time_parse_iso8601(const char *s, int64_t *ms);
 
 /* The time ms milliseconds from now on clock (for pthread_cond_timedwait). */
 struct timespec lh_time_after_ms(clockid_t clock, long long ms);
+/* t plus ms milliseconds (ms >= 0). */
+struct timespec lh_time_add_ms(struct timespec t, long long ms);
+/* a is earlier than b. */
+bool lh_time_before(const struct timespec *a, const struct timespec *b);
 
 #endif

@@ -78,6 +78,10 @@ static const struct key keys[] = {
     {{"server.worker_threads", "integer", "16",
       "threads running handlers (queries, ingest, index builds): requests in progress at once"},
      T_INT, OFF(server_worker_threads), 1, 1024, NULL, NULL, NULL},
+    {{"server.cpu_slots", "integer", "0",
+      "handlers computing at once, the rest queued in order (0 = one per core, at least 2); "
+      "a handler running over 10 ms stops counting"},
+     T_INT, OFF(server_cpu_slots), 0, 1024, NULL, NULL, NULL},
     {{"server.shutdown_timeout_s", "integer", "30",
       "on SIGINT/SIGTERM, seconds to let in-flight requests finish"},
      T_INT, OFF(server_shutdown_timeout_s), 0, 3600, NULL, NULL, NULL},

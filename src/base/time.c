@@ -53,6 +53,16 @@ struct timespec lh_time_after_ms(clockid_t clock, long long ms)
 {
     struct timespec t;
     clock_gettime(clock, &t);
+    return lh_time_add_ms(t, ms);
+}
+
+bool lh_time_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+struct timespec lh_time_add_ms(struct timespec t, long long ms)
+{
     t.tv_sec += (time_t)(ms / 1000);
     t.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (t.tv_nsec >= 1000000000L) {

@@ -126,6 +126,7 @@ int cmd_serve(int argc, char **argv)
                               .shutdown_timeout_s = (unsigned)cfg.server_shutdown_timeout_s,
                               .event_threads = (unsigned)cfg.server_event_threads,
                               .worker_threads = (unsigned)cfg.server_worker_threads,
+                              .cpu_slots = (unsigned)cfg.server_cpu_slots,
                               .header_timeout_s = (unsigned)cfg.server_header_timeout_s,
                               .min_body_rate = (unsigned)cfg.server_min_body_rate};
         rc = lh_http_server_start(&ho, router, &server, &err);

@@ -39,6 +39,7 @@
 #include "lakehouse/lh_http.h"
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
+#include "lakehouse/lh_time.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,15 +75,29 @@ struct conn {
     bool cut;              /* shutdown(2) already called */
 };
 
-/* The handler pool: a FIFO of requests whose connections are suspended. */
+/* The handler pool: a FIFO of requests whose connections are suspended.
+ * At most run_limit jobs compute at once (the rest wait their turn in
+ * order: on a small machine, sixteen threads sharing two cores make every
+ * request slow and some very slow). A job running longer than LONG_JOB_MS
+ * stops counting, so long queries, ingests and builds never hold the queue;
+ * worker_threads bounds how many run at all. */
+#define LONG_JOB_MS 10
+struct pool_slot {
+    struct timespec started; /* of its current job */
+    bool counted;            /* that job counts against run_limit */
+};
 struct pool {
     pthread_mutex_t mu;
-    pthread_cond_t wake;
+    pthread_cond_t wake;   /* CLOCK_MONOTONIC: a job queued or a place freed */
     pthread_cond_t parked; /* a connection of a queued request is now suspended */
     struct request *head, *tail;
     bool stop;
-    size_t n;
+    size_t n, n_started;
     pthread_t *threads;
+    struct pool_slot *slots; /* one per thread */
+    unsigned run_limit;
+    unsigned running; /* jobs counted against run_limit */
+    bool timing;      /* an idle worker waits to uncount long jobs */
 };
 
 struct lh_http_server {
@@ -708,10 +723,7 @@ static void *reaper_main(void *cls)
     lh_http_server *s = cls;
     pthread_mutex_lock(&s->conn_mu);
     while (!s->reaper_stop) {
-        struct timespec now, wake;
-        clock_gettime(CLOCK_REALTIME, &wake);
-        wake.tv_nsec += 250 * 1000000L;
-        if (wake.tv_nsec >= 1000000000L) wake.tv_sec++, wake.tv_nsec -= 1000000000L;
+        struct timespec now, wake = lh_time_after_ms(CLOCK_REALTIME, 250);
         pthread_cond_timedwait(&s->reaper_wake, &s->conn_mu, &wake);
         clock_gettime(CLOCK_MONOTONIC, &now);
         for (struct conn *k = s->conns.next; k != &s->conns; k = k->next) {
@@ -737,17 +749,60 @@ static void *reaper_main(void *cls)
 
 /* ---- the handler pool ---- */
 
+/* Uncounts the jobs running for LONG_JOB_MS or more; *next is when the next
+ * counted one will be long. Under p->mu. */
+static void uncount_long_jobs(struct pool *p, struct timespec *next)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    *next = lh_time_after_ms(CLOCK_MONOTONIC, LONG_JOB_MS);
+    for (size_t i = 0; i < p->n_started; i++) {
+        struct pool_slot *w = &p->slots[i];
+        if (!w->counted) continue;
+        struct timespec long_at = lh_time_add_ms(w->started, LONG_JOB_MS);
+        if (!lh_time_before(&now, &long_at)) {
+            w->counted = false;
+            p->running--;
+        } else if (lh_time_before(&long_at, next)) {
+            *next = long_at;
+        }
+    }
+}
+
+/* Waits (under p->mu) until a queued job may start, or the pool stops. One
+ * idle worker at a time keeps time while the queue waits for a place. */
+static void wait_for_job(struct pool *p)
+{
+    while (!p->stop && !(p->head && p->running < p->run_limit)) {
+        if (p->head && !p->timing) {
+            struct timespec next;
+            uncount_long_jobs(p, &next);
+            if (p->running < p->run_limit) break;
+            p->timing = true;
+            pthread_cond_timedwait(&p->wake, &p->mu, &next);
+            p->timing = false;
+        } else {
+            pthread_cond_wait(&p->wake, &p->mu);
+        }
+    }
+}
+
 static void *worker_main(void *cls)
 {
     lh_http_server *s = cls;
     struct pool *p = &s->pool;
     pthread_mutex_lock(&p->mu);
+    struct pool_slot *me = &p->slots[p->n_started++];
     for (;;) {
-        while (!p->head && !p->stop) pthread_cond_wait(&p->wake, &p->mu);
+        wait_for_job(p);
         struct request *r = p->head;
         if (!r) break; /* stopping and nothing left */
         p->head = r->next_job;
         if (!p->head) p->tail = NULL;
+        else pthread_cond_signal(&p->wake); /* the next in line: another worker takes it, or keeps time */
+        p->running++;
+        me->counted = true;
+        clock_gettime(CLOCK_MONOTONIC, &me->started);
         pthread_mutex_unlock(&p->mu);
         struct MHD_Connection *c = r->connection; /* r is the event loop's once resumed */
         if (r->job == JOB_STREAM) {
@@ -761,6 +816,12 @@ static void *worker_main(void *cls)
             run_handler(r);
             pthread_mutex_lock(&p->mu);
             r->handled = true;
+        }
+        if (me->counted) {
+            me->counted = false;
+            p->running--;
+            /* this worker takes the next job itself unless it must wait for the suspension */
+            if (p->head && !r->parked) pthread_cond_signal(&p->wake);
         }
         while (!r->parked) pthread_cond_wait(&p->parked, &p->mu);
         pthread_mutex_unlock(&p->mu);
@@ -1010,6 +1071,7 @@ static void reaper_stop(lh_http_server *s)
 static void server_free(lh_http_server *s)
 {
     free(s->pool.threads);
+    free(s->pool.slots);
     pthread_cond_destroy(&s->pool.wake);
     pthread_cond_destroy(&s->pool.parked);
     pthread_mutex_destroy(&s->pool.mu);
@@ -1058,6 +1120,10 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
     s->opt = *opt;
     if (!s->opt.event_threads) s->opt.event_threads = 2;
     if (!s->opt.worker_threads) s->opt.worker_threads = 16;
+    if (!s->opt.cpu_slots) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        s->opt.cpu_slots = cores < 2 ? 2 : (unsigned)cores;
+    }
     if (!s->opt.header_timeout_s) s->opt.header_timeout_s = 10;
     if (!s->opt.min_body_rate) s->opt.min_body_rate = 1024;
     pthread_mutex_init(&s->mu, NULL);
@@ -1066,7 +1132,11 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
     pthread_cond_init(&s->reaper_wake, NULL);
     s->conns.next = s->conns.prev = &s->conns;
     pthread_mutex_init(&s->pool.mu, NULL);
-    pthread_cond_init(&s->pool.wake, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->pool.wake, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&s->pool.parked, NULL);
     if (getrandom(&s->id_salt, sizeof s->id_salt, 0) != sizeof s->id_salt)
         s->id_salt = (uint32_t)time(NULL) ^ (uint32_t)getpid();
@@ -1090,6 +1160,8 @@ lh_code lh_http_server_start(const lh_http_options *opt, const lh_router *router
         return lh_err_errno(err, LH_EIO, e, "cannot listen on %s:%d", opt->host, opt->port);
     }
     s->pool.threads = lh_xcalloc(s->opt.worker_threads, sizeof *s->pool.threads);
+    s->pool.slots = lh_xcalloc(s->opt.worker_threads, sizeof *s->pool.slots);
+    s->pool.run_limit = s->opt.cpu_slots;
     for (; s->pool.n < s->opt.worker_threads; s->pool.n++)
         if (pthread_create(&s->pool.threads[s->pool.n], NULL, worker_main, s) != 0) break;
     bool reaper = pthread_create(&s->reaper, NULL, reaper_main, s) == 0;

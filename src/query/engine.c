@@ -4,6 +4,14 @@
  * The pool and the watchdog share one mutex: the watchdog only interrupts a
  * connection while it is leased to the query whose deadline passed, so an
  * interrupt can never hit the next query that reuses the connection.
+ *
+ * Parallelism on demand: DuckDB is opened with `threads` = the cores and as
+ * many `external_threads`, so it starts no threads of its own and a statement
+ * runs on its caller's thread. Short statements (most of a server's) thus
+ * pay no hand-offs to idle workers, which on a small machine cost more than
+ * the statement. Once a lease has been busy HELP_AFTER_MS, the watchdog starts
+ * the engine's helpers (cores - 1 threads) on DuckDB's task queue, and stops
+ * them when no lease has been busy that long.
  */
 #include "internal.h"
 
@@ -27,6 +35,7 @@ struct lh_query_lease {
     lh_query_engine *engine;
     duckdb_connection conn;
     bool busy;
+    struct timespec leased;   /* CLOCK_MONOTONIC, when it became busy */
     bool has_deadline;
     bool interrupted;
     struct timespec deadline; /* CLOCK_MONOTONIC */
@@ -73,6 +82,16 @@ struct lh_query_engine {
     struct waiter *waiting;      /* FIFO of acquire calls not yet admitted */
     pthread_cond_t watchdog_wake;
     pthread_t watchdog;
+    struct timespec watchdog_next; /* when the watchdog wakes next */
+    bool watchdog_timed;           /* false: it sleeps until signalled */
+    /* helpers: DuckDB task workers while a statement runs long (under mu) */
+    pthread_t *helpers;
+    int n_helpers;
+    pthread_cond_t help_wake;
+    duckdb_task_state help_state; /* of the current or last episode; NULL: none */
+    bool helping;                 /* an episode is on: helpers may enter help_state */
+    uint64_t help_episode;
+    int helpers_in;               /* helpers inside duckdb_execute_tasks_state */
     bool stop;
     bool sandboxed;
     const char *const *table_functions; /* borrowed; NULL: no parse-tree check */
@@ -105,9 +124,52 @@ const char *lh_query_duckdb_version(void)
 
 #define REINTERRUPT_MS 50 /* how often a lease past its deadline is interrupted again */
 
-static bool before(const struct timespec *a, const struct timespec *b)
+#define HELP_AFTER_MS 5 /* a statement busy this long gets the helpers */
+
+static void help_forget(lh_query_engine *e)
 {
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+    duckdb_destroy_task_state(e->help_state);
+    e->help_state = NULL;
+}
+
+/* Ends the helpers' episode (under e->mu); the last helper out of DuckDB's
+ * queue forgets its task state. */
+static void help_stop(lh_query_engine *e)
+{
+    duckdb_finish_execution(e->help_state);
+    e->helping = false;
+    if (e->helpers_in == 0) help_forget(e);
+}
+
+/* Starts an episode (under e->mu) unless one is on or the last one's
+ * helpers are still on their way out. */
+static void help_start(lh_query_engine *e)
+{
+    if (e->helping || e->help_state || !e->n_helpers) return;
+    e->help_state = duckdb_create_task_state(e->db);
+    e->helping = true;
+    e->help_episode++;
+    pthread_cond_broadcast(&e->help_wake);
+}
+
+static void *helper_main(void *arg)
+{
+    lh_query_engine *e = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->stop && !(e->helping && e->help_episode != seen)) pthread_cond_wait(&e->help_wake, &e->mu);
+        if (e->stop) break;
+        seen = e->help_episode;
+        duckdb_task_state state = e->help_state;
+        e->helpers_in++;
+        pthread_mutex_unlock(&e->mu);
+        duckdb_execute_tasks_state(state); /* returns once help_stop finished the episode */
+        pthread_mutex_lock(&e->mu);
+        if (--e->helpers_in == 0 && !e->helping) help_forget(e);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
 }
 
 static void *watchdog_main(void *arg)
@@ -116,13 +178,21 @@ static void *watchdog_main(void *arg)
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {
         struct timespec now, next = {0, 0};
-        bool have_next = false;
+        bool have_next = false, long_busy = false;
         clock_gettime(CLOCK_MONOTONIC, &now);
         for (int i = 0; i < e->n_slots; i++) {
             struct lh_query_lease *s = &e->slots[i];
-            if (!s->busy || !s->has_deadline) continue;
+            if (!s->busy) continue;
+            struct timespec help_at = lh_time_add_ms(s->leased, HELP_AFTER_MS);
+            if (!lh_time_before(&now, &help_at)) {
+                long_busy = true;
+            } else if (!e->helping && (!have_next || lh_time_before(&help_at, &next))) {
+                next = help_at;
+                have_next = true;
+            }
+            if (!s->has_deadline) continue;
             struct timespec wake = s->deadline;
-            if (!before(&now, &s->deadline)) {
+            if (!lh_time_before(&now, &s->deadline)) {
                 /* DuckDB forgets an interrupt when the connection's next
                  * statement starts (the deadline can pass between two):
                  * repeat it until the lease is given back */
@@ -130,11 +200,15 @@ static void *watchdog_main(void *arg)
                 duckdb_interrupt(s->conn);
                 wake = lh_time_after_ms(CLOCK_MONOTONIC, REINTERRUPT_MS);
             }
-            if (!have_next || before(&wake, &next)) {
+            if (!have_next || lh_time_before(&wake, &next)) {
                 next = wake;
                 have_next = true;
             }
         }
+        if (long_busy) help_start(e);
+        else if (e->helping) help_stop(e);
+        e->watchdog_timed = have_next;
+        e->watchdog_next = next;
         if (have_next) pthread_cond_timedwait(&e->watchdog_wake, &e->mu, &next);
         else pthread_cond_wait(&e->watchdog_wake, &e->mu);
     }
@@ -345,11 +419,13 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     duckdb_config config;
     if (duckdb_create_config(&config) == DuckDBError)
         return lh_err_set(err, LH_ENOMEM, "duckdb_create_config failed");
+    /* all threads external: DuckDB starts none (see the top of this file) */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int n_threads = opt->threads > 0 ? opt->threads : cores > 0 ? (int)cores : 1;
     char threads[32];
-    if (opt->threads > 0) {
-        snprintf(threads, sizeof threads, "%d", opt->threads);
-        duckdb_set_config(config, "threads", threads);
-    }
+    snprintf(threads, sizeof threads, "%d", n_threads);
+    duckdb_set_config(config, "threads", threads);
+    duckdb_set_config(config, "external_threads", threads);
     if (opt->memory_limit && *opt->memory_limit &&
         duckdb_set_config(config, "memory_limit", opt->memory_limit) == DuckDBError) {
         duckdb_destroy_config(&config);
@@ -418,9 +494,21 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&e->watchdog_wake, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_cond_init(&e->help_wake, NULL);
+    e->helpers = lh_xcalloc((size_t)n_threads, sizeof *e->helpers);
+    for (int i = 0; i + 1 < n_threads; i++)
+        if (pthread_create(&e->helpers[e->n_helpers], NULL, helper_main, e) == 0) e->n_helpers++;
     pthread_create(&e->watchdog, NULL, watchdog_main, e);
     *out = e;
     return LH_OK;
+}
+
+uint64_t lh_query_help_episodes(lh_query_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    uint64_t n = e->help_episode;
+    pthread_mutex_unlock(&e->mu);
+    return n;
 }
 
 void lh_query_engine_close(lh_query_engine *e)
@@ -429,8 +517,14 @@ void lh_query_engine_close(lh_query_engine *e)
     pthread_mutex_lock(&e->mu);
     e->stop = true;
     pthread_cond_signal(&e->watchdog_wake);
+    if (e->helping) help_stop(e);
+    pthread_cond_broadcast(&e->help_wake);
     pthread_mutex_unlock(&e->mu);
     pthread_join(e->watchdog, NULL);
+    for (int i = 0; i < e->n_helpers; i++) pthread_join(e->helpers[i], NULL);
+    if (e->help_state) help_forget(e);
+    free(e->helpers);
+    pthread_cond_destroy(&e->help_wake);
     for (int i = 0; i < e->n_slots; i++) {
         json_decref(e->slots[i].views);
         if (e->slots[i].serializer) duckdb_destroy_prepare(&e->slots[i].serializer);
@@ -465,11 +559,14 @@ static struct lh_query_lease *take(lh_query_engine *e, const struct waiter *w)
     s->busy = true;
     s->client = w->client ? lh_xstrdup(w->client) : NULL;
     s->interrupted = false;
+    clock_gettime(CLOCK_MONOTONIC, &s->leased);
     s->has_deadline = w->timeout_ms > 0;
-    if (s->has_deadline) {
-        s->deadline = w->run_deadline;
-        pthread_cond_signal(&e->watchdog_wake);
-    }
+    if (s->has_deadline) s->deadline = w->run_deadline;
+    /* the watchdog is woken only when it would sleep past this lease's
+     * deadline or help time: not once a statement */
+    struct timespec first = lh_time_add_ms(s->leased, HELP_AFTER_MS);
+    if (s->has_deadline && lh_time_before(&s->deadline, &first)) first = s->deadline;
+    if (!e->watchdog_timed || lh_time_before(&first, &e->watchdog_next)) pthread_cond_signal(&e->watchdog_wake);
     return s;
 }
 
@@ -557,6 +654,11 @@ static void release(lh_query_engine *e, struct lh_query_lease *s)
 {
     pthread_mutex_lock(&e->mu);
     s->busy = false;
+    if (e->helping) { /* the watchdog ends the episode when no long statement is left */
+        struct timespec now, help_at = lh_time_add_ms(s->leased, HELP_AFTER_MS);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (!lh_time_before(&now, &help_at)) pthread_cond_signal(&e->watchdog_wake);
+    }
     s->has_deadline = false;
     free(s->client);
     s->client = NULL;

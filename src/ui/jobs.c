@@ -240,10 +240,7 @@ static ssize_t stream_next(void *ctx, char *buf, size_t max)
     ui_jobs *j = s->jobs;
     size_t len = 0;
     pthread_mutex_lock(&j->mu);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += UI_JOB_TURN_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    struct timespec until = lh_time_after_ms(CLOCK_MONOTONIC, UI_JOB_TURN_MS);
     for (;;) {
         ui_job *job = find(j, s->sid, s->id);
         if (job && s->sent < job->n_points) {

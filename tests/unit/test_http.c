@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,74 @@ static void test_worker_pool(void **state)
     assert_true(now_ms() - t0 >= 780); /* two rounds of two */
 }
 
+/* cpu_slots: handlers shorter than 10 ms run one at a time on a pool of
+ * four (in order), while a long one stops counting and never holds the queue. */
+static atomic_int conc_in, conc_max;
+
+static void h_conc(lh_http_req *req, lh_http_res *res, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    int now = atomic_fetch_add(&conc_in, 1) + 1;
+    for (int m = atomic_load(&conc_max); now > m && !atomic_compare_exchange_weak(&conc_max, &m, now);) {}
+    usleep(3000);
+    atomic_fetch_sub(&conc_in, 1);
+    lh_http_res_json(res, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void *conc_client(void *arg)
+{
+    request("GET", "/conc", NULL, 0, false, NULL, arg);
+    return NULL;
+}
+
+static void test_cpu_slots(void **state)
+{
+    (void)state;
+    lh_router *rt = lh_router_new();
+    lh_router_add(rt, "GET", "/conc", h_conc, NULL);
+    lh_router_add(rt, "GET", "/slow", h_slow, NULL);
+    lh_http_options o = {.host = "127.0.0.1", .port = 0, .max_body_bytes = 1024, .idle_timeout_s = 5,
+                         .max_connections = 64, .max_connections_per_ip = 64, .shutdown_timeout_s = 5,
+                         .event_threads = 1, .worker_threads = 4, .cpu_slots = 1};
+    lh_http_server *srv;
+    lh_err err;
+    assert_int_equal(lh_http_server_start(&o, rt, &srv, &err), LH_OK);
+    char saved[64];
+    memcpy(saved, base, sizeof saved);
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", lh_http_server_port(srv));
+
+    struct response r[8];
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++) pthread_create(&t[i], NULL, conc_client, &r[i]);
+    for (int i = 0; i < 8; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].status, 200);
+        response_free(&r[i]);
+    }
+    assert_int_equal(atomic_load(&conc_max), 1); /* one slot: never two at once */
+
+    /* three 400 ms handlers overlap (each stops counting after 10 ms), and a
+     * short request behind them is answered long before they end */
+    double t0 = now_ms();
+    for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, slow_client, &r[i]);
+    usleep(50 * 1000);
+    double q0 = now_ms();
+    request("GET", "/conc", NULL, 0, false, NULL, &r[3]);
+    assert_int_equal(r[3].status, 200);
+    assert_true(now_ms() - q0 < 250);
+    response_free(&r[3]);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].status, 200);
+        response_free(&r[i]);
+    }
+    assert_true(now_ms() - t0 < 780); /* not one after the other */
+    lh_http_server_stop(srv);
+    lh_router_free(rt);
+    memcpy(base, saved, sizeof saved);
+}
+
 /* The framing rules held before a body is read. */
 static void test_framing(void **state)
 {
@@ -405,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_worker_pool),
+        cmocka_unit_test(test_cpu_slots),
         cmocka_unit_test(test_framing),
         cmocka_unit_test(test_graceful_stop), /* last: stops the server */
     };

@@ -386,6 +386,17 @@ static void test_concurrent_queries(void **state)
     for (int i = 0; i < 4; i++) assert_int_equal(w[i].ok, 50);
 }
 
+/* A statement busy for 5 ms gets the helper (threads 2: one), and its
+ * result is the same as computed alone. */
+static void test_parallel_on_demand(void **state)
+{
+    (void)state;
+    uint64_t before = lh_query_help_episodes(engine);
+    expect_json("SELECT count(DISTINCT i % 1000003) AS n, sum(i % 7) AS s FROM range(20000000) t(i)",
+                "[[1000003,59999997]]");
+    assert_true(lh_query_help_episodes(engine) > before);
+}
+
 static lh_code open_ro(lh_query_engine *e, const char *sql, lh_err *err)
 {
     lh_query_cursor *c;
@@ -845,7 +856,8 @@ int main(void)
         cmocka_unit_test(test_nested_types),    cmocka_unit_test(test_formats),
         cmocka_unit_test(test_max_rows),        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_deadline_between_statements),         cmocka_unit_test(test_pool_exhaustion),
-        cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_concurrent_queries), cmocka_unit_test(test_parallel_on_demand),
+        cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_catalog_views),      cmocka_unit_test(test_manifest_types),
         cmocka_unit_test(test_resource_limits),    cmocka_unit_test(test_fair_admission),
         cmocka_unit_test(test_datasets_only),      cmocka_unit_test(test_kept_plans),       cmocka_unit_test(test_kept_plans_stay_small),
