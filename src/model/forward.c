@@ -232,16 +232,19 @@ static void *worker(void *arg)
     return NULL;
 }
 
+int model_cores(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+}
+
 lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t *lens, size_t n,
                        float *out, int threads, lh_err *err)
 {
     if (n == 0) return LH_OK;
     if (!texts || !out)
         return lh_err_set(err, LH_EINVAL, "lh_model_embed: texts and out are required");
-    if (threads <= 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
-    }
+    if (threads <= 0) threads = model_cores();
     if ((size_t)threads > n) threads = (int)n;
     job j = {.m = m, .texts = texts, .lens = lens, .n = n, .out = out};
     atomic_init(&j.next, 0);
@@ -257,11 +260,11 @@ lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t
 /* ---- one text at a time, embedded together ----
  *
  * A single text reads every weight once (~18 MB): concurrent queries are
- * bound by memory, not arithmetic. So callers queue their text; whoever
- * finds no batch running embeds all that are queued (itself included) in
- * one pass, and the others wait for it. Nobody waits for a batch to fill:
- * a lone caller runs at once. A text's vector does not depend on its
- * batch-mates (see gemm.c). */
+ * bound by memory, not arithmetic. So callers queue their text; a caller
+ * that finds a core without a pass embeds all that are queued (itself
+ * included, up to QUEUE_MAX) in one pass on its own thread, and the others
+ * wait for it. Nobody waits for a batch to fill: a lone caller runs at once.
+ * A text's vector does not depend on its batch-mates (see gemm.c). */
 
 #define QUEUE_MAX 32 /* texts embedded in one pass at most */
 
@@ -282,12 +285,12 @@ lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out
     while (*tail) tail = &(*tail)->next;
     *tail = &me;
     while (!me.done) {
-        if (m->leading) {
+        /* taken by a running pass, or every core has one: wait */
+        if (!m->queue || m->passes >= m->passes_max) {
             pthread_cond_wait(&m->queue_done, &m->queue_mu);
             continue;
         }
-        /* lead: take up to QUEUE_MAX waiting texts, embed them unlocked */
-        m->leading = true;
+        m->passes++;
         struct model_waiting *batch[QUEUE_MAX];
         size_t n = 0;
         while (m->queue && n < QUEUE_MAX) {
@@ -299,14 +302,14 @@ lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out
         size_t lens[QUEUE_MAX];
         float *vecs = lh_xmalloc(n * LH_MODEL_DIM * sizeof *vecs);
         for (size_t i = 0; i < n; i++) texts[i] = batch[i]->text, lens[i] = batch[i]->len;
-        lh_model_embed(m, texts, lens, n, vecs, 0, NULL); /* fails only on NULL arguments */
+        lh_model_embed(m, texts, lens, n, vecs, 1, NULL); /* fails only on NULL arguments */
         pthread_mutex_lock(&m->queue_mu);
         for (size_t i = 0; i < n; i++) {
             memcpy(batch[i]->out, vecs + i * LH_MODEL_DIM, LH_MODEL_DIM * sizeof *vecs);
             batch[i]->done = true;
         }
         free(vecs);
-        m->leading = false;
+        m->passes--;
         pthread_cond_broadcast(&m->queue_done);
     }
     pthread_mutex_unlock(&m->queue_mu);

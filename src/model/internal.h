@@ -75,7 +75,8 @@ struct lh_model {
     pthread_mutex_t queue_mu;
     pthread_cond_t queue_done;
     struct model_waiting *queue;
-    bool leading; /* a caller is embedding a batch */
+    int passes;     /* callers embedding a batch now */
+    int passes_max; /* one per core (at most 8) */
 };
 
 /* The id of the piece spelled by cps[0..n), or -1. Later duplicates win, as
@@ -110,5 +111,8 @@ static inline uint16_t model_bf16(float f)
 
 typedef enum { MODEL_BF16_NONE, MODEL_BF16_PANELS, MODEL_BF16_TILES } model_bf16_layout;
 model_bf16_layout model_kernel_bf16(void);
+
+/* Threads the model uses: one per core, at most 8 (forward.c). */
+int model_cores(void);
 
 #endif

@@ -298,6 +298,7 @@ lh_code lh_model_open_buffer(const void *data, size_t len, bool verify_crc, lh_m
     lh_model *m = lh_xcalloc(1, sizeof *m);
     pthread_mutex_init(&m->queue_mu, NULL);
     pthread_cond_init(&m->queue_done, NULL);
+    m->passes_max = model_cores();
     lh_code rc = parse(m, data, len, verify_crc, err);
     if (rc) {
         lh_model_close(m);
@@ -338,6 +339,7 @@ lh_code lh_model_open(const char *path, lh_model **out, lh_err *err)
     lh_model *m = lh_xcalloc(1, sizeof *m);
     pthread_mutex_init(&m->queue_mu, NULL);
     pthread_cond_init(&m->queue_done, NULL);
+    m->passes_max = model_cores();
     m->mapping = map;
     m->mapping_len = len;
     lh_code rc = parse(m, map, len, true, err);
