@@ -281,6 +281,7 @@ bench-bm25: all build/bench/bench_bm25
 # Retrieval quality (recall@10, MRR) of hash, USE-Lite, BM25 and hybrid on the
 # staffing sample, sidecar throughput, /v1/search latency under load.
 bench-retrieval: bootstrap all
+	$(Q)command -v wrk >/dev/null || { echo "bench-retrieval needs wrk (scripts/bootstrap installs it)"; exit 1; }
 	$(Q)LH_BIN=$(abspath $(BIN)) node bench/bench_retrieval.mjs
 
 # Playbook memory: success@10 of fill tasks on the staffing sample with the

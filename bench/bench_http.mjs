@@ -7,11 +7,12 @@
 //   slowloris conns=300 health_rps= health_errors= non2xx= (/health during the attack)
 // Numbers are indicative on a shared machine. Env: LH_BIN, ANCHOR_BIN,
 // BENCH_SECONDS (per measurement, default 5), BENCH_CONNS (64).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { postScript, wrk as wrkRun } from './wrk.mjs';
 
 const BIN = process.env.LH_BIN || path.resolve('bin/lakehouse');
 const ANCHOR = process.env.ANCHOR_BIN || path.resolve('build/bench/http_anchor');
@@ -36,21 +37,7 @@ function firstLine(child) {
   });
 }
 
-function wrk(url, { conns = CONNS, seconds = SECONDS, script } = {}) {
-  const args = ['-t2', `-c${conns}`, `-d${seconds}s`, '--latency'];
-  if (script) args.push('-s', script);
-  const r = spawnSync('wrk', [...args, url], { encoding: 'utf8', timeout: (seconds + 30) * 1000 });
-  const out = r.stdout || '';
-  const rps = Number((out.match(/Requests\/sec:\s+([\d.]+)/) || [])[1] || 0);
-  const ms = (p) => {
-    const m = out.match(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`));
-    if (!m) return NaN;
-    return Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1);
-  };
-  const errors = out.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  const non2xx = Number((out.match(/Non-2xx or 3xx responses: (\d+)/) || [])[1] || 0);
-  return { rps, p50: ms(50), p99: ms(99), errors: errors ? errors.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0, non2xx, out };
-}
+const wrk = (url, { conns = CONNS, seconds = SECONDS, script } = {}) => wrkRun(url, { threads: 2, conns, seconds, script });
 
 function rssMb(pid) {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
@@ -101,7 +88,7 @@ try {
     await sleep(50);
   }
   const sqlScript = path.join(dir, 'sql.lua');
-  fs.writeFileSync(sqlScript, 'wrk.method = "POST"\nwrk.body = \'{"sql":"SELECT 1"}\'\nwrk.headers["Content-Type"] = "application/json"\n');
+  fs.writeFileSync(sqlScript, postScript([{ sql: 'SELECT 1' }]));
 
   // warm-up: both routes, so that round 1 measures a steady server as rounds 2 and 3 do
   wrk(`${base}/health`, { seconds: 1 });

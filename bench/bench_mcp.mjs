@@ -5,25 +5,18 @@
 // The MCP call does more by design (a journal record per call, the result as
 // structuredContent and as text); the issue's target is added_p50_ms <= 1.
 // Env: LH_BIN, BENCH_SECONDS (per measurement, default 5).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { wrk as wrkRun } from './wrk.mjs';
 
 const BIN = process.env.LH_BIN || path.resolve('bin/lakehouse');
 const SECONDS = Number(process.env.BENCH_SECONDS || 5);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function wrk(url, conns, script) {
-  const r = spawnSync('wrk', ['-t1', `-c${conns}`, `-d${SECONDS}s`, '--latency', '-s', script, url], { encoding: 'utf8', timeout: (SECONDS + 30) * 1000 });
-  const out = r.stdout || '';
-  const ms = (p) => {
-    const m = out.match(new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`));
-    return m ? Number(m[1]) * (m[2] === 'us' ? 1e-3 : m[2] === 's' ? 1e3 : 1) : NaN;
-  };
-  return { rps: Number((out.match(/Requests\/sec:\s+([\d.]+)/) || [])[1] || 0), p50: ms(50), p99: ms(99), non2xx: Number((out.match(/Non-2xx or 3xx responses: (\d+)/) || [])[1] || 0) };
-}
+const wrk = (url, conns, script) => wrkRun(url, { threads: 1, conns, seconds: SECONDS, script });
 
 function freePort() {
   return new Promise((resolve) => {

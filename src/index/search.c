@@ -242,7 +242,10 @@ static char *id_key(const json_t *id)
     return json_is_string(id) ? lh_xstrdup(json_string_value(id)) : json_dumps(id, JSON_ENCODE_ANY);
 }
 
-/* {id key: row object} for the hits, from the dataset version embedded. */
+/* {id key: row object} for the hits, from the dataset version embedded.
+ * Rows not cached come from one statement whose text is the same for every
+ * search of the index (the ids are its parameter, a JSON array),
+ * so its plan is kept (engine.c) and no search prepares one. */
 static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, json_t **out, lh_err *err)
 {
     const json_t *origin = json_object_get(x->manifest, "origin");
@@ -253,7 +256,9 @@ static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, js
     lh_sql_quote_ident(&sql, table);
     lh_buf_puts(&sql, " WHERE CAST(");
     lh_sql_quote_ident(&sql, str(origin, "id_column"));
-    lh_buf_puts(&sql, lh_idtab_strings(x->ids) ? " AS VARCHAR) IN (" : " AS BIGINT) IN (");
+    lh_buf_puts(&sql, lh_idtab_strings(x->ids) ? " AS VARCHAR) IN (SELECT unnest(from_json($1, '[\"VARCHAR\"]')))"
+                                               : " AS BIGINT) IN (SELECT unnest(from_json($1, '[\"BIGINT\"]')))");
+    json_t *wanted = json_array();
     size_t misses = 0;
     for (size_t i = 0; i < f->n; i++) {
         json_t *idv = lh_idtab_json(x->ids, f->hits[i].label);
@@ -262,20 +267,20 @@ static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, js
         if (row) {
             json_object_set_new(by_id, key, row);
         } else {
-            lh_id id = lh_idtab_get(x->ids, f->hits[i].label);
-            if (misses++) lh_buf_puts(&sql, ", ");
-            if (lh_idtab_strings(x->ids)) lh_sql_quote_literal(&sql, key);
-            else lh_buf_printf(&sql, "%" PRId64, id.i);
+            misses++;
+            json_array_append(wanted, idv);
         }
         free(ck);
         free(key);
         json_decref(idv);
     }
-    lh_buf_puts(&sql, ")");
     lh_code rc = LH_OK;
     json_t *res = NULL;
     if (misses) {
-        lh_query_args qa = {.sql = sql.data, .timeout_ms = 30000, .read_only = true};
+        char *list = json_dumps(wanted, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_t *params = json_pack("[s]", list);
+        free(list);
+        lh_query_args qa = {.sql = sql.data, .params = params, .timeout_ms = 30000, .read_only = true};
         lh_query_cursor *c;
         rc = lh_query_open(v->cfg.sandbox, &qa, &c, err);
         lh_buf body = {0};
@@ -289,7 +294,9 @@ static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, js
         res = rc == LH_OK ? json_loadb(body.data, body.len, 0, NULL) : NULL;
         lh_buf_free(&body);
         if (rc == LH_OK && !res) rc = lh_err_set(err, LH_EINTERNAL, "cannot read the source rows");
+        json_decref(params);
     }
+    json_decref(wanted);
     lh_buf_free(&sql);
     json_t *cols = json_object_get(res, "columns");
     size_t idcol = 0, i, j;
