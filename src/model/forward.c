@@ -38,11 +38,15 @@
 #define D1         512
 
 /* A thread's buffers, grown to the rows of the largest batch it ran (a
- * single query needs ~30 KB a token, not the ~9 MB of a full batch). */
-typedef struct workspace {
+ * single query needs ~30 KB a token, not the ~9 MB of a full batch). The
+ * passes of lh_model_embed_one keep theirs in the model (up to KEEP_ROWS),
+ * so a query does not map and fault in fresh pages. */
+typedef struct model_workspace {
     size_t rows; /* capacity */
     float *x, *h, *t, *qkv, *att, *f, *kt, *v, *s, *pooled, *final;
 } workspace;
+
+#define KEEP_ROWS 1024 /* ~30 MB: larger workspaces of a pass are freed after it */
 
 static void workspace_free(workspace *w);
 
@@ -77,14 +81,17 @@ static void layer_norm(const float *x, size_t rows, int d, const float *scale, c
     for (size_t i = 0; i < rows; i++) {
         const float *a = x + i * (size_t)d;
         float *o = y + i * (size_t)d;
-        double sum = 0;
-        for (int j = 0; j < d; j++) sum += a[j];
+        double part[8] = {0}, sum = 0, var = 0; /* 8 running sums, so the loops vectorise */
+        for (int j = 0; j < d; j += 8)
+            for (int q = 0; q < 8; q++) part[q] += a[j + q];
+        for (int q = 0; q < 8; q++) sum += part[q], part[q] = 0;
         float mean = (float)(sum / d);
-        double var = 0;
-        for (int j = 0; j < d; j++) {
-            float c = a[j] - mean;
-            var += (double)c * c;
-        }
+        for (int j = 0; j < d; j += 8)
+            for (int q = 0; q < 8; q++) {
+                float c = a[j + q] - mean;
+                part[q] += (double)c * c;
+            }
+        for (int q = 0; q < 8; q++) var += part[q];
         float r = (float)(1.0 / sqrt((float)(var / d) + 1e-6f));
         for (int j = 0; j < d; j++) o[j] = scale[j] * r * (a[j] - mean) + bias[j];
     }
@@ -144,11 +151,8 @@ static void forward(const lh_model *m, int32_t *const *ids, const size_t *len, s
             const float *e =
                 m->embeddings + (size_t)(id >= 0 && id < (int32_t)MODEL_ROWS ? id : 0) * 256;
             float *x = w->x + rows * 256;
-            for (int c = 0; c < 128; c++) {
-                float angle = (float)p * m->timing_inv[c];
-                x[c] = 2 * e[c] + sinf(angle);
-                x[c + 128] = 2 * e[c + 128] + cosf(angle);
-            }
+            const float *timing = m->timing + p * 256;
+            for (int c = 0; c < 256; c++) x[c] = 2 * e[c] + timing[c];
         }
     }
     for (int l = 0; l < 2; l++) {
@@ -202,10 +206,9 @@ typedef struct job {
     _Atomic size_t next;
 } job;
 
-static void *worker(void *arg)
+/* Takes texts from j until none is left, in batches of BATCH_ROWS tokens. */
+static void run(job *j, workspace *w)
 {
-    job *j = arg;
-    workspace w = {0};
     int32_t *ids[MAX_ROWS];
     size_t len[MAX_ROWS];
     float *outs[MAX_ROWS];
@@ -221,21 +224,33 @@ static void *worker(void *arg)
         }
         bool last = i >= j->n;
         if (count && (last || rows >= BATCH_ROWS || count == MAX_ROWS)) {
-            workspace_reserve(&w, rows, count);
-            forward(j->m, ids, len, count, outs, &w);
+            workspace_reserve(w, rows, count);
+            forward(j->m, ids, len, count, outs, w);
             for (size_t b = 0; b < count; b++) free(ids[b]);
             count = rows = 0;
         }
         if (last) break;
     }
+}
+
+static void *worker(void *arg)
+{
+    workspace w = {0};
+    run(arg, &w);
     workspace_free(&w);
     return NULL;
+}
+
+void model_spare_free(lh_model *m)
+{
+    for (int i = 0; m->spare && i < MODEL_PASSES_MAX; i++) workspace_free(&m->spare[i]);
+    free(m->spare);
 }
 
 int model_cores(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores < 1 ? 1 : cores > 8 ? 8 : (int)cores;
+    return cores < 1 ? 1 : cores > MODEL_PASSES_MAX ? MODEL_PASSES_MAX : (int)cores;
 }
 
 lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t *lens, size_t n,
@@ -248,9 +263,9 @@ lh_code lh_model_embed(const lh_model *m, const char *const *texts, const size_t
     if ((size_t)threads > n) threads = (int)n;
     job j = {.m = m, .texts = texts, .lens = lens, .n = n, .out = out};
     atomic_init(&j.next, 0);
-    pthread_t tid[8];
+    pthread_t tid[MODEL_PASSES_MAX];
     int started = 0;
-    for (int t = 1; t < threads && t < 8; t++)
+    for (int t = 1; t < threads && t < MODEL_PASSES_MAX; t++)
         if (pthread_create(&tid[started], NULL, worker, &j) == 0) started++;
     worker(&j);
     for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
@@ -290,7 +305,11 @@ lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out
             pthread_cond_wait(&m->queue_done, &m->queue_mu);
             continue;
         }
+        if (!m->spare) m->spare = lh_xcalloc(MODEL_PASSES_MAX, sizeof *m->spare);
+        int slot = __builtin_ctz(~m->spare_busy); /* passes < passes_max: one is free */
+        m->spare_busy |= 1u << slot;
         m->passes++;
+        workspace *w = &m->spare[slot];
         struct model_waiting *batch[QUEUE_MAX];
         size_t n = 0;
         while (m->queue && n < QUEUE_MAX) {
@@ -302,13 +321,17 @@ lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out
         size_t lens[QUEUE_MAX];
         float *vecs = lh_xmalloc(n * LH_MODEL_DIM * sizeof *vecs);
         for (size_t i = 0; i < n; i++) texts[i] = batch[i]->text, lens[i] = batch[i]->len;
-        lh_model_embed(m, texts, lens, n, vecs, 1, NULL); /* fails only on NULL arguments */
+        job j = {.m = m, .texts = texts, .lens = lens, .n = n, .out = vecs};
+        atomic_init(&j.next, 0);
+        run(&j, w);
         pthread_mutex_lock(&m->queue_mu);
+        if (w->rows > KEEP_ROWS) workspace_free(w), *w = (workspace){0};
         for (size_t i = 0; i < n; i++) {
             memcpy(batch[i]->out, vecs + i * LH_MODEL_DIM, LH_MODEL_DIM * sizeof *vecs);
             batch[i]->done = true;
         }
         free(vecs);
+        m->spare_busy &= ~(1u << slot);
         m->passes--;
         pthread_cond_broadcast(&m->queue_done);
     }

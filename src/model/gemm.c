@@ -17,12 +17,43 @@
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define P MODEL_PANEL
+
+/* A thread's packing buffer, kept for its next product and freed when the
+ * thread ends: a query's products would otherwise map and fault in fresh
+ * pages every time (glibc maps blocks this size). At most ~1 MB a thread. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+struct scratch {
+    size_t cap;
+    max_align_t data[];
+};
+
+static void scratch_key_make(void)
+{
+    pthread_key_create(&scratch_key, free);
+}
+
+static void *scratch(size_t bytes)
+{
+    pthread_once(&scratch_once, scratch_key_make);
+    struct scratch *s = pthread_getspecific(scratch_key);
+    if (!s || s->cap < bytes) {
+        free(s);
+        s = lh_xmalloc(sizeof *s + bytes + 64);
+        s->cap = bytes;
+        pthread_setspecific(scratch_key, s);
+    }
+    return (void *)(((uintptr_t)s->data + 63) & ~(uintptr_t)63); /* 64-byte aligned */
+}
 
 static inline void finish(float *c, const float *acc, const float *bias, bool accumulate, bool relu)
 {
@@ -288,10 +319,9 @@ static void gemm_avx2(const float *A, size_t lda, size_t M, size_t K, const floa
                       bool accumulate, bool relu)
 {
     (void)Bh;
-    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX2_MR) * K * sizeof *pack);
+    float *pack = scratch(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX2_MR) * K * sizeof *pack);
     gemm_blocked(kernel_avx2, AVX2_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
                  accumulate, relu);
-    free(pack);
 }
 
 static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const float *B,
@@ -299,10 +329,9 @@ static void gemm_avx512(const float *A, size_t lda, size_t M, size_t K, const fl
                         bool accumulate, bool relu)
 {
     (void)Bh;
-    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
+    float *pack = scratch(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
     gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
                  accumulate, relu);
-    free(pack);
 }
 
 /* bfloat16 weights where the matrix has them (the model's, when it was
@@ -311,25 +340,34 @@ static void gemm_avx512_bf16w(const float *A, size_t lda, size_t M, size_t K, co
                               const uint16_t *Bh, size_t N, const float *bias, float *C, size_t ldc,
                               bool accumulate, bool relu)
 {
-    float *pack = lh_xmalloc(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
+    float *pack = scratch(((M < BLOCK_ROWS ? M : BLOCK_ROWS) + AVX512_MR) * K * sizeof *pack);
     if (Bh)
         gemm_blocked(kernel_avx512_bf16w, AVX512_MR, pack, A, lda, M, K, Bh, sizeof *Bh, N, bias, C,
                      ldc, accumulate, relu);
     else
         gemm_blocked(kernel_avx512, AVX512_MR, pack, A, lda, M, K, B, sizeof *B, N, bias, C, ldc,
                      accumulate, relu);
-    free(pack);
 }
 
 /* ---- AMX: bfloat16 tiles, float sums ----
  *
  * Sapphire Rapids and later multiply 16x32 by 32x16 bfloat16 tiles into a
  * 16x16 float tile in one instruction. The weights are copied at open into
- * tile order (lh_model: 16 columns x 2 k per 64-byte row); A is rounded to
- * bfloat16 a block of 16 rows at a time. Each C element is still one sum
- * over k in ascending pairs, independent of the other rows. */
+ * tile order (internal.h); A is rounded to bfloat16 (to nearest even) 16
+ * rows a tile, zero rows past M. Each C element is still one sum over k in
+ * ascending pairs, independent of the other rows.
+ *
+ * Tiles are not renamed: a load into a tile waits for the last instruction
+ * reading it, so everything in flight has a tile of its own. Two shapes:
+ * - few rows (a query): bound by reading the weights from L3 (~10 MB; one
+ *   core reads ~20 GB/s there). Each 64 columns of B are read once, in
+ *   storage order, one stream the prefetcher follows, by every 16 rows of A
+ *   in turn (from L2 after the first): 1 A tile x 4 B tiles, the B tiles
+ *   rotating over 3 registers so the next load starts while a product runs.
+ * - many rows (documents): 32 rows at a time over all of B (it fits L2):
+ *   2 A tiles x 2 B tiles into 4 sums, each loaded tile used twice. */
 
-#define AMX_COLS 64 /* four 16-column C tiles at a time */
+#define AMX_FEW 64 /* rows up to which a product reads B once */
 
 struct amx_config {
     uint8_t palette, start_row, reserved[14];
@@ -337,57 +375,136 @@ struct amx_config {
     uint8_t rows[16];
 };
 
-
-__attribute__((target("amx-tile,amx-bf16,avx512f"))) static void
-gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
-         size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+/* rows x K floats (lda apart) to bfloat16 tiles: each 16 rows by 32 k a
+ * contiguous 1 KB tile, the tiles of 16 rows in k order; zero rows up to a
+ * multiple of 16. */
+__attribute__((target("avx512f,avx512bf16"))) static void amx_round_a(uint16_t *dst, const float *A,
+                                                                      size_t lda, size_t rows, size_t K)
 {
-    if (!Bh || N % AMX_COLS || K % 32) {
-        gemm_avx512(A, lda, M, K, B, NULL, N, bias, C, ldc, accumulate, relu);
-        return;
-    }
-    struct amx_config cfg = {.palette = 1};
-    for (int t = 0; t < 6; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
-    _tile_loadconfig(&cfg);
-    uint16_t *a = lh_xmalloc(16 * K * sizeof *a);
-    float out[16 * AMX_COLS];
-    const size_t pairs = K / 2;
-    for (size_t i0 = 0; i0 < M; i0 += 16) {
-        size_t rows = M - i0 < 16 ? M - i0 : 16;
-        for (size_t r = 0; r < 16; r++)
-            for (size_t k = 0; k < K; k++) a[r * K + k] = r < rows ? model_bf16(A[(i0 + r) * lda + k]) : 0;
-        for (size_t n0 = 0; n0 < N; n0 += AMX_COLS) {
-            const uint16_t *b = Bh + (n0 / 16) * pairs * 32; /* 16 columns x pairs x 2 per tile column */
-            const size_t next = pairs * 32;                   /* to the next 16 columns */
+    const size_t steps = K / 32, padded = (rows + 15) / 16 * 16;
+    for (size_t r = 0; r < padded; r++)
+        for (size_t j = 0; j < steps; j++) {
+            uint16_t *d = dst + ((r / 16 * steps + j) * 16 + r % 16) * 32;
+            if (r >= rows) {
+                memset(d, 0, 64);
+                continue;
+            }
+            const float *s = A + r * lda + j * 32;
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s));
+            _mm512_storeu_si512(d, (__m512i)v);
+        }
+}
+
+/* out (rows x cols floats, cols apart) through the epilogue into C. */
+__attribute__((target("avx512f"))) static void amx_finish(float *C, size_t ldc, const float *out, size_t rows,
+                                                          size_t cols, const float *bias, bool accumulate,
+                                                          bool relu)
+{
+    for (size_t r = 0; r < rows; r++)
+        for (size_t q = 0; q < cols; q += 32)
+            epilogue_avx512(C + r * ldc + q, _mm512_loadu_ps(out + r * cols + q),
+                            _mm512_loadu_ps(out + r * cols + q + 16), bias ? bias + q : NULL, accumulate,
+                            relu);
+}
+
+/* Few rows: a (M rounded, padded to 16s) times B, 64 columns at a time. */
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) static void
+amx_few(const uint16_t *a, size_t M, size_t K, const uint16_t *Bh, size_t N, const float *bias, float *C,
+        size_t ldc, bool accumulate, bool relu)
+{
+    float out[16 * 64];
+    const size_t steps = K / 32;
+    for (size_t n0 = 0; n0 < N; n0 += 64) {
+        const uint16_t *group = Bh + n0 / 64 * steps * 4 * 512; /* 64 columns: steps x 4 tiles */
+        for (size_t i0 = 0; i0 < M; i0 += 16) {
+            const uint16_t *ai = a + i0 * K;
             _tile_zero(0);
             _tile_zero(1);
             _tile_zero(2);
             _tile_zero(3);
-            for (size_t k = 0; k < K; k += 32) {
-                const uint16_t *bk = b + (k / 2) * 32;
-                _tile_loadd(4, a + k, K * sizeof *a);
-                _tile_loadd(5, bk, 64);
+            for (size_t j = 0; j < steps; j++) {
+                const uint16_t *b = group + j * 4 * 512;
+                _tile_loadd(4, ai + j * 512, 64);
+                _tile_loadd(5, b, 64);
                 _tile_dpbf16ps(0, 4, 5);
-                _tile_loadd(5, bk + next, 64);
-                _tile_dpbf16ps(1, 4, 5);
-                _tile_loadd(5, bk + 2 * next, 64);
-                _tile_dpbf16ps(2, 4, 5);
-                _tile_loadd(5, bk + 3 * next, 64);
+                _tile_loadd(6, b + 512, 64);
+                _tile_dpbf16ps(1, 4, 6);
+                _tile_loadd(7, b + 1024, 64);
+                _tile_dpbf16ps(2, 4, 7);
+                _tile_loadd(5, b + 1536, 64);
                 _tile_dpbf16ps(3, 4, 5);
             }
-            _tile_stored(0, out, AMX_COLS * sizeof *out);
-            _tile_stored(1, out + 16, AMX_COLS * sizeof *out);
-            _tile_stored(2, out + 32, AMX_COLS * sizeof *out);
-            _tile_stored(3, out + 48, AMX_COLS * sizeof *out);
-            for (size_t r = 0; r < rows; r++)
-                for (int q = 0; q < AMX_COLS / 32; q++)
-                    epilogue_avx512(C + (i0 + r) * ldc + n0 + 32 * q, _mm512_loadu_ps(out + r * AMX_COLS + 32 * q),
-                                    _mm512_loadu_ps(out + r * AMX_COLS + 32 * q + 16),
-                                    bias ? bias + n0 + 32 * q : NULL, accumulate, relu);
+            _tile_stored(0, out, 64 * sizeof *out);
+            _tile_stored(1, out + 16, 64 * sizeof *out);
+            _tile_stored(2, out + 32, 64 * sizeof *out);
+            _tile_stored(3, out + 48, 64 * sizeof *out);
+            amx_finish(C + i0 * ldc + n0, ldc, out, M - i0 < 16 ? M - i0 : 16, 64, bias ? bias + n0 : NULL,
+                       accumulate, relu);
         }
     }
+}
+
+/* Many rows: 32 rounded rows of a (padded to 16s) times all of B, 32 columns at a time. */
+__attribute__((target("amx-tile,amx-bf16,avx512f"))) static void
+amx_many(const uint16_t *a, size_t rows, size_t K, const uint16_t *Bh, size_t N, const float *bias, float *C,
+         size_t ldc, bool accumulate, bool relu)
+{
+    float out[32 * 32];
+    const size_t steps = K / 32;
+    const uint16_t *a1 = a + 16 * K;
+    for (size_t n0 = 0; n0 < N; n0 += 32) {
+        const uint16_t *b = Bh + (n0 / 64 * steps * 4 + n0 % 64 / 16) * 512; /* tiles n0 % 64 / 16 and the next */
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+        for (size_t j = 0; j < steps; j++, b += 4 * 512) {
+            _tile_loadd(4, a + j * 512, 64);
+            _tile_loadd(6, b, 64);
+            _tile_dpbf16ps(0, 4, 6);
+            _tile_loadd(7, b + 512, 64);
+            _tile_dpbf16ps(1, 4, 7);
+            if (rows > 16) {
+                _tile_loadd(5, a1 + j * 512, 64);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+            }
+        }
+        _tile_stored(0, out, 32 * sizeof *out);
+        _tile_stored(1, out + 16, 32 * sizeof *out);
+        if (rows > 16) {
+            _tile_stored(2, out + 16 * 32, 32 * sizeof *out);
+            _tile_stored(3, out + 16 * 32 + 16, 32 * sizeof *out);
+        }
+        amx_finish(C + n0, ldc, out, rows, 32, bias ? bias + n0 : NULL, accumulate, relu);
+    }
+}
+
+__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bf16"))) static void
+gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
+         size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    if (!Bh || N % 64 || K % 32) {
+        gemm_avx512(A, lda, M, K, B, NULL, N, bias, C, ldc, accumulate, relu);
+        return;
+    }
+    /* all tiles 16 rows of 64 bytes, but a single block's A and C tiles
+     * have only its rows: a product costs by the row */
+    struct amx_config cfg = {.palette = 1};
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = t < 5 && M < 16 ? (uint8_t)M : 16;
+    _tile_loadconfig(&cfg);
+    size_t at_once = M <= AMX_FEW ? (M + 15) / 16 * 16 : 32;
+    uint16_t *a = scratch(at_once * K * sizeof *a);
+    if (M <= AMX_FEW) {
+        amx_round_a(a, A, lda, M, K);
+        amx_few(a, M, K, Bh, N, bias, C, ldc, accumulate, relu);
+    } else
+        for (size_t i0 = 0; i0 < M; i0 += 32) {
+            size_t rows = M - i0 < 32 ? M - i0 : 32;
+            amx_round_a(a, A + i0 * lda, lda, rows, K);
+            amx_many(a, rows, K, Bh, N, bias, C + i0 * ldc, ldc, accumulate, relu);
+        }
     _tile_release();
-    free(a);
 }
 
 /* AMX needs the CPU's tiles and the kernel's leave to use them (Linux 5.16+). */
@@ -398,7 +515,7 @@ static bool amx_usable(void)
     if (u >= 0) return u;
     unsigned eax, ebx, ecx, edx;
     u = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22)) && (edx & (1u << 24)) &&
-        __builtin_cpu_supports("avx512f") && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16") && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */,
                                                      18 /* XFEATURE_XTILEDATA */) == 0;
     atomic_store(&usable, u);
     return u;

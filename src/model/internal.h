@@ -58,11 +58,14 @@ typedef struct model_layer {
     const uint16_t *qkv_h, *out_h, *res_h, *ffn1_h, *ffn2_h;
 } model_layer;
 
+#define MODEL_PASSES_MAX 8
+
 struct lh_model {
     void *mapping; /* NULL for lh_model_open_buffer */
     size_t mapping_len;
     const float *embeddings; /* 8002 x 256 */
     const float *timing_inv; /* 128 */
+    float *timing;           /* the timing signal of every position: sin(p * inv) | cos(p * inv) */
     model_layer layer[2];
     const float *final_w, *final_b; /* 512 x 512 panels, 512 */
     const uint16_t *final_h;
@@ -76,7 +79,9 @@ struct lh_model {
     pthread_cond_t queue_done;
     struct model_waiting *queue;
     int passes;     /* callers embedding a batch now */
-    int passes_max; /* one per core (at most 8) */
+    int passes_max; /* one per core (at most MODEL_PASSES_MAX) */
+    struct model_workspace *spare; /* the passes' buffers, MODEL_PASSES_MAX of them */
+    unsigned spare_busy;           /* bit i: spare[i] is a running pass's */
 };
 
 /* The id of the piece spelled by cps[0..n), or -1. Later duplicates win, as
@@ -99,8 +104,10 @@ void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, 
                 size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu);
 
 /* The bfloat16 copies of the weights (Bh) the kernel in use reads, if any:
- * lh_model_open makes them. Panels as B; tiles: each 16 columns, k-pair
- * major, 16 columns x 2 k values a 64-byte row (AMX). */
+ * lh_model_open makes them. Panels as B; tiles (AMX, needs N % 64 == 0 and
+ * K % 32 == 0): 1 KB tiles of 16 k pairs x 16 columns (a 64-byte row holds
+ * 16 columns x 2 k), the 4 tiles of 64 columns side by side, then the next
+ * 32 k, then the next 64 columns: the order a small product reads them. */
 /* f rounded to bfloat16, to nearest even. */
 static inline uint16_t model_bf16(float f)
 {
@@ -112,7 +119,9 @@ static inline uint16_t model_bf16(float f)
 typedef enum { MODEL_BF16_NONE, MODEL_BF16_PANELS, MODEL_BF16_TILES } model_bf16_layout;
 model_bf16_layout model_kernel_bf16(void);
 
-/* Threads the model uses: one per core, at most 8 (forward.c). */
+/* Threads the model uses: one per core, at most MODEL_PASSES_MAX (forward.c). */
 int model_cores(void);
+/* Frees the passes' buffers (lh_model_close). */
+void model_spare_free(lh_model *m);
 
 #endif

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,7 +221,9 @@ static const uint16_t *to_bf16(uint16_t **at, const float *src, size_t K, size_t
     for (size_t k = 0; k < K; k++)
         for (size_t n = 0; n < N; n++) {
             size_t from = (n / MODEL_PANEL) * K * MODEL_PANEL + k * MODEL_PANEL + n % MODEL_PANEL;
-            size_t to = layout == MODEL_BF16_TILES ? (((n / 16) * (K / 2) + k / 2) * 16 + n % 16) * 2 + k % 2 : from;
+            size_t to = from;
+            if (layout == MODEL_BF16_TILES) /* 64 columns, then 32 k, then 16 columns, then k pairs */
+                to = ((((n / 64) * (K / 32) + k / 32) * 4 + n % 64 / 16) * 16 + k % 32 / 2) * 32 + n % 16 * 2 + k % 2;
             dst[to] = model_bf16(src[from]);
         }
     *at += K * N;
@@ -272,6 +275,13 @@ static lh_code parse(lh_model *m, const unsigned char *base, size_t len, bool ve
     size_t i = 0;
     m->embeddings = t[i++];
     m->timing_inv = t[i++];
+    m->timing = lh_xmalloc(LH_MODEL_MAX_TOKENS * 256 * sizeof *m->timing);
+    for (size_t p = 0; p < LH_MODEL_MAX_TOKENS; p++)
+        for (int c = 0; c < 128; c++) {
+            float angle = (float)p * m->timing_inv[c];
+            m->timing[p * 256 + c] = sinf(angle);
+            m->timing[p * 256 + 128 + c] = cosf(angle);
+        }
     for (int l = 0; l < 2; l++) {
         model_layer *L = &m->layer[l];
         L->d = l ? 512 : 256;
@@ -360,6 +370,8 @@ void lh_model_close(lh_model *m)
     free(m->cps);
     free(m->table);
     free(m->bf16);
+    free(m->timing);
+    model_spare_free(m);
     pthread_mutex_destroy(&m->queue_mu);
     pthread_cond_destroy(&m->queue_done);
     free(m);
