@@ -90,8 +90,8 @@ const char *lh_query_duckdb_version(void);
  * engine's helpers (threads - 1) until no statement is that long (engine.c). */
 lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out, lh_err *err);
 void lh_query_engine_close(lh_query_engine *e);
-/* How many times the helpers have been started. */
-uint64_t lh_query_help_episodes(lh_query_engine *e);
+/* How many statements have run long with the helpers on. */
+uint64_t lh_query_helped(lh_query_engine *e);
 
 typedef struct lh_query_args {
     const char *sql;      /* exactly one statement */

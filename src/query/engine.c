@@ -38,6 +38,7 @@ struct lh_query_lease {
     struct timespec leased;   /* CLOCK_MONOTONIC, when it became busy */
     bool has_deadline;
     bool interrupted;
+    bool helped;              /* the helpers were on while it ran long */
     struct timespec deadline; /* CLOCK_MONOTONIC */
     char *client;             /* who holds the lease (owned); NULL: not said */
     json_t *views;            /* temp views made for the running statement, dropped after it */
@@ -91,6 +92,7 @@ struct lh_query_engine {
     duckdb_task_state help_state; /* of the current or last episode; NULL: none */
     bool helping;                 /* an episode is on: helpers may enter help_state */
     uint64_t help_episode;
+    uint64_t helped; /* statements that ran long with the helpers on */
     int helpers_in;               /* helpers inside duckdb_execute_tasks_state */
     bool stop;
     bool sandboxed;
@@ -166,7 +168,11 @@ static void *helper_main(void *arg)
         pthread_mutex_unlock(&e->mu);
         duckdb_execute_tasks_state(state); /* returns once help_stop finished the episode */
         pthread_mutex_lock(&e->mu);
-        if (--e->helpers_in == 0 && !e->helping) help_forget(e);
+        if (--e->helpers_in == 0 && !e->helping) {
+            help_forget(e);
+            /* a statement that turned long meanwhile could not start an episode */
+            pthread_cond_signal(&e->watchdog_wake);
+        }
     }
     pthread_mutex_unlock(&e->mu);
     return NULL;
@@ -186,7 +192,7 @@ static void *watchdog_main(void *arg)
             struct timespec help_at = lh_time_add_ms(s->leased, HELP_AFTER_MS);
             if (!lh_time_before(&now, &help_at)) {
                 long_busy = true;
-            } else if (!e->helping && (!have_next || lh_time_before(&help_at, &next))) {
+            } else if (!have_next || lh_time_before(&help_at, &next)) {
                 next = help_at;
                 have_next = true;
             }
@@ -207,6 +213,11 @@ static void *watchdog_main(void *arg)
         }
         if (long_busy) help_start(e);
         else if (e->helping) help_stop(e);
+        for (int i = 0; e->helping && i < e->n_slots; i++) {
+            struct lh_query_lease *s = &e->slots[i];
+            struct timespec help_at = lh_time_add_ms(s->leased, HELP_AFTER_MS);
+            if (s->busy && !s->helped && !lh_time_before(&now, &help_at)) s->helped = true, e->helped++;
+        }
         e->watchdog_timed = have_next;
         e->watchdog_next = next;
         if (have_next) pthread_cond_timedwait(&e->watchdog_wake, &e->mu, &next);
@@ -503,10 +514,10 @@ lh_code lh_query_engine_open(const lh_query_options *opt, lh_query_engine **out,
     return LH_OK;
 }
 
-uint64_t lh_query_help_episodes(lh_query_engine *e)
+uint64_t lh_query_helped(lh_query_engine *e)
 {
     pthread_mutex_lock(&e->mu);
-    uint64_t n = e->help_episode;
+    uint64_t n = e->helped;
     pthread_mutex_unlock(&e->mu);
     return n;
 }
@@ -558,7 +569,7 @@ static struct lh_query_lease *take(lh_query_engine *e, const struct waiter *w)
     while (s->busy) s++;
     s->busy = true;
     s->client = w->client ? lh_xstrdup(w->client) : NULL;
-    s->interrupted = false;
+    s->interrupted = s->helped = false;
     clock_gettime(CLOCK_MONOTONIC, &s->leased);
     s->has_deadline = w->timeout_ms > 0;
     if (s->has_deadline) s->deadline = w->run_deadline;
