@@ -376,12 +376,13 @@ struct amx_config {
 };
 
 /* rows x K floats (lda apart) to bfloat16 tiles: each 16 rows by 32 k a
- * contiguous 1 KB tile, the tiles of 16 rows in k order; zero rows up to a
- * multiple of 16. */
+ * contiguous 1 KB tile, the tiles of 16 rows in k order; zero rows up to
+ * padded (a multiple of 16). */
 __attribute__((target("avx512f,avx512bf16"))) static void amx_round_a(uint16_t *dst, const float *A,
-                                                                      size_t lda, size_t rows, size_t K)
+                                                                      size_t lda, size_t rows, size_t K,
+                                                                      size_t padded)
 {
-    const size_t steps = K / 32, padded = (rows + 15) / 16 * 16;
+    const size_t steps = K / 32;
     for (size_t r = 0; r < padded; r++)
         for (size_t j = 0; j < steps; j++) {
             uint16_t *d = dst + ((r / 16 * steps + j) * 16 + r % 16) * 32;
@@ -407,39 +408,80 @@ __attribute__((target("avx512f"))) static void amx_finish(float *C, size_t ldc, 
                             relu);
 }
 
-/* Few rows: a (M rounded, padded to 16s) times B, 64 columns at a time. */
+/* 16 rows of A (tiles a + j * 512) by 64 columns of B (4 tiles at
+ * b + j * 2048) over k steps, into out (16 x 64 floats). */
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_1x4(const uint16_t *a, const uint16_t *b,
+                                                                 size_t steps, float *out)
+{
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (size_t j = 0; j < steps; j++, a += 512, b += 4 * 512) {
+        _tile_loadd(4, a, 64);
+        _tile_loadd(5, b, 64);
+        _tile_dpbf16ps(0, 4, 5);
+        _tile_loadd(6, b + 512, 64);
+        _tile_dpbf16ps(1, 4, 6);
+        _tile_loadd(7, b + 1024, 64);
+        _tile_dpbf16ps(2, 4, 7);
+        _tile_loadd(5, b + 1536, 64);
+        _tile_dpbf16ps(3, 4, 5);
+    }
+    _tile_stored(0, out, 64 * sizeof *out);
+    _tile_stored(1, out + 16, 64 * sizeof *out);
+    _tile_stored(2, out + 32, 64 * sizeof *out);
+    _tile_stored(3, out + 48, 64 * sizeof *out);
+}
+
+/* 32 rows of A (tiles a and a1, + j * 512) by 32 columns of B (2 tiles at
+ * b + j * 2048) over k steps, into out (32 x 32 floats). */
+__attribute__((target("amx-tile,amx-bf16"))) static void amx_2x2(const uint16_t *a, const uint16_t *a1,
+                                                                 const uint16_t *b, size_t steps, float *out)
+{
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (size_t j = 0; j < steps; j++, a += 512, a1 += 512, b += 4 * 512) {
+        _tile_loadd(4, a, 64);
+        _tile_loadd(6, b, 64);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_loadd(7, b + 512, 64);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_loadd(5, a1, 64);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, out, 32 * sizeof *out);
+    _tile_stored(1, out + 16, 32 * sizeof *out);
+    _tile_stored(2, out + 16 * 32, 32 * sizeof *out);
+    _tile_stored(3, out + 16 * 32 + 16, 32 * sizeof *out);
+}
+
+/* Few rows: a (M rounded, padded to 16s) times B, 64 columns at a time,
+ * read once: 32 rows at a time by 2x2 over each half, the last 16 by 1x4. */
 __attribute__((target("amx-tile,amx-bf16,avx512f"))) static void
 amx_few(const uint16_t *a, size_t M, size_t K, const uint16_t *Bh, size_t N, const float *bias, float *C,
         size_t ldc, bool accumulate, bool relu)
 {
-    float out[16 * 64];
+    float out[32 * 32];
     const size_t steps = K / 32;
     for (size_t n0 = 0; n0 < N; n0 += 64) {
         const uint16_t *group = Bh + n0 / 64 * steps * 4 * 512; /* 64 columns: steps x 4 tiles */
-        for (size_t i0 = 0; i0 < M; i0 += 16) {
+        for (size_t i0 = 0; i0 < M; i0 += 32) {
             const uint16_t *ai = a + i0 * K;
-            _tile_zero(0);
-            _tile_zero(1);
-            _tile_zero(2);
-            _tile_zero(3);
-            for (size_t j = 0; j < steps; j++) {
-                const uint16_t *b = group + j * 4 * 512;
-                _tile_loadd(4, ai + j * 512, 64);
-                _tile_loadd(5, b, 64);
-                _tile_dpbf16ps(0, 4, 5);
-                _tile_loadd(6, b + 512, 64);
-                _tile_dpbf16ps(1, 4, 6);
-                _tile_loadd(7, b + 1024, 64);
-                _tile_dpbf16ps(2, 4, 7);
-                _tile_loadd(5, b + 1536, 64);
-                _tile_dpbf16ps(3, 4, 5);
+            size_t rows = M - i0 < 32 ? M - i0 : 32;
+            if (rows <= 16) {
+                amx_1x4(ai, group, steps, out);
+                amx_finish(C + i0 * ldc + n0, ldc, out, rows, 64, bias ? bias + n0 : NULL, accumulate, relu);
+                continue;
             }
-            _tile_stored(0, out, 64 * sizeof *out);
-            _tile_stored(1, out + 16, 64 * sizeof *out);
-            _tile_stored(2, out + 32, 64 * sizeof *out);
-            _tile_stored(3, out + 48, 64 * sizeof *out);
-            amx_finish(C + i0 * ldc + n0, ldc, out, M - i0 < 16 ? M - i0 : 16, 64, bias ? bias + n0 : NULL,
-                       accumulate, relu);
+            for (size_t half = 0; half < 2; half++) {
+                amx_2x2(ai, ai + 16 * K, group + half * 1024, steps, out);
+                size_t c0 = n0 + 32 * half;
+                amx_finish(C + i0 * ldc + c0, ldc, out, rows, 32, bias ? bias + c0 : NULL, accumulate, relu);
+            }
         }
     }
 }
@@ -451,31 +493,8 @@ amx_many(const uint16_t *a, size_t rows, size_t K, const uint16_t *Bh, size_t N,
 {
     float out[32 * 32];
     const size_t steps = K / 32;
-    const uint16_t *a1 = a + 16 * K;
     for (size_t n0 = 0; n0 < N; n0 += 32) {
-        const uint16_t *b = Bh + (n0 / 64 * steps * 4 + n0 % 64 / 16) * 512; /* tiles n0 % 64 / 16 and the next */
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (size_t j = 0; j < steps; j++, b += 4 * 512) {
-            _tile_loadd(4, a + j * 512, 64);
-            _tile_loadd(6, b, 64);
-            _tile_dpbf16ps(0, 4, 6);
-            _tile_loadd(7, b + 512, 64);
-            _tile_dpbf16ps(1, 4, 7);
-            if (rows > 16) {
-                _tile_loadd(5, a1 + j * 512, 64);
-                _tile_dpbf16ps(2, 5, 6);
-                _tile_dpbf16ps(3, 5, 7);
-            }
-        }
-        _tile_stored(0, out, 32 * sizeof *out);
-        _tile_stored(1, out + 16, 32 * sizeof *out);
-        if (rows > 16) {
-            _tile_stored(2, out + 16 * 32, 32 * sizeof *out);
-            _tile_stored(3, out + 16 * 32 + 16, 32 * sizeof *out);
-        }
+        amx_2x2(a, a + 16 * K, Bh + (n0 / 64 * steps * 4 + n0 % 64 / 16) * 512, steps, out);
         amx_finish(C + n0, ldc, out, rows, 32, bias ? bias + n0 : NULL, accumulate, relu);
     }
 }
@@ -496,12 +515,12 @@ gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const u
     size_t at_once = M <= AMX_FEW ? (M + 15) / 16 * 16 : 32;
     uint16_t *a = scratch(at_once * K * sizeof *a);
     if (M <= AMX_FEW) {
-        amx_round_a(a, A, lda, M, K);
+        amx_round_a(a, A, lda, M, K, at_once);
         amx_few(a, M, K, Bh, N, bias, C, ldc, accumulate, relu);
     } else
         for (size_t i0 = 0; i0 < M; i0 += 32) {
             size_t rows = M - i0 < 32 ? M - i0 : 32;
-            amx_round_a(a, A + i0 * lda, lda, rows, K);
+            amx_round_a(a, A + i0 * lda, lda, rows, K, 32);
             amx_many(a, rows, K, Bh, N, bias, C + i0 * ldc, ldc, accumulate, relu);
         }
     _tile_release();
