@@ -507,10 +507,15 @@ gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const u
         gemm_avx512(A, lda, M, K, B, NULL, N, bias, C, ldc, accumulate, relu);
         return;
     }
-    /* all tiles 16 rows of 64 bytes, but a single block's A and C tiles
-     * have only its rows: a product costs by the row */
+    /* all tiles 16 rows of 64 bytes, but when the rows are one block (1x4:
+     * C 0-3, A 4) or one pair (2x2: the second A, 5, into C 2-3), those
+     * tiles have only the rows there are: a product costs by the row */
     struct amx_config cfg = {.palette = 1};
-    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = t < 5 && M < 16 ? (uint8_t)M : 16;
+    for (int t = 0; t < 8; t++) cfg.colsb[t] = 64, cfg.rows[t] = 16;
+    if (M < 16)
+        for (int t = 0; t < 5; t++) cfg.rows[t] = (uint8_t)M;
+    else if (M > 16 && M < 32)
+        cfg.rows[2] = cfg.rows[3] = cfg.rows[5] = (uint8_t)(M - 16);
     _tile_loadconfig(&cfg);
     size_t at_once = M <= AMX_FEW ? (M + 15) / 16 * 16 : 32;
     uint16_t *a = scratch(at_once * K * sizeof *a);
