@@ -361,9 +361,11 @@ static void gemm_avx512_bf16w(const float *A, size_t lda, size_t M, size_t K, co
  * reading it, so everything in flight has a tile of its own. Two shapes:
  * - few rows (a query): bound by reading the weights from L3 (~10 MB; one
  *   core reads ~20 GB/s there). Each 64 columns of B are read once, in
- *   storage order, one stream the prefetcher follows, by every 16 rows of A
- *   in turn (from L2 after the first): 1 A tile x 4 B tiles, the B tiles
- *   rotating over 3 registers so the next load starts while a product runs.
+ *   storage order, one stream the prefetcher follows, by every 32 rows of A
+ *   in turn (from L2 after the first): 2 A tiles x 2 B tiles over each half
+ *   of the 64 columns, a last 16 rows 1 A tile x 4 B tiles (the B tiles
+ *   rotating over 3 registers so the next load starts while a product runs).
+ *   A single block or pair has its A and C tiles cut to its rows.
  * - many rows (documents): 32 rows at a time over all of B (it fits L2):
  *   2 A tiles x 2 B tiles into 4 sums, each loaded tile used twice. */
 
