@@ -154,7 +154,7 @@ static void *poll_progress(void *arg)
     while (!atomic_load(&p->stop)) {
         double pct = lh_query_progress(p->lease);
         if (pct >= 0) p->opt->progress(p->opt->progress_ctx, p->source, pct / 100.0);
-        usleep(150 * 1000);
+        usleep(50 * 1000); /* several samples even for a conversion of half a second */
     }
     return NULL;
 }
