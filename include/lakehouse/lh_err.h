@@ -36,7 +36,7 @@ typedef enum lh_code {
 
 typedef struct lh_err {
     lh_code code;
-    char message[LH_ERR_MESSAGE_MAX];
+    char message[LH_ERR_MESSAGE_MAX]; /* always valid UTF-8: bytes that are not become '?' */
 } lh_err;
 
 /* Sets *err (if non-NULL) and returns code, so callers can `return lh_err_set(...)`.

@@ -26,6 +26,11 @@ size_t lh_utf8_char_len(const char *s, size_t n);
 /* True if s[0..n) is entirely valid UTF-8. */
 bool lh_utf8_valid(const char *s, size_t n);
 
+/* Makes the NUL-terminated s valid UTF-8 in place: each byte that does not
+ * start a valid sequence (including one cut short by truncation) becomes '?'.
+ * Returns the number of bytes replaced. For messages that quote input. */
+size_t lh_utf8_scrub(char *s);
+
 /* Counts, over text fed in pieces, the lines that are not valid UTF-8.
  * Zero-initialise, feed, then end. ASCII runs cost a word test per 8 bytes,
  * and a line is skipped (memchr) from its first invalid byte on. */

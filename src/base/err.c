@@ -2,6 +2,7 @@
  * err.c — error values and their single mapping to names, HTTP and exit codes.
  */
 #include "lakehouse/lh_err.h"
+#include "lakehouse/lh_utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ lh_code lh_err_set(lh_err *err, lh_code code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(message, sizeof message, fmt, ap);
         va_end(ap);
+        lh_utf8_scrub(message); /* it may quote input, or be cut inside a character */
         err->code = code;
         memcpy(err->message, message, sizeof message);
     }
@@ -75,6 +77,7 @@ lh_code lh_err_errno(lh_err *err, lh_code code, int errnum, const char *fmt, ...
         va_end(ap);
         if (n >= 0 && (size_t)n < sizeof message)
             snprintf(message + n, sizeof message - (size_t)n, ": %s", strerror(errnum));
+        lh_utf8_scrub(message); /* it may quote input, or be cut inside a character */
         err->code = code;
         memcpy(err->message, message, sizeof message);
     }
@@ -91,6 +94,7 @@ lh_code lh_err_wrap(lh_err *err, const char *fmt, ...)
     va_end(ap);
     memcpy(old, err->message, sizeof old);
     snprintf(err->message, sizeof err->message, "%s: %s", prefix, old);
+    lh_utf8_scrub(err->message);
     return err->code;
 }
 

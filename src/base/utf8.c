@@ -60,6 +60,21 @@ bool lh_utf8_valid(const char *s, size_t n)
     return true;
 }
 
+size_t lh_utf8_scrub(char *s)
+{
+    size_t n = strlen(s), fixed = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = lh_utf8_char_len(s + i, n - i);
+        if (len) {
+            i += len;
+        } else {
+            s[i++] = '?';
+            fixed++;
+        }
+    }
+    return fixed;
+}
+
 /* ---- census ---- */
 
 /* Starts the sequence whose lead byte is b: false if b cannot lead one. */

@@ -40,6 +40,7 @@
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_time.h"
+#include "lakehouse/lh_utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -351,6 +352,7 @@ void lh_http_res_errorf(lh_http_res *res, lh_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err.message, sizeof err.message, fmt, ap);
     va_end(ap);
+    lh_utf8_scrub(err.message);
     lh_http_res_error(res, &err);
 }
 

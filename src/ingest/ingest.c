@@ -65,6 +65,8 @@ struct input {
     double ms[5];  /* time spent per phase (PH_*), for the ingest.timing debug log */
     char *key;     /* where it was stored */
     bool uploaded; /* we created the object (to remove it if the call fails) */
+    char *own_name; /* the name decoded as Windows-1252 when it is not UTF-8, or NULL */
+    char *link;     /* a UTF-8-named symlink to a path that is not UTF-8 (DuckDB's strings must be), or NULL */
 };
 
 lh_code lh_ingester_new(const lh_ingester_config *cfg, lh_ingester **out, lh_err *err)
@@ -840,6 +842,9 @@ static void cleanup(lh_ingester *ing, struct input *ins, size_t n, lh_store *buc
         free(ins[i].sheet_rows);
         free(ins[i].sheet_columns);
         free(ins[i].key);
+        if (ins[i].link) unlink(ins[i].link);
+        free(ins[i].link);
+        free(ins[i].own_name);
         json_decref(ins[i].fields);
         json_decref(ins[i].rejects);
     }
@@ -865,6 +870,28 @@ static void discard_outputs(struct input *in)
     in->rows = in->rejected = 0;
     in->dialect = (csv_dialect){.header = -1};
     in->delimiter = 0;
+}
+
+/* Names in the manifest, the lineage column and messages are UTF-8, and so
+ * are the paths DuckDB reads: a name that is not is read as Windows-1252 (as
+ * a line of text is), a path that is not is read through a symlink. */
+static lh_code utf8_names(lh_ingester *ing, struct input *in, unsigned call, size_t i, lh_err *err)
+{
+    if (!lh_utf8_valid(in->name, strlen(in->name))) {
+        lh_buf b = {0};
+        for (const char *p = in->name; *p; p++) lh_utf8_append_cp1252(&b, (unsigned char)*p);
+        in->name = in->own_name = lh_buf_detach(&b);
+    }
+    if (lh_utf8_valid(in->path, strlen(in->path))) return LH_OK;
+    char *target = realpath(in->path, NULL);
+    if (!target) return lh_err_errno(err, errno == ENOENT ? LH_ENOTFOUND : LH_EIO, errno, "cannot read %s", in->name);
+    in->link = lh_xasprintf("%s/ingest-%d-%u-%zu.source", ing->tmp_dir, (int)getpid(), call, i);
+    unlink(in->link);
+    int ok = symlink(target, in->link) == 0;
+    free(target);
+    if (!ok) return lh_err_errno(err, LH_EIO, errno, "cannot link %s into %s", in->name, ing->tmp_dir);
+    in->path = in->link;
+    return LH_OK;
 }
 
 /* From the sniffed input to its Parquet file (in->parquet) and description:
@@ -943,6 +970,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         in->path = sources[i].path;
         in->name = sources[i].name ? sources[i].name : sources[i].path;
         in->fields = json_array();
+        if ((rc = utf8_names(ing, in, call, i, err))) break;
         in->rejects = json_array();
         in->dialect.header = -1;
         if ((rc = stat_input(in, err))) break;

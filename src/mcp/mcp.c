@@ -6,6 +6,7 @@
 
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
+#include "lakehouse/lh_utf8.h"
 #include "lakehouse/lh_version.h"
 
 #include <stdarg.h>
@@ -180,8 +181,7 @@ lh_mcp_outcome lh_mcp_handle(lh_app *app, const lh_mcp_limits *limits, const cha
     json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!m) {
         snprintf(why, sizeof why, "parse error at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
-        for (char *p = why; *p; p++)
-            if ((unsigned char)*p >= 0x80) *p = '?'; /* jansson quotes the input near the error: maybe not UTF-8 */
+        lh_utf8_scrub(why); /* jansson quotes the input near the error: maybe not UTF-8 */
         return reject(NULL, MCP_PARSE_ERROR, why, reply);
     }
     lh_mcp_outcome out = LH_MCP_REJECTED;

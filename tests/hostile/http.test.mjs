@@ -182,3 +182,25 @@ test('/health: cached probe, no server path, rounded latency, 200 under a burst'
     await srv.stop();
   }
 });
+
+test('bodies that are not UTF-8: a parse error quoting them is still a JSON 400, not a 500', async () => {
+  const srv = await startServer();
+  try {
+    // jansson's message quotes the text near the error: here a lone 0xE7 after a backslash
+    const bad = Buffer.concat([Buffer.from('{"js\\'), Buffer.from([0xe7, 0xa3, 0x84, 0xdd]), Buffer.from('js"')]);
+    for (const route of ['/v1/sql', '/v1/search']) {
+      const res = await fetch(`${srv.url}${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bad });
+      const raw = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 400, raw.toString());
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(raw); // throws if the reply is not UTF-8
+      const body = JSON.parse(text);
+      assert.equal(body.error.code, 'bad_request');
+      assert.match(body.error.message, /invalid JSON body at line 1, column \d+/);
+    }
+    const mcp = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: bad });
+    const reply = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(await mcp.arrayBuffer())));
+    assert.equal(reply.error.code, -32700);
+  } finally {
+    await srv.stop();
+  }
+});

@@ -66,6 +66,17 @@ static void test_err_set_wrap(void **state)
     assert_string_equal(err.message, "refusing: needs size and rows");
     lh_err_errno(&err, LH_EIO, 2, "again: %s", err.message);
     assert_string_equal(err.message, "again: refusing: needs size and rows: No such file or directory");
+    /* a message is always valid UTF-8: quoted input that is not, and a character cut by truncation */
+    lh_err_set(&err, LH_EINVAL, "near '%s'", "\"js\\\xE7\xA3\x84\xDD");
+    assert_string_equal(err.message, "near '\"js\\\xE7\xA3\x84?'");
+    memset(big, 'a', LH_ERR_MESSAGE_MAX - 2);
+    memcpy(big + LH_ERR_MESSAGE_MAX - 2, "\xE2\x82\xAC", 4); /* the euro sign straddles the end */
+    lh_err_set(&err, LH_EINVAL, "%s", big);
+    assert_true(lh_utf8_valid(err.message, strlen(err.message)));
+    assert_int_equal(err.message[LH_ERR_MESSAGE_MAX - 2], '?');
+    lh_err_set(&err, LH_EIO, "\xFF");
+    lh_err_wrap(&err, "reading \xC3\xA9");
+    assert_string_equal(err.message, "reading \xC3\xA9: ?");
 }
 
 static void test_buf(void **state)
@@ -119,6 +130,9 @@ static void test_utf8(void **state)
     assert_false(lh_utf8_valid("\x80", 1));             /* stray continuation */
     assert_int_equal(lh_utf8_char_len("\xE2\x82\xAC", 3), 3);
     assert_int_equal(lh_utf8_char_len("\xE2\x82\xAC", 2), 0);
+    char mixed[] = "ok \xC3\xA9 \xC3 \x80\xED\xA0\x80 \xF0\x9F\x98";
+    assert_int_equal(lh_utf8_scrub(mixed), 8);
+    assert_string_equal(mixed, "ok \xC3\xA9 ? ???? ???");
 }
 
 /* Repairs text fed in pieces of `piece` bytes; returns the output (caller frees). */

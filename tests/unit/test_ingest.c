@@ -335,6 +335,10 @@ static void t_formats(void **state)
          "nom\r\nJosé\r\n"},
         {"md_ds", "notes.md", "# Title\n\nFirst paragraph.\n\nSecond paragraph.\n",
          "SELECT page, chunk_no, source FROM md_ds ORDER BY chunk_no", "page,chunk_no,source\r\n1,0,notes.md\r\n"},
+        /* a file name (and so its path) that is not UTF-8 is read, and named as Windows-1252 */
+        {"latin_name_ds", "r\xe9sum\xe9.md", "# CV\n\nText.\n", "SELECT source FROM latin_name_ds",
+         "source\r\nrésumé.md\r\n"},
+        {"latin_csv_ds", "caf\xe9.csv", "a,b\n1,2\n", "SELECT a + b AS s FROM latin_csv_ds", "s\r\n3\r\n"},
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         char *path = write_text(f, good[i].name, good[i].content);
@@ -442,6 +446,7 @@ static void t_bad_inputs_leave_nothing(void **state)
     } bad[] = {
         {"truncated.csv", LIT("a,b\n1,2\n3,\"unterminated"), "unbalanced quotes"},
         {"ragged.csv", LIT("a,b\n1,2\n3,4,5,6\n7,8\n"), "could not be read"},
+        {"ragged\xe9.csv", LIT("a,b\n1,2\n3,4,5,6\n7,8\n"), "ragged\xc3\xa9.csv"}, /* read through a link, named in UTF-8 */
         /* not UTF-8 although the caller says so (unsaid, the line would be repaired) */
         {"badutf8.csv", LIT("a,b\n1,ok\n2,\xff\xfe\xfd\x80\x80\n"), "line 3 is not valid UTF-8", "utf-8"},
         {"invalid.json", LIT("[{\"a\":1},{\"a\":"), "JSON"},
