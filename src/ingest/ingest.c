@@ -62,6 +62,7 @@ struct input {
     json_t *rejects;
     char parquet_sha[LH_SHA256_HEX_LEN + 1];
     uint64_t parquet_size;
+    uint64_t parquet_tail; /* of it, the bytes hashed after DuckDB was done (the rest was followed) */
     double ms[5];  /* time spent per phase (PH_*), for the ingest.timing debug log */
     char *key;     /* where it was stored */
     bool uploaded; /* we created the object (to remove it if the call fails) */
@@ -495,19 +496,31 @@ static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
     return rc;
 }
 
-/* ---- writing back beside the conversion ----
+/* ---- following the output beside the conversion ----
  *
- * The Parquet file is made durable before it is committed (fsync in the
- * store), and a fresh file is all dirty pages: flushing 200 MB at the end
- * takes a good part of a second. So while DuckDB writes it, the pages written
- * so far are sent to disk (sync_file_range starts the writeback and does not
- * wait), and the final fsync finds little left to do. */
+ * The Parquet file is hashed (its key is its SHA-256) and made durable (fsync
+ * in the store) before it is committed. Done after the conversion, both take
+ * a good part of a second per GB of input. So while DuckDB writes the file, a
+ * thread hashes the bytes written so far, and every 100 ms starts their
+ * writeback (sync_file_range does not wait); at the end only the last row
+ * group is left to hash and flush.
+ *
+ * This relies on DuckDB's Parquet writer only appending (a buffered writer:
+ * magic, row groups, footer, never a seek back), which holds for the pinned
+ * DuckDB and is checked by test_ingest (t_output_hash_follows). Bytes below the
+ * file's size are final then. If the writer replaced the file (another inode
+ * at the path), the whole file is hashed again. */
 
-typedef struct flusher {
+typedef struct follower {
     pthread_t thread;
     const char *path;
-    atomic_bool stop;
-} flusher;
+    atomic_bool stop; /* the writer is done (or failed) */
+    lh_sha256 h;
+    uint64_t hashed;
+    uint64_t tail;    /* bytes left to hash when the writer was done */
+    bool ok;          /* hashed holds the whole file, as written */
+    char sha[LH_SHA256_HEX_LEN + 1];
+} follower;
 
 static void flush_written(const char *path)
 {
@@ -517,14 +530,45 @@ static void flush_written(const char *path)
     close(fd);
 }
 
-static void *flusher_run(void *arg)
+/* Hashes what was written past f->hashed; false on a read error. */
+static bool follow_catch_up(follower *f, int fd, char *buf, size_t cap)
 {
-    flusher *f = arg;
-    /* every 100 ms, in slices short enough that the conversion's end waits for none */
+    for (;;) {
+        ssize_t n = pread(fd, buf, cap, (off_t)f->hashed);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) return true;
+        lh_sha256_update(&f->h, buf, (size_t)n);
+        f->hashed += (uint64_t)n;
+    }
+}
+
+static void *follower_run(void *arg)
+{
+    follower *f = arg;
+    enum { CHUNK = 1 << 20 };
+    char *buf = lh_xmalloc(CHUNK);
+    lh_sha256_init(&f->h);
+    int fd = -1;
+    bool readable = true;
+    /* every 5 ms, so the conversion's end waits for no sleep; writeback every 100 ms */
     for (unsigned tick = 1; !atomic_load(&f->stop); tick++) {
         usleep(5 * 1000);
-        if (tick % 20 == 0) flush_written(f->path);
+        if (fd < 0) fd = open(f->path, O_RDONLY | O_CLOEXEC); /* DuckDB creates it when the first row group is done */
+        if (fd < 0) continue;
+        readable = readable && follow_catch_up(f, fd, buf, CHUNK);
+        if (tick % 20 == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     }
+    if (fd < 0) fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    uint64_t before = f->hashed;
+    struct stat opened, named;
+    f->ok = fd >= 0 && readable && follow_catch_up(f, fd, buf, CHUNK) && fstat(fd, &opened) == 0 &&
+            stat(f->path, &named) == 0 && opened.st_ino == named.st_ino && opened.st_dev == named.st_dev &&
+            (uint64_t)named.st_size == f->hashed;
+    f->tail = f->hashed - before;
+    lh_sha256_final_hex(&f->h, f->sha);
+    if (fd >= 0) close(fd);
+    free(buf);
     return NULL;
 }
 
@@ -619,15 +663,20 @@ static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_optio
     struct poller p = {lease, opt, in->name, false};
     bool polling = opt->progress && in->format != FMT_TEXT && in->format != FMT_PDF &&
                    pthread_create(&poller_thread, NULL, poll_progress, &p) == 0;
-    flusher fl = {.path = in->parquet};
-    bool flushing = pthread_create(&fl.thread, NULL, flusher_run, &fl) == 0;
+    unlink(in->parquet); /* the follower must find only the file this conversion writes */
+    follower fl = {.path = in->parquet};
+    bool following = pthread_create(&fl.thread, NULL, follower_run, &fl) == 0;
     if (in->format == FMT_TEXT || in->format == FMT_PDF) rc = convert_document(ing, conn, in, opt, err);
     else rc = convert_table(ing, conn, lease, in, err);
-    if (flushing) {
+    if (following) {
         atomic_store(&fl.stop, true);
         pthread_join(fl.thread, NULL);
+        if (rc == LH_OK && fl.ok) {
+            memcpy(in->parquet_sha, fl.sha, sizeof fl.sha);
+            in->parquet_tail = fl.tail;
+        }
     }
-    if (rc == LH_OK) flush_written(in->parquet); /* the tail, while describe and the hash run */
+    if (rc == LH_OK) flush_written(in->parquet); /* the tail, while describe runs */
     if (polling) {
         atomic_store(&p.stop, true);
         pthread_join(poller_thread, NULL);
@@ -862,6 +911,7 @@ static void discard_outputs(struct input *in)
         *made[k] = NULL;
     }
     if (in->parquet) unlink(in->parquet); /* the name is kept: a conversion again writes there */
+    in->parquet_sha[0] = '\0';
     in->lines_repaired = 0;
     free(in->sheet_columns);
     in->sheet_columns = NULL;
@@ -1029,7 +1079,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         if (rc) break;
         fresh++;
         double t2 = mono_ms();
-        rc = lh_sha256_file_hex(in->parquet, in->parquet_sha, err);
+        if (!in->parquet_sha[0]) rc = lh_sha256_file_hex(in->parquet, in->parquet_sha, err); /* not followed */
         struct stat st;
         if (rc == LH_OK && stat(in->parquet, &st) == 0) in->parquet_size = (uint64_t)st.st_size;
         in->key = lh_xasprintf("datasets/%s/data/%s.parquet", opt->dataset, in->parquet_sha);
@@ -1042,7 +1092,8 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         lh_log(LH_LOG_DEBUG, "ingest.timing", LH_KV_STR("source", in->name), LH_KV_INT("bytes", in->bytes),
                LH_KV_INT("hash_ms", in->ms[PH_HASH]), LH_KV_INT("prepare_ms", in->ms[PH_PREPARE]),
                LH_KV_INT("convert_ms", in->ms[PH_CONVERT]), LH_KV_INT("describe_ms", in->ms[PH_DESCRIBE]),
-               LH_KV_INT("store_ms", in->ms[PH_STORE]));
+               LH_KV_INT("store_ms", in->ms[PH_STORE]), LH_KV_INT("parquet_bytes", in->parquet_size),
+               LH_KV_INT("parquet_hashed_after", in->parquet_tail));
     }
 
     json_t *manifest = NULL, *prepared = NULL, *changes = json_array();

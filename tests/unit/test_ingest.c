@@ -555,6 +555,42 @@ static void t_idempotent_and_evolving(void **state)
     free(again);
 }
 
+/* The Parquet output is hashed while DuckDB writes it (ingest.c, "following
+ * the output"): the stored object's bytes must hash to its key, also for a
+ * file of several row groups written over many of the follower's polls. */
+static void t_output_hash_follows(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    lh_buf csv = {0};
+    lh_buf_puts(&csv, "id,word,amount\n");
+    for (int i = 0; i < 400000; i++) lh_buf_printf(&csv, "%d,w%x,%d.%02d\n", i, i * 2654435761u, i % 9973, i % 100);
+    char *path = write_file(f, "big.csv", csv.data, csv.len);
+    lh_buf_free(&csv);
+    assert_int_equal(ingest(f, "followed", path, NULL, &r, &err), LH_OK);
+    json_decref(r);
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/data/local/datasets/followed/data", f->dir);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int objects = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char *object = lh_xasprintf("%s/%s", dir, e->d_name), sha[LH_SHA256_HEX_LEN + 1];
+        assert_int_equal(lh_sha256_file_hex(object, sha, &err), LH_OK);
+        assert_int_equal(strncmp(e->d_name, sha, LH_SHA256_HEX_LEN), 0);
+        free(object);
+        objects++;
+    }
+    closedir(d);
+    assert_int_equal(objects, 1);
+    char *got = sql_csv(f, "SELECT count(*) AS n, sum(id) AS s FROM followed");
+    assert_string_equal(got, "n,s\r\n400000,79999800000\r\n");
+    free(got);
+    free(path);
+}
+
 static void t_sample_is_deterministic(void **state)
 {
     struct fixture *f = *state;
@@ -586,6 +622,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_pdf, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_output_hash_follows, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_sample_is_deterministic, app_setup, app_teardown),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
