@@ -197,6 +197,15 @@ test('bodies that are not UTF-8: a parse error quoting them is still a JSON 400,
       assert.equal(body.error.code, 'bad_request');
       assert.match(body.error.message, /invalid JSON body at line 1, column \d+/);
     }
+    // an upload whose file name is Latin-1, not UTF-8: ingested, and named in UTF-8
+    const boundary = 'lhboundary';
+    const upload = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="r`),
+      Buffer.from([0xe9]), Buffer.from(`s.csv"\r\nContent-Type: text/csv\r\n\r\na,b\n1,2\n\r\n--${boundary}--\r\n`)]);
+    const up = await fetch(`${srv.url}/v1/ingest?dataset=latin_name`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body: upload });
+    const report = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(await up.arrayBuffer())));
+    assert.equal(up.status, 201, JSON.stringify(report));
+    assert.equal(report.sources[0].name, 'r\u00e9s.csv');
     const mcp = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: bad });
     const reply = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(await mcp.arrayBuffer())));
     assert.equal(reply.error.code, -32700);
