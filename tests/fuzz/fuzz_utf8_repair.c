@@ -4,7 +4,9 @@
  * piece size and a segment cap, the rest is the text. Whatever the bytes, the
  * output is valid UTF-8, valid input comes out unchanged, the result does not
  * depend on how the text was cut into pieces, and (lines within the cap) the
- * census counts exactly the lines the repair decodes.
+ * census counts exactly the lines the repair decodes. The scrub of error
+ * messages (lh_utf8_scrub) leaves valid UTF-8 of the same length, and valid
+ * text unchanged.
  */
 #include "lakehouse/lh_utf8.h"
 
@@ -50,6 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lh_utf8_census_end(&c);
     if (longest <= cap && c.lines_invalid != whole_lines) abort();
     if (!whole_lines && c.lines_invalid) abort();
+    char *scrubbed = malloc(n + 1);
+    memcpy(scrubbed, text, n);
+    scrubbed[n] = '\0';
+    size_t cut = strlen(scrubbed), fixed = lh_utf8_scrub(scrubbed); /* up to the first NUL, as a message */
+    if (strlen(scrubbed) != cut || !lh_utf8_valid(scrubbed, cut)) abort();
+    if (lh_utf8_valid(text, cut) ? fixed || memcmp(scrubbed, text, cut) : !fixed) abort();
+    free(scrubbed);
     free(whole);
     free(pieces);
     return 0;
