@@ -159,7 +159,8 @@ void ui_page_sql(lh_http_req *req, lh_http_res *res, void *ctx)
     ui_finish(&u, 200, "SQL", "sql");
 }
 
-/* POST /ui/sql/export {sql, format: csv|parquet}: the whole result as a download. */
+/* POST /ui/sql/export {sql, format}: the whole result as a download, in any
+ * format POST /v1/sql answers (the page offers csv and parquet). */
 void ui_post_sql_export(lh_http_req *req, lh_http_res *res, void *ctx)
 {
     ui_req u;
@@ -168,8 +169,6 @@ void ui_post_sql_export(lh_http_req *req, lh_http_res *res, void *ctx)
     json_t *args = json_pack("{s:s?, s:s?}", "sql", sql, "format", format);
     lh_err err;
     lh_code rc = lh_op_check(lh_op_find("sql"), args, &err);
-    if (rc == LH_OK && (!format || !strcmp(format, "json")))
-        rc = lh_err_set(&err, LH_EINVAL, "format: a download is csv, ndjson or parquet");
     lh_app_sql_run run;
     if (rc == LH_OK) rc = lh_app_sql_open(u.ui->app, args, &u.call.who, &run, &err);
     json_decref(args);
@@ -180,7 +179,7 @@ void ui_post_sql_export(lh_http_req *req, lh_http_res *res, void *ctx)
     }
     ui_security_headers(res);
     lh_http_res_header(res, "Content-Disposition",
-                       lh_arena_printf(req->arena, "attachment; filename=\"result.%s\"", format));
+                       lh_arena_printf(req->arena, "attachment; filename=\"result.%s\"", format ? format : "json"));
     ui_end(&u);
     lh_api_sql_send(u.ui->app, &run, res);
 }

@@ -221,6 +221,17 @@ describe('the web UI, local operator', { timeout: 180000 }, () => {
     const bytes = fs.readFileSync(await pq.path());
     assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
     assert.equal(pq.suggestedFilename(), 'result.parquet');
+    // any format the API answers, json included (the edge adds no rule of its own)
+    await page.evaluate(() => {
+      const form = [...document.querySelectorAll('form')].find((f) => f.textContent.includes('Download CSV'));
+      form.querySelector('input[name=format]').value = 'json';
+    });
+    const [js] = await Promise.all([page.waitForEvent('download'), page.click('button:text("Download CSV")')]);
+    const got = JSON.parse(fs.readFileSync(await js.path(), 'utf8'));
+    const want = await (await fetch(`${srv.url}/v1/sql`, { method: 'POST', body: JSON.stringify({ sql: 'SELECT range AS n FROM range(450)' }) })).json();
+    assert.equal(js.suggestedFilename(), 'result.json');
+    assert.deepEqual(got.rows, want.rows);
+    assert.equal(got.rows.length, 450);
     // the engine's error: its place is marked on the page and selected in the editor
     await page.fill('#sql', 'SELECT city,\n  count(*) FORM workers');
     await page.press('#sql', 'Control+Enter');
