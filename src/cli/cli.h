@@ -10,6 +10,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "lakehouse/lh_app.h"
 #include "lakehouse/lh_config.h"
@@ -91,6 +92,9 @@ void lh_cli_print_json(const json_t *j); /* indented, to stdout */
 
 /* Prints "lakehouse <cmd>: <message>" and returns the exit status for err. */
 int lh_cli_fail(const char *cmd, const lh_err *err);
+/* Writes a message to f with its control characters but newline and tab shown
+ * as \xNN: messages quote input, and a terminal must not take it as commands. */
+void lh_cli_put_message(FILE *f, const char *message);
 
 /* A whole decimal number >= min; false on anything else. */
 bool lh_cli_parse_int(const char *s, long long min, long long *out);

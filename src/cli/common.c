@@ -96,20 +96,32 @@ bool lh_cli_parse_int(const char *s, long long min, long long *out)
     return true;
 }
 
+void lh_cli_put_message(FILE *f, const char *message)
+{
+    for (const unsigned char *p = (const unsigned char *)message; *p; p++) {
+        if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7F) fprintf(f, "\\x%02X", *p);
+        else fputc(*p, f);
+    }
+}
+
 int lh_cli_fail(const char *cmd, const lh_err *err)
 {
-    fprintf(stderr, "lakehouse %s: %s\n", cmd, err->message);
+    fprintf(stderr, "lakehouse %s: ", cmd);
+    lh_cli_put_message(stderr, err->message);
+    fputc('\n', stderr);
     return lh_code_exit_status(err->code);
 }
 
 int lh_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char message[LH_ERR_MESSAGE_MAX + 256];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "lakehouse %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n(see lakehouse %s --help)\n", cmd);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "lakehouse %s: ", cmd);
+    lh_cli_put_message(stderr, message);
+    fprintf(stderr, "\n(see lakehouse %s --help)\n", cmd);
     return 2;
 }
 

@@ -491,8 +491,9 @@ static int run_action(const command *c, const action *a, int argc, char **argv)
         lh_cli_common_free(&common);
         if (status == -1) return 0;
         if (status) return status;
-        fprintf(stderr, "lakehouse %s %s: %s\n(see lakehouse %s %s --help)\n", c->name, a->name, err.message, c->name,
-                a->name);
+        fprintf(stderr, "lakehouse %s %s: ", c->name, a->name);
+        lh_cli_put_message(stderr, err.message);
+        fprintf(stderr, "\n(see lakehouse %s %s --help)\n", c->name, a->name);
         return lh_code_exit_status(err.code);
     }
 

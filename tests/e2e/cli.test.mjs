@@ -145,6 +145,19 @@ describe('lakehouse CLI', () => {
     assert.equal(r.stdout, '');
   });
 
+  it('shows control characters an error quotes as \\xNN, never raw to the terminal', () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'esc.json');
+    fs.writeFileSync(file, '{"a": \x1b]0;pwned\x07\x1b[31mred}');
+    const r = run(['ingest', file, '--dataset', 'esc', '--data', path.join(dir, 'data'), '--log-level', 'error']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^lakehouse ingest: .*esc\.json line 1, column \d+: not JSON: invalid token near '\\x1B/m);
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.stderr), JSON.stringify(r.stderr));
+    const u = run(['sql', 'SELECT 1\x1b[2J']); // a usage error's message too
+    assert.equal(u.status, 2);
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(u.stderr), JSON.stringify(u.stderr));
+  });
+
   it('cancels a statement at its timeout with exit 5', () => {
     const t0 = Date.now();
     const r = run(['sql', '--timeout-ms', '300', 'SELECT count(*) FROM range(1000000000000)']);
