@@ -9,6 +9,7 @@
 #ifndef LH_ERR_H
 #define LH_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum lh_code {
@@ -44,6 +45,7 @@ typedef struct lh_err {
  * to add context to an error keep its code and say so: lh_err_wrap. */
 lh_code lh_err_set(lh_err *err, lh_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+lh_code lh_err_vset(lh_err *err, lh_code code, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
 
 /* Like lh_err_set, with ": strerror(errnum)" appended. */
 lh_code lh_err_errno(lh_err *err, lh_code code, int errnum, const char *fmt, ...)

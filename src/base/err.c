@@ -52,18 +52,24 @@ int lh_code_exit_status(lh_code code)
     return valid(code) ? code_table[code].exit : 1;
 }
 
-lh_code lh_err_set(lh_err *err, lh_code code, const char *fmt, ...)
+lh_code lh_err_vset(lh_err *err, lh_code code, const char *fmt, va_list ap)
 {
     if (err) {
-        va_list ap;
         char message[LH_ERR_MESSAGE_MAX]; /* fmt's arguments may point into err->message */
-        va_start(ap, fmt);
         vsnprintf(message, sizeof message, fmt, ap);
-        va_end(ap);
         lh_utf8_scrub(message); /* it may quote input, or be cut inside a character */
         err->code = code;
         memcpy(err->message, message, sizeof message);
     }
+    return code;
+}
+
+lh_code lh_err_set(lh_err *err, lh_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lh_err_vset(err, code, fmt, ap);
+    va_end(ap);
     return code;
 }
 

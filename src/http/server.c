@@ -40,7 +40,6 @@
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_time.h"
-#include "lakehouse/lh_utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -347,12 +346,11 @@ void lh_http_res_error(lh_http_res *res, const lh_err *err)
 
 void lh_http_res_errorf(lh_http_res *res, lh_code code, const char *fmt, ...)
 {
-    lh_err err = {.code = code};
+    lh_err err;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err.message, sizeof err.message, fmt, ap);
+    lh_err_vset(&err, code, fmt, ap);
     va_end(ap);
-    lh_utf8_scrub(err.message);
     lh_http_res_error(res, &err);
 }
 

@@ -1020,9 +1020,9 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         in->path = sources[i].path;
         in->name = sources[i].name ? sources[i].name : sources[i].path;
         in->fields = json_array();
-        if ((rc = utf8_names(ing, in, call, i, err))) break;
         in->rejects = json_array();
         in->dialect.header = -1;
+        if ((rc = utf8_names(ing, in, call, i, err))) break;
         if ((rc = stat_input(in, err))) break;
         rc = ingest_sniff(in->path, in->name, &in->format, &in->encoding, err);
         if (rc) break;
