@@ -6,7 +6,6 @@
 
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_mem.h"
-#include "lakehouse/lh_utf8.h"
 #include "lakehouse/lh_version.h"
 
 #include <stdarg.h>
@@ -171,18 +170,17 @@ lh_mcp_outcome lh_mcp_handle(lh_app *app, const lh_mcp_limits *limits, const cha
                              const lh_op_ctx *call, char **reply)
 {
     *reply = NULL;
-    char why[256];
+    lh_err why; /* its message is valid UTF-8 even when it quotes input that is not, or is cut */
     if (limits->max_message_bytes > 0 && len > (size_t)limits->max_message_bytes) {
-        snprintf(why, sizeof why, "the message is %zu bytes; the limit is %lld (mcp.max_message_bytes)", len,
-                 limits->max_message_bytes);
-        return reject(NULL, MCP_INVALID_REQUEST, why, reply);
+        lh_err_set(&why, LH_ETOOBIG, "the message is %zu bytes; the limit is %lld (mcp.max_message_bytes)", len,
+                   limits->max_message_bytes);
+        return reject(NULL, MCP_INVALID_REQUEST, why.message, reply);
     }
     json_error_t jerr;
     json_t *m = json_loadb(msg, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!m) {
-        snprintf(why, sizeof why, "parse error at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
-        lh_utf8_scrub(why); /* jansson quotes the input near the error: maybe not UTF-8 */
-        return reject(NULL, MCP_PARSE_ERROR, why, reply);
+        lh_err_set(&why, LH_EINVAL, "parse error at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        return reject(NULL, MCP_PARSE_ERROR, why.message, reply);
     }
     lh_mcp_outcome out = LH_MCP_REJECTED;
     json_t *id = json_object_get(m, "id"), *params = json_object_get(m, "params");
@@ -210,8 +208,8 @@ lh_mcp_outcome lh_mcp_handle(lh_app *app, const lh_mcp_limits *limits, const cha
         for (size_t i = 0; i < sizeof methods / sizeof *methods && !fn; i++)
             if (!strcmp(methods[i].name, method)) fn = &methods[i];
         if (!fn) {
-            snprintf(why, sizeof why, "method not found: %.100s", method);
-            *reply = error_reply(id, MCP_METHOD_NOT_FOUND, why);
+            lh_err_set(&why, LH_ENOTFOUND, "method not found: %.100s", method);
+            *reply = error_reply(id, MCP_METHOD_NOT_FOUND, why.message);
         } else {
             json_t *none = params ? NULL : json_object();
             mcp_req r = {.app = app, .limits = limits, .call = call, .params = params ? params : none};
