@@ -533,6 +533,112 @@ gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const u
     _tile_release();
 }
 
+/* ---- AVX512-BF16 without AMX (Zen 4, Cooper Lake) ----
+ *
+ * The numbers AMX computes, with vdpbf16ps: A rounded to bfloat16 (to
+ * nearest even), the weights in the same tile-ordered copy, each C element
+ * one float sum over k in ascending pairs. Twice the products a cycle of
+ * the float kernel and half the bytes. MR rows by 32 columns: the 32 columns
+ * of a k pair are one 64-byte row of two neighbouring tiles. */
+
+#define BF16_MR 12
+#define BF16_BLOCK 96 /* rows rounded at a time (a multiple of BF16_MR) */
+
+/* rows x K floats to bfloat16 rows, K apart; zero rows up to padded. */
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_round_rows(uint16_t *dst, const float *A, size_t lda,
+                                                                         size_t rows, size_t padded, size_t K)
+{
+    for (size_t r = 0; r < padded; r++)
+        for (size_t k = 0; k < K; k += 32) {
+            uint16_t *d = dst + r * K + k;
+            if (r >= rows) {
+                memset(d, 0, 64);
+                continue;
+            }
+            const float *s = A + r * lda + k;
+            _mm512_storeu_si512(d, (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + 16), _mm512_loadu_ps(s)));
+        }
+}
+
+/* MR rows of a (bfloat16, K apart) by the 32 columns whose first tile of
+ * each 32-k step is at b (steps 4 tiles apart), into C. */
+__attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void
+bf16_kernel(const int MR, const uint16_t *a, size_t K, const uint16_t *b, float *C, size_t ldc, size_t rows,
+            const float *bias, bool accumulate, bool relu)
+{
+    __m512 acc[BF16_MR][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    const uint32_t *a32 = (const uint32_t *)(const void *)a;
+    const size_t pairs = K / 2;
+    for (size_t kp = 0; kp < pairs; kp++) {
+        const uint16_t *pb = b + kp / 16 * 2048 + kp % 16 * 32;
+        _mm_prefetch((const char *)(pb + 2048), _MM_HINT_T0);
+        _mm_prefetch((const char *)(pb + 2048 + 512), _MM_HINT_T0);
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(pb), b1 = (__m512bh)_mm512_loadu_si512(pb + 512);
+#pragma GCC unroll 12
+        for (int r = 0; r < MR; r++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32((int)a32[r * pairs + kp]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], x, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], x, b1);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; r++)
+        if ((size_t)r < rows) epilogue_avx512(C + r * ldc, acc[r][0], acc[r][1], bias, accumulate, relu);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel12(const uint16_t *a, size_t K, const uint16_t *b,
+                                                                       float *C, size_t ldc, size_t rows,
+                                                                       const float *bias, bool accumulate, bool relu)
+{
+    bf16_kernel(12, a, K, b, C, ldc, rows, bias, accumulate, relu);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel8(const uint16_t *a, size_t K, const uint16_t *b,
+                                                                      float *C, size_t ldc, size_t rows,
+                                                                      const float *bias, bool accumulate, bool relu)
+{
+    bf16_kernel(8, a, K, b, C, ldc, rows, bias, accumulate, relu);
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel4(const uint16_t *a, size_t K, const uint16_t *b,
+                                                                      float *C, size_t ldc, size_t rows,
+                                                                      const float *bias, bool accumulate, bool relu)
+{
+    bf16_kernel(4, a, K, b, C, ldc, rows, bias, accumulate, relu);
+}
+
+/* Rows in groups of 12, a last group of 8 or 4 when fewer are left (a
+ * query's rows are padded by at most 3); each block's rows by every 32
+ * columns in turn, so a query reads the weights once, in storage order. */
+static void gemm_avx512bf16(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
+                            size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
+{
+    if (!Bh || N % 64 || K % 32) {
+        gemm_avx512(A, lda, M, K, B, NULL, N, bias, C, ldc, accumulate, relu);
+        return;
+    }
+    uint16_t *a = scratch((BF16_BLOCK + 3) * K * sizeof *a);
+    for (size_t i0 = 0; i0 < M; i0 += BF16_BLOCK) {
+        size_t rows = M - i0 < BF16_BLOCK ? M - i0 : BF16_BLOCK;
+        bf16_round_rows(a, A + i0 * lda, lda, rows, (rows + 3) / 4 * 4, K);
+        for (size_t n0 = 0; n0 < N; n0 += 32) {
+            const uint16_t *b = Bh + n0 / 64 * (K / 32) * 2048 + n0 % 64 / 16 * 512;
+            const float *pb = bias ? bias + n0 : NULL;
+            for (size_t g = 0; g < rows;) {
+                size_t left = rows - g, n = left > 8 ? 12 : left > 4 ? 8 : 4;
+                float *c = C + (i0 + g) * ldc + n0;
+                size_t take = left < n ? left : n;
+                if (n == 12) bf16_kernel12(a + g * K, K, b, c, ldc, take, pb, accumulate, relu);
+                else if (n == 8) bf16_kernel8(a + g * K, K, b, c, ldc, take, pb, accumulate, relu);
+                else bf16_kernel4(a + g * K, K, b, c, ldc, take, pb, accumulate, relu);
+                g += take;
+            }
+        }
+    }
+}
+
 /* AMX needs the CPU's tiles and the kernel's leave to use them (Linux 5.16+). */
 static bool amx_usable(void)
 {
@@ -559,7 +665,8 @@ static const struct {
                {"avx2", gemm_avx2},
                {"avx512", gemm_avx512},
                {"avx512-bf16w", gemm_avx512_bf16w},
-               {"amx-bf16", gemm_amx}};
+               {"amx-bf16", gemm_amx},
+               {"avx512-bf16", gemm_avx512bf16}};
 
 static _Atomic int chosen = -1;
 
@@ -568,6 +675,7 @@ static bool supported(int k)
     if (k == 1) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (k == 2 || k == 3) return __builtin_cpu_supports("avx512f");
     if (k == 4) return amx_usable();
+    if (k == 5) return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
     return true;
 }
 
@@ -578,7 +686,7 @@ static int current(void)
 {
     int k = atomic_load_explicit(&chosen, memory_order_relaxed);
     if (k >= 0) return k;
-    k = supported(4) ? 4 : supported(2) ? 2 : supported(1) ? 1 : 0;
+    k = supported(4) ? 4 : supported(5) ? 5 : supported(2) ? 2 : supported(1) ? 1 : 0;
     const char *want = getenv("LAKEHOUSE_MODEL_KERNEL");
     for (int i = 0; want && i < (int)(sizeof kernels / sizeof kernels[0]); i++)
         if (!strcmp(kernels[i].name, want) && supported(i)) k = i;
@@ -595,7 +703,7 @@ void model_gemm(const float *A, size_t lda, size_t M, size_t K, const float *B, 
 
 model_bf16_layout model_kernel_bf16(void)
 {
-    return current() == 3 ? MODEL_BF16_PANELS : current() == 4 ? MODEL_BF16_TILES : MODEL_BF16_NONE;
+    return current() == 3 ? MODEL_BF16_PANELS : current() >= 4 ? MODEL_BF16_TILES : MODEL_BF16_NONE;
 }
 
 const char *lh_model_kernel(void)

@@ -61,11 +61,14 @@ export async function startServer({ args = [], env = {}, dataDir, bin = BIN, cwd
       reject(new Error(`server did not start:\n${logs}`));
     }, 30000);
     child.stderr.setEncoding('utf8');
+    let listening = false;
     child.stderr.on('data', (chunk) => {
       logs += chunk;
+      if (listening) return; // matching the whole log on every chunk made a busy server's log cost O(n^2)
       // text (event=server.listening … port=N) or JSON ("event":"server.listening",…,"port":N) logs
       const m = logs.match(/server\.listening\b.*?\bport"?[=:](\d+)/);
       if (m) {
+        listening = true;
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
