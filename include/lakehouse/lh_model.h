@@ -74,13 +74,16 @@ lh_code lh_model_embed_one(lh_model *m, const char *text, size_t len, float *out
 
 /* ---- kernels (process-wide; for tests and benchmarks) ---- */
 
-/* "avx512", "avx2" or "scalar": the matrix kernel in use (the widest the CPU
- * runs, unless $LAKEHOUSE_MODEL_KERNEL or lh_model_use_kernel chose another).
+/* The matrix kernel in use ("avx512", "avx2", "scalar" or a bfloat16 one
+ * below; $LAKEHOUSE_MODEL_KERNEL or lh_model_use_kernel may choose another).
  * "avx512-bf16w" is the AVX-512 kernel reading bfloat16 copies of the weights
  * (made by lh_model_open when it is chosen; +9 MB): ~15% faster, cosine to
  * the exact vectors >= 0.9999 (measured by test_model), so not the default.
  * "amx-bf16" multiplies bfloat16 tiles on CPUs with AMX (copies in tile
- * order, +9 MB; activations rounded too): cosine to tfjs >= 0.9998. */
+ * order, +9 MB; activations rounded too): cosine to tfjs >= 0.9998.
+ * "avx512-bf16" computes the same with vdpbf16ps on CPUs with AVX512-BF16
+ * and no AMX (Zen 4). The default is amx-bf16, else avx512-bf16, else the
+ * widest exact kernel. */
 const char *lh_model_kernel(void);
 /* Chooses a kernel by name; false (nothing changes) if the CPU cannot run it. */
 bool lh_model_use_kernel(const char *name);
