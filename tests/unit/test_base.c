@@ -1,5 +1,5 @@
 /*
- * test_base.c — errors, buffers, arenas, UTF-8, SHA-256 and log lines (src/base/).
+ * test_base.c — errors, buffers, arenas, UTF-8, SHA-256, BLAKE3 and log lines (src/base/).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "lakehouse/lh_blake3.h"
 #include "lakehouse/lh_buf.h"
 #include "lakehouse/lh_err.h"
 #include "lakehouse/lh_json.h"
@@ -309,6 +310,82 @@ static void test_sha256(void **state)
     assert_int_equal(lh_sha256_file_hex(path, hex2, &err), LH_ENOTFOUND);
 }
 
+/* BLAKE3 against an independent implementation (@noble/hashes, run by
+ * tests/hash/blake3_reference.mjs in this run) on the official vectors'
+ * lengths and larger ones that cross the lanes' 8- and 16-chunk groups and
+ * the subtree sizes; every implementation the CPU runs, fed in one call, in
+ * pieces of odd sizes and a byte at a time. */
+static void test_blake3(void **state)
+{
+    (void)state;
+    static const size_t lengths[] = {0,     1,     2,     3,     4,     5,     6,     7,     8,      63,
+                                     64,    65,    127,   128,   129,   1023,  1024,  1025,  2048,   2049,
+                                     3072,  3073,  4096,  4097,  5120,  5121,  6144,  6145,  7168,   7169,
+                                     8192,  8193,  8193 + 1024,     16384, 16385, 17408, 31744, 102400,
+                                     16 * 1024 * 17 + 5, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 777};
+    const size_t n = sizeof lengths / sizeof lengths[0];
+    lh_buf cmd = {0};
+    lh_buf_puts(&cmd, "node tests/hash/blake3_reference.mjs");
+    for (size_t i = 0; i < n; i++) lh_buf_printf(&cmd, " %zu", lengths[i]);
+    FILE *ref = popen(cmd.data, "r");
+    assert_non_null(ref);
+    char want[n][LH_BLAKE3_HEX_LEN + 1];
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        assert_int_equal(fscanf(ref, "%zu %64s", &len, want[i]), 2);
+        assert_int_equal(len, lengths[i]);
+    }
+    assert_int_equal(pclose(ref), 0);
+    lh_buf_free(&cmd);
+    assert_string_equal(want[0], "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"); /* the paper's */
+
+    size_t max = lengths[n - 1];
+    unsigned char *data = lh_xmalloc(max);
+    for (size_t i = 0; i < max; i++) data[i] = (unsigned char)(i % 251);
+    const char *before = lh_blake3_impl();
+    const char *impls[] = {"portable", "avx2", "avx512"};
+    size_t ran = 0;
+    for (size_t k = 0; k < 3; k++) {
+        if (!lh_blake3_use(impls[k])) continue;
+        ran++;
+        for (size_t i = 0; i < n; i++) {
+            char got[LH_BLAKE3_HEX_LEN + 1];
+            lh_blake3 h;
+            lh_blake3_init(&h);
+            lh_blake3_update(&h, data, lengths[i]);
+            lh_blake3_final_hex(&h, got);
+            if (strcmp(got, want[i]) != 0) fprintf(stderr, "blake3 %s, %zu bytes, one call\n", impls[k], lengths[i]);
+            assert_string_equal(got, want[i]);
+            /* pieces of 1, 7, 1000, 64, 20000 ... bytes; a byte at a time up to 20 KB */
+            static const size_t steps[] = {1, 7, 1000, 64, 20000, 1024, 33};
+            lh_blake3_init(&h);
+            for (size_t at = 0, s = 0; at < lengths[i]; s++) {
+                size_t take = lengths[i] <= 20480 && k == 0 ? 1 : steps[s % 7];
+                if (take > lengths[i] - at) take = lengths[i] - at;
+                lh_blake3_update(&h, data + at, take);
+                at += take;
+            }
+            lh_blake3_final_hex(&h, got);
+            if (strcmp(got, want[i]) != 0) fprintf(stderr, "blake3 %s, %zu bytes, in pieces\n", impls[k], lengths[i]);
+            assert_string_equal(got, want[i]);
+        }
+    }
+    assert_true(ran >= 1);
+    assert_false(lh_blake3_use("sha1"));
+    assert_true(lh_blake3_use(before));
+    /* final leaves the hasher going on */
+    lh_blake3 h;
+    char mid[LH_BLAKE3_HEX_LEN + 1], end[LH_BLAKE3_HEX_LEN + 1];
+    lh_blake3_init(&h);
+    lh_blake3_update(&h, data, 1024);
+    lh_blake3_final_hex(&h, mid);
+    assert_string_equal(mid, want[16]);
+    lh_blake3_update(&h, data + 1024, 1);
+    lh_blake3_final_hex(&h, end);
+    assert_string_equal(end, want[17]);
+    free(data);
+}
+
 static char *capture_log(lh_log_format format, void (*emit)(void))
 {
     int fds[2];
@@ -488,7 +565,7 @@ int main(void)
         cmocka_unit_test(test_err_mapping), cmocka_unit_test(test_err_set_wrap),
         cmocka_unit_test(test_buf),         cmocka_unit_test(test_json_string),
         cmocka_unit_test(test_utf8),        cmocka_unit_test(test_utf8_repair),        cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_sha256),      cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_sha256),      cmocka_unit_test(test_blake3),      cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_log_level_filter), cmocka_unit_test(test_time),
         cmocka_unit_test(test_json_real),   cmocka_unit_test(test_json_dumps), cmocka_unit_test(test_json_sort_by),
     };
