@@ -48,9 +48,12 @@ typedef struct lh_who {
     const struct lh_profile *profile;
 } lh_who;
 
-/* The version whose commit ingested the input with this sha256, if the
- * manifest's state still holds it (0 if not). */
-int64_t lh_manifest_content_version(const json_t *manifest, const char *sha256);
+/* The version whose commit ingested the input with this content hash, if
+ * the manifest's state still holds it (0 if not). Content hashes are
+ * "blake3:<hex>"; versions written before 2026-12-04 hold bare SHA-256 hex. */
+int64_t lh_manifest_content_version(const json_t *manifest, const char *hash);
+/* Whether the manifest holds any of those SHA-256 content hashes. */
+bool lh_manifest_legacy_hashes(const json_t *manifest);
 
 /* Dataset names are SQL-friendly identifiers: [a-z][a-z0-9_]{0,62}; a name
  * starting with "_" (then [a-z]) is one the system writes itself (_trials):
@@ -107,8 +110,8 @@ typedef struct lh_commit {
     json_t *schema;   /* borrowed array of {name, type}: the schema after it (NULL: unchanged) */
     json_t *lineage;  /* borrowed, any JSON (NULL: none) */
     json_t *extra;    /* borrowed object merged into the manifest's extra (NULL: none) */
-    json_t *content_hashes; /* borrowed array of sha256 (hex) of the inputs this commit holds:
-                             * recorded as extra.content_hashes{sha: version} (idempotent ingest) */
+    json_t *content_hashes; /* borrowed array of the content hashes of the inputs this commit holds:
+                             * recorded as extra.content_hashes{hash: version} (idempotent ingest) */
     const char *message;
     int64_t expected_parent; /* 0: commit on whatever is the head; else LH_ECONFLICT if not */
 } lh_commit;

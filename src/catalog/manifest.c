@@ -7,10 +7,21 @@
 #include <ctype.h>
 #include <string.h>
 
-int64_t lh_manifest_content_version(const json_t *manifest, const char *sha256)
+int64_t lh_manifest_content_version(const json_t *manifest, const char *hash)
 {
     json_t *known = json_object_get(json_object_get(manifest, "extra"), "content_hashes");
-    return json_integer_value(json_object_get(known, sha256));
+    return json_integer_value(json_object_get(known, hash));
+}
+
+bool lh_manifest_legacy_hashes(const json_t *manifest)
+{
+    json_t *known = json_object_get(json_object_get(manifest, "extra"), "content_hashes");
+    const char *key;
+    json_t *v;
+    json_object_foreach(known, key, v) {
+        if (!strchr(key, ':')) return true;
+    }
+    return false;
 }
 
 lh_code lh_catalog_name_check(const char *name, lh_err *err)

@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include "lakehouse/lh_blake3.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_query_duckdb.h"
@@ -43,7 +44,9 @@ struct input {
     const char *path;
     ingest_format format;
     const char *encoding;
-    char sha[LH_SHA256_HEX_LEN + 1];
+    char hash[LH_CONTENT_HASH_LEN + 1]; /* "blake3:<hex>" */
+    bool legacy;                        /* the dataset holds SHA-256 content hashes: compute that too */
+    char sha256[LH_SHA256_HEX_LEN + 1]; /* ... here */
     uint64_t bytes;
     int64_t duplicate_of; /* version already holding these bytes, 0 if new */
     bool repeated;        /* the same bytes appear earlier in this call */
@@ -407,7 +410,7 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
     if (rc == LH_OK && duckdb_appender_create(conn, NULL, "lh_docs", &app) == DuckDBError)
         rc = lh_err_set(err, LH_EINTERNAL, "cannot append document rows");
     char doc_id[17];
-    memcpy(doc_id, in->sha, 16);
+    memcpy(doc_id, in->hash + sizeof LH_BLAKE3_PREFIX - 1, 16);
     doc_id[16] = '\0';
     for (size_t i = 0; rc == LH_OK && i < rows.n; i++) {
         char chunk_id[64]; /* unique in the dataset: the document's bytes, the page, the chunk */
@@ -600,8 +603,9 @@ typedef struct speculation {
 /* Whether the input's bytes are held by the dataset or came earlier in this call. */
 static void check_known(struct input *in, const json_t *head, const struct input *prior, size_t nprior)
 {
-    in->duplicate_of = head ? lh_manifest_content_version(head, in->sha) : 0;
-    for (size_t k = 0; k < nprior && !in->duplicate_of; k++) in->repeated |= !strcmp(prior[k].sha, in->sha);
+    in->duplicate_of = head ? lh_manifest_content_version(head, in->hash) : 0;
+    if (head && in->legacy && !in->duplicate_of) in->duplicate_of = lh_manifest_content_version(head, in->sha256);
+    for (size_t k = 0; k < nprior && !in->duplicate_of; k++) in->repeated |= !strcmp(prior[k].hash, in->hash);
 }
 
 static void *speculation_hash(void *arg)
@@ -762,16 +766,21 @@ static lh_code stat_input(struct input *in, lh_err *err)
     return LH_OK;
 }
 
-/* One pass over the input: its content hash, the quote count the truncation
- * check needs and the census of lines that are not UTF-8. */
+/* One pass over the input: its content hash (BLAKE3; SHA-256 too where the
+ * dataset's history holds those), the quote count the truncation check
+ * needs and the census of lines that are not UTF-8. (Mapping the file
+ * instead of reading it saves the copy but not the time: the hash then
+ * reads the bytes from further away.) */
 static lh_code hash_input(struct input *in, lh_err *err)
 {
     int fd = open(in->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
     enum { CHUNK = 1 << 20 };
     char *buf = lh_xmalloc(CHUNK);
-    lh_sha256 h;
-    lh_sha256_init(&h);
+    lh_blake3 h;
+    lh_blake3_init(&h);
+    lh_sha256 legacy;
+    if (in->legacy) lh_sha256_init(&legacy);
     lh_code rc = LH_OK;
     for (;;) {
         ssize_t n = read(fd, buf, CHUNK);
@@ -781,14 +790,17 @@ static lh_code hash_input(struct input *in, lh_err *err)
             break;
         }
         if (n == 0) break;
-        lh_sha256_update(&h, buf, (size_t)n);
+        lh_blake3_update(&h, buf, (size_t)n);
+        if (in->legacy) lh_sha256_update(&legacy, buf, (size_t)n);
         lh_utf8_census_feed(&in->census, buf, (size_t)n);
         for (const char *p = buf, *end = buf + n; (p = memchr(p, '"', (size_t)(end - p))); p++) in->quotes++;
     }
     close(fd);
     free(buf);
     lh_utf8_census_end(&in->census);
-    lh_sha256_final_hex(&h, in->sha);
+    memcpy(in->hash, LH_BLAKE3_PREFIX, sizeof LH_BLAKE3_PREFIX - 1);
+    lh_blake3_final_hex(&h, in->hash + sizeof LH_BLAKE3_PREFIX - 1);
+    if (in->legacy) lh_sha256_final_hex(&legacy, in->sha256);
     return rc;
 }
 
@@ -1022,6 +1034,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         in->fields = json_array();
         in->rejects = json_array();
         in->dialect.header = -1;
+        in->legacy = head && lh_manifest_legacy_hashes(head);
         if ((rc = utf8_names(ing, in, call, i, err))) break;
         if ((rc = stat_input(in, err))) break;
         rc = ingest_sniff(in->path, in->name, &in->format, &in->encoding, err);
@@ -1116,12 +1129,12 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
             json_array_append_new(objects, json_pack("{s:s, s:s, s:I, s:s, s:I}", "bucket", bucket->name, "key", in->key,
                                                      "size", (json_int_t)in->parquet_size, "sha256", in->parquet_sha,
                                                      "rows", (json_int_t)in->rows));
-            json_array_append_new(hashes, json_string(in->sha));
+            json_array_append_new(hashes, json_string(in->hash));
             json_t *merged = merge_schema(schema, in->fields, changes);
             json_decref(schema);
             schema = merged;
             json_t *source = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "source", in->name, "content_hash",
-                                       in->sha, "format", ingest_format_name(in->format), "encoding", in->encoding,
+                                       in->hash, "format", ingest_format_name(in->format), "encoding", in->encoding,
                                        "bytes", (json_int_t)in->bytes, "rows", (json_int_t)in->rows,
                                        "rejected_rows", (json_int_t)in->rejected);
             repair_fields(source, in);
@@ -1168,7 +1181,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
             struct input *in = &ins[i];
             bool dup = in->duplicate_of || in->repeated;
             json_t *source = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:I}", "name", in->name, "format",
-                                       dup ? "-" : ingest_format_name(in->format), "content_hash", in->sha, "bytes",
+                                       dup ? "-" : ingest_format_name(in->format), "content_hash", in->hash, "bytes",
                                        (json_int_t)in->bytes, "rows", (json_int_t)in->rows, "rejected_rows",
                                        (json_int_t)in->rejected, "status", dup ? "already_ingested" : "ingested",
                                        "version", (json_int_t)(in->duplicate_of ? in->duplicate_of : version));

@@ -13,6 +13,7 @@
 #define APP_FIXTURE_SETTINGS {"ai.provider", "hash", "test"} /* no embedding here */
 #include "app_fixture.h"
 #include "lakehouse/lh_app.h"
+#include "lakehouse/lh_blake3.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sample.h"
 #include "lakehouse/lh_sha256.h"
@@ -555,6 +556,58 @@ static void t_idempotent_and_evolving(void **state)
     free(again);
 }
 
+/* Inputs are known by "blake3:<hex>" of their bytes; a dataset whose history
+ * holds bare SHA-256 content hashes (versions written before BLAKE3) still
+ * recognises those bytes. */
+static void t_content_hash(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r;
+    const char *text = "id,city\n1,Chicago\n2,Denver\n";
+    char *csv = write_text(f, "h.csv", text);
+    assert_int_equal(ingest(f, "hashed", csv, NULL, &r, &err), LH_OK);
+    lh_blake3 b;
+    lh_blake3_init(&b);
+    lh_blake3_update(&b, text, strlen(text));
+    char want[LH_CONTENT_HASH_LEN + 1] = LH_BLAKE3_PREFIX;
+    lh_blake3_final_hex(&b, want + strlen(LH_BLAKE3_PREFIX));
+    json_t *s0 = json_array_get(json_object_get(r, "sources"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "content_hash")), want);
+    json_decref(r);
+    json_t *m;
+    assert_int_equal(lh_catalog_get(lh_app_catalog(f->app), "hashed", 0, &m, &err), LH_OK);
+    assert_int_equal(lh_manifest_content_version(m, want), 2);
+    assert_false(lh_manifest_legacy_hashes(m));
+    json_decref(m);
+
+    /* an old version recorded another file by its SHA-256 */
+    const char *old = "id,city\n3,Austin\n";
+    char *old_csv = write_text(f, "old.csv", old);
+    char sha[LH_SHA256_HEX_LEN + 1];
+    lh_sha256_hex(old, strlen(old), sha);
+    json_t *objects = json_array(), *hashes = json_pack("[s]", sha);
+    lh_commit req = {.mode = LH_COMMIT_APPEND, .objects = objects, .content_hashes = hashes, .message = "before blake3"};
+    assert_int_equal(lh_catalog_commit(lh_app_catalog(f->app), "hashed", &req, &tester, &m, &err), LH_OK);
+    int64_t legacy_version = json_integer_value(json_object_get(m, "version"));
+    assert_true(lh_manifest_legacy_hashes(m));
+    json_decref(m);
+    json_decref(objects);
+    json_decref(hashes);
+    assert_int_equal(ingest(f, "hashed", old_csv, NULL, &r, &err), LH_OK);
+    assert_false(json_is_true(json_object_get(r, "new_version")));
+    s0 = json_array_get(json_object_get(r, "sources"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "status")), "already_ingested");
+    assert_int_equal(json_integer_value(json_object_get(s0, "version")), legacy_version);
+    json_decref(r);
+    /* and the BLAKE3 ones still count there */
+    assert_int_equal(ingest(f, "hashed", csv, NULL, &r, &err), LH_OK);
+    assert_false(json_is_true(json_object_get(r, "new_version")));
+    json_decref(r);
+    free(csv);
+    free(old_csv);
+}
+
 /* The Parquet output is hashed while DuckDB writes it (ingest.c, "following
  * the output"): the stored object's bytes must hash to its key, also for a
  * file of several row groups written over many of the follower's polls. */
@@ -622,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_pdf, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_bad_inputs_leave_nothing, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_content_hash, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_output_hash_follows, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_sample_is_deterministic, app_setup, app_teardown),
     };
