@@ -1,9 +1,10 @@
 /*
  * gemm.c — the one matrix kernel of the forward pass, C = A.B + bias, with
  * B (the weights) stored in column panels of 32 so a panel is read
- * contiguously. Scalar, AVX2+FMA and AVX-512 versions, chosen at run time as
- * src/vector/distance.c does; the SIMD ones are compiled with target
- * attributes so the rest of the binary stays portable.
+ * contiguously. Scalar, AVX2+FMA and AVX-512 versions in float, and
+ * bfloat16 ones (AVX-512 widening bfloat16 weights, AVX512-BF16, AMX),
+ * chosen at run time as src/vector/distance.c does; the SIMD ones are
+ * compiled with target attributes so the rest of the binary stays portable.
  *
  * Every version computes each C element as one running sum over k in
  * ascending order, so a row's result does not depend on which rows share
@@ -542,7 +543,7 @@ gemm_amx(const float *A, size_t lda, size_t M, size_t K, const float *B, const u
  * of a k pair are one 64-byte row of two neighbouring tiles. */
 
 #define BF16_MR 12
-#define BF16_BLOCK 96 /* rows rounded at a time (a multiple of BF16_MR) */
+#define BF16_BLOCK 96 /* rows rounded at a time */
 
 /* rows x K floats to bfloat16 rows, K apart; zero rows up to padded. */
 __attribute__((target("avx512f,avx512bf16"))) static void bf16_round_rows(uint16_t *dst, const float *A, size_t lda,
@@ -588,30 +589,36 @@ bf16_kernel(const int MR, const uint16_t *a, size_t K, const uint16_t *b, float 
         if ((size_t)r < rows) epilogue_avx512(C + r * ldc, acc[r][0], acc[r][1], bias, accumulate, relu);
 }
 
-__attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel12(const uint16_t *a, size_t K, const uint16_t *b,
-                                                                       float *C, size_t ldc, size_t rows,
-                                                                       const float *bias, bool accumulate, bool relu)
-{
-    bf16_kernel(12, a, K, b, C, ldc, rows, bias, accumulate, relu);
-}
+#define BF16_KERNEL(mr)                                                                            \
+    __attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel##mr(                     \
+        const uint16_t *a, size_t K, const uint16_t *b, float *C, size_t ldc, size_t rows,         \
+        const float *bias, bool accumulate, bool relu)                                             \
+    {                                                                                              \
+        bf16_kernel(mr, a, K, b, C, ldc, rows, bias, accumulate, relu);                            \
+    }
+BF16_KERNEL(4)
+BF16_KERNEL(5)
+BF16_KERNEL(6)
+BF16_KERNEL(7)
+BF16_KERNEL(8)
+BF16_KERNEL(9)
+BF16_KERNEL(10)
+BF16_KERNEL(11)
+BF16_KERNEL(12)
+#undef BF16_KERNEL
 
-__attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel8(const uint16_t *a, size_t K, const uint16_t *b,
-                                                                      float *C, size_t ldc, size_t rows,
-                                                                      const float *bias, bool accumulate, bool relu)
-{
-    bf16_kernel(8, a, K, b, C, ldc, rows, bias, accumulate, relu);
-}
+typedef void (*bf16_kernel_fn)(const uint16_t *, size_t, const uint16_t *, float *, size_t, size_t, const float *,
+                               bool, bool);
+/* by rows (fewer than 4 run as 4: one or two rows would wait on the
+ * instruction's latency anyway) */
+static const bf16_kernel_fn bf16_kernels[BF16_MR + 1] = {
+    bf16_kernel4, bf16_kernel4, bf16_kernel4, bf16_kernel4, bf16_kernel4,  bf16_kernel5, bf16_kernel6,
+    bf16_kernel7, bf16_kernel8, bf16_kernel9, bf16_kernel10, bf16_kernel11, bf16_kernel12};
 
-__attribute__((target("avx512f,avx512bf16"))) static void bf16_kernel4(const uint16_t *a, size_t K, const uint16_t *b,
-                                                                      float *C, size_t ldc, size_t rows,
-                                                                      const float *bias, bool accumulate, bool relu)
-{
-    bf16_kernel(4, a, K, b, C, ldc, rows, bias, accumulate, relu);
-}
-
-/* Rows in groups of 12, a last group of 8 or 4 when fewer are left (a
- * query's rows are padded by at most 3); each block's rows by every 32
- * columns in turn, so a query reads the weights once, in storage order. */
+/* Rows in groups of 12, the last 13 to 24 in two halves (a 14-token query
+ * runs as 7 + 7 rows, not 12 + 4 padded to 16; only fewer than 4 rows are
+ * padded); each block's rows by every 32 columns in turn, so a query reads
+ * the weights once, in storage order. */
 static void gemm_avx512bf16(const float *A, size_t lda, size_t M, size_t K, const float *B, const uint16_t *Bh,
                             size_t N, const float *bias, float *C, size_t ldc, bool accumulate, bool relu)
 {
@@ -619,20 +626,16 @@ static void gemm_avx512bf16(const float *A, size_t lda, size_t M, size_t K, cons
         gemm_avx512(A, lda, M, K, B, NULL, N, bias, C, ldc, accumulate, relu);
         return;
     }
-    uint16_t *a = scratch((BF16_BLOCK + 3) * K * sizeof *a);
+    uint16_t *a = scratch(BF16_BLOCK * K * sizeof *a);
     for (size_t i0 = 0; i0 < M; i0 += BF16_BLOCK) {
         size_t rows = M - i0 < BF16_BLOCK ? M - i0 : BF16_BLOCK;
-        bf16_round_rows(a, A + i0 * lda, lda, rows, (rows + 3) / 4 * 4, K);
+        bf16_round_rows(a, A + i0 * lda, lda, rows, rows < 4 ? 4 : rows, K);
         for (size_t n0 = 0; n0 < N; n0 += 32) {
             const uint16_t *b = Bh + n0 / 64 * (K / 32) * 2048 + n0 % 64 / 16 * 512;
             const float *pb = bias ? bias + n0 : NULL;
             for (size_t g = 0; g < rows;) {
-                size_t left = rows - g, n = left > 8 ? 12 : left > 4 ? 8 : 4;
-                float *c = C + (i0 + g) * ldc + n0;
-                size_t take = left < n ? left : n;
-                if (n == 12) bf16_kernel12(a + g * K, K, b, c, ldc, take, pb, accumulate, relu);
-                else if (n == 8) bf16_kernel8(a + g * K, K, b, c, ldc, take, pb, accumulate, relu);
-                else bf16_kernel4(a + g * K, K, b, c, ldc, take, pb, accumulate, relu);
+                size_t left = rows - g, take = left > 2 * BF16_MR ? BF16_MR : left > BF16_MR ? left / 2 : left;
+                bf16_kernels[take](a + g * K, K, b, C + (i0 + g) * ldc + n0, ldc, take, pb, accumulate, relu);
                 g += take;
             }
         }
@@ -680,8 +683,9 @@ static bool supported(int k)
 }
 
 /* AMX where the CPU and the kernel allow it (2-4x the throughput of AVX-512,
- * vectors within cosine 0.9998 of the reference), else the widest exact
- * kernel, unless $LAKEHOUSE_MODEL_KERNEL names another the CPU runs. */
+ * vectors within cosine 0.9998 of the reference), else AVX512-BF16 (the same
+ * vectors, ~3x the float kernel on Zen 4), else the widest exact kernel,
+ * unless $LAKEHOUSE_MODEL_KERNEL names another the CPU runs. */
 static int current(void)
 {
     int k = atomic_load_explicit(&chosen, memory_order_relaxed);
