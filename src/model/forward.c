@@ -75,10 +75,8 @@ static void workspace_free(workspace *w)
     free(w->kt), free(w->v), free(w->s), free(w->pooled), free(w->final);
 }
 
-/* compiled for AVX-512 too (the same operations in the same order: the same bits) */
-__attribute__((target_clones("avx512f", "default"))) static void layer_norm(const float *x, size_t rows, int d,
-                                                                          const float *scale, const float *bias,
-                       float *y)
+__attribute__((always_inline)) static inline void layer_norm_rows(const float *x, size_t rows, int d,
+                                                                   const float *scale, const float *bias, float *y)
 {
     for (size_t i = 0; i < rows; i++) {
         const float *a = x + i * (size_t)d;
@@ -97,6 +95,24 @@ __attribute__((target_clones("avx512f", "default"))) static void layer_norm(cons
         float r = (float)(1.0 / sqrt((float)(var / d) + 1e-6f));
         for (int j = 0; j < d; j++) o[j] = scale[j] * r * (a[j] - mean) + bias[j];
     }
+}
+
+__attribute__((target("avx512f"))) static void layer_norm_avx512(const float *x, size_t rows, int d,
+                                                                 const float *scale, const float *bias, float *y)
+{
+    layer_norm_rows(x, rows, d, scale, bias, y);
+}
+
+static void layer_norm_plain(const float *x, size_t rows, int d, const float *scale, const float *bias, float *y)
+{
+    layer_norm_rows(x, rows, d, scale, bias, y);
+}
+
+/* Compiled for AVX-512 too: the same operations in the same order, so the
+ * same bits (chosen here, not by an ifunc: ThreadSanitizer cannot run those). */
+static void layer_norm(const float *x, size_t rows, int d, const float *scale, const float *bias, float *y)
+{
+    (__builtin_cpu_supports("avx512f") ? layer_norm_avx512 : layer_norm_plain)(x, rows, d, scale, bias, y);
 }
 
 /* Multi-head attention over one text's n rows of qkv (row stride 3d) into
