@@ -32,6 +32,8 @@ void lh_blake3_update(lh_blake3 *h, const void *data, size_t n);
 /* The digest of everything given so far (h is unchanged and may go on). */
 void lh_blake3_final(const lh_blake3 *h, uint8_t out[LH_BLAKE3_LEN]);
 void lh_blake3_final_hex(const lh_blake3 *h, char out[LH_BLAKE3_HEX_LEN + 1]);
+/* The content hash as written: "blake3:<hex>". */
+void lh_blake3_final_content(const lh_blake3 *h, char out[LH_CONTENT_HASH_LEN + 1]);
 
 /* Sixteen or eight lanes, as the CPU allows, or "portable"; for tests and
  * benchmarks, lh_blake3_use("portable") turns the lanes off (false if the

@@ -382,3 +382,9 @@ void lh_blake3_final_hex(const lh_blake3 *h, char out[LH_BLAKE3_HEX_LEN + 1])
     lh_blake3_final(h, d);
     lh_hex_encode(d, sizeof d, out);
 }
+
+void lh_blake3_final_content(const lh_blake3 *h, char out[LH_CONTENT_HASH_LEN + 1])
+{
+    memcpy(out, LH_BLAKE3_PREFIX, sizeof LH_BLAKE3_PREFIX - 1);
+    lh_blake3_final_hex(h, out + sizeof LH_BLAKE3_PREFIX - 1);
+}

@@ -798,8 +798,7 @@ static lh_code hash_input(struct input *in, lh_err *err)
     close(fd);
     free(buf);
     lh_utf8_census_end(&in->census);
-    memcpy(in->hash, LH_BLAKE3_PREFIX, sizeof LH_BLAKE3_PREFIX - 1);
-    lh_blake3_final_hex(&h, in->hash + sizeof LH_BLAKE3_PREFIX - 1);
+    lh_blake3_final_content(&h, in->hash);
     if (in->legacy) lh_sha256_final_hex(&legacy, in->sha256);
     return rc;
 }
@@ -1024,6 +1023,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         return lh_err_set(err, LH_EINVAL, "no bucket named \"%s\"", bucket_name);
     }
 
+    bool legacy = head && lh_manifest_legacy_hashes(head); /* SHA-256 content hashes in its history */
     struct input *ins = lh_xcalloc(n, sizeof *ins);
     unsigned call = atomic_fetch_add(&ing->counter, 1);
     size_t fresh = 0;
@@ -1034,7 +1034,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         in->fields = json_array();
         in->rejects = json_array();
         in->dialect.header = -1;
-        in->legacy = head && lh_manifest_legacy_hashes(head);
+        in->legacy = legacy;
         if ((rc = utf8_names(ing, in, call, i, err))) break;
         if ((rc = stat_input(in, err))) break;
         rc = ingest_sniff(in->path, in->name, &in->format, &in->encoding, err);
