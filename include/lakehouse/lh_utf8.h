@@ -32,7 +32,7 @@ bool lh_utf8_valid(const char *s, size_t n);
 size_t lh_utf8_scrub(char *s);
 
 /* Counts, over text fed in pieces, the lines that are not valid UTF-8.
- * Zero-initialise, feed, then end. ASCII runs cost a word test per 8 bytes,
+ * Zero-initialise, feed, then end. ASCII runs cost a test per 64 bytes,
  * and a line is skipped (memchr) from its first invalid byte on. */
 typedef struct lh_utf8_census {
     uint64_t lines_invalid; /* lines that are not valid UTF-8 */

@@ -154,6 +154,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void load16(__m5
 {
     __m512i r[16], t[16];
     for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(p + i * stride));
+    /* the same block of the next 16 inputs: a mapped file's pages are not
+     * contiguous, and the hardware's prefetch stops at each page's end */
+    for (int i = 0; i < 16; i++) _mm_prefetch((const char *)((uintptr_t)p + (16 + i) * stride), _MM_HINT_T0);
     for (int i = 0; i < 16; i += 2)
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
     for (int g = 0; g < 16; g += 4) { /* r[g + j]: rows g..g+3 of word 4l + j in quarter l */
@@ -285,20 +288,22 @@ static void close_chunk(lh_blake3 *h)
 
 #define SUBTREE_MAX 256 /* chunks hashed into one value at once (8 KB of values) */
 
-/* The value of count chunks (a power of two, at least the lanes) from chunk
- * index counter: the leaves side by side, then each level's parents, side by
- * side while a level has lanes of them. */
-static void subtree(int impl, const uint8_t *p, uint64_t counter, size_t count, uint32_t cv[8])
+/* The two children of the subtree of count chunks (a power of two, at least
+ * the lanes) from chunk index counter: the leaves side by side, then each
+ * level's parents, side by side while a level has lanes of them. Stopping a
+ * level short of the subtree's own value leaves that value free to be the
+ * root (when the subtree is all the input) or a child of another. */
+static void subtree(int impl, const uint8_t *p, uint64_t counter, size_t count, uint32_t cv[2][8])
 {
     const size_t lanes = impls[impl].lanes;
     uint32_t v[SUBTREE_MAX][8];
     for (size_t i = 0; i < count; i += lanes) impls[impl].fn(p + i * CHUNK, CHUNK, counter + i, false, v + i);
-    for (size_t half = count / 2; half; half /= 2)
+    for (size_t half = count / 2; half >= 2; half /= 2)
         if (half >= lanes) /* in place: a call reads 2 x lanes values, then writes lanes below them */
             for (size_t i = 0; i < half; i += lanes) impls[impl].fn((const uint8_t *)v[2 * i], BLOCK, 0, true, v + i);
         else
             for (size_t i = 0; i < half; i++) parent(v[2 * i], v[2 * i + 1], v[i]);
-    memcpy(cv, v[0], 32);
+    memcpy(cv, v, 64);
 }
 
 void lh_blake3_update(lh_blake3 *h, const void *data, size_t n)
@@ -310,13 +315,12 @@ void lh_blake3_update(lh_blake3 *h, const void *data, size_t n)
         if (chunk_len(h) == CHUNK) close_chunk(h);
         if (lanes > 1 && chunk_len(h) == 0 && n >= lanes * CHUNK) {
             size_t count = lanes;
-            if (h->chunk % lanes == 0 && n > lanes * CHUNK) {
-                /* a subtree as large as the input and its alignment allow, but
-                 * never all that is left: the last one pushed could be the root */
-                while (2 * count <= SUBTREE_MAX && n > 2 * count * CHUNK && h->chunk % (2 * count) == 0) count *= 2;
-                uint32_t cv[8];
+            if (h->chunk % lanes == 0) { /* a subtree as large as the input and its alignment allow */
+                while (2 * count <= SUBTREE_MAX && n >= 2 * count * CHUNK && h->chunk % (2 * count) == 0) count *= 2;
+                uint32_t cv[2][8];
                 subtree(impl, p, h->chunk, count, cv);
-                push(h, cv, h->chunk);
+                push(h, cv[0], h->chunk);
+                push(h, cv[1], h->chunk + count / 2);
             } else { /* chunks one by one onto the stack */
                 uint32_t cvs[16][8];
                 impls[impl].fn(p, CHUNK, h->chunk, false, cvs);

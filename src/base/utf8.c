@@ -5,6 +5,9 @@
 #include "lakehouse/lh_utf8.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* True if the 8 bytes at p are all ASCII. */
 static inline bool ascii8(const unsigned char *p)
@@ -12,6 +15,23 @@ static inline bool ascii8(const unsigned char *p)
     uint64_t w;
     memcpy(&w, p, 8);
     return !(w & 0x8080808080808080ull);
+}
+
+/* Past the ASCII at s, 64 then 8 bytes at a time: the first 8-byte word
+ * holding a byte >= 0x80, or where fewer than 8 bytes are left. */
+static inline const unsigned char *skip_ascii(const unsigned char *s, const unsigned char *end)
+{
+#ifdef __SSE2__
+    for (; end - s >= 64; s += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)s);
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + 32));
+        __m128i d = _mm_loadu_si128((const __m128i *)(const void *)(s + 48));
+        if (_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(a, b), _mm_or_si128(c, d)))) break;
+    }
+#endif
+    while (end - s >= 8 && ascii8(s)) s += 8;
+    return s;
 }
 
 size_t lh_utf8_char_len(const char *str, size_t n)
@@ -47,7 +67,7 @@ bool lh_utf8_valid(const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        while (n - i >= 8 && ascii8(u + i)) i += 8;
+        i = (size_t)(skip_ascii(u + i, u + n) - u);
         if (i == n) break;
         if (u[i] < 0x80) {
             i++;
@@ -93,7 +113,7 @@ static void census_line(lh_utf8_census *c, const unsigned char *s, const unsigne
 {
     while (s < stop) {
         if (!c->need) {
-            while (stop - s >= 8 && ascii8(s)) s += 8;
+            s = skip_ascii(s, stop);
             if (s == stop) return;
         }
         unsigned char b = *s++;
@@ -126,7 +146,7 @@ void lh_utf8_census_feed(lh_utf8_census *c, const char *p, size_t n)
     while (s < end) {
         if (!c->in_line) {
             /* no line open: ASCII needs no decision, newlines included */
-            while (end - s >= 8 && ascii8(s)) s += 8;
+            s = skip_ascii(s, end);
             while (s < end && *s < 0x80) s++;
             if (s == end) return;
             c->in_line = true; /* the line holding this byte is decided to its '\n' */

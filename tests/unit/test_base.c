@@ -10,6 +10,7 @@
 #include "lakehouse/lh_blake3.h"
 #include "lakehouse/lh_buf.h"
 #include "lakehouse/lh_err.h"
+#include "lakehouse/lh_file.h"
 #include "lakehouse/lh_json.h"
 #include "lakehouse/lh_log.h"
 #include "lakehouse/lh_mem.h"
@@ -21,6 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void test_err_mapping(void **state)
@@ -368,6 +373,17 @@ static void test_blake3(void **state)
             lh_blake3_final_hex(&h, got);
             if (strcmp(got, want[i]) != 0) fprintf(stderr, "blake3 %s, %zu bytes, in pieces\n", impls[k], lengths[i]);
             assert_string_equal(got, want[i]);
+            /* whole-subtree pieces: each may end on a subtree that is all of it so far */
+            static const size_t aligned[] = {16384, 65536, 32768, 262144, 16384 * 3};
+            lh_blake3_init(&h);
+            for (size_t at = 0, s = 0; at < lengths[i]; s++) {
+                size_t take = aligned[s % 5] < lengths[i] - at ? aligned[s % 5] : lengths[i] - at;
+                lh_blake3_update(&h, data + at, take);
+                at += take;
+            }
+            lh_blake3_final_hex(&h, got);
+            if (strcmp(got, want[i]) != 0) fprintf(stderr, "blake3 %s, %zu bytes, aligned pieces\n", impls[k], lengths[i]);
+            assert_string_equal(got, want[i]);
         }
     }
     assert_true(ran >= 1);
@@ -547,6 +563,88 @@ static void test_json_dumps(void **state)
     assert_null(lh_json_dumps(NULL, JSON_ENCODE_ANY));
 }
 
+/* lh_file_each: the pieces are the file (across windows, and what was
+ * appended meanwhile); a file cut short mid-scan is an error, not a SIGBUS;
+ * a SIGBUS outside a scan's window still ends the program. */
+struct scan {
+    lh_buf seen;
+    int fd;
+    int calls;
+    off_t cut_to;  /* on the first piece: truncate the file to this (-1: no) */
+    size_t append; /* on the first piece: append this many bytes */
+};
+
+static bool scan_piece(void *ctx, const char *p, size_t n)
+{
+    struct scan *s = ctx;
+    if (s->calls++ == 0) {
+        if (s->cut_to >= 0) assert_int_equal(ftruncate(s->fd, s->cut_to), 0);
+        for (size_t i = 0; i < s->append; i++) assert_int_equal(write(s->fd, "+", 1), 1);
+    }
+    lh_buf_append(&s->seen, p, n); /* reads every byte: a page past the end faults here */
+    return true;
+}
+
+static void test_file_each(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/lh-test-file-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    size_t size = LH_FILE_WINDOW + 4099; /* two windows, the second short */
+    char *data = lh_xmalloc(size);
+    for (size_t i = 0; i < size; i++) data[i] = (char)(i * 7 % 251);
+    assert_int_equal(write(fd, data, size), (ssize_t)size);
+
+    struct scan s = {.fd = fd, .cut_to = -1};
+    lh_err err;
+    assert_int_equal(lh_file_each(fd, "f", 100000, scan_piece, &s, &err), LH_OK);
+    assert_int_equal(s.seen.len, size);
+    assert_memory_equal(s.seen.data, data, size);
+    assert_int_equal(s.calls, (int)((LH_FILE_WINDOW + 99999) / 100000 + 1));
+    lh_buf_free(&s.seen);
+
+    /* 5 bytes appended after the fstat (O_APPEND not needed: fd is at the end) */
+    s = (struct scan){.fd = fd, .cut_to = -1, .append = 5};
+    assert_int_equal(lh_file_each(fd, "f", 1 << 20, scan_piece, &s, &err), LH_OK);
+    assert_int_equal(s.seen.len, size + 5);
+    assert_memory_equal(s.seen.data, data, size);
+    assert_memory_equal(s.seen.data + size, "+++++", 5);
+    lh_buf_free(&s.seen);
+
+    /* cut to 8 KB while the first window is mapped: LH_EIO naming the byte */
+    s = (struct scan){.fd = fd, .cut_to = 8192};
+    assert_int_equal(lh_file_each(fd, "input.csv", 4096, scan_piece, &s, &err), LH_EIO);
+    assert_non_null(strstr(err.message, "input.csv changed while being read"));
+    assert_non_null(strstr(err.message, "at byte 8192"));
+    assert_int_equal(s.seen.len, 8192);
+    lh_buf_free(&s.seen);
+    /* and the next scan of the (now short) file works */
+    s = (struct scan){.fd = fd, .cut_to = -1};
+    assert_int_equal(lh_file_each(fd, "f", 4096, scan_piece, &s, &err), LH_OK);
+    assert_int_equal(s.seen.len, 8192);
+    lh_buf_free(&s.seen);
+
+    /* a SIGBUS that is no scan's is not swallowed */
+    pid_t child = fork();
+    if (child == 0) {
+        signal(SIGBUS, SIG_DFL);
+        struct scan c = {.fd = fd, .cut_to = -1};
+        lh_file_each(fd, "f", 4096, scan_piece, &c, &err); /* installs the handler */
+        volatile char *m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+        if (m == MAP_FAILED || ftruncate(fd, 0) != 0) _exit(3);
+        (void)m[4096];
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    close(fd);
+    unlink(path);
+    free(data);
+}
+
 /* lh_json_sort_by: by a string member, stable, a missing member first. */
 static void test_json_sort_by(void **state)
 {
@@ -568,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_sha256),      cmocka_unit_test(test_blake3),      cmocka_unit_test(test_log_lines),
         cmocka_unit_test(test_log_level_filter), cmocka_unit_test(test_time),
         cmocka_unit_test(test_json_real),   cmocka_unit_test(test_json_dumps), cmocka_unit_test(test_json_sort_by),
+        cmocka_unit_test(test_file_each),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }
