@@ -518,7 +518,9 @@ static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
 typedef struct follower {
     pthread_t thread;
     const char *path;
-    atomic_bool stop; /* the writer is done (or failed) */
+    pthread_mutex_t mu;
+    pthread_cond_t done; /* signalled when the writer is done (or failed) */
+    bool stop;
     lh_sha256 h;
     uint64_t hashed;
     uint64_t tail;    /* bytes left to hash when the writer was done */
@@ -555,14 +557,23 @@ static void *follower_run(void *arg)
     lh_sha256_init(&f->h);
     int fd = -1;
     bool readable = true;
-    /* every 5 ms, so the conversion's end waits for no sleep; writeback every 100 ms */
-    for (unsigned tick = 1; !atomic_load(&f->stop); tick++) {
-        usleep(5 * 1000);
+    /* every 50 ms, hashing and starting the writeback of what is new: rarely
+     * enough not to take the cores from DuckDB at each wake-up (a thread that
+     * sleeps preempts the one running), while the end is signalled at once */
+    pthread_mutex_lock(&f->mu);
+    while (!f->stop) {
+        struct timespec wake = lh_time_after_ms(CLOCK_MONOTONIC, 50);
+        pthread_cond_timedwait(&f->done, &f->mu, &wake);
+        if (f->stop) break;
+        pthread_mutex_unlock(&f->mu);
         if (fd < 0) fd = open(f->path, O_RDONLY | O_CLOEXEC); /* DuckDB creates it when the first row group is done */
-        if (fd < 0) continue;
-        readable = readable && follow_catch_up(f, fd, buf, CHUNK);
-        if (tick % 20 == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        if (fd >= 0) {
+            readable = readable && follow_catch_up(f, fd, buf, CHUNK);
+            sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+        }
+        pthread_mutex_lock(&f->mu);
     }
+    pthread_mutex_unlock(&f->mu);
     if (fd < 0) fd = open(f->path, O_RDONLY | O_CLOEXEC);
     uint64_t before = f->hashed;
     struct stat opened, named;
@@ -670,17 +681,28 @@ static lh_code convert(lh_ingester *ing, struct input *in, const lh_ingest_optio
                    pthread_create(&poller_thread, NULL, poll_progress, &p) == 0;
     unlink(in->parquet); /* the follower must find only the file this conversion writes */
     follower fl = {.path = in->parquet};
+    pthread_mutex_init(&fl.mu, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&fl.done, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     bool following = pthread_create(&fl.thread, NULL, follower_run, &fl) == 0;
     if (in->format == FMT_TEXT || in->format == FMT_PDF) rc = convert_document(ing, conn, in, opt, err);
     else rc = convert_table(ing, conn, lease, in, err);
     if (following) {
-        atomic_store(&fl.stop, true);
+        pthread_mutex_lock(&fl.mu);
+        fl.stop = true;
+        pthread_cond_signal(&fl.done);
+        pthread_mutex_unlock(&fl.mu);
         pthread_join(fl.thread, NULL);
         if (rc == LH_OK && fl.ok) {
             memcpy(in->parquet_sha, fl.sha, sizeof fl.sha);
             in->parquet_tail = fl.tail;
         }
     }
+    pthread_cond_destroy(&fl.done);
+    pthread_mutex_destroy(&fl.mu);
     if (rc == LH_OK) flush_written(in->parquet); /* the tail, while describe runs */
     if (polling) {
         atomic_store(&p.stop, true);
