@@ -505,7 +505,7 @@ static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
  * The Parquet file is hashed (its key is its SHA-256) and made durable (fsync
  * in the store) before it is committed. Done after the conversion, both take
  * a good part of a second per GB of input. So while DuckDB writes the file, a
- * thread hashes the bytes written so far, and every 100 ms starts their
+ * thread hashes the bytes written so far, and every 50 ms starts their
  * writeback (sync_file_range does not wait); at the end only the last row
  * group is left to hash and flush.
  *
