@@ -26,7 +26,8 @@
 #include <unistd.h>
 
 #define MAX_REJECT_SAMPLES 10
-#define PII_SAMPLE 200
+#define PII_SAMPLE 200       /* values a column's PII check looks at */
+#define PII_SCAN_ROWS 122880 /* rows scanned at most for them: a row group */
 
 struct lh_ingester {
     lh_query_engine *engine;
@@ -444,6 +445,71 @@ static lh_code convert_document(lh_ingester *ing, duckdb_connection conn, struct
 }
 
 /* Reads the produced file's schema and row count, and tags PII columns. */
+/* The PII check of the VARCHAR fields: up to PII_SAMPLE values (not NULL)
+ * of each, taken by one streamed scan of the Parquet file that stops once
+ * every column has its sample or PII_SCAN_ROWS rows went by. (A query per
+ * column read the file's footer once per column: a 145 KB CSV of 5,000 text
+ * columns took 67 s.) Best effort: a scan that fails tags nothing. */
+static void pii_tag(duckdb_connection conn, const struct input *in, json_t *fields)
+{
+    size_t nf = json_array_size(fields), n = 0;
+    size_t *field = lh_xcalloc(nf ? nf : 1, sizeof *field); /* the field of each scanned column */
+    lh_buf sql = {0};
+    lh_buf_puts(&sql, "SELECT ");
+    for (size_t i = 0; i < nf; i++) {
+        json_t *f = json_array_get(fields, i);
+        if (strcmp(json_string_value(json_object_get(f, "type")), "VARCHAR") != 0) continue;
+        if (n) lh_buf_puts(&sql, ", ");
+        lh_sql_quote_ident(&sql, json_string_value(json_object_get(f, "name")));
+        field[n++] = i;
+    }
+    lh_buf_puts(&sql, " FROM read_parquet(");
+    lh_sql_quote_literal(&sql, in->parquet);
+    lh_buf_putc(&sql, ')');
+    duckdb_prepared_statement stmt = NULL;
+    duckdb_pending_result pending = NULL;
+    duckdb_result res;
+    bool streaming = n && duckdb_prepare(conn, sql.data, &stmt) == DuckDBSuccess &&
+                     duckdb_pending_prepared_streaming(stmt, &pending) == DuckDBSuccess;
+    bool ok = streaming && duckdb_execute_pending(pending, &res) == DuckDBSuccess;
+    lh_arena *arena = lh_arena_new(0);
+    const char **values = lh_xcalloc(n ? n * PII_SAMPLE : 1, sizeof *values);
+    size_t *got = lh_xcalloc(n ? n : 1, sizeof *got), full = 0;
+    duckdb_data_chunk chunk;
+    for (uint64_t rows = 0; ok && full < n && rows < PII_SCAN_ROWS && (chunk = duckdb_fetch_chunk(res));) {
+        idx_t m = duckdb_data_chunk_get_size(chunk);
+        for (size_t j = 0; j < n; j++) {
+            if (got[j] == PII_SAMPLE) continue;
+            duckdb_vector v = duckdb_data_chunk_get_vector(chunk, j);
+            uint64_t *valid = duckdb_vector_get_validity(v);
+            duckdb_string_t *str = duckdb_vector_get_data(v);
+            for (idx_t r = 0; r < m && got[j] < PII_SAMPLE; r++) {
+                if (valid && !duckdb_validity_row_is_valid(valid, r)) continue;
+                size_t len = duckdb_string_t_length(str[r]);
+                char *copy = lh_arena_alloc(arena, len + 1); /* zeroed: the NUL is there */
+                memcpy(copy, duckdb_string_t_data(&str[r]), len);
+                values[j * PII_SAMPLE + got[j]++] = copy;
+            }
+            full += got[j] == PII_SAMPLE;
+        }
+        rows += m;
+        duckdb_destroy_data_chunk(&chunk);
+    }
+    if (streaming) duckdb_destroy_result(&res);
+    if (pending) duckdb_destroy_pending(&pending);
+    if (stmt) duckdb_destroy_prepare(&stmt);
+    for (size_t j = 0; ok && j < n; j++) {
+        json_t *f = json_array_get(fields, field[j]);
+        const char *kind = lh_ingest_pii_kind(json_string_value(json_object_get(f, "name")), values + j * PII_SAMPLE, got[j]);
+        if (kind) json_object_set_new(f, "pii", json_string(kind));
+    }
+    lh_arena_free(arena);
+    free(values);
+    free(got);
+    free(field);
+    lh_buf_free(&sql);
+}
+
 static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
 {
     lh_buf sql = {0};
@@ -462,6 +528,7 @@ static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
     lh_buf_putc(&sql, ')');
     json_t *count;
     rc = query_strings(conn, sql.data, &count, err);
+    lh_buf_free(&sql);
     if (rc == LH_OK) {
         in->rows = atoll(json_string_value(json_array_get(json_array_get(count, 0), 0)));
         json_decref(count);
@@ -469,34 +536,11 @@ static lh_code describe(duckdb_connection conn, struct input *in, lh_err *err)
     size_t i;
     json_t *c;
     json_array_foreach(cols, i, c) {
-        const char *name = json_string_value(json_array_get(c, 0));
-        const char *type = json_string_value(json_array_get(c, 1));
-        json_t *field = json_pack("{s:s, s:s}", "name", name, "type", type);
-        if (rc == LH_OK && !strcmp(type, "VARCHAR")) {
-            lh_buf_reset(&sql);
-            lh_buf_puts(&sql, "SELECT ");
-            lh_sql_quote_ident(&sql, name);
-            lh_buf_puts(&sql, " FROM read_parquet(");
-            lh_sql_quote_literal(&sql, in->parquet);
-            lh_buf_puts(&sql, ") WHERE ");
-            lh_sql_quote_ident(&sql, name);
-            lh_buf_printf(&sql, " IS NOT NULL LIMIT %d", PII_SAMPLE);
-            json_t *sample;
-            if (query_strings(conn, sql.data, &sample, err) == LH_OK) {
-                const char *values[PII_SAMPLE];
-                size_t n = 0;
-                json_t *s;
-                size_t k;
-                json_array_foreach(sample, k, s) values[n++] = json_string_value(json_array_get(s, 0));
-                const char *kind = lh_ingest_pii_kind(name, values, n);
-                if (kind) json_object_set_new(field, "pii", json_string(kind));
-                json_decref(sample);
-            }
-        }
-        json_array_append_new(in->fields, field);
+        json_array_append_new(in->fields, json_pack("{s:s, s:s}", "name", json_string_value(json_array_get(c, 0)),
+                                                    "type", json_string_value(json_array_get(c, 1))));
     }
     json_decref(cols);
-    lh_buf_free(&sql);
+    if (rc == LH_OK) pii_tag(conn, in, in->fields);
     return rc;
 }
 

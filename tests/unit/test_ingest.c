@@ -644,6 +644,57 @@ static void t_output_hash_follows(void **state)
     free(path);
 }
 
+/* PII tags come from one scan of every text column: a column empty for its
+ * first 5,000 rows is still judged on the values after them, each column on
+ * its own values, and a file of 3,000 text columns gets its tag in the middle. */
+static void t_pii_one_scan(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    json_t *r, *m;
+    lh_buf csv = {0};
+    lh_buf_puts(&csv, "id,contact,tel,note\n");
+    for (int i = 0; i < 6000; i++)
+        if (i < 5000) lh_buf_printf(&csv, "%d,,+1 415 555 %04d,row %d\n", i, i, i);
+        else lh_buf_printf(&csv, "%d,user%d@example.org,+1 415 555 %04d,row %d\n", i, i, i % 10000, i);
+    char *path = write_file(f, "sparse.csv", csv.data, csv.len);
+    assert_int_equal(ingest(f, "sparse", path, NULL, &r, &err), LH_OK);
+    json_decref(r);
+    free(path);
+    assert_int_equal(lh_catalog_get(lh_app_catalog(f->app), "sparse", 0, &m, &err), LH_OK);
+    json_t *fields = json_object_get(json_object_get(m, "schema"), "fields");
+    assert_null(json_object_get(json_array_get(fields, 0), "pii"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fields, 1), "pii")), "email");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(fields, 2), "pii")), "phone");
+    assert_null(json_object_get(json_array_get(fields, 3), "pii"));
+    json_decref(m);
+
+    enum { WIDE = 3000, MAIL = 1717 };
+    lh_buf_reset(&csv);
+    for (int c = 0; c < WIDE; c++) lh_buf_printf(&csv, "%sc%d", c ? "," : "", c);
+    for (int row = 0; row < 3; row++)
+        for (int c = 0; c < WIDE; c++) {
+            lh_buf_puts(&csv, c == 0 ? "\n" : ",");
+            if (c == MAIL) lh_buf_printf(&csv, "p%d@example.com", row);
+            else lh_buf_printf(&csv, "v%d_%d", row, c);
+        }
+    lh_buf_putc(&csv, '\n');
+    path = write_file(f, "wide.csv", csv.data, csv.len);
+    lh_buf_free(&csv);
+    assert_int_equal(ingest(f, "wide_text", path, NULL, &r, &err), LH_OK);
+    json_decref(r);
+    free(path);
+    assert_int_equal(lh_catalog_get(lh_app_catalog(f->app), "wide_text", 0, &m, &err), LH_OK);
+    fields = json_object_get(json_object_get(m, "schema"), "fields");
+    assert_int_equal(json_array_size(fields), WIDE);
+    for (int c = 0; c < WIDE; c++) {
+        const char *pii = json_string_value(json_object_get(json_array_get(fields, c), "pii"));
+        if (c == MAIL) assert_string_equal(pii, "email");
+        else assert_null(pii);
+    }
+    json_decref(m);
+}
+
 static void t_sample_is_deterministic(void **state)
 {
     struct fixture *f = *state;
@@ -677,6 +728,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_content_hash, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_output_hash_follows, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_pii_one_scan, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_sample_is_deterministic, app_setup, app_teardown),
     };
     return cmocka_run_group_tests_name("ingest", tests, NULL, NULL);
