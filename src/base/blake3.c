@@ -122,18 +122,18 @@ static void parent(const uint32_t left[8], const uint32_t right[8], uint32_t out
         vec clo, chi, h[8];                                                                        \
         memcpy(&clo, lo, sizeof clo);                                                              \
         memcpy(&chi, hi, sizeof chi);                                                              \
-        for (int i = 0; i < 8; i++) h[i] = set1((int)IV[i]);                                       \
+        _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) h[i] = set1((int)IV[i]);                                       \
         const int blocks = parents ? 1 : CHUNK / BLOCK;                                            \
         for (int b = 0; b < blocks; b++) {                                                         \
             vec m[16], s[16];                                                                      \
             load(m, in + b * BLOCK, stride);                                                       \
             uint32_t flags = parents ? PARENT                                                      \
                                      : (b == 0 ? CHUNK_START : 0) | (b == blocks - 1 ? CHUNK_END : 0); \
-            for (int i = 0; i < 8; i++) s[i] = h[i];                                               \
-            for (int i = 0; i < 4; i++) s[8 + i] = set1((int)IV[i]);                               \
+            _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) s[i] = h[i];                                               \
+            _Pragma("GCC unroll 8") for (int i = 0; i < 4; i++) s[8 + i] = set1((int)IV[i]);                               \
             s[12] = clo, s[13] = chi, s[14] = set1(BLOCK), s[15] = set1((int)flags);               \
             ROUNDS(s, m)                                                                           \
-            for (int i = 0; i < 8; i++) h[i] = XOR(s[i], s[i + 8]);                                \
+            _Pragma("GCC unroll 8") for (int i = 0; i < 8; i++) h[i] = XOR(s[i], s[i + 8]);                                \
         }                                                                                          \
         uint32_t t[8][lanes];                                                                      \
         for (int i = 0; i < 8; i++) store(t[i], h[i]);                                             \
@@ -153,17 +153,17 @@ __attribute__((target("avx512f"), always_inline)) static inline void load16(__m5
                                                                                size_t stride)
 {
     __m512i r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(p + i * stride));
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(p + i * stride));
     /* the same block of the next 16 inputs: a mapped file's pages are not
      * contiguous, and the hardware's prefetch stops at each page's end */
-    for (int i = 0; i < 16; i++) _mm_prefetch((const char *)((uintptr_t)p + (16 + i) * stride), _MM_HINT_T0);
-    for (int i = 0; i < 16; i += 2)
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i++) _mm_prefetch((const char *)((uintptr_t)p + (16 + i) * stride), _MM_HINT_T0);
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; i += 2)
         t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    for (int g = 0; g < 16; g += 4) { /* r[g + j]: rows g..g+3 of word 4l + j in quarter l */
+    _Pragma("GCC unroll 16") for (int g = 0; g < 16; g += 4) { /* r[g + j]: rows g..g+3 of word 4l + j in quarter l */
         r[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]), r[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
         r[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]), r[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
     }
-    for (int j = 0; j < 4; j++) {
+    _Pragma("GCC unroll 16") for (int j = 0; j < 4; j++) {
         __m512i v0 = _mm512_shuffle_i32x4(r[j], r[4 + j], 0x88), v1 = _mm512_shuffle_i32x4(r[j], r[4 + j], 0xDD);
         __m512i v2 = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0x88), v3 = _mm512_shuffle_i32x4(r[8 + j], r[12 + j], 0xDD);
         m[j] = _mm512_shuffle_i32x4(v0, v2, 0x88), m[8 + j] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
@@ -184,17 +184,17 @@ LANES(lanes16, "avx512f", __m512i, 16, _mm512_set1_epi32, load16, STORE16)
 /* The same for 8 inputs: two 8 x 8 transposes, words 0-7 and 8-15. */
 __attribute__((target("avx2"), always_inline)) static inline void load8(__m256i m[16], const uint8_t *p, size_t stride)
 {
-    for (int half = 0; half < 2; half++) {
+    _Pragma("GCC unroll 16") for (int half = 0; half < 2; half++) {
         __m256i r[8], t[8];
-        for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(const void *)(p + i * stride + 32 * half));
-        for (int i = 0; i < 8; i += 2)
+        _Pragma("GCC unroll 16") for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(const void *)(p + i * stride + 32 * half));
+        _Pragma("GCC unroll 16") for (int i = 0; i < 8; i += 2)
             t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]), t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
-        for (int g = 0; g < 8; g += 4) {
+        _Pragma("GCC unroll 16") for (int g = 0; g < 8; g += 4) {
             r[g] = _mm256_unpacklo_epi64(t[g], t[g + 2]), r[g + 1] = _mm256_unpackhi_epi64(t[g], t[g + 2]);
             r[g + 2] = _mm256_unpacklo_epi64(t[g + 1], t[g + 3]), r[g + 3] = _mm256_unpackhi_epi64(t[g + 1], t[g + 3]);
         }
         __m256i *out = m + 8 * half;
-        for (int j = 0; j < 4; j++)
+        _Pragma("GCC unroll 16") for (int j = 0; j < 4; j++)
             out[j] = _mm256_permute2x128_si256(r[j], r[4 + j], 0x20),
             out[4 + j] = _mm256_permute2x128_si256(r[j], r[4 + j], 0x31);
     }
