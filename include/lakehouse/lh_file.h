@@ -1,8 +1,9 @@
 /*
  * lh_file.h — a whole file read in pieces without copying it.
  *
- * lh_file_each hands fn the bytes of the open regular file fd in order, in
- * pieces of at most `piece` bytes, straight from the page cache: a private
+ * lh_file_each hands fn the bytes of the open regular file fd in order, from
+ * byte `from` on, in pieces of at most `piece` bytes, straight from the page
+ * cache: a private
  * read-only mapping, LH_FILE_WINDOW bytes at a time, populated up front (no
  * copy into a buffer, no page faults). Bytes appended after the call's fstat
  * are read (copied) after the mapped ones, so the pieces are the file up to
@@ -22,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define LH_FILE_WINDOW (16u << 20) /* bytes mapped at a time (and resident) */
 
@@ -29,7 +31,9 @@
 typedef bool (*lh_file_piece_fn)(void *ctx, const char *p, size_t n);
 
 /* name is the file as messages name it. LH_OK when fn saw every byte or
- * stopped the scan; LH_EIO on a read error or a file cut short. */
-lh_code lh_file_each(int fd, const char *name, size_t piece, lh_file_piece_fn fn, void *ctx, lh_err *err);
+ * stopped the scan; LH_EIO on a read error or a file cut short. A scan fn
+ * stopped can go on (in any thread) with from = the bytes it was given. */
+lh_code lh_file_each(int fd, const char *name, uint64_t from, size_t piece, lh_file_piece_fn fn, void *ctx,
+                     lh_err *err);
 
 #endif

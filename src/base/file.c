@@ -73,30 +73,36 @@ static lh_code read_rest(int fd, const char *name, uint64_t off, size_t piece, l
     return rc;
 }
 
-/* The first size bytes through windows; *off ends where reading goes on.
- * Apart from what the jump restores, nothing here changes after sigsetjmp. */
+/* The bytes from *off to size through windows (mapped from page
+ * boundaries); *off ends where reading goes on. Apart from what the jump
+ * restores, nothing here changes after sigsetjmp. */
 static lh_code map_each(int fd, const char *name, uint64_t size, size_t piece, lh_file_piece_fn fn, void *ctx,
                         volatile uint64_t *off, bool *stopped, lh_err *err)
 {
     sigjmp_buf jump;
+    volatile size_t skip = 0; /* bytes of the window before *off */
     if (sigsetjmp(jump, 1)) {
         const char *w = window;
         size_t len = window_len;
         guard = NULL, window = NULL, window_len = 0;
         munmap((void *)(uintptr_t)w, len);
         return lh_err_set(err, LH_EIO, "%s changed while being read: it was cut short (at byte %llu)", name,
-                          (unsigned long long)(*off + fault_at));
+                          (unsigned long long)(*off - skip + fault_at));
     }
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     while (*off < size) {
-        size_t len = size - *off < LH_FILE_WINDOW ? (size_t)(size - *off) : LH_FILE_WINDOW;
-        char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)*off);
+        skip = (size_t)(*off % page);
+        uint64_t start = *off - skip;
+        size_t len = size - start < LH_FILE_WINDOW ? (size_t)(size - start) : LH_FILE_WINDOW;
+        char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)start);
         if (map == MAP_FAILED) return LH_OK; /* not mappable: read from here */
         window_len = len, window = map, guard = &jump;
         bool go = true;
-        for (size_t at = 0; at < len && go; at += piece) go = fn(ctx, map + at, len - at < piece ? len - at : piece);
+        size_t at = skip;
+        for (; at < len && go; at += piece) go = fn(ctx, map + at, len - at < piece ? len - at : piece);
         guard = NULL, window = NULL, window_len = 0;
         munmap(map, len);
-        *off += len;
+        *off = start + (at < len ? at : len);
         if (!go) {
             *stopped = true;
             return LH_OK;
@@ -105,12 +111,13 @@ static lh_code map_each(int fd, const char *name, uint64_t size, size_t piece, l
     return LH_OK;
 }
 
-lh_code lh_file_each(int fd, const char *name, size_t piece, lh_file_piece_fn fn, void *ctx, lh_err *err)
+lh_code lh_file_each(int fd, const char *name, uint64_t from, size_t piece, lh_file_piece_fn fn, void *ctx,
+                     lh_err *err)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", name);
     install();
-    volatile uint64_t off = 0;
+    volatile uint64_t off = from;
     bool stopped = false;
     lh_code rc = map_each(fd, name, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, piece ? piece : 1, fn, ctx,
                           &off, &stopped, err);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ struct input {
     uint64_t lines_repaired;
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
+    uint64_t hash_rest; /* of its bytes, those hashed after the conversion (handed over) */
     json_t *fields; /* [{name, type, pii?}] */
     json_t *rejects;
     char parquet_sha[LH_SHA256_HEX_LEN + 1];
@@ -638,9 +640,31 @@ static void *follower_run(void *arg)
  * need repair (rare; a sniffed sample that is not UTF-8 says so up front). So
  * the conversion does not wait for it: a thread hashes while DuckDB converts,
  * and if the bytes turn out known it interrupts the conversion, whose output
- * is thrown away; if lines need repair, the conversion is done again. */
+ * is thrown away; if lines need repair, the conversion is done again.
+ *
+ * DuckDB's conversion keeps every core busy but for gaps (~5%), so a hash
+ * beside it takes cycles the conversion would have used. When the bytes are
+ * unlikely to be known (see may_be_known), the thread hashes at SCHED_IDLE
+ * priority, in those gaps only; when the conversion ends, it stops at the end
+ * of its piece and the ingest's own thread hashes the rest (an unprivileged
+ * thread cannot leave SCHED_IDLE, so priority is not raised: work moves). */
 
-static lh_code hash_input(struct input *in, lh_err *err);
+/* Ends a pass that reached the end: the input's hashes and census. */
+static void pass_done(ingest_pass *p, struct input *in)
+{
+    ingest_pass_finish(p, in->hash, in->sha256);
+    in->census = p->census;
+    in->quotes = p->quotes;
+}
+
+static lh_code hash_input(struct input *in, lh_err *err)
+{
+    ingest_pass p;
+    lh_code rc = ingest_pass_open(&p, in->path, in->name, in->legacy, err);
+    if (rc == LH_OK && (rc = ingest_pass_run(&p, err)) == LH_OK) pass_done(&p, in);
+    ingest_pass_close(&p);
+    return rc;
+}
 
 typedef struct speculation {
     pthread_t thread;
@@ -648,6 +672,9 @@ typedef struct speculation {
     const json_t *head;        /* the dataset's manifest (read only), or NULL */
     const struct input *prior; /* the inputs before this one, all hashed */
     size_t nprior;
+    bool idle;                 /* hash at SCHED_IDLE priority */
+    ingest_pass pass;
+    bool hashed;               /* by the thread, to the end (else the caller goes on) */
     lh_code rc;
     lh_err err;
     pthread_mutex_t mu;
@@ -664,13 +691,36 @@ static void check_known(struct input *in, const json_t *head, const struct input
     for (size_t k = 0; k < nprior && !in->duplicate_of; k++) in->repeated |= !strcmp(prior[k].hash, in->hash);
 }
 
+/* Whether the bytes may well be known, by their size: the dataset's last
+ * version came from an input of that size (the same file ingested again),
+ * or an earlier input of this call has it. Then the hash runs at full
+ * priority, to stop the conversion early; a repeat of an older version is
+ * still found, once the conversion is over. */
+static bool may_be_known(const struct input *in, const json_t *head, const struct input *prior, size_t nprior)
+{
+    size_t k;
+    json_t *src;
+    json_array_foreach(json_object_get(json_object_get(head, "lineage"), "sources"), k, src) {
+        if (json_integer_value(json_object_get(src, "bytes")) == (json_int_t)in->bytes) return true;
+    }
+    for (k = 0; k < nprior; k++)
+        if (prior[k].bytes == in->bytes) return true;
+    return false;
+}
+
 static void *speculation_hash(void *arg)
 {
     speculation *sp = arg;
+    if (sp->idle) { /* best effort: a sandbox may refuse */
+        struct sched_param none = {0};
+        pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
+    }
     double t0 = mono_ms();
-    sp->rc = hash_input(sp->in, &sp->err);
+    sp->rc = ingest_pass_run(&sp->pass, &sp->err);
     sp->in->ms[PH_HASH] = mono_ms() - t0;
-    if (sp->rc) return NULL;
+    if (sp->rc || atomic_load(&sp->pass.hand_over)) return NULL; /* the caller goes on */
+    pass_done(&sp->pass, sp->in);
+    sp->hashed = true;
     check_known(sp->in, sp->head, sp->prior, sp->nprior);
     if (!sp->in->duplicate_of && !sp->in->repeated) return NULL;
     /* DuckDB forgets an interrupt when a query starts: repeat it until the
@@ -685,6 +735,35 @@ static void *speculation_hash(void *arg)
     }
     pthread_mutex_unlock(&sp->mu);
     return NULL;
+}
+
+/* The conversion is over: the thread stops (at its piece's end) and the
+ * caller hashes what is left, at its own priority. */
+static lh_code speculation_end(speculation *sp, lh_err *err)
+{
+    atomic_store(&sp->pass.hand_over, true);
+    pthread_mutex_lock(&sp->mu);
+    sp->converting = false;
+    pthread_mutex_unlock(&sp->mu);
+    pthread_join(sp->thread, NULL);
+    pthread_mutex_destroy(&sp->mu);
+    lh_code rc = sp->rc;
+    if (rc) *err = sp->err;
+    if (rc == LH_OK && !sp->hashed) {
+        struct input *in = sp->in;
+        double t0 = mono_ms();
+        uint64_t before = sp->pass.done;
+        atomic_store(&sp->pass.hand_over, false);
+        rc = ingest_pass_run(&sp->pass, err);
+        in->hash_rest = sp->pass.done - before;
+        in->ms[PH_HASH] += mono_ms() - t0;
+        if (rc == LH_OK) {
+            pass_done(&sp->pass, in);
+            check_known(in, sp->head, sp->prior, sp->nprior);
+        }
+    }
+    ingest_pass_close(&sp->pass);
+    return rc;
 }
 
 static void speculation_connection(speculation *sp, duckdb_connection conn)
@@ -831,43 +910,6 @@ static lh_code stat_input(struct input *in, lh_err *err)
     in->bytes = (uint64_t)st.st_size;
     if (in->bytes == 0) return lh_err_set(err, LH_EINVAL, "%s is empty (0 bytes)", in->name);
     return LH_OK;
-}
-
-/* One pass over the input, straight from the page cache: its content hash
- * (BLAKE3; SHA-256 too where the dataset's history holds those), the quote
- * count the truncation check needs and the census of lines that are not
- * UTF-8. Pieces of 256 KB: the census reads what the hash just brought into
- * the core's cache. */
-struct hashing {
-    struct input *in;
-    lh_blake3 h;
-    lh_sha256 legacy;
-};
-
-static bool hash_piece(void *ctx, const char *p, size_t n)
-{
-    struct hashing *hs = ctx;
-    struct input *in = hs->in;
-    lh_blake3_update(&hs->h, p, n);
-    if (in->legacy) lh_sha256_update(&hs->legacy, p, n);
-    lh_utf8_census_feed(&in->census, p, n);
-    for (const char *end = p + n; (p = memchr(p, '"', (size_t)(end - p))); p++) in->quotes++;
-    return true;
-}
-
-static lh_code hash_input(struct input *in, lh_err *err)
-{
-    int fd = open(in->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return lh_err_errno(err, LH_EIO, errno, "cannot read %s", in->name);
-    struct hashing hs = {.in = in};
-    lh_blake3_init(&hs.h);
-    if (in->legacy) lh_sha256_init(&hs.legacy);
-    lh_code rc = lh_file_each(fd, in->name, 256u << 10, hash_piece, &hs, err);
-    close(fd);
-    lh_utf8_census_end(&in->census);
-    lh_blake3_final_content(&hs.h, in->hash);
-    if (in->legacy) lh_sha256_final_hex(&hs.legacy, in->sha256);
-    return rc;
 }
 
 /* Text whose lines are not all UTF-8 (and no encoding was given): valid
@@ -1112,11 +1154,17 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
          * repair, or for documents, whose chunk ids are made of the hash */
         bool ahead = !(is_text(in) && !opt->encoding && !strcmp(in->encoding, "latin-1")) &&
                      in->format != FMT_TEXT && in->format != FMT_PDF;
-        speculation sp = {.in = in, .head = head, .prior = ins, .nprior = i, .converting = true};
+        speculation sp = {.in = in, .head = head, .prior = ins, .nprior = i, .converting = true,
+                          .idle = !may_be_known(in, head, ins, i)};
+        if (ahead && (rc = ingest_pass_open(&sp.pass, in->path, in->name, in->legacy, err))) {
+            ingest_pass_close(&sp.pass);
+            break;
+        }
         if (ahead) {
             pthread_mutex_init(&sp.mu, NULL);
             if (pthread_create(&sp.thread, NULL, speculation_hash, &sp) != 0) {
                 pthread_mutex_destroy(&sp.mu);
+                ingest_pass_close(&sp.pass);
                 ahead = false;
             }
         }
@@ -1131,14 +1179,11 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         double t1 = mono_ms();
         rc = prepare_and_convert(ing, in, opt, call, i, ahead ? &sp : NULL, err);
         if (ahead) {
-            pthread_mutex_lock(&sp.mu);
-            sp.converting = false;
-            pthread_mutex_unlock(&sp.mu);
-            pthread_join(sp.thread, NULL);
-            pthread_mutex_destroy(&sp.mu);
-            if (sp.rc) {
-                rc = sp.rc;
-                *err = sp.err;
+            lh_err hash_err;
+            lh_code hash_rc = speculation_end(&sp, &hash_err);
+            if (hash_rc) {
+                rc = hash_rc;
+                *err = hash_err;
                 break;
             }
             if (in->duplicate_of || in->repeated) { /* known bytes: the conversion is thrown away */
@@ -1170,7 +1215,8 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
         }
         in->ms[PH_STORE] = mono_ms() - t2;
         lh_log(LH_LOG_DEBUG, "ingest.timing", LH_KV_STR("source", in->name), LH_KV_INT("bytes", in->bytes),
-               LH_KV_INT("hash_ms", in->ms[PH_HASH]), LH_KV_INT("prepare_ms", in->ms[PH_PREPARE]),
+               LH_KV_INT("hash_ms", in->ms[PH_HASH]), LH_KV_INT("hash_rest_bytes", in->hash_rest),
+               LH_KV_INT("prepare_ms", in->ms[PH_PREPARE]),
                LH_KV_INT("convert_ms", in->ms[PH_CONVERT]), LH_KV_INT("describe_ms", in->ms[PH_DESCRIBE]),
                LH_KV_INT("store_ms", in->ms[PH_STORE]), LH_KV_INT("parquet_bytes", in->parquet_size),
                LH_KV_INT("parquet_hashed_after", in->parquet_tail));

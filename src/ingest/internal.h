@@ -4,7 +4,13 @@
 #ifndef LH_INGEST_INTERNAL_H
 #define LH_INGEST_INTERNAL_H
 
+#include "lakehouse/lh_blake3.h"
 #include "lakehouse/lh_ingest.h"
+#include "lakehouse/lh_sha256.h"
+#include "lakehouse/lh_utf8.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
 
 typedef enum {
     FMT_UNKNOWN,
@@ -26,6 +32,34 @@ bool ingest_format_parse(const char *s, ingest_format *out);
  * the binary formats, with a message saying what it looks like. */
 lh_code ingest_sniff(const char *path, const char *name, ingest_format *format,
                      const char **encoding, lh_err *err);
+
+/* The one pass over an input's bytes, straight from the page cache
+ * (lh_file_each): its content hash (BLAKE3, and SHA-256 where a dataset's
+ * history holds those), the census of lines that are not UTF-8 and the '"'
+ * count the truncation check needs. A run stops at the end of its piece
+ * once hand_over is set, and a later run (in any thread) goes on from
+ * `done`: the ingest hashes on idle CPU while DuckDB converts, and takes
+ * over when the conversion is done (ingest.c). */
+typedef struct ingest_pass {
+    int fd;
+    const char *name; /* as messages name the input */
+    bool sha256;      /* SHA-256 too */
+    lh_blake3 blake3;
+    lh_sha256 sha;
+    lh_utf8_census census;
+    uint64_t quotes;
+    uint64_t done;         /* bytes seen */
+    atomic_bool hand_over; /* stop at the end of the piece */
+} ingest_pass;
+
+lh_code ingest_pass_open(ingest_pass *p, const char *path, const char *name, bool sha256, lh_err *err);
+/* To the end of the file, or until hand_over: LH_EIO on a read error or a
+ * file cut short meanwhile. */
+lh_code ingest_pass_run(ingest_pass *p, lh_err *err);
+/* Once a run has reached the end: the "blake3:<hex>" content hash, and the
+ * SHA-256 hex (when asked for); the census is final. */
+void ingest_pass_finish(ingest_pass *p, char hash[LH_CONTENT_HASH_LEN + 1], char sha256[LH_SHA256_HEX_LEN + 1]);
+void ingest_pass_close(ingest_pass *p);
 
 /* Counts the nesting of JSON text fed in pieces, outside strings. */
 typedef struct ingest_json_nesting {

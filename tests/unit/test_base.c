@@ -572,6 +572,7 @@ struct scan {
     int calls;
     off_t cut_to;  /* on the first piece: truncate the file to this (-1: no) */
     size_t append; /* on the first piece: append this many bytes */
+    int stop_after; /* stop the scan after this many pieces (0: never) */
 };
 
 static bool scan_piece(void *ctx, const char *p, size_t n)
@@ -582,7 +583,7 @@ static bool scan_piece(void *ctx, const char *p, size_t n)
         for (size_t i = 0; i < s->append; i++) assert_int_equal(write(s->fd, "+", 1), 1);
     }
     lh_buf_append(&s->seen, p, n); /* reads every byte: a page past the end faults here */
-    return true;
+    return s->calls != s->stop_after;
 }
 
 static void test_file_each(void **state)
@@ -598,15 +599,33 @@ static void test_file_each(void **state)
 
     struct scan s = {.fd = fd, .cut_to = -1};
     lh_err err;
-    assert_int_equal(lh_file_each(fd, "f", 100000, scan_piece, &s, &err), LH_OK);
+    assert_int_equal(lh_file_each(fd, "f", 0, 100000, scan_piece, &s, &err), LH_OK);
     assert_int_equal(s.seen.len, size);
     assert_memory_equal(s.seen.data, data, size);
     assert_int_equal(s.calls, (int)((LH_FILE_WINDOW + 99999) / 100000 + 1));
     lh_buf_free(&s.seen);
 
+    /* stopped, then gone on from where it stopped (another thread may): at
+     * offsets off the page grid, within a window and across the two */
+    static const int stops[] = {1, 85, 168}; /* the 168th piece ends the first window */
+    for (size_t k = 0; k < sizeof stops / sizeof *stops; k++) {
+        s = (struct scan){.fd = fd, .cut_to = -1, .stop_after = stops[k]};
+        assert_int_equal(lh_file_each(fd, "f", 0, 100000, scan_piece, &s, &err), LH_OK);
+        size_t given = (size_t)stops[k] * 100000;
+        assert_int_equal(s.seen.len, given < LH_FILE_WINDOW ? given : LH_FILE_WINDOW);
+        s.stop_after = 0;
+        assert_int_equal(lh_file_each(fd, "f", s.seen.len, 100000, scan_piece, &s, &err), LH_OK);
+        assert_int_equal(s.seen.len, size);
+        assert_memory_equal(s.seen.data, data, size);
+        lh_buf_free(&s.seen);
+    }
+    s = (struct scan){.fd = fd, .cut_to = -1};
+    assert_int_equal(lh_file_each(fd, "f", size + 10, 4096, scan_piece, &s, &err), LH_OK); /* past the end */
+    assert_int_equal(s.seen.len, 0);
+
     /* 5 bytes appended after the fstat (O_APPEND not needed: fd is at the end) */
     s = (struct scan){.fd = fd, .cut_to = -1, .append = 5};
-    assert_int_equal(lh_file_each(fd, "f", 1 << 20, scan_piece, &s, &err), LH_OK);
+    assert_int_equal(lh_file_each(fd, "f", 0, 1 << 20, scan_piece, &s, &err), LH_OK);
     assert_int_equal(s.seen.len, size + 5);
     assert_memory_equal(s.seen.data, data, size);
     assert_memory_equal(s.seen.data + size, "+++++", 5);
@@ -614,14 +633,14 @@ static void test_file_each(void **state)
 
     /* cut to 8 KB while the first window is mapped: LH_EIO naming the byte */
     s = (struct scan){.fd = fd, .cut_to = 8192};
-    assert_int_equal(lh_file_each(fd, "input.csv", 4096, scan_piece, &s, &err), LH_EIO);
+    assert_int_equal(lh_file_each(fd, "input.csv", 0, 4096, scan_piece, &s, &err), LH_EIO);
     assert_non_null(strstr(err.message, "input.csv changed while being read"));
     assert_non_null(strstr(err.message, "at byte 8192"));
     assert_int_equal(s.seen.len, 8192);
     lh_buf_free(&s.seen);
     /* and the next scan of the (now short) file works */
     s = (struct scan){.fd = fd, .cut_to = -1};
-    assert_int_equal(lh_file_each(fd, "f", 4096, scan_piece, &s, &err), LH_OK);
+    assert_int_equal(lh_file_each(fd, "f", 0, 4096, scan_piece, &s, &err), LH_OK);
     assert_int_equal(s.seen.len, 8192);
     lh_buf_free(&s.seen);
 
@@ -630,7 +649,7 @@ static void test_file_each(void **state)
     if (child == 0) {
         signal(SIGBUS, SIG_DFL);
         struct scan c = {.fd = fd, .cut_to = -1};
-        lh_file_each(fd, "f", 4096, scan_piece, &c, &err); /* installs the handler */
+        lh_file_each(fd, "f", 0, 4096, scan_piece, &c, &err); /* installs the handler */
         volatile char *m = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED || ftruncate(fd, 0) != 0) _exit(3);
         (void)m[4096];

@@ -14,6 +14,7 @@
 #include "app_fixture.h"
 #include "lakehouse/lh_app.h"
 #include "lakehouse/lh_blake3.h"
+#include "lakehouse/lh_file.h"
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_sample.h"
 #include "lakehouse/lh_sha256.h"
@@ -21,6 +22,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -644,6 +646,84 @@ static void t_output_hash_follows(void **state)
     free(path);
 }
 
+/* The input's one pass (internal.h) stops at the end of its piece once
+ * handed over, and another thread goes on from there: hashes, census and
+ * quote count are those of a pass in one go. A file of three windows' worth,
+ * with quotes, UTF-8 and Windows-1252 lines, and a UTF-8 character cut by
+ * the piece boundary. */
+static void *pass_run(void *arg)
+{
+    lh_err err;
+    assert_int_equal(ingest_pass_run(arg, &err), LH_OK);
+    return NULL;
+}
+
+static void t_pass_handed_over(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    lh_buf text = {0};
+    lh_buf_puts(&text, "id,city,note\n");
+    while (text.len < (256u << 10) - 64) lh_buf_puts(&text, "1,\"Chicago, IL\",plain\n");
+    lh_buf_puts(&text, "2,Chicago,");
+    while (text.len < (256u << 10) - 1) lh_buf_putc(&text, 'x');
+    lh_buf_puts(&text, "\xC3\xA9\n"); /* é across the first piece's end */
+    for (int i = 0; text.len < 3 * LH_FILE_WINDOW + 12345; i++)
+        lh_buf_printf(&text, i % 1000 == 7 ? "%d,Qu\xE9" "bec,latin\n" : "%d,Qu\xC3\xA9" "bec,\"utf\"\n", i);
+    char *path = write_file(f, "pass.csv", text.data, text.len);
+
+    ingest_pass whole, handed;
+    char want[LH_CONTENT_HASH_LEN + 1], got[LH_CONTENT_HASH_LEN + 1];
+    char want_sha[LH_SHA256_HEX_LEN + 1], got_sha[LH_SHA256_HEX_LEN + 1];
+    assert_int_equal(ingest_pass_open(&whole, path, "pass.csv", true, &err), LH_OK);
+    assert_int_equal(ingest_pass_run(&whole, &err), LH_OK);
+    assert_int_equal(whole.done, text.len);
+    ingest_pass_finish(&whole, want, want_sha);
+    ingest_pass_close(&whole);
+    lh_blake3 b;
+    lh_blake3_init(&b);
+    lh_blake3_update(&b, text.data, text.len);
+    char direct[LH_CONTENT_HASH_LEN + 1];
+    lh_blake3_final_content(&b, direct);
+    assert_string_equal(want, direct);
+    assert_true(whole.census.lines_invalid > 0 && whole.census.lines_utf8 > 0);
+
+    assert_int_equal(ingest_pass_open(&handed, path, "pass.csv", true, &err), LH_OK);
+    atomic_store(&handed.hand_over, true); /* before it starts: one piece, then it stops */
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pass_run, &handed), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(handed.done, 256u << 10);
+    atomic_store(&handed.hand_over, false);
+    assert_int_equal(ingest_pass_run(&handed, &err), LH_OK);
+    assert_int_equal(handed.done, text.len);
+    assert_int_equal(ingest_pass_run(&handed, &err), LH_OK); /* at the end: nothing more */
+    assert_int_equal(handed.done, text.len);
+    ingest_pass_finish(&handed, got, got_sha);
+    ingest_pass_close(&handed);
+    assert_string_equal(got, want);
+    assert_string_equal(got_sha, want_sha);
+    assert_int_equal(handed.quotes, whole.quotes);
+    assert_int_equal(handed.census.lines_invalid, whole.census.lines_invalid);
+    assert_int_equal(handed.census.lines_utf8, whole.census.lines_utf8);
+
+    /* the ingest: its hash thread (idle: the bytes are new) hands over
+     * wherever the conversion ends; the content hash is the file's */
+    json_t *r;
+    assert_int_equal(ingest(f, "handed", path, NULL, &r, &err), LH_OK);
+    json_t *s0 = json_array_get(json_object_get(r, "sources"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "content_hash")), want);
+    assert_int_equal(json_integer_value(json_object_get(s0, "lines_repaired")), (json_int_t)whole.census.lines_invalid);
+    json_decref(r);
+    /* the same bytes again (hashed at full priority: the last version's size) are known */
+    assert_int_equal(ingest(f, "handed", path, NULL, &r, &err), LH_OK);
+    s0 = json_array_get(json_object_get(r, "sources"), 0);
+    assert_string_equal(json_string_value(json_object_get(s0, "status")), "already_ingested");
+    json_decref(r);
+    lh_buf_free(&text);
+    free(path);
+}
+
 /* PII tags come from one scan of every text column: a column empty for its
  * first 5,000 rows is still judged on the values after them, each column on
  * its own values, and a file of 3,000 text columns gets its tag in the middle. */
@@ -728,6 +808,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_idempotent_and_evolving, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_content_hash, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_output_hash_follows, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_pass_handed_over, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_pii_one_scan, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(t_sample_is_deterministic, app_setup, app_teardown),
     };
