@@ -124,7 +124,7 @@ test-unit: $(UNIT_BIN)
 	$(Q)scripts/with-s3rver scripts/run-unit $(UNIT_BIN)
 
 # The suites with threads, once more under ThreadSanitizer.
-TSAN_SUITES := test_catalog test_drafts test_ingest test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_model test_search test_bm25
+TSAN_SUITES := test_app test_catalog test_drafts test_ingest test_manifests test_vectors test_journal test_http test_query test_store test_hnsw test_vindex test_ai test_model test_search test_bm25
 test-tsan:
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) SAN=thread $(TSAN_SUITES:%=build/tsan/tests/%)
 	$(Q)scripts/with-s3rver scripts/run-unit $(TSAN_SUITES:%=build/tsan/tests/%)

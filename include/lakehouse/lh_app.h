@@ -47,8 +47,12 @@ void lh_app_record_config(lh_app *app, const lh_config *cfg, const lh_who *who);
  * (`serve` does; other commands start it when they first embed). */
 lh_code lh_app_start_sidecar(lh_app *app, lh_err *err);
 
+/* The SQL engine (sandboxed, read-only), opened on first use: a command
+ * that runs no SQL does not pay for a DuckDB instance. NULL (err set) when
+ * it cannot open; `serve` opens it up front, so a bad setting stops it. */
+lh_query_engine *lh_app_sql_engine(lh_app *app, lh_err *err);
+
 /* The modules, borrowed. */
-lh_query_engine *lh_app_query_engine(lh_app *app);
 lh_catalog *lh_app_catalog(lh_app *app);
 lh_ingester *lh_app_ingester(lh_app *app);
 lh_buckets *lh_app_buckets(lh_app *app);

@@ -73,7 +73,10 @@ typedef struct lh_vectors_config {
     void *ai_ctx;
     const char *default_provider; /* for text indexes that name none */
     lh_ai *chat;             /* answers for lh_vectors_ask (NULL: extractive answers) */
-    lh_query_engine *sandbox; /* runs search filters (user SQL): sandboxed, read-only */
+    /* the engine for search filters and row fetches (user SQL): sandboxed,
+     * read-only, asked for when needed (NULL: no filters, no rows) */
+    lh_query_engine *(*sandbox)(void *ctx, lh_err *err);
+    void *sandbox_ctx;
     lh_errors *errors;       /* failed background refreshes (may be NULL) */
     /* SQL's vector_search asks it whether the caller may read the index (NULL: always) */
     bool (*index_allowed)(void *ctx, const char *index);

@@ -157,6 +157,11 @@ lh_code lh_app_error_scrub(lh_app *app, lh_code rc, lh_err *err)
     return rc;
 }
 
+static lh_query_engine *sql_sandbox(void *ctx, lh_err *err)
+{
+    return lh_app_sql_engine(ctx, err);
+}
+
 lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
 {
     lh_app *app = lh_xcalloc(1, sizeof *app);
@@ -168,6 +173,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->started_at = time(NULL);
     pthread_mutex_init(&app->health.mu, NULL);
     pthread_mutex_init(&app->profiles.mu, NULL);
+    pthread_mutex_init(&app->query_mu, NULL);
     pthread_mutex_init(&app->profiles.write_mu, NULL);
     lh_app_objects_init(&app->views, "view", "_catalog/views");
     lh_app_objects_init(&app->workspaces, "workspace", "_catalog/workspaces");
@@ -202,35 +208,35 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     }
     if (rc == LH_OK) rc = lh_catalog_open(app->buckets, app->journal, &app->catalog, err);
     if (rc == LH_OK) rc = lh_dataset_tables_new(app->catalog, app->buckets, cache_dir, &app->tables, err);
-    char sql_memory[32], ingest_memory[32];
-    memory_limits(cfg->query_memory_limit, sql_memory, ingest_memory, sizeof sql_memory);
+    char ingest_memory[32];
+    memory_limits(cfg->query_memory_limit, app->sql_memory, ingest_memory, sizeof ingest_memory);
     /* DuckDB's spill folders: its own, outside _tmp (swept for uploads), never the cwd */
     char *spill_dir = lh_xasprintf("%s/_spill", cfg->storage_data_dir);
-    char *sql_spill = lh_xasprintf("%s/sql", spill_dir);
+    app->sql_spill = lh_xasprintf("%s/sql", spill_dir);
     char *ingest_spill = lh_xasprintf("%s/ingest", spill_dir);
     if (rc == LH_OK && mkdir(spill_dir, 0700) != 0 && errno != EEXIST)
         rc = lh_err_errno(err, LH_EIO, errno, "cannot create %s", spill_dir);
-    if (rc == LH_OK) {
+    if (rc == LH_OK) { /* the SQL engine opens on first use: lh_app_sql_engine */
         const char *const *dirs;
         size_t n_dirs = lh_dataset_tables_dirs(app->tables, &dirs);
-        lh_query_options qo = {.threads = (int)cfg->query_threads,
-                               .memory_limit = sql_memory,
-                               .connections = (int)cfg->query_connections,
-                               .allowed_dirs = dirs,
-                               .n_allowed_dirs = n_dirs,
-                               .resolver = lh_app_scoped_resolve, /* a profile sees only what it binds */
-                               .lister = lh_app_scoped_list,
-                               .resolver_ctx = app, /* datasets and views */
-                               .init_sql = LH_DATASET_TABLES_INIT_SQL,
-                               .temp_dir = sql_spill,
-                               .max_temp_bytes = cfg->query_max_temp_size,
-                               .max_string_length = cfg->query_max_string_length,
-                               .table_functions = sql_table_functions,
-                               .short_timeout_ms = cfg->query_short_timeout_ms,
-                               .max_per_client = cfg->query_max_per_client > 0
-                                                     ? (int)cfg->query_max_per_client
-                                                     : (int)(cfg->query_connections / 2 > 0 ? cfg->query_connections / 2 : 1)};
-        rc = lh_query_engine_open(&qo, &app->query, err);
+        app->sql_options = (lh_query_options){
+            .threads = (int)cfg->query_threads,
+            .memory_limit = app->sql_memory,
+            .connections = (int)cfg->query_connections,
+            .allowed_dirs = dirs,
+            .n_allowed_dirs = n_dirs,
+            .resolver = lh_app_scoped_resolve, /* a profile sees only what it binds */
+            .lister = lh_app_scoped_list,
+            .resolver_ctx = app, /* datasets and views */
+            .init_sql = LH_DATASET_TABLES_INIT_SQL,
+            .temp_dir = app->sql_spill,
+            .max_temp_bytes = cfg->query_max_temp_size,
+            .max_string_length = cfg->query_max_string_length,
+            .table_functions = sql_table_functions,
+            .short_timeout_ms = cfg->query_short_timeout_ms,
+            .max_per_client = cfg->query_max_per_client > 0
+                                  ? (int)cfg->query_max_per_client
+                                  : (int)(cfg->query_connections / 2 > 0 ? cfg->query_connections / 2 : 1)};
     }
     if (rc == LH_OK) {
         lh_query_options io = {.threads = (int)cfg->query_threads,
@@ -266,13 +272,13 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
                                 .ai_ctx = app,
                                 .default_provider = app->ai_provider,
                                 .chat = app->chat,
-                                .sandbox = app->query,
+                                .sandbox = sql_sandbox,
+                                .sandbox_ctx = app,
                                 .errors = app->errors,
                                 .index_allowed = lh_app_index_allowed,
                                 .index_allowed_ctx = app};
         rc = lh_vectors_open(&vc, &app->vectors, err);
     }
-    if (rc == LH_OK) rc = lh_vectors_register_sql(app->vectors, app->query, err);
     if (rc == LH_OK) lh_catalog_observe(app->catalog, lh_vectors_dataset_changed, app->vectors);
     if (rc == LH_OK) lh_catalog_keep(app->catalog, lh_app_drafts_keep, app);
     if (rc == LH_OK && sodium_init() < 0) rc = lh_err_set(err, LH_EINTERNAL, "libsodium failed to initialise");
@@ -282,7 +288,6 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     free(wal_dir);
     free(cache_dir);
     free(spill_dir);
-    free(sql_spill);
     free(ingest_spill);
     if (rc) {
         lh_app_close(app);
@@ -301,7 +306,9 @@ void lh_app_close(lh_app *app)
     if (app->ai_ready) lh_app_ai_close(app);
     lh_ingester_free(app->ingester);
     lh_query_engine_close(app->ingest_engine);
-    lh_query_engine_close(app->query);
+    lh_query_engine_close(atomic_load(&app->query));
+    pthread_mutex_destroy(&app->query_mu);
+    free(app->sql_spill);
     lh_dataset_tables_free(app->tables);
     lh_catalog_close(app->catalog);
     lh_journal_close(app->journal);
@@ -397,9 +404,22 @@ void lh_app_record_config(lh_app *app, const lh_config *cfg, const lh_who *who)
     json_decref(now);
 }
 
-lh_query_engine *lh_app_query_engine(lh_app *app)
+lh_query_engine *lh_app_sql_engine(lh_app *app, lh_err *err)
 {
-    return app->query;
+    lh_query_engine *e = atomic_load_explicit(&app->query, memory_order_acquire);
+    if (e) return e;
+    pthread_mutex_lock(&app->query_mu);
+    e = atomic_load_explicit(&app->query, memory_order_relaxed);
+    if (!e) {
+        lh_code rc = lh_query_engine_open(&app->sql_options, &e, err);
+        if (rc == LH_OK && (rc = lh_vectors_register_sql(app->vectors, e, err)) != LH_OK) {
+            lh_query_engine_close(e);
+            e = NULL;
+        }
+        if (e) atomic_store_explicit(&app->query, e, memory_order_release);
+    }
+    pthread_mutex_unlock(&app->query_mu);
+    return e;
 }
 
 lh_ingester *lh_app_ingester(lh_app *app)

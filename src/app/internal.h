@@ -5,6 +5,7 @@
 #define LH_APP_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "lakehouse/lh_ai.h"
@@ -40,7 +41,13 @@ struct lh_app {
     lh_journal *journal;
     lh_catalog *catalog;
     lh_dataset_tables *tables;
-    lh_query_engine *query;         /* sandboxed, read-only SQL over datasets */
+    /* sandboxed, read-only SQL over datasets: opened on first use
+     * (lh_app_sql_engine), from sql_options */
+    _Atomic(lh_query_engine *) query;
+    pthread_mutex_t query_mu;
+    lh_query_options sql_options;
+    char sql_memory[32];
+    char *sql_spill;
     lh_query_engine *ingest_engine; /* unsandboxed: reads input files */
     lh_ingester *ingester;
     lh_vectors *vectors;

@@ -39,7 +39,8 @@ static json_t *check_query(lh_app *app, bool *ok)
     lh_query_cursor *cur;
     lh_err err;
     lh_query_args args = {.sql = "SELECT 1", .timeout_ms = 1000, .read_only = true};
-    lh_code rc = lh_query_open(app->query, &args, &cur, &err);
+    lh_query_engine *engine = lh_app_sql_engine(app, &err);
+    lh_code rc = engine ? lh_query_open(engine, &args, &cur, &err) : err.code;
     if (rc == LH_OK) lh_query_close(cur);
     *ok = rc == LH_OK || rc == LH_EUNAVAILABLE;
     return json_pack("{s:s, s:s, s:s*}", "status", rc == LH_OK ? "ok" : *ok ? "busy" : "failing", "duckdb_version",
@@ -417,15 +418,17 @@ static lh_code sql_open_scoped(lh_app *app, json_t *args, const char *sql, const
                                long long timeout_ms, const lh_who *who, lh_app_sql_run *run, lh_err *err)
 {
     (void)args;
+    lh_query_engine *engine = lh_app_sql_engine(app, err);
+    if (!engine) return err->code;
     if (!format || strcmp(format, "parquet") != 0) {
         /* JSON is answered whole, so its size is bounded; ndjson and csv stream */
         lh_query_args qa = {.sql = sql, .params = params, .timeout_ms = timeout_ms, .read_only = true,
                             .max_result_bytes = run->format == LH_FORMAT_JSON ? app->query_max_result_bytes : 0,
                             .client = who ? who->actor : NULL};
-        return lh_app_error_scrub(app, lh_query_open(app->query, &qa, &run->cursor, err), err);
+        return lh_app_error_scrub(app, lh_query_open(engine, &qa, &run->cursor, err), err);
     }
     /* parquet: COPY the checked statement into a temp file inside the sandbox */
-    lh_code rc = lh_query_check(app->query, sql, err);
+    lh_code rc = lh_query_check(engine, sql, err);
     if (rc) return rc;
     static unsigned counter;
     char *path = lh_xasprintf("%s/_cache/result-%d-%u.parquet", app->data_dir, (int)getpid(),
@@ -437,7 +440,7 @@ static lh_code sql_open_scoped(lh_app *app, json_t *args, const char *sql, const
     lh_buf_puts(&copy, " (FORMAT parquet, COMPRESSION zstd)");
     lh_query_args qa = {.sql = copy.data, .params = params, .timeout_ms = timeout_ms, .client = who ? who->actor : NULL};
     lh_query_cursor *cur;
-    rc = lh_query_open(app->query, &qa, &cur, err);
+    rc = lh_query_open(engine, &qa, &cur, err);
     if (rc == LH_OK) lh_query_close(cur);
     lh_buf_free(&copy);
     if (rc) {
@@ -477,7 +480,8 @@ lh_code lh_app_query_rows(lh_app *app, const char *sql, bool read_only, long lon
     lh_query_args qa = {.sql = sql, .timeout_ms = app->query_timeout_ms, .read_only = read_only,
                         .max_result_bytes = app->query_max_result_bytes};
     lh_query_cursor *cur;
-    lh_code rc = lh_query_open(app->query, &qa, &cur, err);
+    lh_query_engine *engine = lh_app_sql_engine(app, err);
+    lh_code rc = engine ? lh_query_open(engine, &qa, &cur, err) : err->code;
     if (rc) return rc;
     lh_buf text = {0};
     rc = lh_app_sql_json(cur, 0, max_rows, &text, err);

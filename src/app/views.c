@@ -161,11 +161,12 @@ static lh_code check_view(lh_app *app, json_t *view, lh_err *err)
         lh_buf_puts(&sql, "SELECT * FROM ");
         lh_sql_quote_ident(&sql, base);
         lh_buf_printf(&sql, " WHERE (%s) LIMIT 0", filter);
-        rc = lh_query_check(app->query, sql.data, err);
+        lh_query_engine *engine = lh_app_sql_engine(app, err);
+        rc = engine ? lh_query_check(engine, sql.data, err) : err->code;
         if (rc == LH_OK) {
             lh_query_args qa = {.sql = sql.data, .timeout_ms = 5000, .read_only = true};
             lh_query_cursor *cur;
-            rc = lh_query_open(app->query, &qa, &cur, err);
+            rc = lh_query_open(engine, &qa, &cur, err);
             if (rc == LH_OK) lh_query_close(cur);
         }
         if (rc) lh_err_wrap(err, "\"row_filter\"");

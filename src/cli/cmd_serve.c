@@ -110,6 +110,7 @@ int cmd_serve(int argc, char **argv)
     lh_parse_listen(cfg.server_listen, host, sizeof host, &port);
     lh_code rc = make_dirs(cfg.storage_data_dir, &err);
     if (rc == LH_OK) rc = lh_app_open(&cfg, &app, &err);
+    if (rc == LH_OK && !lh_app_sql_engine(app, &err)) rc = err.code; /* up front: a bad setting stops here */
     if (rc == LH_OK) rc = lh_app_listen_check(app, host, &err); /* never open to the network */
     if (rc == LH_OK) {
         lh_who who = {.actor = "system", .source = "serve"};

@@ -162,6 +162,8 @@ static void source_table(lh_buf *sql, const json_t *origin)
 static lh_code filter_bitmap(lh_vectors *v, const lh_vindex *x, const char *filter, uint64_t **words, lh_err *err)
 {
     if (!v->cfg.sandbox) return lh_err_set(err, LH_EUNSUPPORTED, "filters need the SQL engine");
+    lh_query_engine *sandbox = v->cfg.sandbox(v->cfg.sandbox_ctx, err);
+    if (!sandbox) return err->code;
     if (strlen(filter) > MAX_FILTER_BYTES)
         return lh_err_set(err, LH_ETOOBIG, "the filter is longer than %d bytes", MAX_FILTER_BYTES);
     const json_t *origin = json_object_get(x->manifest, "origin");
@@ -172,9 +174,9 @@ static lh_code filter_bitmap(lh_vectors *v, const lh_vindex *x, const char *filt
     lh_buf_puts(&sql, strings ? " AS VARCHAR) FROM " : " AS BIGINT) FROM ");
     source_table(&sql, origin);
     lh_buf_printf(&sql, " WHERE (%s\n)", filter);
-    lh_code rc = lh_query_check(v->cfg.sandbox, sql.data, err);
+    lh_code rc = lh_query_check(sandbox, sql.data, err);
     emb_rows r = {.ids = lh_idtab_new(strings)};
-    if (rc == LH_OK) rc = emb_read(v->cfg.sandbox, sql.data, 0, &r, err);
+    if (rc == LH_OK) rc = emb_read(sandbox, sql.data, 0, &r, err);
     lh_buf_free(&sql);
     if (rc == LH_OK) {
         size_t n = lh_idtab_count(x->ids);
@@ -282,7 +284,9 @@ static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, js
         free(list);
         lh_query_args qa = {.sql = sql.data, .params = params, .timeout_ms = 30000, .read_only = true};
         lh_query_cursor *c;
-        rc = lh_query_open(v->cfg.sandbox, &qa, &c, err);
+        lh_query_engine *sandbox = v->cfg.sandbox ? v->cfg.sandbox(v->cfg.sandbox_ctx, err) : NULL;
+        rc = !sandbox ? v->cfg.sandbox ? err->code : lh_err_set(err, LH_EUNSUPPORTED, "rows need the SQL engine")
+                      : lh_query_open(sandbox, &qa, &c, err);
         lh_buf body = {0};
         if (rc == LH_OK) {
             lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, (long long)misses + 1);

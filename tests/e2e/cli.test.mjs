@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, cleanEnv, run, tempDir } from './harness.mjs';
+import { BIN, cleanEnv, run, startServer, tempDir } from './harness.mjs';
 
 describe('lakehouse CLI', () => {
   it('lists subcommands in --help, and every subcommand has --help', () => {
@@ -19,6 +19,31 @@ describe('lakehouse CLI', () => {
       const viaHelp = run(['help', c]);
       assert.equal(viaHelp.stdout, r.stdout);
     }
+  });
+
+  it('opens the SQL engine only for commands that run SQL; serve opens it up front', async () => {
+    const dir = tempDir();
+    const csv = path.join(dir, 'in.csv');
+    fs.writeFileSync(csv, 'id,city\n1,Chicago\n');
+    // DuckDB's spill folder for SQL is made when the engine opens: an ingest runs none
+    let r = run(['ingest', csv, '--dataset', 'lazy', '--data', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.existsSync(path.join(dir, '_spill', 'sql')), false);
+    r = run(['sql', 'SELECT count(*) AS n FROM lazy', '--json', '--data', dir]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /\[1\]/);
+    assert.equal(fs.existsSync(path.join(dir, '_spill', 'sql')), true);
+    // the server opens it before it listens (a bad setting stops it there)
+    const served = tempDir();
+    const srv = await startServer({ dataDir: served });
+    try {
+      assert.equal(fs.existsSync(path.join(served, '_spill', 'sql')), true);
+    } finally {
+      await srv.stop();
+    }
+    r = run(['serve', '--listen', '127.0.0.1:0', '--data', served, '--set', 'query.memory_limit=lots']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /query\.memory_limit: DuckDB rejected "lots"/);
   });
 
   it('suggests the nearest command, action and option for a typo', () => {

@@ -18,7 +18,9 @@
 #include "lakehouse/lh_hnsw.h"
 #include "lakehouse/lh_trials.h"
 
+#include <pthread.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static lh_code check(const char *op, const char *json, lh_err *err)
 {
@@ -429,6 +431,36 @@ static void test_trials_regressed(void **state)
     assert_false(lh_trials_regressed(3, 0.97, 30.0, 0.9, false, 0, 0, why, sizeof why)); /* no trial: no latency verdict */
 }
 
+/* The SQL engine opens on first use (an ingest needs none), once, whichever
+ * threads ask at the same time; every caller gets that one engine. */
+static void *ask_sql_engine(void *arg)
+{
+    lh_err err;
+    return lh_app_sql_engine(arg, &err);
+}
+
+static void test_sql_engine_on_first_use(void **state)
+{
+    struct fixture *f = *state;
+    app_ingest_csv(f, "early", "id\n1\n2\n");
+    char *spill = lh_xasprintf("%s/data/_spill/sql", f->dir);
+    struct stat st;
+    assert_int_not_equal(stat(spill, &st), 0); /* DuckDB's SQL spill folder: made when the engine opens */
+    pthread_t t[4];
+    void *got[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&t[i], NULL, ask_sql_engine, f->app), 0);
+    for (int i = 0; i < 4; i++) pthread_join(t[i], &got[i]);
+    assert_non_null(got[0]);
+    for (int i = 1; i < 4; i++) assert_ptr_equal(got[i], got[0]);
+    assert_int_equal(stat(spill, &st), 0);
+    lh_query_args args = {.sql = "SELECT sum(id) AS s FROM early", .timeout_ms = 5000, .read_only = true};
+    lh_query_cursor *cur;
+    lh_err err;
+    assert_int_equal(lh_query_open(got[0], &args, &cur, &err), LH_OK); /* the datasets are its tables */
+    lh_query_close(cur);
+    free(spill);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -441,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_facets, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_sql_history, app_setup, app_teardown),
         cmocka_unit_test_setup_teardown(test_journal_filters, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(test_sql_engine_on_first_use, app_setup, app_teardown),
         cmocka_unit_test(test_trials_regressed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,7 +123,7 @@ static char *sql_csv(struct fixture *f, const char *sql)
     lh_query_cursor *c;
     lh_err err;
     lh_query_args args = {.sql = sql, .timeout_ms = 10000, .read_only = true};
-    if (lh_query_open(lh_app_query_engine(f->app), &args, &c, &err)) fail_msg("%s: %s", sql, err.message);
+    if (lh_query_open(lh_app_sql_engine(f->app, &err), &args, &c, &err)) fail_msg("%s: %s", sql, err.message);
     lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_CSV, 0);
     lh_buf out = {0};
     bool done = false;
