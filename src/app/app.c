@@ -71,9 +71,9 @@ static long name_pid(const char *name)
  * alone on the data folder and removes every temp file. Otherwise it removes
  * only files of dead processes (by the pid in their names) and files older
  * than LH_TMP_STALE_S. Directories are left alone. */
-static void tmp_sweep(lh_app *app)
+static bool tmp_sweep(lh_app *app)
 {
-    if (mkdir(app->tmp_dir, 0755) != 0 && errno != EEXIST) return;
+    if (mkdir(app->tmp_dir, 0755) != 0 && errno != EEXIST) return false;
     char *lock = lh_xasprintf("%s/.live", app->tmp_dir);
     app->tmp_lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     free(lock);
@@ -96,6 +96,45 @@ static void tmp_sweep(lh_app *app)
     if (d) closedir(d);
     if (app->tmp_lock_fd >= 0) flock(app->tmp_lock_fd, LOCK_SH);
     if (removed) lh_log(LH_LOG_INFO, "app.tmp_swept", LH_KV_INT("files", (int64_t)removed));
+    return alone;
+}
+
+/* Removes the files in dir, then dir. */
+static void remove_flat_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+    rmdir(dir);
+}
+
+/* DuckDB's spill folders belong to one process: _spill/<engine>-<pid>. An
+ * engine empties its folder when it opens (nothing planted there can be
+ * read), so a shared folder let a CLI run beside a server delete the
+ * server's spill files. Start-up removes the folders of dead processes
+ * (judged by pid, as in tmp_sweep), and the shared folders of older
+ * versions when alone on the data folder. */
+static void spill_sweep(const char *spill_dir, bool alone)
+{
+    DIR *d = opendir(spill_dir);
+    if (!d) return;
+    size_t removed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *dash = strrchr(e->d_name, '-');
+        char *end = NULL;
+        long pid = dash && isdigit((unsigned char)dash[1]) ? strtol(dash + 1, &end, 10) : 0;
+        bool legacy = !strcmp(e->d_name, "sql") || !strcmp(e->d_name, "ingest");
+        bool dead = pid > 0 && end && !*end && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+        if (!dead && !(legacy && alone)) continue;
+        char *path = lh_xasprintf("%s/%s", spill_dir, e->d_name);
+        remove_flat_dir(path);
+        free(path);
+        removed++;
+    }
+    closedir(d);
+    if (removed) lh_log(LH_LOG_INFO, "app.spill_swept", LH_KV_INT("folders", (int64_t)removed));
 }
 
 /* Replaces every occurrence of from in err->message with to. */
@@ -194,7 +233,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     app->tmp_dir = lh_xasprintf("%s/_tmp", cfg->storage_data_dir);
     app->max_upload_bytes = cfg->ingest_max_upload_bytes;
     app->tmp_lock_fd = -1;
-    tmp_sweep(app);
+    bool alone = tmp_sweep(app);
     lh_code rc = lh_buckets_open(cfg, &app->buckets, err);
     char *absolute = rc == LH_OK ? realpath(app->data_dir, NULL) : NULL;
     if (absolute) { /* the sandbox allows absolute folders: paths built from this one must be too */
@@ -212,10 +251,11 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     memory_limits(cfg->query_memory_limit, app->sql_memory, ingest_memory, sizeof ingest_memory);
     /* DuckDB's spill folders: its own, outside _tmp (swept for uploads), never the cwd */
     char *spill_dir = lh_xasprintf("%s/_spill", cfg->storage_data_dir);
-    app->sql_spill = lh_xasprintf("%s/sql", spill_dir);
-    char *ingest_spill = lh_xasprintf("%s/ingest", spill_dir);
+    app->sql_spill = lh_xasprintf("%s/sql-%d", spill_dir, (int)getpid());
+    app->ingest_spill = lh_xasprintf("%s/ingest-%d", spill_dir, (int)getpid());
     if (rc == LH_OK && mkdir(spill_dir, 0700) != 0 && errno != EEXIST)
         rc = lh_err_errno(err, LH_EIO, errno, "cannot create %s", spill_dir);
+    if (rc == LH_OK) spill_sweep(spill_dir, alone);
     if (rc == LH_OK) { /* the SQL engine opens on first use: lh_app_sql_engine */
         const char *const *dirs;
         size_t n_dirs = lh_dataset_tables_dirs(app->tables, &dirs);
@@ -242,7 +282,7 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
         lh_query_options io = {.threads = (int)cfg->query_threads,
                                .memory_limit = ingest_memory,
                                .connections = (int)cfg->ingest_concurrency,
-                               .temp_dir = ingest_spill,
+                               .temp_dir = app->ingest_spill,
                                .max_temp_bytes = cfg->query_max_temp_size};
         rc = lh_query_engine_open(&io, &app->ingest_engine, err);
     }
@@ -288,7 +328,6 @@ lh_code lh_app_open(const lh_config *cfg, lh_app **out, lh_err *err)
     free(wal_dir);
     free(cache_dir);
     free(spill_dir);
-    free(ingest_spill);
     if (rc) {
         lh_app_close(app);
         return rc;
@@ -308,7 +347,10 @@ void lh_app_close(lh_app *app)
     lh_query_engine_close(app->ingest_engine);
     lh_query_engine_close(atomic_load(&app->query));
     pthread_mutex_destroy(&app->query_mu);
+    if (app->sql_spill) remove_flat_dir(app->sql_spill); /* DuckDB removed its files; the folders go too */
+    if (app->ingest_spill) remove_flat_dir(app->ingest_spill);
     free(app->sql_spill);
+    free(app->ingest_spill);
     lh_dataset_tables_free(app->tables);
     lh_catalog_close(app->catalog);
     lh_journal_close(app->journal);

@@ -47,7 +47,8 @@ struct lh_app {
     pthread_mutex_t query_mu;
     lh_query_options sql_options;
     char sql_memory[32];
-    char *sql_spill;
+    char *sql_spill;                /* DuckDB's spill folders: _spill/sql-<pid>, _spill/ingest-<pid> */
+    char *ingest_spill;
     lh_query_engine *ingest_engine; /* unsandboxed: reads input files */
     lh_ingester *ingester;
     lh_vectors *vectors;

@@ -21,29 +21,33 @@ describe('lakehouse CLI', () => {
     }
   });
 
-  it('opens the SQL engine only for commands that run SQL; serve opens it up front', async () => {
+  it('keeps DuckDB spill folders per process: a CLI beside a server leaves the server\'s alone', async () => {
     const dir = tempDir();
     const csv = path.join(dir, 'in.csv');
     fs.writeFileSync(csv, 'id,city\n1,Chicago\n');
-    // DuckDB's spill folder for SQL is made when the engine opens: an ingest runs none
-    let r = run(['ingest', csv, '--dataset', 'lazy', '--data', dir]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(fs.existsSync(path.join(dir, '_spill', 'sql')), false);
-    r = run(['sql', 'SELECT count(*) AS n FROM lazy', '--json', '--data', dir]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /\[1\]/);
-    assert.equal(fs.existsSync(path.join(dir, '_spill', 'sql')), true);
-    // the server opens it before it listens (a bad setting stops it there)
-    const served = tempDir();
-    const srv = await startServer({ dataDir: served });
+    assert.equal(run(['ingest', csv, '--dataset', 'spill', '--data', dir]).status, 0);
+    // what a crashed process left: swept at the next start
+    const dead = path.join(dir, '_spill', 'sql-4194303');
+    fs.mkdirSync(dead, { recursive: true });
+    fs.writeFileSync(path.join(dead, 'duckdb_temp_block-1.block'), 'x');
+    const srv = await startServer({ dataDir: dir });
     try {
-      assert.equal(fs.existsSync(path.join(served, '_spill', 'sql')), true);
+      assert.equal(fs.existsSync(dead), false);
+      const own = path.join(dir, '_spill', `sql-${srv.child.pid}`);
+      assert.equal(fs.existsSync(own), true);
+      // a spill file of the server's (DuckDB reads large blocks back by name)
+      const block = path.join(own, 'duckdb_temp_block-7.block');
+      fs.writeFileSync(block, 'spilled');
+      for (const args of [['sql', 'SELECT count(*) AS n FROM spill', '--json'], ['ingest', csv, '--dataset', 'spill2']]) {
+        const r = run([...args, '--data', dir]);
+        assert.equal(r.status, 0, r.stderr);
+      }
+      assert.equal(fs.readFileSync(block, 'utf8'), 'spilled');
     } finally {
       await srv.stop();
     }
-    r = run(['serve', '--listen', '127.0.0.1:0', '--data', served, '--set', 'query.memory_limit=lots']);
-    assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /query\.memory_limit: DuckDB rejected "lots"/);
+    // each process removes its own folders when it ends
+    assert.deepEqual(fs.readdirSync(path.join(dir, '_spill')), []);
   });
 
   it('suggests the nearest command, action and option for a typo', () => {

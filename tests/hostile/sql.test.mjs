@@ -115,21 +115,23 @@ test('extensions are neither installed nor loaded; nothing lands under ~/.duckdb
 test('spill files stay in the data folder; nothing planted there or in ./.tmp is readable', async () => {
   const dataDir = tempDir();
   const cwd = tempDir('lh-cwd-');
-  fs.mkdirSync(path.join(dataDir, '_spill', 'sql'), { recursive: true });
-  fs.symlinkSync('/etc/hostname', path.join(dataDir, '_spill', 'sql', 'planted'));
+  // spill folders are per process (_spill/sql-<pid>); a folder no live process owns is swept at start
+  const planted = path.join(dataDir, '_spill', 'sql-4194303', 'planted');
+  fs.mkdirSync(path.dirname(planted), { recursive: true });
+  fs.symlinkSync('/etc/hostname', planted);
   fs.mkdirSync(path.join(cwd, '.tmp'));
   fs.symlinkSync('/etc/hostname', path.join(cwd, '.tmp', 'x'));
   const srv = await startServer({ dataDir, cwd, args: ['--set', 'query.max_temp_size=64MiB'] });
   try {
     const s = await sql(srv, { sql: "SELECT current_setting('temp_directory') AS d, current_setting('max_temp_directory_size') AS m" });
-    assert.equal(s.body.rows[0][0], path.join(dataDir, '_spill', 'sql'));
+    assert.equal(s.body.rows[0][0], path.join(dataDir, '_spill', `sql-${srv.child.pid}`));
     assert.equal(s.body.rows[0][1], '64.0 MiB');
-    for (const p of ['.tmp/x', path.join(dataDir, '_spill', 'sql', 'planted')]) {
+    for (const p of ['.tmp/x', planted]) {
       const r = await sql(srv, { sql: `SELECT content FROM read_text('${p}')` });
       // refused (403), or, in DuckDB's own spill folder which it always allows, gone (emptied at start)
       assert.ok(r.status !== 200 || r.body.rows.length === 0, `${p} was read: ${r.text.slice(0, 200)}`);
     }
-    assert.equal(fs.existsSync(path.join(dataDir, '_spill', 'sql', 'planted')), false);
+    assert.equal(fs.existsSync(planted), false);
   } finally {
     await srv.stop();
   }

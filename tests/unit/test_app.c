@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static lh_code check(const char *op, const char *json, lh_err *err)
 {
@@ -443,7 +444,7 @@ static void test_sql_engine_on_first_use(void **state)
 {
     struct fixture *f = *state;
     app_ingest_csv(f, "early", "id\n1\n2\n");
-    char *spill = lh_xasprintf("%s/data/_spill/sql", f->dir);
+    char *spill = lh_xasprintf("%s/data/_spill/sql-%d", f->dir, (int)getpid());
     struct stat st;
     assert_int_not_equal(stat(spill, &st), 0); /* DuckDB's SQL spill folder: made when the engine opens */
     pthread_t t[4];
