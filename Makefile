@@ -36,9 +36,15 @@ else
 endif
 
 DUCKDB_DIR := deps/duckdb
-PKGS       := libmicrohttpd jansson libcurl poppler-glib glib-2.0 libsodium libzip expat
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKGS       := libmicrohttpd jansson libcurl glib-2.0 gobject-2.0 libsodium libzip expat
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) poppler-glib 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldl
+# poppler-glib is opened on the first PDF (src/ingest/documents.c), by the
+# name its library carries here
+POPPLER_SONAME := $(shell objdump -p $$(pkg-config --variable=libdir poppler-glib 2>/dev/null)/libpoppler-glib.so 2>/dev/null | awk '/SONAME/ {print $$2}')
+ifneq ($(POPPLER_SONAME),)
+  PKG_CFLAGS += -DLH_POPPLER_SONAME='"$(POPPLER_SONAME)"'
+endif
 
 WARN     := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-missing-field-initializers -Wno-format-truncation

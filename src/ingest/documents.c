@@ -13,10 +13,12 @@
 #include "lakehouse/lh_mem.h"
 #include "lakehouse/lh_utf8.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <iconv.h>
 #include <limits.h>
 #include <poppler.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +179,74 @@ static lh_code read_text(const char *path, const char *encoding, lh_buf *out, lh
 
 /* ---- PDF outline ---- */
 
+/* ---- poppler, loaded on the first PDF ----
+ *
+ * libpoppler-glib brings ~40 libraries (cairo, NSS, X11 ...) whose loading
+ * cost every command ~7 ms at its start: it is opened when a PDF comes, and
+ * a machine without it reads everything else. */
+
+#ifndef LH_POPPLER_SONAME
+#define LH_POPPLER_SONAME "libpoppler-glib.so.8"
+#endif
+
+static struct {
+    __typeof__(&poppler_document_new_from_file) document_new_from_file;
+    __typeof__(&poppler_document_get_n_pages) document_get_n_pages;
+    __typeof__(&poppler_document_get_page) document_get_page;
+    __typeof__(&poppler_document_find_dest) document_find_dest;
+    __typeof__(&poppler_dest_free) dest_free;
+    __typeof__(&poppler_index_iter_new) index_iter_new;
+    __typeof__(&poppler_index_iter_next) index_iter_next;
+    __typeof__(&poppler_index_iter_get_child) index_iter_get_child;
+    __typeof__(&poppler_index_iter_get_action) index_iter_get_action;
+    __typeof__(&poppler_index_iter_free) index_iter_free;
+    __typeof__(&poppler_action_free) action_free;
+    __typeof__(&poppler_page_get_text) page_get_text;
+    __typeof__(&poppler_page_get_text_attributes) page_get_text_attributes;
+    __typeof__(&poppler_page_free_text_attributes) page_free_text_attributes;
+    __typeof__(&poppler_error_quark) error_quark;
+} pp;
+static pthread_once_t pp_once = PTHREAD_ONCE_INIT;
+static char pp_error[256]; /* why it could not be loaded; "" once loaded */
+
+static void pp_load(void)
+{
+    void *h = dlopen(LH_POPPLER_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(pp_error, sizeof pp_error, "%s", dlerror());
+        return;
+    }
+    if (0
+        || !(pp.document_new_from_file = dlsym(h, "poppler_document_new_from_file"))
+        || !(pp.document_get_n_pages = dlsym(h, "poppler_document_get_n_pages"))
+        || !(pp.document_get_page = dlsym(h, "poppler_document_get_page"))
+        || !(pp.document_find_dest = dlsym(h, "poppler_document_find_dest"))
+        || !(pp.dest_free = dlsym(h, "poppler_dest_free"))
+        || !(pp.index_iter_new = dlsym(h, "poppler_index_iter_new"))
+        || !(pp.index_iter_next = dlsym(h, "poppler_index_iter_next"))
+        || !(pp.index_iter_get_child = dlsym(h, "poppler_index_iter_get_child"))
+        || !(pp.index_iter_get_action = dlsym(h, "poppler_index_iter_get_action"))
+        || !(pp.index_iter_free = dlsym(h, "poppler_index_iter_free"))
+        || !(pp.action_free = dlsym(h, "poppler_action_free"))
+        || !(pp.page_get_text = dlsym(h, "poppler_page_get_text"))
+        || !(pp.page_get_text_attributes = dlsym(h, "poppler_page_get_text_attributes"))
+        || !(pp.page_free_text_attributes = dlsym(h, "poppler_page_free_text_attributes"))
+        || !(pp.error_quark = dlsym(h, "poppler_error_quark"))) {
+        snprintf(pp_error, sizeof pp_error, "%s lacks a function: %s", LH_POPPLER_SONAME, dlerror());
+        dlclose(h);
+        return;
+    }
+    pp_error[0] = '\0';
+}
+
+static lh_code pp_ready(lh_err *err)
+{
+    pthread_once(&pp_once, pp_load);
+    if (!pp_error[0]) return LH_OK;
+    return lh_err_set(err, LH_EUNSUPPORTED, "PDF support needs %s (Debian: libpoppler-glib8), which could not be loaded: %s",
+                      LH_POPPLER_SONAME, pp_error);
+}
+
 struct pdf_heading {
     int page; /* 1-based */
     char *title, *path;
@@ -189,9 +259,9 @@ static int dest_page(PopplerDocument *doc, PopplerAction *a)
     if (!a || a->type != POPPLER_ACTION_GOTO_DEST || !a->goto_dest.dest) return 0;
     PopplerDest *d = a->goto_dest.dest;
     if (d->type != POPPLER_DEST_NAMED) return d->page_num;
-    PopplerDest *named = poppler_document_find_dest(doc, d->named_dest);
+    PopplerDest *named = pp.document_find_dest(doc, d->named_dest);
     int page = named ? named->page_num : 0;
-    if (named) poppler_dest_free(named);
+    if (named) pp.dest_free(named);
     return page;
 }
 
@@ -200,7 +270,7 @@ static void pdf_outline(PopplerDocument *doc, PopplerIndexIter *iter, int level,
                         struct pdf_heading **hs, size_t *n, size_t *cap)
 {
     do {
-        PopplerAction *a = poppler_index_iter_get_action(iter);
+        PopplerAction *a = pp.index_iter_get_action(iter);
         const char *title = a && a->any.title ? a->any.title : NULL;
         int page = dest_page(doc, a);
         if (title && *title && level < MAX_DEPTH) {
@@ -210,13 +280,13 @@ static void pdf_outline(PopplerDocument *doc, PopplerIndexIter *iter, int level,
                 (*hs)[(*n)++] = (struct pdf_heading){page, lh_xstrdup(o->titles[level]), outline_path(o), -1};
             }
         }
-        PopplerIndexIter *child = poppler_index_iter_get_child(iter);
+        PopplerIndexIter *child = pp.index_iter_get_child(iter);
         if (child) {
             if (level + 1 < MAX_DEPTH) pdf_outline(doc, child, level + 1, o, hs, n, cap);
-            poppler_index_iter_free(child);
+            pp.index_iter_free(child);
         }
-        if (a) poppler_action_free(a);
-    } while (poppler_index_iter_next(iter));
+        if (a) pp.action_free(a);
+    } while (pp.index_iter_next(iter));
 }
 
 /* ---- PDF headings from type sizes ---- */
@@ -249,9 +319,9 @@ static void pdf_type_sizes(PopplerDocument *doc, int pages, struct type_sizes *t
     int nh = 0;
     long total = 0;
     for (int i = 0; i < pages; i++) {
-        PopplerPage *page = poppler_document_get_page(doc, i);
+        PopplerPage *page = pp.document_get_page(doc, i);
         if (!page) continue;
-        GList *attrs = poppler_page_get_text_attributes(page);
+        GList *attrs = pp.page_get_text_attributes(page);
         for (GList *l = attrs; l; l = l->next) {
             PopplerTextAttributes *a = l->data;
             if (a->end_index < a->start_index || a->font_size <= 0 || a->font_size > 1000) continue;
@@ -265,7 +335,7 @@ static void pdf_type_sizes(PopplerDocument *doc, int pages, struct type_sizes *t
             if (ts->n == ts->cap) ts->runs = lh_xrealloc(ts->runs, (ts->cap = ts->cap ? ts->cap * 2 : 64) * sizeof *ts->runs);
             ts->runs[ts->n++] = (struct size_run){i, a->start_index, a->end_index + 1, size};
         }
-        poppler_page_free_text_attributes(attrs);
+        pp.page_free_text_attributes(attrs);
         g_object_unref(page);
     }
     if (!nh || !total) return;
@@ -337,6 +407,8 @@ static bool only_title(const char *text, size_t n, const char *title)
 
 static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, doc_rows *out, lh_err *err)
 {
+    lh_code ready = pp_ready(err);
+    if (ready) return ready;
     char *abs = realpath(path, NULL);
     if (!abs) return lh_err_errno(err, LH_EIO, errno, "cannot resolve %s", path);
     GError *gerr = NULL;
@@ -347,27 +419,27 @@ static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, do
         if (gerr) g_error_free(gerr);
         return rc;
     }
-    PopplerDocument *doc = poppler_document_new_from_file(uri, NULL, &gerr);
+    PopplerDocument *doc = pp.document_new_from_file(uri, NULL, &gerr);
     g_free(uri);
     if (!doc) {
         lh_code rc;
-        if (gerr && gerr->domain == POPPLER_ERROR && gerr->code == POPPLER_ERROR_ENCRYPTED)
+        if (gerr && gerr->domain == pp.error_quark() && gerr->code == POPPLER_ERROR_ENCRYPTED)
             rc = lh_err_set(err, LH_EINVAL, "the PDF is encrypted (a password is needed to read it)");
         else
             rc = lh_err_set(err, LH_EINVAL, "not a readable PDF: %s", gerr ? gerr->message : "unknown error");
         if (gerr) g_error_free(gerr);
         return rc;
     }
-    int pages = poppler_document_get_n_pages(doc);
+    int pages = pp.document_get_n_pages(doc);
     size_t before = out->n;
     struct pdf_heading *hs = NULL;
     size_t nh = 0, cap = 0;
-    PopplerIndexIter *iter = poppler_index_iter_new(doc);
+    PopplerIndexIter *iter = pp.index_iter_new(doc);
     if (iter) {
         struct outline o = {0};
         pdf_outline(doc, iter, 0, &o, &hs, &nh, &cap);
         outline_free(&o);
-        poppler_index_iter_free(iter);
+        pp.index_iter_free(iter);
     }
     struct type_sizes ts = {0};
     struct outline size_outline = {0};
@@ -375,9 +447,9 @@ static lh_code read_pdf(const char *path, size_t chunk_chars, size_t overlap, do
     char *open_path = NULL; /* the section open at the top of the page */
     const char *open_title = NULL;
     for (int i = 0; i < pages; i++) {
-        PopplerPage *page = poppler_document_get_page(doc, i);
+        PopplerPage *page = pp.document_get_page(doc, i);
         if (!page) continue;
-        char *text = poppler_page_get_text(page);
+        char *text = pp.page_get_text(page);
         if (text && lh_utf8_valid(text, strlen(text))) {
             if (ts.nlevels) pdf_size_headings(&ts, i, text, &size_outline, &hs, &nh, &cap);
             struct chunker c = {.out = out, .page = i + 1};

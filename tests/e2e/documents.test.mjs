@@ -118,6 +118,26 @@ test('a PDF with an outline: chunk ids, section paths, ingest --index, and a sec
   assert.match(refused.stderr, /only a documents dataset .* has defaults/);
 });
 
+test('poppler is opened on the first PDF: without it a PDF gets a clear error and the rest works', () => {
+  const dir = tempDir();
+  const pdf = path.join(dir, 'one.pdf');
+  writePdf(pdf, [['Only page. It has some text.']], []);
+  // a library by poppler-glib's name that cannot be loaded, found first
+  const libs = tempDir('lh-nolib-');
+  fs.writeFileSync(path.join(libs, 'libpoppler-glib.so.8'), '');
+  const env = { LD_LIBRARY_PATH: libs };
+  const csv = path.join(dir, 'a.csv');
+  fs.writeFileSync(csv, 'id\n1\n');
+  let r = run(['ingest', csv, '--dataset', 'plain', '--data', dir], { env });
+  assert.equal(r.status, 0, r.stderr);
+  r = run(['ingest', pdf, '--dataset', 'docs', '--data', dir], { env });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /PDF support needs libpoppler-glib\.so\.8 \(Debian: libpoppler-glib8\), which could not be loaded: .*libpoppler-glib\.so\.8/);
+  // with it, the same file reads
+  r = run(['ingest', pdf, '--dataset', 'docs', '--data', dir]);
+  assert.equal(r.status, 0, r.stderr);
+});
+
 test('ingest errors name the line, the limit and the fix (and a file in the working folder does not hang the CLI)', { timeout: 120000 }, () => {
   const dir = tempDir();
   const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ a: i + 1 }));
