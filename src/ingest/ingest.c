@@ -64,7 +64,8 @@ struct input {
     uint64_t lines_repaired;
     int64_t rows, rejected;
     uint64_t quotes; /* '"' bytes in the input: an odd count means a cut-off quoted field */
-    uint64_t hash_rest; /* of its bytes, those hashed after the conversion (handed over) */
+    uint64_t hash_rest;    /* of its bytes, those hashed after the conversion (handed over) */
+    double hash_rest_ms;   /* ... and the time that took */
     json_t *fields; /* [{name, type, pii?}] */
     json_t *rejects;
     char parquet_sha[LH_SHA256_HEX_LEN + 1];
@@ -644,10 +645,11 @@ static void *follower_run(void *arg)
  *
  * DuckDB's conversion keeps every core busy but for gaps (~5%), so a hash
  * beside it takes cycles the conversion would have used. When the bytes are
- * unlikely to be known (see may_be_known), the thread hashes at SCHED_IDLE
- * priority, in those gaps only; when the conversion ends, it stops at the end
- * of its piece and the ingest's own thread hashes the rest (an unprivileged
- * thread cannot leave SCHED_IDLE, so priority is not raised: work moves). */
+ * unlikely to be known (see may_be_known), a runner (pass.c) hashes at
+ * SCHED_IDLE priority, in those gaps only; when the conversion ends, the
+ * ingest's own thread goes on from the runner's last piece, without waiting
+ * for it (on a busy machine an idle thread may not run for a second or more;
+ * and an unprivileged thread cannot leave SCHED_IDLE: work moves instead). */
 
 /* Ends a pass that reached the end: the input's hashes and census. */
 static void pass_done(ingest_pass *p, struct input *in)
@@ -672,9 +674,9 @@ typedef struct speculation {
     const json_t *head;        /* the dataset's manifest (read only), or NULL */
     const struct input *prior; /* the inputs before this one, all hashed */
     size_t nprior;
-    bool idle;                 /* hash at SCHED_IDLE priority */
     ingest_pass pass;
-    bool hashed;               /* by the thread, to the end (else the caller goes on) */
+    ingest_pass_runner *runner; /* idle: the hash runs at SCHED_IDLE, taken over at the end */
+    bool hashed;                /* by the thread, to the end (else the caller goes on) */
     lh_code rc;
     lh_err err;
     pthread_mutex_t mu;
@@ -711,10 +713,6 @@ static bool may_be_known(const struct input *in, const json_t *head, const struc
 static void *speculation_hash(void *arg)
 {
     speculation *sp = arg;
-    if (sp->idle) { /* best effort: a sandbox may refuse */
-        struct sched_param none = {0};
-        pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
-    }
     double t0 = mono_ms();
     sp->rc = ingest_pass_run(&sp->pass, &sp->err);
     sp->in->ms[PH_HASH] = mono_ms() - t0;
@@ -737,15 +735,21 @@ static void *speculation_hash(void *arg)
     return NULL;
 }
 
-/* The conversion is over: the thread stops (at its piece's end) and the
- * caller hashes what is left, at its own priority. */
+/* The conversion is over: the caller hashes what is left, at its own
+ * priority, from where the idle runner last got to (without waiting for it)
+ * or where the thread stops (at its piece's end). */
 static lh_code speculation_end(speculation *sp, lh_err *err)
 {
-    atomic_store(&sp->pass.hand_over, true);
-    pthread_mutex_lock(&sp->mu);
-    sp->converting = false;
-    pthread_mutex_unlock(&sp->mu);
-    pthread_join(sp->thread, NULL);
+    if (sp->runner) {
+        ingest_pass_runner_take(sp->runner, &sp->pass);
+        sp->runner = NULL;
+    } else {
+        atomic_store(&sp->pass.hand_over, true);
+        pthread_mutex_lock(&sp->mu);
+        sp->converting = false;
+        pthread_mutex_unlock(&sp->mu);
+        pthread_join(sp->thread, NULL);
+    }
     pthread_mutex_destroy(&sp->mu);
     lh_code rc = sp->rc;
     if (rc) *err = sp->err;
@@ -756,7 +760,8 @@ static lh_code speculation_end(speculation *sp, lh_err *err)
         atomic_store(&sp->pass.hand_over, false);
         rc = ingest_pass_run(&sp->pass, err);
         in->hash_rest = sp->pass.done - before;
-        in->ms[PH_HASH] += mono_ms() - t0;
+        in->hash_rest_ms = mono_ms() - t0;
+        in->ms[PH_HASH] += in->hash_rest_ms;
         if (rc == LH_OK) {
             pass_done(&sp->pass, in);
             check_known(in, sp->head, sp->prior, sp->nprior);
@@ -1154,15 +1159,17 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
          * repair, or for documents, whose chunk ids are made of the hash */
         bool ahead = !(is_text(in) && !opt->encoding && !strcmp(in->encoding, "latin-1")) &&
                      in->format != FMT_TEXT && in->format != FMT_PDF;
-        speculation sp = {.in = in, .head = head, .prior = ins, .nprior = i, .converting = true,
-                          .idle = !may_be_known(in, head, ins, i)};
+        speculation sp = {.in = in, .head = head, .prior = ins, .nprior = i, .converting = true};
         if (ahead && (rc = ingest_pass_open(&sp.pass, in->path, in->name, in->legacy, err))) {
             ingest_pass_close(&sp.pass);
             break;
         }
         if (ahead) {
             pthread_mutex_init(&sp.mu, NULL);
-            if (pthread_create(&sp.thread, NULL, speculation_hash, &sp) != 0) {
+            lh_err ignored; /* no runner: a thread of normal priority hashes */
+            bool idle = !in->legacy && !may_be_known(in, head, ins, i) &&
+                        ingest_pass_runner_start(&sp.pass, true, &sp.runner, &ignored) == LH_OK;
+            if (!idle && pthread_create(&sp.thread, NULL, speculation_hash, &sp) != 0) {
                 pthread_mutex_destroy(&sp.mu);
                 ingest_pass_close(&sp.pass);
                 ahead = false;
@@ -1198,7 +1205,7 @@ lh_code lh_ingest(lh_ingester *ing, const lh_ingest_source *sources, size_t n,
                 rc = prepare_and_convert(ing, in, opt, call, i, NULL, err);
             }
         }
-        in->ms[PH_PREPARE] = mono_ms() - t1 - in->ms[PH_CONVERT] - in->ms[PH_DESCRIBE];
+        in->ms[PH_PREPARE] = mono_ms() - t1 - in->ms[PH_CONVERT] - in->ms[PH_DESCRIBE] - in->hash_rest_ms;
         if (rc == LH_OK) rc = csv_verdict(in, opt, err);
         if (rc == LH_OK && in->rows == 0) rc = lh_err_set(err, LH_EINVAL, "%s holds no rows", in->name);
         if (rc) break;

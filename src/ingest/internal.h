@@ -59,7 +59,19 @@ lh_code ingest_pass_run(ingest_pass *p, lh_err *err);
 /* Once a run has reached the end: the "blake3:<hex>" content hash, and the
  * SHA-256 hex (when asked for); the census is final. */
 void ingest_pass_finish(ingest_pass *p, char hash[LH_CONTENT_HASH_LEN + 1], char sha256[LH_SHA256_HEX_LEN + 1]);
+/* Closes the file and releases what the pass holds, finished or not. */
 void ingest_pass_close(ingest_pass *p);
+
+/* A BLAKE3 pass (no SHA-256) run by a detached thread of its own, at
+ * SCHED_IDLE when idle, on the open pass p's file (from its first byte):
+ * taking it over never waits for that thread, however long it is kept from
+ * running (pass.c). */
+typedef struct ingest_pass_runner ingest_pass_runner;
+lh_code ingest_pass_runner_start(const ingest_pass *p, bool idle, ingest_pass_runner **out, lh_err *err);
+/* Stops the runner (its thread ends when it next runs) and puts p where the
+ * runner's last whole piece ended (up to the file's end when it was done),
+ * for ingest_pass_run to go on. The runner is gone after this. */
+void ingest_pass_runner_take(ingest_pass_runner *r, ingest_pass *p);
 
 /* Counts the nesting of JSON text fed in pieces, outside strings. */
 typedef struct ingest_json_nesting {

@@ -23,11 +23,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LIT(s) s, sizeof(s) - 1 /* a literal and its length, NULs included */
@@ -646,11 +648,21 @@ static void t_output_hash_follows(void **state)
     free(path);
 }
 
+static atomic_bool spinning;
+
+static void *spin(void *arg)
+{
+    (void)arg;
+    while (atomic_load_explicit(&spinning, memory_order_relaxed)) {
+    }
+    return NULL;
+}
+
 /* The input's one pass (internal.h) stops at the end of its piece once
  * handed over, and another thread goes on from there: hashes, census and
  * quote count are those of a pass in one go. A file of three windows' worth,
  * with quotes, UTF-8 and Windows-1252 lines, and a UTF-8 character cut by
- * the piece boundary. */
+ * the piece boundary. The same for a runner taken over. */
 static void *pass_run(void *arg)
 {
     lh_err err;
@@ -707,7 +719,45 @@ static void t_pass_handed_over(void **state)
     assert_int_equal(handed.census.lines_invalid, whole.census.lines_invalid);
     assert_int_equal(handed.census.lines_utf8, whole.census.lines_utf8);
 
-    /* the ingest: its hash thread (idle: the bytes are new) hands over
+    /* a runner (its own thread, at SCHED_IDLE) taken over at once, after a
+     * while, and while every core is kept busy (it can hardly run): never
+     * waited for, and the pass goes on from its last whole piece */
+    for (int round = 0; round < 3; round++) {
+        long cores = round == 2 ? sysconf(_SC_NPROCESSORS_ONLN) : 0;
+        if (cores > 64) cores = 64;
+        pthread_t spinners[64];
+        atomic_store(&spinning, true);
+        for (long i = 0; i < cores; i++) assert_int_equal(pthread_create(&spinners[i], NULL, spin, NULL), 0);
+        ingest_pass taker;
+        ingest_pass_runner *runner;
+        assert_int_equal(ingest_pass_open(&taker, path, "pass.csv", false, &err), LH_OK);
+        assert_int_equal(ingest_pass_runner_start(&taker, true, &runner, &err), LH_OK);
+        if (round > 0) usleep(200 * 1000);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        ingest_pass_runner_take(runner, &taker);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        /* no wait for the runner (which may not run for a second here): a copy */
+        assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+        atomic_store(&spinning, false);
+        for (long i = 0; i < cores; i++) pthread_join(spinners[i], NULL);
+        assert_true(taker.done == text.len || taker.done % (256u << 10) == 0);
+        assert_int_equal(ingest_pass_run(&taker, &err), LH_OK);
+        assert_int_equal(taker.done, text.len);
+        ingest_pass_finish(&taker, got, NULL);
+        ingest_pass_close(&taker);
+        assert_string_equal(got, want);
+        assert_int_equal(taker.quotes, whole.quotes);
+        assert_int_equal(taker.census.lines_invalid, whole.census.lines_invalid);
+        assert_int_equal(taker.census.lines_utf8, whole.census.lines_utf8);
+    }
+    ingest_pass sha_pass; /* runners hash BLAKE3 only */
+    assert_int_equal(ingest_pass_open(&sha_pass, path, "pass.csv", true, &err), LH_OK);
+    ingest_pass_runner *none;
+    assert_int_equal(ingest_pass_runner_start(&sha_pass, true, &none, &err), LH_EINTERNAL);
+    ingest_pass_close(&sha_pass);
+
+    /* the ingest: its hash runner (idle: the bytes are new) is taken over
      * wherever the conversion ends; the content hash is the file's */
     json_t *r;
     assert_int_equal(ingest(f, "handed", path, NULL, &r, &err), LH_OK);
