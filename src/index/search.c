@@ -284,9 +284,10 @@ static lh_code source_rows(lh_vectors *v, const lh_vindex *x, const found *f, js
         free(list);
         lh_query_args qa = {.sql = sql.data, .params = params, .timeout_ms = 30000, .read_only = true};
         lh_query_cursor *c;
-        lh_query_engine *sandbox = v->cfg.sandbox ? v->cfg.sandbox(v->cfg.sandbox_ctx, err) : NULL;
-        rc = !sandbox ? v->cfg.sandbox ? err->code : lh_err_set(err, LH_EUNSUPPORTED, "rows need the SQL engine")
-                      : lh_query_open(sandbox, &qa, &c, err);
+        lh_query_engine *sandbox = NULL;
+        if (!v->cfg.sandbox) rc = lh_err_set(err, LH_EUNSUPPORTED, "rows need the SQL engine");
+        else if (!(sandbox = v->cfg.sandbox(v->cfg.sandbox_ctx, err))) rc = err->code;
+        else rc = lh_query_open(sandbox, &qa, &c, err);
         lh_buf body = {0};
         if (rc == LH_OK) {
             lh_result_writer *w = lh_result_writer_new(c, LH_FORMAT_JSON, (long long)misses + 1);

@@ -216,8 +216,7 @@ static void pp_load(void)
         snprintf(pp_error, sizeof pp_error, "%s", dlerror());
         return;
     }
-    if (0
-        || !(pp.document_new_from_file = dlsym(h, "poppler_document_new_from_file"))
+    if (!(pp.document_new_from_file = dlsym(h, "poppler_document_new_from_file"))
         || !(pp.document_get_n_pages = dlsym(h, "poppler_document_get_n_pages"))
         || !(pp.document_get_page = dlsym(h, "poppler_document_get_page"))
         || !(pp.document_find_dest = dlsym(h, "poppler_document_find_dest"))
