@@ -101,10 +101,12 @@ describe('lakehouse CLI', () => {
     const dir = tempDir();
     const file = path.join(dir, 'big.csv');
     const rows = ['id,name,score'];
-    for (let i = 0; i < 1500000; i++) rows.push(`${i},name${i},${(i * 7919) % 1000}`);
+    for (let i = 0; i < 3000000; i++) rows.push(`${i},name${i},${(i * 7919) % 1000}`);
     fs.writeFileSync(file, rows.join('\n') + '\n');
-    // script(1) gives the command a terminal, where the bar is drawn
-    const r = spawnSync('script', ['-qec', `${BIN} ingest ${file} --dataset big --data ${dir}`, '/dev/null'], { env: cleanEnv(), encoding: 'utf8', timeout: 120000 });
+    // script(1) gives the command a terminal, where the bar is drawn. One thread, so
+    // the 70 MB take ~0.7 s on any core count: the bar is sampled every 50 ms, and a
+    // many-core machine converted the file between two samples (CI, stop 18).
+    const r = spawnSync('script', ['-qec', `${BIN} ingest ${file} --dataset big --data ${dir}`, '/dev/null'], { env: cleanEnv({ LAKEHOUSE_QUERY_THREADS: '1' }), encoding: 'utf8', timeout: 120000 });
     assert.equal(r.status, 0, r.stdout);
     const percents = new Set([...r.stdout.matchAll(/\]\s+(\d+)%/g)].map((m) => Number(m[1])));
     assert.ok([...percents].filter((p) => p > 0 && p < 100).length >= 2, `the bar did not move: ${[...percents]}`);

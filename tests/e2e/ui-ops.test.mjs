@@ -82,7 +82,9 @@ describe('the Ingest and Indexes pages, local operator', { timeout: 300000 }, ()
     cli(['ingest', notes, '--dataset', 'notes', '--data', dir]);
     cli(['index', 'create', 'notes_idx', '--dataset', 'notes', '--id-column', 'id', '--text-columns', 'body',
       '--provider', 'hash', '--data', dir]);
-    srv = await startServer({ dataDir: dir });
+    // one conversion thread: the progress bar is sampled every 50 ms, and a many-core
+    // machine can convert the upload between two samples
+    srv = await startServer({ dataDir: dir, env: { LAKEHOUSE_QUERY_THREADS: '1' } });
   });
   after(async () => {
     await srv?.stop();
