@@ -737,8 +737,9 @@ static void t_pass_handed_over(void **state)
         clock_gettime(CLOCK_MONOTONIC, &t0);
         ingest_pass_runner_take(runner, &taker);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        /* no wait for the runner (which may not run for a second here): a copy */
-        assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 100);
+        /* no wait for the runner (behind the spinners it would take seconds to
+         * finish the 48 MB): a copy, with room for a noisy machine's scheduler */
+        assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 250);
         atomic_store(&spinning, false);
         for (long i = 0; i < cores; i++) pthread_join(spinners[i], NULL);
         assert_true(taker.done == text.len || taker.done % (256u << 10) == 0);
