@@ -87,7 +87,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 .PHONY: all run test test-unit test-e2e test-hostile crash-test test-e2e-san test-tsan test-fuzz fuzz bootstrap format clean FORCE \
-        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp bench-ui bench-playbooks model
+        bench-ingest bench-sql bench-ann bench-bm25 bench-retrieval bench-embed bench-http bench-mcp bench-ui bench-playbooks bench-history model
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(LIB) $(MODEL_FILE)
@@ -283,6 +283,11 @@ bench-sql: bootstrap all build/bench/bench_sql
 # full-text engine runs here offline; DuckDB's fts extension must be downloaded).
 bench-bm25: all build/bench/bench_bm25
 	$(Q)build/bench/bench_bm25 --docs 100000
+
+# What a long history costs every command: opening the catalog over a dataset
+# of N appended versions, the head only against every version read (bench/bench_history.c).
+bench-history: all build/bench/bench_history
+	$(Q)build/bench/bench_history --versions 100,300,1000 --runs 3 --dir build/bench
 
 # Retrieval quality (recall@10, MRR) of hash, USE-Lite, BM25 and hybrid on the
 # staffing sample, sidecar throughput, /v1/search latency under load.

@@ -11,7 +11,8 @@
  * If-None-Match: *), so two writers — threads or replicas — never both win
  * number N. Numbers are contiguous from 1: a commit writes N + 1 only after
  * it has read N, so the head (the highest number) is found by reading on
- * from a known one until an object is absent (lh_manifests_scan).
+ * from a known one until an object is absent (lh_manifests_scan), the known
+ * one being what a listing shows (lh_manifests_last).
  *
  * A commit (lh_manifests_commit) is a loop: the caller catches up with
  * storage and says the head H; the caller builds manifest H + 1 on top of
@@ -60,6 +61,11 @@ bool lh_manifests_parse_name(const lh_manifests *log, const char *name, int64_t 
  * the caller to check: storage is untrusted. */
 lh_code lh_manifests_read(const lh_manifests *log, int64_t n, json_t **out, lh_err *err);
 
+/* The highest number one listing of the log's folder shows (0: none): a
+ * start that needs only the head reads one manifest, not every one. A
+ * listing may lag a commit in flight; read on from it with lh_manifests_scan. */
+lh_code lh_manifests_last(const lh_manifests *log, int64_t *n, lh_err *err);
+
 /* Writes manifest n once (compact, keys sorted); LH_EEXIST when n is taken. */
 lh_code lh_manifests_put(const lh_manifests *log, int64_t n, const json_t *m, lh_err *err);
 
@@ -69,6 +75,12 @@ lh_code lh_manifests_put(const lh_manifests *log, int64_t n, const json_t *m, lh
 typedef lh_code (*lh_manifests_each_fn)(void *ctx, int64_t n, json_t *m, lh_err *err);
 lh_code lh_manifests_scan(const lh_manifests *log, int64_t after, lh_manifests_each_fn fn, void *ctx,
                           int64_t *head, lh_err *err);
+
+/* lh_manifests_scan from the newest manifest a listing shows: for callers
+ * that keep only the newest (one listing and a read or two, not a read per
+ * version). */
+lh_code lh_manifests_scan_newest(const lh_manifests *log, lh_manifests_each_fn fn, void *ctx, int64_t *head,
+                                 lh_err *err);
 
 /* What a committer supplies. */
 typedef struct lh_manifests_writer {

@@ -75,7 +75,8 @@ lh_code lh_app_objects_refresh(lh_app *app, lh_app_objects *o, const char *name,
     lh_manifests log = log_of(app, o, name, dir, sizeof dir);
     struct last l = {o, name, NULL};
     int64_t head;
-    lh_code rc = lh_manifests_scan(&log, after, keep_last, &l, &head, err);
+    lh_code rc = after ? lh_manifests_scan(&log, after, keep_last, &l, &head, err)
+                       : lh_manifests_scan_newest(&log, keep_last, &l, &head, err);
     if (rc == LH_OK && l.m) {
         pthread_mutex_lock(&o->mu);
         json_object_set_new(o->byname, name, l.m);
@@ -160,7 +161,7 @@ static lh_code commit_refresh(void *ctx, int64_t *head, lh_err *err)
     struct commit *c = ctx;
     json_decref(c->current);
     struct last l = {c->o, c->name, NULL};
-    lh_code rc = lh_manifests_scan(c->log, 0, keep_last, &l, head, err);
+    lh_code rc = lh_manifests_scan_newest(c->log, keep_last, &l, head, err);
     c->current = l.m;
     return rc;
 }

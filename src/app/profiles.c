@@ -181,7 +181,8 @@ static lh_code refresh_profile(lh_app *app, const char *id, lh_err *err)
     lh_manifests log = profile_log(app, id, dir, sizeof dir);
     struct scan_last s = {id, NULL};
     int64_t head;
-    lh_code rc = lh_manifests_scan(&log, after, keep_last, &s, &head, err);
+    lh_code rc = after ? lh_manifests_scan(&log, after, keep_last, &s, &head, err)
+                       : lh_manifests_scan_newest(&log, keep_last, &s, &head, err);
     if (rc == LH_OK && s.last) {
         pthread_mutex_lock(&reg->mu);
         install(reg, s.last);
@@ -273,7 +274,7 @@ static lh_code commit_refresh(void *ctx, int64_t *head, lh_err *err)
     json_decref(c->current);
     c->current = NULL;
     struct scan_last s = {c->id, NULL};
-    lh_code rc = lh_manifests_scan(c->log, 0, keep_last, &s, head, err);
+    lh_code rc = lh_manifests_scan_newest(c->log, keep_last, &s, head, err);
     c->current = s.last;
     return rc;
 }

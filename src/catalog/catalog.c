@@ -8,6 +8,11 @@
  * manifest on top of it. Reads of a version racing its write on
  * an S3 server without atomic visibility can see a torn object: such a read
  * is retried before it is called corrupt.
+ *
+ * Opening reads one manifest per dataset, its head, found from a listing;
+ * older versions are read when asked for (a dataset appended to hourly has
+ * thousands, and a manifest lists every object of its version). Rebuild
+ * reads them all.
  */
 #include "lakehouse/lh_catalog.h"
 #include "lakehouse/lh_log.h"
@@ -29,7 +34,8 @@ struct dataset {
     char *name;
     lh_store *bucket;
     json_t *head;      /* newest known manifest */
-    json_t *summaries; /* array, index = version - 1 (null where unreadable) */
+    json_t *summaries; /* array, index = version - 1 (null where unreadable); NULL until asked for */
+    json_t *first;     /* version 1's summary, once read */
     pthread_mutex_t mu;
     char *dir, *what;  /* of the version log */
     lh_manifests log;  /* _catalog/datasets/<name>/v<N>.json */
@@ -181,7 +187,7 @@ static lh_code take_version(void *ctx, int64_t v, json_t *m, lh_err *err)
     }
     json_decref(ds->head);
     ds->head = m;
-    json_array_append_new(ds->summaries, summary_of(m));
+    if (ds->summaries) json_array_append_new(ds->summaries, summary_of(m));
     return LH_OK;
 }
 
@@ -194,6 +200,61 @@ static lh_code refresh_head(lh_catalog *c, struct dataset *ds, lh_err *err)
         note_version(c, ds, head_version(ds) + 1, err);
     }
     return rc;
+}
+
+/* Loads the head of a dataset not yet in memory: the highest-numbered
+ * version the listing showed (listed) that reads, noting those above it that
+ * do not. Versions committed since the listing are read by the next refresh. */
+static lh_code load_head(lh_catalog *c, struct dataset *ds, int64_t listed, lh_err *err)
+{
+    lh_code rc = LH_OK;
+    for (int64_t v = listed; v >= 1 && !ds->head; v--) {
+        lh_err read_err;
+        rc = read_manifest(c, ds, v, &ds->head, &read_err);
+        if (rc != LH_OK && rc != LH_ECORRUPT && rc != LH_ENOTFOUND) {
+            *err = read_err;
+            return rc;
+        }
+    }
+    return LH_OK;
+}
+
+/* The summaries of every version, read once (caller holds ds->mu). */
+static lh_code load_summaries(lh_catalog *c, struct dataset *ds, lh_err *err)
+{
+    if (ds->summaries) return LH_OK;
+    int64_t head = head_version(ds);
+    json_t *all = json_array();
+    for (int64_t v = 1; v < head; v++) {
+        json_t *m;
+        lh_err read_err;
+        lh_code rc = read_manifest(c, ds, v, &m, &read_err);
+        if (rc == LH_ENOTFOUND) rc = LH_ECORRUPT; /* numbers have no gaps: a missing one is damage */
+        if (rc != LH_OK && rc != LH_ECORRUPT) { /* unreadable now, not corrupt: ask again later */
+            json_decref(all);
+            *err = read_err;
+            return rc;
+        }
+        json_array_append_new(all, rc ? json_null() : summary_of(m));
+        if (rc == LH_OK) json_decref(m);
+    }
+    if (ds->head) json_array_append_new(all, summary_of(ds->head));
+    ds->summaries = all;
+    return LH_OK;
+}
+
+/* Version 1's summary, for the dataset's created_at (caller holds ds->mu);
+ * NULL when it does not read. */
+static json_t *first_summary(lh_catalog *c, struct dataset *ds)
+{
+    if (ds->first || !ds->head) return ds->first;
+    json_t *m = NULL;
+    lh_err ignored;
+    if (ds->summaries) ds->first = json_incref(json_array_get(ds->summaries, 0));
+    else if (head_version(ds) == 1) ds->first = summary_of(ds->head);
+    else if (read_manifest(c, ds, 1, &m, &ignored) == LH_OK) ds->first = summary_of(m);
+    json_decref(m);
+    return ds->first;
 }
 
 /* ---- the dataset table ---- */
@@ -210,7 +271,6 @@ static struct dataset *dataset_new(lh_catalog *c, const char *name, lh_store *bu
     struct dataset *ds = lh_xcalloc(1, sizeof *ds);
     ds->name = lh_xstrdup(name);
     ds->bucket = bucket;
-    ds->summaries = json_array();
     pthread_mutex_init(&ds->mu, NULL);
     ds->dir = lh_xasprintf("_catalog/datasets/%s", name);
     ds->what = lh_xasprintf("dataset %s", name);
@@ -224,6 +284,7 @@ static void dataset_free(struct dataset *ds)
     if (!ds) return;
     json_decref(ds->head);
     json_decref(ds->summaries);
+    json_decref(ds->first);
     pthread_mutex_destroy(&ds->mu);
     free(ds->dir);
     free(ds->what);
@@ -276,7 +337,10 @@ static lh_code lookup(lh_catalog *c, const char *name, struct dataset **out, lh_
                           name, bucket_name ? bucket_name : "?");
     ds = dataset_new(c, name, bucket);
     pthread_mutex_lock(&ds->mu);
-    rc = refresh_head(c, ds, err);
+    int64_t listed;
+    rc = lh_manifests_last(&ds->log, &listed, err);
+    if (rc == LH_OK) rc = load_head(c, ds, listed, err);
+    if (rc == LH_OK) rc = refresh_head(c, ds, err);
     pthread_mutex_unlock(&ds->mu);
     if (rc == LH_ECORRUPT && ds->head) rc = LH_OK; /* older versions stay readable; the head says corrupt */
     if (rc || !ds->head) {
@@ -403,7 +467,7 @@ static lh_code advance(lh_catalog *c, struct dataset *ds, const char *operation,
         json_t *new = summary_of(*out);
         json_decref(ds->head);
         ds->head = json_incref(*out);
-        json_array_append(ds->summaries, new);
+        if (ds->summaries) json_array_append(ds->summaries, new);
         journal(c, operation, ds->name, old, new, who);
         json_decref(old);
         json_decref(new);
@@ -508,6 +572,7 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
     if (rc == LH_EEXIST) rc = lh_err_set(err, LH_EEXIST, "dataset \"%s\" already exists", name);
     if (rc == LH_OK) {
         ds->head = json_incref(m);
+        ds->summaries = json_array();
         json_array_append_new(ds->summaries, summary_of(m));
     }
     pthread_mutex_unlock(&ds->mu);
@@ -750,10 +815,10 @@ lh_code lh_catalog_delete(lh_catalog *c, const char *name, const char *reason, c
 
 /* ---- reads ---- */
 
-static json_t *list_entry(struct dataset *ds)
+static json_t *list_entry(lh_catalog *c, struct dataset *ds)
 {
     json_t *h = ds->head;
-    json_t *first = json_array_get(ds->summaries, 0);
+    json_t *first = first_summary(c, ds);
     return json_pack("{s:s, s:s, s:O, s:O, s:O?, s:O, s:O, s:O, s:I}", "name", ds->name, "bucket",
                      ds->bucket->name, "version", json_object_get(h, "version"), "row_count",
                      json_object_get(h, "row_count"), "created_at",
@@ -789,16 +854,22 @@ lh_code lh_catalog_list(lh_catalog *c, bool include_deleted, json_t **out, lh_er
     }
     json_decref(l.names);
     if (rc) return rc;
-    json_t *arr = json_array();
+    /* the entries outside the table's lock: one may read its version 1
+     * (datasets stay in the table until close) */
     pthread_rwlock_rdlock(&c->lock);
-    for (size_t k = 0; k < c->n; k++) {
-        struct dataset *ds = c->ds[k];
+    size_t n_ds = c->n;
+    struct dataset **all = lh_xmalloc((n_ds ? n_ds : 1) * sizeof *all);
+    if (n_ds) memcpy(all, c->ds, n_ds * sizeof *all);
+    pthread_rwlock_unlock(&c->lock);
+    json_t *arr = json_array();
+    for (size_t k = 0; k < n_ds; k++) {
+        struct dataset *ds = all[k];
         pthread_mutex_lock(&ds->mu);
         if (ds->head && (include_deleted || !json_is_true(json_object_get(ds->head, "deleted"))))
-            json_array_append_new(arr, list_entry(ds));
+            json_array_append_new(arr, list_entry(c, ds));
         pthread_mutex_unlock(&ds->mu);
     }
-    pthread_rwlock_unlock(&c->lock);
+    free(all);
     /* sort by name */
     size_t count = json_array_size(arr);
     for (size_t a = 1; a < count; a++) {
@@ -846,6 +917,7 @@ lh_code lh_catalog_versions(lh_catalog *c, const char *name, json_t **out, lh_er
     pthread_mutex_lock(&ds->mu);
     rc = refresh_head(c, ds, err);
     if (rc == LH_ECORRUPT) rc = LH_OK; /* the readable versions; the corrupt one is in lh_catalog_corrupt */
+    if (rc == LH_OK) rc = load_summaries(c, ds, err);
     if (rc == LH_OK) *out = json_deep_copy(ds->summaries);
     pthread_mutex_unlock(&ds->mu);
     return rc;
@@ -878,7 +950,36 @@ static bool collect_catalog_key(void *ctx, const lh_object_info *info)
     return true;
 }
 
-lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
+/* Reads versions 1.. of a dataset new to memory until one is absent (count:
+ * how many the listing showed); those that do not read go to skipped. Returns
+ * how many read. */
+static json_int_t read_versions(lh_catalog *c, struct dataset *ds, int64_t count, json_t *skipped)
+{
+    json_int_t read = 0;
+    ds->summaries = json_array();
+    for (int64_t v = 1; v <= count + 1; v++) {
+        json_t *m;
+        lh_err read_err;
+        lh_code r = read_manifest(c, ds, v, &m, &read_err);
+        if (r == LH_ENOTFOUND) break;
+        if (r) { /* read_manifest noted it for health */
+            json_array_append_new(skipped, json_pack("{s:s, s:I, s:s}", "dataset", ds->name, "version",
+                                                     (json_int_t)v, "error", read_err.message));
+            json_array_append_new(ds->summaries, json_null());
+            continue;
+        }
+        json_decref(ds->head);
+        ds->head = m;
+        json_array_append_new(ds->summaries, summary_of(m));
+        read++;
+    }
+    return read;
+}
+
+/* Reads what the buckets hold into the table. full (rebuild): every version
+ * of every dataset, counting them and reporting those that do not read; else
+ * (open) each dataset's head only. */
+static lh_code load(lh_catalog *c, bool full, json_t **report, lh_err *err)
 {
     json_t *skipped = json_array();
     struct dataset **fresh = NULL;
@@ -898,22 +999,15 @@ lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
                 continue;
             }
             struct dataset *ds = dataset_new(c, name, bucket);
-            size_t count = json_array_size(list);
-            for (int64_t v = 1; v <= (int64_t)count + 1; v++) {
-                json_t *m;
+            if (full) versions += read_versions(c, ds, (int64_t)json_array_size(list), skipped);
+            else {
+                int64_t listed = 0;
+                size_t k;
+                json_t *n;
+                json_array_foreach(list, k, n) if (json_integer_value(n) > listed) listed = json_integer_value(n);
                 lh_err read_err;
-                lh_code r = read_manifest(c, ds, v, &m, &read_err);
-                if (r == LH_ENOTFOUND) break;
-                if (r) { /* read_manifest noted it for health */
-                    json_array_append_new(skipped, json_pack("{s:s, s:I, s:s}", "dataset", name, "version",
-                                                             (json_int_t)v, "error", read_err.message));
-                    json_array_append_new(ds->summaries, json_null());
-                    continue;
-                }
-                json_decref(ds->head);
-                ds->head = m;
-                json_array_append_new(ds->summaries, summary_of(m));
-                versions++;
+                if (load_head(c, ds, listed, &read_err) != LH_OK) /* one dataset's I/O does not stop the rest */
+                    json_array_append_new(skipped, json_pack("{s:s, s:s}", "dataset", name, "error", read_err.message));
             }
             if (!ds->head) {
                 dataset_free(ds);
@@ -942,12 +1036,14 @@ lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
             continue;
         }
         pthread_mutex_lock(&have->mu);
-        json_t *h = have->head, *sm = have->summaries;
+        json_t *h = have->head, *sm = have->summaries, *first = have->first;
         have->head = f->head;
         have->summaries = f->summaries;
+        have->first = f->first;
         have->bucket = f->bucket;
         f->head = h;
         f->summaries = sm;
+        f->first = first;
         pthread_mutex_unlock(&have->mu);
         dataset_free(f);
     }
@@ -958,13 +1054,22 @@ lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
         lh_log(LH_LOG_WARN, "catalog.skipped", LH_KV_STR("dataset", json_string_value(json_object_get(sk, "dataset"))),
                LH_KV_STR("error", json_string_value(json_object_get(sk, "error"))));
     }
-    lh_log(LH_LOG_INFO, "catalog.rebuilt", LH_KV_INT("datasets", n_fresh), LH_KV_INT("versions", versions),
-           LH_KV_INT("skipped", json_array_size(skipped)));
+    if (full)
+        lh_log(LH_LOG_INFO, "catalog.rebuilt", LH_KV_INT("datasets", n_fresh), LH_KV_INT("versions", versions),
+               LH_KV_INT("skipped", json_array_size(skipped)));
+    else
+        lh_log(LH_LOG_INFO, "catalog.opened", LH_KV_INT("datasets", n_fresh),
+               LH_KV_INT("skipped", json_array_size(skipped)));
     if (report)
         *report = json_pack("{s:I, s:I, s:O}", "datasets", (json_int_t)n_fresh, "versions", versions,
                             "skipped", skipped);
     json_decref(skipped);
     return LH_OK;
+}
+
+lh_code lh_catalog_rebuild(lh_catalog *c, json_t **report, lh_err *err)
+{
+    return load(c, true, report, err);
 }
 
 /* ---- purge ---- */
@@ -1073,7 +1178,7 @@ lh_code lh_catalog_open(lh_buckets *buckets, lh_journal *journal_, lh_catalog **
     pthread_rwlock_init(&c->lock, NULL);
     pthread_mutex_init(&c->corrupt_mu, NULL);
     c->corrupt = json_object();
-    lh_code rc = lh_catalog_rebuild(c, NULL, err);
+    lh_code rc = load(c, false, NULL, err);
     if (rc) {
         lh_catalog_close(c);
         return rc;

@@ -398,6 +398,8 @@ lh_code lh_vectors_history(lh_vectors *v, const char *name, json_t **out, lh_err
     if (rc) return rc;
     pthread_mutex_lock(&e->mu);
     rc = vec_refresh(v, e, err);
+    for (int64_t n = 1; rc == LH_OK && n <= e->head; n++)
+        if (!vec_summary(v, e, n, err)) rc = err->code;
     if (rc == LH_OK)
         *out = json_pack("{s:s, s:I, s:O, s:O}", "index", name, "live", (json_int_t)vec_live_of(e), "promotions",
                          e->promotions, "versions", e->manifests);
@@ -463,7 +465,7 @@ lh_code lh_vectors_list(lh_vectors *v, json_t **out, lh_err *err)
         pthread_mutex_lock(&e->mu);
         if (vec_refresh(v, e, &one) == LH_OK && e->head > 0) {
             int64_t live = vec_live_of(e);
-            json_t *shown = json_array_get(e->manifests, (size_t)(live ? live : e->head) - 1);
+            const json_t *shown = vec_summary(v, e, live ? live : e->head, &one);
             json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:O}", "name", e->name, "live", (json_int_t)live,
                                                   "versions", (json_int_t)e->head, "count",
                                                   json_object_get(shown, "count")));

@@ -166,6 +166,21 @@ static void entry_free(struct entry *e)
     free(e);
 }
 
+const json_t *vec_summary(lh_vectors *v, struct entry *e, int64_t n, lh_err *err)
+{
+    if (n < 1 || n > e->head) {
+        lh_err_set(err, LH_ENOTFOUND, "index %s has no version %lld", e->name, (long long)n);
+        return NULL;
+    }
+    json_t *s = json_array_get(e->manifests, (size_t)n - 1);
+    if (!json_is_null(s)) return s;
+    json_t *m;
+    if (vec_read_manifest(v, e->name, n, &m, err) != LH_OK) return NULL;
+    json_array_set_new(e->manifests, (size_t)n - 1, summary_of(m));
+    json_decref(m);
+    return json_array_get(e->manifests, (size_t)n - 1);
+}
+
 int64_t vec_live_of(const struct entry *e)
 {
     size_t n = json_array_size(e->promotions);
@@ -206,11 +221,22 @@ static lh_code take_promotion(void *ctx, int64_t n, json_t *r, lh_err *err)
     return LH_OK;
 }
 
-/* Reads versions and promotions past the known ones. Caller holds e->mu. */
+/* Reads versions and promotions past the known ones; the first time, the
+ * versions from the newest a listing shows, older ones left for
+ * vec_summary. Caller holds e->mu. */
 lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err)
 {
     (void)v;
-    lh_code rc = lh_manifests_scan(&e->logs.versions, e->head, take_version, e, NULL, err);
+    int64_t after = e->head;
+    lh_code rc = LH_OK;
+    if (after == 0) {
+        rc = lh_manifests_last(&e->logs.versions, &after, err);
+        after = after > 0 ? after - 1 : 0;
+        while (rc == LH_OK && (int64_t)json_array_size(e->manifests) < after)
+            json_array_append_new(e->manifests, json_null()); /* not read yet */
+    }
+    if (rc == LH_OK) rc = lh_manifests_scan(&e->logs.versions, after, take_version, e, NULL, err);
+    if (e->head == 0) json_array_clear(e->manifests);
     if (rc == LH_OK)
         rc = lh_manifests_scan(&e->logs.promotions, (int64_t)json_array_size(e->promotions), take_promotion, e, NULL,
                                err);

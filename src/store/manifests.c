@@ -67,6 +67,31 @@ lh_code lh_manifests_put(const lh_manifests *log, int64_t n, const json_t *m, lh
     return rc;
 }
 
+struct last {
+    const lh_manifests *log;
+    size_t prefix;
+    int64_t n;
+};
+
+static bool keep_highest(void *ctx, const lh_object_info *info)
+{
+    struct last *l = ctx;
+    const char *name = info->key + l->prefix;
+    int64_t v;
+    if (!strchr(name, '/') && lh_manifests_parse_name(l->log, name, &v) && v > l->n) l->n = v;
+    return true;
+}
+
+lh_code lh_manifests_last(const lh_manifests *log, int64_t *n, lh_err *err)
+{
+    char *prefix = lh_xasprintf("%s/", log->dir);
+    struct last l = {log, strlen(prefix), 0};
+    lh_code rc = lh_store_list(log->store, prefix, keep_highest, &l, err);
+    free(prefix);
+    *n = rc ? 0 : l.n;
+    return rc;
+}
+
 lh_code lh_manifests_scan(const lh_manifests *log, int64_t after, lh_manifests_each_fn fn, void *ctx,
                           int64_t *head, lh_err *err)
 {
@@ -85,6 +110,15 @@ lh_code lh_manifests_scan(const lh_manifests *log, int64_t after, lh_manifests_e
     }
     if (head) *head = after;
     return rc;
+}
+
+lh_code lh_manifests_scan_newest(const lh_manifests *log, lh_manifests_each_fn fn, void *ctx, int64_t *head,
+                                 lh_err *err)
+{
+    int64_t last;
+    lh_code rc = lh_manifests_last(log, &last, err);
+    if (rc) return rc;
+    return lh_manifests_scan(log, last > 0 ? last - 1 : 0, fn, ctx, head, err);
 }
 
 /* A random 1..min(MAX, MIN * 2^attempt) ms: spread out, so that writers

@@ -295,6 +295,88 @@ static void t_corrupt_versions(void **state)
     json_decref(objects);
 }
 
+/* Opening reads each dataset's head, not its history: an old version that no
+ * longer reads is found when it is asked for, not at open, and the head,
+ * list and versions of a catalog opened over a long history are those of the
+ * catalog that wrote it. */
+static void t_open_reads_heads(void **state)
+{
+    struct fixture *f = *state;
+    json_t *m, *want_list, *want_versions;
+    lh_err err;
+    assert_int_equal(lh_catalog_create(f->cat, "long", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    char key[64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "datasets/long/data/%d", i);
+        assert_int_equal(commit_one(f->cat, "long", key, i + 1, LH_COMMIT_APPEND), i + 2);
+    }
+    assert_int_equal(lh_catalog_create(f->cat, "torn", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    commit_one(f->cat, "torn", "datasets/torn/data/a", 1, LH_COMMIT_APPEND);
+    assert_int_equal(lh_catalog_list(f->cat, false, &want_list, &err), LH_OK);
+    assert_int_equal(lh_catalog_versions(f->cat, "long", &want_versions, &err), LH_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/local/_catalog/datasets/long/v00000003.json", f->dir);
+    write_file(path, "{\"format\":1,\"dataset\":\"lo"); /* damaged behind the catalog's back */
+    snprintf(path, sizeof path, "%s/local/_catalog/datasets/torn/v00000003.json", f->dir);
+    write_file(path, "{\"format\":1,\"dataset\":\"to"); /* a newest version that does not read */
+
+    lh_catalog *fresh;
+    assert_int_equal(lh_catalog_open(f->buckets, NULL, &fresh, &err), LH_OK);
+    /* only the torn head was read, and noted; long's version 3 was not read */
+    assert_int_equal(lh_catalog_corrupt_count(fresh), 1);
+    json_t *corrupt = lh_catalog_corrupt(fresh);
+    char *noted = json_dumps(corrupt, 0);
+    assert_non_null(strstr(noted, "torn/v00000003.json"));
+    free(noted);
+    json_decref(corrupt);
+    assert_int_equal(lh_catalog_get(fresh, "long", 0, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 6);
+    assert_int_equal(json_integer_value(json_object_get(m, "row_count")), 15);
+    json_decref(m);
+    json_t *list;
+    assert_int_equal(lh_catalog_list(fresh, false, &list, &err), LH_OK);
+    assert_true(json_equal(list, want_list)); /* created_at from version 1, read for the list */
+    json_decref(list);
+    assert_int_equal(lh_catalog_corrupt_count(fresh), 1);
+    /* the newest of torn is the one that reads; asking for "the newest" says what is wrong */
+    assert_int_equal(lh_catalog_get(fresh, "torn", 2, &m, &err), LH_OK);
+    json_decref(m);
+    assert_int_equal(lh_catalog_get(fresh, "torn", 0, &m, &err), LH_ECORRUPT);
+    assert_non_null(strstr(err.message, "v00000003.json"));
+    /* long's history: read when asked for, the damaged version null and noted */
+    json_t *versions;
+    assert_int_equal(lh_catalog_versions(fresh, "long", &versions, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 6);
+    assert_true(json_is_null(json_array_get(versions, 2)));
+    json_array_set_new(want_versions, 2, json_null());
+    assert_true(json_equal(versions, want_versions));
+    json_decref(versions);
+    assert_int_equal(lh_catalog_corrupt_count(fresh), 2);
+    assert_int_equal(lh_catalog_get(fresh, "long", 3, &m, &err), LH_ECORRUPT);
+    /* commits go on from the head, and the history read stays whole */
+    commit_one(fresh, "long", "datasets/long/data/next", 1, LH_COMMIT_APPEND);
+    assert_int_equal(lh_catalog_versions(fresh, "long", &versions, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(versions, 6), "row_count")), 16);
+    json_decref(versions);
+    /* a dataset another process made after this one opened is found by its name */
+    assert_int_equal(lh_catalog_create(f->cat, "late", NULL, &alice, &m, &err), LH_OK);
+    json_decref(m);
+    commit_one(f->cat, "late", "datasets/late/data/a", 2, LH_COMMIT_APPEND);
+    commit_one(f->cat, "late", "datasets/late/data/b", 3, LH_COMMIT_APPEND);
+    assert_int_equal(lh_catalog_get(fresh, "late", 0, &m, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(m, "version")), 3);
+    json_decref(m);
+    assert_int_equal(lh_catalog_versions(fresh, "late", &versions, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 3);
+    json_decref(versions);
+    lh_catalog_close(fresh);
+    json_decref(want_list);
+    json_decref(want_versions);
+}
+
 /* Commits point only at real objects of their own dataset (issue 11). */
 static void t_commit_validation(void **state)
 {
@@ -421,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(t_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(t_concurrent_commits, setup, teardown),
         cmocka_unit_test_setup_teardown(t_corrupt_versions, setup, teardown),
+        cmocka_unit_test_setup_teardown(t_open_reads_heads, setup, teardown),
         cmocka_unit_test_setup_teardown(t_commit_validation, setup, teardown),
         cmocka_unit_test_setup_teardown(t_rebuild_from_store, setup, teardown),
         cmocka_unit_test_setup_teardown(t_purge, setup, teardown),

@@ -153,9 +153,11 @@ static void t_put_read_scan(void **state)
     struct fixture *f = *state;
     lh_manifests log = log_of(f, 0);
     lh_err err;
-    int64_t head = -1, seen = 0;
+    int64_t head = -1, seen = 0, last = -1;
     assert_int_equal(lh_manifests_scan(&log, 0, count_each, &seen, &head, &err), LH_OK);
     assert_int_equal(head, 0);
+    assert_int_equal(lh_manifests_last(&log, &last, &err), LH_OK);
+    assert_int_equal(last, 0);
     for (int i = 1; i <= 3; i++) {
         json_t *m = json_pack("{s:i}", "n", i);
         assert_int_equal(lh_manifests_put(&log, i, m, &err), LH_OK);
@@ -169,6 +171,16 @@ static void t_put_read_scan(void **state)
     assert_int_equal(json_integer_value(json_object_get(m, "n")), 2);
     json_decref(m);
     assert_int_equal(lh_manifests_read(&log, 4, &m, &err), LH_ENOTFOUND);
+    /* the listing's highest number; what is not one of the log's names does not count */
+    char *beside[] = {lh_xasprintf("%s/descriptor.json", log.dir), lh_xasprintf("%s/v12.json", log.dir),
+                      lh_xasprintf("%s/v000000077.json", log.dir), lh_xasprintf("%s/live/v00000050.json", log.dir),
+                      lh_xasprintf("%s2/v00000060.json", log.dir)};
+    for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
+        assert_int_equal(lh_store_put(f->store, beside[i], "{}", 2, 0, &err), LH_OK);
+        free(beside[i]);
+    }
+    assert_int_equal(lh_manifests_last(&log, &last, &err), LH_OK);
+    assert_int_equal(last, 3);
     assert_int_equal(lh_manifests_scan(&log, 0, count_each, &seen, &head, &err), LH_OK);
     assert_int_equal(head, 3);
     assert_int_equal(seen, 3);

@@ -149,9 +149,26 @@ static void *add_rows(void *arg)
     return NULL;
 }
 
-static void t_replicas_add_at_once(void **state)
+/* A second application over the fixture's bucket, with its own data folder
+ * (journals, caches): what another replica would be. */
+static lh_app *open_replica(struct fixture *f, const char *folder, lh_config *cfg)
 {
-    struct fixture *f = *state;
+    char *data = lh_xasprintf("%s/%s", f->dir, folder), *bucket = lh_xasprintf("%s/data/local", f->dir);
+    lh_config_override o[] = {{"storage.data_dir", data, "test"},  {"bucket.local.backend", "fs", "test"},
+                              {"bucket.local.path", bucket, "test"}, {"journal.flush_ms", "20", "test"},
+                              {"ai.provider", "hash", "test"}};
+    lh_app *app = NULL;
+    lh_err err;
+    if (lh_config_load(cfg, NULL, NULL, o, sizeof o / sizeof *o, &err) != LH_OK || lh_app_open(cfg, &app, &err) != LH_OK)
+        fail_msg("%s", err.message);
+    free(data);
+    free(bucket);
+    return app;
+}
+
+/* The "pts" index over 20 points. */
+static void make_points_index(struct fixture *f)
+{
     char *path = lh_xasprintf("%s/points.ndjson", f->dir);
     FILE *out = fopen(path, "w");
     assert_non_null(out);
@@ -168,19 +185,15 @@ static void t_replicas_add_at_once(void **state)
     if (lh_vectors_create(lh_app_vectors(f->app), "pts", &spec, &tester, &m, &err) != LH_OK)
         fail_msg("%s", err.message);
     json_decref(m);
-    /* a second application over the same bucket, with its own data folder
-     * (journals, caches): what another replica would be */
-    char *data2 = lh_xasprintf("%s/data2", f->dir), *bucket = lh_xasprintf("%s/data/local", f->dir);
-    lh_config_override o2[] = {{"storage.data_dir", data2, "test"},  {"bucket.local.backend", "fs", "test"},
-                               {"bucket.local.path", bucket, "test"}, {"journal.flush_ms", "20", "test"},
-                               {"ai.provider", "hash", "test"}};
+}
+
+static void t_replicas_add_at_once(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    make_points_index(f);
     lh_config cfg2;
-    lh_app *other;
-    if (lh_config_load(&cfg2, NULL, NULL, o2, sizeof o2 / sizeof *o2, &err) != LH_OK ||
-        lh_app_open(&cfg2, &other, &err) != LH_OK)
-        fail_msg("%s", err.message);
-    free(data2);
-    free(bucket);
+    lh_app *other = open_replica(f, "data2", &cfg2);
     struct replica r[2] = {{lh_app_vectors(f->app), 1000, 0, ""}, {lh_app_vectors(other), 2000, 0, ""}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, add_rows, &r[i]);
@@ -213,6 +226,54 @@ static void t_replicas_add_at_once(void **state)
     lh_config_free(&cfg2);
 }
 
+/* A process new to an index reads its newest versions, not its history: a
+ * damaged old version does not keep the index from being listed or searched,
+ * and is reported when the history is asked for. */
+static void t_history_read_when_asked(void **state)
+{
+    struct fixture *f = *state;
+    lh_err err;
+    make_points_index(f);
+    for (int i = 0; i < 3; i++) {
+        json_t *rows = json_pack("[{s:i, s:[f, f, f, f]}]", "id", 100 + i, "vector", 9.0, 1.0, 2.0, 3.0), *m;
+        lh_vectors_spec spec = {0};
+        assert_int_equal(lh_vectors_add(lh_app_vectors(f->app), "pts", rows, &spec, &tester, &m, &err), LH_OK);
+        json_decref(rows);
+        json_decref(m);
+    }
+    char *v2 = lh_xasprintf("%s/data/local/_catalog/indexes/pts/v00000002.json", f->dir);
+    FILE *out = fopen(v2, "w");
+    assert_non_null(out);
+    fputs("{\"format\":1,\"ind", out);
+    fclose(out);
+    free(v2);
+    lh_config cfg2;
+    lh_app *other = open_replica(f, "data2", &cfg2);
+    json_t *list, *h;
+    assert_int_equal(lh_vectors_list(lh_app_vectors(other), &list, &err), LH_OK);
+    assert_int_equal(json_array_size(list), 1);
+    json_t *pts = json_array_get(list, 0);
+    assert_int_equal(json_integer_value(json_object_get(pts, "versions")), 4);
+    assert_int_equal(json_integer_value(json_object_get(pts, "live")), 4);
+    assert_int_equal(json_integer_value(json_object_get(pts, "count")), 23);
+    json_decref(list);
+    const float query[4] = {9, 1, 2, 3};
+    json_t *hits;
+    assert_int_equal(lh_vectors_search(lh_app_vectors(other), "pts", query, 4, 1, 0, NULL, &hits, &err), LH_OK);
+    assert_int_equal(json_integer_value(json_object_get(hits, "version")), 4);
+    json_t *hit = json_array_get(json_object_get(hits, "hits"), 0);
+    assert_true(json_integer_value(json_object_get(hit, "id")) >= 100);
+    assert_true(json_real_value(json_object_get(hit, "distance")) < 1e-6);
+    json_decref(hits);
+    assert_int_equal(lh_vectors_history(lh_app_vectors(other), "pts", &h, &err), LH_ECORRUPT);
+    /* the first application read its versions as it wrote them */
+    assert_int_equal(lh_vectors_history(lh_app_vectors(f->app), "pts", &h, &err), LH_OK);
+    assert_int_equal(json_array_size(json_object_get(h, "versions")), 4);
+    json_decref(h);
+    lh_app_close(other);
+    lh_config_free(&cfg2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +281,7 @@ int main(void)
         cmocka_unit_test(t_promotion),
         cmocka_unit_test(t_hostile_object_keys),
         cmocka_unit_test_setup_teardown(t_replicas_add_at_once, app_setup, app_teardown),
+        cmocka_unit_test_setup_teardown(t_history_read_when_asked, app_setup, app_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
