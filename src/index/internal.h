@@ -42,7 +42,7 @@ struct entry {
     pthread_mutex_t mu;   /* writers and refreshes of this index */
     int64_t head;         /* newest version known */
     json_t *manifests;    /* version summaries, oldest first; null until read (vec_summary) */
-    json_t *promotions;   /* promotion records, oldest first */
+    json_t *promotions;   /* promotion records, oldest first; null until read (vec_promotions) */
     _Atomic int64_t checked_ms;
 };
 
@@ -146,6 +146,8 @@ lh_code vec_read_manifest(lh_vectors *v, const char *name, int64_t version, json
 /* Version n's summary (borrowed from e), read the first time it is asked
  * for; NULL with err when it does not read. Caller holds e->mu. */
 const json_t *vec_summary(lh_vectors *v, struct entry *e, int64_t n, lh_err *err);
+/* Reads the promotion records not read yet (vec_refresh reads the newest). */
+lh_code vec_promotions(struct entry *e, lh_err *err);
 lh_code vec_read_embeddings(lh_vectors *v, const json_t *m, int what, emb_rows *r, lh_err *err);
 lh_code vec_build(lh_vectors *v, const lh_hnsw_params *p, const uint64_t *labels, const float *vecs, size_t n,
                   lh_hnsw **out, lh_err *err);

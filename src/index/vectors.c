@@ -400,6 +400,7 @@ lh_code lh_vectors_history(lh_vectors *v, const char *name, json_t **out, lh_err
     rc = vec_refresh(v, e, err);
     for (int64_t n = 1; rc == LH_OK && n <= e->head; n++)
         if (!vec_summary(v, e, n, err)) rc = err->code;
+    if (rc == LH_OK) rc = vec_promotions(e, err);
     if (rc == LH_OK)
         *out = json_pack("{s:s, s:I, s:O, s:O}", "index", name, "live", (json_int_t)vec_live_of(e), "promotions",
                          e->promotions, "versions", e->manifests);

@@ -221,27 +221,49 @@ static lh_code take_promotion(void *ctx, int64_t n, json_t *r, lh_err *err)
     return LH_OK;
 }
 
-/* Reads versions and promotions past the known ones; the first time, the
- * versions from the newest a listing shows, older ones left for
- * vec_summary. Caller holds e->mu. */
+/* Reads a log past what arr holds (one element per number, null where not
+ * read yet); the first time (arr empty), from the newest a listing shows,
+ * the ones before it left null. A log whose newest does not read is left
+ * empty. */
+static lh_code read_on(const lh_manifests *log, json_t *arr, lh_manifests_each_fn take, struct entry *e,
+                       lh_err *err)
+{
+    lh_code rc = LH_OK;
+    if (json_array_size(arr) == 0) {
+        int64_t last;
+        rc = lh_manifests_last(log, &last, err);
+        while (rc == LH_OK && (int64_t)json_array_size(arr) < last - 1) json_array_append_new(arr, json_null());
+    }
+    if (rc == LH_OK) rc = lh_manifests_scan(log, (int64_t)json_array_size(arr), take, e, NULL, err);
+    size_t n = json_array_size(arr);
+    if (n && json_is_null(json_array_get(arr, n - 1))) json_array_clear(arr);
+    return rc;
+}
+
+/* Reads versions and promotions past the known ones: the first time, only
+ * the newest of each (vec_summary and vec_promotions read the rest when
+ * asked for). Caller holds e->mu. */
 lh_code vec_refresh(lh_vectors *v, struct entry *e, lh_err *err)
 {
     (void)v;
-    int64_t after = e->head;
-    lh_code rc = LH_OK;
-    if (after == 0) {
-        rc = lh_manifests_last(&e->logs.versions, &after, err);
-        after = after > 0 ? after - 1 : 0;
-        while (rc == LH_OK && (int64_t)json_array_size(e->manifests) < after)
-            json_array_append_new(e->manifests, json_null()); /* not read yet */
-    }
-    if (rc == LH_OK) rc = lh_manifests_scan(&e->logs.versions, after, take_version, e, NULL, err);
-    if (e->head == 0) json_array_clear(e->manifests);
-    if (rc == LH_OK)
-        rc = lh_manifests_scan(&e->logs.promotions, (int64_t)json_array_size(e->promotions), take_promotion, e, NULL,
-                               err);
+    lh_code rc = read_on(&e->logs.versions, e->manifests, take_version, e, err);
+    if (json_array_size(e->manifests) == 0) e->head = 0;
+    if (rc == LH_OK) rc = read_on(&e->logs.promotions, e->promotions, take_promotion, e, err);
     if (rc) return rc;
     atomic_store(&e->checked_ms, lh_time_now_ms());
+    return LH_OK;
+}
+
+lh_code vec_promotions(struct entry *e, lh_err *err)
+{
+    for (size_t i = 0; i < json_array_size(e->promotions); i++) {
+        if (!json_is_null(json_array_get(e->promotions, i))) continue;
+        json_t *r;
+        lh_code rc = lh_manifests_read(&e->logs.promotions, (int64_t)i + 1, &r, err);
+        if (rc == LH_OK && (rc = lh_vectors_promotion_check(r, e->name, (int64_t)i + 1, err)) != LH_OK) json_decref(r);
+        if (rc) return rc;
+        json_array_set_new(e->promotions, i, r);
+    }
     return LH_OK;
 }
 

@@ -226,9 +226,9 @@ static void t_replicas_add_at_once(void **state)
     lh_config_free(&cfg2);
 }
 
-/* A process new to an index reads its newest versions, not its history: a
- * damaged old version does not keep the index from being listed or searched,
- * and is reported when the history is asked for. */
+/* A process new to an index reads its newest version and promotion, not
+ * their history: a damaged old one does not keep the index from being listed
+ * or searched, and is reported when the history is asked for. */
 static void t_history_read_when_asked(void **state)
 {
     struct fixture *f = *state;
@@ -241,12 +241,16 @@ static void t_history_read_when_asked(void **state)
         json_decref(rows);
         json_decref(m);
     }
-    char *v2 = lh_xasprintf("%s/data/local/_catalog/indexes/pts/v00000002.json", f->dir);
-    FILE *out = fopen(v2, "w");
-    assert_non_null(out);
-    fputs("{\"format\":1,\"ind", out);
-    fclose(out);
-    free(v2);
+    /* version 2 and the second promotion damaged behind the index's back */
+    static const char *const damaged[] = {"v00000002.json", "live/p00000002.json"};
+    for (int i = 0; i < 2; i++) {
+        char *path = lh_xasprintf("%s/data/local/_catalog/indexes/pts/%s", f->dir, damaged[i]);
+        FILE *out = fopen(path, "w");
+        assert_non_null(out);
+        fputs("{\"format\":1,\"ind", out);
+        fclose(out);
+        free(path);
+    }
     lh_config cfg2;
     lh_app *other = open_replica(f, "data2", &cfg2);
     json_t *list, *h;
@@ -266,6 +270,7 @@ static void t_history_read_when_asked(void **state)
     assert_true(json_real_value(json_object_get(hit, "distance")) < 1e-6);
     json_decref(hits);
     assert_int_equal(lh_vectors_history(lh_app_vectors(other), "pts", &h, &err), LH_ECORRUPT);
+    assert_non_null(strstr(err.message, "v00000002.json"));
     /* the first application read its versions as it wrote them */
     assert_int_equal(lh_vectors_history(lh_app_vectors(f->app), "pts", &h, &err), LH_OK);
     assert_int_equal(json_array_size(json_object_get(h, "versions")), 4);
