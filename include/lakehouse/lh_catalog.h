@@ -158,7 +158,12 @@ lh_code lh_catalog_purge(lh_catalog *c, bool dry_run, const lh_who *who, json_t 
 lh_code lh_catalog_list(lh_catalog *c, bool include_deleted, json_t **out, lh_err *err);
 /* The manifest of version (0: the current head, refreshed from storage). */
 lh_code lh_catalog_get(lh_catalog *c, const char *name, int64_t version, json_t **out, lh_err *err);
-/* [{version, parent, operation, created_at, author, message, row_count, deleted}], oldest first. */
-lh_code lh_catalog_versions(lh_catalog *c, const char *name, json_t **out, lh_err *err);
+/* The summaries of versions from .. from + limit - 1 (limit 0: to the newest),
+ * oldest first: [{version, parent, operation, created_at, author, message,
+ * row_count, deleted, objects, tombstones}], null for a version that does not
+ * read. Each version is read once per process, when first asked for. *head:
+ * the newest version (may be NULL). */
+lh_code lh_catalog_versions(lh_catalog *c, const char *name, int64_t from, int64_t limit, json_t **out,
+                            int64_t *head, lh_err *err);
 
 #endif

@@ -125,5 +125,9 @@ char *lh_op_cursor_decode(const char *cursor, const char *kind);
 /* Pages an array of items (stolen) into {list: items[offset..offset+limit),
  * next?} by the args' limit and cursor (an opaque offset). */
 json_t *lh_op_page(json_t *items, const char *list, json_t *args);
+/* The same in two steps, for lists read a page at a time: the window the
+ * args ask for, then {list: page (stolen), next?} out of total items. */
+void lh_op_page_window(json_t *args, size_t *offset, size_t *limit);
+json_t *lh_op_page_of(json_t *page, const char *list, size_t offset, size_t limit, size_t total);
 
 #endif

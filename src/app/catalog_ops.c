@@ -38,9 +38,15 @@ LH_OP_RUN(lh_app_run_catalog_show)
 LH_OP_RUN(lh_app_run_catalog_versions)
 {
     (void)call;
-    json_t *list;
-    lh_code rc = lh_catalog_versions(app->catalog, lh_op_str(args, "name"), &list, err);
-    if (items(rc, list, "versions", args, out)) return rc;
+    size_t offset, limit;
+    lh_op_page_window(args, &offset, &limit);
+    json_t *page;
+    int64_t head;
+    /* only the page's versions are read: a long history's manifests are large */
+    int64_t from = offset < (size_t)INT64_MAX / 2 ? (int64_t)offset + 1 : INT64_MAX / 2; /* the cursor is untrusted */
+    lh_code rc = lh_catalog_versions(app->catalog, lh_op_str(args, "name"), from, (int64_t)limit, &page, &head, err);
+    if (rc) return rc;
+    *out = lh_op_page_of(page, "versions", offset, limit, (size_t)head);
     json_object_set_new(*out, "dataset", json_string(lh_op_str(args, "name")));
     return LH_OK;
 }

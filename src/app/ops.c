@@ -861,16 +861,18 @@ char *lh_op_cursor_decode(const char *cursor, const char *kind)
     return value;
 }
 
-json_t *lh_op_page(json_t *items, const char *list, json_t *args)
+void lh_op_page_window(json_t *args, size_t *offset, size_t *limit)
 {
-    size_t limit = (size_t)lh_op_int(args, "limit", LH_OP_LIST_DEFAULT), offset = 0;
+    *limit = (size_t)lh_op_int(args, "limit", LH_OP_LIST_DEFAULT);
+    *offset = 0;
     const char *cursor = lh_op_str(args, "cursor");
     char *at = cursor ? lh_op_cursor_decode(cursor, "offset") : NULL;
-    if (at) offset = (size_t)strtoull(at, NULL, 10);
+    if (at) *offset = (size_t)strtoull(at, NULL, 10);
     free(at);
-    size_t total = json_array_size(items);
-    json_t *page = json_array();
-    for (size_t i = offset; i < total && i < offset + limit; i++) json_array_append(page, json_array_get(items, i));
+}
+
+json_t *lh_op_page_of(json_t *page, const char *list, size_t offset, size_t limit, size_t total)
+{
     json_t *out = json_object();
     json_object_set_new(out, list, page);
     if (offset + limit < total) {
@@ -880,6 +882,16 @@ json_t *lh_op_page(json_t *items, const char *list, json_t *args)
         json_object_set_new(out, "next", json_string(c));
         free(c);
     }
-    json_decref(items);
     return out;
+}
+
+json_t *lh_op_page(json_t *items, const char *list, json_t *args)
+{
+    size_t offset, limit;
+    lh_op_page_window(args, &offset, &limit);
+    size_t total = json_array_size(items);
+    json_t *page = json_array();
+    for (size_t i = offset; i < total && i < offset + limit; i++) json_array_append(page, json_array_get(items, i));
+    json_decref(items);
+    return lh_op_page_of(page, list, offset, limit, total);
 }

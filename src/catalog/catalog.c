@@ -34,8 +34,7 @@ struct dataset {
     char *name;
     lh_store *bucket;
     json_t *head;      /* newest known manifest */
-    json_t *summaries; /* array, index = version - 1 (null where unreadable); NULL until asked for */
-    json_t *first;     /* version 1's summary, once read */
+    json_t *summaries; /* index = version - 1: a summary, null where unreadable, false until read */
     pthread_mutex_t mu;
     char *dir, *what;  /* of the version log */
     lh_manifests log;  /* _catalog/datasets/<name>/v<N>.json */
@@ -114,6 +113,15 @@ static json_t *summary_of(const json_t *m)
                      "tombstones", (json_int_t)json_array_size(json_object_get(m, "tombstones")));
 }
 
+/* Sets version v's entry in ds->summaries (stolen), the ones before it that
+ * are not there yet to false (not read). */
+static void put_summary(struct dataset *ds, int64_t v, json_t *summary)
+{
+    while ((int64_t)json_array_size(ds->summaries) < v - 1) json_array_append_new(ds->summaries, json_false());
+    if ((int64_t)json_array_size(ds->summaries) == v - 1) json_array_append_new(ds->summaries, summary);
+    else json_array_set_new(ds->summaries, (size_t)v - 1, summary);
+}
+
 static void fingerprint(json_t *fields, char out[65])
 {
     lh_buf canon = {0};
@@ -187,7 +195,7 @@ static lh_code take_version(void *ctx, int64_t v, json_t *m, lh_err *err)
     }
     json_decref(ds->head);
     ds->head = m;
-    if (ds->summaries) json_array_append_new(ds->summaries, summary_of(m));
+    put_summary(ds, v, summary_of(m));
     return LH_OK;
 }
 
@@ -207,54 +215,35 @@ static lh_code refresh_head(lh_catalog *c, struct dataset *ds, lh_err *err)
  * do not. Versions committed since the listing are read by the next refresh. */
 static lh_code load_head(lh_catalog *c, struct dataset *ds, int64_t listed, lh_err *err)
 {
-    lh_code rc = LH_OK;
     for (int64_t v = listed; v >= 1 && !ds->head; v--) {
         lh_err read_err;
-        rc = read_manifest(c, ds, v, &ds->head, &read_err);
+        lh_code rc = read_manifest(c, ds, v, &ds->head, &read_err);
         if (rc != LH_OK && rc != LH_ECORRUPT && rc != LH_ENOTFOUND) {
             *err = read_err;
             return rc;
         }
     }
+    if (ds->head) put_summary(ds, head_version(ds), summary_of(ds->head));
     return LH_OK;
 }
 
-/* The summaries of every version, read once (caller holds ds->mu). */
-static lh_code load_summaries(lh_catalog *c, struct dataset *ds, lh_err *err)
+/* The summary of version v (1..head), read the first time it is asked for:
+ * borrowed, null when the version does not read; NULL on an I/O error
+ * (err), asked again next time. Caller holds ds->mu. */
+static json_t *summary_at(lh_catalog *c, struct dataset *ds, int64_t v, lh_err *err)
 {
-    if (ds->summaries) return LH_OK;
-    int64_t head = head_version(ds);
-    json_t *all = json_array();
-    for (int64_t v = 1; v < head; v++) {
-        json_t *m;
-        lh_err read_err;
-        lh_code rc = read_manifest(c, ds, v, &m, &read_err);
-        if (rc == LH_ENOTFOUND) rc = LH_ECORRUPT; /* numbers have no gaps: a missing one is damage */
-        if (rc != LH_OK && rc != LH_ECORRUPT) { /* unreadable now, not corrupt: ask again later */
-            json_decref(all);
-            *err = read_err;
-            return rc;
-        }
-        json_array_append_new(all, rc ? json_null() : summary_of(m));
-        if (rc == LH_OK) json_decref(m);
+    json_t *have = json_array_get(ds->summaries, (size_t)v - 1);
+    if (!json_is_false(have)) return have;
+    json_t *m;
+    lh_err read_err;
+    lh_code rc = read_manifest(c, ds, v, &m, &read_err);
+    if (rc != LH_OK && rc != LH_ECORRUPT && rc != LH_ENOTFOUND) { /* numbers have no gaps: missing is damage */
+        if (err) *err = read_err;
+        return NULL;
     }
-    if (ds->head) json_array_append_new(all, summary_of(ds->head));
-    ds->summaries = all;
-    return LH_OK;
-}
-
-/* Version 1's summary, for the dataset's created_at (caller holds ds->mu);
- * NULL when it does not read. */
-static json_t *first_summary(lh_catalog *c, struct dataset *ds)
-{
-    if (ds->first || !ds->head) return ds->first;
-    json_t *m = NULL;
-    lh_err ignored;
-    if (ds->summaries) ds->first = json_incref(json_array_get(ds->summaries, 0));
-    else if (head_version(ds) == 1) ds->first = summary_of(ds->head);
-    else if (read_manifest(c, ds, 1, &m, &ignored) == LH_OK) ds->first = summary_of(m);
-    json_decref(m);
-    return ds->first;
+    json_array_set_new(ds->summaries, (size_t)v - 1, rc ? json_null() : summary_of(m));
+    if (rc == LH_OK) json_decref(m);
+    return json_array_get(ds->summaries, (size_t)v - 1);
 }
 
 /* ---- the dataset table ---- */
@@ -271,6 +260,7 @@ static struct dataset *dataset_new(lh_catalog *c, const char *name, lh_store *bu
     struct dataset *ds = lh_xcalloc(1, sizeof *ds);
     ds->name = lh_xstrdup(name);
     ds->bucket = bucket;
+    ds->summaries = json_array();
     pthread_mutex_init(&ds->mu, NULL);
     ds->dir = lh_xasprintf("_catalog/datasets/%s", name);
     ds->what = lh_xasprintf("dataset %s", name);
@@ -284,7 +274,6 @@ static void dataset_free(struct dataset *ds)
     if (!ds) return;
     json_decref(ds->head);
     json_decref(ds->summaries);
-    json_decref(ds->first);
     pthread_mutex_destroy(&ds->mu);
     free(ds->dir);
     free(ds->what);
@@ -467,7 +456,7 @@ static lh_code advance(lh_catalog *c, struct dataset *ds, const char *operation,
         json_t *new = summary_of(*out);
         json_decref(ds->head);
         ds->head = json_incref(*out);
-        if (ds->summaries) json_array_append(ds->summaries, new);
+        put_summary(ds, version, json_incref(new));
         journal(c, operation, ds->name, old, new, who);
         json_decref(old);
         json_decref(new);
@@ -572,8 +561,7 @@ lh_code lh_catalog_create(lh_catalog *c, const char *name, const lh_create_optio
     if (rc == LH_EEXIST) rc = lh_err_set(err, LH_EEXIST, "dataset \"%s\" already exists", name);
     if (rc == LH_OK) {
         ds->head = json_incref(m);
-        ds->summaries = json_array();
-        json_array_append_new(ds->summaries, summary_of(m));
+        put_summary(ds, 1, summary_of(m));
     }
     pthread_mutex_unlock(&ds->mu);
     if (rc) {
@@ -818,7 +806,7 @@ lh_code lh_catalog_delete(lh_catalog *c, const char *name, const char *reason, c
 static json_t *list_entry(lh_catalog *c, struct dataset *ds)
 {
     json_t *h = ds->head;
-    json_t *first = first_summary(c, ds);
+    json_t *first = summary_at(c, ds, 1, NULL);
     return json_pack("{s:s, s:s, s:O, s:O, s:O?, s:O, s:O, s:O, s:I}", "name", ds->name, "bucket",
                      ds->bucket->name, "version", json_object_get(h, "version"), "row_count",
                      json_object_get(h, "row_count"), "created_at",
@@ -909,7 +897,8 @@ lh_code lh_catalog_get(lh_catalog *c, const char *name, int64_t version, json_t 
     return rc;
 }
 
-lh_code lh_catalog_versions(lh_catalog *c, const char *name, json_t **out, lh_err *err)
+lh_code lh_catalog_versions(lh_catalog *c, const char *name, int64_t from, int64_t limit, json_t **out,
+                            int64_t *head, lh_err *err)
 {
     struct dataset *ds;
     lh_code rc = lookup(c, name, &ds, err);
@@ -917,10 +906,21 @@ lh_code lh_catalog_versions(lh_catalog *c, const char *name, json_t **out, lh_er
     pthread_mutex_lock(&ds->mu);
     rc = refresh_head(c, ds, err);
     if (rc == LH_ECORRUPT) rc = LH_OK; /* the readable versions; the corrupt one is in lh_catalog_corrupt */
-    if (rc == LH_OK) rc = load_summaries(c, ds, err);
-    if (rc == LH_OK) *out = json_deep_copy(ds->summaries);
+    int64_t newest = head_version(ds), to = limit > 0 && from <= newest - limit ? from + limit - 1 : newest;
+    json_t *list = json_array();
+    for (int64_t v = from < 1 ? 1 : from; rc == LH_OK && v <= to; v++) {
+        json_t *one = summary_at(c, ds, v, err);
+        if (one) json_array_append_new(list, json_deep_copy(one));
+        else rc = err->code;
+    }
     pthread_mutex_unlock(&ds->mu);
-    return rc;
+    if (rc) {
+        json_decref(list);
+        return rc;
+    }
+    *out = list;
+    if (head) *head = newest;
+    return LH_OK;
 }
 
 /* ---- rebuild ---- */
@@ -956,7 +956,6 @@ static bool collect_catalog_key(void *ctx, const lh_object_info *info)
 static json_int_t read_versions(lh_catalog *c, struct dataset *ds, int64_t count, json_t *skipped)
 {
     json_int_t read = 0;
-    ds->summaries = json_array();
     for (int64_t v = 1; v <= count + 1; v++) {
         json_t *m;
         lh_err read_err;
@@ -965,12 +964,12 @@ static json_int_t read_versions(lh_catalog *c, struct dataset *ds, int64_t count
         if (r) { /* read_manifest noted it for health */
             json_array_append_new(skipped, json_pack("{s:s, s:I, s:s}", "dataset", ds->name, "version",
                                                      (json_int_t)v, "error", read_err.message));
-            json_array_append_new(ds->summaries, json_null());
+            put_summary(ds, v, json_null());
             continue;
         }
         json_decref(ds->head);
         ds->head = m;
-        json_array_append_new(ds->summaries, summary_of(m));
+        put_summary(ds, v, summary_of(m));
         read++;
     }
     return read;
@@ -1036,14 +1035,12 @@ static lh_code load(lh_catalog *c, bool full, json_t **report, lh_err *err)
             continue;
         }
         pthread_mutex_lock(&have->mu);
-        json_t *h = have->head, *sm = have->summaries, *first = have->first;
+        json_t *h = have->head, *sm = have->summaries;
         have->head = f->head;
         have->summaries = f->summaries;
-        have->first = f->first;
         have->bucket = f->bucket;
         f->head = h;
         f->summaries = sm;
-        f->first = first;
         pthread_mutex_unlock(&have->mu);
         dataset_free(f);
     }

@@ -232,7 +232,7 @@ lh_code lh_dataset_tables_resolve(void *ctx, const char *name, bool schema_only,
     if (rc == LH_ENOTFOUND && !at) {
         /* not a dataset: let DuckDB say the table does not exist */
         lh_err probe;
-        if (lh_catalog_versions(t->catalog, dataset, &m, &probe) == LH_ENOTFOUND) return LH_OK;
+        if (lh_catalog_versions(t->catalog, dataset, 1, 1, &m, NULL, &probe) == LH_ENOTFOUND) return LH_OK;
         json_decref(m);
     }
     if (rc == LH_ENOTFOUND && at) return LH_EINVAL; /* the dataset exists; the version does not: say so */

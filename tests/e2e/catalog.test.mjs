@@ -107,6 +107,24 @@ describe('catalog over HTTP', () => {
     const v = await call(srv, 'GET', '/v1/catalog/datasets/workers/versions');
     assert.deepEqual(v.body.versions.map((x) => x.version), [1, 2, 3, 4]);
     assert.deepEqual(v.body.versions.map((x) => x.operation), ['create', 'commit', 'commit', 'commit']);
+    assert.equal(v.body.next, undefined);
+    // a page at a time (only the page's versions are read), to the end
+    const seen = [];
+    let cursor = null;
+    do {
+      const page = await call(srv, 'GET', `/v1/catalog/datasets/workers/versions?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      seen.push(...page.body.versions);
+      cursor = page.body.next;
+    } while (cursor);
+    assert.deepEqual(seen, v.body.versions);
+    // a cursor past the end, or past any number, is an empty page
+    for (const at of ['4', '99', '18446744073709551615', '9223372036854775807']) {
+      const c = Buffer.from(`offset:${at}`).toString('base64url');
+      const page = await call(srv, 'GET', `/v1/catalog/datasets/workers/versions?cursor=${c}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      assert.deepEqual(page.body.versions, [], at);
+    }
     const v2 = await call(srv, 'GET', '/v1/catalog/datasets/workers/versions/2');
     assert.equal(v2.body.row_count, 10);
     assert.equal((await call(srv, 'GET', '/v1/catalog/datasets/workers/versions/99')).status, 404);

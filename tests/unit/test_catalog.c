@@ -207,7 +207,7 @@ static void t_lifecycle(void **state)
     json_decref(m);
 
     json_t *versions;
-    assert_int_equal(lh_catalog_versions(f->cat, "workers", &versions, &err), LH_OK);
+    assert_int_equal(lh_catalog_versions(f->cat, "workers", 1, 0, &versions, NULL, &err), LH_OK);
     assert_int_equal(json_array_size(versions), 8);
     const char *ops[] = {"create", "commit", "commit", "commit", "rollback", "tombstone", "delete", "rollback"};
     for (size_t i = 0; i < 8; i++)
@@ -248,7 +248,7 @@ static void t_concurrent_commits(void **state)
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, committer, &w[i]);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
     json_t *versions;
-    assert_int_equal(lh_catalog_versions(f->cat, "shared", &versions, &err), LH_OK);
+    assert_int_equal(lh_catalog_versions(f->cat, "shared", 1, 0, &versions, NULL, &err), LH_OK);
     assert_int_equal(json_array_size(versions), 161);
     for (size_t i = 0; i < 161; i++)
         assert_int_equal(json_integer_value(json_object_get(json_array_get(versions, i), "version")), (json_int_t)i + 1);
@@ -315,7 +315,7 @@ static void t_open_reads_heads(void **state)
     json_decref(m);
     commit_one(f->cat, "torn", "datasets/torn/data/a", 1, LH_COMMIT_APPEND);
     assert_int_equal(lh_catalog_list(f->cat, false, &want_list, &err), LH_OK);
-    assert_int_equal(lh_catalog_versions(f->cat, "long", &want_versions, &err), LH_OK);
+    assert_int_equal(lh_catalog_versions(f->cat, "long", 1, 0, &want_versions, NULL, &err), LH_OK);
     char path[512];
     snprintf(path, sizeof path, "%s/local/_catalog/datasets/long/v00000003.json", f->dir);
     write_file(path, "{\"format\":1,\"dataset\":\"lo"); /* damaged behind the catalog's back */
@@ -345,9 +345,23 @@ static void t_open_reads_heads(void **state)
     json_decref(m);
     assert_int_equal(lh_catalog_get(fresh, "torn", 0, &m, &err), LH_ECORRUPT);
     assert_non_null(strstr(err.message, "v00000003.json"));
-    /* long's history: read when asked for, the damaged version null and noted */
+    /* long's history: read when asked for, a page at a time, the damaged version null and noted */
     json_t *versions;
-    assert_int_equal(lh_catalog_versions(fresh, "long", &versions, &err), LH_OK);
+    int64_t head = 0;
+    assert_int_equal(lh_catalog_versions(fresh, "long", 4, 2, &versions, &head, &err), LH_OK);
+    assert_int_equal(head, 6);
+    assert_int_equal(json_array_size(versions), 2);
+    assert_true(json_equal(json_array_get(versions, 0), json_array_get(want_versions, 3)));
+    assert_true(json_equal(json_array_get(versions, 1), json_array_get(want_versions, 4)));
+    json_decref(versions);
+    assert_int_equal(lh_catalog_versions(fresh, "long", 6, 100, &versions, NULL, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 1);
+    json_decref(versions);
+    assert_int_equal(lh_catalog_versions(fresh, "long", 7, 100, &versions, NULL, &err), LH_OK);
+    assert_int_equal(json_array_size(versions), 0);
+    json_decref(versions);
+    assert_int_equal(lh_catalog_corrupt_count(fresh), 1);
+    assert_int_equal(lh_catalog_versions(fresh, "long", 1, 0, &versions, NULL, &err), LH_OK);
     assert_int_equal(json_array_size(versions), 6);
     assert_true(json_is_null(json_array_get(versions, 2)));
     json_array_set_new(want_versions, 2, json_null());
@@ -357,7 +371,7 @@ static void t_open_reads_heads(void **state)
     assert_int_equal(lh_catalog_get(fresh, "long", 3, &m, &err), LH_ECORRUPT);
     /* commits go on from the head, and the history read stays whole */
     commit_one(fresh, "long", "datasets/long/data/next", 1, LH_COMMIT_APPEND);
-    assert_int_equal(lh_catalog_versions(fresh, "long", &versions, &err), LH_OK);
+    assert_int_equal(lh_catalog_versions(fresh, "long", 1, 0, &versions, NULL, &err), LH_OK);
     assert_int_equal(json_array_size(versions), 7);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(versions, 6), "row_count")), 16);
     json_decref(versions);
@@ -369,7 +383,7 @@ static void t_open_reads_heads(void **state)
     assert_int_equal(lh_catalog_get(fresh, "late", 0, &m, &err), LH_OK);
     assert_int_equal(json_integer_value(json_object_get(m, "version")), 3);
     json_decref(m);
-    assert_int_equal(lh_catalog_versions(fresh, "late", &versions, &err), LH_OK);
+    assert_int_equal(lh_catalog_versions(fresh, "late", 1, 0, &versions, NULL, &err), LH_OK);
     assert_int_equal(json_array_size(versions), 3);
     json_decref(versions);
     lh_catalog_close(fresh);
