@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define UI_VERSIONS 100 /* a dataset's page shows the newest this many versions */
+
 static const char *const dataset_columns[] = {"name", "version", "row_count", "updated_at", "bucket", NULL};
 
 static void datasets_table(ui_req *u, json_t *list, const char *q)
@@ -87,7 +89,9 @@ static void schema_section(ui_req *u, json_t *manifest)
     lh_html_raw(&u->out, "</tbody></table></section>");
 }
 
-static void versions_section(ui_req *u, const char *name, json_t *versions, long long current)
+/* versions: the newest of the history, from version first on (null where
+ * one does not read). */
+static void versions_section(ui_req *u, const char *name, json_t *versions, long long first, long long current)
 {
     json_t *probe = json_pack("{s:s, s:i}", "name", name, "version", 1);
     bool may_rollback = lh_app_may("catalog.rollback", probe, &u->call.who);
@@ -99,7 +103,14 @@ static void versions_section(ui_req *u, const char *name, json_t *versions, long
     size_t n = json_array_size(versions);
     for (i = n; i-- > 0;) {
         v = json_array_get(versions, i);
-        long long version = json_integer_value(json_object_get(v, "version"));
+        long long version = first + (long long)i;
+        if (json_is_null(v)) {
+            lh_html_printf(&u->out,
+                           "<li><strong>v%lld</strong> <span class=\"error\">does not read: damaged in storage "
+                           "(see <a href=\"/health\">/health</a>)</span></li>",
+                           version);
+            continue;
+        }
         lh_html_printf(&u->out,
                        "<li><a href=\"/ui/datasets/%s?version=%lld\"><strong>v%lld</strong></a> "
                        "<span class=\"op\">%s</span> by <span class=\"author\">%s</span> at <time>%s</time> · "
@@ -121,7 +132,13 @@ static void versions_section(ui_req *u, const char *name, json_t *versions, long
         }
         lh_html_raw(&u->out, "</li>");
     }
-    lh_html_raw(&u->out, "</ol></section>");
+    lh_html_raw(&u->out, "</ol>");
+    if (first > 1)
+        lh_html_printf(&u->out,
+                       "<p class=\"muted older\">%lld older versions: <code>lakehouse catalog versions %s</code> "
+                       "or <code>GET /v1/catalog/datasets/%s/versions</code></p>",
+                       first - 1, name, enc);
+    lh_html_raw(&u->out, "</section>");
 }
 
 static void lineage_section(ui_req *u, json_t *manifest)
@@ -303,6 +320,7 @@ static void diff_form(ui_req *u, const char *name, json_t *versions, long long f
         size_t i;
         json_t *v;
         json_array_foreach(versions, i, v) {
+            if (json_is_null(v)) continue; /* does not read */
             long long n = json_integer_value(json_object_get(v, "version"));
             lh_html_printf(&u->out, "<option value=\"%lld\"%s>v%lld</option>", n,
                            n == (side ? to : from) ? " selected" : "", n);
@@ -402,14 +420,21 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
     if (version) json_object_set_new(args, "version", json_integer(version));
     int status = ui_call(&u, "catalog.show", args, &manifest);
     json_decref(args);
-    if (!status) {
-        args = json_pack("{s:s, s:i}", "name", name, "limit", LH_OP_LIST_MAX);
-        status = ui_call(&u, "catalog.versions", args, &versions);
-        json_decref(args);
-    }
     if (!status && version) {
         args = json_pack("{s:s}", "name", name);
         status = ui_call(&u, "catalog.show", args, &current);
+        json_decref(args);
+    }
+    /* the newest UI_VERSIONS of the history: each is read once per process, and a long one is large */
+    long long latest = json_integer_value(json_object_get(current ? current : manifest, "version"));
+    long long first = latest > UI_VERSIONS ? latest - UI_VERSIONS + 1 : 1;
+    if (!status) {
+        char at[32];
+        snprintf(at, sizeof at, "%lld", first - 1);
+        char *cursor = lh_op_cursor_encode("offset", at);
+        args = json_pack("{s:s, s:i, s:s}", "name", name, "limit", UI_VERSIONS, "cursor", cursor);
+        free(cursor);
+        status = ui_call(&u, "catalog.versions", args, &versions);
         json_decref(args);
     }
     if (status) {
@@ -419,7 +444,6 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
         return;
     }
     long long shown = json_integer_value(json_object_get(manifest, "version"));
-    long long latest = json_integer_value(json_object_get(current ? current : manifest, "version"));
     long long rows = json_integer_value(json_object_get(manifest, "row_count"));
     lh_html_printf(&u.out,
                    "<p class=\"crumbs\"><a href=\"/\">Datasets</a> /</p><h1>%s</h1>"
@@ -451,7 +475,7 @@ void ui_page_dataset(lh_http_req *req, lh_http_res *res, void *ctx)
     preview_section(&u, &p);
     json_t *list = json_object_get(versions, "versions");
     diff_form(&u, name, list, shown > 1 ? shown - 1 : shown, shown);
-    versions_section(&u, name, list, latest);
+    versions_section(&u, name, list, first, latest);
     if (shown == latest) tombstones_section(&u, name, manifest);
     lineage_section(&u, manifest);
     json_decref(manifest);

@@ -470,3 +470,42 @@ describe('the web UI, signed in', { timeout: 180000 }, () => {
     assert.ok(!(await history.text()).includes('workers_safe'), 'not the agent\'s statements');
   });
 });
+
+describe('the web UI, a long history', { timeout: 180000 }, () => {
+  it('shows the newest 100 versions of a dataset, says how many are older, and marks one that does not read', async () => {
+    let srv = await startServer();
+    const dir = srv.dir;
+    try {
+      for (let i = 1; i <= 104; i++) {
+        const r = await fetch(`${srv.url}/v1/ingest?dataset=feed&filename=h${i}.csv`, { method: 'POST', body: `id,hour\n${i},${i % 24}\n` });
+        assert.equal(r.status, 201, await r.text());
+      }
+    } finally {
+      await srv.stop();
+    }
+    // version 50 damaged behind the catalog's back; a new process has read none of it
+    fs.writeFileSync(path.join(dir, 'local', '_catalog', 'datasets', 'feed', 'v00000050.json'), '{"format":1,"da');
+    srv = await startServer({ dataDir: dir });
+    try {
+      assert.equal((await (await fetch(`${srv.url}/health`)).json()).status, 'ok');
+      const r = await fetch(`${srv.url}/ui/datasets/feed`);
+      assert.equal(r.status, 200);
+      const html = await r.text();
+      const timeline = html.match(/<ol class="timeline" reversed>([\s\S]*?)<\/ol>/)[1];
+      const items = [...timeline.matchAll(/<li><(?:a href="[^"]*"><)?strong>v(\d+)<\/strong>/g)].map((m) => Number(m[1]));
+      assert.equal(items.length, 100);
+      assert.equal(items[0], 105);
+      assert.equal(items[99], 6);
+      assert.match(timeline, /<li><strong>v50<\/strong> <span class="error">does not read/);
+      assert.match(html, /5 older versions: <code>lakehouse catalog versions feed<\/code>/);
+      // the diff form offers only versions that read
+      assert.doesNotMatch(html.match(/<form class="diff-form"[\s\S]*?<\/form>/)[0], /value="50"/);
+      // read for the page, the damage is now findable in one call
+      const health = await (await fetch(`${srv.url}/health`)).json();
+      assert.equal(health.status, 'degraded');
+      assert.match(JSON.stringify(health.modules.catalog.corrupt), /feed\/v00000050\.json/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
