@@ -233,15 +233,16 @@ static lh_code load_head(lh_catalog *c, struct dataset *ds, int64_t listed, lh_e
 static json_t *summary_at(lh_catalog *c, struct dataset *ds, int64_t v, lh_err *err)
 {
     json_t *have = json_array_get(ds->summaries, (size_t)v - 1);
-    if (!json_is_false(have)) return have;
+    if (have && !json_is_false(have)) return have;
     json_t *m;
     lh_err read_err;
     lh_code rc = read_manifest(c, ds, v, &m, &read_err);
-    if (rc != LH_OK && rc != LH_ECORRUPT && rc != LH_ENOTFOUND) { /* numbers have no gaps: missing is damage */
+    /* numbers have no gaps: a missing one is damage, as a corrupt one is */
+    if (rc != LH_OK && rc != LH_ECORRUPT && rc != LH_ENOTFOUND) {
         if (err) *err = read_err;
         return NULL;
     }
-    json_array_set_new(ds->summaries, (size_t)v - 1, rc ? json_null() : summary_of(m));
+    put_summary(ds, v, rc ? json_null() : summary_of(m));
     if (rc == LH_OK) json_decref(m);
     return json_array_get(ds->summaries, (size_t)v - 1);
 }
